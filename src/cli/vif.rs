@@ -55,7 +55,10 @@ fn read_input(input: &Input) -> anyhow::Result<VersionedObject> {
     } else {
         Mode::Strict
     };
-    from_primitive(&json, mode).map_err(|e| anyhow!("{e}"))
+    tracing::debug!(file = %input.file, ?mode, bytes = text.len(), "loading os-vif primitive");
+    let obj = from_primitive(&json, mode).map_err(|e| anyhow!("{e}"))?;
+    tracing::debug!(class = obj.name(), version = %obj.version, "loaded");
+    Ok(obj)
 }
 
 pub fn run(cmd: VifCommand) -> anyhow::Result<()> {

@@ -272,7 +272,7 @@ pub(crate) fn decode_field(
                 parsed.push(if it.is_null() {
                     None
                 } else {
-                    Some(from_primitive(it, mode).map_err(|e| e.at(&format!("{attr}[{i}]")))?)
+                    Some(from_primitive(it, mode).map_err(|e| e.at(&format!("[{i}]")))?)
                 });
             }
             let mut out = Vec::with_capacity(parsed.len());

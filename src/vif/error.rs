@@ -80,6 +80,8 @@ impl OsVifError {
     pub fn at(mut self, segment: &str) -> Self {
         if self.path.is_empty() {
             self.path = segment.to_string();
+        } else if self.path.starts_with('[') {
+            self.path = format!("{segment}{}", self.path);
         } else {
             self.path = format!("{segment}.{}", self.path);
         }

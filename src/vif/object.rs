@@ -183,6 +183,43 @@ impl VersionedObject {
         }
     }
 
+    /// Assign a list of objects to a `ListOfObjectsField`, checking each element's class.
+    pub fn set_obj_list(
+        &mut self,
+        field: &str,
+        items: Vec<VersionedObject>,
+    ) -> Result<(), OsVifError> {
+        let (_, f) = self.class.field(field).ok_or_else(|| {
+            OsVifError::new(
+                ErrorKind::ValueError,
+                format!("{} has no field {field}", self.class.name),
+            )
+        })?;
+        let FieldType::ObjectList { name, subclasses } = f.ty else {
+            return Err(OsVifError::new(
+                ErrorKind::ValueError,
+                format!(
+                    "field {field} of {} is not a list of objects",
+                    self.class.name
+                ),
+            ));
+        };
+        for (i, it) in items.iter().enumerate() {
+            super::decode::check_class(
+                self.class,
+                &format!("{}[{i}]", f.name),
+                name,
+                subclasses,
+                it.class,
+            )?;
+        }
+        self.set_raw(
+            f.name,
+            Value::List(items.into_iter().map(Value::from).collect()),
+        );
+        Ok(())
+    }
+
     pub fn get(&self, field: &str) -> Option<&Value> {
         let (idx, _) = self.class.field(field)?;
         self.values[idx].as_ref()

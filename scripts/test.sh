@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what it needs first (idempotently; root for apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+scripts/deps.sh
+scripts/setup-osvif-venv.sh
+cargo fmt --check
+cargo clippy --all-targets --all-features -- -D warnings
+export VIFMAN_REQUIRE_INTEROP=1
+cargo test --all-features 2>&1
+echo "test.sh: done in $(( $(date +%s) - start ))s" >&2
