@@ -9,6 +9,9 @@ PKGS=(
   pciutils                 # lspci: fixture config-space checks and the inventory benchmark
   python3 python3-venv     # the real os-vif for the interop tests
   iproute2                 # network-namespace tests
+  openvswitch-switch       # backend tests: private ovsdb-server + ovs-vswitchd (netdev datapath)
+  openvswitch-switch-dpdk  # backend tests: vhost-user ports (ovs-vswitchd-dpdk, --no-huge)
+  dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
 )
 
 missing=()

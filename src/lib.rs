@@ -2,5 +2,16 @@
 //!
 //! Data flows one way: scan (sysfs, netlink) → select → actuate → emit an os-vif object.
 
+pub mod alloc;
+pub mod backend;
 pub mod cli;
+pub mod netlink;
+pub mod config;
+pub mod engine;
+pub mod fixture;
+pub mod host;
+pub mod hwdb;
+pub mod inventory;
+pub mod sysfs;
+pub mod types;
 pub mod vif;

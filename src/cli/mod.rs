@@ -1,6 +1,11 @@
 //! Command-line front end. Library errors are typed; here they get context and exit codes:
 //! 0 success, 1 operation failed, 2 usage error (clap's own).
 
+pub mod assign;
+pub mod fixture;
+pub mod inventory;
+pub mod pci;
+pub mod plug;
 pub mod vif;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +29,32 @@ pub enum Command {
     /// Read, check and convert os-vif VIF objects (oslo.versionedobjects primitives).
     #[command(subcommand)]
     Vif(vif::VifCommand),
+    /// Write kernel-like sysfs fixture trees (presets, synthetic hosts) or capture a real host.
+    #[command(subcommand)]
+    Fixture(fixture::FixtureCommand),
+    /// List SR-IOV physical functions and their VFs (sysfs + netlink VF state).
+    Inventory(inventory::InventoryArgs),
+    /// List PCI devices with their VFIO passthrough readiness (IOMMU group viability).
+    Pci(pci::PciArgs),
+    /// Plug a VIF (os-vif primitive) with the matching software backend: Linux bridge, TAP,
+    /// Open vSwitch or vhost-user.
+    Plug(plug::PlugArgs),
+    /// Unplug a VIF; unplugging something already absent succeeds.
+    Unplug(plug::PlugArgs),
+    /// Print the os-vif HostInfo primitive describing all software backends.
+    HostInfo(plug::HostInfoArgs),
+    /// Pick a free VF from a pool, configure it, record it, print the os-vif VIF.
+    Allocate(Box<assign::AllocateArgs>),
+    /// Restore a VF's original state and free it.
+    Release(assign::ReleaseArgs),
+    /// List allocations.
+    Allocations(assign::ListArgs),
+    /// Compare allocation records with the hardware; --repair fixes what it can.
+    Reconcile(assign::ReconcileArgs),
+    /// Set a PF's VF count (0 first when changing a non-zero count) and wait for the VFs.
+    Numvfs(assign::NumvfsArgs),
+    /// Show pools (physnets) and, with --explain, why each VF is in or out.
+    Pools(assign::PoolsArgs),
 }
 
 pub fn init_tracing(verbose: u8) {
@@ -45,5 +76,17 @@ pub fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Vif(cmd) => vif::run(cmd),
+        Command::Fixture(cmd) => fixture::run(cmd),
+        Command::Inventory(args) => inventory::run(args),
+        Command::Pci(args) => pci::run(args),
+        Command::Plug(args) => plug::plug(args),
+        Command::Unplug(args) => plug::unplug(args),
+        Command::HostInfo(args) => plug::host_info(args),
+        Command::Allocate(args) => assign::allocate(*args),
+        Command::Release(args) => assign::release(args),
+        Command::Allocations(args) => assign::allocations(args),
+        Command::Reconcile(args) => assign::reconcile(args),
+        Command::Numvfs(args) => assign::numvfs(args),
+        Command::Pools(args) => assign::pools(args),
     }
 }

@@ -1,0 +1,190 @@
+//! How long does `vifman inventory` take on a big SR-IOV host, next to lspci and to simply
+//! reading the same files? Generates a 16 PF x 128 VF host (2048 VFs, each with a netdev) into a
+//! temp dir and times, in one run and on the same warm page cache:
+//!   (a) vifman's inventory pipeline (sysfs scan + vf-state.json + join), as the CLI runs it;
+//!   (b) `lspci -D -vmm -nn -A linux-sysfs -O sysfs.path=<tree>/sys/bus/pci`;
+//!   (c) a bare walk reading the same attribute files and links with std::fs, no parsing.
+//! Prints the median of N runs and the ratios. Run: `cargo bench --bench inventory [-- RUNS PFS VFS]`.
+//! Not a test: nothing here asserts on time.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use vifman::fixture::{capture::resolve, layout, synth, write_host};
+
+/// The attributes src/sysfs reads per PCI function and per netdev (besides the SR-IOV set), so
+/// (c) does the same I/O as (a) minus parsing and joining.
+const PCI_READS: &[&str] = &[
+    "vendor",
+    "device",
+    "subsystem_vendor",
+    "subsystem_device",
+    "class",
+    "revision",
+    "numa_node",
+    "driver_override",
+];
+const NET_READS: &[&str] = &[
+    "address",
+    "ifindex",
+    "mtu",
+    "operstate",
+    "speed",
+    "phys_port_name",
+    "phys_switch_id",
+    "phys_port_id",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runs: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(11);
+    let pfs: u16 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(16);
+    let vfs: u16 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
+
+    let model = vifman::hwdb::by_key("intel-e810-xxv-sfp").expect("model in hwdb");
+    let spec = synth::build(&synth::SynthSpec { pfs, vfs, model }).expect("host fits");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("host");
+    let t = Instant::now();
+    write_host(&root, &spec).expect("write fixture");
+    println!(
+        "fixture: {pfs} PFs x {vfs} VFs = {} PCI functions, written in {:.1} ms",
+        spec.devices.len(),
+        ms(t.elapsed())
+    );
+
+    let lspci = lspci_available();
+    let mut results: Vec<(&str, Vec<Duration>)> = vec![("vifman inventory (a)", vec![])];
+    if lspci {
+        results.push(("lspci -vmm -nn (b)", vec![]));
+    }
+    results.push(("bare read (c)", vec![]));
+
+    // One untimed round warms the page cache and the pci.ids lookup tables.
+    let check = run_inventory(&root);
+    let files = bare_read(&root);
+    if lspci {
+        run_lspci(&root);
+    }
+    println!("inventory sees {check} VFs; bare read touches {files} files/links; {runs} runs each");
+
+    for _ in 0..runs {
+        for (name, times) in results.iter_mut() {
+            let t = Instant::now();
+            if name.ends_with("(a)") {
+                std::hint::black_box(run_inventory(&root));
+            } else if name.ends_with("(b)") {
+                run_lspci(&root);
+            } else {
+                std::hint::black_box(bare_read(&root));
+            }
+            times.push(t.elapsed());
+        }
+    }
+
+    let bare = median(&results.last().expect("bare").1);
+    println!("{:<24} {:>12} {:>12} {:>12} {:>10}", "what", "median ms", "min ms", "max ms", "x bare");
+    for (name, times) in &results {
+        let m = median(times);
+        println!(
+            "{:<24} {:>12.2} {:>12.2} {:>12.2} {:>10.2}",
+            name,
+            ms(m),
+            ms(*times.iter().min().expect("runs")),
+            ms(*times.iter().max().expect("runs")),
+            m.as_secs_f64() / bare.as_secs_f64()
+        );
+    }
+    if lspci {
+        let a = median(&results[0].1).as_secs_f64();
+        let b = median(&results[1].1).as_secs_f64();
+        println!("vifman inventory / lspci = {:.2}", a / b);
+    } else {
+        println!("lspci not installed (apt-get install pciutils): (b) skipped");
+    }
+}
+
+/// The same path `vifman inventory --sysfs-root <root>` takes; returns the VF count so the work
+/// cannot be optimised away.
+fn run_inventory(root: &Path) -> usize {
+    let r = vifman::sysfs::SysfsRoot::new(root).expect("fixture root");
+    let inv = vifman::inventory::collect(&r, "bench");
+    inv.physical_functions.iter().map(|p| p.vfs.len()).sum()
+}
+
+fn lspci_available() -> bool {
+    Command::new("lspci").arg("--version").output().is_ok()
+}
+
+fn run_lspci(root: &Path) {
+    let out = Command::new("lspci")
+        .args(["-D", "-vmm", "-nn", "-A", "linux-sysfs", "-O"])
+        .arg(format!("sysfs.path={}", root.join("sys/bus/pci").display()))
+        .output()
+        .expect("run lspci");
+    assert!(out.status.success(), "lspci failed");
+    std::hint::black_box(out.stdout.len());
+}
+
+/// Walks what the scanner walks and reads the attribute files and links it reads, discarding
+/// the contents.
+fn bare_read(root: &Path) -> usize {
+    let mut n = 0;
+    let bus = root.join("sys/bus/pci/devices");
+    for e in std::fs::read_dir(&bus).expect("bus dir") {
+        let link = e.expect("entry").path();
+        let Ok(target) = std::fs::read_link(&link) else {
+            continue;
+        };
+        let Some(rel) = resolve(Path::new("sys/bus/pci/devices/x"), &target) else {
+            continue;
+        };
+        let dir = root.join(rel);
+        n += read_dir_attrs(&dir, PCI_READS.iter().chain(layout::SRIOV_ATTRS));
+        for l in ["driver", "iommu_group", "physfn"] {
+            n += usize::from(std::fs::read_link(dir.join(l)).is_ok());
+        }
+        if let Ok(it) = std::fs::read_dir(&dir) {
+            for e in it.flatten() {
+                if e.file_name().to_string_lossy().starts_with("virtfn") {
+                    n += usize::from(std::fs::read_link(e.path()).is_ok());
+                }
+            }
+        }
+        if let Ok(it) = std::fs::read_dir(dir.join("net")) {
+            for e in it.flatten() {
+                n += read_dir_attrs(&e.path(), NET_READS.iter());
+            }
+        }
+    }
+    for f in ["vf-state.json", "proc/net/route"] {
+        n += usize::from(std::fs::read(root.join(f)).is_ok());
+    }
+    n
+}
+
+fn read_dir_attrs<'a>(dir: &Path, names: impl Iterator<Item = &'a &'a str>) -> usize {
+    let mut n = 0;
+    for a in names {
+        let p: PathBuf = dir.join(a);
+        if let Ok(v) = std::fs::read(&p) {
+            std::hint::black_box(v.len());
+            n += 1;
+        }
+    }
+    n
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    s[s.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,309 @@
+//! VF assignment commands: allocate, release, allocations, reconcile, numvfs, pools.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+
+use super::inventory::RootArgs;
+use crate::config::{Config, DEFAULT_PATH};
+use crate::engine::{AllocMode, AllocateRequest, Engine};
+use crate::host::{Host, RealHost, SimHost};
+
+/// Where the host, the config and the state are; shared by every command that changes things.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Act on a simulated kernel over the --sysfs-root fixture (kept in the state dir), not
+    /// on hardware.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Allocation store directory.
+    #[arg(long, value_name = "DIR", default_value = crate::alloc::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
+    pub state_dir: PathBuf,
+    /// Pools and exclusions (TOML, see docs/assignment.md).
+    #[arg(long, value_name = "FILE", env = "VIFMAN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl HostArgs {
+    pub fn host(&self) -> anyhow::Result<Box<dyn Host>> {
+        if self.simulate {
+            if self.root.sysfs_root == std::path::Path::new("/") {
+                return Err(anyhow!("--simulate needs --sysfs-root pointing at a fixture tree (e.g. fixtures/sysfs/nfv-host)"));
+            }
+            Ok(Box::new(SimHost::open(&self.root.sysfs_root, &self.state_dir).map_err(|e| anyhow!("{e}"))?))
+        } else {
+            Ok(Box::new(RealHost::new(self.root.open()?)))
+        }
+    }
+
+    pub fn config(&self) -> anyhow::Result<Config> {
+        match &self.config {
+            Some(p) => Ok(Config::load(p)?),
+            None => {
+                let p = std::path::Path::new(DEFAULT_PATH);
+                if p.exists() {
+                    Ok(Config::load(p)?)
+                } else {
+                    Ok(Config {
+                        exclude_default_route: true,
+                        ..Default::default()
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("expected on or off, not {s:?}")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AllocateArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[arg(long, value_name = "P")]
+    pub physnet: String,
+    #[arg(long, value_name = "UUID")]
+    pub instance: String,
+    #[arg(long, value_name = "UUID")]
+    pub vif_id: String,
+    /// Neutron network id for the emitted Network (default: a stable id derived from the physnet).
+    #[arg(long, value_name = "UUID")]
+    pub network_id: Option<String>,
+    #[arg(long, value_name = "MAC")]
+    pub mac: Option<String>,
+    /// VLAN id, optionally with an 802.1p priority: 100 or 100:3.
+    #[arg(long, value_name = "V[:QOS]")]
+    pub vlan: Option<String>,
+    #[arg(long, value_name = "802.1q|802.1ad")]
+    pub vlan_proto: Option<String>,
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub spoofchk: Option<bool>,
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub trust: Option<bool>,
+    #[arg(long, value_name = "auto|enable|disable")]
+    pub link_state: Option<String>,
+    #[arg(long, value_name = "MBPS")]
+    pub min_tx_rate: Option<u32>,
+    #[arg(long, value_name = "MBPS")]
+    pub max_tx_rate: Option<u32>,
+    /// Prefer VFs on this NUMA node.
+    #[arg(long, value_name = "N")]
+    pub numa: Option<u32>,
+    #[arg(long, value_name = "MODE", default_value = "hostdev", value_parser = ["hostdev", "hostdev-vfio", "direct-vepa", "direct-bridge", "direct-passthrough"])]
+    pub mode: String,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip the hwdb capability check and let the kernel refuse (for testing rollback).
+    #[arg(long, hide = true)]
+    pub force_unsupported: bool,
+}
+
+pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
+    let mode = AllocMode::parse(&a.mode).expect("clap checked the mode");
+    let mut req = AllocateRequest::new(&a.physnet, &a.instance, &a.vif_id, mode)?;
+    if let Some(m) = &a.mac {
+        req.set_mac(m)?;
+    }
+    if let Some(v) = &a.vlan {
+        req.set_vlan(v)?;
+    }
+    if let Some(p) = &a.vlan_proto {
+        req.set_vlan_proto(p)?;
+    }
+    if let Some(l) = &a.link_state {
+        req.set_link_state(l)?;
+    }
+    req.spoofchk = a.spoofchk;
+    req.trust = a.trust;
+    req.min_tx_rate = a.min_tx_rate;
+    req.max_tx_rate = a.max_tx_rate;
+    req.numa = a.numa;
+    req.network_id = a.network_id.clone();
+    req.force_unsupported = a.force_unsupported;
+    req.validate()?;
+    let config = a.host.config()?;
+    let host = a.host.host()?;
+    let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+    let out = engine.allocate(&req, a.dry_run).context(format!("allocate {} on {}", req.vif_id, req.physnet))?;
+    match out.vif {
+        None => println!("{}", serde_json::to_string_pretty(&out.plan)?),
+        Some(v) => {
+            eprintln!(
+                "allocated {} (VF {} of {}, {}){}",
+                out.plan.vf,
+                out.plan.vf_index,
+                out.plan.pf_netdev,
+                out.plan.mode,
+                if host.simulated() { " [simulated]" } else { "" }
+            );
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[arg(long, value_name = "UUID")]
+    pub vif_id: String,
+}
+
+pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
+    let config = a.host.config()?;
+    let host = a.host.host()?;
+    let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+    let rec = engine.release(&a.vif_id).context(format!("release {}", a.vif_id))?;
+    eprintln!("released {} ({}), original state restored", rec.vf, rec.vif_id);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
+    let config = a.host.config()?;
+    // Listing reads only the store; it needs no host.
+    let engine_host = RealHost::new(crate::sysfs::SysfsRoot::host());
+    let engine = Engine::new(&engine_host, &config, &a.host.state_dir);
+    let list = engine.allocations()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no allocations in {}", a.host.state_dir.display());
+        return Ok(());
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["VIF", "INSTANCE", "PHYSNET", "MODE", "VF", "PF", "VF#", "PHASE", "SET"]);
+    for r in &list {
+        t.add_row([
+            r.vif_id.clone(),
+            r.instance_uuid.clone(),
+            r.physnet.clone(),
+            r.mode.as_str().into(),
+            r.vf.to_string(),
+            r.pf_netdev.to_string(),
+            r.vf_index.to_string(),
+            format!("{:?}", r.phase).to_lowercase(),
+            r.requested.iter().map(|k| k.describe()).collect::<Vec<_>>().join(", "),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Fix what can be fixed: undo interrupted operations, drop stale records, re-apply drift.
+    #[arg(long)]
+    pub repair: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
+    let config = a.host.config()?;
+    let host = a.host.host()?;
+    let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+    let drift = engine.reconcile(a.repair)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&drift)?);
+    } else if drift.is_empty() {
+        println!("no drift: records and hardware agree");
+    } else {
+        for d in &drift {
+            println!(
+                "{:<22} {} {}{}{}",
+                serde_json::to_value(&d.kind)?.as_str().unwrap_or("?"),
+                d.vf,
+                d.vif_id.as_deref().map(|v| format!("(vif {v}) ")).unwrap_or_default(),
+                d.detail,
+                d.repaired.as_deref().map(|r| format!(" -> {r}")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct NumvfsArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The PF, by PCI address or netdev name.
+    pub pf: String,
+    pub count: u32,
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub autoprobe: Option<bool>,
+    /// Seconds to wait for the VFs and their netdevs.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+pub fn numvfs(a: NumvfsArgs) -> anyhow::Result<()> {
+    let config = a.host.config()?;
+    let host = a.host.host()?;
+    let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+    let msg = engine
+        .numvfs(&a.pf, a.count, a.autoprobe, Duration::from_secs(a.timeout))
+        .context(format!("numvfs {} {}", a.pf, a.count))?;
+    println!("{msg}");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct PoolsArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Say, for every VF, which device_spec took it or why none did.
+    #[arg(long)]
+    pub explain: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn pools(a: PoolsArgs) -> anyhow::Result<()> {
+    let config = a.host.config()?;
+    let host = a.host.host()?;
+    let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+    let r = engine.pools()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["POOL", "TOTAL", "ALLOCATED", "FREE", "EXCLUDED"]);
+    for p in &r.pools {
+        t.add_row([p.physnet.clone(), p.total.to_string(), p.allocated.to_string(), p.free.to_string(), p.excluded.to_string()]);
+    }
+    println!("{t}");
+    if a.explain {
+        println!();
+        for e in &r.explain {
+            println!("{} (PF {}): {}", e.vf, e.pf, e.verdict);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! `vifman plug`, `vifman unplug` and `vifman host-info`: the os-vif `plug`/`unplug`/
+//! `host_info` calls as commands, over the software backends in [`crate::backend`].
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use serde_json::Value as J;
+
+use crate::backend::{self, Config, Instance};
+use crate::vif::{from_primitive, Mode, VersionedObject};
+
+#[derive(Debug, Args)]
+pub struct PlugArgs {
+    /// File with the VIF primitive JSON, or '-' for stdin.
+    #[arg(value_name = "FILE|-")]
+    pub file: String,
+    /// Accept everything os-vif accepts (truthy strings as booleans, non-UUID ids, ...).
+    #[arg(long)]
+    pub lenient: bool,
+    /// InstanceInfo primitive (JSON file) instead of the --instance-* options.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["instance_uuid", "instance_name", "project_id"])]
+    pub instance: Option<PathBuf>,
+    /// Instance UUID (becomes OVS external_ids:vm-uuid).
+    #[arg(long, required_unless_present = "instance")]
+    pub instance_uuid: Option<String>,
+    #[arg(long, default_value = "")]
+    pub instance_name: String,
+    #[arg(long, default_value = "")]
+    pub project_id: String,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    /// OVSDB endpoint.
+    #[arg(
+        long,
+        value_name = "unix:PATH",
+        env = "VIFMAN_OVSDB",
+        default_value = "unix:/var/run/openvswitch/db.sock"
+    )]
+    pub ovsdb: String,
+    /// Seconds to wait for OVSDB and for ovs-vswitchd to apply a change.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub ovs_timeout: u64,
+    /// Put new OVS ports on VLAN 4095 until an agent wires them (os-vif isolate_vif).
+    #[arg(long)]
+    pub isolate_vif: bool,
+    /// MTU when network.mtu is unset or 0.
+    #[arg(long, default_value_t = 1500)]
+    pub network_device_mtu: u32,
+    /// Create a missing Linux bridge even if the network does not ask for it.
+    #[arg(long)]
+    pub create_bridge: bool,
+    /// Datapath type for a new OVS bridge when the port profile names none.
+    #[arg(long, default_value = "system")]
+    pub datapath_type: String,
+    /// sysfs root for representor discovery.
+    #[arg(long, default_value = "/sys")]
+    pub sysfs_root: PathBuf,
+    /// vhost-user without OVS, mode=client: fail unless a backend listens on the socket.
+    #[arg(long)]
+    pub require_peer: bool,
+    /// Group id to own a vhost-user socket directory that vifman creates.
+    #[arg(long, value_name = "GID")]
+    pub socket_group: Option<u32>,
+}
+
+impl BackendArgs {
+    pub fn config(&self) -> Config {
+        Config {
+            ovsdb: self.ovsdb.clone(),
+            ovs_timeout: Duration::from_secs(self.ovs_timeout),
+            isolate_vif: self.isolate_vif,
+            network_device_mtu: self.network_device_mtu,
+            create_bridge: self.create_bridge,
+            default_datapath_type: self.datapath_type.clone(),
+            sysfs_root: self.sysfs_root.clone(),
+            require_peer: self.require_peer,
+            socket_dir_gid: self.socket_group,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HostInfoArgs {
+    /// Only these VIF classes (os-vif `permitted_vif_type_names`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub permitted: Vec<String>,
+    /// Compact output instead of pretty-printed JSON.
+    #[arg(long)]
+    pub compact: bool,
+}
+
+fn load(file: &str, lenient: bool) -> anyhow::Result<VersionedObject> {
+    let text = if file == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+    };
+    let json: J = serde_json::from_str(&text).map_err(|e| anyhow!("{file}: not valid JSON: {e}"))?;
+    let mode = if lenient { Mode::Lenient } else { Mode::Strict };
+    from_primitive(&json, mode).map_err(|e| anyhow!("{file}: {e}"))
+}
+
+fn instance(args: &PlugArgs) -> anyhow::Result<Instance> {
+    if let Some(p) = &args.instance {
+        let o = load(&p.to_string_lossy(), args.lenient)?;
+        return Instance::from_object(&o).with_context(|| format!("{}", p.display()));
+    }
+    Ok(Instance {
+        uuid: args.instance_uuid.clone().unwrap_or_default(),
+        name: args.instance_name.clone(),
+        project_id: args.project_id.clone(),
+    })
+}
+
+fn vif_label(vif: &VersionedObject) -> String {
+    format!("{} {}", vif.name(), vif.get_str("id").unwrap_or("(no id)"))
+}
+
+pub fn plug(args: PlugArgs) -> anyhow::Result<()> {
+    let vif = load(&args.file, args.lenient)?;
+    let inst = instance(&args)?;
+    let cfg = args.backend.config();
+    let b = backend::select(&vif, &cfg).with_context(|| format!("plug {}", vif_label(&vif)))?;
+    let report = b
+        .plug(&vif, &inst)
+        .with_context(|| format!("plug {} ({})", vif_label(&vif), b.name()))?;
+    println!("{}", serde_json::to_string(&report.to_json())?);
+    Ok(())
+}
+
+pub fn unplug(args: PlugArgs) -> anyhow::Result<()> {
+    let vif = load(&args.file, args.lenient)?;
+    let inst = instance(&args)?;
+    let cfg = args.backend.config();
+    let b = backend::select(&vif, &cfg).with_context(|| format!("unplug {}", vif_label(&vif)))?;
+    let report = b
+        .unplug(&vif, &inst)
+        .with_context(|| format!("unplug {} ({})", vif_label(&vif), b.name()))?;
+    println!("{}", serde_json::to_string(&report.to_json())?);
+    Ok(())
+}
+
+pub fn host_info(args: HostInfoArgs) -> anyhow::Result<()> {
+    let mut hi = backend::host_info(&Config::default());
+    if !args.permitted.is_empty() {
+        hi = filter_host_info(&hi, &args.permitted)?;
+    }
+    let out = hi
+        .to_primitive(None, None)
+        .map_err(|e| anyhow!("encoding HostInfo: {e}"))?;
+    if args.compact {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}
+
+/// os-vif `host_info(permitted_vif_type_names)`: keep only those VIF classes, drop plugins
+/// left with none.
+fn filter_host_info(hi: &VersionedObject, permitted: &[String]) -> anyhow::Result<VersionedObject> {
+    let mut plugins = vec![];
+    for p in hi
+        .get("plugin_info")
+        .and_then(|v| v.as_list())
+        .unwrap_or_default()
+    {
+        let Some(p) = p.as_obj() else { continue };
+        let vifs: Vec<VersionedObject> = p
+            .get("vif_info")
+            .and_then(|v| v.as_list())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_obj())
+            .filter(|v| {
+                v.get_str("vif_object_name")
+                    .is_some_and(|n| permitted.iter().any(|x| x == n))
+            })
+            .cloned()
+            .collect();
+        if vifs.is_empty() {
+            continue;
+        }
+        let mut np = p.clone();
+        np.set_obj_list("vif_info", vifs)
+            .map_err(|e| anyhow!("{e}"))?;
+        plugins.push(np);
+    }
+    let mut out = VersionedObject::new("HostInfo").map_err(|e| anyhow!("{e}"))?;
+    out.set_obj_list("plugin_info", plugins)
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(out)
+}

@@ -1,0 +1,264 @@
+//! allocate: select a VF, record its original state, configure it, record it active, emit VIF.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::actuate::{self, Applied, Target};
+use super::record::{AllocMode, Allocation, Original, Phase, StoreState};
+use super::view::{HostView, VfView};
+use super::{emit, AllocateRequest, Engine, EngineError};
+use crate::host::{Knob, KnobKind};
+use crate::hwdb::{self, NicModel};
+use crate::netlink::{VfLinkState, VlanProto};
+
+/// What allocate will do (printed by --dry-run).
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub vf: String,
+    pub pf: String,
+    pub pf_netdev: String,
+    pub vf_index: u32,
+    pub numa_node: Option<u32>,
+    pub model: Option<String>,
+    pub knobs: Vec<String>,
+    pub bind_driver: Option<String>,
+    pub mode: String,
+}
+
+pub struct AllocateOutcome {
+    pub plan: Plan,
+    /// None for a dry run.
+    pub vif: Option<serde_json::Value>,
+}
+
+fn supported(m: &NicModel, k: &Knob) -> Result<(), (String, String)> {
+    let no = |knob: &str, hint: &str| Err((knob.to_string(), hint.to_string()));
+    match k {
+        Knob::Vlan {
+            proto: VlanProto::Dot1Ad, ..
+        } if !m.caps.vlan_8021ad => no("vlan protocol 802.1ad", "use 802.1q"),
+        Knob::Spoofchk { .. } if !m.caps.spoofchk => no("spoofchk", "drop --spoofchk"),
+        Knob::Trust { .. } if !m.caps.trust => no("trust", "drop --trust"),
+        Knob::LinkState { state } if !m.caps.link_state && *state != VfLinkState::Auto => no("link state", "drop --link-state"),
+        Knob::LinkState { .. } if !m.caps.link_state => no("link state", "drop --link-state"),
+        Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => no("min_tx_rate", "drop --min-tx-rate"),
+        Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => no("max_tx_rate", "drop --max-tx-rate"),
+        _ => Ok(()),
+    }
+}
+
+impl Engine<'_> {
+    /// Pick the VF: in the pool, not excluded, free, trust/vfio/netdev as the mode needs;
+    /// prefer the requested NUMA node, then the PF with the fewest allocations (spread).
+    fn select<'v>(&self, view: &'v HostView, st: &StoreState, req: &AllocateRequest) -> Result<&'v VfView, EngineError> {
+        if !self.config.physnets().contains(&req.physnet.as_str()) {
+            return Err(EngineError::Request(format!(
+                "unknown physnet {:?}: the config ({}) defines {}",
+                req.physnet,
+                self.config.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+                if self.config.physnets().is_empty() { "no pools".into() } else { self.config.physnets().join(", ") }
+            )));
+        }
+        let mut per_pf: BTreeMap<_, usize> = BTreeMap::new();
+        for a in &st.allocations {
+            *per_pf.entry(a.pf).or_default() += 1;
+        }
+        let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+        let mut skip = |why: &str| *skipped.entry(why.to_string()).or_default() += 1;
+        let mut cands: Vec<&VfView> = vec![];
+        for v in &view.vfs {
+            let (spec, _) = self.config.classify(&view.candidate(v));
+            let Some(spec) = spec else { continue };
+            if spec.physical_network.as_deref() != Some(req.physnet.as_str()) {
+                continue;
+            }
+            if view.exclusion(self.config, v).is_some() {
+                skip("excluded (config or default route)");
+                continue;
+            }
+            if st.holds(&v.addr) {
+                skip("allocated");
+                continue;
+            }
+            if v.driver.as_deref() == Some("vfio-pci") {
+                skip("bound to vfio-pci by someone else");
+                continue;
+            }
+            if v.state.as_ref().is_some_and(|s| !s.mac.is_zero()) {
+                skip("carries an admin MAC (in use outside vifman)");
+                continue;
+            }
+            if v.pf_netdev.is_none() || v.state.is_none() {
+                skip("PF has no netdev / no VF state");
+                continue;
+            }
+            if req.trust == Some(true) && !spec.trusted {
+                skip("pool entry not marked trusted");
+                continue;
+            }
+            match req.mode {
+                AllocMode::HostdevVfio => {
+                    if view.vfio_viable(v).is_err() {
+                        skip("IOMMU group not viable for vfio");
+                        continue;
+                    }
+                }
+                m if m.direct_mode().is_some() => {
+                    if v.netdevs.is_empty() {
+                        skip("no VF netdev for macvtap");
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            cands.push(v);
+        }
+        cands.sort_by_key(|v| {
+            (
+                req.numa.map(|n| v.numa != Some(n)).unwrap_or(false),
+                per_pf.get(&v.pf).copied().unwrap_or(0),
+                v.pf,
+                v.vf_index,
+            )
+        });
+        match cands.first() {
+            Some(v) => {
+                if let Some(n) = req.numa {
+                    if v.numa != Some(n) {
+                        tracing::warn!(wanted = n, got = ?v.numa, "no free VF on the requested NUMA node; using another");
+                    }
+                }
+                Ok(v)
+            }
+            None => Err(EngineError::NoFreeVf {
+                physnet: req.physnet.clone(),
+                reason: if skipped.is_empty() {
+                    "no device in this pool".into()
+                } else {
+                    skipped.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+                },
+            }),
+        }
+    }
+
+    pub fn allocate(&self, req: &AllocateRequest, dry_run: bool) -> Result<AllocateOutcome, EngineError> {
+        req.validate()?;
+        let _span = tracing::info_span!("allocate", vif = %req.vif_id, physnet = %req.physnet).entered();
+        let mut store = self.open_store()?;
+        let mut st: StoreState = store.load()?;
+        if st.by_vif(&req.vif_id).is_some() {
+            return Err(EngineError::Busy(format!("VIF {} already has an allocation; release it first", req.vif_id)));
+        }
+        let view = HostView::load(self.host)?;
+        let v = self.select(&view, &st, req)?;
+        let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
+        let state = v.state.clone().expect("selected VFs have state");
+        let knobs = req.knobs((state.min_tx_rate, state.max_tx_rate));
+        if let (Some(m), false) = (model, req.force_unsupported) {
+            for k in &knobs {
+                supported(m, k).map_err(|(knob, hint)| EngineError::Unsupported {
+                    model: m.name.clone(),
+                    knob,
+                    hint,
+                })?;
+            }
+        }
+        let bind_driver = (req.mode == AllocMode::HostdevVfio && v.driver.as_deref() != Some("vfio-pci")).then(|| "vfio-pci".to_string());
+        let plan = Plan {
+            vf: v.addr.to_string(),
+            pf: v.pf.to_string(),
+            pf_netdev: v.pf_netdev.as_ref().map(|n| n.to_string()).unwrap_or_default(),
+            vf_index: v.vf_index,
+            numa_node: v.numa,
+            model: model.map(|m| m.name.clone()),
+            knobs: knobs.iter().map(Knob::describe).collect(),
+            bind_driver: bind_driver.clone(),
+            mode: req.mode.as_str().into(),
+        };
+        if dry_run {
+            return Ok(AllocateOutcome { plan, vif: None });
+        }
+        let pf_netdev = v.pf_netdev.clone().expect("selected VFs have a PF netdev");
+        let pf_ifindex = v.pf_ifindex.unwrap_or(0);
+        let mac_for_vif = req.mac.or_else(|| v.netdevs.first().and_then(|n| view.scan.netdev(n.as_str())).and_then(|n| n.mac));
+        let vif = emit::vif(req, v, mac_for_vif)?;
+        let mut rec = Allocation {
+            vif_id: req.vif_id.clone(),
+            instance_uuid: req.instance_uuid.clone(),
+            physnet: req.physnet.clone(),
+            mode: req.mode,
+            vf: v.addr,
+            pf: v.pf,
+            pf_netdev: pf_netdev.clone(),
+            pf_ifindex,
+            vf_index: v.vf_index,
+            phase: Phase::Pending,
+            requested: knobs.clone(),
+            bound_driver: bind_driver.clone(),
+            original: Original {
+                vf: state.clone(),
+                driver: v.driver.clone(),
+                driver_override: v.driver_override.clone(),
+            },
+            vif: vif.clone(),
+            created: super::now(),
+        };
+        // Intent first: a crash from here on leaves a Pending record that reconcile undoes.
+        st.allocations.push(rec.clone());
+        store.save(&st)?;
+
+        let t = Target {
+            vf: v.addr,
+            pf_netdev: &pf_netdev,
+            pf_ifindex,
+            vf_index: v.vf_index,
+        };
+        let mut applied: Vec<Applied> = vec![];
+        let result = (|| -> Result<(), (String, crate::host::HostError)> {
+            if model.is_some_and(|m| m.quirks.pf_must_be_up) && v.pf_operstate.as_deref() != Some("up") {
+                self.host.link_up(&pf_netdev).map_err(|e| ("bringing the PF up".to_string(), e))?;
+            }
+            for k in &knobs {
+                let original = Knob::current(k.kind(), &state).unwrap_or_else(|| k.clone());
+                actuate::set_knob(self.host, &t, k).map_err(|e| (k.kind().name().to_string(), e))?;
+                applied.push(Applied::Knob { original });
+            }
+            if knobs.iter().any(|k| k.kind() == KnobKind::Mac) && bind_driver.is_none() {
+                actuate::reload_vf_driver(self.host, &v.addr, model).map_err(|e| ("VF driver reload after MAC".to_string(), e))?;
+            }
+            if let Some(d) = &bind_driver {
+                applied.push(Applied::Driver {
+                    original: v.driver.clone(),
+                    original_override: v.driver_override.clone(),
+                });
+                actuate::rebind(self.host, &v.addr, Some(d), Some(d)).map_err(|e| (format!("binding {} to {d}", v.addr), e))?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                rec.phase = Phase::Active;
+                let i = st.by_vif(&req.vif_id).expect("just recorded");
+                st.allocations[i] = rec;
+                store.save(&st)?;
+                Ok(AllocateOutcome { plan, vif: Some(vif) })
+            }
+            Err((step, source)) => {
+                let failures = actuate::undo(self.host, &t, &applied);
+                let rollback = if failures.is_empty() {
+                    let i = st.by_vif(&req.vif_id).expect("just recorded");
+                    st.allocations.remove(i);
+                    store.save(&st)?;
+                    format!("rolled back {} change(s), VF {} is as it was", applied.len(), v.addr)
+                } else {
+                    format!(
+                        "ROLLBACK INCOMPLETE ({}); the record stays pending for `vifman reconcile --repair`",
+                        failures.join("; ")
+                    )
+                };
+                Err(EngineError::Actuation { step, cause: source, rollback })
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! reconcile: compare the records with the hardware; with repair, make them agree.
+
+use serde::Serialize;
+
+use super::actuate::{self, Target};
+use super::record::{AllocMode, Phase, StoreState};
+use super::{Engine, EngineError, HostView};
+use crate::hwdb;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftKind {
+    /// A record whose VF no longer exists (numvfs changed underneath).
+    VfVanished,
+    /// An allocate was interrupted (crash): the VF may be half-configured.
+    InterruptedAllocate,
+    /// A release was interrupted.
+    InterruptedRelease,
+    /// An active VF no longer carries what was set.
+    ConfigDiffers,
+    /// An active vfio allocation whose VF is not on vfio-pci.
+    DriverDiffers,
+    /// A VF configured (admin MAC set or on vfio-pci) with no record of ours.
+    Unrecorded,
+    /// Two records for one VF (must never happen; reported loudly).
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub kind: DriftKind,
+    pub vf: String,
+    pub vif_id: Option<String>,
+    pub detail: String,
+    /// What --repair did, if anything.
+    pub repaired: Option<String>,
+}
+
+impl Engine<'_> {
+    pub fn reconcile(&self, repair: bool) -> Result<Vec<Drift>, EngineError> {
+        let _span = tracing::info_span!("reconcile", repair).entered();
+        let mut store = self.open_store()?;
+        let mut st: StoreState = store.load()?;
+        let view = HostView::load(self.host)?;
+        let mut out = vec![];
+        let mut drop_idx = vec![];
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, a) in st.allocations.iter_mut().enumerate() {
+            let d = |kind, detail: String| Drift {
+                kind,
+                vf: a.vf.to_string(),
+                vif_id: Some(a.vif_id.clone()),
+                detail,
+                repaired: None,
+            };
+            if !seen.insert(a.vf) {
+                let mut x = d(DriftKind::Duplicate, "second record for this VF".into());
+                if repair {
+                    drop_idx.push(i);
+                    x.repaired = Some("dropped the duplicate record".into());
+                }
+                out.push(x);
+                continue;
+            }
+            let Some(v) = view.vf(&a.vf) else {
+                let mut x = d(DriftKind::VfVanished, format!("VF {} of {} is gone", a.vf_index, a.pf));
+                if repair {
+                    drop_idx.push(i);
+                    x.repaired = Some("dropped the record".into());
+                }
+                out.push(x);
+                continue;
+            };
+            let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
+            match a.phase {
+                Phase::Pending | Phase::Releasing => {
+                    let kind = if a.phase == Phase::Pending { DriftKind::InterruptedAllocate } else { DriftKind::InterruptedRelease };
+                    let mut x = d(kind, "interrupted before it finished".into());
+                    if repair {
+                        let failures = actuate::restore(self.host, a, model);
+                        if failures.is_empty() {
+                            drop_idx.push(i);
+                            x.repaired = Some("restored the original state and freed the VF".into());
+                        } else {
+                            x.repaired = Some(format!("restore failed: {}", failures.join("; ")));
+                        }
+                    }
+                    out.push(x);
+                }
+                Phase::Active => {
+                    let t = Target {
+                        vf: a.vf,
+                        pf_netdev: &a.pf_netdev,
+                        pf_ifindex: a.pf_ifindex,
+                        vf_index: a.vf_index,
+                    };
+                    let now = v.state.clone();
+                    for k in &a.requested {
+                        if now.as_ref().is_some_and(|s| k.holds_in(s)) {
+                            continue;
+                        }
+                        let mut x = d(DriftKind::ConfigDiffers, format!("expected {}", k.describe()));
+                        if repair {
+                            x.repaired = Some(match actuate::set_knob(self.host, &t, k) {
+                                Ok(()) => format!("re-applied {}", k.describe()),
+                                Err(e) => format!("re-apply failed: {e}"),
+                            });
+                        }
+                        out.push(x);
+                    }
+                    if a.mode == AllocMode::HostdevVfio && v.driver.as_deref() != Some("vfio-pci") {
+                        let mut x = d(DriftKind::DriverDiffers, format!("on {} instead of vfio-pci", v.driver.as_deref().unwrap_or("no driver")));
+                        if repair {
+                            x.repaired = Some(match actuate::rebind(self.host, &a.vf, Some("vfio-pci"), Some("vfio-pci")) {
+                                Ok(()) => "rebound to vfio-pci".into(),
+                                Err(e) => format!("rebind failed: {e}"),
+                            });
+                        }
+                        out.push(x);
+                    }
+                }
+            }
+        }
+        for v in &view.vfs {
+            if st.holds(&v.addr) {
+                continue;
+            }
+            let mac = v.state.as_ref().map(|s| s.mac).filter(|m| !m.is_zero());
+            if mac.is_some() || v.driver.as_deref() == Some("vfio-pci") {
+                out.push(Drift {
+                    kind: DriftKind::Unrecorded,
+                    vf: v.addr.to_string(),
+                    vif_id: None,
+                    detail: match mac {
+                        Some(m) => format!("admin MAC {m} set, no vifman record (left alone)"),
+                        None => "bound to vfio-pci, no vifman record (left alone)".into(),
+                    },
+                    repaired: None,
+                });
+            }
+        }
+        if !drop_idx.is_empty() {
+            for i in drop_idx.into_iter().rev() {
+                st.allocations.remove(i);
+            }
+            store.save(&st)?;
+        }
+        Ok(out)
+    }
+}

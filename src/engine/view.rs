@@ -1,0 +1,163 @@
+//! The engine's picture of the host: every VF with its PF, state and placement, built from one
+//! sysfs scan and one VF-state read. Scan → select → actuate → emit starts here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::{Candidate, Config, PfOf};
+use crate::host::{Host, HostError};
+use crate::netlink::VfState;
+use crate::sysfs::{PciDevice, ScanReport};
+use crate::types::{IfName, PciAddress};
+
+#[derive(Debug, Clone)]
+pub struct VfView {
+    pub addr: PciAddress,
+    pub pf: PciAddress,
+    pub vf_index: u32,
+    pub pf_netdev: Option<IfName>,
+    pub pf_ifindex: Option<u32>,
+    pub pf_operstate: Option<String>,
+    pub pf_ids: (u16, u16),
+    pub ids: (u16, u16),
+    pub driver: Option<String>,
+    pub driver_override: Option<String>,
+    pub numa: Option<u32>,
+    pub iommu_group: Option<u32>,
+    pub group_members: Vec<PciAddress>,
+    pub netdevs: Vec<IfName>,
+    pub state: Option<VfState>,
+}
+
+pub struct HostView {
+    pub scan: ScanReport,
+    pub vfs: Vec<VfView>,
+    /// Netdev carrying the default route (from `<root>/proc/net/route`).
+    pub default_route_dev: Option<String>,
+    pub noiommu: bool,
+}
+
+fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
+    let reps: BTreeSet<&str> = scan.representors.iter().map(|r| r.netdev.as_str()).collect();
+    pf.netdevs.iter().find(|n| !reps.contains(n.as_str())).cloned()
+}
+
+fn default_route_dev(root: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("proc/net/route")).ok()?;
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
+    })
+}
+
+impl HostView {
+    pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
+        let scan = host.scan();
+        let states = host.vf_states()?;
+        let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> = states.iter().map(|l| (l.ifname.as_str(), l)).collect();
+        let mut vfs = vec![];
+        for pf in scan.physical_functions() {
+            let Some(sriov) = &pf.sriov else { continue };
+            let pf_netdev = uplink(&scan, pf);
+            let nd = pf_netdev.as_ref().and_then(|n| scan.netdev(n.as_str()));
+            for (idx, addr) in &sriov.vfs {
+                let Some(vf) = scan.device(addr) else { continue };
+                let state = pf_netdev
+                    .as_ref()
+                    .and_then(|n| by_pf.get(n.as_str()))
+                    .and_then(|l| l.vfs.iter().find(|s| s.vf == *idx))
+                    .cloned();
+                vfs.push(VfView {
+                    addr: *addr,
+                    pf: pf.address,
+                    vf_index: *idx,
+                    pf_netdev: pf_netdev.clone(),
+                    pf_ifindex: nd.and_then(|n| n.ifindex),
+                    pf_operstate: nd.and_then(|n| n.operstate.clone()),
+                    pf_ids: (pf.ids.vendor.unwrap_or(0), pf.ids.device.unwrap_or(0)),
+                    ids: (vf.ids.vendor.unwrap_or(0), vf.ids.device.unwrap_or(0)),
+                    driver: vf.driver.clone(),
+                    driver_override: vf.driver_override.clone(),
+                    numa: vf.numa_node.or(pf.numa_node),
+                    iommu_group: vf.iommu_group,
+                    group_members: vf.iommu_group_members.clone(),
+                    netdevs: vf.netdevs.clone(),
+                    state,
+                });
+            }
+        }
+        let root = host.root().path().to_path_buf();
+        let noiommu = std::fs::read_to_string(root.join("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"))
+            .map(|s| s.trim() == "Y")
+            .unwrap_or(false);
+        Ok(HostView {
+            default_route_dev: default_route_dev(&root),
+            scan,
+            vfs,
+            noiommu,
+        })
+    }
+
+    pub fn vf(&self, addr: &PciAddress) -> Option<&VfView> {
+        self.vfs.iter().find(|v| &v.addr == addr)
+    }
+
+    pub fn candidate<'a>(&self, v: &'a VfView) -> Candidate<'a> {
+        Candidate {
+            address: v.addr,
+            vendor: v.ids.0,
+            device: v.ids.1,
+            netdev: v.netdevs.first().map(|n| n.as_str()),
+            pf: Some(PfOf {
+                address: v.pf,
+                netdev: v.pf_netdev.as_ref().map(|n| n.as_str()),
+                vf_index: v.vf_index,
+            }),
+        }
+    }
+
+    /// Why vifman must not touch this VF at all, if it must not.
+    pub fn exclusion(&self, cfg: &Config, v: &VfView) -> Option<String> {
+        let pf_nd = v.pf_netdev.as_ref().map(|n| n.as_str());
+        for e in &cfg.exclude {
+            if e == &v.pf.to_string() || e == &v.addr.to_string() || Some(e.as_str()) == pf_nd || v.netdevs.iter().any(|n| n.as_str() == e) {
+                return Some(format!("excluded by config ({e})"));
+            }
+        }
+        if cfg.exclude_default_route {
+            if let Some(d) = &self.default_route_dev {
+                if Some(d.as_str()) == pf_nd || v.netdevs.iter().any(|n| n.as_str() == d) {
+                    return Some(format!("its PF carries the default route ({d}); set exclude_default_route = false to allow"));
+                }
+            }
+        }
+        None
+    }
+
+    /// vfio can take the VF only if every other device in its IOMMU group is already on
+    /// vfio-pci / pci-stub, unbound, or a bridge; without an IOMMU only in no-IOMMU mode.
+    pub fn vfio_viable(&self, v: &VfView) -> Result<(), String> {
+        if v.iommu_group.is_none() {
+            return if self.noiommu {
+                Ok(())
+            } else {
+                Err("no IOMMU group (no IOMMU, and vfio no-IOMMU mode is off)".into())
+            };
+        }
+        for m in &v.group_members {
+            if m == &v.addr {
+                continue;
+            }
+            let Some(d) = self.scan.device(m) else { continue };
+            let ok = d.ids.is_pci_bridge() || matches!(d.driver.as_deref(), None | Some("vfio-pci") | Some("pci-stub"));
+            if !ok {
+                return Err(format!(
+                    "IOMMU group {} also holds {} bound to {}",
+                    v.iommu_group.unwrap_or(0),
+                    m,
+                    d.driver.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+        Ok(())
+    }
+}

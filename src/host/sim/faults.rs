@@ -1,0 +1,65 @@
+//! Failure injection for the simulated kernel: `VIFMAN_SIM_FAIL="vf.trust:EIO,probe"` makes the
+//! first `trust` set and the first `drivers_probe` of this process fail with that errno
+//! (default EIO); `VIFMAN_SIM_CRASH="vf.vlan"` aborts the process at that step, like kill -9.
+//! One-shot per process, so the rollback that follows a failure can itself succeed.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::host::HostError;
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    fail: Mutex<HashMap<String, i32>>,
+    crash: Vec<String>,
+}
+
+fn errno_of(name: &str) -> i32 {
+    match name.to_ascii_uppercase().as_str() {
+        "EINVAL" => libc::EINVAL,
+        "EBUSY" => libc::EBUSY,
+        "EPERM" => libc::EPERM,
+        "ENODEV" => libc::ENODEV,
+        "EOPNOTSUPP" => libc::EOPNOTSUPP,
+        "ENOMEM" => libc::ENOMEM,
+        "ETIMEDOUT" => libc::ETIMEDOUT,
+        _ => libc::EIO,
+    }
+}
+
+impl Faults {
+    pub fn parse(fail: &str, crash: &str) -> Faults {
+        let fail = fail
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.split_once(':') {
+                Some((op, e)) => (op.to_string(), errno_of(e)),
+                None => (s.to_string(), libc::EIO),
+            })
+            .collect();
+        Faults {
+            fail: Mutex::new(fail),
+            crash: crash.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        }
+    }
+
+    pub fn from_env() -> Faults {
+        Faults::parse(
+            &std::env::var("VIFMAN_SIM_FAIL").unwrap_or_default(),
+            &std::env::var("VIFMAN_SIM_CRASH").unwrap_or_default(),
+        )
+    }
+
+    pub fn check(&self, step: &str, op: &str) -> Result<(), HostError> {
+        if self.crash.iter().any(|c| c == step) {
+            tracing::error!(step, "VIFMAN_SIM_CRASH: aborting");
+            std::process::abort();
+        }
+        let hit = self.fail.lock().map(|mut m| m.remove(step)).unwrap_or(None);
+        match hit {
+            Some(errno) => Err(HostError::kernel(op, errno)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! A simulated kernel over a private copy of a fixture tree, in the spirit of libvirt's
+//! virpcimock: writes to `sriov_numvfs` create and remove VF devices, links and netdevs;
+//! unbind / driver_override / drivers_probe move driver links as the PCI core does; VF netlink
+//! settings live in `vf-state.json` and fail with the errno the real driver gives (per hwdb).
+//!
+//! The copy lives in the state directory (`<state>/sim-root`), so a sequence of `vifman
+//! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
+
+mod faults;
+mod tree;
+
+pub use faults::Faults;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Host, HostError, Knob, SysWrite};
+use crate::hwdb::{self, NicModel};
+use crate::netlink::{PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
+use crate::sysfs::SysfsRoot;
+use crate::types::{IfName, MacAddress, PciAddress, VlanId};
+
+const SOURCE_MARK: &str = ".vifman-sim-source";
+
+pub struct SimHost {
+    root: SysfsRoot,
+    dir: PathBuf,
+    faults: Faults,
+}
+
+impl SimHost {
+    /// Open the simulation of `fixture` kept in `state_dir`, copying the fixture on first use.
+    pub fn open(fixture: &Path, state_dir: &Path) -> Result<SimHost, HostError> {
+        let op = "simulate";
+        let dir = state_dir.join("sim-root");
+        let fixture_abs = std::fs::canonicalize(fixture).map_err(|e| HostError::other(op, format!("fixture {}: {e}", fixture.display())))?;
+        let mark = dir.join(SOURCE_MARK);
+        if dir.exists() {
+            let src = std::fs::read_to_string(&mark).unwrap_or_default();
+            if src.trim() != fixture_abs.to_string_lossy() {
+                return Err(HostError::other(
+                    op,
+                    format!(
+                        "{} simulates {:?}, not {}; use another --state-dir or remove it",
+                        dir.display(),
+                        src.trim(),
+                        fixture_abs.display()
+                    ),
+                ));
+            }
+        } else {
+            std::fs::create_dir_all(state_dir).map_err(|e| HostError::from_io(op, &e))?;
+            let tmp = state_dir.join(format!("sim-root.tmp{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            tree::copy_tree(&fixture_abs, &tmp).map_err(|e| HostError::other(op, format!("copying {}: {e}", fixture_abs.display())))?;
+            std::fs::write(tmp.join(SOURCE_MARK), fixture_abs.to_string_lossy().as_bytes()).map_err(|e| HostError::from_io(op, &e))?;
+            // Another process may have won the race; theirs is as good as ours.
+            if std::fs::rename(&tmp, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        let root = SysfsRoot::new(&dir).map_err(|e| HostError::other(op, e.to_string()))?;
+        Ok(SimHost {
+            root,
+            dir,
+            faults: Faults::from_env(),
+        })
+    }
+
+    /// A simulation directly on `dir` (tests and benchmarks that own a scratch tree).
+    pub fn in_place(dir: &Path) -> Result<SimHost, HostError> {
+        let root = SysfsRoot::new(dir).map_err(|e| HostError::other("simulate", e.to_string()))?;
+        Ok(SimHost {
+            root,
+            dir: dir.to_path_buf(),
+            faults: Faults::from_env(),
+        })
+    }
+
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join(crate::netlink::VF_STATE_FILE)
+    }
+
+    pub(crate) fn load_state(&self) -> Result<VfStateDump, HostError> {
+        let p = self.state_path();
+        match std::fs::read_to_string(&p) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| HostError::other("simulate", format!("{}: {e}", p.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(VfStateDump::default()),
+            Err(e) => Err(HostError::from_io("simulate", &e)),
+        }
+    }
+
+    pub(crate) fn save_state(&self, s: &VfStateDump) -> Result<(), HostError> {
+        let p = self.state_path();
+        let tmp = p.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(s).expect("state encodes");
+        std::fs::write(&tmp, text).map_err(|e| HostError::from_io("simulate", &e))?;
+        std::fs::rename(&tmp, &p).map_err(|e| HostError::from_io("simulate", &e))
+    }
+
+    fn model_of(&self, pf: &PciAddress) -> Option<&'static NicModel> {
+        let t = tree::Tree::new(&self.dir);
+        let v = t.read_hex(pf, "vendor")?;
+        let d = t.read_hex(pf, "device")?;
+        hwdb::by_pf(v, d).or_else(|| hwdb::lookup(v, d))
+    }
+}
+
+pub(crate) fn default_vf_state(vf: u32) -> VfState {
+    VfState {
+        vf,
+        mac: MacAddress::from_slice(&[0; 6]).expect("six bytes"),
+        vlan: VlanId::new(0).expect("0 is a VLAN"),
+        qos: 0,
+        vlan_proto: VlanProto::Dot1Q,
+        spoofchk: Some(true),
+        trust: Some(false),
+        link_state: VfLinkState::Auto,
+        min_tx_rate: 0,
+        max_tx_rate: 0,
+    }
+}
+
+impl Host for SimHost {
+    fn root(&self) -> &SysfsRoot {
+        &self.root
+    }
+
+    fn simulated(&self) -> bool {
+        true
+    }
+
+    fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError> {
+        Ok(self.load_state()?.links)
+    }
+
+    fn set_vf(&self, pf: &IfName, _pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
+        let op = format!("{pf} vf {vf} {}", knob.describe());
+        let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name()).entered();
+        self.faults.check(&format!("vf.{}", knob.kind().name()), &op)?;
+        let t = tree::Tree::new(&self.dir);
+        let pf_addr = t.netdev_device(pf.as_str()).ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
+        let model = self.model_of(&pf_addr);
+        let mut state = self.load_state()?;
+        let link = state
+            .links
+            .iter_mut()
+            .find(|l| l.ifname.as_str() == pf.as_str())
+            .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+        if vf >= link.num_vf {
+            return Err(HostError::kernel(&op, libc::EINVAL));
+        }
+        if let Some(m) = model {
+            let errno = match knob {
+                Knob::Mac { mac } if mac.is_multicast() => Some(libc::EINVAL),
+                Knob::Mac { mac } if mac.is_zero() && m.quirks.rejects_zero_mac => Some(libc::EINVAL),
+                Knob::Vlan { qos, .. } if *qos > 7 => Some(libc::EINVAL),
+                Knob::Vlan {
+                    proto: VlanProto::Dot1Ad, ..
+                } if !m.caps.vlan_8021ad => Some(libc::EPROTONOSUPPORT),
+                Knob::Spoofchk { .. } if !m.caps.spoofchk => Some(libc::EOPNOTSUPP),
+                Knob::Trust { .. } if !m.caps.trust => Some(libc::EOPNOTSUPP),
+                Knob::LinkState { .. } if !m.caps.link_state => Some(libc::EOPNOTSUPP),
+                Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => Some(libc::EINVAL),
+                Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => Some(libc::EOPNOTSUPP),
+                Knob::Rate { max_mbps, .. } if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) => Some(libc::EINVAL),
+                _ => None,
+            };
+            if let Some(e) = errno {
+                return Err(HostError::kernel(&op, e));
+            }
+        }
+        match link.vfs.iter_mut().find(|s| s.vf == vf) {
+            Some(s) => knob.apply_to(s),
+            None => {
+                let mut s = default_vf_state(vf);
+                knob.apply_to(&mut s);
+                link.vfs.push(s);
+                link.vfs.sort_by_key(|s| s.vf);
+            }
+        }
+        self.save_state(&state)
+    }
+
+    fn write(&self, w: &SysWrite) -> Result<(), HostError> {
+        let op = w.describe();
+        let _span = tracing::info_span!("sim_sysfs_write", op = %op).entered();
+        let fault = match w {
+            SysWrite::NumVfs(..) => "numvfs",
+            SysWrite::Autoprobe(..) => "autoprobe",
+            SysWrite::DriverOverride(..) => "driver_override",
+            SysWrite::Unbind(..) => "unbind",
+            SysWrite::Probe(..) => "probe",
+        };
+        self.faults.check(fault, &op)?;
+        let t = tree::Tree::new(&self.dir);
+        match w {
+            SysWrite::NumVfs(pf, n) => t.set_numvfs(self, pf, *n, self.model_of(pf)).map_err(|e| e.with_op(&op)),
+            SysWrite::Autoprobe(pf, on) => t.write_attr(pf, "sriov_drivers_autoprobe", if *on { "1\n" } else { "0\n" }).map_err(|e| e.with_op(&op)),
+            SysWrite::DriverOverride(a, d) => t
+                .write_attr(a, "driver_override", &d.as_ref().map(|d| format!("{d}\n")).unwrap_or_else(|| "(null)\n".into()))
+                .map_err(|e| e.with_op(&op)),
+            SysWrite::Unbind(a, d) => t.unbind(a, d.as_str()).map_err(|e| e.with_op(&op)),
+            SysWrite::Probe(a) => t.probe(a).map_err(|e| e.with_op(&op)),
+        }
+    }
+
+    fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
+        let op = format!("{ifname} up");
+        self.faults.check("link_up", &op)?;
+        tree::Tree::new(&self.dir).set_operstate(ifname.as_str(), "up").map_err(|e| e.with_op(&op))
+    }
+
+    fn wait_until(&self, what: &str, _timeout: Duration, ready: &mut dyn FnMut() -> bool) -> Result<(), HostError> {
+        // The simulation is synchronous: whatever a write creates exists when it returns.
+        if ready() {
+            Ok(())
+        } else {
+            Err(HostError::Timeout {
+                op: "wait".into(),
+                what: what.into(),
+                waited: Duration::ZERO,
+            })
+        }
+    }
+}
+
+impl HostError {
+    pub(crate) fn with_op(self, op: &str) -> HostError {
+        match self {
+            HostError::Kernel { errno, .. } => HostError::Kernel { op: op.into(), errno },
+            HostError::Other { message, .. } => HostError::Other { op: op.into(), message },
+            t => t,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Joins a sysfs scan with VF runtime state into the [`Inventory`] model.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::model::{
+    DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, SCHEMA_VERSION,
+};
+use super::names::NameCache;
+use crate::netlink::{PfLinkState, VfState};
+use crate::sysfs::{PciDevice, ScanReport, Warning};
+use crate::types::IfName;
+
+/// Where the `admin` part of each VF came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VfStateOrigin {
+    Kernel,
+    Fixture,
+    None,
+}
+
+pub(crate) const VFIO_DRIVER: &str = "vfio-pci";
+
+/// Builds the full (unfiltered) inventory. `sysfs_root` is echoed verbatim so output does not
+/// depend on where a fixture is checked out.
+pub fn build(
+    scan: &ScanReport,
+    sysfs_root: &str,
+    vf_state: &[PfLinkState],
+    origin: VfStateOrigin,
+    extra_warnings: Vec<Warning>,
+) -> Inventory {
+    let mut names = NameCache::default();
+    let reps: HashSet<&str> = scan
+        .representors
+        .iter()
+        .map(|r| r.netdev.as_str())
+        .collect();
+    let mut used_links = HashSet::new();
+    let mut pfs = Vec::new();
+    for pf in scan.physical_functions() {
+        let Some(sr) = pf.sriov.as_ref() else {
+            continue;
+        };
+        let netdevs: Vec<NetdevInfo> = pf
+            .netdevs
+            .iter()
+            .filter(|n| !reps.contains(n.as_str()))
+            .map(|n| netdev_info(scan, n))
+            .collect();
+        let link = find_link(vf_state, &netdevs);
+        if let Some(l) = link {
+            used_links.insert(l.ifname.as_str());
+        }
+        let vfs = sr
+            .vfs
+            .iter()
+            .map(|(i, addr)| {
+                let dev = scan.device(addr);
+                let device = match dev {
+                    Some(d) => device_info(d, &mut names),
+                    None => device_info(&stub(addr), &mut names),
+                };
+                let netdev = dev
+                    .and_then(|d| d.netdevs.first())
+                    .map(|n| netdev_info(scan, n));
+                let representor = scan
+                    .representors
+                    .iter()
+                    .find(|r| r.pf == pf.address && r.vf_index == *i)
+                    .map(|r| r.netdev.clone());
+                let admin = link
+                    .and_then(|l| l.vfs.iter().find(|v| v.vf == *i))
+                    .map(vf_admin);
+                let free = device.driver.as_deref() != Some(VFIO_DRIVER)
+                    && admin.as_ref().is_some_and(|a| a.mac.is_zero());
+                VfEntry {
+                    index: *i,
+                    device,
+                    netdev,
+                    representor,
+                    admin,
+                    free,
+                    allocation: None,
+                }
+            })
+            .collect();
+        pfs.push(PfEntry {
+            device: device_info(pf, &mut names),
+            netdevs,
+            sriov: SriovInfo {
+                total_vfs: sr.total_vfs,
+                num_vfs: sr.num_vfs,
+                offset: sr.offset,
+                stride: sr.stride,
+                vf_device_id: sr.vf_device.map(hex4),
+                drivers_autoprobe: sr.drivers_autoprobe,
+            },
+            switchdev: scan.representors.iter().any(|r| r.pf == pf.address),
+            vfs,
+        });
+    }
+    let mut warnings = scan.warnings.clone();
+    warnings.extend(extra_warnings);
+    for l in vf_state {
+        if !used_links.contains(l.ifname.as_str()) && !l.vfs.is_empty() {
+            warnings.push(Warning::new(
+                format!("vf-state:{}", l.ifname),
+                format!(
+                    "link {} (ifindex {}) reports {} VFs but is not the netdev of any SR-IOV PF found in sysfs",
+                    l.ifname, l.ifindex, l.num_vf
+                ),
+            ));
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+    Inventory {
+        schema_version: SCHEMA_VERSION,
+        sysfs_root: sysfs_root.to_string(),
+        vf_state_source: origin,
+        physical_functions: pfs,
+        warnings,
+    }
+}
+
+/// Only reachable if the scan and its own VF list disagree; keeps the VF visible anyway.
+fn stub(addr: &crate::types::PciAddress) -> PciDevice {
+    PciDevice::new(*addr)
+}
+
+/// A PF's VF state is reported on its netdev; match by name, then by ifindex (names can
+/// change between the sysfs read and the netlink dump, indexes cannot).
+fn find_link<'a>(links: &'a [PfLinkState], netdevs: &[NetdevInfo]) -> Option<&'a PfLinkState> {
+    links
+        .iter()
+        .find(|l| netdevs.iter().any(|n| n.name == l.ifname))
+        .or_else(|| {
+            links
+                .iter()
+                .find(|l| netdevs.iter().any(|n| n.ifindex == Some(l.ifindex)))
+        })
+}
+
+fn vf_admin(v: &VfState) -> VfAdmin {
+    VfAdmin {
+        mac: v.mac,
+        vlan: v.vlan.get(),
+        qos: v.qos,
+        vlan_proto: v.vlan_proto,
+        spoofchk: v.spoofchk,
+        trust: v.trust,
+        link_state: v.link_state,
+        min_tx_rate: v.min_tx_rate,
+        max_tx_rate: v.max_tx_rate,
+    }
+}
+
+pub(crate) fn hex4(v: u16) -> String {
+    format!("{v:04x}")
+}
+
+pub(crate) fn device_info(d: &PciDevice, names: &mut NameCache) -> DeviceInfo {
+    let ids = &d.ids;
+    let n = names.get((
+        ids.vendor,
+        ids.device,
+        ids.subsystem_vendor,
+        ids.subsystem_device,
+        None,
+    ));
+    DeviceInfo {
+        address: d.address,
+        present: d.present,
+        vendor_id: ids.vendor.map(hex4),
+        device_id: ids.device.map(hex4),
+        subsystem_vendor_id: ids.subsystem_vendor.map(hex4),
+        subsystem_device_id: ids.subsystem_device.map(hex4),
+        class: ids.class.map(|c| format!("{c:06x}")),
+        revision: ids.revision.map(|r| format!("{r:02x}")),
+        vendor_name: n.vendor.clone(),
+        device_name: n.device.clone(),
+        subsystem_name: n.subsystem.clone(),
+        model: n.model.clone(),
+        driver: d.driver.clone(),
+        driver_override: d.driver_override.clone(),
+        numa_node: d.numa_node,
+        iommu_group: d.iommu_group,
+        iommu_group_members: d.iommu_group_members.clone(),
+    }
+}
+
+fn netdev_info(scan: &ScanReport, name: &IfName) -> NetdevInfo {
+    match scan.netdev(name.as_str()) {
+        Some(n) => NetdevInfo {
+            name: n.name.clone(),
+            ifindex: n.ifindex,
+            mac: n.mac,
+            operstate: n.operstate.clone(),
+            mtu: n.mtu,
+            speed_mbps: n.speed,
+            phys_port_name: n.phys_port_name.clone(),
+            phys_switch_id: n.phys_switch_id.clone(),
+            phys_port_id: n.phys_port_id.clone(),
+        },
+        None => NetdevInfo {
+            name: name.clone(),
+            ifindex: None,
+            mac: None,
+            operstate: None,
+            mtu: None,
+            speed_mbps: None,
+            phys_port_name: None,
+            phys_switch_id: None,
+            phys_port_id: None,
+        },
+    }
+}

@@ -1,0 +1,22 @@
+//! The SR-IOV inventory: sysfs scan + VF runtime state + names, shaped for people and scripts.
+//!
+//! Nothing here touches the system; [`crate::sysfs`] and [`crate::netlink`] gather, this
+//! module joins, filters and renders. The JSON shape is a public contract, documented in
+//! `docs/inventory.md`; bump [`SCHEMA_VERSION`] on any incompatible change.
+
+mod build;
+mod filter;
+mod model;
+mod names;
+pub mod passthrough;
+mod source;
+mod table;
+
+pub use build::{build, VfStateOrigin};
+pub use filter::{parse_vendor, Filter, FilterError, PfSelector};
+pub use model::{
+    DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, SCHEMA_VERSION,
+};
+pub use names::Names;
+pub use source::{collect, load_vf_state};
+pub use table::render_table;

@@ -1,0 +1,111 @@
+//! The serialized shape of `vifman inventory --json`. Field order here is output order.
+
+use serde::Serialize;
+
+use crate::netlink::{VfLinkState, VlanProto};
+use crate::sysfs::Warning;
+use crate::types::{IfName, MacAddress, PciAddress};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    pub schema_version: u32,
+    pub sysfs_root: String,
+    /// "kernel", "fixture" or "none".
+    pub vf_state_source: super::VfStateOrigin,
+    pub physical_functions: Vec<PfEntry>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Identity and placement of one PCI function; shared by PFs and VFs.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceInfo {
+    pub address: PciAddress,
+    /// False when the device's sysfs directory could not be read (see warnings).
+    pub present: bool,
+    pub vendor_id: Option<String>,
+    pub device_id: Option<String>,
+    pub subsystem_vendor_id: Option<String>,
+    pub subsystem_device_id: Option<String>,
+    pub class: Option<String>,
+    pub revision: Option<String>,
+    pub vendor_name: Option<String>,
+    pub device_name: Option<String>,
+    pub subsystem_name: Option<String>,
+    pub model: Option<String>,
+    pub driver: Option<String>,
+    pub driver_override: Option<String>,
+    pub numa_node: Option<u32>,
+    pub iommu_group: Option<u32>,
+    pub iommu_group_members: Vec<PciAddress>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetdevInfo {
+    pub name: IfName,
+    pub ifindex: Option<u32>,
+    pub mac: Option<MacAddress>,
+    pub operstate: Option<String>,
+    pub mtu: Option<u32>,
+    pub speed_mbps: Option<u32>,
+    pub phys_port_name: Option<String>,
+    pub phys_switch_id: Option<String>,
+    pub phys_port_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SriovInfo {
+    pub total_vfs: Option<u32>,
+    pub num_vfs: Option<u32>,
+    pub offset: Option<u32>,
+    pub stride: Option<u32>,
+    pub vf_device_id: Option<String>,
+    pub drivers_autoprobe: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PfEntry {
+    #[serde(flatten)]
+    pub device: DeviceInfo,
+    /// The PF's own netdevs (uplinks); VF representors are listed on their VF instead.
+    pub netdevs: Vec<NetdevInfo>,
+    pub sriov: SriovInfo,
+    /// True when at least one VF representor was found (eswitch in switchdev mode).
+    pub switchdev: bool,
+    pub vfs: Vec<VfEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VfEntry {
+    pub index: u32,
+    #[serde(flatten)]
+    pub device: DeviceInfo,
+    pub netdev: Option<NetdevInfo>,
+    pub representor: Option<IfName>,
+    /// Administrative settings from the PF's netlink VF info; `null` when unknown.
+    pub admin: Option<VfAdmin>,
+    /// Not bound to vfio-pci and no administrative MAC set (unknown admin state = not free).
+    pub free: bool,
+    /// Reserved for the allocation store; always `null` for now.
+    pub allocation: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VfAdmin {
+    pub mac: MacAddress,
+    pub vlan: u16,
+    pub qos: u32,
+    pub vlan_proto: VlanProto,
+    pub spoofchk: Option<bool>,
+    pub trust: Option<bool>,
+    pub link_state: VfLinkState,
+    pub min_tx_rate: u32,
+    pub max_tx_rate: u32,
+}
+
+impl Inventory {
+    pub fn vf_count(&self) -> usize {
+        self.physical_functions.iter().map(|p| p.vfs.len()).sum()
+    }
+}

@@ -1,0 +1,71 @@
+//! Human names for PCI ids. Names are cosmetic: no decision anywhere is keyed on them.
+
+use std::collections::HashMap;
+
+use pci_ids::FromId;
+
+/// Vendor/device/subsystem names resolved for one id tuple.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub vendor: Option<String>,
+    pub device: Option<String>,
+    pub subsystem: Option<String>,
+    /// Marketing model name: the NIC database entry when there is one, else the pci.ids
+    /// device name.
+    pub model: Option<String>,
+    pub class: Option<String>,
+}
+
+type Key = (
+    Option<u16>,
+    Option<u16>,
+    Option<u16>,
+    Option<u16>,
+    Option<u32>,
+);
+
+/// Memoizes lookups: a host with 2048 VFs has a handful of distinct id tuples, and the
+/// subsystem lookup in pci-ids is a linear walk.
+#[derive(Debug, Default)]
+pub struct NameCache {
+    cache: HashMap<Key, Names>,
+}
+
+impl NameCache {
+    pub fn get(&mut self, key: Key) -> &Names {
+        self.cache.entry(key).or_insert_with(|| lookup(key))
+    }
+}
+
+fn lookup((vendor, device, sv, sd, class): Key) -> Names {
+    let mut n = Names::default();
+    if let Some(v) = vendor {
+        n.vendor = pci_ids::Vendor::from_id(v).map(|v| v.name().to_string());
+        if let Some(d) = device.and_then(|d| pci_ids::Device::from_vid_pid(v, d)) {
+            n.device = Some(d.name().to_string());
+            if let (Some(sv), Some(sd)) = (sv, sd) {
+                n.subsystem = d
+                    .subsystems()
+                    .find(|s| s.subvendor() == sv && s.subdevice() == sd)
+                    .map(|s| s.name().to_string());
+            }
+        }
+    }
+    if let (Some(v), Some(d)) = (vendor, device) {
+        n.model = hwdb_model(v, d);
+    }
+    if n.model.is_none() {
+        n.model = n.device.clone();
+    }
+    n.class = class.and_then(|c| {
+        pci_ids::Subclass::from_cid_sid((c >> 16) as u8, (c >> 8) as u8)
+            .map(|s| s.name().to_string())
+    });
+    n
+}
+
+/// The curated NIC database (`crate::hwdb`) is being written alongside this module; until its
+/// `lookup` lands, model names fall back to pci.ids.
+fn hwdb_model(_vendor: u16, _device: u16) -> Option<String> {
+    None
+}

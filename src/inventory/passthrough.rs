@@ -1,0 +1,197 @@
+//! `vifman pci`: every PCI function and whether it can be handed to a VM through VFIO.
+//!
+//! VFIO assigns whole IOMMU groups, so a device is only as ready as its group: every member
+//! must be bound to vfio-pci or pci-stub, unbound, or be a PCI bridge (bridges are not
+//! assigned and do not block). That is the kernel's own `vfio_dev_viable` rule.
+
+use std::fmt::Write;
+
+use comfy_table::{presets, ContentArrangement, Table};
+use serde::Serialize;
+
+use super::build::{device_info, VFIO_DRIVER};
+use super::model::{DeviceInfo, SCHEMA_VERSION};
+use super::names::NameCache;
+use crate::sysfs::{PciDevice, ScanReport, Warning};
+use crate::types::PciAddress;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PciReport {
+    pub schema_version: u32,
+    pub sysfs_root: String,
+    pub devices: Vec<PciEntry>,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PciEntry {
+    #[serde(flatten)]
+    pub device: DeviceInfo,
+    pub class_name: Option<String>,
+    /// Set on SR-IOV VFs: the parent PF.
+    pub physfn: Option<PciAddress>,
+    /// True when this function is an SR-IOV PF.
+    pub sriov_pf: bool,
+    pub vfio_bound: bool,
+    /// Every member of the IOMMU group is vfio-pci/pci-stub/unbound or a bridge.
+    pub group_viable: bool,
+    /// `group_viable && vfio_bound`: can be given to a VM as is.
+    pub ready: bool,
+    /// Why not ready, one reason per entry.
+    pub blockers: Vec<String>,
+}
+
+/// Drivers that leave a device safe to share a group with an assigned device.
+const HARMLESS: [&str; 2] = [VFIO_DRIVER, "pci-stub"];
+
+pub fn build(scan: &ScanReport, sysfs_root: &str) -> PciReport {
+    let mut names = NameCache::default();
+    let devices = scan
+        .devices
+        .iter()
+        .map(|d| {
+            let class_name = names
+                .get((None, None, None, None, d.ids.class))
+                .class
+                .clone();
+            let (group_viable, mut blockers) = group_viability(scan, d);
+            let vfio_bound = d.driver.as_deref() == Some(VFIO_DRIVER);
+            if !vfio_bound {
+                blockers.insert(
+                    0,
+                    match &d.driver {
+                        Some(drv) => format!("bound to {drv}, not {VFIO_DRIVER}"),
+                        None => format!("not bound to {VFIO_DRIVER}"),
+                    },
+                );
+            }
+            PciEntry {
+                device: device_info(d, &mut names),
+                class_name,
+                physfn: d.physfn,
+                sriov_pf: d.sriov.is_some(),
+                vfio_bound,
+                group_viable,
+                ready: group_viable && vfio_bound,
+                blockers,
+            }
+        })
+        .collect();
+    PciReport {
+        schema_version: SCHEMA_VERSION,
+        sysfs_root: sysfs_root.to_string(),
+        devices,
+        warnings: scan.warnings.clone(),
+    }
+}
+
+fn group_viability(scan: &ScanReport, d: &PciDevice) -> (bool, Vec<String>) {
+    if d.iommu_group.is_none() {
+        return (
+            false,
+            vec!["no IOMMU group (IOMMU off or not supported)".into()],
+        );
+    }
+    let mut viable = true;
+    let mut blockers = Vec::new();
+    for m in &d.iommu_group_members {
+        let Some(md) = scan.device(m) else {
+            viable = false;
+            blockers.push(format!("group member {m} is not on the PCI bus"));
+            continue;
+        };
+        if md.ids.is_pci_bridge() {
+            continue;
+        }
+        if let Some(drv) = md.driver.as_deref().filter(|d| !HARMLESS.contains(d)) {
+            viable = false;
+            // The device's own driver is already reported by the vfio_bound check.
+            if *m != d.address {
+                blockers.push(format!("group member {m} is bound to {drv}"));
+            }
+        }
+    }
+    (viable, blockers)
+}
+
+pub fn render_table(r: &PciReport) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "DEVICE", "IDS", "CLASS", "NAME", "DRIVER", "NUMA", "IOMMU", "GROUP", "VFIO", "READY",
+            "MEMBERS",
+        ]);
+    for e in &r.devices {
+        let d = &e.device;
+        let ids = format!(
+            "{}:{}",
+            d.vendor_id.as_deref().unwrap_or("????"),
+            d.device_id.as_deref().unwrap_or("????")
+        );
+        let others: Vec<String> = d
+            .iommu_group_members
+            .iter()
+            .filter(|m| **m != d.address)
+            .map(|m| m.to_string())
+            .collect();
+        let name = d
+            .device_name
+            .clone()
+            .or_else(|| d.model.clone())
+            .unwrap_or_else(|| "-".into());
+        let role = if e.sriov_pf {
+            " [PF]"
+        } else if e.physfn.is_some() {
+            " [VF]"
+        } else {
+            ""
+        };
+        t.add_row(vec![
+            d.address.to_string(),
+            ids,
+            e.class_name
+                .clone()
+                .unwrap_or_else(|| d.class.clone().unwrap_or_else(|| "-".into())),
+            format!("{name}{role}"),
+            d.driver.clone().unwrap_or_else(|| "-".into()),
+            d.numa_node
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            d.iommu_group
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if d.iommu_group.is_none() {
+                "-".into()
+            } else if e.group_viable {
+                "viable".into()
+            } else {
+                "blocked".into()
+            },
+            if e.vfio_bound { "yes" } else { "no" }.into(),
+            if e.ready { "yes" } else { "no" }.into(),
+            if others.is_empty() {
+                "-".into()
+            } else {
+                others.join(",")
+            },
+        ]);
+    }
+    let mut out = t.trim_fmt();
+    out.push('\n');
+    let ready = r.devices.iter().filter(|e| e.ready).count();
+    let _ = writeln!(
+        out,
+        "\n{} devices, {} ready for passthrough",
+        r.devices.len(),
+        ready
+    );
+    if !r.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings ({}):", r.warnings.len());
+        for w in &r.warnings {
+            let _ = writeln!(out, "  {w}");
+        }
+    }
+    out
+}

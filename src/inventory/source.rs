@@ -1,0 +1,55 @@
+//! Choosing and reading the VF runtime-state source for a sysfs root.
+
+use std::path::Path;
+
+use super::{build, Inventory, VfStateOrigin};
+use crate::netlink::{FixtureVfState, KernelVfState, PfLinkState, VfStateSource, VF_STATE_FILE};
+use crate::sysfs::{scan, SysfsRoot, Warning};
+
+/// The kernel for the live root, `<root>/vf-state.json` for a fixture (none if absent).
+/// Failures degrade to a warning: the sysfs half of the inventory is still worth showing.
+pub fn load_vf_state(root: &SysfsRoot) -> (Vec<PfLinkState>, VfStateOrigin, Vec<Warning>) {
+    if root.is_host() {
+        return match KernelVfState.vf_state() {
+            Ok(l) => (l, VfStateOrigin::Kernel, Vec::new()),
+            Err(e) => (
+                Vec::new(),
+                VfStateOrigin::None,
+                vec![Warning::new(
+                    "netlink",
+                    format!("VF state unavailable: {e}"),
+                )],
+            ),
+        };
+    }
+    let src = FixtureVfState::new(root.path());
+    if !src.exists() {
+        return (Vec::new(), VfStateOrigin::None, Vec::new());
+    }
+    match src.vf_state() {
+        Ok(l) => (l, VfStateOrigin::Fixture, Vec::new()),
+        Err(e) => (
+            Vec::new(),
+            VfStateOrigin::None,
+            vec![Warning::new(
+                format!("/{VF_STATE_FILE}"),
+                format!("ignored: {}", strip_path(&e.to_string(), src.path())),
+            )],
+        ),
+    }
+}
+
+/// Error messages from the fixture reader start with its absolute path; the warning already
+/// names the file relative to the root, and absolute paths would make output machine-specific.
+fn strip_path(msg: &str, path: &Path) -> String {
+    let p = format!("{}: ", path.display());
+    msg.strip_prefix(&p).unwrap_or(msg).to_string()
+}
+
+/// Scan + VF state + join: the whole unfiltered inventory for `root`. `label` is how the root
+/// is spelled in the output.
+pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
+    let report = scan(root);
+    let (links, origin, extra) = load_vf_state(root);
+    build(&report, label, &links, origin, extra)
+}

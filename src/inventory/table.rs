@@ -1,0 +1,166 @@
+//! The human-readable `vifman inventory` table.
+
+use std::fmt::Write;
+
+use comfy_table::{presets, ContentArrangement, Table};
+
+use super::model::{Inventory, NetdevInfo, VfEntry};
+use crate::netlink::VlanProto;
+
+const DASH: &str = "-";
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| DASH.to_string())
+}
+
+fn onoff(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "?",
+    }
+}
+
+/// A table with one row per PF and its VFs indented beneath it, a one-line SR-IOV summary
+/// per PF, then all warnings. Layout never depends on the terminal, so output is stable for
+/// snapshot tests and pipes.
+pub fn render_table(inv: &Inventory) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "DEVICE",
+            "MODEL",
+            "DRIVER",
+            "NETDEV",
+            "MAC",
+            "VLAN",
+            "TRUST/SPOOF",
+            "LINK",
+            "NUMA",
+            "IOMMU",
+            "ALLOC",
+        ]);
+    for pf in &inv.physical_functions {
+        let d = &pf.device;
+        let up: Option<&NetdevInfo> = pf.netdevs.first();
+        t.add_row(vec![
+            d.address.to_string(),
+            model(
+                d.model.as_deref(),
+                d.vendor_id.as_deref(),
+                d.device_id.as_deref(),
+            ),
+            opt(d.driver.as_deref()),
+            netdev_names(&pf.netdevs),
+            opt(up.and_then(|n| n.mac)),
+            DASH.into(),
+            DASH.into(),
+            opt(up.and_then(|n| n.operstate.as_deref())),
+            opt(d.numa_node),
+            opt(d.iommu_group),
+            DASH.into(),
+        ]);
+        for vf in &pf.vfs {
+            t.add_row(vf_row(vf));
+        }
+    }
+    let mut out = t.trim_fmt();
+    out.push('\n');
+    if !inv.physical_functions.is_empty() {
+        out.push('\n');
+    }
+    for pf in &inv.physical_functions {
+        let s = &pf.sriov;
+        let _ = writeln!(
+            out,
+            "{}: {} of {} VFs enabled, {} listed{}{}",
+            pf.device.address,
+            opt(s.num_vfs),
+            opt(s.total_vfs),
+            pf.vfs.len(),
+            if pf.switchdev { ", switchdev" } else { "" },
+            match s.drivers_autoprobe {
+                Some(false) => ", VF driver autoprobe off",
+                _ => "",
+            }
+        );
+    }
+    if !inv.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings ({}):", inv.warnings.len());
+        for w in &inv.warnings {
+            let _ = writeln!(out, "  {w}");
+        }
+    }
+    out
+}
+
+fn model(model: Option<&str>, v: Option<&str>, d: Option<&str>) -> String {
+    match (model, v, d) {
+        (Some(m), _, _) => m.to_string(),
+        (None, Some(v), Some(d)) => format!("{v}:{d}"),
+        _ => DASH.to_string(),
+    }
+}
+
+fn netdev_names(n: &[NetdevInfo]) -> String {
+    if n.is_empty() {
+        return DASH.into();
+    }
+    n.iter()
+        .map(|n| n.name.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn vf_row(vf: &VfEntry) -> Vec<String> {
+    let d = &vf.device;
+    let mut netdev = opt(vf.netdev.as_ref().map(|n| n.name.as_str()));
+    if let Some(r) = &vf.representor {
+        let _ = write!(netdev, " (rep {r})");
+    }
+    let (mac, vlan, ts, link) = match &vf.admin {
+        Some(a) => {
+            let mut vlan = if a.vlan == 0 && a.qos == 0 {
+                DASH.to_string()
+            } else if a.qos == 0 {
+                a.vlan.to_string()
+            } else {
+                format!("{}/{}", a.vlan, a.qos)
+            };
+            if a.vlan_proto == VlanProto::Dot1Ad {
+                vlan.push_str(" (802.1ad)");
+            }
+            let mac = if a.mac.is_zero() {
+                DASH.to_string()
+            } else {
+                a.mac.to_string()
+            };
+            (
+                mac,
+                vlan,
+                format!("{}/{}", onoff(a.trust), onoff(a.spoofchk)),
+                a.link_state.label(),
+            )
+        }
+        None => (DASH.into(), DASH.into(), DASH.into(), DASH.into()),
+    };
+    vec![
+        format!("  vf{} {}", vf.index, d.address),
+        model(
+            d.model.as_deref(),
+            d.vendor_id.as_deref(),
+            d.device_id.as_deref(),
+        ),
+        opt(d.driver.as_deref()),
+        netdev,
+        mac,
+        vlan,
+        ts,
+        link,
+        opt(d.numa_node),
+        opt(d.iommu_group),
+        DASH.into(),
+    ]
+}

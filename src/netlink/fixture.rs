@@ -1,0 +1,94 @@
+use std::path::{Path, PathBuf};
+
+use super::{PfLinkState, VfStateDump, VfStateError, VfStateSource};
+
+/// File name, at the top of a fixture root, holding what the kernel would report over netlink.
+pub const VF_STATE_FILE: &str = "vf-state.json";
+
+/// Reads VF state from `<root>/vf-state.json` (format: [`VfStateDump`]).
+#[derive(Debug, Clone)]
+pub struct FixtureVfState {
+    path: PathBuf,
+}
+
+impl FixtureVfState {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            path: root.join(VF_STATE_FILE),
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.path.is_file()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl VfStateSource for FixtureVfState {
+    fn vf_state(&self) -> Result<Vec<PfLinkState>, VfStateError> {
+        let text =
+            std::fs::read_to_string(&self.path).map_err(|source| VfStateError::FixtureIo {
+                path: self.path.clone(),
+                source,
+            })?;
+        let dump: VfStateDump =
+            serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(dump.links)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::{VfLinkState, VlanProto};
+
+    #[test]
+    fn reads_documented_format() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join(VF_STATE_FILE),
+            r#"{"links":[{"ifname":"enp59s0f0","ifindex":7,"num_vf":8,"vfs":[{"vf":0,"mac":"00:00:00:00:00:00","vlan":0,"qos":0,"vlan_proto":"802.1Q","spoofchk":true,"trust":false,"link_state":"auto","min_tx_rate":0,"max_tx_rate":0}]}]}"#,
+        )
+        .unwrap();
+        let links = FixtureVfState::new(t.path()).vf_state().unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].ifname.as_str(), "enp59s0f0");
+        let vf = &links[0].vfs[0];
+        assert!(vf.mac.is_zero());
+        assert_eq!(vf.vlan_proto, VlanProto::Dot1Q);
+        assert_eq!(vf.link_state, VfLinkState::Auto);
+        assert_eq!(vf.spoofchk, Some(true));
+        // And it serializes back to the same shape.
+        let again = serde_json::to_value(VfStateDump { links }).unwrap();
+        assert_eq!(again["links"][0]["vfs"][0]["link_state"], "auto");
+        assert_eq!(again["links"][0]["vfs"][0]["vlan_proto"], "802.1Q");
+    }
+
+    #[test]
+    fn bad_files_are_errors_not_panics() {
+        let t = tempfile::tempdir().unwrap();
+        let src = FixtureVfState::new(t.path());
+        assert!(matches!(
+            src.vf_state(),
+            Err(VfStateError::FixtureIo { .. })
+        ));
+        for bad in [
+            "",
+            "{",
+            r#"{"links":[{"ifname":"a/b","ifindex":1,"num_vf":0,"vfs":[]}]}"#,
+            r#"{"links":[{"ifname":"x","ifindex":1,"num_vf":1,"vfs":[{"vf":0,"mac":"zz","vlan":0,"qos":0,"vlan_proto":"802.1Q","link_state":"auto","min_tx_rate":0,"max_tx_rate":0}]}]}"#,
+        ] {
+            std::fs::write(src.path(), bad).unwrap();
+            assert!(
+                matches!(src.vf_state(), Err(VfStateError::FixtureFormat { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Per-VF runtime configuration (admin MAC, VLAN, trust, ...) that sysfs does not expose.
+//!
+//! The kernel only reports it through `IFLA_VFINFO_LIST` on the PF's link, so the live source
+//! is one `RTM_GETLINK` dump. Fixture trees carry the same data as `vf-state.json` so the whole
+//! inventory can be exercised without SR-IOV hardware.
+
+mod fixture;
+mod model;
+mod parse;
+mod socket;
+
+pub use fixture::{FixtureVfState, VF_STATE_FILE};
+pub use model::{PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
+pub use parse::pf_link_state;
+pub use socket::{KernelVfState, RouteSocket};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum VfStateError {
+    #[error("netlink socket: {0}")]
+    Socket(#[source] std::io::Error),
+    #[error("kernel rejected RTM_GETLINK dump: {0}")]
+    Kernel(#[source] std::io::Error),
+    #[error("malformed netlink reply: {0}")]
+    Decode(String),
+    #[error("reading {path}: {source}")]
+    FixtureIo {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid vf-state file: {source}")]
+    FixtureFormat {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Where VF runtime state comes from: the kernel on a host, a JSON file for fixtures.
+pub trait VfStateSource {
+    /// Every link that reports VFs. Links without SR-IOV are left out.
+    fn vf_state(&self) -> Result<Vec<PfLinkState>, VfStateError>;
+}

@@ -1,0 +1,152 @@
+//! fd-relative file access, the hot path of a scan.
+//!
+//! Opening `/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:02.0/vendor` by full path makes the
+//! kernel walk a dozen components for every attribute. A scan instead opens each device
+//! directory once (with `openat2(RESOLVE_BENEATH)`, so the kernel itself guarantees the walk
+//! never leaves the sysfs root) and reads attributes relative to it. This is the only module
+//! with `unsafe`: thin libc calls whose results are checked and wrapped in `OwnedFd` at once.
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::attr::{classify, Raw};
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn fd_result(r: libc::c_long) -> io::Result<OwnedFd> {
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the syscall returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) })
+}
+
+/// Opens a directory by absolute path without following a final symlink (`O_PATH`: no read
+/// permission needed, usable only as a base for `*at` calls).
+pub(crate) fn open_dir_path(abs: &Path) -> io::Result<OwnedFd> {
+    let c = cpath(abs)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let r = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    fd_result(r as libc::c_long)
+}
+
+/// Opens directory `rel` beneath `root`, following symlinks only while they stay beneath it:
+/// an escaping link gives EXDEV, a loop ELOOP. ENOSYS on kernels before 5.6.
+pub(crate) fn open_dir_beneath(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
+    let c = cpath(rel)?;
+    // SAFETY: open_how is plain data; zero is a valid value for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid fd, NUL-terminated path and a correctly sized open_how for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    fd_result(r)
+}
+
+/// Opens `rel` (a directory path relative to `dir`) for listing.
+fn open_dir_for_listing(dir: &OwnedFd, rel: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: valid fd and NUL-terminated path.
+    let r = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            rel.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    fd_result(r as libc::c_long)
+}
+
+/// Reads attribute `name` of directory `dir` with one openat/read/close.
+pub(crate) fn read_at<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut [u8]) -> Raw<'a> {
+    // SAFETY: valid fd and NUL-terminated name.
+    let r = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    let mut f = match fd_result(r as libc::c_long) {
+        Ok(fd) => File::from(fd),
+        Err(e) => return classify(e),
+    };
+    match f.read(buf) {
+        Ok(n) => super::attr::decode(buf, n),
+        Err(e) => classify(e),
+    }
+}
+
+/// The target of symlink `name` in `dir`.
+pub(crate) fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<PathBuf> {
+    let mut buf = [0u8; 1024];
+    // SAFETY: valid fd, NUL-terminated name, and `buf` is writable for `buf.len()` bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n == buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..n])))
+}
+
+/// Entry names of directory `rel` under `dir` (no `.`/`..`), unsorted.
+pub(crate) fn list_at(dir: &OwnedFd, rel: &CStr) -> io::Result<Vec<String>> {
+    let fd = open_dir_for_listing(dir, rel)?;
+    // SAFETY: fdopendir takes ownership of the descriptor on success; on failure we still
+    // own it and `fd` closes it when dropped.
+    let dirp = unsafe { libc::fdopendir(fd.as_raw_fd()) };
+    if dirp.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    std::mem::forget(fd);
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: dirp is a valid DIR* until closedir below; the entry is copied before the
+        // next readdir call invalidates it.
+        let ent = unsafe { libc::readdir(dirp) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: d_name is NUL-terminated within the dirent.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        let b = name.to_bytes();
+        if b != b"." && b != b".." {
+            out.push(String::from_utf8_lossy(b).into_owned());
+        }
+    }
+    // SAFETY: dirp came from fdopendir and is closed exactly once.
+    unsafe { libc::closedir(dirp) };
+    Ok(out)
+}
+
+pub(crate) fn cname(s: &str) -> Option<CString> {
+    CString::new(s).ok()
+}

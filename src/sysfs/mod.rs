@@ -1,0 +1,18 @@
+//! Our own sysfs reader, rooted anywhere (`/` on a host, a fixture tree in tests).
+//!
+//! The `sysfs-class` crate was rejected: it hard-codes `/sys`, has no SR-IOV attributes and
+//! panics on short attribute values. This module reads exactly the files the inventory needs,
+//! once each, and turns every oddity into a [`Warning`] instead of an error.
+
+mod attr;
+mod fd;
+mod model;
+pub mod representor;
+mod root;
+mod scan;
+mod warning;
+
+pub use model::{NetDev, PciDevice, PciIds, Representor, ScanReport, Sriov};
+pub use root::{SysfsError, SysfsRoot};
+pub use scan::scan;
+pub use warning::Warning;

@@ -1,0 +1,772 @@
+//! The scan itself: one pass over `sys/bus/pci/devices`, one over `sys/class/net`, one
+//! directory read per IOMMU group. Each attribute file is opened exactly once, relative to its
+//! device directory, and big hosts are scanned on a few threads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::CStr;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tracing::debug_span;
+
+use super::attr::{self, Raw, ATTR_BUF};
+use super::fd;
+use super::model::{NetDev, PciDevice, PciIds, ScanReport, Sriov};
+use super::representor;
+use super::root::{display_rel, lexical, LinkError, Resolver, SysfsRoot};
+use super::Warning;
+use crate::types::{IfName, MacAddress, PciAddress};
+
+const PCI_DEVICES: &str = "sys/bus/pci/devices";
+const PCI_DRIVERS: &str = "sys/bus/pci/drivers";
+const CLASS_NET: &str = "sys/class/net";
+const IOMMU_GROUPS: &str = "sys/kernel/iommu_groups";
+
+/// Below this many entries threads cost more than they save.
+const PAR_MIN: usize = 128;
+const MAX_THREADS: usize = 4;
+
+/// Scans the PCI bus and network class under `root`. Never fails and never panics on tree
+/// content: whatever could not be read is reported in [`ScanReport::warnings`].
+pub fn scan(root: &SysfsRoot) -> ScanReport {
+    let _span = debug_span!("sysfs_scan", root = %root.path().display()).entered();
+    let rootfd = match fd::open_dir_path(root.path()) {
+        Ok(f) => f,
+        Err(e) => {
+            return ScanReport {
+                devices: Vec::new(),
+                netdevs: Vec::new(),
+                representors: Vec::new(),
+                warnings: vec![Warning::new("/", format!("cannot open sysfs root: {e}"))],
+            }
+        }
+    };
+    let ctx = Ctx {
+        root,
+        rootfd,
+        beneath: AtomicBool::new(true),
+    };
+    let mut main = Worker::new(&ctx);
+    let mut devices = main.scan_pci();
+    main.link_vfs(&mut devices);
+    main.fill_iommu_members(&mut devices);
+    let netdevs = main.scan_netdevs(&mut devices);
+    let representors = representor::match_representors(&devices, &netdevs);
+    let mut warnings = main.warnings;
+    warnings.sort();
+    warnings.dedup();
+    ScanReport {
+        devices,
+        netdevs,
+        representors,
+        warnings,
+    }
+}
+
+/// What every worker thread shares.
+struct Ctx<'r> {
+    root: &'r SysfsRoot,
+    rootfd: OwnedFd,
+    /// `openat2(RESOLVE_BENEATH)` works here (Linux ≥ 5.6 and not filtered by seccomp).
+    beneath: AtomicBool,
+}
+
+/// An open directory and its root-relative path (for warnings and link resolution).
+struct Dir {
+    fd: OwnedFd,
+    rel: PathBuf,
+}
+
+enum Need {
+    Required,
+    Optional,
+}
+
+struct Worker<'c, 'r> {
+    ctx: &'c Ctx<'r>,
+    /// Only used where `openat2` is unavailable: lexical resolution plus ancestor checks.
+    res: Resolver<'r>,
+    buf: Vec<u8>,
+    warnings: Vec<Warning>,
+}
+
+impl<'c, 'r> Worker<'c, 'r> {
+    fn new(ctx: &'c Ctx<'r>) -> Self {
+        Self {
+            ctx,
+            res: Resolver::new(ctx.root),
+            buf: vec![0; ATTR_BUF],
+            warnings: Vec::new(),
+        }
+    }
+
+    fn warn(&mut self, rel: &Path, msg: impl Into<String>) {
+        self.warnings.push(Warning::new(display_rel(rel), msg));
+    }
+
+    /// Runs `f` over `items`, on several threads for big hosts, keeping input order.
+    fn par_map<T: Send, R: Send>(
+        &mut self,
+        items: Vec<T>,
+        f: impl Fn(&mut Worker<'_, 'r>, T) -> Option<R> + Sync,
+    ) -> Vec<R> {
+        let threads = if items.len() < PAR_MIN {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(MAX_THREADS)
+        };
+        if threads <= 1 {
+            return items.into_iter().filter_map(|i| f(self, i)).collect();
+        }
+        let per = items.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<T>> = Vec::new();
+        let mut it = items.into_iter();
+        loop {
+            let c: Vec<T> = it.by_ref().take(per).collect();
+            if c.is_empty() {
+                break;
+            }
+            chunks.push(c);
+        }
+        let ctx = self.ctx;
+        let f = &f;
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|c| {
+                    s.spawn(move || {
+                        let mut w = Worker::new(ctx);
+                        let out: Vec<R> = c.into_iter().filter_map(|i| f(&mut w, i)).collect();
+                        (out, w.warnings)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join()).collect()
+        });
+        let mut out = Vec::new();
+        for r in results {
+            match r {
+                Ok((o, w)) => {
+                    out.extend(o);
+                    self.warnings.extend(w);
+                }
+                Err(_) => self.warn(Path::new(""), "internal error: a scanner thread panicked"),
+            }
+        }
+        out
+    }
+
+    /// Opens directory `rel` (symlinks followed, but never out of the root).
+    fn open_dir(&mut self, rel: &Path) -> Result<Dir, LinkError> {
+        if self.ctx.beneath.load(Ordering::Relaxed) {
+            match fd::open_dir_beneath(&self.ctx.rootfd, rel) {
+                Ok(fd) => {
+                    return Ok(Dir {
+                        fd,
+                        rel: rel.to_path_buf(),
+                    })
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
+                    self.ctx.beneath.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return Err(LinkError::from_open(&e)),
+            }
+        }
+        let real = self.res.resolve_dir(rel)?;
+        match fd::open_dir_path(&self.ctx.root.abs(&real)) {
+            Ok(fd) => Ok(Dir { fd, rel: real }),
+            Err(e) => Err(LinkError::from_open(&e)),
+        }
+    }
+
+    fn list(&mut self, dir: &Dir, need: Need) -> Option<Vec<String>> {
+        self.list_sub(dir, c".", need)
+    }
+
+    fn list_sub(&mut self, dir: &Dir, sub: &CStr, need: Need) -> Option<Vec<String>> {
+        match fd::list_at(&dir.fd, sub) {
+            Ok(mut names) => {
+                names.sort();
+                Some(names)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if let Need::Required = need {
+                    let rel = dir.rel.join(sub.to_string_lossy().as_ref());
+                    self.warn(&rel, "directory missing");
+                }
+                None
+            }
+            Err(e) => {
+                let rel = dir.rel.join(sub.to_string_lossy().as_ref());
+                self.warn(&rel, format!("cannot list directory: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Opens and lists a directory given by root-relative path.
+    fn open_and_list(&mut self, rel: &Path, need: Need) -> Option<(Dir, Vec<String>)> {
+        match self.open_dir(rel) {
+            Ok(d) => {
+                let names = self.list(&d, Need::Optional)?;
+                Some((d, names))
+            }
+            Err(LinkError::Missing) => {
+                if let Need::Required = need {
+                    self.warn(rel, "directory missing");
+                }
+                None
+            }
+            Err(e) => {
+                self.warn(rel, e.describe("directory"));
+                None
+            }
+        }
+    }
+
+    /// Reads and parses one attribute. Missing optional attributes and "no value" errors are
+    /// silent; everything else unexpected becomes a warning naming the file.
+    fn attr<T>(
+        &mut self,
+        dir: &Dir,
+        name: &CStr,
+        need: Need,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let msg = match fd::read_at(&dir.fd, name, &mut self.buf) {
+            // Empty optional attributes are how dumps record "driver returned an error".
+            Raw::Value("") if matches!(need, Need::Optional) => return None,
+            Raw::Value(s) => match parse(s) {
+                Some(v) => return Some(v),
+                None => format!("unexpected content {:?}, expected {expected}", clip(s)),
+            },
+            Raw::Missing => match need {
+                Need::Required => "missing".to_string(),
+                Need::Optional => return None,
+            },
+            Raw::NoValue => return None,
+            Raw::Failed(e) => format!("unreadable: {e}"),
+        };
+        let rel = dir.rel.join(name.to_string_lossy().as_ref());
+        self.warn(&rel, msg);
+        None
+    }
+
+    /// Target of link `name` in `dir`, resolved lexically and checked to stay in the root.
+    fn link_target(&self, dir: &Dir, name: &CStr) -> Result<PathBuf, LinkError> {
+        let t = fd::readlink_at(&dir.fd, name).map_err(|e| LinkError::from_readlink(&e))?;
+        let link = dir.rel.join(name.to_string_lossy().as_ref());
+        lexical(&link, &t, self.ctx.root.is_host())
+    }
+
+    /// Basename of a link; a missing link is `None` without a warning (unbound driver, no
+    /// IOMMU), anything else wrong with it is a warning.
+    fn link_name(&mut self, dir: &Dir, name: &CStr) -> Option<String> {
+        let r = self.link_target(dir, name).and_then(|t| {
+            t.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| LinkError::Escapes(t.display().to_string()))
+        });
+        match r {
+            Ok(n) => Some(n),
+            Err(LinkError::Missing) => None,
+            Err(e) => {
+                let n = name.to_string_lossy();
+                let msg = e.describe(&format!("{n} link"));
+                self.warn(&dir.rel.join(n.as_ref()), msg);
+                None
+            }
+        }
+    }
+
+    fn link_addr(&mut self, dir: &Dir, name: &CStr) -> Option<PciAddress> {
+        let n = self.link_name(dir, name)?;
+        match n.parse() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                let rel = dir.rel.join(name.to_string_lossy().as_ref());
+                self.warn(&rel, format!("link target is not a PCI address: {e}"));
+                None
+            }
+        }
+    }
+
+    fn scan_pci(&mut self) -> Vec<PciDevice> {
+        let Some((bus, names)) = self.open_and_list(Path::new(PCI_DEVICES), Need::Required) else {
+            return Vec::new();
+        };
+        let mut items = Vec::with_capacity(names.len());
+        for name in names {
+            match name.parse::<PciAddress>() {
+                Ok(addr) => items.push((name, addr)),
+                Err(e) => self.warn(&bus.rel.join(&name), format!("ignored: {e}")),
+            }
+        }
+        let bus = &bus;
+        self.par_map(items, |w, (name, addr)| Some(w.scan_device(bus, &name, addr)))
+    }
+
+    fn scan_device(&mut self, bus: &Dir, name: &str, address: PciAddress) -> PciDevice {
+        let mut d = PciDevice::new(address);
+        let entry = bus.rel.join(name);
+        let dir = match self.device_dir(bus, name, &entry) {
+            Ok(dir) => dir,
+            Err(e) => {
+                self.warn(&entry, e.describe("device link"));
+                return d;
+            }
+        };
+        d.present = true;
+        let hex16 = "a hex id like 0x8086";
+        d.ids = PciIds {
+            vendor: self.attr(&dir, c"vendor", Need::Required, hex16, attr::parse_hex_u16),
+            device: self.attr(&dir, c"device", Need::Required, hex16, attr::parse_hex_u16),
+            subsystem_vendor: self.attr(
+                &dir,
+                c"subsystem_vendor",
+                Need::Optional,
+                hex16,
+                attr::parse_hex_u16,
+            ),
+            subsystem_device: self.attr(
+                &dir,
+                c"subsystem_device",
+                Need::Optional,
+                hex16,
+                attr::parse_hex_u16,
+            ),
+            class: self.attr(
+                &dir,
+                c"class",
+                Need::Required,
+                "a class code like 0x020000",
+                |s| attr::parse_hex_u32(s, 0xff_ffff),
+            ),
+            revision: self.attr(
+                &dir,
+                c"revision",
+                Need::Optional,
+                "a hex byte like 0x01",
+                |s| attr::parse_hex_u32(s, 0xff).map(|v| v as u8),
+            ),
+        };
+        d.driver = self.link_name(&dir, c"driver");
+        d.driver_override = self
+            .attr(&dir, c"driver_override", Need::Optional, "a driver name", |s| {
+                Some(s.to_string())
+            })
+            .filter(|s| !s.is_empty() && s != "(null)");
+        d.numa_node = self
+            .attr(
+                &dir,
+                c"numa_node",
+                Need::Optional,
+                "a node number or -1",
+                attr::parse_numa,
+            )
+            .flatten();
+        if let Some(g) = self.link_name(&dir, c"iommu_group") {
+            match attr::parse_dec::<u32>(&g) {
+                Some(n) => d.iommu_group = Some(n),
+                None => self.warn(
+                    &dir.rel.join("iommu_group"),
+                    format!("link target {g:?} is not a group number"),
+                ),
+            }
+        }
+        d.physfn = self.link_addr(&dir, c"physfn");
+        if d.physfn.is_none() {
+            d.sriov = self.scan_sriov(&dir);
+        }
+        d
+    }
+
+    /// The device directory behind a `sys/bus/pci/devices` entry. The link is read relative
+    /// to the already-open bus directory, so only the final open walks the whole path.
+    fn device_dir(&mut self, bus: &Dir, name: &str, entry: &Path) -> Result<Dir, LinkError> {
+        let cname = fd::cname(name).ok_or(LinkError::NotALink)?;
+        let real = match fd::readlink_at(&bus.fd, &cname) {
+            Ok(t) => lexical(entry, &t, self.ctx.root.is_host())?,
+            Err(e) => match LinkError::from_readlink(&e) {
+                LinkError::NotALink => entry.to_path_buf(),
+                other => return Err(other),
+            },
+        };
+        self.open_dir(&real)
+    }
+
+    fn exists(&self, dir: &Dir, name: &CStr) -> bool {
+        !matches!(fd::read_at(&dir.fd, name, &mut [0u8; 64]), Raw::Missing)
+    }
+
+    fn scan_sriov(&mut self, dir: &Dir) -> Option<Sriov> {
+        let dec = "a decimal number";
+        let total = self.attr(dir, c"sriov_totalvfs", Need::Optional, dec, attr::parse_dec);
+        if total.is_none() {
+            // A tree that lost `sriov_totalvfs` but still has `sriov_numvfs` is a damaged PF,
+            // not an ordinary device; only when both are absent is this not a PF at all.
+            let has_total = self.exists(dir, c"sriov_totalvfs");
+            if !has_total && !self.exists(dir, c"sriov_numvfs") {
+                return None;
+            }
+            if !has_total {
+                let rel = dir.rel.join("sriov_totalvfs");
+                self.warn(&rel, "missing although sriov_numvfs exists");
+            }
+        }
+        let mut sr = Sriov {
+            total_vfs: total,
+            num_vfs: self.attr(dir, c"sriov_numvfs", Need::Required, dec, attr::parse_dec),
+            offset: self.attr(dir, c"sriov_offset", Need::Optional, dec, attr::parse_dec),
+            stride: self.attr(dir, c"sriov_stride", Need::Optional, dec, attr::parse_dec),
+            vf_device: self.attr(
+                dir,
+                c"sriov_vf_device",
+                Need::Optional,
+                "a hex id",
+                attr::parse_hex_u16,
+            ),
+            drivers_autoprobe: self.attr(
+                dir,
+                c"sriov_drivers_autoprobe",
+                Need::Optional,
+                "0 or 1",
+                attr::parse_bool01,
+            ),
+            vfs: Vec::new(),
+        };
+        match sr.num_vfs {
+            // The fast path: exactly the links the kernel promises, no directory walk.
+            Some(n) => {
+                for i in 0..n {
+                    let link = format!("virtfn{i}");
+                    let Some(c) = fd::cname(&link) else { continue };
+                    match self.link_target(dir, &c) {
+                        Ok(t) => match t.file_name().and_then(|n| n.to_str()).map(str::parse) {
+                            Some(Ok(a)) => sr.vfs.push((i, a)),
+                            _ => self.warn(
+                                &dir.rel.join(&link),
+                                format!("link target {:?} is not a PCI address", t.display().to_string()),
+                            ),
+                        },
+                        Err(e) => {
+                            let msg = e.describe(&format!("{link} link (sriov_numvfs is {n})"));
+                            self.warn(&dir.rel.join(&link), msg);
+                        }
+                    }
+                }
+            }
+            // numvfs unreadable: find whatever virtfnN links exist.
+            None => {
+                for name in self.list(dir, Need::Optional).unwrap_or_default() {
+                    let Some(i) = name
+                        .strip_prefix("virtfn")
+                        .and_then(attr::parse_dec::<u32>)
+                    else {
+                        continue;
+                    };
+                    let Some(c) = fd::cname(&name) else { continue };
+                    if let Some(a) = self.link_addr(dir, &c) {
+                        sr.vfs.push((i, a));
+                    }
+                }
+                sr.vfs.sort();
+            }
+        }
+        Some(sr)
+    }
+
+    /// Ties VFs to PFs from both directions and adds devices the bus listing did not have.
+    fn link_vfs(&mut self, devices: &mut Vec<PciDevice>) {
+        let mut index: HashMap<PciAddress, usize> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.address, i))
+            .collect();
+        let links: Vec<(PciAddress, u32, PciAddress)> = devices
+            .iter()
+            .filter_map(|d| d.sriov.as_ref().map(|s| (d.address, s)))
+            .flat_map(|(pf, s)| s.vfs.iter().map(move |(i, vf)| (pf, *i, *vf)))
+            .collect();
+        let mut claimed = BTreeSet::new();
+        for (pf, i, vf) in links {
+            let pos = match index.get(&vf) {
+                Some(p) => *p,
+                None => {
+                    self.warn(
+                        &Path::new(PCI_DEVICES).join(vf.to_string()),
+                        format!("VF {i} of {pf} is not listed on the PCI bus"),
+                    );
+                    devices.push(PciDevice::new(vf));
+                    index.insert(vf, devices.len() - 1);
+                    devices.len() - 1
+                }
+            };
+            let d = &mut devices[pos];
+            d.vf_index = Some(i);
+            match d.physfn {
+                None => d.physfn = Some(pf),
+                Some(p) if p != pf => {
+                    let rel = Path::new(PCI_DEVICES).join(vf.to_string()).join("physfn");
+                    self.warn(&rel, format!("points at {p} but {pf} lists it as virtfn{i}"));
+                }
+                Some(_) => {}
+            }
+            claimed.insert(vf);
+        }
+        for d in devices.iter() {
+            if let (Some(pf), false) = (d.physfn, claimed.contains(&d.address)) {
+                let rel = Path::new(PCI_DEVICES)
+                    .join(d.address.to_string())
+                    .join("physfn");
+                self.warn(
+                    &rel,
+                    format!("points at {pf}, which has no virtfn link to this VF"),
+                );
+            }
+        }
+        if devices.iter().any(|d| !d.present) {
+            self.fill_drivers_from_bus(devices);
+            infer_vf_ids(devices, &index);
+        }
+        devices.sort_by_key(|a| a.address);
+    }
+
+    /// For devices whose own directory is unreachable, the driver's directory still lists
+    /// them (`sys/bus/pci/drivers/<drv>/<addr>`). Only walked when needed.
+    fn fill_drivers_from_bus(&mut self, devices: &mut [PciDevice]) {
+        let mut by_addr = HashMap::new();
+        if let Some((drivers, names)) = self.open_and_list(Path::new(PCI_DRIVERS), Need::Optional)
+        {
+            for drv in names {
+                let Some(c) = fd::cname(&drv) else { continue };
+                for e in self
+                    .list_sub(&drivers, &c, Need::Optional)
+                    .unwrap_or_default()
+                {
+                    if let Ok(a) = e.parse::<PciAddress>() {
+                        by_addr.insert(a, drv.clone());
+                    }
+                }
+            }
+        }
+        for d in devices.iter_mut().filter(|d| !d.present) {
+            if let Some(drv) = by_addr.get(&d.address) {
+                d.driver = Some(drv.clone());
+            }
+        }
+    }
+
+    fn fill_iommu_members(&mut self, devices: &mut [PciDevice]) {
+        let mut groups: BTreeMap<u32, BTreeSet<PciAddress>> = BTreeMap::new();
+        for d in devices.iter() {
+            if let Some(g) = d.iommu_group {
+                groups.entry(g).or_default().insert(d.address);
+            }
+        }
+        if groups.is_empty() {
+            return;
+        }
+        let base = Path::new(IOMMU_GROUPS);
+        match self.open_dir(base) {
+            Ok(dir) => {
+                let groups_vec: Vec<(u32, BTreeSet<PciAddress>)> = std::mem::take(&mut groups).into_iter().collect();
+                let dir = &dir;
+                groups = self
+                    .par_map(groups_vec, |w, (g, mut members)| {
+                        let sub = format!("{g}/devices");
+                        let c = fd::cname(&sub)?;
+                        for name in w.list_sub(dir, &c, Need::Required).unwrap_or_default() {
+                            match name.parse::<PciAddress>() {
+                                Ok(a) => {
+                                    members.insert(a);
+                                }
+                                Err(_) => w.warn(&dir.rel.join(&sub).join(&name), "not a PCI address; ignored"),
+                            }
+                        }
+                        Some((g, members))
+                    })
+                    .into_iter()
+                    .collect();
+            }
+            Err(_) => self.warn(
+                base,
+                "missing; IOMMU group members derived from the devices' iommu_group links",
+            ),
+        }
+        for d in devices.iter_mut() {
+            if let Some(m) = d.iommu_group.and_then(|g| groups.get(&g)) {
+                d.iommu_group_members = m.iter().copied().collect();
+            }
+        }
+    }
+
+    fn scan_netdevs(&mut self, devices: &mut [PciDevice]) -> Vec<NetDev> {
+        let base = Path::new(CLASS_NET);
+        let items: Vec<(String, PathBuf)> = match self.open_and_list(base, Need::Optional) {
+            Some((class, names)) => {
+                let mut items = Vec::with_capacity(names.len());
+                for n in names {
+                    let link = class.rel.join(&n);
+                    let Some(c) = fd::cname(&n) else { continue };
+                    match self.link_target(&class, &c) {
+                        Ok(t) => items.push((n, t)),
+                        Err(LinkError::NotALink) => items.push((n, link)),
+                        Err(LinkError::Missing) => {} // vanished since the readdir
+                        Err(e) => self.warn(&link, e.describe("netdev link")),
+                    }
+                }
+                items
+            }
+            None => {
+                self.warn(
+                    base,
+                    "directory missing; netdevs taken from each device's net/ directory",
+                );
+                self.netdevs_from_devices(devices)
+            }
+        };
+        let mut out = self.par_map(items, |w, (name, target)| w.scan_netdev(&name, &target));
+        let pos: HashMap<PciAddress, usize> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.address, i))
+            .collect();
+        for nd in &out {
+            if let Some(&i) = nd.device.as_ref().and_then(|a| pos.get(a)) {
+                devices[i].netdevs.push(nd.name.clone());
+            }
+        }
+        for d in devices.iter_mut() {
+            d.netdevs.sort();
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// One netdev; `None` for netdevs that do not belong to a PCI function (lo, bridges).
+    fn scan_netdev(&mut self, name: &str, target: &Path) -> Option<NetDev> {
+        let display = Path::new(CLASS_NET).join(name);
+        let Ok(ifname) = name.parse::<IfName>() else {
+            self.warn(&display, "not a valid interface name; ignored");
+            return None;
+        };
+        // Where the netdev lives decides whether we care: only netdevs of PCI functions.
+        let device = pci_parent_of_netdev(target)?;
+        let mut nd = NetDev {
+            name: ifname,
+            device: Some(device),
+            ifindex: None,
+            mac: None,
+            operstate: None,
+            mtu: None,
+            speed: None,
+            phys_port_name: None,
+            phys_switch_id: None,
+            phys_port_id: None,
+        };
+        match self.open_dir(target) {
+            Ok(dir) => self.read_netdev_attrs(&dir, &mut nd),
+            Err(e) => self.warn(&display, e.describe("netdev link")),
+        }
+        Some(nd)
+    }
+
+    /// Fallback when `sys/class/net` is absent: read each network device's `net/` directory.
+    fn netdevs_from_devices(&mut self, devices: &[PciDevice]) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        for d in devices
+            .iter()
+            .filter(|d| d.present && d.ids.base_class() == Some(0x02))
+        {
+            let net = Path::new(PCI_DEVICES)
+                .join(d.address.to_string())
+                .join("net");
+            let Ok(dir) = self.open_dir(&net) else {
+                continue;
+            };
+            for n in self.list(&dir, Need::Optional).unwrap_or_default() {
+                let p = dir.rel.join(&n);
+                out.push((n, p));
+            }
+        }
+        out
+    }
+
+    fn read_netdev_attrs(&mut self, dir: &Dir, nd: &mut NetDev) {
+        let text = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+        nd.ifindex = self.attr(
+            dir,
+            c"ifindex",
+            Need::Required,
+            "a decimal index",
+            attr::parse_dec,
+        );
+        nd.mac = self.attr(dir, c"address", Need::Required, "a MAC address", |s| {
+            s.parse::<MacAddress>().ok()
+        });
+        nd.operstate = self.attr(dir, c"operstate", Need::Optional, "text", text);
+        nd.mtu = self.attr(
+            dir,
+            c"mtu",
+            Need::Optional,
+            "a decimal number",
+            attr::parse_dec,
+        );
+        // "-1" and 4294967295 both mean "unknown" depending on kernel version.
+        nd.speed = self
+            .attr(dir, c"speed", Need::Optional, "a speed in Mb/s", |s| {
+                if s == "-1" {
+                    Some(None)
+                } else {
+                    attr::parse_dec::<u32>(s).map(|v| Some(v).filter(|v| *v != u32::MAX))
+                }
+            })
+            .flatten();
+        nd.phys_port_name = self.attr(dir, c"phys_port_name", Need::Optional, "text", text);
+        nd.phys_switch_id = self.attr(dir, c"phys_switch_id", Need::Optional, "text", text);
+        nd.phys_port_id = self.attr(dir, c"phys_port_id", Need::Optional, "text", text);
+    }
+}
+
+/// A VF whose directory is unreadable still has known ids: the PF's vendor and the PF's
+/// `sriov_vf_device`. Filled in so the VF keeps its model name; class and revision stay unknown.
+fn infer_vf_ids(devices: &mut [PciDevice], index: &HashMap<PciAddress, usize>) {
+    let ids: Vec<(usize, Option<u16>, Option<u16>)> = devices
+        .iter()
+        .filter(|d| !d.present)
+        .filter_map(|d| {
+            let pf = &devices[*index.get(&d.physfn?)?];
+            let vf_device = pf.sriov.as_ref()?.vf_device;
+            Some((*index.get(&d.address)?, pf.ids.vendor, vf_device))
+        })
+        .collect();
+    for (i, vendor, device) in ids {
+        devices[i].ids.vendor = vendor;
+        devices[i].ids.device = device;
+    }
+}
+
+/// `.../0000:3b:00.0/net/eth0` → `0000:3b:00.0`. Netdevs of virtual devices (`devices/virtual/
+/// net/lo`) or of non-PCI parents yield `None`.
+fn pci_parent_of_netdev(target: &Path) -> Option<PciAddress> {
+    let net = target.parent()?;
+    if net.file_name()? != "net" {
+        return None;
+    }
+    net.parent()?.file_name()?.to_str()?.parse().ok()
+}
+
+/// Keeps warnings about garbage files one line long.
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}

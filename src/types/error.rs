@@ -1,0 +1,15 @@
+use thiserror::Error;
+
+/// Why a string was rejected by one of the newtype parsers. The offending input is kept
+/// (debug-quoted on display) so a message can point at the exact value from sysfs or the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TypeError {
+    #[error("invalid PCI address {input:?}: {reason} (expected DDDD:BB:SS.F)")]
+    PciAddress { input: String, reason: &'static str },
+    #[error("invalid MAC address {input:?}: {reason} (expected aa:bb:cc:dd:ee:ff)")]
+    MacAddress { input: String, reason: &'static str },
+    #[error("invalid VLAN id {input:?}: {reason} (expected 0..=4095)")]
+    VlanId { input: String, reason: &'static str },
+    #[error("invalid interface name {input:?}: {reason}")]
+    IfName { input: String, reason: &'static str },
+}

@@ -1,0 +1,212 @@
+use std::fmt;
+use std::str::FromStr;
+
+use super::TypeError;
+
+/// A PCI function address, `domain:bus:slot.function`.
+///
+/// Domains are 16 bits on ordinary hosts, but Intel VMD puts its child devices in synthetic
+/// domains above 0xffff (`10000:e1:00.0`), so the domain is stored as `u32` and accepted with
+/// 4 or 5 hex digits. A 5-digit spelling is only accepted when the value needs it, which keeps
+/// `Display` and `FromStr` exact inverses (the kernel never pads to 5 digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PciAddress {
+    domain: u32,
+    bus: u8,
+    slot: u8,
+    function: u8,
+}
+
+impl PciAddress {
+    pub const MAX_DOMAIN: u32 = 0xf_ffff;
+
+    pub fn new(domain: u32, bus: u8, slot: u8, function: u8) -> Result<Self, TypeError> {
+        let err = |reason| TypeError::PciAddress {
+            input: format!("{domain:x}:{bus:02x}:{slot:02x}.{function:x}"),
+            reason,
+        };
+        if domain > Self::MAX_DOMAIN {
+            return Err(err("domain above 0xfffff"));
+        }
+        if slot > 0x1f {
+            return Err(err("slot above 0x1f"));
+        }
+        if function > 7 {
+            return Err(err("function above 7"));
+        }
+        Ok(Self {
+            domain,
+            bus,
+            slot,
+            function,
+        })
+    }
+
+    pub fn domain(&self) -> u32 {
+        self.domain
+    }
+    pub fn bus(&self) -> u8 {
+        self.bus
+    }
+    pub fn slot(&self) -> u8 {
+        self.slot
+    }
+    pub fn function(&self) -> u8 {
+        self.function
+    }
+}
+
+fn hex_exact(s: &str, digits: usize) -> Option<u32> {
+    if s.len() != digits || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+impl FromStr for PciAddress {
+    type Err = TypeError;
+
+    fn from_str(s: &str) -> Result<Self, TypeError> {
+        let err = |reason| TypeError::PciAddress {
+            input: s.to_string(),
+            reason,
+        };
+        let (rest, func) = s.rsplit_once('.').ok_or_else(|| err("missing '.'"))?;
+        let mut parts = rest.split(':');
+        let (Some(dom), Some(bus), Some(slot), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(err("expected three ':'-separated fields before '.'"));
+        };
+        let domain = match dom.len() {
+            4 => hex_exact(dom, 4),
+            5 => hex_exact(dom, 5).filter(|d| *d > 0xffff),
+            _ => None,
+        }
+        .ok_or_else(|| err("domain must be 4 hex digits (5 only for VMD domains above ffff)"))?;
+        let bus = hex_exact(bus, 2).ok_or_else(|| err("bus must be 2 hex digits"))?;
+        let slot = hex_exact(slot, 2).ok_or_else(|| err("slot must be 2 hex digits"))?;
+        let function = hex_exact(func, 1).ok_or_else(|| err("function must be 1 hex digit"))?;
+        if slot > 0x1f {
+            return Err(err("slot above 1f"));
+        }
+        if function > 7 {
+            return Err(err("function above 7"));
+        }
+        Ok(Self {
+            domain,
+            bus: bus as u8,
+            slot: slot as u8,
+            function: function as u8,
+        })
+    }
+}
+
+impl fmt::Display for PciAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.slot, self.function
+        )
+    }
+}
+
+super::serde_as_string!(PciAddress, "a PCI address like 0000:3b:00.1");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_and_displays_lowercase() {
+        let a: PciAddress = "0000:3B:00.1".parse().unwrap();
+        assert_eq!(a.to_string(), "0000:3b:00.1");
+        assert_eq!(
+            (a.domain(), a.bus(), a.slot(), a.function()),
+            (0, 0x3b, 0, 1)
+        );
+    }
+
+    #[test]
+    fn vmd_domain_has_five_digits() {
+        let a: PciAddress = "10000:e1:00.0".parse().unwrap();
+        assert_eq!(a.domain(), 0x10000);
+        assert_eq!(a.to_string(), "10000:e1:00.0");
+        assert!("00001:00:00.0".parse::<PciAddress>().is_err());
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "0000:00:00",
+            "000:00:00.0",
+            "0000:0:00.0",
+            "0000:00:20.0",
+            "0000:00:00.8",
+            "0000:00:00.00",
+            "00:00.0",
+            "0000:00:00:00.0",
+            "+000:00:00.0",
+            "0000:+0:00.0",
+            "../../etc",
+            "0000:00:00.0\n",
+            "１０００:00:00.0",
+        ] {
+            assert!(bad.parse::<PciAddress>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn orders_by_domain_bus_slot_function() {
+        let mut v: Vec<PciAddress> = [
+            "0000:3b:00.1",
+            "0000:01:10.2",
+            "0000:3b:00.0",
+            "10000:00:00.0",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        v.sort();
+        let s: Vec<String> = v.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            s,
+            [
+                "0000:01:10.2",
+                "0000:3b:00.0",
+                "0000:3b:00.1",
+                "10000:00:00.0"
+            ]
+        );
+    }
+
+    #[test]
+    fn serde_is_a_string() {
+        let a: PciAddress = "0000:01:00.0".parse().unwrap();
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"0000:01:00.0\"");
+        let b: PciAddress = serde_json::from_str("\"0000:01:00.0\"").unwrap();
+        assert_eq!(a, b);
+        assert!(serde_json::from_str::<PciAddress>("\"junk\"").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC*") {
+            let _ = s.parse::<PciAddress>();
+        }
+
+        #[test]
+        fn near_miss_never_panics(s in "[0-9a-fA-F:.]{0,16}") {
+            let _ = s.parse::<PciAddress>();
+        }
+
+        #[test]
+        fn round_trips(d in 0u32..=0xfffff, b: u8, sl in 0u8..=0x1f, f in 0u8..=7) {
+            let a = PciAddress::new(d, b, sl, f).unwrap();
+            prop_assert_eq!(a.to_string().parse::<PciAddress>().unwrap(), a);
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Open vSwitch backend against a real ovsdb-server + ovs-vswitchd (userspace datapath),
+//! started per test in a private network namespace. Assertions read OVSDB through
+//! `ovs-vsctl` (not our client) and the kernel through RTM_GETLINK.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value as J};
+use support::*;
+use vifman::backend::ovs::jsonrpc::OvsdbError;
+use vifman::backend::ovs::plug::Ovs;
+use vifman::backend::{select, BackendError, Config, Instance};
+
+const MAC: &str = "fa:16:3e:00:00:03";
+
+fn inst() -> Instance {
+    Instance {
+        uuid: VM_UUID.into(),
+        name: "vm1".into(),
+        project_id: "p".into(),
+    }
+}
+
+fn cfg(sb: &OvsSandbox) -> Config {
+    Config {
+        ovsdb: sb.db.clone(),
+        ovs_timeout: Duration::from_secs(20),
+        default_datapath_type: "netdev".into(),
+        ..Config::default()
+    }
+}
+
+fn ovs_vif(tap: &str, mtu: Option<i64>, profile_extra: J) -> J {
+    obj(
+        "VIFOpenVSwitch",
+        json!({
+            "id": VIF_ID, "address": MAC, "plugin": "ovs", "vif_name": tap,
+            "bridge_name": "br-int",
+            "network": network("br-int", mtu, false),
+            "port_profile": ovs_profile(profile_extra),
+        }),
+    )
+}
+
+/// Runs `f` with a fresh OVS in a fresh netns, or prints why it is skipped.
+fn with_ovs(test: &str, dpdk: bool, f: impl FnOnce(&OvsSandbox) + Send) {
+    in_netns(test, || match OvsSandbox::start(dpdk) {
+        Ok(sb) => {
+            f(&sb);
+            drop(sb);
+        }
+        Err(why) => skip(test, &why),
+    });
+}
+
+#[test]
+fn tap_port_plug_is_idempotent_and_unplug_leaves_nothing() {
+    with_ovs("ovs_tap_port", false, |sb| {
+        let vif = load(&ovs_vif(
+            "tap6f0f6f2c-7c",
+            Some(1450),
+            json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+        ));
+        let b = select(&vif, &cfg(sb)).unwrap();
+        assert_eq!(b.name(), "ovs");
+        let links_before = link_names();
+        let rep = b.plug(&vif, &inst()).unwrap();
+        assert!(rep.details["ofport"].as_i64().unwrap() > 0, "{:?}", rep.details);
+
+        let br = sb.row("Bridge", "br-int").expect("bridge row");
+        assert_eq!(br["datapath_type"], "netdev");
+        let port = sb.row("Port", "tap6f0f6f2c-7c").expect("port row");
+        assert!(br["ports"].as_array().unwrap().contains(&port["_uuid"]));
+        let iface = sb.row("Interface", "tap6f0f6f2c-7c").expect("iface row");
+        assert_eq!(
+            iface["external_ids"],
+            json!({"attached-mac": MAC, "iface-id": IFACE_ID, "iface-status": "active", "vm-uuid": VM_UUID})
+        );
+        assert_eq!(iface["error"], json!([]));
+        assert!(iface["ofport"].as_i64().unwrap() > 0);
+        assert_eq!(port["tag"], json!([]), "no isolation by default");
+        // The kernel tap, created by us, configured as os-vif does.
+        let tap = rtnl().get_link("tap6f0f6f2c-7c").unwrap().expect("tap");
+        assert_eq!(tap.kind.as_deref(), Some("tun"));
+        assert_eq!(tap.mtu, 1450);
+        assert_eq!(tap.mac_string().as_deref(), Some(MAC));
+        assert!(tap.up);
+
+        // Twice = same state (same rows, same ofport).
+        b.plug(&vif, &inst()).unwrap();
+        let port2 = sb.row("Port", "tap6f0f6f2c-7c").unwrap();
+        let iface2 = sb.row("Interface", "tap6f0f6f2c-7c").unwrap();
+        assert_eq!(port2["_uuid"], port["_uuid"]);
+        assert_eq!(iface2["ofport"], iface["ofport"]);
+        assert_eq!(sb.names("Port"), ["br-int", "tap6f0f6f2c-7c"]);
+
+        b.unplug(&vif, &inst()).unwrap();
+        assert_eq!(sb.names("Port"), ["br-int"], "port row gone");
+        assert_eq!(sb.names("Interface"), ["br-int"], "interface row gone");
+        assert!(rtnl().get_link("tap6f0f6f2c-7c").unwrap().is_none(), "tap gone");
+        // The integration bridge stays, like os-vif; ovs-netdev/br-int netdevs are OVS's.
+        let mut links_after = link_names();
+        links_after.retain(|n| !links_before.contains(n));
+        assert!(
+            links_after.iter().all(|n| n == "br-int" || n == "ovs-netdev"),
+            "{links_after:?}"
+        );
+        b.unplug(&vif, &inst()).unwrap();
+    });
+}
+
+#[test]
+fn isolate_vif_parks_new_ports_on_vlan_4095() {
+    with_ovs("ovs_isolate", false, |sb| {
+        let vif = load(&ovs_vif(
+            "tapiso0",
+            None,
+            json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+        ));
+        let c = Config {
+            isolate_vif: true,
+            ..cfg(sb)
+        };
+        let b = select(&vif, &c).unwrap();
+        b.plug(&vif, &inst()).unwrap();
+        let port = sb.row("Port", "tapiso0").unwrap();
+        assert_eq!(port["tag"], 4095);
+        assert_eq!(port["vlan_mode"], "trunk");
+        assert_eq!(port["trunks"], 4095);
+        assert_eq!(rtnl().get_link("tapiso0").unwrap().unwrap().mtu, 1500);
+        b.unplug(&vif, &inst()).unwrap();
+        assert!(sb.row("Port", "tapiso0").is_none());
+    });
+}
+
+#[test]
+fn without_create_port_only_the_bridge_is_ensured() {
+    with_ovs("ovs_no_create_port", false, |sb| {
+        let vif = load(&ovs_vif("tapnc0", None, json!({"datapath_type": "netdev"})));
+        let b = select(&vif, &cfg(sb)).unwrap();
+        b.plug(&vif, &inst()).unwrap();
+        assert!(sb.row("Bridge", "br-int").is_some());
+        assert_eq!(sb.names("Port"), ["br-int"]);
+        b.unplug(&vif, &inst()).unwrap();
+    });
+}
+
+#[test]
+fn unreachable_ovsdb_names_the_socket_and_creates_nothing() {
+    in_netns("ovs_unreachable", || {
+        let before = link_names();
+        let vif = load(&ovs_vif(
+            "tapun0",
+            None,
+            json!({"create_port": true, "create_tap": true}),
+        ));
+        let c = Config {
+            ovsdb: "unix:/nonexistent/ovs/db.sock".into(),
+            ..Config::default()
+        };
+        let e = select(&vif, &c).unwrap().plug(&vif, &inst()).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("/nonexistent/ovs/db.sock"), "{msg}");
+        assert!(msg.contains("cannot connect to OVSDB socket"), "{msg}");
+        assert_eq!(link_names(), before, "no tap left behind");
+
+        let c = Config {
+            ovsdb: "tcp:127.0.0.1:6640".into(),
+            ..Config::default()
+        };
+        let e = select(&vif, &c).unwrap().plug(&vif, &inst()).unwrap_err();
+        assert!(e.to_string().contains("only unix:PATH"), "{e}");
+    });
+}
+
+#[test]
+fn ovs_rejecting_a_row_shows_its_error_and_rolls_back() {
+    with_ovs("ovs_reject", false, |sb| {
+        let ovs = Ovs::new(cfg(sb));
+        let vif = load(&ovs_vif(
+            "taprj0",
+            None,
+            json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+        ));
+        let mut spec = ovs.port_spec(&vif, &inst()).unwrap();
+        // mtu_request has minInteger 1 in the schema: ovsdb-server refuses the transaction.
+        spec.mtu_request = true;
+        spec.mtu = 0;
+        let before = link_names();
+        let e = ovs.plug_specs(&[spec]).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(e, BackendError::Ovsdb(OvsdbError::Rejected { .. })),
+            "{msg}"
+        );
+        assert!(msg.contains("constraint violation"), "{msg}");
+        assert!(sb.row("Bridge", "br-int").is_none(), "transaction was atomic");
+        assert_eq!(link_names(), before, "tap rolled back");
+    });
+}
+
+#[test]
+fn interface_error_from_vswitchd_rolls_back_port_and_bridge() {
+    // Plain (non-DPDK) ovs-vswitchd cannot open a dpdkvhostuser interface: the row is
+    // accepted but Interface.error is set. We must report OVS's text and undo the port.
+    with_ovs("ovs_iface_error", false, |sb| {
+        let vif = load(&obj(
+            "VIFVHostUser",
+            json!({
+                "id": VIF_ID, "address": MAC, "plugin": "ovs", "mode": "client",
+                "path": "/tmp/unused-vhu", "vif_name": "ignored",
+                "network": network("br-int", Some(1500), false),
+                "port_profile": ovs_profile(json!({})),
+            }),
+        ));
+        let b = select(&vif, &cfg(sb)).unwrap();
+        assert_eq!(b.name(), "ovs");
+        let e = b.plug(&vif, &inst()).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("OVS could not set up interface vhu6f0f6f2c-7c"), "{msg}");
+        assert!(sb.row("Port", "vhu6f0f6f2c-7c").is_none(), "port rolled back");
+        assert!(sb.row("Bridge", "br-int").is_none(), "bridge we created rolled back");
+    });
+}
+
+#[test]
+fn port_on_another_bridge_is_a_collision() {
+    with_ovs("ovs_other_bridge", false, |sb| {
+        sb.vsctl(&["add-br", "br-ex", "--", "set", "Bridge", "br-ex", "datapath_type=netdev"]);
+        sb.vsctl(&["add-port", "br-ex", "tapob0", "--", "set", "Interface", "tapob0", "type=internal"]);
+        let vif = load(&ovs_vif(
+            "tapob0",
+            None,
+            json!({"datapath_type": "netdev", "create_port": true}),
+        ));
+        let e = select(&vif, &cfg(sb)).unwrap().plug(&vif, &inst()).unwrap_err();
+        assert!(
+            e.to_string().contains("port tapob0 already exists on OVS bridge br-ex"),
+            "{e}"
+        );
+        assert!(sb.row("Bridge", "br-int").is_none(), "nothing committed");
+    });
+}
+
+#[test]
+fn vswitchd_not_applying_is_a_timeout_error() {
+    with_ovs("ovs_not_applied", false, |sb| {
+        // Stop only ovs-vswitchd: ovsdb-server still accepts the rows.
+        let ctl = sb.dir.join("ovs-vswitchd.ctl");
+        std::process::Command::new("ovs-appctl")
+            .args(["-t", ctl.to_str().unwrap(), "exit", "--cleanup"])
+            .status()
+            .unwrap();
+        let c = Config {
+            ovs_timeout: Duration::from_millis(600),
+            ..cfg(sb)
+        };
+        let vif = load(&ovs_vif(
+            "tapna0",
+            None,
+            json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+        ));
+        let before = link_names();
+        let e = select(&vif, &c).unwrap().plug(&vif, &inst()).unwrap_err();
+        assert!(e.to_string().contains("is ovs-vswitchd running?"), "{e}");
+        assert_eq!(sb.names("Port"), Vec::<String>::new(), "rows rolled back");
+        assert_eq!(link_names(), before);
+    });
+}
+
+#[test]
+fn many_ports_in_one_transaction() {
+    with_ovs("ovs_batch", false, |sb| {
+        let ovs = Ovs::new(cfg(sb));
+        let specs: Vec<_> = (0..20)
+            .map(|i| {
+                let mut s = ovs
+                    .port_spec(
+                        &load(&ovs_vif(
+                            &format!("tapmb{i}"),
+                            None,
+                            json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+                        )),
+                        &inst(),
+                    )
+                    .unwrap();
+                s.port = format!("tapmb{i}");
+                s
+            })
+            .collect();
+        ovs.plug_specs(&specs).unwrap();
+        assert_eq!(sb.names("Port").len(), 21);
+        for i in 0..20 {
+            let r = sb.row("Interface", &format!("tapmb{i}")).unwrap();
+            assert!(r["ofport"].as_i64().unwrap() > 0);
+        }
+        let names: Vec<String> = (0..20).map(|i| format!("tapmb{i}")).collect();
+        ovs.unplug_ports(&names).unwrap();
+        assert_eq!(sb.names("Port"), ["br-int"]);
+    });
+}
+
+#[test]
+fn cli_plug_unplug_against_sandbox() {
+    with_ovs("ovs_cli", false, |sb| {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vif.json");
+        let inst_f = dir.path().join("inst.json");
+        std::fs::write(
+            &f,
+            serde_json::to_string(&ovs_vif(
+                "tapcli0",
+                Some(1400),
+                json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            &inst_f,
+            serde_json::to_string(&obj(
+                "InstanceInfo",
+                json!({"uuid": VM_UUID, "name": "vm1", "project_id": "p1"}),
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let bin = env!("CARGO_BIN_EXE_vifman");
+        let run = |cmd: &str| {
+            std::process::Command::new(bin)
+                .args([
+                    cmd,
+                    f.to_str().unwrap(),
+                    "--instance",
+                    inst_f.to_str().unwrap(),
+                    "--ovsdb",
+                    &sb.db,
+                    "--ovs-timeout",
+                    "20",
+                ])
+                .output()
+                .unwrap()
+        };
+        let out = run("plug");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let iface = sb.row("Interface", "tapcli0").unwrap();
+        assert_eq!(iface["external_ids"]["vm-uuid"], VM_UUID);
+        assert_eq!(rtnl().get_link("tapcli0").unwrap().unwrap().mtu, 1400);
+        let out = run("unplug");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(sb.row("Interface", "tapcli0").is_none());
+
+        // Unreachable socket: exit 1 with a one-line message naming it.
+        let out = std::process::Command::new(bin)
+            .args(["plug", f.to_str().unwrap(), "--instance-uuid", VM_UUID, "--ovsdb", "unix:/nope.sock"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("/nope.sock"), "{err}");
+    });
+}
+
+// ---- unit level: no OVS, no root ------------------------------------------------------
+
+fn hostdev_vif(dp: &str) -> J {
+    obj(
+        "VIFHostDevice",
+        json!({
+            "id": VIF_ID, "address": MAC, "plugin": "ovs", "dev_type": "ethernet",
+            "dev_address": "0000:03:00.3",
+            "network": network("br-int", None, false),
+            "port_profile": obj("VIFPortProfileOVSRepresentor", json!({
+                "interface_id": IFACE_ID, "profile_id": "x", "datapath_type": dp,
+            })),
+        }),
+    )
+}
+
+/// A switchdev PF 0000:03:00.1 (uplink p1) with VF1 = 0000:03:00.3, representor "rep1".
+fn sysfs_tree() -> tempfile::TempDir {
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let nd = |name: &str, port: &str| {
+        let d = r.join("devices/virtual/net").join(name);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("phys_switch_id"), "5566\n").unwrap();
+        fs::write(d.join("phys_port_name"), format!("{port}\n")).unwrap();
+        fs::create_dir_all(r.join("class/net")).unwrap();
+        symlink(&d, r.join("class/net").join(name)).unwrap();
+        d
+    };
+    let pf = r.join("devices/pci0000:00/0000:03:00.1");
+    fs::create_dir_all(pf.join("net")).unwrap();
+    symlink(nd("enp3s0f1", "p1"), pf.join("net/enp3s0f1")).unwrap();
+    let vf = r.join("devices/pci0000:00/0000:03:00.3");
+    fs::create_dir_all(&vf).unwrap();
+    symlink(&pf, vf.join("physfn")).unwrap();
+    symlink(&vf, pf.join("virtfn1")).unwrap();
+    fs::create_dir_all(r.join("bus/pci/devices")).unwrap();
+    symlink(&vf, r.join("bus/pci/devices/0000:03:00.3")).unwrap();
+    symlink(&pf, r.join("bus/pci/devices/0000:03:00.1")).unwrap();
+    nd("rep1", "pf1vf1");
+    t
+}
+
+#[test]
+fn representor_port_specs_follow_os_vif() {
+    let t = sysfs_tree();
+    let c = Config {
+        sysfs_root: t.path().to_path_buf(),
+        ..Config::default()
+    };
+    let ovs = Ovs::new(c.clone());
+    let s = ovs.port_spec(&load(&hostdev_vif("system")), &inst()).unwrap();
+    assert_eq!(s.port, "rep1");
+    assert!(s.representor && !s.delete_netdev && s.iface_type.is_none());
+
+    let s = ovs.port_spec(&load(&hostdev_vif("netdev")), &inst()).unwrap();
+    assert_eq!(s.port, "vfr6f0f6f2c-7c");
+    assert_eq!(s.iface_type.as_deref(), Some("dpdk"));
+    assert_eq!(
+        s.options,
+        vec![("dpdk-devargs".to_string(), "0000:03:00.1,representor=[1]".to_string())]
+    );
+    assert_eq!(select(&load(&hostdev_vif("netdev")), &c).unwrap().name(), "ovs");
+}
+
+#[test]
+fn vhostuser_port_specs_follow_os_vif() {
+    let ovs = Ovs::new(Config::default());
+    let mk = |mode: &str| {
+        load(&obj(
+            "VIFVHostUser",
+            json!({
+                "id": VIF_ID, "address": MAC, "plugin": "ovs", "mode": mode,
+                "path": "/run/vhu/sock0", "vif_name": "ignored",
+                "network": network("br-int", Some(9000), false),
+                "port_profile": ovs_profile(json!({})),
+            }),
+        ))
+    };
+    let s = ovs.port_spec(&mk("client"), &inst()).unwrap();
+    assert_eq!(s.port, "vhu6f0f6f2c-7c");
+    assert_eq!(s.iface_type.as_deref(), Some("dpdkvhostuser"));
+    assert!(s.options.is_empty());
+    assert_eq!(s.datapath_type, "netdev");
+    assert!(s.mtu_request && s.mtu == 9000);
+    let s = ovs.port_spec(&mk("server"), &inst()).unwrap();
+    assert_eq!(s.iface_type.as_deref(), Some("dpdkvhostuserclient"));
+    assert_eq!(
+        s.options,
+        vec![("vhost-server-path".to_string(), "/run/vhu/sock0".to_string())]
+    );
+}
+
+#[test]
+fn wrong_or_missing_profile_is_refused_with_os_vif_text() {
+    let ovs = Ovs::new(Config::default());
+    let mut v = ovs_vif("tapw0", None, json!({}));
+    v["versioned_object.data"]["port_profile"] = obj("VIFPortProfileFPTap", json!({}));
+    let e = ovs.port_spec(&load(&v), &inst()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Port profile VIFPortProfileFPTap is not a subclass of VIFPortProfileOpenVSwitch"),
+        "{e}"
+    );
+    let mut v = ovs_vif("tapw0", None, json!({}));
+    v["versioned_object.data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("network");
+    let e = ovs.port_spec(&load(&v), &inst()).unwrap_err();
+    assert!(e.to_string().contains("VIF network is required"), "{e}");
+}

@@ -1,0 +1,30 @@
+//! `capture` copies exactly the subset the writer produces, so capturing a fixture must give
+//! the fixture back; that is what makes captures of real hosts trustworthy.
+
+use std::path::Path;
+use vifman::fixture::{capture::capture, compare::diff_trees};
+
+#[test]
+fn capturing_nfv_host_reproduces_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sysfs/nfv-host");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cap");
+    let report = capture(&src, &out).unwrap();
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    assert!(report.vf_state.is_some());
+    let diff = diff_trees(&src, &out).unwrap();
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
+
+#[test]
+fn capturing_a_broken_tree_reports_instead_of_failing() {
+    for name in ["broken-links", "broken-unreadable", "broken-missing"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        vifman::fixture::preset::write(name, &src).unwrap();
+        let report = capture(&src, &tmp.path().join("cap")).unwrap();
+        if name != "broken-missing" {
+            assert!(!report.skipped.is_empty(), "{name}");
+        }
+    }
+}

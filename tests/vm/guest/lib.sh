@@ -1,0 +1,120 @@
+# Helpers for guest scenarios; sourced by run-one.sh under `set -Eeuo pipefail`.
+# Everything here reads the real kernel: sysfs and `ip -j -d link show` (iproute2, not
+# busybox). Scenarios call exactly one of pass/fail/skip.
+
+# --- verdicts ------------------------------------------------------------------------------
+STEP=setup
+pass() { echo "SCENARIO $NAME PASS ${*:-ok}"; exit 0; }
+fail() { echo "SCENARIO $NAME FAIL [$STEP] $*"; exit 1; }
+skip() { echo "SCENARIO $NAME SKIP $*"; exit 0; }
+step() { STEP=$*; echo "--- $*"; }
+# Any unexpected failing command is a FAIL naming the step, line and command.
+trap 'rc=$?; echo "SCENARIO $NAME FAIL [$STEP] line $LINENO: $BASH_COMMAND (exit $rc)"; exit $rc' ERR
+
+expect_eq() { # WHAT GOT WANT
+  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+  echo "ok: $1 = $3"
+}
+
+# run_ok CMD...: must succeed; stdout in $RUN_OUT (file), stderr in $RUN_ERR (file).
+RUN_OUT=/tmp/run.out RUN_ERR=/tmp/run.err
+run_ok() {
+  echo "+ $*"
+  if ! "$@" >"$RUN_OUT" 2>"$RUN_ERR"; then
+    fail "'$*' failed: $(head -c 600 "$RUN_ERR")"
+  fi
+  head -c 2000 "$RUN_ERR"
+}
+# run_fail CMD...: must fail with a non-empty error message (usage errors do not count).
+run_fail() {
+  echo "+ $* (must fail)"
+  local rc=0
+  "$@" >"$RUN_OUT" 2>"$RUN_ERR" || rc=$?
+  [ $rc -ne 0 ] || fail "'$*' succeeded but must be refused"
+  [ $rc -ne 2 ] || fail "'$*' exited 2 (usage error): $(head -c 400 "$RUN_ERR")"
+  [ -s "$RUN_ERR" ] || fail "'$*' failed (exit $rc) without an error message"
+  echo "refused (exit $rc): $(head -c 400 "$RUN_ERR")"
+}
+
+# --- vifman capabilities -------------------------------------------------------------------
+have_cmd() { vifman "$@" --help >/dev/null 2>&1; }
+have_flag() { vifman "$1" --help 2>/dev/null | grep -q -- "$2"; }
+need_cmd() { # skip the scenario unless every named subcommand exists
+  local c; for c in "$@"; do have_cmd "$c" || skip "vifman has no '$c' command yet"; done
+}
+
+# --- PCI / SR-IOV sysfs --------------------------------------------------------------------
+pfs() { for d in /sys/bus/pci/drivers/igb/0000:*; do echo "${d##*/}"; done; }
+PF=$(pfs | head -1); PF2=$(pfs | sed -n 2p)
+[ -n "$PF" ] || fail "no igb PF in /sys/bus/pci/drivers/igb"
+dev() { echo "/sys/bus/pci/devices/$1"; }
+netdev_of() { ls "$(dev "$1")/net" 2>/dev/null | head -1; }
+has_netdev() { [ -n "$(netdev_of "$1")" ]; }
+PFDEV=$(netdev_of "$PF")
+drv() { local l; l=$(readlink "$(dev "$1")/driver" 2>/dev/null) && echo "${l##*/}" || echo none; }
+numvfs() { cat "$(dev "$1")/sriov_numvfs"; }
+vf_addr() { local l; l=$(readlink "$(dev "$1")/virtfn$2"); echo "${l##*/}"; }
+vf_index() { # PF VFADDR -> index
+  local l; for l in "$(dev "$1")"/virtfn*; do
+    [ "$(basename "$(readlink "$l")")" = "$2" ] && { echo "${l##*virtfn}"; return; }
+  done; fail "$2 is not a VF of $1"
+}
+wait_until() { # SECS CMD...: poll (VF driver binding and netdev creation are asynchronous)
+  local n=$(( $1 * 10 )); shift
+  while ! "$@" 2>/dev/null; do n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1; done
+}
+vfs_ready() { # PF N: N VFs, each bound to igbvf with a netdev
+  local i; [ "$(numvfs "$1")" = "$2" ] || return 1
+  for ((i = 0; i < $2; i++)); do
+    local a; a=$(vf_addr "$1" $i) || return 1
+    [ "$(drv "$a")" = igbvf ] && [ -n "$(netdev_of "$a")" ] || return 1
+  done
+}
+# set_vfs_raw PF N: straight through sysfs (the kernel wants 0 before another non-zero N),
+# for scenarios that need VFs but do not test `vifman numvfs`.
+set_vfs_raw() {
+  [ "$(numvfs "$1")" = "$2" ] && vfs_ready "$1" "$2" && return 0
+  echo 0 > "$(dev "$1")/sriov_numvfs"
+  [ "$2" = 0 ] || echo "$2" > "$(dev "$1")/sriov_numvfs"
+  wait_until 30 vfs_ready "$1" "$2" || fail "$2 VFs on $1 did not get igbvf netdevs in 30 s"
+}
+# ensure_vfs PF N: with `vifman numvfs` when it exists (it waits for netdevs itself).
+ensure_vfs() {
+  if have_cmd numvfs; then
+    [ "$(numvfs "$1")" = "$2" ] || run_ok vifman numvfs "$1" "$2"
+    wait_until 30 vfs_ready "$1" "$2" || fail "VFs of $1 not ready after vifman numvfs $2"
+  else
+    set_vfs_raw "$1" "$2"
+  fi
+}
+
+# --- netlink VF state (ip -j -d) -----------------------------------------------------------
+# One VF's administrative state as the kernel reports it: MAC, VLAN list (vlan/qos/proto),
+# rates, spoofchk, link state, trust. Stats are dropped: they change on their own.
+vfinfo() { ip -j -d link show dev "$1" | jq -c ".[0].vfinfo_list[$2] | del(.stats)"; }
+vfinfo_all() { ip -j -d link show dev "$1" | jq -c '[.[0].vfinfo_list[]? | del(.stats)]'; }
+vf_field() { vfinfo "$1" "$2" | jq -r "$3"; }
+
+# --- assignment helpers (CLI contract: see docs/vm-tests.md) -------------------------------
+CFG=/tmp/vifman.toml STATE=/run/vifman-state-$NAME
+write_config() { # physnet1 = the first PF (a PF address matches its VFs)
+  cat > "$CFG" <<EOF
+[[device_spec]]
+address = "$PF"
+physical_network = "physnet1"
+EOF
+}
+uuid() { cat /proc/sys/kernel/random/uuid; }
+INSTANCE=$(uuid)
+allocate() { vifman allocate --physnet physnet1 --instance "$INSTANCE" --config "$CFG" \
+  --state-dir "$STATE" "$@"; }
+release() { vifman release --state-dir "$STATE" --vif-id "$1"; }
+allocations() { vifman allocations --json --state-dir "$STATE"; }
+odata() { jq -r ".[\"versioned_object.data\"].$1 // empty" "$RUN_OUT"; }
+oname() { jq -r '.["versioned_object.name"]' "$RUN_OUT"; }
+# fresh_vfs PF N: recreate the VFs so a scenario starts from the driver's defaults whatever
+# the previous scenario left behind (igb gives new VFs random MACs, no VLAN, spoofchk on).
+fresh_vfs() { set_vfs_raw "$1" 0; ensure_vfs "$1" "$2"; }
+# dmesg line count, to prove that igb logged no VF change ("setting MAC ... on VF n").
+dmesg_mark() { dmesg | wc -l; }
+dmesg_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }

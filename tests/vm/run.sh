@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Boot the igb test guest once and run guest scenarios in it.
+#
+#   tests/vm/run.sh [-o RUNDIR] [-b VIFMAN] [-n NICS] [-t SECS] [-m MB] [-a KARGS]
+#                   [-q 'QEMU ARGS'] [-i] [SCENARIO...]
+#
+#   SCENARIO...  names from tests/vm/guest/scenarios/ (default: all, in file order)
+#   -o RUNDIR    where the share and logs go (default: target/vm-cache/run)
+#   -b VIFMAN    the binary to test (default: target/debug/vifman)
+#   -n NICS      igb NICs, each behind its own pcie-root-port (default 1)
+#   -i           interactive: a shell on the serial console instead of the scenarios
+#
+# The share (RUNDIR/share, 9p tag vmshare, /mnt/host in the guest) carries the vifman
+# binary, the guest scripts (so editing a scenario needs no initrd rebuild) and out/: the
+# guest's log (out/log.txt, streamed here while it runs), exit code (out/rc) and artifacts.
+# Exit code: the guest script's; 124 = timeout; 125 = the guest died without reporting
+# (boot failure, panic). On 124/125 the kernel console log is printed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+rundir=$repo/target/vm-cache/run vifman=$repo/target/debug/vifman
+nics=1 timeout=900 mem=1024 kargs= qargs= interactive=0
+while getopts o:b:n:t:m:a:q:i opt; do
+  case $opt in
+    o) rundir=$OPTARG;; b) vifman=$OPTARG;; n) nics=$OPTARG;; t) timeout=$OPTARG;;
+    m) mem=$OPTARG;; a) kargs=$OPTARG;; q) qargs=$OPTARG;; i) interactive=1;;
+    *) sed -n '2,20p' "$0" >&2; exit 2;;
+  esac
+done
+shift $((OPTIND - 1))
+[ -x "$vifman" ] || { echo "vm-run: no vifman binary at $vifman (cargo build first)" >&2; exit 2; }
+
+guest=$("$here/build.sh" "$repo/target/vm-cache")
+
+# --- stage the share ---------------------------------------------------------------------
+share=$rundir/share
+rm -rf "$rundir"; mkdir -p "$share/bin" "$share/lib" "$share/out"
+cp "$vifman" "$share/bin/vifman"
+# Libraries the guest does not have (e.g. libudev with --features udev): LD_LIBRARY_PATH.
+# libc, libm, libgcc_s and the loader are in the initrd already.
+ldd "$vifman" | grep -o '/[^ ]*' | { grep -Ev '/(libc|libm|libgcc_s|ld-linux[^/]*)\.so' || true; } |
+  while read -r lib; do cp -L "$lib" "$share/lib/"; done
+cp -r "$here/guest" "$share/guest"
+echo "${*:-}" > "$share/guest/selected"
+
+# --- boot ------------------------------------------------------------------------------
+shellarg=; [ $interactive = 0 ] || shellarg=vm.shell
+accel=tcg
+# KVM on this farm is kvm_pvm, on which stock kernels do not boot (see docs/vm-tests.md).
+[ -n "${VIFMAN_VM_ACCEL:-}" ] && accel=$VIFMAN_VM_ACCEL
+# intel-iommu: Debian kernels lack CONFIG_VFIO_NOIOMMU, so vfio-pci needs a (virtual) IOMMU
+# to give VFs IOMMU groups; it must come before the devices it translates for.
+args=(-M q35 -accel "$accel" -cpu max -smp 2 -m "$mem" -nodefaults -no-reboot
+      -device intel-iommu
+      -display none -monitor none -serial "file:$rundir/console.log"
+      -kernel "$guest/vmlinuz" -initrd "$guest/initrd.img"
+      -append "console=ttyS0 panic=-1 loglevel=6 intel_iommu=on iommu=pt $shellarg $kargs"
+      -fsdev "local,id=fs0,path=$share,security_model=none"
+      -device virtio-9p-pci,fsdev=fs0,mount_tag=vmshare)
+for i in $(seq 1 "$nics"); do
+  # restrict=on: the guest reaches nothing outside; romfile=: no PXE ROM needed.
+  args+=(-device "pcie-root-port,id=rp$i,chassis=$i,slot=$i"
+         -netdev "user,id=n$i,restrict=on" -device "igb,bus=rp$i,netdev=n$i,romfile=")
+done
+# shellcheck disable=SC2206
+args+=($qargs)
+
+if [ $interactive = 1 ]; then
+  args=("${args[@]/file:$rundir\/console.log/mon:stdio}")
+  exec qemu-system-x86_64 "${args[@]}"
+fi
+
+echo "vm-run: booting $(cat "$guest/kver") with $nics igb NIC(s), accel $accel" >&2
+start=$(date +%s%N)
+timeout -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" 2> "$rundir/qemu.stderr" &
+qpid=$!
+# Stream the guest log while it runs (the file appears once the guest has mounted 9p).
+touch "$share/out/log.txt"
+tail -n +1 -F --pid=$qpid "$share/out/log.txt" 2>/dev/null &
+tpid=$!
+set +e; wait $qpid; qrc=$?; set -e
+sleep 0.3; kill $tpid 2>/dev/null; wait $tpid 2>/dev/null || true
+ms=$(( ($(date +%s%N) - start) / 1000000 )); wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
+echo "vm-run: guest wall time ${wall}s (qemu exit $qrc)" >&2
+
+if [ -s "$share/out/rc" ]; then
+  rc=$(cat "$share/out/rc")
+elif [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+  echo "vm-run: TIMEOUT after ${timeout}s" >&2; rc=124
+else
+  echo "vm-run: the guest died without reporting a result" >&2; rc=125
+fi
+if [ "$rc" = 124 ] || [ "$rc" = 125 ]; then
+  echo "----- qemu stderr -----" >&2; cat "$rundir/qemu.stderr" >&2
+  echo "----- console log ($rundir/console.log) -----" >&2; cat "$rundir/console.log" >&2
+  echo "----- end of console log -----" >&2
+fi
+exit "$rc"
