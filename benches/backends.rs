@@ -52,7 +52,10 @@ fn mac(i: usize) -> [u8; 6] {
 
 fn mac_str(i: usize) -> String {
     let m = mac(i);
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
@@ -81,16 +84,80 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
         .collect();
     let inst = Instance::default();
     let mut rows = vec![
-        Row { what: format!("vifman bulk plug {n} taps (ioctl + pipelined netlink)"), total: vec![], n },
-        Row { what: format!("vifman bulk unplug {n} taps (link group delete)"), total: vec![], n },
-        Row { what: format!("vifman Backend::plug x{n} (one VIF at a time)"), total: vec![], n },
-        Row { what: format!("vifman Backend::unplug x{n} (one VIF at a time)"), total: vec![], n },
-        Row { what: format!("ip tuntap add + ip link set master/mtu/address/up x{n}"), total: vec![], n },
-        Row { what: format!("ip link del x{n}"), total: vec![], n },
+        Row {
+            what: format!("vifman bulk plug {n} taps (ioctl + pipelined netlink)"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("vifman bulk unplug {n} taps (link group delete)"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("vifman Backend::plug x{n} (one VIF at a time)"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("vifman Backend::unplug x{n} (one VIF at a time)"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("ip tuntap add + ip link set master/mtu/address/up x{n}"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("ip link del x{n}"),
+            total: vec![],
+            n,
+        },
     ];
+    rows.push(Row {
+        what: format!("  of which: TUNSETIFF+TUNSETPERSIST x{n} (kernel creates netdevs)"),
+        total: vec![],
+        n,
+    });
+    rows.push(Row {
+        what: format!("  of which: {n} RTM_NEWLINK master/mtu/address/up, pipelined"),
+        total: vec![],
+        n,
+    });
     // The bridge exists before every variant, so all of them measure tap work only.
     lb.plug_bulk("brbench", &[], true).unwrap();
+    let br = rtnl().get_link("brbench").unwrap().unwrap().index;
     for _ in 0..rounds {
+        // The two halves of a bulk plug, timed separately.
+        let t = Instant::now();
+        for tp in &taps {
+            tap::create_persistent_tap(&tp.name, false).unwrap();
+        }
+        rows[6].total.push(ms(t.elapsed()));
+        let reqs = taps
+            .iter()
+            .map(|tp| {
+                Request::set_link_by_name(
+                    &tp.name,
+                    &LinkChange {
+                        master: Some(br),
+                        mtu: Some(tp.mtu),
+                        address: tp.mac,
+                        up: Some(true),
+                        group: None,
+                    },
+                )
+            })
+            .collect();
+        let mut rt = rtnl();
+        let t = Instant::now();
+        for r in rt.batch(reqs) {
+            r.unwrap();
+        }
+        rows[7].total.push(ms(t.elapsed()));
+        lb.unplug_bulk(&names).unwrap();
+
         let t = Instant::now();
         lb.plug_bulk("brbench", &taps, false).unwrap();
         rows[0].total.push(ms(t.elapsed()));
@@ -111,7 +178,8 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
             mac: None,
             multiqueue: false,
         };
-        lb.plug_bulk("brbench", std::slice::from_ref(&keep), false).unwrap();
+        lb.plug_bulk("brbench", std::slice::from_ref(&keep), false)
+            .unwrap();
         let t = Instant::now();
         for v in &vifs {
             b.unplug(v, &inst).unwrap();
@@ -124,8 +192,16 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
             let name = format!("tapi{i}");
             ip(&["tuntap", "add", "dev", &name, "mode", "tap"]);
             ip(&[
-                "link", "set", &name, "master", "brbench", "mtu", "1450", "address",
-                &mac_str(i), "up",
+                "link",
+                "set",
+                &name,
+                "master",
+                "brbench",
+                "mtu",
+                "1450",
+                "address",
+                &mac_str(i),
+                "up",
             ]);
         }
         rows[4].total.push(ms(t.elapsed()));
@@ -142,7 +218,11 @@ fn vsctl(sb: &OvsSandbox, args: &[String]) {
     let mut a = vec![format!("--db={}", sb.db)];
     a.extend_from_slice(args);
     let out = Command::new("ovs-vsctl").args(&a).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn add_port_args(i: usize) -> Vec<String> {
@@ -180,11 +260,17 @@ fn ovs_bench(n: usize, rounds: usize) -> Vec<Row> {
         tap::create_persistent_tap(&name, false).unwrap();
         rt.request(Request::set_link_by_name(
             &name,
-            &LinkChange { up: Some(true), ..Default::default() },
+            &LinkChange {
+                up: Some(true),
+                ..Default::default()
+            },
         ))
         .unwrap();
     }
-    let inst = Instance { uuid: VM_UUID.into(), ..Default::default() };
+    let inst = Instance {
+        uuid: VM_UUID.into(),
+        ..Default::default()
+    };
     let specs: Vec<PortSpec> = (0..n)
         .map(|i| {
             let vif = load(&obj(
@@ -201,15 +287,51 @@ fn ovs_bench(n: usize, rounds: usize) -> Vec<Row> {
         .collect();
     let names: Vec<String> = specs.iter().map(|s| s.port.clone()).collect();
     // Bridge first, so no variant pays for it.
-    vsctl(&sb, &["--may-exist".into(), "add-br".into(), "br-int".into(), "--".into(), "set".into(), "Bridge".into(), "br-int".into(), "datapath_type=netdev".into()]);
+    vsctl(
+        &sb,
+        &[
+            "--may-exist".into(),
+            "add-br".into(),
+            "br-int".into(),
+            "--".into(),
+            "set".into(),
+            "Bridge".into(),
+            "br-int".into(),
+            "datapath_type=netdev".into(),
+        ],
+    );
 
     let mut rows = vec![
-        Row { what: format!("vifman OVS add {n} ports, 1 transaction + applied-wait each"), total: vec![], n },
-        Row { what: format!("vifman OVS add {n} ports, 1 transaction, 1 applied-wait"), total: vec![], n },
-        Row { what: format!("vifman OVS del {n} ports, 1 transaction"), total: vec![], n },
-        Row { what: format!("ovs-vsctl add-port x{n} (each waits for vswitchd)"), total: vec![], n },
-        Row { what: format!("ovs-vsctl, one invocation with {n} add-port"), total: vec![], n },
-        Row { what: format!("ovs-vsctl, one invocation with {n} del-port"), total: vec![], n },
+        Row {
+            what: format!("vifman OVS add {n} ports, 1 transaction + applied-wait each"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("vifman OVS add {n} ports, 1 transaction, 1 applied-wait"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("vifman OVS del {n} ports, 1 transaction"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("ovs-vsctl add-port x{n} (each waits for vswitchd)"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("ovs-vsctl, one invocation with {n} add-port"),
+            total: vec![],
+            n,
+        },
+        Row {
+            what: format!("ovs-vsctl, one invocation with {n} del-port"),
+            total: vec![],
+            n,
+        },
     ];
     for _ in 0..rounds {
         let t = Instant::now();
@@ -239,7 +361,14 @@ fn ovs_bench(n: usize, rounds: usize) -> Vec<Row> {
         rows[4].total.push(ms(t.elapsed()));
         let t = Instant::now();
         let del: Vec<String> = (0..n)
-            .flat_map(|i| ["--".to_string(), "del-port".into(), "br-int".into(), format!("tapo{i}")])
+            .flat_map(|i| {
+                [
+                    "--".to_string(),
+                    "del-port".into(),
+                    "br-int".into(),
+                    format!("tapo{i}"),
+                ]
+            })
             .collect();
         vsctl(&sb, &del);
         rows[5].total.push(ms(t.elapsed()));
@@ -249,7 +378,10 @@ fn ovs_bench(n: usize, rounds: usize) -> Vec<Row> {
 
 fn main() {
     // `cargo bench` passes --bench; positional numbers are ours.
-    let nums: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let nums: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = nums.first().copied().unwrap_or(100);
     let rounds = nums.get(1).copied().unwrap_or(3);
     if let Some(why) = cannot_run_privileged() {
@@ -259,13 +391,23 @@ fn main() {
     // Single-threaded here, so the whole process (and every `ip`/OVS child) moves.
     // SAFETY: unshare(2) with a plain flag.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        eprintln!("bench-backends: unshare: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "bench-backends: unshare: {}",
+            std::io::Error::last_os_error()
+        );
         return;
     }
     let mut rt = rtnl();
     let lo = rt.get_link("lo").unwrap().unwrap();
-    rt.request(Request::set_link(lo.index, "lo", &LinkChange { up: Some(true), ..Default::default() }))
-        .unwrap();
+    rt.request(Request::set_link(
+        lo.index,
+        "lo",
+        &LinkChange {
+            up: Some(true),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
     println!("# backends benchmark: n={n}, rounds={rounds} (median shown), private netns");
     println!("\n## Linux bridge + TAP");
     print(&bridge_bench(n, rounds));

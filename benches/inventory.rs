@@ -41,9 +41,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let runs: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(11);
-    let pfs: u16 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(16);
-    let vfs: u16 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(128);
+    // `cargo bench` passes --bench; `cargo test --benches` does not, and gets a smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (d_runs, d_pfs, d_vfs) = if full { (11, 16, 128) } else { (1, 2, 4) };
+    let runs: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(d_runs);
+    let pfs: u16 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(d_pfs);
+    let vfs: u16 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(d_vfs);
 
     let model = vifman::hwdb::by_key("intel-e810-xxv-sfp").expect("model in hwdb");
     let spec = synth::build(&synth::SynthSpec { pfs, vfs, model }).expect("host fits");
@@ -87,7 +90,10 @@ fn main() {
     }
 
     let bare = median(&results.last().expect("bare").1);
-    println!("{:<24} {:>12} {:>12} {:>12} {:>10}", "what", "median ms", "min ms", "max ms", "x bare");
+    println!(
+        "{:<24} {:>12} {:>12} {:>12} {:>10}",
+        "what", "median ms", "min ms", "max ms", "x bare"
+    );
     for (name, times) in &results {
         let m = median(times);
         println!(

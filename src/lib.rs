@@ -14,4 +14,5 @@ pub mod hwdb;
 pub mod inventory;
 pub mod sysfs;
 pub mod types;
+pub mod udev;
 pub mod vif;

@@ -40,7 +40,12 @@ fn cfg() -> Config {
 fn bridge_plug_is_idempotent_and_unplug_cleans_up() {
     in_netns("bridge_plug", || {
         let before = link_names();
-        let vif = load(&bridge_vif("tap6f0f6f2c-7c", "qbr6f0f6f2c-7c", Some(1450), true));
+        let vif = load(&bridge_vif(
+            "tap6f0f6f2c-7c",
+            "qbr6f0f6f2c-7c",
+            Some(1450),
+            true,
+        ));
         let b = select(&vif, &cfg()).unwrap();
         assert_eq!(b.name(), "linux_bridge");
         b.plug(&vif, &inst()).unwrap();
@@ -60,7 +65,10 @@ fn bridge_plug_is_idempotent_and_unplug_cleans_up() {
         b.plug(&vif, &inst()).unwrap();
         let tap2 = rt.get_link("tap6f0f6f2c-7c").unwrap().unwrap();
         let br2 = rt.get_link("qbr6f0f6f2c-7c").unwrap().unwrap();
-        assert_eq!((tap2.index, tap2.master, tap2.mtu), (tap.index, tap.master, tap.mtu));
+        assert_eq!(
+            (tap2.index, tap2.master, tap2.mtu),
+            (tap.index, tap.master, tap.mtu)
+        );
         assert_eq!(br2.index, br.index);
 
         b.unplug(&vif, &inst()).unwrap();
@@ -86,11 +94,7 @@ fn kernel_state_agrees_with_iproute2() {
         assert_eq!(v[0]["mtu"], 1400);
         assert_eq!(v[0]["address"], MAC);
         assert_eq!(v[0]["linkinfo"]["info_kind"], "tun");
-        assert!(v[0]["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f == "UP"));
+        assert!(v[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
         b.unplug(&vif, &inst()).unwrap();
     });
 }
@@ -106,11 +110,17 @@ fn existing_bridge_is_used_and_kept() {
         b.plug(&vif, &inst()).unwrap();
         let mut rt = rtnl();
         let br = rt.get_link("brx").unwrap().unwrap();
-        assert_eq!(rt.get_link("tapx1").unwrap().unwrap().master, Some(br.index));
+        assert_eq!(
+            rt.get_link("tapx1").unwrap().unwrap().master,
+            Some(br.index)
+        );
         assert_eq!(rt.get_link("tapx1").unwrap().unwrap().mtu, 1500);
         b.unplug(&vif, &inst()).unwrap();
         assert!(rt.get_link("tapx1").unwrap().is_none());
-        assert!(rt.get_link("brx").unwrap().is_some(), "bridge not ours to delete");
+        assert!(
+            rt.get_link("brx").unwrap().is_some(),
+            "bridge not ours to delete"
+        );
     });
 }
 
@@ -119,7 +129,10 @@ fn missing_bridge_without_permission_fails_cleanly() {
     in_netns("bridge_missing", || {
         let before = link_names();
         let vif = load(&bridge_vif("tapm0", "brmissing", None, false));
-        let e = select(&vif, &cfg()).unwrap().plug(&vif, &inst()).unwrap_err();
+        let e = select(&vif, &cfg())
+            .unwrap()
+            .plug(&vif, &inst())
+            .unwrap_err();
         assert!(matches!(e, BackendError::BridgeMissing(_)), "{e}");
         assert!(e.to_string().contains("brmissing"), "{e}");
         assert_eq!(link_names(), before, "nothing half-plugged");
@@ -139,16 +152,31 @@ fn name_collision_rolls_back_the_new_bridge() {
     in_netns("bridge_collision", || {
         // A veth holds the tap's name.
         rtnl()
-            .request(vifman::backend::rtnl::Request::new_veth("tapc0", "tapc0p", None))
+            .request(vifman::backend::rtnl::Request::new_veth(
+                "tapc0", "tapc0p", None,
+            ))
             .unwrap();
         let before = link_names();
         let vif = load(&bridge_vif("tapc0", "brc0", None, true));
-        let e = select(&vif, &cfg()).unwrap().plug(&vif, &inst()).unwrap_err();
+        let e = select(&vif, &cfg())
+            .unwrap()
+            .plug(&vif, &inst())
+            .unwrap_err();
         assert!(matches!(e, BackendError::NameCollision { .. }), "{e}");
-        assert!(e.to_string().contains("tapc0 already exists as veth"), "{e}");
-        assert_eq!(link_names(), before, "the bridge created for it is gone again");
+        assert!(
+            e.to_string().contains("tapc0 already exists as veth"),
+            "{e}"
+        );
+        assert_eq!(
+            link_names(),
+            before,
+            "the bridge created for it is gone again"
+        );
         // And unplug refuses to delete the foreign device.
-        let e = select(&vif, &cfg()).unwrap().unplug(&vif, &inst()).unwrap_err();
+        let e = select(&vif, &cfg())
+            .unwrap()
+            .unplug(&vif, &inst())
+            .unwrap_err();
         assert!(matches!(e, BackendError::NameCollision { .. }), "{e}");
         assert!(rtnl().get_link("tapc0").unwrap().is_some());
     });
@@ -158,12 +186,21 @@ fn name_collision_rolls_back_the_new_bridge() {
 fn bridge_name_held_by_non_bridge_is_a_collision() {
     in_netns("bridge_collision2", || {
         rtnl()
-            .request(vifman::backend::rtnl::Request::new_veth("brv", "brvp", None))
+            .request(vifman::backend::rtnl::Request::new_veth(
+                "brv", "brvp", None,
+            ))
             .unwrap();
         let before = link_names();
         let vif = load(&bridge_vif("tapv0", "brv", None, true));
-        let e = select(&vif, &cfg()).unwrap().plug(&vif, &inst()).unwrap_err();
-        assert!(e.to_string().contains("brv already exists as veth, expected bridge"), "{e}");
+        let e = select(&vif, &cfg())
+            .unwrap()
+            .plug(&vif, &inst())
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("brv already exists as veth, expected bridge"),
+            "{e}"
+        );
         assert_eq!(link_names(), before);
     });
 }
@@ -172,12 +209,21 @@ fn bridge_name_held_by_non_bridge_is_a_collision() {
 fn long_names_and_bad_mtus_fail_before_touching_the_kernel() {
     // No namespace needed: these must fail before any netlink call.
     let vif = load(&bridge_vif("tap0123456789abcd", "br0", None, true));
-    let e = select(&vif, &cfg()).unwrap().plug(&vif, &inst()).unwrap_err();
-    assert!(matches!(e, BackendError::IfNameTooLong { len: 17, .. }), "{e}");
+    let e = select(&vif, &cfg())
+        .unwrap()
+        .plug(&vif, &inst())
+        .unwrap_err();
+    assert!(
+        matches!(e, BackendError::IfNameTooLong { len: 17, .. }),
+        "{e}"
+    );
 
     for mtu in [67, 70000] {
         let vif = load(&bridge_vif("tapmtu", "br0", Some(mtu), true));
-        let e = select(&vif, &cfg()).unwrap().plug(&vif, &inst()).unwrap_err();
+        let e = select(&vif, &cfg())
+            .unwrap()
+            .plug(&vif, &inst())
+            .unwrap_err();
         assert!(matches!(e, BackendError::MtuOutOfRange { .. }), "{e}");
         assert!(e.to_string().contains(&mtu.to_string()), "{e}");
     }
@@ -213,7 +259,10 @@ fn vlan_networks_are_refused_at_unit_level() {
     v["versioned_object.data"]["network"]["versioned_object.data"]["should_provide_vlan"] =
         json!(true);
     let vif = load(&v);
-    let e = select(&vif, &cfg()).unwrap().plug(&vif, &inst()).unwrap_err();
+    let e = select(&vif, &cfg())
+        .unwrap()
+        .plug(&vif, &inst())
+        .unwrap_err();
     assert!(matches!(e, BackendError::Unsupported(_)), "{e}");
 }
 
@@ -273,7 +322,12 @@ fn bulk_plug_pipelines_and_bulk_unplug_deletes_by_group() {
         let br = rt.get_link("brbulk").unwrap().unwrap();
         for t in &taps {
             let l = rt.get_link(&t.name).unwrap().unwrap();
-            assert_eq!((l.master, l.mtu, l.up), (Some(br.index), t.mtu, true), "{}", t.name);
+            assert_eq!(
+                (l.master, l.mtu, l.up),
+                (Some(br.index), t.mtu, true),
+                "{}",
+                t.name
+            );
         }
         // Idempotent.
         lb.plug_bulk("brbulk", &taps, true).unwrap();
@@ -304,13 +358,34 @@ fn cli_plug_unplug_in_netns() {
                 .unwrap()
         };
         let out = run("plug");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(rep["backend"], "linux_bridge");
         let l = rtnl().get_link("tapcli").unwrap().unwrap();
         assert_eq!(l.mtu, 1450);
-        let out = run("unplug");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // unplug reads the VIF from stdin.
+        let mut child = std::process::Command::new(bin)
+            .args(["unplug", "-", "--instance-uuid", VM_UUID])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(&std::fs::read(&f).unwrap()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(rtnl().get_link("tapcli").unwrap().is_none());
     });
 }
@@ -345,7 +420,35 @@ fn cli_usage_and_failure_exit_codes() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["versioned_object.data"]["plugin_name"].as_str().unwrap().to_string())
+        .map(|p| {
+            p["versioned_object.data"]["plugin_name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(names, ["linux_bridge", "ovs", "tap", "vhostuser"]);
+
+    // os-vif host_info(permitted_vif_type_names): plugins left with nothing are dropped.
+    let out = std::process::Command::new(bin)
+        .args(["host-info", "--compact", "--permitted", "VIFVHostUser"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plugins = v["versioned_object.data"]["plugin_info"]
+        .as_array()
+        .unwrap();
+    let names: Vec<_> = plugins
+        .iter()
+        .map(|p| p["versioned_object.data"]["plugin_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ovs", "vhostuser"]);
+    for p in plugins {
+        let vifs = p["versioned_object.data"]["vif_info"].as_array().unwrap();
+        assert_eq!(vifs.len(), 1);
+        assert_eq!(
+            vifs[0]["versioned_object.data"]["vif_object_name"],
+            "VIFVHostUser"
+        );
+    }
 }

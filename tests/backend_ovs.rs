@@ -66,7 +66,11 @@ fn tap_port_plug_is_idempotent_and_unplug_leaves_nothing() {
         assert_eq!(b.name(), "ovs");
         let links_before = link_names();
         let rep = b.plug(&vif, &inst()).unwrap();
-        assert!(rep.details["ofport"].as_i64().unwrap() > 0, "{:?}", rep.details);
+        assert!(
+            rep.details["ofport"].as_i64().unwrap() > 0,
+            "{:?}",
+            rep.details
+        );
 
         let br = sb.row("Bridge", "br-int").expect("bridge row");
         assert_eq!(br["datapath_type"], "netdev");
@@ -86,6 +90,11 @@ fn tap_port_plug_is_idempotent_and_unplug_leaves_nothing() {
         assert_eq!(tap.mtu, 1450);
         assert_eq!(tap.mac_string().as_deref(), Some(MAC));
         assert!(tap.up);
+        if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+            let v = std::fs::read_to_string("/proc/sys/net/ipv6/conf/tap6f0f6f2c-7c/disable_ipv6")
+                .expect("the tap's sysctl, seen from the test thread's netns");
+            assert_eq!(v.trim(), "1", "IPv6 disabled on the tap, as os-vif does");
+        }
 
         // Twice = same state (same rows, same ofport).
         b.plug(&vif, &inst()).unwrap();
@@ -98,12 +107,17 @@ fn tap_port_plug_is_idempotent_and_unplug_leaves_nothing() {
         b.unplug(&vif, &inst()).unwrap();
         assert_eq!(sb.names("Port"), ["br-int"], "port row gone");
         assert_eq!(sb.names("Interface"), ["br-int"], "interface row gone");
-        assert!(rtnl().get_link("tap6f0f6f2c-7c").unwrap().is_none(), "tap gone");
+        assert!(
+            rtnl().get_link("tap6f0f6f2c-7c").unwrap().is_none(),
+            "tap gone"
+        );
         // The integration bridge stays, like os-vif; ovs-netdev/br-int netdevs are OVS's.
         let mut links_after = link_names();
         links_after.retain(|n| !links_before.contains(n));
         assert!(
-            links_after.iter().all(|n| n == "br-int" || n == "ovs-netdev"),
+            links_after
+                .iter()
+                .all(|n| n == "br-int" || n == "ovs-netdev"),
             "{links_after:?}"
         );
         b.unplug(&vif, &inst()).unwrap();
@@ -195,7 +209,10 @@ fn ovs_rejecting_a_row_shows_its_error_and_rolls_back() {
             "{msg}"
         );
         assert!(msg.contains("constraint violation"), "{msg}");
-        assert!(sb.row("Bridge", "br-int").is_none(), "transaction was atomic");
+        assert!(
+            sb.row("Bridge", "br-int").is_none(),
+            "transaction was atomic"
+        );
         assert_eq!(link_names(), before, "tap rolled back");
     });
 }
@@ -218,25 +235,55 @@ fn interface_error_from_vswitchd_rolls_back_port_and_bridge() {
         assert_eq!(b.name(), "ovs");
         let e = b.plug(&vif, &inst()).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("OVS could not set up interface vhu6f0f6f2c-7c"), "{msg}");
-        assert!(sb.row("Port", "vhu6f0f6f2c-7c").is_none(), "port rolled back");
-        assert!(sb.row("Bridge", "br-int").is_none(), "bridge we created rolled back");
+        assert!(
+            msg.contains("OVS could not set up interface vhu6f0f6f2c-7c"),
+            "{msg}"
+        );
+        assert!(
+            sb.row("Port", "vhu6f0f6f2c-7c").is_none(),
+            "port rolled back"
+        );
+        assert!(
+            sb.row("Bridge", "br-int").is_none(),
+            "bridge we created rolled back"
+        );
     });
 }
 
 #[test]
 fn port_on_another_bridge_is_a_collision() {
     with_ovs("ovs_other_bridge", false, |sb| {
-        sb.vsctl(&["add-br", "br-ex", "--", "set", "Bridge", "br-ex", "datapath_type=netdev"]);
-        sb.vsctl(&["add-port", "br-ex", "tapob0", "--", "set", "Interface", "tapob0", "type=internal"]);
+        sb.vsctl(&[
+            "add-br",
+            "br-ex",
+            "--",
+            "set",
+            "Bridge",
+            "br-ex",
+            "datapath_type=netdev",
+        ]);
+        sb.vsctl(&[
+            "add-port",
+            "br-ex",
+            "tapob0",
+            "--",
+            "set",
+            "Interface",
+            "tapob0",
+            "type=internal",
+        ]);
         let vif = load(&ovs_vif(
             "tapob0",
             None,
             json!({"datapath_type": "netdev", "create_port": true}),
         ));
-        let e = select(&vif, &cfg(sb)).unwrap().plug(&vif, &inst()).unwrap_err();
+        let e = select(&vif, &cfg(sb))
+            .unwrap()
+            .plug(&vif, &inst())
+            .unwrap_err();
         assert!(
-            e.to_string().contains("port tapob0 already exists on OVS bridge br-ex"),
+            e.to_string()
+                .contains("port tapob0 already exists on OVS bridge br-ex"),
             "{e}"
         );
         assert!(sb.row("Bridge", "br-int").is_none(), "nothing committed");
@@ -343,17 +390,32 @@ fn cli_plug_unplug_against_sandbox() {
                 .unwrap()
         };
         let out = run("plug");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let iface = sb.row("Interface", "tapcli0").unwrap();
         assert_eq!(iface["external_ids"]["vm-uuid"], VM_UUID);
         assert_eq!(rtnl().get_link("tapcli0").unwrap().unwrap().mtu, 1400);
         let out = run("unplug");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(sb.row("Interface", "tapcli0").is_none());
 
         // Unreachable socket: exit 1 with a one-line message naming it.
         let out = std::process::Command::new(bin)
-            .args(["plug", f.to_str().unwrap(), "--instance-uuid", VM_UUID, "--ovsdb", "unix:/nope.sock"])
+            .args([
+                "plug",
+                f.to_str().unwrap(),
+                "--instance-uuid",
+                VM_UUID,
+                "--ovsdb",
+                "unix:/nope.sock",
+            ])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
@@ -416,18 +478,28 @@ fn representor_port_specs_follow_os_vif() {
         ..Config::default()
     };
     let ovs = Ovs::new(c.clone());
-    let s = ovs.port_spec(&load(&hostdev_vif("system")), &inst()).unwrap();
+    let s = ovs
+        .port_spec(&load(&hostdev_vif("system")), &inst())
+        .unwrap();
     assert_eq!(s.port, "rep1");
     assert!(s.representor && !s.delete_netdev && s.iface_type.is_none());
 
-    let s = ovs.port_spec(&load(&hostdev_vif("netdev")), &inst()).unwrap();
+    let s = ovs
+        .port_spec(&load(&hostdev_vif("netdev")), &inst())
+        .unwrap();
     assert_eq!(s.port, "vfr6f0f6f2c-7c");
     assert_eq!(s.iface_type.as_deref(), Some("dpdk"));
     assert_eq!(
         s.options,
-        vec![("dpdk-devargs".to_string(), "0000:03:00.1,representor=[1]".to_string())]
+        vec![(
+            "dpdk-devargs".to_string(),
+            "0000:03:00.1,representor=[1]".to_string()
+        )]
     );
-    assert_eq!(select(&load(&hostdev_vif("netdev")), &c).unwrap().name(), "ovs");
+    assert_eq!(
+        select(&load(&hostdev_vif("netdev")), &c).unwrap().name(),
+        "ovs"
+    );
 }
 
 #[test]
@@ -454,7 +526,10 @@ fn vhostuser_port_specs_follow_os_vif() {
     assert_eq!(s.iface_type.as_deref(), Some("dpdkvhostuserclient"));
     assert_eq!(
         s.options,
-        vec![("vhost-server-path".to_string(), "/run/vhu/sock0".to_string())]
+        vec![(
+            "vhost-server-path".to_string(),
+            "/run/vhu/sock0".to_string()
+        )]
     );
 }
 
@@ -465,8 +540,9 @@ fn wrong_or_missing_profile_is_refused_with_os_vif_text() {
     v["versioned_object.data"]["port_profile"] = obj("VIFPortProfileFPTap", json!({}));
     let e = ovs.port_spec(&load(&v), &inst()).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("Port profile VIFPortProfileFPTap is not a subclass of VIFPortProfileOpenVSwitch"),
+        e.to_string().contains(
+            "Port profile VIFPortProfileFPTap is not a subclass of VIFPortProfileOpenVSwitch"
+        ),
         "{e}"
     );
     let mut v = ovs_vif("tapw0", None, json!({}));
@@ -476,4 +552,191 @@ fn wrong_or_missing_profile_is_refused_with_os_vif_text() {
         .remove("network");
     let e = ovs.port_spec(&load(&v), &inst()).unwrap_err();
     assert!(e.to_string().contains("VIF network is required"), "{e}");
+}
+
+#[test]
+fn hybrid_plug_builds_qbr_veth_and_qvo_port_and_unplug_removes_them() {
+    with_ovs("ovs_hybrid", false, |sb| {
+        let links_before = link_names();
+        let vif = load(&obj(
+            "VIFBridge",
+            json!({
+                "id": VIF_ID, "address": MAC, "plugin": "ovs", "vif_name": "tap6f0f6f2c-7c",
+                "bridge_name": "qbr6f0f6f2c-7c",
+                "network": network("br-int", Some(1450), false),
+                "port_profile": ovs_profile(json!({"datapath_type": "netdev"})),
+            }),
+        ));
+        let b = select(&vif, &cfg(sb)).unwrap();
+        assert_eq!(b.name(), "ovs");
+        b.plug(&vif, &inst()).unwrap();
+        let mut rt = rtnl();
+        let qbr = rt.get_link("qbr6f0f6f2c-7c").unwrap().expect("qbr");
+        let qvb = rt.get_link("qvb6f0f6f2c-7c").unwrap().expect("qvb");
+        let qvo = rt.get_link("qvo6f0f6f2c-7c").unwrap().expect("qvo");
+        assert_eq!(qbr.kind.as_deref(), Some("bridge"));
+        assert_eq!(qvb.master, Some(qbr.index));
+        assert_eq!((qvb.mtu, qvo.mtu), (1450, 1450));
+        assert!(qvb.up && qvo.up);
+        let iface = sb.row("Interface", "qvo6f0f6f2c-7c").expect("qvo row");
+        assert_eq!(iface["external_ids"]["iface-id"], IFACE_ID);
+        assert!(iface["ofport"].as_i64().unwrap() > 0);
+
+        // libvirt's part: a tap in qbr.
+        vifman::backend::tap::create_persistent_tap("tap6f0f6f2c-7c", false).unwrap();
+        rt.request(vifman::backend::rtnl::Request::set_link_by_name(
+            "tap6f0f6f2c-7c",
+            &vifman::backend::rtnl::LinkChange {
+                master: Some(qbr.index),
+                up: Some(true),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+
+        b.plug(&vif, &inst()).unwrap(); // re-plug: only MTUs refreshed
+        assert_eq!(
+            rt.get_link("qvo6f0f6f2c-7c").unwrap().unwrap().index,
+            qvo.index
+        );
+
+        b.unplug(&vif, &inst()).unwrap();
+        assert!(rt.get_link("qbr6f0f6f2c-7c").unwrap().is_none());
+        assert!(rt.get_link("qvb6f0f6f2c-7c").unwrap().is_none());
+        assert!(rt.get_link("qvo6f0f6f2c-7c").unwrap().is_none());
+        assert_eq!(rt.get_link("tap6f0f6f2c-7c").unwrap().unwrap().master, None);
+        assert_eq!(sb.names("Port"), ["br-int"]);
+        // libvirt would delete its tap now.
+        let t = rt.get_link("tap6f0f6f2c-7c").unwrap().unwrap();
+        rt.request(vifman::backend::rtnl::Request::del_link(t.index, "tap"))
+            .unwrap();
+        let mut after = link_names();
+        after.retain(|n| !links_before.contains(n));
+        assert!(
+            after.iter().all(|n| n == "br-int" || n == "ovs-netdev"),
+            "{after:?}"
+        );
+        b.unplug(&vif, &inst()).unwrap();
+    });
+}
+
+#[test]
+fn openvswitch_unplug_takes_the_hybrid_path_when_qbr_exists() {
+    with_ovs("ovs_hybrid_unplug_quirk", false, |sb| {
+        let hybrid = load(&obj(
+            "VIFBridge",
+            json!({
+                "id": VIF_ID, "address": MAC, "plugin": "ovs", "vif_name": "tap6f0f6f2c-7c",
+                "bridge_name": "qbr6f0f6f2c-7c",
+                "network": network("br-int", None, false),
+                "port_profile": ovs_profile(json!({"datapath_type": "netdev"})),
+            }),
+        ));
+        select(&hybrid, &cfg(sb))
+            .unwrap()
+            .plug(&hybrid, &inst())
+            .unwrap();
+        let as_ovs = load(&ovs_vif(
+            "tap6f0f6f2c-7c",
+            None,
+            json!({"datapath_type": "netdev"}),
+        ));
+        select(&as_ovs, &cfg(sb))
+            .unwrap()
+            .unplug(&as_ovs, &inst())
+            .unwrap();
+        assert!(rtnl().get_link("qbr6f0f6f2c-7c").unwrap().is_none());
+        assert!(rtnl().get_link("qvo6f0f6f2c-7c").unwrap().is_none());
+        assert_eq!(sb.names("Port"), ["br-int"]);
+    });
+}
+
+#[test]
+fn kernel_representor_is_set_up_added_and_set_down_on_unplug() {
+    // The kernel datapath is missing here, so the bridge is a pre-made netdev bridge and
+    // the profile names no datapath (we never rewrite an existing bridge's datapath). The
+    // "representor" is a veth found through a sysfs tree built in a tempdir.
+    with_ovs("ovs_representor", false, |sb| {
+        sb.vsctl(&[
+            "add-br",
+            "br-int",
+            "--",
+            "set",
+            "Bridge",
+            "br-int",
+            "datapath_type=netdev",
+        ]);
+        rtnl()
+            .request(vifman::backend::rtnl::Request::new_veth(
+                "rep1", "rep1peer", None,
+            ))
+            .unwrap();
+        let t = sysfs_tree();
+        let c = Config {
+            sysfs_root: t.path().to_path_buf(),
+            default_datapath_type: "system".into(),
+            ..cfg(sb)
+        };
+        let mut v = hostdev_vif("system");
+        v["versioned_object.data"]["port_profile"]["versioned_object.data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("datapath_type");
+        v["versioned_object.data"]["port_profile"]["versioned_object.changes"] =
+            json!(["interface_id", "profile_id"]);
+        let vif = load(&v);
+        let b = select(&vif, &c).unwrap();
+        b.plug(&vif, &inst()).unwrap();
+        assert_eq!(
+            sb.row("Bridge", "br-int").unwrap()["datapath_type"],
+            "netdev"
+        );
+        let iface = sb.row("Interface", "rep1").expect("representor port");
+        assert_eq!(iface["external_ids"]["iface-id"], IFACE_ID);
+        assert_eq!(iface["external_ids"]["attached-mac"], MAC);
+        assert!(
+            rtnl().get_link("rep1").unwrap().unwrap().up,
+            "set up on plug"
+        );
+
+        b.unplug(&vif, &inst()).unwrap();
+        assert!(sb.row("Interface", "rep1").is_none());
+        let rep = rtnl()
+            .get_link("rep1")
+            .unwrap()
+            .expect("representor is not deleted");
+        assert!(!rep.up, "set down on unplug");
+    });
+}
+
+#[test]
+fn concurrent_plugs_race_for_the_bridge_and_all_succeed() {
+    // Eight agents plug at once into a bridge none of them sees yet: the guarded
+    // transactions make exactly one create it, the others retry; cur_cfg jumps past some
+    // plugs' next_cfg, which must still count as applied.
+    with_ovs("ovs_concurrent", false, |sb| {
+        let c = cfg(sb);
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let c = c.clone();
+                s.spawn(move || {
+                    let vif = load(&ovs_vif(
+                        &format!("tapcc{i}"),
+                        None,
+                        json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+                    ));
+                    select(&vif, &c).unwrap().plug(&vif, &inst()).unwrap();
+                });
+            }
+        });
+        assert_eq!(sb.names("Bridge"), ["br-int"]);
+        let mut want: Vec<String> = (0..8).map(|i| format!("tapcc{i}")).collect();
+        want.push("br-int".into());
+        want.sort();
+        assert_eq!(sb.names("Port"), want);
+        for i in 0..8 {
+            let r = sb.row("Interface", &format!("tapcc{i}")).unwrap();
+            assert!(r["ofport"].as_i64().unwrap() > 0);
+        }
+    });
 }

@@ -99,7 +99,11 @@ fn unsafe_socket_dirs_are_refused() {
 
     let link = t.path().join("link");
     std::os::unix::fs::symlink("/tmp", &link).unwrap();
-    let vif = load(&vhu_vif("server", link.join("s").to_str().unwrap(), fp_tap()));
+    let vif = load(&vhu_vif(
+        "server",
+        link.join("s").to_str().unwrap(),
+        fp_tap(),
+    ));
     let e = select(&vif, &Config::default())
         .unwrap()
         .plug(&vif, &inst())
@@ -124,7 +128,10 @@ fn fp_profiles_pick_the_socket_backend_and_ovs_profiles_pick_ovs() {
         ),
     ] {
         let vif = load(&vhu_vif("server", "/tmp/x/s", p));
-        assert_eq!(select(&vif, &Config::default()).unwrap().name(), "vhostuser");
+        assert_eq!(
+            select(&vif, &Config::default()).unwrap().name(),
+            "vhostuser"
+        );
     }
     let vif = load(&vhu_vif("server", "/tmp/x/s", ovs_profile(json!({}))));
     assert_eq!(select(&vif, &Config::default()).unwrap().name(), "ovs");
@@ -163,17 +170,27 @@ fn dpdk_vhostuserclient_port_connects_to_a_qemu_like_listener() {
         let sock = sb.dir.join("qemu-vhu0.sock");
         let l = UnixListener::bind(&sock).unwrap();
         l.set_nonblocking(true).unwrap();
-        let vif = load(&vhu_vif("server", sock.to_str().unwrap(), ovs_profile(json!({}))));
+        let vif = load(&vhu_vif(
+            "server",
+            sock.to_str().unwrap(),
+            ovs_profile(json!({})),
+        ));
         let b = select(&vif, &ovs_cfg(&sb)).unwrap();
         b.plug(&vif, &inst()).unwrap();
 
         let iface = sb.row("Interface", "vhu6f0f6f2c-7c").expect("row");
         assert_eq!(iface["type"], "dpdkvhostuserclient");
-        assert_eq!(iface["options"]["vhost-server-path"], sock.to_str().unwrap());
+        assert_eq!(
+            iface["options"]["vhost-server-path"],
+            sock.to_str().unwrap()
+        );
         assert_eq!(iface["mtu_request"], 1500);
         assert_eq!(iface["external_ids"]["iface-id"], IFACE_ID);
         assert_eq!(iface["error"], json!([]));
-        assert_eq!(sb.row("Bridge", "br-int").unwrap()["datapath_type"], "netdev");
+        assert_eq!(
+            sb.row("Bridge", "br-int").unwrap()["datapath_type"],
+            "netdev"
+        );
 
         let end = Instant::now() + Duration::from_secs(10);
         let conn = loop {
@@ -183,7 +200,10 @@ fn dpdk_vhostuserclient_port_connects_to_a_qemu_like_listener() {
                 Err(_) => break None,
             }
         };
-        assert!(conn.is_some(), "ovs-vswitchd never connected to the QEMU-side socket");
+        assert!(
+            conn.is_some(),
+            "ovs-vswitchd never connected to the QEMU-side socket"
+        );
         let row = sb.row("Interface", "vhu6f0f6f2c-7c").unwrap();
         assert_eq!(row["status"]["mode"], "client", "{row}");
 
@@ -200,29 +220,53 @@ fn dpdk_vhostuser_port_reaches_connected_with_testpmd() {
     // the guest side. This is the full handshake up to status=connected.
     in_netns("dpdk_vhostuser_testpmd", || {
         let Some(testpmd) = which("dpdk-testpmd") else {
-            return skip("dpdk_vhostuser_testpmd", "dpdk-testpmd not found (apt-get install dpdk-dev)");
+            return skip(
+                "dpdk_vhostuser_testpmd",
+                "dpdk-testpmd not found (apt-get install dpdk-dev)",
+            );
         };
         let sb = match OvsSandbox::start(true) {
             Ok(sb) => sb,
             Err(why) => return skip("dpdk_vhostuser_testpmd", &why),
         };
-        let vif = load(&vhu_vif("client", "/ignored/by/ovs", ovs_profile(json!({}))));
+        let vif = load(&vhu_vif(
+            "client",
+            "/ignored/by/ovs",
+            ovs_profile(json!({})),
+        ));
         let b = select(&vif, &ovs_cfg(&sb)).unwrap();
         b.plug(&vif, &inst()).unwrap();
         let port = "vhu6f0f6f2c-7c";
         let iface = sb.row("Interface", port).unwrap();
         assert_eq!(iface["type"], "dpdkvhostuser");
         let sock = sb.dir.join(port);
-        assert!(sock.exists(), "OVS created its server socket {}", sock.display());
-        assert_eq!(wait_status(&sb, port, "x", Duration::ZERO)["status"]["status"], "disconnected");
+        assert!(
+            sock.exists(),
+            "OVS created its server socket {}",
+            sock.display()
+        );
+        assert_eq!(
+            wait_status(&sb, port, "x", Duration::ZERO)["status"]["status"],
+            "disconnected"
+        );
 
         let prefix = format!("tp{}", std::process::id());
         let mut child = std::process::Command::new(testpmd)
             .args([
-                "-l", "0,1", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-                "--no-telemetry", &format!("--file-prefix={prefix}"),
+                "-l",
+                "0,1",
+                "--no-huge",
+                "-m",
+                "256",
+                "--no-pci",
+                "--no-shconf",
+                "--no-telemetry",
+                &format!("--file-prefix={prefix}"),
                 &format!("--vdev=net_virtio_user0,path={}", sock.display()),
-                "--", "--total-num-mbufs=2048", "--forward-mode=txonly", "--stats-period=1",
+                "--",
+                "--total-num-mbufs=2048",
+                "--forward-mode=txonly",
+                "--stats-period=1",
             ])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

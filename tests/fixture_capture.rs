@@ -28,3 +28,18 @@ fn capturing_a_broken_tree_reports_instead_of_failing() {
         }
     }
 }
+
+#[test]
+fn inventory_of_a_capture_equals_inventory_of_the_source() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sysfs/nfv-host");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cap");
+    capture(&src, &out).unwrap();
+    let inv = |root: &Path| {
+        let r = vifman::sysfs::SysfsRoot::new(root).unwrap();
+        serde_json::to_value(vifman::inventory::collect(&r, "nfv-host")).unwrap()
+    };
+    let a = inv(&src);
+    assert!(!a["physical_functions"].as_array().unwrap().is_empty());
+    assert_eq!(a, inv(&out));
+}

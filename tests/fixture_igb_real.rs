@@ -16,7 +16,12 @@ fn igb_real_vf_state_matches_sysfs() {
     let pf = root.join("sys/bus/pci/devices/0000:01:00.0");
     let numvfs = std::fs::read_to_string(pf.join("sriov_numvfs")).unwrap();
     assert_eq!(numvfs.trim(), "4");
-    assert_eq!(std::fs::read_to_string(pf.join("sriov_totalvfs")).unwrap().trim(), "7");
+    assert_eq!(
+        std::fs::read_to_string(pf.join("sriov_totalvfs"))
+            .unwrap()
+            .trim(),
+        "7"
+    );
     let ifindex = std::fs::read_to_string(root.join("sys/class/net/eth0/ifindex")).unwrap();
     assert_eq!(ifindex.trim(), "9");
     assert_eq!(l.vfs[0].mac, "02:11:22:33:44:55");

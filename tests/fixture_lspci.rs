@@ -19,10 +19,16 @@ fn lspci_reads_nfv_host() {
             return;
         }
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let slots = text.lines().filter(|l| l.starts_with("Slot:")).count();
-    let dirs = std::fs::read_dir(root.join("sys/bus/pci/devices")).unwrap().count();
+    let dirs = std::fs::read_dir(root.join("sys/bus/pci/devices"))
+        .unwrap()
+        .count();
     assert_eq!(slots, dirs);
     assert!(text.contains("Device:\tEthernet Controller X710 for 10GbE SFP+ [1572]"));
     assert!(text.contains("Device:\tEthernet Virtual Function 700 Series [154c]"));

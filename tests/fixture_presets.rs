@@ -114,11 +114,12 @@ fn nfv_host_is_internally_consistent() {
     assert!(dflt.starts_with("eno1\t"));
 
     // VF state: some free, some in use, and one entry per VF.
-    let state: VfStateFile =
-        serde_json::from_str(&read(&root.join("vf-state.json"))).unwrap();
+    let state: VfStateFile = serde_json::from_str(&read(&root.join("vf-state.json"))).unwrap();
     let all: Vec<_> = state.links.iter().flat_map(|l| &l.vfs).collect();
     assert!(all.iter().any(|v| v.mac == "00:00:00:00:00:00"));
-    assert!(all.iter().any(|v| v.mac != "00:00:00:00:00:00" && v.vlan != 0));
+    assert!(all
+        .iter()
+        .any(|v| v.mac != "00:00:00:00:00:00" && v.vlan != 0));
     for l in &state.links {
         assert_eq!(l.num_vf as usize, l.vfs.len());
         let ifindex = read(&root.join(format!("sys/class/net/{}/ifindex", l.ifname)));
@@ -128,16 +129,30 @@ fn nfv_host_is_internally_consistent() {
 
 #[test]
 fn vf_state_json_has_the_agreed_shape() {
-    let v: serde_json::Value = serde_json::from_str(&read(&committed("nfv-host").join("vf-state.json"))).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&read(&committed("nfv-host").join("vf-state.json"))).unwrap();
     let link = &v["links"][0];
     let keys: Vec<_> = link.as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["ifname", "ifindex", "num_vf", "vfs"]);
-    let vf: Vec<_> = link["vfs"][0].as_object().unwrap().keys().cloned().collect();
+    let vf: Vec<_> = link["vfs"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(
         vf,
         [
-            "vf", "mac", "vlan", "qos", "vlan_proto", "spoofchk", "trust", "link_state",
-            "min_tx_rate", "max_tx_rate"
+            "vf",
+            "mac",
+            "vlan",
+            "qos",
+            "vlan_proto",
+            "spoofchk",
+            "trust",
+            "link_state",
+            "min_tx_rate",
+            "max_tx_rate"
         ]
     );
 }

@@ -41,7 +41,11 @@ fn no_duplicate_keys_or_pf_ids_and_no_pf_id_reused_as_a_vf_id() {
 #[test]
 fn drivers_and_counts_are_filled_in() {
     for m in hwdb::all() {
-        assert!(!m.pf_driver.is_empty() && !m.vf_driver.is_empty(), "{}", m.key);
+        assert!(
+            !m.pf_driver.is_empty() && !m.vf_driver.is_empty(),
+            "{}",
+            m.key
+        );
         assert!(m.max_vfs > 0, "{}", m.key);
         assert!(!m.name.is_empty(), "{}", m.key);
     }
@@ -97,7 +101,10 @@ fn lookup_by_pf_and_by_vf() {
 #[test]
 fn igb_matches_the_lab() {
     let igb = hwdb::lookup(0x8086, 0x10c9).unwrap();
-    assert_eq!((igb.pf_driver.as_str(), igb.vf_driver.as_str()), ("igb", "igbvf"));
+    assert_eq!(
+        (igb.pf_driver.as_str(), igb.vf_driver.as_str()),
+        ("igb", "igbvf")
+    );
     assert_eq!(igb.vf_device, 0x10ca);
     assert_eq!(igb.max_vfs, 7);
     assert!(!igb.caps.link_state);

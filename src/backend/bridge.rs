@@ -38,7 +38,7 @@ impl Undo {
     }
 }
 
-fn open() -> Result<Rtnl> {
+pub(crate) fn open() -> Result<Rtnl> {
     Rtnl::open().map_err(|e| BackendError::netlink("open rtnetlink socket", e))
 }
 
@@ -69,7 +69,16 @@ fn ensure_tap(rt: &mut Rtnl, spec: &TapSpec) -> Result<bool> {
 
 /// Creates the bridge if missing (when allowed) and brings it up; returns its ifindex and
 /// whether we created it.
-fn ensure_bridge(rt: &mut Rtnl, name: &str, may_create: bool) -> Result<(u32, bool)> {
+pub(crate) fn ensure_bridge(rt: &mut Rtnl, name: &str, may_create: bool) -> Result<(u32, bool)> {
+    ensure_bridge_with(rt, name, may_create, &BridgeSpec::default())
+}
+
+pub(crate) fn ensure_bridge_with(
+    rt: &mut Rtnl,
+    name: &str,
+    may_create: bool,
+    spec: &BridgeSpec,
+) -> Result<(u32, bool)> {
     let _s = tracing::debug_span!("ensure_bridge", name).entered();
     let existing = rt
         .get_link(name)
@@ -86,7 +95,7 @@ fn ensure_bridge(rt: &mut Rtnl, name: &str, may_create: bool) -> Result<(u32, bo
         }
         None if !may_create => return Err(BackendError::BridgeMissing(name.into())),
         None => {
-            rt.request(Request::new_bridge(name, &BridgeSpec::default()))
+            rt.request(Request::new_bridge(name, spec))
                 .map_err(|e| BackendError::netlink(format!("create bridge {name}"), e))?;
             let l = rt
                 .get_link(name)
@@ -202,9 +211,9 @@ impl LinuxBridge {
     /// os-vif's condition (`should_provide_bridge and not multi_host`), or our override.
     fn may_create(&self, vif: &VersionedObject) -> bool {
         self.cfg.create_bridge
-            || vif.get_obj("network").is_some_and(|n| {
-                get_bool(n, "should_provide_bridge") && !get_bool(n, "multi_host")
-            })
+            || vif
+                .get_obj("network")
+                .is_some_and(|n| get_bool(n, "should_provide_bridge") && !get_bool(n, "multi_host"))
     }
 
     /// Plugs many taps into one bridge with one netlink batch: each tap is created with
@@ -387,7 +396,9 @@ impl Backend for LinuxBridge {
                 if !links.iter().any(|l| l.master == Some(br.index)) {
                     rt.request(Request::del_link(br.index, &bridge))
                         .map_err(|e| BackendError::netlink(format!("delete {bridge}"), e))?;
-                    report.actions.push(format!("deleted empty bridge {bridge}"));
+                    report
+                        .actions
+                        .push(format!("deleted empty bridge {bridge}"));
                 }
             }
         }

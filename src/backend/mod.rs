@@ -146,11 +146,7 @@ pub fn select(vif: &VersionedObject, cfg: &Config) -> Result<Box<dyn Backend>> {
             Box::new(vhostuser::VhostUser::new(cfg.clone()))
         }
         "VIFVHostUser" if ovs_profile => Box::new(ovs::plug::Ovs::new(cfg.clone())),
-        "VIFBridge" if ovs_profile => {
-            return Err(BackendError::Unsupported(
-                "VIFBridge with an Open vSwitch port profile (os-vif hybrid plug: qbr bridge + qvb/qvo veth into OVS) is not implemented".into(),
-            ))
-        }
+        "VIFBridge" if ovs_profile => Box::new(ovs::plug::Ovs::new(cfg.clone())),
         "VIFBridge" => Box::new(bridge::LinuxBridge::new(cfg.clone())),
         other => {
             return Err(BackendError::Unsupported(format!(
@@ -219,7 +215,9 @@ pub fn check_ifname(name: &str) -> Result<()> {
     if name.is_empty()
         || name == "."
         || name == ".."
-        || name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+        || name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
     {
         return Err(BackendError::InvalidVif(format!(
             "{name:?} is not a valid interface name"
@@ -261,6 +259,23 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
             .map_err(|_| BackendError::InvalidVif(format!("bad MAC address {s:?}")))?;
     }
     Ok(out)
+}
+
+/// Turns IPv6 off on a host-side netdev, as os-vif does for the taps and bridges it makes:
+/// the host must not autoconfigure addresses on (or answer ND from) a guest's port.
+/// There is no rtnetlink attribute for this, hence the sysctl, which resolves in the
+/// calling thread's network namespace. A kernel without IPv6 has nothing to disable.
+pub fn disable_ipv6(name: &str) -> Result<()> {
+    let _s = tracing::debug_span!("disable_ipv6", name).entered();
+    let p = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    match std::fs::write(&p, "1") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BackendError::Tap {
+            op: format!("write {p}"),
+            error: e,
+        }),
+    }
 }
 
 pub(crate) fn req_str<'a>(o: &'a VersionedObject, field: &str) -> Result<&'a str> {

@@ -205,7 +205,10 @@ mod tests {
     fn missing_device_and_non_vf_are_clear_errors() {
         let t = tree();
         let e = find_representor(t.path(), "0000:09:00.0").unwrap_err();
-        assert!(e.to_string().contains("PCI device 0000:09:00.0 not found"), "{e}");
+        assert!(
+            e.to_string().contains("PCI device 0000:09:00.0 not found"),
+            "{e}"
+        );
         let e = find_representor(t.path(), "0000:03:00.1").unwrap_err();
         assert!(e.to_string().contains("not a VF"), "{e}");
     }

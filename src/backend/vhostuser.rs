@@ -78,7 +78,10 @@ pub fn ensure_socket_dir(dir: &Path, gid: Option<u32>) -> Result<bool> {
             if m.uid() != 0 && m.uid() != me {
                 return Err(sock_err(
                     dir,
-                    format!("socket directory is owned by uid {}, not root or us", m.uid()),
+                    format!(
+                        "socket directory is owned by uid {}, not root or us",
+                        m.uid()
+                    ),
                 ));
             }
             Ok(false)

@@ -73,7 +73,9 @@ pub fn run(cmd: FixtureCommand) -> anyhow::Result<()> {
                 r.devices,
                 r.netdevs,
                 r.skipped.len(),
-                r.vf_state.as_deref().unwrap_or("none (no netlink reader yet)")
+                r.vf_state
+                    .as_deref()
+                    .unwrap_or("none (no netlink reader yet)")
             );
         }
     }

@@ -44,7 +44,8 @@ pub struct BackendArgs {
         default_value = "unix:/var/run/openvswitch/db.sock"
     )]
     pub ovsdb: String,
-    /// Seconds to wait for OVSDB and for ovs-vswitchd to apply a change.
+    /// Seconds to wait for OVSDB and for ovs-vswitchd to apply a change; 0 waits
+    /// indefinitely, like os-vif's ovs_vsctl_timeout.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub ovs_timeout: u64,
     /// Put new OVS ports on VLAN 4095 until an agent wires them (os-vif isolate_vif).
@@ -74,7 +75,10 @@ impl BackendArgs {
     pub fn config(&self) -> Config {
         Config {
             ovsdb: self.ovsdb.clone(),
-            ovs_timeout: Duration::from_secs(self.ovs_timeout),
+            ovs_timeout: match self.ovs_timeout {
+                0 => Duration::from_secs(365 * 24 * 3600),
+                s => Duration::from_secs(s),
+            },
             isolate_vif: self.isolate_vif,
             network_device_mtu: self.network_device_mtu,
             create_bridge: self.create_bridge,
@@ -106,7 +110,8 @@ fn load(file: &str, lenient: bool) -> anyhow::Result<VersionedObject> {
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
     };
-    let json: J = serde_json::from_str(&text).map_err(|e| anyhow!("{file}: not valid JSON: {e}"))?;
+    let json: J =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{file}: not valid JSON: {e}"))?;
     let mode = if lenient { Mode::Lenient } else { Mode::Strict };
     from_primitive(&json, mode).map_err(|e| anyhow!("{file}: {e}"))
 }

@@ -24,9 +24,7 @@ pub struct Target<'a> {
 }
 
 pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
-    host.vf_states()?
-        .into_iter()
-        .find(|l| l.ifname == *t.pf_netdev)
+    host.vf_state_of(t.pf_netdev, t.pf_ifindex)?
         .and_then(|l| l.vfs.into_iter().find(|s| s.vf == t.vf_index))
         .ok_or_else(|| HostError::other(format!("read back {} vf {}", t.pf_netdev, t.vf_index), "the PF no longer reports this VF"))
 }

@@ -150,8 +150,47 @@ impl Engine<'_> {
         if st.by_vif(&req.vif_id).is_some() {
             return Err(EngineError::Busy(format!("VIF {} already has an allocation; release it first", req.vif_id)));
         }
-        let view = HostView::load(self.host)?;
-        let v = self.select(&view, &st, req)?;
+        let (mut view, since) = self.take_view()?;
+        let mut cached = since.is_some();
+        // A cached view picks fast; the pick is then checked against the kernel, and any
+        // disagreement means a full rescan and a second pick.
+        let idx = loop {
+            let picked = self.select(&view, &st, req).map(|v| view.vfs.iter().position(|x| x.addr == v.addr).expect("from view"));
+            let i = match picked {
+                Ok(i) => i,
+                Err(e) if cached => {
+                    let _ = e;
+                    view = HostView::load(self.host)?;
+                    cached = false;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if !cached {
+                break i;
+            }
+            if view.refresh_vf(self.host, i)? {
+                break i;
+            }
+            view = HostView::load(self.host)?;
+            cached = false;
+        };
+        let taken = if cached { since.expect("cached views have a time") } else { std::time::Instant::now() };
+        let result = self.allocate_on(&mut view, idx, &mut store, &mut st, req, dry_run);
+        self.keep_view(view, taken);
+        result
+    }
+
+    fn allocate_on(
+        &self,
+        view: &mut HostView,
+        idx: usize,
+        store: &mut crate::alloc::store::Store,
+        st: &mut StoreState,
+        req: &AllocateRequest,
+        dry_run: bool,
+    ) -> Result<AllocateOutcome, EngineError> {
+        let v = &view.vfs[idx].clone();
         let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
         let state = v.state.clone().expect("selected VFs have state");
         let knobs = req.knobs((state.min_tx_rate, state.max_tx_rate));
@@ -183,6 +222,7 @@ impl Engine<'_> {
         let pf_ifindex = v.pf_ifindex.unwrap_or(0);
         let mac_for_vif = req.mac.or_else(|| v.netdevs.first().and_then(|n| view.scan.netdev(n.as_str())).and_then(|n| n.mac));
         let vif = emit::vif(req, v, mac_for_vif)?;
+        let view_idx = idx;
         let mut rec = Allocation {
             vif_id: req.vif_id.clone(),
             instance_uuid: req.instance_uuid.clone(),
@@ -206,7 +246,7 @@ impl Engine<'_> {
         };
         // Intent first: a crash from here on leaves a Pending record that reconcile undoes.
         st.allocations.push(rec.clone());
-        store.save(&st)?;
+        store.save(st)?;
 
         let t = Target {
             vf: v.addr,
@@ -241,7 +281,8 @@ impl Engine<'_> {
                 rec.phase = Phase::Active;
                 let i = st.by_vif(&req.vif_id).expect("just recorded");
                 st.allocations[i] = rec;
-                store.save(&st)?;
+                store.save(st)?;
+                let _ = view.refresh_vf(self.host, view_idx);
                 Ok(AllocateOutcome { plan, vif: Some(vif) })
             }
             Err((step, source)) => {
@@ -249,7 +290,8 @@ impl Engine<'_> {
                 let rollback = if failures.is_empty() {
                     let i = st.by_vif(&req.vif_id).expect("just recorded");
                     st.allocations.remove(i);
-                    store.save(&st)?;
+                    store.save(st)?;
+                    let _ = view.refresh_vf(self.host, view_idx);
                     format!("rolled back {} change(s), VF {} is as it was", applied.len(), v.addr)
                 } else {
                     format!(

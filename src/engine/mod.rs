@@ -55,7 +55,14 @@ pub struct Engine<'a> {
     pub host: &'a dyn Host,
     pub config: &'a Config,
     pub state_dir: PathBuf,
+    /// The last host view and when it was taken. A long-lived engine (benchmarks, a daemon)
+    /// reuses it for selection and re-validates the chosen VF against the kernel; a
+    /// one-shot CLI process always starts cold.
+    cache: std::sync::Mutex<Option<(std::time::Instant, HostView)>>,
 }
+
+/// How long a cached host view may drive selection before a full rescan.
+const VIEW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl<'a> Engine<'a> {
     pub fn new(host: &'a dyn Host, config: &'a Config, state_dir: impl Into<PathBuf>) -> Self {
@@ -63,11 +70,28 @@ impl<'a> Engine<'a> {
             host,
             config,
             state_dir: state_dir.into(),
+            cache: std::sync::Mutex::new(None),
         }
     }
 
     fn open_store(&self) -> Result<Store, EngineError> {
         Ok(Store::open(&self.state_dir)?)
+    }
+
+    /// A host view: the cached one while fresh, else a new scan. Returned by value; give it
+    /// back with [`Engine::keep_view`].
+    fn take_view(&self) -> Result<(HostView, Option<std::time::Instant>), EngineError> {
+        let cached = self.cache.lock().ok().and_then(|mut c| c.take());
+        match cached {
+            Some((t, v)) if t.elapsed() < VIEW_TTL => Ok((v, Some(t))),
+            _ => Ok((HostView::load(self.host)?, None)),
+        }
+    }
+
+    fn keep_view(&self, v: HostView, taken: std::time::Instant) {
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some((taken, v));
+        }
     }
 
     /// Current allocations (takes the lock briefly, so it sees a consistent state).

@@ -12,24 +12,39 @@ impl Engine<'_> {
         let mut store = self.open_store()?;
         let mut st: StoreState = store.load()?;
         let i = st.by_vif(&vif_id).ok_or_else(|| EngineError::NotFound(vif_id.clone()))?;
-        st.allocations[i].phase = Phase::Releasing;
-        store.save(&st)?;
+        // No durable "releasing" mark before the restore: if we die half-way, the record is
+        // still active and reconcile re-applies it, so the VIF stays allocated until a release
+        // completes. One durable write per release instead of two.
         let rec = st.allocations[i].clone();
-        let view = super::HostView::load(self.host)?;
-        if view.vf(&rec.vf).is_none() {
-            // The VF is gone (numvfs changed): nothing to restore, the record is stale.
-            tracing::warn!(vf = %rec.vf, "VF no longer exists; dropping its record");
-        } else {
-            let model = view.vf(&rec.vf).and_then(|v| hwdb::by_pf(v.pf_ids.0, v.pf_ids.1));
-            let failures = actuate::restore(self.host, &rec, model);
-            if !failures.is_empty() {
-                return Err(EngineError::Actuation {
-                    step: format!("restoring {}", rec.vf),
-                    cause: crate::host::HostError::other("restore", failures.join("; ")),
-                    rollback: "the record stays in phase releasing; run `vifman release` again or `vifman reconcile --repair`".into(),
-                });
+        let (mut view, since) = self.take_view()?;
+        let taken = since.unwrap_or_else(std::time::Instant::now);
+        let mut pos = view.vfs.iter().position(|v| v.addr == rec.vf);
+        if since.is_some() && pos.is_none_or(|p| view.refresh_vf(self.host, p).is_err()) {
+            view = super::HostView::load(self.host)?;
+            pos = view.vfs.iter().position(|v| v.addr == rec.vf);
+        }
+        match pos {
+            None => {
+                // The VF is gone (numvfs changed): nothing to restore, the record is stale.
+                tracing::warn!(vf = %rec.vf, "VF no longer exists; dropping its record");
+            }
+            Some(p) => {
+                let model = hwdb::by_pf(view.vfs[p].pf_ids.0, view.vfs[p].pf_ids.1);
+                let failures = actuate::restore(self.host, &rec, model);
+                let _ = view.refresh_vf(self.host, p);
+                if !failures.is_empty() {
+                    st.allocations[i].phase = Phase::Releasing;
+                    store.save(&st)?;
+                    self.keep_view(view, taken);
+                    return Err(EngineError::Actuation {
+                        step: format!("restoring {}", rec.vf),
+                        cause: crate::host::HostError::other("restore", failures.join("; ")),
+                        rollback: "the record stays in phase releasing; run `vifman release` again or `vifman reconcile --repair`".into(),
+                    });
+                }
             }
         }
+        self.keep_view(view, taken);
         st.allocations.remove(i);
         store.save(&st)?;
         Ok(rec)

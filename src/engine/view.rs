@@ -97,6 +97,38 @@ impl HostView {
         })
     }
 
+    /// Re-read one VF from the kernel (driver, override, netdevs, netlink state) and update
+    /// the view. True when nothing had changed, i.e. the cached entry was right.
+    pub fn refresh_vf(&mut self, host: &dyn Host, i: usize) -> Result<bool, HostError> {
+        let root = host.root().path().to_path_buf();
+        let v = &mut self.vfs[i];
+        let dir = root.join(format!("sys/bus/pci/devices/{}", v.addr));
+        if std::fs::metadata(&dir).is_err() {
+            return Ok(false);
+        }
+        let driver = std::fs::read_link(dir.join("driver")).ok().and_then(|l| l.file_name().and_then(|n| n.to_str()).map(String::from));
+        let driver_override = std::fs::read_to_string(dir.join("driver_override"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s != "(null)");
+        let mut netdevs: Vec<IfName> = std::fs::read_dir(dir.join("net"))
+            .map(|it| it.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+            .unwrap_or_default();
+        netdevs.sort();
+        let state = match &v.pf_netdev {
+            Some(pf) => host.vf_state_of(pf, v.pf_ifindex.unwrap_or(0))?.and_then(|l| l.vfs.into_iter().find(|s| s.vf == v.vf_index)),
+            None => None,
+        };
+        let mut old_nd = v.netdevs.clone();
+        old_nd.sort();
+        let same = v.driver == driver && v.driver_override == driver_override && old_nd == netdevs && v.state == state;
+        v.driver = driver;
+        v.driver_override = driver_override;
+        v.netdevs = netdevs;
+        v.state = state;
+        Ok(same)
+    }
+
     pub fn vf(&self, addr: &PciAddress) -> Option<&VfView> {
         self.vfs.iter().find(|v| &v.addr == addr)
     }

@@ -10,7 +10,7 @@ mod uevent;
 
 pub use knob::{Knob, KnobKind};
 pub use real::RealHost;
-pub use rtnl::{set_link_up, set_vf_knob};
+pub use rtnl::{set_link_up, set_vf_knob, set_vf_raw, vf_info};
 pub use sim::SimHost;
 
 use std::time::Duration;
@@ -156,6 +156,11 @@ pub trait Host {
         crate::sysfs::scan(self.root())
     }
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError>;
+    /// One PF's VF state (cheaper than a full dump on a big host).
+    fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
+        let _ = pf_ifindex;
+        Ok(self.vf_states()?.into_iter().find(|l| &l.ifname == pf))
+    }
     /// One VF knob, one RTM_SETLINK on the PF, so a failure names exactly one knob.
     fn set_vf(&self, pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError>;
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;

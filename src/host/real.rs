@@ -32,6 +32,13 @@ impl Host for RealHost {
         KernelVfState.vf_state().map_err(|e| HostError::other("RTM_GETLINK dump", e.to_string()))
     }
 
+    fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
+        if pf_ifindex == 0 {
+            return Ok(self.vf_states()?.into_iter().find(|l| &l.ifname == pf));
+        }
+        super::rtnl::get_link_vfs(pf_ifindex)
+    }
+
     fn set_vf(&self, pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
         super::rtnl::set_vf_knob(pf, pf_ifindex, vf, knob)
     }

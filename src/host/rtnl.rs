@@ -88,6 +88,49 @@ pub fn set_vf_knob(pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result
     request(&op, msg)
 }
 
+/// RTM_GETLINK for one link (not a dump) with its VF info: the cheap read-back after a set.
+pub fn get_link_vfs(ifindex: u32) -> Result<Option<crate::netlink::PfLinkState>, HostError> {
+    let op = format!("RTM_GETLINK ifindex {ifindex}");
+    let _span = tracing::debug_span!("rtm_getlink_one", ifindex).entered();
+    let sock_err = |e: std::io::Error| HostError::from_io(format!("{op}: netlink socket"), &e);
+    let mut socket = Socket::new(NETLINK_ROUTE).map_err(sock_err)?;
+    socket.bind_auto().map_err(sock_err)?;
+    socket.connect(&SocketAddr::new(0, 0)).map_err(sock_err)?;
+    let mut msg = LinkMessage::default();
+    msg.header.index = ifindex;
+    msg.attributes.push(LinkAttribute::ExtMask(vec![
+        netlink_packet_route::link::LinkExtentMask::Vf,
+        netlink_packet_route::link::LinkExtentMask::SkipStats,
+    ]));
+    let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(RouteNetlinkMessage::GetLink(msg)));
+    packet.header.flags = NLM_F_REQUEST;
+    packet.header.sequence_number = 1;
+    packet.finalize();
+    let mut out = vec![0; packet.buffer_len()];
+    packet.serialize(&mut out);
+    socket.send(&out, 0).map_err(sock_err)?;
+    // One reply; size it first, a PF with many VFs does not fit a fixed buffer.
+    let mut buf = Vec::new();
+    let want = socket.recv(&mut buf, libc::MSG_PEEK | libc::MSG_TRUNC).map_err(sock_err)?;
+    buf = Vec::with_capacity(want.max(4096));
+    let n = socket.recv(&mut buf, 0).map_err(sock_err)?;
+    let reply: NetlinkMessage<RouteNetlinkMessage> =
+        NetlinkMessage::deserialize(&buf[..n]).map_err(|e| HostError::other(&op, format!("bad netlink reply: {e}")))?;
+    match reply.payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => Ok(crate::netlink::pf_link_state(&l)),
+        NetlinkPayload::Error(e) if e.code.is_some() => Err(HostError::kernel(op, -e.code.map(|c| c.get()).unwrap_or(0))),
+        _ => Ok(None),
+    }
+}
+
+/// Send an arbitrary IFLA_VF_INFO (tests use it to prove the kernel rejects bad encodings).
+pub fn set_vf_raw(ifindex: u32, info: VfInfo) -> Result<(), HostError> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = ifindex;
+    msg.attributes.push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![info])]));
+    request("raw vf info", msg)
+}
+
 pub fn set_link_up(ifname: &IfName) -> Result<(), HostError> {
     let op = format!("{ifname} up");
     let _span = tracing::info_span!("rtm_setlink_up", ifname = %ifname).entered();

@@ -125,21 +125,27 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
         if !keys.insert(m.key.clone()) {
             return Err(invalid("duplicate key".into()));
         }
-        let id = |field: &'static str, v: &str| parse_id(v).ok_or_else(|| HwdbError::BadId {
-            key: key.clone(),
-            field,
-            value: v.to_string(),
-        });
+        let id = |field: &'static str, v: &str| {
+            parse_id(v).ok_or_else(|| HwdbError::BadId {
+                key: key.clone(),
+                field,
+                value: v.to_string(),
+            })
+        };
         let vendor = id("vendor", &m.vendor)?;
         let pf_device = id("pf_device", &m.pf_device)?;
         let vf_device = id("vf_device", &m.vf_device)?;
         if !pfs.insert((vendor, pf_device)) {
-            return Err(invalid(format!("duplicate PF id {vendor:04x}:{pf_device:04x}")));
+            return Err(invalid(format!(
+                "duplicate PF id {vendor:04x}:{pf_device:04x}"
+            )));
         }
         if m.max_vfs == 0 {
             return Err(invalid("max_vfs is 0".into()));
         }
-        if m.name.trim().is_empty() || m.pf_driver.trim().is_empty() || m.vf_driver.trim().is_empty()
+        if m.name.trim().is_empty()
+            || m.pf_driver.trim().is_empty()
+            || m.vf_driver.trim().is_empty()
         {
             return Err(invalid("empty name or driver".into()));
         }
@@ -167,7 +173,11 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
             link_state: pick("link_state", over.link_state, drv.link_state)?,
         };
         let quirks = Quirks {
-            rejects_zero_mac: pick("rejects_zero_mac", over.rejects_zero_mac, drv.rejects_zero_mac)?,
+            rejects_zero_mac: pick(
+                "rejects_zero_mac",
+                over.rejects_zero_mac,
+                drv.rejects_zero_mac,
+            )?,
             pf_must_be_up: pick("pf_must_be_up", over.pf_must_be_up, drv.pf_must_be_up)?,
             vf_reload_after_mac: pick(
                 "vf_reload_after_mac",
@@ -175,11 +185,15 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
                 drv.vf_reload_after_mac,
             )?,
         };
-        let notes = [drv.notes.as_deref(), over.notes.as_deref(), m.notes.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let notes = [
+            drv.notes.as_deref(),
+            over.notes.as_deref(),
+            m.notes.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
         out.push(NicModel {
             key: m.key,
             name: m.name,
@@ -201,8 +215,7 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
 /// Exactly four lowercase hex digits, the way sysfs prints IDs after `0x`.
 pub fn parse_id(s: &str) -> Option<u16> {
     if s.len() == 4
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         u16::from_str_radix(s, 16).ok()

@@ -189,6 +189,7 @@ pub(crate) fn device_info(d: &PciDevice, names: &mut NameCache) -> DeviceInfo {
         numa_node: d.numa_node,
         iommu_group: d.iommu_group,
         iommu_group_members: d.iommu_group_members.clone(),
+        udev: None,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct DeviceInfo {
     pub numa_node: Option<u32>,
     pub iommu_group: Option<u32>,
     pub iommu_group_members: Vec<PciAddress>,
+    /// udev properties (builds with the `udev` feature, live root only); else `null`.
+    pub udev: Option<crate::udev::UdevProps>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -51,11 +51,17 @@ fn lookup((vendor, device, sv, sd, class): Key) -> Names {
             }
         }
     }
+    // The curated NIC database names cards the way operators know them; it is keyed on PF ids.
+    // VF ids are shared across a family, so a VF keeps its pci.ids name and the database is
+    // only a fallback for VFs pci.ids does not know.
     if let (Some(v), Some(d)) = (vendor, device) {
-        n.model = hwdb_model(v, d);
+        n.model = crate::hwdb::by_pf(v, d).map(|m| m.name.clone());
     }
     if n.model.is_none() {
         n.model = n.device.clone();
+    }
+    if let (None, Some(v), Some(d)) = (&n.model, vendor, device) {
+        n.model = crate::hwdb::lookup(v, d).map(|m| format!("{} VF", m.name));
     }
     n.class = class.and_then(|c| {
         pci_ids::Subclass::from_cid_sid((c >> 16) as u8, (c >> 8) as u8)
@@ -64,8 +70,3 @@ fn lookup((vendor, device, sv, sd, class): Key) -> Names {
     n
 }
 
-/// The curated NIC database (`crate::hwdb`) is being written alongside this module; until its
-/// `lookup` lands, model names fall back to pci.ids.
-fn hwdb_model(_vendor: u16, _device: u16) -> Option<String> {
-    None
-}

@@ -51,5 +51,21 @@ fn strip_path(msg: &str, path: &Path) -> String {
 pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     let report = scan(root);
     let (links, origin, extra) = load_vf_state(root);
-    build(&report, label, &links, origin, extra)
+    let mut inv = build(&report, label, &links, origin, extra);
+    if root.is_host() && crate::udev::ENABLED {
+        add_udev(&mut inv);
+    }
+    inv
+}
+
+/// udev only describes the live system, so this runs for root `/` only.
+fn add_udev(inv: &mut Inventory) {
+    for pf in &mut inv.physical_functions {
+        pf.device.udev =
+            crate::udev::lookup(&pf.device.address, pf.netdevs.first().map(|n| &n.name));
+        for vf in &mut pf.vfs {
+            vf.device.udev =
+                crate::udev::lookup(&vf.device.address, vf.netdev.as_ref().map(|n| &n.name));
+        }
+    }
 }

@@ -4,6 +4,8 @@ use super::{PfLinkState, VfStateDump, VfStateError, VfStateSource};
 
 /// File name, at the top of a fixture root, holding what the kernel would report over netlink.
 pub const VF_STATE_FILE: &str = "vf-state.json";
+/// Directory of per-PF overrides of [`VF_STATE_FILE`] (see [`FixtureVfState::shard_dir`]).
+pub const VF_STATE_SHARDS: &str = "vf-state.d";
 
 /// Reads VF state from `<root>/vf-state.json` (format: [`VfStateDump`]).
 #[derive(Debug, Clone)]
@@ -19,7 +21,14 @@ impl FixtureVfState {
     }
 
     pub fn exists(&self) -> bool {
-        self.path.is_file()
+        self.path.is_file() || self.shard_dir().is_dir()
+    }
+
+    /// `<root>/vf-state.d/<ifname>.json`: one PF's links entry, overriding the same ifname in
+    /// vf-state.json. The simulated kernel writes these so a VF change rewrites one PF, not
+    /// the whole host.
+    pub fn shard_dir(&self) -> PathBuf {
+        self.path.with_file_name(VF_STATE_SHARDS)
     }
 
     pub fn path(&self) -> &Path {

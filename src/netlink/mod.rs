@@ -9,7 +9,7 @@ mod model;
 mod parse;
 mod socket;
 
-pub use fixture::{FixtureVfState, VF_STATE_FILE};
+pub use fixture::{FixtureVfState, VF_STATE_FILE, VF_STATE_SHARDS};
 pub use model::{PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
 pub use parse::pf_link_state;
 pub use socket::{KernelVfState, RouteSocket};

@@ -23,7 +23,9 @@ pub(crate) enum Raw<'a> {
 /// attribute (a full buffer means the file is bigger than a page).
 pub(crate) fn decode(buf: &[u8], n: usize) -> Raw<'_> {
     if n == buf.len() {
-        return Raw::Failed(format!("longer than {ATTR_BUF} bytes, not a sysfs attribute"));
+        return Raw::Failed(format!(
+            "longer than {ATTR_BUF} bytes, not a sysfs attribute"
+        ));
     }
     match std::str::from_utf8(&buf[..n]) {
         Ok(s) => Raw::Value(s.trim()),

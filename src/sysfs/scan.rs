@@ -2,7 +2,7 @@
 //! directory read per IOMMU group. Each attribute file is opened exactly once, relative to its
 //! device directory, and big hosts are scanned on a few threads.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::CStr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -308,7 +308,9 @@ impl<'c, 'r> Worker<'c, 'r> {
             }
         }
         let bus = &bus;
-        self.par_map(items, |w, (name, addr)| Some(w.scan_device(bus, &name, addr)))
+        self.par_map(items, |w, (name, addr)| {
+            Some(w.scan_device(bus, &name, addr))
+        })
     }
 
     fn scan_device(&mut self, bus: &Dir, name: &str, address: PciAddress) -> PciDevice {
@@ -322,44 +324,16 @@ impl<'c, 'r> Worker<'c, 'r> {
             }
         };
         d.present = true;
-        let hex16 = "a hex id like 0x8086";
-        d.ids = PciIds {
-            vendor: self.attr(&dir, c"vendor", Need::Required, hex16, attr::parse_hex_u16),
-            device: self.attr(&dir, c"device", Need::Required, hex16, attr::parse_hex_u16),
-            subsystem_vendor: self.attr(
-                &dir,
-                c"subsystem_vendor",
-                Need::Optional,
-                hex16,
-                attr::parse_hex_u16,
-            ),
-            subsystem_device: self.attr(
-                &dir,
-                c"subsystem_device",
-                Need::Optional,
-                hex16,
-                attr::parse_hex_u16,
-            ),
-            class: self.attr(
-                &dir,
-                c"class",
-                Need::Required,
-                "a class code like 0x020000",
-                |s| attr::parse_hex_u32(s, 0xff_ffff),
-            ),
-            revision: self.attr(
-                &dir,
-                c"revision",
-                Need::Optional,
-                "a hex byte like 0x01",
-                |s| attr::parse_hex_u32(s, 0xff).map(|v| v as u8),
-            ),
-        };
+        d.ids = self.read_ids(&dir);
         d.driver = self.link_name(&dir, c"driver");
         d.driver_override = self
-            .attr(&dir, c"driver_override", Need::Optional, "a driver name", |s| {
-                Some(s.to_string())
-            })
+            .attr(
+                &dir,
+                c"driver_override",
+                Need::Optional,
+                "a driver name",
+                |s| Some(s.to_string()),
+            )
             .filter(|s| !s.is_empty() && s != "(null)");
         d.numa_node = self
             .attr(
@@ -384,6 +358,60 @@ impl<'c, 'r> Worker<'c, 'r> {
             d.sriov = self.scan_sriov(&dir);
         }
         d
+    }
+
+    /// Vendor, device, subsystem and class come from `uevent` in one read (the kernel renders
+    /// it from the same `struct pci_dev` fields as the individual files); any id missing or
+    /// unparsable there is read from its own attribute file, which then gets the warning.
+    fn read_ids(&mut self, dir: &Dir) -> PciIds {
+        let mut ids = PciIds::default();
+        if let Some(u) = self.attr(dir, c"uevent", Need::Optional, "KEY=value lines", |s| {
+            Some(parse_uevent(s))
+        }) {
+            ids = u;
+        }
+        let hex16 = "a hex id like 0x8086";
+        if ids.vendor.is_none() {
+            ids.vendor = self.attr(dir, c"vendor", Need::Required, hex16, attr::parse_hex_u16);
+        }
+        if ids.device.is_none() {
+            ids.device = self.attr(dir, c"device", Need::Required, hex16, attr::parse_hex_u16);
+        }
+        if ids.subsystem_vendor.is_none() {
+            ids.subsystem_vendor = self.attr(
+                dir,
+                c"subsystem_vendor",
+                Need::Optional,
+                hex16,
+                attr::parse_hex_u16,
+            );
+        }
+        if ids.subsystem_device.is_none() {
+            ids.subsystem_device = self.attr(
+                dir,
+                c"subsystem_device",
+                Need::Optional,
+                hex16,
+                attr::parse_hex_u16,
+            );
+        }
+        if ids.class.is_none() {
+            ids.class = self.attr(
+                dir,
+                c"class",
+                Need::Required,
+                "a class code like 0x020000",
+                |s| attr::parse_hex_u32(s, 0xff_ffff),
+            );
+        }
+        ids.revision = self.attr(
+            dir,
+            c"revision",
+            Need::Optional,
+            "a hex byte like 0x01",
+            |s| attr::parse_hex_u32(s, 0xff).map(|v| v as u8),
+        );
+        ids
     }
 
     /// The device directory behind a `sys/bus/pci/devices` entry. The link is read relative
@@ -451,7 +479,10 @@ impl<'c, 'r> Worker<'c, 'r> {
                             Some(Ok(a)) => sr.vfs.push((i, a)),
                             _ => self.warn(
                                 &dir.rel.join(&link),
-                                format!("link target {:?} is not a PCI address", t.display().to_string()),
+                                format!(
+                                    "link target {:?} is not a PCI address",
+                                    t.display().to_string()
+                                ),
                             ),
                         },
                         Err(e) => {
@@ -464,9 +495,7 @@ impl<'c, 'r> Worker<'c, 'r> {
             // numvfs unreadable: find whatever virtfnN links exist.
             None => {
                 for name in self.list(dir, Need::Optional).unwrap_or_default() {
-                    let Some(i) = name
-                        .strip_prefix("virtfn")
-                        .and_then(attr::parse_dec::<u32>)
+                    let Some(i) = name.strip_prefix("virtfn").and_then(attr::parse_dec::<u32>)
                     else {
                         continue;
                     };
@@ -513,7 +542,10 @@ impl<'c, 'r> Worker<'c, 'r> {
                 None => d.physfn = Some(pf),
                 Some(p) if p != pf => {
                     let rel = Path::new(PCI_DEVICES).join(vf.to_string()).join("physfn");
-                    self.warn(&rel, format!("points at {p} but {pf} lists it as virtfn{i}"));
+                    self.warn(
+                        &rel,
+                        format!("points at {p} but {pf} lists it as virtfn{i}"),
+                    );
                 }
                 Some(_) => {}
             }
@@ -541,8 +573,7 @@ impl<'c, 'r> Worker<'c, 'r> {
     /// them (`sys/bus/pci/drivers/<drv>/<addr>`). Only walked when needed.
     fn fill_drivers_from_bus(&mut self, devices: &mut [PciDevice]) {
         let mut by_addr = HashMap::new();
-        if let Some((drivers, names)) = self.open_and_list(Path::new(PCI_DRIVERS), Need::Optional)
-        {
+        if let Some((drivers, names)) = self.open_and_list(Path::new(PCI_DRIVERS), Need::Optional) {
             for drv in names {
                 let Some(c) = fd::cname(&drv) else { continue };
                 for e in self
@@ -572,10 +603,22 @@ impl<'c, 'r> Worker<'c, 'r> {
         if groups.is_empty() {
             return;
         }
+        // Every PCI function has its own `iommu_group` link, so membership is already known
+        // from the links. The group directories are only read when some device could not be
+        // read (its link is unknown), which on a healthy host saves a directory per group.
+        if devices.iter().all(|d| d.present) {
+            for d in devices.iter_mut() {
+                if let Some(m) = d.iommu_group.and_then(|g| groups.get(&g)) {
+                    d.iommu_group_members = m.iter().copied().collect();
+                }
+            }
+            return;
+        }
         let base = Path::new(IOMMU_GROUPS);
         match self.open_dir(base) {
             Ok(dir) => {
-                let groups_vec: Vec<(u32, BTreeSet<PciAddress>)> = std::mem::take(&mut groups).into_iter().collect();
+                let groups_vec: Vec<(u32, BTreeSet<PciAddress>)> =
+                    std::mem::take(&mut groups).into_iter().collect();
                 let dir = &dir;
                 groups = self
                     .par_map(groups_vec, |w, (g, mut members)| {
@@ -586,7 +629,10 @@ impl<'c, 'r> Worker<'c, 'r> {
                                 Ok(a) => {
                                     members.insert(a);
                                 }
-                                Err(_) => w.warn(&dir.rel.join(&sub).join(&name), "not a PCI address; ignored"),
+                                Err(_) => w.warn(
+                                    &dir.rel.join(&sub).join(&name),
+                                    "not a PCI address; ignored",
+                                ),
                             }
                         }
                         Some((g, members))
@@ -631,7 +677,15 @@ impl<'c, 'r> Worker<'c, 'r> {
                 self.netdevs_from_devices(devices)
             }
         };
-        let mut out = self.par_map(items, |w, (name, target)| w.scan_netdev(&name, &target));
+        let vfs: HashSet<PciAddress> = devices
+            .iter()
+            .filter(|d| d.physfn.is_some())
+            .map(|d| d.address)
+            .collect();
+        let vfs = &vfs;
+        let mut out = self.par_map(items, |w, (name, target)| {
+            w.scan_netdev(&name, &target, vfs)
+        });
         let pos: HashMap<PciAddress, usize> = devices
             .iter()
             .enumerate()
@@ -650,7 +704,12 @@ impl<'c, 'r> Worker<'c, 'r> {
     }
 
     /// One netdev; `None` for netdevs that do not belong to a PCI function (lo, bridges).
-    fn scan_netdev(&mut self, name: &str, target: &Path) -> Option<NetDev> {
+    fn scan_netdev(
+        &mut self,
+        name: &str,
+        target: &Path,
+        vfs: &HashSet<PciAddress>,
+    ) -> Option<NetDev> {
         let display = Path::new(CLASS_NET).join(name);
         let Ok(ifname) = name.parse::<IfName>() else {
             self.warn(&display, "not a valid interface name; ignored");
@@ -671,7 +730,7 @@ impl<'c, 'r> Worker<'c, 'r> {
             phys_port_id: None,
         };
         match self.open_dir(target) {
-            Ok(dir) => self.read_netdev_attrs(&dir, &mut nd),
+            Ok(dir) => self.read_netdev_attrs(&dir, &mut nd, !vfs.contains(&device)),
             Err(e) => self.warn(&display, e.describe("netdev link")),
         }
         Some(nd)
@@ -698,7 +757,10 @@ impl<'c, 'r> Worker<'c, 'r> {
         out
     }
 
-    fn read_netdev_attrs(&mut self, dir: &Dir, nd: &mut NetDev) {
+    /// `switch_ports`: also read the `phys_*` attributes. Only PF-side netdevs (uplinks and
+    /// representors) need them; a VF's own netdev is never a switchdev port, and skipping
+    /// three opens per VF matters on a 2048-VF host.
+    fn read_netdev_attrs(&mut self, dir: &Dir, nd: &mut NetDev, switch_ports: bool) {
         let text = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
         nd.ifindex = self.attr(
             dir,
@@ -728,10 +790,33 @@ impl<'c, 'r> Worker<'c, 'r> {
                 }
             })
             .flatten();
+        if !switch_ports {
+            return;
+        }
         nd.phys_port_name = self.attr(dir, c"phys_port_name", Need::Optional, "text", text);
         nd.phys_switch_id = self.attr(dir, c"phys_switch_id", Need::Optional, "text", text);
         nd.phys_port_id = self.attr(dir, c"phys_port_id", Need::Optional, "text", text);
     }
+}
+
+/// `PCI_ID=8086:154C`, `PCI_SUBSYS_ID=8086:0000`, `PCI_CLASS=20000` from a PCI `uevent`.
+fn parse_uevent(s: &str) -> PciIds {
+    let mut ids = PciIds::default();
+    let pair = |v: &str| {
+        v.split_once(':')
+            .map(|(a, b)| (attr::parse_hex_u16(a), attr::parse_hex_u16(b)))
+            .unwrap_or((None, None))
+    };
+    for line in s.lines() {
+        if let Some(v) = line.strip_prefix("PCI_ID=") {
+            (ids.vendor, ids.device) = pair(v);
+        } else if let Some(v) = line.strip_prefix("PCI_SUBSYS_ID=") {
+            (ids.subsystem_vendor, ids.subsystem_device) = pair(v);
+        } else if let Some(v) = line.strip_prefix("PCI_CLASS=") {
+            ids.class = attr::parse_hex_u32(v, 0xff_ffff);
+        }
+    }
+    ids
 }
 
 /// A VF whose directory is unreadable still has known ids: the PF's vendor and the PF's

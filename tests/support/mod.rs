@@ -148,7 +148,13 @@ pub const DPDK_VSWITCHD: &str = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-d
 impl OvsSandbox {
     /// `Err(reason)` when OVS is not installed; VIFMAN_REQUIRE_OVS=1 makes that a panic.
     pub fn start(dpdk: bool) -> Result<Self, String> {
-        for b in ["ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl"] {
+        for b in [
+            "ovsdb-tool",
+            "ovsdb-server",
+            "ovs-vswitchd",
+            "ovs-vsctl",
+            "ovs-appctl",
+        ] {
             if which(b).is_none() {
                 let why = format!("{b} not found (apt-get install openvswitch-switch)");
                 if std::env::var_os("VIFMAN_REQUIRE_OVS").is_some() {
@@ -158,7 +164,9 @@ impl OvsSandbox {
             }
         }
         if dpdk && !Path::new(DPDK_VSWITCHD).exists() {
-            return Err(format!("{DPDK_VSWITCHD} not found (apt-get install openvswitch-switch-dpdk)"));
+            return Err(format!(
+                "{DPDK_VSWITCHD} not found (apt-get install openvswitch-switch-dpdk)"
+            ));
         }
         let dir = tempfile::Builder::new()
             .prefix("ovs-")
@@ -265,10 +273,7 @@ impl OvsSandbox {
     }
 
     fn dpdk_prefix(&self) -> String {
-        format!(
-            "vifman-{}",
-            self.dir.file_name().unwrap().to_string_lossy()
-        )
+        format!("vifman-{}", self.dir.file_name().unwrap().to_string_lossy())
     }
 
     pub fn vsctl_raw(&self, args: &[&str]) -> Result<String, String> {

@@ -35,13 +35,17 @@ guest=$("$here/build.sh" "$repo/target/vm-cache")
 # --- stage the share ---------------------------------------------------------------------
 share=$rundir/share
 rm -rf "$rundir"; mkdir -p "$share/bin" "$share/lib" "$share/out"
-cp "$vifman" "$share/bin/vifman"
+# Without debug info: the guest copies it to tmpfs once (executing a 60 MB debug binary
+# straight from 9p costs 1-2 s per run under TCG); symbols stay for backtraces.
+objcopy --strip-debug "$vifman" "$share/bin/vifman" 2>/dev/null || cp "$vifman" "$share/bin/vifman"
 # Libraries the guest does not have (e.g. libudev with --features udev): LD_LIBRARY_PATH.
 # libc, libm, libgcc_s and the loader are in the initrd already.
 ldd "$vifman" | grep -o '/[^ ]*' | { grep -Ev '/(libc|libm|libgcc_s|ld-linux[^/]*)\.so' || true; } |
   while read -r lib; do cp -L "$lib" "$share/lib/"; done
 cp -r "$here/guest" "$share/guest"
 echo "${*:-}" > "$share/guest/selected"
+# Debugging aid: VIFMAN_VM_GUEST_ENV="K=V ..." is exported to every scenario.
+echo "${VIFMAN_VM_GUEST_ENV:-}" > "$share/guest/env"
 
 # --- boot ------------------------------------------------------------------------------
 shellarg=; [ $interactive = 0 ] || shellarg=vm.shell
@@ -50,7 +54,9 @@ accel=tcg
 [ -n "${VIFMAN_VM_ACCEL:-}" ] && accel=$VIFMAN_VM_ACCEL
 # intel-iommu: Debian kernels lack CONFIG_VFIO_NOIOMMU, so vfio-pci needs a (virtual) IOMMU
 # to give VFs IOMMU groups; it must come before the devices it translates for.
-args=(-M q35 -accel "$accel" -cpu max -smp 2 -m "$mem" -nodefaults -no-reboot
+# One vCPU: with two (multi-threaded TCG) QEMU 10.0 aborted in iotlb_to_section() while VFs
+# were being created (memory map change racing a vCPU); the guest is single-job anyway.
+args=(-M q35 -accel "$accel" -cpu max -smp "${VIFMAN_VM_SMP:-1}" -m "$mem" -nodefaults -no-reboot
       -device intel-iommu
       -display none -monitor none -serial "file:$rundir/console.log"
       -kernel "$guest/vmlinuz" -initrd "$guest/initrd.img"

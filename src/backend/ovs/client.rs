@@ -191,11 +191,7 @@ impl Client {
     }
 
     pub fn cur_cfg(&mut self) -> Result<i64> {
-        let r = self.transact(vec![op::select(
-            "Open_vSwitch",
-            op::all(),
-            &["cur_cfg"],
-        )])?;
+        let r = self.transact(vec![op::select("Open_vSwitch", op::all(), &["cur_cfg"])])?;
         Ok(Self::rows(&r[0])
             .first()
             .and_then(|row| row["cur_cfg"].as_i64())
@@ -206,11 +202,7 @@ impl Client {
     /// pass the result to [`Self::next_cfg_of`].
     pub fn bump_ops() -> Vec<J> {
         vec![
-            op::mutate(
-                "Open_vSwitch",
-                op::all(),
-                json!([["next_cfg", "+=", 1]]),
-            ),
+            op::mutate("Open_vSwitch", op::all(), json!([["next_cfg", "+=", 1]])),
             op::select("Open_vSwitch", op::all(), &["next_cfg"]),
         ]
     }
@@ -220,7 +212,9 @@ impl Client {
             .get(select_index)
             .map(Self::rows)
             .and_then(|r| r.first().and_then(|row| row["next_cfg"].as_i64()))
-            .ok_or_else(|| OvsdbError::Protocol("no Open_vSwitch row (database not initialised?)".into()))
+            .ok_or_else(|| {
+                OvsdbError::Protocol("no Open_vSwitch row (database not initialised?)".into())
+            })
     }
 }
 

@@ -23,7 +23,11 @@ pub enum OvsdbError {
     #[error("OVSDB rejected the transaction: {error}{}", if details.is_empty() { String::new() } else { format!(": {details}") })]
     Rejected { error: String, details: String },
     #[error("ovs-vswitchd did not apply the change within {timeout:?} (cur_cfg {cur} < next_cfg {want}); is ovs-vswitchd running?")]
-    NotApplied { timeout: Duration, cur: i64, want: i64 },
+    NotApplied {
+        timeout: Duration,
+        cur: i64,
+        want: i64,
+    },
     /// ovs-vswitchd accepted the row but could not set the interface up.
     #[error("OVS could not set up interface {name}: {error}")]
     Interface { name: String, error: String },
@@ -37,11 +41,8 @@ pub enum OvsdbError {
 
 pub type Result<T> = std::result::Result<T, OvsdbError>;
 
-type Reader = serde_json::StreamDeserializer<
-    'static,
-    serde_json::de::IoRead<BufReader<UnixStream>>,
-    J,
->;
+type Reader =
+    serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<UnixStream>>, J>;
 
 pub struct Connection {
     path: String,
@@ -68,10 +69,9 @@ impl Connection {
         };
         writer.set_read_timeout(Some(timeout)).map_err(io)?;
         writer.set_write_timeout(Some(timeout)).map_err(io)?;
-        let reader = serde_json::Deserializer::from_reader(BufReader::new(
-            writer.try_clone().map_err(io)?,
-        ))
-        .into_iter::<J>();
+        let reader =
+            serde_json::Deserializer::from_reader(BufReader::new(writer.try_clone().map_err(io)?))
+                .into_iter::<J>();
         Ok(Connection {
             path,
             writer,

@@ -3,5 +3,6 @@
 //! costs ~10 ms of process start and DB download, ours costs one round trip.
 
 pub mod client;
+pub mod hybrid;
 pub mod jsonrpc;
 pub mod plug;

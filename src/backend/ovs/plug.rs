@@ -75,7 +75,9 @@ impl Ovs {
     /// Resolves a VIF to a port, applying os-vif's preconditions and naming.
     pub fn port_spec(&self, vif: &VersionedObject, instance: &Instance) -> Result<PortSpec> {
         let profile = vif.get_obj("port_profile").ok_or_else(|| {
-            BackendError::InvalidVif("A port profile is mandatory for the OpenVSwitch plugin".into())
+            BackendError::InvalidVif(
+                "A port profile is mandatory for the OpenVSwitch plugin".into(),
+            )
         })?;
         if !profile.class.is_a("VIFPortProfileOpenVSwitch") {
             return Err(BackendError::InvalidVif(format!(
@@ -155,6 +157,12 @@ impl Ovs {
                         )))
                     }
                 }
+            }
+            "VIFBridge" => {
+                // Hybrid plug: the OVS port is the qvo end of a veth whose qvb end sits
+                // in the Linux bridge `vif.bridge_name`; see `hybrid`.
+                spec.port = derived_name("qvo", id);
+                spec.mtu = vif_mtu(vif, &self.cfg, &spec.port)?;
             }
             "VIFHostDevice" => {
                 let vf = req_str(vif, "dev_address")?;
@@ -242,7 +250,12 @@ impl Ovs {
         Ok(report)
     }
 
-    fn transact_ports(&self, c: &mut Client, specs: &[PortSpec], report: &mut Report) -> Result<()> {
+    fn transact_ports(
+        &self,
+        c: &mut Client,
+        specs: &[PortSpec],
+        report: &mut Report,
+    ) -> Result<()> {
         let mut attempt = 0;
         let created = loop {
             attempt += 1;
@@ -303,10 +316,14 @@ impl Ovs {
                     report.actions.push(format!("added port {p} to {b}"));
                 }
                 if let [s] = specs {
-                    report.details.insert("bridge".into(), s.bridge.clone().into());
+                    report
+                        .details
+                        .insert("bridge".into(), s.bridge.clone().into());
                     report.details.insert("port".into(), s.port.clone().into());
                     if let Some(row) = rows.get(&s.port) {
-                        report.details.insert("ofport".into(), row["ofport"].clone());
+                        report
+                            .details
+                            .insert("ofport".into(), row["ofport"].clone());
                         let st = client::map_pairs(&row["status"]);
                         if !st.is_empty() {
                             report.details.insert(
@@ -371,7 +388,13 @@ impl Ovs {
                     }
                     None => {
                         let n = format!("br{i}");
-                        ops.push(op::wait("Bridge", op::name_is(&s.bridge), &["name"], json!([]), 0));
+                        ops.push(op::wait(
+                            "Bridge",
+                            op::name_is(&s.bridge),
+                            &["name"],
+                            json!([]),
+                            0,
+                        ));
                         ops.push(op::insert(
                             "Interface",
                             json!({"name": s.bridge, "type": "internal"}),
@@ -403,7 +426,10 @@ impl Ovs {
             }
             let existing = Client::rows(&res[1 + i]).into_iter().next();
             let mut iface = serde_json::Map::new();
-            iface.insert("type".into(), json!(s.iface_type.clone().unwrap_or_default()));
+            iface.insert(
+                "type".into(),
+                json!(s.iface_type.clone().unwrap_or_default()),
+            );
             iface.insert(
                 "options".into(),
                 map(s.options.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
@@ -430,10 +456,20 @@ impl Ovs {
                         .into());
                     }
                     // Re-plug: refresh the interface columns, leave VLAN settings alone.
-                    ops.push(op::update("Interface", op::name_is(&s.port), J::Object(iface)));
+                    ops.push(op::update(
+                        "Interface",
+                        op::name_is(&s.port),
+                        J::Object(iface),
+                    ));
                 }
                 None => {
-                    ops.push(op::wait("Port", op::name_is(&s.port), &["name"], json!([]), 0));
+                    ops.push(op::wait(
+                        "Port",
+                        op::name_is(&s.port),
+                        &["name"],
+                        json!([]),
+                        0,
+                    ));
                     iface.insert("name".into(), json!(s.port));
                     ops.push(op::insert("Interface", J::Object(iface), &format!("if{i}")));
                     let mut port = json!({"name": s.port, "interfaces": named(&format!("if{i}"))});
@@ -520,7 +556,10 @@ impl Ovs {
                     continue;
                 };
                 for b in &bridges {
-                    if set_items(&b["ports"]).iter().any(|x| as_uuid(x) == Some(pu)) {
+                    if set_items(&b["ports"])
+                        .iter()
+                        .any(|x| as_uuid(x) == Some(pu))
+                    {
                         let bu = as_uuid(&b["_uuid"]).unwrap_or_default();
                         ops.push(op::mutate(
                             "Bridge",
@@ -567,6 +606,11 @@ fn prepare_tap(rt: &mut Rtnl, t: &TapSpec) -> Result<bool> {
                 op: format!("create tap {}", t.name),
                 error: e,
             })?;
+            // Before it goes up, so no link-local address is ever configured.
+            if let Err(e) = crate::backend::disable_ipv6(&t.name) {
+                let _ = delete_netdev(rt, &t.name);
+                return Err(e);
+            }
             true
         }
     };
@@ -581,14 +625,23 @@ fn prepare_tap(rt: &mut Rtnl, t: &TapSpec) -> Result<bool> {
         if created {
             let _ = delete_netdev(rt, &t.name);
         }
-        return Err(BackendError::netlink(format!("configure tap {}", t.name), e));
+        return Err(BackendError::netlink(
+            format!("configure tap {}", t.name),
+            e,
+        ));
     }
     Ok(created)
 }
 
 /// Sets a netdev up/down and its MTU. With `must_exist` false a missing netdev is skipped,
 /// as os-vif does for ports whose netdev libvirt has not made yet.
-fn set_netdev(rt: &mut Rtnl, name: &str, up: Option<bool>, mtu: Option<u32>, must_exist: bool) -> Result<()> {
+fn set_netdev(
+    rt: &mut Rtnl,
+    name: &str,
+    up: Option<bool>,
+    mtu: Option<u32>,
+    must_exist: bool,
+) -> Result<()> {
     let l = rt
         .get_link(name)
         .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?;
@@ -638,6 +691,7 @@ impl Backend for Ovs {
         plugin_info(
             "ovs",
             &[
+                ("VIFBridge", &[OVS]),
                 ("VIFOpenVSwitch", &[OVS]),
                 ("VIFVHostUser", &[OVS, REP]),
                 ("VIFHostDevice", &[OVS, REP]),
@@ -648,19 +702,42 @@ impl Backend for Ovs {
     fn plug(&self, vif: &VersionedObject, instance: &Instance) -> Result<Report> {
         let _s = tracing::info_span!("ovs_plug_vif", id = vif.get_str("id")).entered();
         let spec = self.port_spec(vif, instance)?;
+        if vif.name() == "VIFBridge" {
+            return super::hybrid::plug(self, vif, &spec);
+        }
         self.plug_specs(std::slice::from_ref(&spec))
     }
 
     fn unplug(&self, vif: &VersionedObject, instance: &Instance) -> Result<Report> {
         let _s = tracing::info_span!("ovs_unplug_vif", id = vif.get_str("id")).entered();
         let spec = self.port_spec(vif, instance)?;
+        if vif.name() == "VIFBridge" {
+            return super::hybrid::unplug(self, vif, &spec);
+        }
+        if vif.name() == "VIFOpenVSwitch" {
+            // os-vif: if a hybrid bridge qbr<id> exists, the VIF was hybrid-plugged.
+            let id = req_str(vif, "id")?;
+            let qbr = derived_name("qbr", id);
+            let mut rt = crate::backend::bridge::open()?;
+            if rt
+                .get_link(&qbr)
+                .map_err(|e| BackendError::netlink(format!("look up {qbr}"), e))?
+                .is_some()
+            {
+                let mut hs = spec.clone();
+                hs.port = derived_name("qvo", id);
+                return super::hybrid::unplug_named(self, &qbr, &hs);
+            }
+        }
         let mut report = Report::new("ovs");
         report.actions = self.unplug_ports(std::slice::from_ref(&spec.port))?;
         if spec.delete_netdev || spec.representor {
             let mut rt = Rtnl::open().map_err(|e| BackendError::netlink("open rtnetlink", e))?;
             if spec.representor {
                 set_netdev(&mut rt, &spec.port, Some(false), None, false)?;
-                report.actions.push(format!("set representor {} down", spec.port));
+                report
+                    .actions
+                    .push(format!("set representor {} down", spec.port));
             } else if delete_netdev(&mut rt, &spec.port)? {
                 report.actions.push(format!("deleted tap {}", spec.port));
             }

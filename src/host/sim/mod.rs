@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::{Host, HostError, Knob, SysWrite};
 use crate::hwdb::{self, NicModel};
-use crate::netlink::{PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
+use crate::netlink::{FixtureVfState, PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto, VfStateSource, VF_STATE_SHARDS};
 use crate::sysfs::SysfsRoot;
 use crate::types::{IfName, MacAddress, PciAddress, VlanId};
 
@@ -26,6 +26,8 @@ pub struct SimHost {
     root: SysfsRoot,
     dir: PathBuf,
     faults: Faults,
+    /// Parsed vf-state.json (never rewritten by the simulation).
+    base: std::sync::OnceLock<Vec<PfLinkState>>,
 }
 
 impl SimHost {
@@ -64,6 +66,7 @@ impl SimHost {
             root,
             dir,
             faults: Faults::from_env(),
+            base: Default::default(),
         })
     }
 
@@ -74,6 +77,7 @@ impl SimHost {
             root,
             dir: dir.to_path_buf(),
             faults: Faults::from_env(),
+            base: Default::default(),
         })
     }
 
@@ -86,25 +90,40 @@ impl SimHost {
         &self.dir
     }
 
-    fn state_path(&self) -> PathBuf {
-        self.dir.join(crate::netlink::VF_STATE_FILE)
-    }
-
+    /// Every PF's VF state: vf-state.json merged with the per-PF shards the simulation wrote.
     pub(crate) fn load_state(&self) -> Result<VfStateDump, HostError> {
-        let p = self.state_path();
-        match std::fs::read_to_string(&p) {
-            Ok(t) => serde_json::from_str(&t).map_err(|e| HostError::other("simulate", format!("{}: {e}", p.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(VfStateDump::default()),
-            Err(e) => Err(HostError::from_io("simulate", &e)),
+        let src = FixtureVfState::new(&self.dir);
+        if !src.exists() {
+            return Ok(VfStateDump::default());
         }
+        src.vf_state().map(|links| VfStateDump { links }).map_err(|e| HostError::other("simulate", e.to_string()))
     }
 
-    pub(crate) fn save_state(&self, s: &VfStateDump) -> Result<(), HostError> {
-        let p = self.state_path();
-        let tmp = p.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(s).expect("state encodes");
-        std::fs::write(&tmp, text).map_err(|e| HostError::from_io("simulate", &e))?;
-        std::fs::rename(&tmp, &p).map_err(|e| HostError::from_io("simulate", &e))
+    /// One PF's VF state, reading only its shard when there is one (the base file, which the
+    /// simulation never rewrites, is parsed once per process).
+    pub(crate) fn load_link(&self, pf: &str) -> Result<Option<PfLinkState>, HostError> {
+        let shard = self.dir.join(VF_STATE_SHARDS).join(format!("{pf}.json"));
+        match std::fs::read_to_string(&shard) {
+            Ok(t) => return serde_json::from_str(&t).map(Some).map_err(|e| HostError::other("simulate", format!("{}: {e}", shard.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(HostError::from_io("simulate", &e)),
+        }
+        let base = self.base.get_or_init(|| {
+            std::fs::read_to_string(self.dir.join(crate::netlink::VF_STATE_FILE))
+                .ok()
+                .and_then(|t| serde_json::from_str::<VfStateDump>(&t).ok())
+                .map(|d| d.links)
+                .unwrap_or_default()
+        });
+        Ok(base.iter().find(|l| l.ifname.as_str() == pf).cloned())
+    }
+
+    /// Write one PF's shard atomically (the simulated kernel's netlink state).
+    pub(crate) fn save_link(&self, link: &PfLinkState) -> Result<(), HostError> {
+        let dir = self.dir.join(VF_STATE_SHARDS);
+        let p = dir.join(format!("{}.json", link.ifname));
+        let text = serde_json::to_string(link).expect("state encodes");
+        replace_file(&p, text.as_bytes()).map_err(|e| HostError::from_io("simulate", &e))
     }
 
     fn model_of(&self, pf: &PciAddress) -> Option<&'static NicModel> {
@@ -150,12 +169,7 @@ impl Host for SimHost {
         let t = tree::Tree::new(&self.dir);
         let pf_addr = t.netdev_device(pf.as_str()).ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
         let model = self.model_of(&pf_addr);
-        let mut state = self.load_state()?;
-        let link = state
-            .links
-            .iter_mut()
-            .find(|l| l.ifname.as_str() == pf.as_str())
-            .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+        let mut link = self.load_link(pf.as_str())?.ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
         if vf >= link.num_vf {
             return Err(HostError::kernel(&op, libc::EINVAL));
         }
@@ -188,7 +202,11 @@ impl Host for SimHost {
                 link.vfs.sort_by_key(|s| s.vf);
             }
         }
-        self.save_state(&state)
+        self.save_link(&link)
+    }
+
+    fn vf_state_of(&self, pf: &IfName, _pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
+        self.load_link(pf.as_str())
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {
@@ -241,5 +259,31 @@ impl HostError {
             HostError::Other { message, .. } => HostError::Other { op: op.into(), message },
             t => t,
         }
+    }
+}
+
+/// Atomically replace `path`'s content without allocating an inode per write: fill a spare
+/// file next to it, then swap the two names with `renameat2(RENAME_EXCHANGE)`. Readers see the
+/// old or the new content, never a torn file, and a crash mid-write only damages the spare.
+/// (A tmp-file-and-rename per write made inode allocation the top cost on ext4.)
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let spare = dir.join(format!(".{name}.spare"));
+    std::fs::write(&spare, bytes)?;
+    if !path.exists() {
+        return std::fs::rename(&spare, path);
+    }
+    let a = std::ffi::CString::new(spare.as_os_str().as_bytes())?;
+    let b = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: two NUL-terminated paths, AT_FDCWD, a flag the kernel validates.
+    let r = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if r == 0 {
+        Ok(())
+    } else {
+        // Filesystems without RENAME_EXCHANGE: plain atomic rename.
+        std::fs::rename(&spare, path)
     }
 }

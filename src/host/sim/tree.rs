@@ -181,7 +181,6 @@ impl<'a> Tree<'a> {
             return Err(HostError::kernel("sim", libc::ENOENT));
         }
         let pf_netdev = self.uplink_netdev(&pf_dir);
-        let mut state = sim.load_state()?;
         if n == 0 {
             for i in 0..current {
                 let link = pf_dir.join(format!("virtfn{i}"));
@@ -191,9 +190,10 @@ impl<'a> Tree<'a> {
                 let _ = fs::remove_file(self.abs(&link));
             }
             if let Some(nd) = &pf_netdev {
-                if let Some(l) = state.links.iter_mut().find(|l| l.ifname.as_str() == nd) {
+                if let Some(mut l) = sim.load_link(nd)? {
                     l.num_vf = 0;
                     l.vfs.clear();
+                    sim.save_link(&l)?;
                 }
             }
         } else {
@@ -235,23 +235,20 @@ impl<'a> Tree<'a> {
             }
             if let Some(nd) = &pf_netdev {
                 let ifindex = fs::read_to_string(self.abs(format!("sys/class/net/{nd}/ifindex"))).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-                let entry = match state.links.iter_mut().position(|l| l.ifname.as_str() == nd) {
-                    Some(p) => &mut state.links[p],
-                    None => {
-                        state.links.push(PfLinkState {
-                            ifname: nd.parse::<IfName>().map_err(|e| HostError::other("sim", e.to_string()))?,
-                            ifindex,
-                            num_vf: 0,
-                            vfs: vec![],
-                        });
-                        state.links.last_mut().expect("just pushed")
-                    }
+                let mut entry = match sim.load_link(nd)? {
+                    Some(l) => l,
+                    None => PfLinkState {
+                        ifname: nd.parse::<IfName>().map_err(|e| HostError::other("sim", e.to_string()))?,
+                        ifindex,
+                        num_vf: 0,
+                        vfs: vec![],
+                    },
                 };
                 entry.num_vf = n;
                 entry.vfs = (0..n).map(default_vf_state).collect();
+                sim.save_link(&entry)?;
             }
         }
-        sim.save_state(&state)?;
         fs::write(self.abs(pf_dir.join("sriov_numvfs")), format!("{n}\n")).map_err(io_err)
     }
 

@@ -38,17 +38,20 @@ run_fail() {
 
 # --- vifman capabilities -------------------------------------------------------------------
 have_cmd() { vifman "$@" --help >/dev/null 2>&1; }
-have_flag() { vifman "$1" --help 2>/dev/null | grep -q -- "$2"; }
+# have_flag CMD FLAG: clap accepts FLAG before --help only if it exists (also hidden flags).
+have_flag() { vifman "$1" "$2" --help >/dev/null 2>&1; }
 need_cmd() { # skip the scenario unless every named subcommand exists
   local c; for c in "$@"; do have_cmd "$c" || skip "vifman has no '$c' command yet"; done
 }
 
 # --- PCI / SR-IOV sysfs --------------------------------------------------------------------
 pfs() { for d in /sys/bus/pci/drivers/igb/0000:*; do echo "${d##*/}"; done; }
-PF=$(pfs | head -1); PF2=$(pfs | sed -n 2p)
+# No `| head` on our own loops: under pipefail the writer's SIGPIPE would fail the scenario.
+# shellcheck disable=SC2207
+_pfs=($(pfs)); PF=${_pfs[0]:-}; PF2=${_pfs[1]:-}
 [ -n "$PF" ] || fail "no igb PF in /sys/bus/pci/drivers/igb"
 dev() { echo "/sys/bus/pci/devices/$1"; }
-netdev_of() { ls "$(dev "$1")/net" 2>/dev/null | head -1; }
+netdev_of() { local n; for n in "$(dev "$1")"/net/*; do [ -e "$n" ] && echo "${n##*/}"; return 0; done; }
 has_netdev() { [ -n "$(netdev_of "$1")" ]; }
 PFDEV=$(netdev_of "$PF")
 drv() { local l; l=$(readlink "$(dev "$1")/driver" 2>/dev/null) && echo "${l##*/}" || echo none; }
@@ -114,7 +117,22 @@ odata() { jq -r ".[\"versioned_object.data\"].$1 // empty" "$RUN_OUT"; }
 oname() { jq -r '.["versioned_object.name"]' "$RUN_OUT"; }
 # fresh_vfs PF N: recreate the VFs so a scenario starts from the driver's defaults whatever
 # the previous scenario left behind (igb gives new VFs random MACs, no VLAN, spoofchk on).
-fresh_vfs() { set_vfs_raw "$1" 0; ensure_vfs "$1" "$2"; }
+# VF teardown and creation cost several seconds each under TCG, so VFs are only recreated
+# when the count differs or a scenario marked them dirty (it changed admin state without
+# restoring it, or it failed). Scenarios that release what they allocate leave them clean.
+fresh_vfs() {
+  if ! { [ "$(numvfs "$1")" = "$2" ] && [ ! -e "/tmp/dirty-$1" ] && vfs_ready "$1" "$2"; }; then
+    set_vfs_raw "$1" 0; rm -f "/tmp/dirty-$1"; ensure_vfs "$1" "$2"
+  fi
+  # Debugging aid (VIFMAN_VM_GUEST_ENV=ZERO_VF_MACS=1): clear the MAC igbvf registered, so
+  # tools that take a non-zero admin MAC as "in use" see the VFs as free.
+  if [ "${ZERO_VF_MACS:-0}" = 1 ]; then
+    local i; for ((i = 0; i < $2; i++)); do
+      ip link set "$(netdev_of "$1")" vf $i mac 00:00:00:00:00:00
+    done
+  fi
+}
+mark_dirty() { touch "/tmp/dirty-$1"; }
 # dmesg line count, to prove that igb logged no VF change ("setting MAC ... on VF n").
 dmesg_mark() { dmesg | wc -l; }
 dmesg_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }

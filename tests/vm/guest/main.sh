@@ -8,12 +8,16 @@
 # Exit code: 0 when no scenario failed, 1 otherwise.
 set -u
 G=/mnt/host/guest
-export PATH=/mnt/host/bin:/usr/sbin:/usr/bin LD_LIBRARY_PATH=/mnt/host/lib
+# vifman runs from tmpfs: page faults on a 9p-backed executable are very slow under TCG.
+mkdir -p /tmp/bin && cp /mnt/host/bin/vifman /tmp/bin/vifman
+export PATH=/tmp/bin:/usr/sbin:/usr/bin LD_LIBRARY_PATH=/mnt/host/lib
 export OUT=/mnt/host/out RUST_BACKTRACE=1
+# shellcheck disable=SC2046
+[ ! -s "$G/env" ] || export $(cat "$G/env")
 cd /tmp
 now_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }  # busybox date has no %N
 
-echo "guest: kernel $(uname -r), $(ip -V), $(vifman --version 2>&1)"
+echo "guest: up $(now_ms) ms, kernel $(uname -r), $(ip -V), $(vifman --version 2>&1)"
 # Every igb PF up: VFs only get PF-set config through the mailbox with the PF up, and igb
 # rate limits need PF link. Wait for carrier (the emulated link comes up within ~1-2 s).
 for d in /sys/bus/pci/drivers/igb/0000:*; do
@@ -36,8 +40,8 @@ failed=0
 for f in "$G"/scenarios/*.sh; do
   name=$(basename "$f" .sh); name=${name#[0-9][0-9]-}
   if [ -n "$selected" ] && ! [[ " $selected " == *" $name "* ]]; then continue; fi
-  echo "=== $name"
   t0=$(now_ms)
+  echo "=== $name (guest uptime ${t0} ms)"
   # Own process: errexit, traps and `exit` stay inside the scenario.
   bash "$G/run-one.sh" "$name" "$f" 2>&1 | tee "$OUT/scenario-$name.log"
   verdict=$(grep -m1 "^SCENARIO $name " "$OUT/scenario-$name.log" || true)

@@ -30,7 +30,8 @@ expect_eq "sriov_drivers_autoprobe" "$(cat "$(dev "$PF")/sriov_drivers_autoprobe
 expect_eq "sriov_numvfs" "$(numvfs "$PF")" 3
 sleep 1  # give mdev the chance to (wrongly) bind igbvf
 expect_eq "VF0 driver with autoprobe off" "$(drv "$(vf_addr "$PF" 0)")" none
-run_ok vifman numvfs "$PF" 0 --autoprobe on
+step "--autoprobe on: 3 -> 4, igbvf bound again (and 4 fresh VFs for the next scenarios)"
+run_ok vifman numvfs "$PF" 4 --autoprobe on
 expect_eq "sriov_drivers_autoprobe" "$(cat "$(dev "$PF")/sriov_drivers_autoprobe")" 1
-expect_eq "sriov_numvfs" "$(numvfs "$PF")" 0
+vfs_ready "$PF" 4 || fail "VFs not bound to igbvf with netdevs after --autoprobe on"
 pass "0->4->2 with netdevs ready on return, 99 refused, --autoprobe on/off"

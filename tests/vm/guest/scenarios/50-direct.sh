@@ -2,7 +2,7 @@
 # the right mode and lower device, `vifman unplug` removes it, release frees the VF.
 need_cmd allocate release plug unplug
 write_config
-fresh_vfs "$PF" 2
+fresh_vfs "$PF" 4
 done_modes=
 for mode in vepa bridge passthrough; do
   step "direct-$mode"

@@ -3,7 +3,7 @@
 need_cmd allocate allocations
 have_flag allocate --force-unsupported || skip "vifman allocate has no --force-unsupported yet"
 write_config
-fresh_vfs "$PF" 2
+fresh_vfs "$PF" 4
 before=$(vfinfo_all "$PFDEV")
 for knob in "--link-state disable" "--vlan-proto 802.1ad" "--min-tx-rate 10"; do
   step "forced $knob"

@@ -4,7 +4,7 @@
 need_cmd allocate release
 write_config
 modprobe vfio-pci   # hosts load vfio-pci up front; the driver is not vifman's to load
-fresh_vfs "$PF" 2
+fresh_vfs "$PF" 4
 before=$(vfinfo_all "$PFDEV")
 
 step "allocate hostdev-vfio"
