@@ -5,13 +5,13 @@
 pub mod alloc;
 pub mod backend;
 pub mod cli;
-pub mod netlink;
 pub mod config;
 pub mod engine;
 pub mod fixture;
 pub mod host;
 pub mod hwdb;
 pub mod inventory;
+pub mod netlink;
 pub mod sysfs;
 pub mod types;
 pub mod udev;

@@ -57,8 +57,15 @@ fn pf_identity_and_sriov_caps() {
         (Some("8086"), Some("10c9"))
     );
     assert_eq!(d.driver.as_deref(), Some("igb"));
-    assert!(d.model.as_deref().unwrap().contains("82576 Gigabit Network Connection"));
-    assert_eq!(d.device_name.as_deref(), Some("82576 Gigabit Network Connection"));
+    assert!(d
+        .model
+        .as_deref()
+        .unwrap()
+        .contains("82576 Gigabit Network Connection"));
+    assert_eq!(
+        d.device_name.as_deref(),
+        Some("82576 Gigabit Network Connection")
+    );
     assert_eq!(pf.sriov.total_vfs, Some(7));
     assert_eq!(pf.sriov.num_vfs, Some(4));
     assert_eq!(pf.sriov.vf_device_id.as_deref(), Some("10ca"));

@@ -5,6 +5,7 @@
 //! bare socket with an FP* profile, and os-vif's plugin names do not say that.
 
 pub mod bridge;
+pub mod direct;
 pub mod error;
 pub mod ovs;
 pub mod rtnl;
@@ -127,6 +128,7 @@ pub fn all(cfg: &Config) -> Vec<Box<dyn Backend>> {
         Box::new(ovs::plug::Ovs::new(cfg.clone())),
         Box::new(bridge::Tap::new(cfg.clone())),
         Box::new(vhostuser::VhostUser::new(cfg.clone())),
+        Box::new(direct::Direct::new(cfg.clone())),
     ]
 }
 
@@ -148,6 +150,7 @@ pub fn select(vif: &VersionedObject, cfg: &Config) -> Result<Box<dyn Backend>> {
         "VIFVHostUser" if ovs_profile => Box::new(ovs::plug::Ovs::new(cfg.clone())),
         "VIFBridge" if ovs_profile => Box::new(ovs::plug::Ovs::new(cfg.clone())),
         "VIFBridge" => Box::new(bridge::LinuxBridge::new(cfg.clone())),
+        "VIFDirect" => Box::new(direct::Direct::new(cfg.clone())),
         other => {
             return Err(BackendError::Unsupported(format!(
                 "no software backend for {other} with port profile {}",

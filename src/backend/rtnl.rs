@@ -73,6 +73,10 @@ pub struct Link {
     /// IFLA_INFO_KIND: "bridge", "tun", "veth", ... (None for plain devices).
     pub kind: Option<String>,
     pub group: u32,
+    /// IFLA_LINK: the lower device of a macvtap/macvlan/vlan.
+    pub lower: Option<u32>,
+    /// IFLA_MACVLAN_MODE of a macvtap/macvlan.
+    pub macvlan_mode: Option<u32>,
 }
 
 impl Link {
@@ -87,6 +91,8 @@ impl Link {
             oper_up: false,
             kind: None,
             group: 0,
+            lower: None,
+            macvlan_mode: None,
         };
         for a in &m.attributes {
             match a {
@@ -96,10 +102,19 @@ impl Link {
                 LinkAttribute::Controller(v) => l.master = Some(*v),
                 LinkAttribute::OperState(s) => l.oper_up = matches!(s, State::Up),
                 LinkAttribute::Group(g) => l.group = *g,
+                LinkAttribute::Link(v) => l.lower = Some(*v),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
-                        if let LinkInfo::Kind(k) = i {
-                            l.kind = Some(k.to_string());
+                        match i {
+                            LinkInfo::Kind(k) => l.kind = Some(k.to_string()),
+                            LinkInfo::Data(InfoData::MacVtap(d)) => {
+                                for x in d {
+                                    if let netlink_packet_route::link::InfoMacVtap::Mode(m) = x {
+                                        l.macvlan_mode = Some(u32::from(*m));
+                                    }
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -187,6 +202,31 @@ impl Request {
         ]));
         Request {
             label: format!("create veth {name}/{peer}"),
+            msg: RouteNetlinkMessage::NewLink(m),
+            flags: NLM_F_CREATE | NLM_F_EXCL,
+        }
+    }
+
+    /// A macvtap on `lower` (os-vif VIFDirect). `mode` is IFLA_MACVLAN_MODE: 2 vepa,
+    /// 4 bridge, 8 passthru.
+    pub fn new_macvtap(name: &str, lower: u32, mode: u32, mac: Option<[u8; 6]>, mtu: Option<u32>) -> Self {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes.push(LinkAttribute::Link(lower));
+        if let Some(a) = mac {
+            m.attributes.push(LinkAttribute::Address(a.to_vec()));
+        }
+        if let Some(mtu) = mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVtap),
+            LinkInfo::Data(InfoData::MacVtap(vec![netlink_packet_route::link::InfoMacVtap::Mode(
+                netlink_packet_route::link::MacVtapMode::from(mode),
+            )])),
+        ]));
+        Request {
+            label: format!("create macvtap {name}"),
             msg: RouteNetlinkMessage::NewLink(m),
             flags: NLM_F_CREATE | NLM_F_EXCL,
         }

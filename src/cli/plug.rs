@@ -60,8 +60,9 @@ pub struct BackendArgs {
     /// Datapath type for a new OVS bridge when the port profile names none.
     #[arg(long, default_value = "system")]
     pub datapath_type: String,
-    /// sysfs root for representor discovery.
-    #[arg(long, default_value = "/sys")]
+    /// Directory that plays the role of `/` for sysfs reads (representor discovery, the
+    /// netdev of a VIFDirect's dev_address), as in every other vifman command.
+    #[arg(long, value_name = "DIR", default_value = "/")]
     pub sysfs_root: PathBuf,
     /// vhost-user without OVS, mode=client: fail unless a backend listens on the socket.
     #[arg(long)]
@@ -83,7 +84,7 @@ impl BackendArgs {
             network_device_mtu: self.network_device_mtu,
             create_bridge: self.create_bridge,
             default_datapath_type: self.datapath_type.clone(),
-            sysfs_root: self.sysfs_root.clone(),
+            sysfs_root: self.sysfs_root.join("sys"),
             require_peer: self.require_peer,
             socket_dir_gid: self.socket_group,
         }

@@ -69,4 +69,3 @@ fn lookup((vendor, device, sv, sd, class): Key) -> Names {
     });
     n
 }
-

@@ -108,7 +108,13 @@ impl VfStateSource for KernelVfState {
         let msgs =
             RouteSocket::open()?.dump_links(vec![LinkExtentMask::Vf, LinkExtentMask::SkipStats])?;
         span.record("links", msgs.len());
-        Ok(msgs.iter().filter_map(pf_link_state).collect())
+        let pfs: Vec<PfLinkState> = msgs.iter().filter_map(pf_link_state).collect();
+        tracing::debug!(
+            links = msgs.len(),
+            with_vfs = pfs.len(),
+            "RTM_GETLINK dump done"
+        );
+        Ok(pfs)
     }
 }
 

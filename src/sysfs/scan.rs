@@ -30,6 +30,11 @@ const MAX_THREADS: usize = 4;
 /// Scans the PCI bus and network class under `root`. Never fails and never panics on tree
 /// content: whatever could not be read is reported in [`ScanReport::warnings`].
 pub fn scan(root: &SysfsRoot) -> ScanReport {
+    scan_with(root, true)
+}
+
+/// `use_openat2: false` forces the pre-5.6 fallback (lexical resolution + ancestor checks).
+fn scan_with(root: &SysfsRoot, use_openat2: bool) -> ScanReport {
     let _span = debug_span!("sysfs_scan", root = %root.path().display()).entered();
     let rootfd = match fd::open_dir_path(root.path()) {
         Ok(f) => f,
@@ -45,7 +50,7 @@ pub fn scan(root: &SysfsRoot) -> ScanReport {
     let ctx = Ctx {
         root,
         rootfd,
-        beneath: AtomicBool::new(true),
+        beneath: AtomicBool::new(use_openat2),
     };
     let mut main = Worker::new(&ctx);
     let mut devices = main.scan_pci();
@@ -56,6 +61,14 @@ pub fn scan(root: &SysfsRoot) -> ScanReport {
     let mut warnings = main.warnings;
     warnings.sort();
     warnings.dedup();
+    tracing::debug!(
+        devices = devices.len(),
+        netdevs = netdevs.len(),
+        representors = representors.len(),
+        warnings = warnings.len(),
+        openat2 = ctx.beneath.load(Ordering::Relaxed),
+        "sysfs scan done"
+    );
     ScanReport {
         devices,
         netdevs,
@@ -854,4 +867,51 @@ fn clip(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> SysfsRoot {
+        SysfsRoot::new(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/sysfs")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    /// Kernels without openat2 take the lexical path; both must see the same tree.
+    #[test]
+    fn fallback_without_openat2_agrees() {
+        for name in ["igb-real", "nfv-host", "broken-links"] {
+            let root = fixture(name);
+            if !root.path().join("sys").is_dir() {
+                continue;
+            }
+            let a = serde_json::to_value(scan_with(&root, true)).unwrap();
+            let b = serde_json::to_value(scan_with(&root, false)).unwrap();
+            assert_eq!(a["devices"], b["devices"], "{name}");
+            assert_eq!(a["netdevs"], b["netdevs"], "{name}");
+            assert_eq!(a["representors"], b["representors"], "{name}");
+            let msgs = |v: &serde_json::Value| v["warnings"].as_array().unwrap().len();
+            assert_eq!(msgs(&a), msgs(&b), "{name}: {a:#}\n{b:#}");
+        }
+    }
+
+    #[test]
+    fn uevent_ids() {
+        let ids = parse_uevent(
+            "DRIVER=iavf\nPCI_CLASS=20000\nPCI_ID=8086:154C\nPCI_SUBSYS_ID=8086:0000\n",
+        );
+        assert_eq!((ids.vendor, ids.device), (Some(0x8086), Some(0x154c)));
+        assert_eq!(
+            (ids.subsystem_vendor, ids.subsystem_device),
+            (Some(0x8086), Some(0))
+        );
+        assert_eq!(ids.class, Some(0x020000));
+        let junk = parse_uevent("PCI_ID=zz\nPCI_CLASS=\n");
+        assert_eq!((junk.vendor, junk.class), (None, None));
+    }
 }

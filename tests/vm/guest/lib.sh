@@ -100,11 +100,12 @@ vf_field() { vfinfo "$1" "$2" | jq -r "$3"; }
 
 # --- assignment helpers (CLI contract: see docs/vm-tests.md) -------------------------------
 CFG=/tmp/vifman.toml STATE=/run/vifman-state-$NAME
-write_config() { # physnet1 = the first PF (a PF address matches its VFs)
+write_config() { # physnet1 = the first PF (a PF address matches its VFs); trusted for --trust on
   cat > "$CFG" <<EOF
 [[device_spec]]
 address = "$PF"
 physical_network = "physnet1"
+trusted = true
 EOF
 }
 uuid() { cat /proc/sys/kernel/random/uuid; }
