@@ -68,6 +68,9 @@ impl Engine<'_> {
         let mut skip = |why: &str| *skipped.entry(why.to_string()).or_default() += 1;
         let mut cands: Vec<&VfView> = vec![];
         for v in &view.vfs {
+            if req.only_vf.is_some_and(|a| a != v.addr) {
+                continue;
+            }
             let (spec, _) = self.config.classify(&view.candidate(v));
             let Some(spec) = spec else { continue };
             if spec.physical_network.as_deref() != Some(req.physnet.as_str()) {
@@ -140,6 +143,33 @@ impl Engine<'_> {
                 },
             }),
         }
+    }
+
+    /// The order `allocate` would take `available` VFs of a pool in (NUMA, then spreading across
+    /// PFs); what a device plugin's GetPreferredAllocation answers. `must` come first.
+    pub fn rank(&self, physnet: &str, numa: Option<u32>, available: &[crate::types::PciAddress], must: &[crate::types::PciAddress], size: usize) -> Result<Vec<crate::types::PciAddress>, EngineError> {
+        let st: StoreState = self.open_store()?.load()?;
+        let view = HostView::load(self.host)?;
+        let mut per_pf: BTreeMap<_, usize> = BTreeMap::new();
+        for a in &st.allocations {
+            *per_pf.entry(a.pf).or_default() += 1;
+        }
+        let mut out: Vec<crate::types::PciAddress> = must.to_vec();
+        let mut rest: Vec<&VfView> = view
+            .vfs
+            .iter()
+            .filter(|v| available.contains(&v.addr) && !must.contains(&v.addr))
+            .filter(|v| self.config.classify(&view.candidate(v)).0.and_then(|s| s.physical_network.as_deref()) == Some(physnet))
+            .collect();
+        // Spread greedily: each pick counts against its PF for the next one.
+        while out.len() < size && !rest.is_empty() {
+            rest.sort_by_key(|v| (numa.map(|n| v.numa != Some(n)).unwrap_or(false), per_pf.get(&v.pf).copied().unwrap_or(0), v.pf, v.vf_index));
+            let v = rest.remove(0);
+            *per_pf.entry(v.pf).or_default() += 1;
+            out.push(v.addr);
+        }
+        out.truncate(size.max(must.len()));
+        Ok(out)
     }
 
     pub fn allocate(&self, req: &AllocateRequest, dry_run: bool) -> Result<AllocateOutcome, EngineError> {

@@ -21,6 +21,8 @@ pub struct AllocateRequest {
     pub min_tx_rate: Option<u32>,
     pub max_tx_rate: Option<u32>,
     pub numa: Option<u32>,
+    /// Take exactly this VF (a device plugin's Allocate names the devices kubelet chose).
+    pub only_vf: Option<crate::types::PciAddress>,
     pub mode: AllocMode,
     /// Skip the hwdb capability check (lets tests prove that kernel errors roll back).
     pub force_unsupported: bool,
@@ -54,6 +56,7 @@ impl AllocateRequest {
             min_tx_rate: None,
             max_tx_rate: None,
             numa: None,
+            only_vf: None,
             mode,
             force_unsupported: false,
         })

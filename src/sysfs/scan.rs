@@ -667,38 +667,41 @@ impl<'c, 'r> Worker<'c, 'r> {
 
     fn scan_netdevs(&mut self, devices: &mut [PciDevice]) -> Vec<NetDev> {
         let base = Path::new(CLASS_NET);
-        let items: Vec<(String, PathBuf)> = match self.open_and_list(base, Need::Optional) {
-            Some((class, names)) => {
-                let mut items = Vec::with_capacity(names.len());
-                for n in names {
-                    let link = class.rel.join(&n);
-                    let Some(c) = fd::cname(&n) else { continue };
-                    match self.link_target(&class, &c) {
-                        Ok(t) => items.push((n, t)),
-                        Err(LinkError::NotALink) => items.push((n, link)),
-                        Err(LinkError::Missing) => {} // vanished since the readdir
-                        Err(e) => self.warn(&link, e.describe("netdev link")),
-                    }
-                }
-                items
-            }
-            None => {
-                self.warn(
-                    base,
-                    "directory missing; netdevs taken from each device's net/ directory",
-                );
-                self.netdevs_from_devices(devices)
-            }
-        };
         let vfs: HashSet<PciAddress> = devices
             .iter()
             .filter(|d| d.physfn.is_some())
             .map(|d| d.address)
             .collect();
         let vfs = &vfs;
-        let mut out = self.par_map(items, |w, (name, target)| {
-            w.scan_netdev(&name, &target, vfs)
-        });
+        let mut out = match self.open_and_list(base, Need::Optional) {
+            Some((class, names)) => {
+                let class = &class;
+                self.par_map(names, |w, n| {
+                    let link = class.rel.join(&n);
+                    let c = fd::cname(&n)?;
+                    let target = match w.link_target(class, &c) {
+                        Ok(t) => t,
+                        Err(LinkError::NotALink) => link,
+                        Err(LinkError::Missing) => return None, // vanished since the readdir
+                        Err(e) => {
+                            w.warn(&link, e.describe("netdev link"));
+                            return None;
+                        }
+                    };
+                    w.scan_netdev(&n, &target, vfs)
+                })
+            }
+            None => {
+                self.warn(
+                    base,
+                    "directory missing; netdevs taken from each device's net/ directory",
+                );
+                let items = self.netdevs_from_devices(devices);
+                self.par_map(items, |w, (name, target)| {
+                    w.scan_netdev(&name, &target, vfs)
+                })
+            }
+        };
         let pos: HashMap<PciAddress, usize> = devices
             .iter()
             .enumerate()

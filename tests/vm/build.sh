@@ -13,6 +13,8 @@
 # Knobs: VIFMAN_VM_KERNEL_PKG=linux-image-...-amd64 (default: newest linux-image-amd64 dep),
 #        VIFMAN_VM_MODULES="extra modules".
 set -euo pipefail
+# Under pipefail a reader that stops early (head -1, awk exit) can SIGPIPE the writer and fail
+# the build at random: every pipeline here reads its input to the end.
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${1:-$repo/target/vm-cache}
@@ -41,7 +43,7 @@ if [ -z "$kpkg" ]; then
   meta=$(newest linux-image-amd64)
   [ -n "$meta" ] || { log "no linux-image-amd64 in apt lists (run apt-get update)"; exit 1; }
   kpkg=$(apt-cache depends "linux-image-amd64=$meta" 2>/dev/null |
-    awk '/Depends: linux-image-/{print $2; exit}')
+    awk '/Depends: linux-image-/ && !k {k=$2} END {print k}')
 fi
 kver_pkg=$(newest "$kpkg")
 bb_ver=$(newest busybox-static)
@@ -49,7 +51,7 @@ bb_ver=$(newest busybox-static)
 
 hostvers=$(for b in $HOST_BINS $OPT_BINS; do
   p=$(command -v "$b") || continue
-  dpkg-query -S "$(readlink -f "$p")" 2>/dev/null | cut -d: -f1 | head -1
+  dpkg-query -S "$(readlink -f "$p")" 2>/dev/null | awk -F: 'NR==1 {print $1}'
 done | sort -u | xargs dpkg-query -W -f='${Package}=${Version}\n' libc6 2>/dev/null | sort)
 key=$( { echo "$kpkg=$kver_pkg busybox-static=$bb_ver $MODULES"; echo "$hostvers";
          cat "$here/build.sh" "$here/init.sh"; } | sha256sum | cut -c1-16)
@@ -63,7 +65,8 @@ fi
 dl=$cache/dl; mkdir -p "$dl"
 fetch() { # pkg version
   # apt-get download spells an epoch "1:" as "1%3a" in the file name.
-  local f; f=$(ls "$dl/$1_"*".deb" 2>/dev/null | grep -F "_$(echo "$2" | sed 's/:/%3a/')_" || true)
+  local f="$dl/$1_${2/:/%3a}_amd64.deb"; [ -s "$f" ] || f=''
+  [ -s "$dl/$1_${2/:/%3a}_all.deb" ] && f="$dl/$1_${2/:/%3a}_all.deb"
   if [ -z "$f" ]; then
     log "downloading $1 $2"
     # Sandbox user root: the _apt user may not be able to write into the cache dir.
@@ -71,7 +74,7 @@ fetch() { # pkg version
       [ "$(id -u)" -eq 0 ] || exit 1
       log "download failed; apt-get update and retry"; apt-get update -qq >/dev/null
       (cd "$dl" && apt-get download -o APT::Sandbox::User=root -qq "$1=$2" >&2); }
-    f=$(ls -t "$dl/$1_"*.deb | head -1)
+    f=$(ls -t "$dl/$1_"*.deb | sed -n 1p)
   fi
   echo "$f"
 }
@@ -125,7 +128,7 @@ done
 mkdir -p "$r/usr/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$r/usr/lib64/"
 # What a glibc-linked Rust binary (vifman) needs beyond what the tools above pulled in.
 for l in libgcc_s.so.1 libm.so.6 libc.so.6; do
-  p=$(ldconfig -p | awk -v l="$l" '$1==l && /x86-64/{print $NF; exit}')
+  p=$(ldconfig -p | awk -v l="$l" '$1==l && /x86-64/ && !p {p=$NF} END {print p}')
   [ -e "$r$p" ] || { mkdir -p "$(dirname "$r$p")"; cp -L "$p" "$r$p"; }
 done
 

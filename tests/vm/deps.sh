@@ -21,7 +21,8 @@ qemu=0; need_qemu && qemu=1
 
 [ ${#missing[@]} -eq 0 ] && [ $qemu -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "vm-deps: missing ${missing[*]} ${qemu:+qemu-system-x86>=8 (igb)}; run as root" >&2
+  [ $qemu -eq 0 ] || missing+=("qemu-system-x86>=8.0 (with -device igb)")
+  echo "vm-deps: missing ${missing[*]}; run as root (tests/vm/deps.sh) to install" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -35,7 +35,8 @@ has vm.noigb || modprobe igb
 
 if has vm.shell; then
   say "shell on ttyS0; 'poweroff -f' to quit"
-  setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+  # bash by path: busybox applets (setsid here) start their own ash for a plain `sh`.
+  setsid /usr/bin/bash -c 'exec /usr/bin/bash -i </dev/ttyS0 >/dev/ttyS0 2>&1'
 else
   say "running /mnt/host/guest/main.sh"
   mkdir -p /mnt/host/out

@@ -19,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 rundir=$repo/target/vm-cache/run vifman=$repo/target/debug/vifman
-nics=1 timeout=900 mem=1024 kargs= qargs= interactive=0
+nics=1 timeout=900 mem=1024 kargs='' qargs='' interactive=0
 while getopts o:b:n:t:m:a:q:i opt; do
   case $opt in
     o) rundir=$OPTARG;; b) vifman=$OPTARG;; n) nics=$OPTARG;; t) timeout=$OPTARG;;
@@ -56,6 +56,7 @@ accel=tcg
 # to give VFs IOMMU groups; it must come before the devices it translates for.
 # One vCPU: with two (multi-threaded TCG) QEMU 10.0 aborted in iotlb_to_section() while VFs
 # were being created (memory map change racing a vCPU); the guest is single-job anyway.
+# shellcheck disable=SC2054  # the commas are QEMU's
 args=(-M q35 -accel "$accel" -cpu max -smp "${VIFMAN_VM_SMP:-1}" -m "$mem" -nodefaults -no-reboot
       -device intel-iommu
       -display none -monitor none -serial "file:$rundir/console.log"

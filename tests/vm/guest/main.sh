@@ -14,7 +14,7 @@ export PATH=/tmp/bin:/usr/sbin:/usr/bin LD_LIBRARY_PATH=/mnt/host/lib
 export OUT=/mnt/host/out RUST_BACKTRACE=1
 # shellcheck disable=SC2046
 [ ! -s "$G/env" ] || export $(cat "$G/env")
-cd /tmp
+cd /tmp || exit 1
 now_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }  # busybox date has no %N
 
 echo "guest: up $(now_ms) ms, kernel $(uname -r), $(ip -V), $(vifman --version 2>&1)"
