@@ -16,7 +16,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let ops: u32 = std::env::var("ASSIGN_BENCH_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let ops: u32 = std::env::var("ASSIGN_BENCH_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
     let work = tempfile::tempdir().unwrap();
     // ASSIGN_BENCH_HOST=DIR reuses a generated host (a scratch copy the bench may modify), so
     // a profiler sees the allocate/release loop and not the 70,000-file fixture write.
@@ -25,7 +28,12 @@ fn main() {
         None => {
             let d = work.path().join("host");
             let model = vifman::hwdb::by_key("intel-e810-xxv-sfp").expect("hwdb model");
-            let spec = build(&SynthSpec { pfs: 16, vfs: 128, model }).unwrap();
+            let spec = build(&SynthSpec {
+                pfs: 16,
+                vfs: 128,
+                model,
+            })
+            .unwrap();
             vifman::fixture::write_host(&d, &spec).unwrap();
             d
         }
@@ -44,8 +52,15 @@ fn main() {
     let start = Instant::now();
     for i in 0..ops {
         let id = format!("6f0f6f2c-7c9a-4b9d-9c9f-{i:012x}");
-        let mut req = AllocateRequest::new("p", "11111111-2222-3333-4444-555555555555", &id, AllocMode::Hostdev).unwrap();
-        req.set_mac(&format!("02:42:00:00:{:02x}:{:02x}", i >> 8, i & 0xff)).unwrap();
+        let mut req = AllocateRequest::new(
+            "p",
+            "11111111-2222-3333-4444-555555555555",
+            &id,
+            AllocMode::Hostdev,
+        )
+        .unwrap();
+        req.set_mac(&format!("02:42:00:00:{:02x}:{:02x}", i >> 8, i & 0xff))
+            .unwrap();
         req.set_vlan("100").unwrap();
         let t = Instant::now();
         engine.allocate(&req, false).unwrap();
@@ -71,7 +86,10 @@ fn main() {
     for _ in 0..500 {
         st.save(&payload).unwrap();
     }
-    println!("store: one durable save (fdatasync) {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / 500.0);
+    println!(
+        "store: one durable save (fdatasync) {:.3} ms",
+        t.elapsed().as_secs_f64() * 1e3 / 500.0
+    );
 
     // One real VF netlink round trip: RTM_SETLINK + ack against a veth in a private netns
     // (EOPNOTSUPP comes back after the kernel parsed and dispatched the request).
@@ -79,7 +97,10 @@ fn main() {
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             return None;
         }
-        std::process::Command::new("ip").args(["link", "add", "bv0", "type", "veth", "peer", "name", "bv1"]).status().ok()?;
+        std::process::Command::new("ip")
+            .args(["link", "add", "bv0", "type", "veth", "peer", "name", "bv1"])
+            .status()
+            .ok()?;
         let c = std::ffi::CString::new("bv0").unwrap();
         let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
         let pf = "bv0".parse().unwrap();
@@ -95,7 +116,10 @@ fn main() {
     .join()
     .unwrap();
     match r {
-        Some(d) => println!("one VF netlink config round trip (socket + RTM_SETLINK + ack): median {:.1} µs", d.as_secs_f64() * 1e6),
+        Some(d) => println!(
+            "one VF netlink config round trip (socket + RTM_SETLINK + ack): median {:.1} µs",
+            d.as_secs_f64() * 1e6
+        ),
         None => println!("VF netlink round trip: skipped (needs root for a private netns)"),
     }
 }

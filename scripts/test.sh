@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 scripts/deps.sh
 scripts/setup-osvif-venv.sh
+tests/placement/setup-venv.sh   # real OpenStack Placement 16.0.0 for tests/fleet_placement.rs
 cargo fmt --check
 cargo clippy --all-targets --all-features -- -D warnings
 export VIFMAN_REQUIRE_INTEROP=1

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod fixture;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod host;
 pub mod hwdb;
 pub mod inventory;

@@ -13,7 +13,10 @@ fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
     std::thread::spawn(move || {
         // SAFETY: unshare only changes this thread's namespace membership.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            eprintln!("SKIPPED: cannot unshare a network namespace ({}); needs root", std::io::Error::last_os_error());
+            eprintln!(
+                "SKIPPED: cannot unshare a network namespace ({}); needs root",
+                std::io::Error::last_os_error()
+            );
             return None;
         }
         Some(f())
@@ -31,27 +34,51 @@ fn ifindex(name: &str) -> u32 {
 fn every_vf_knob_encoding_is_accepted_by_the_kernel() {
     let done = in_private_netns(|| {
         // Children inherit this thread's namespace: the veth is created in the private one.
-        let st = std::process::Command::new("ip").args(["link", "add", "vfenc0", "type", "veth", "peer", "name", "vfenc1"]).status().expect("ip");
+        let st = std::process::Command::new("ip")
+            .args([
+                "link", "add", "vfenc0", "type", "veth", "peer", "name", "vfenc1",
+            ])
+            .status()
+            .expect("ip");
         assert!(st.success());
         let idx = ifindex("vfenc0");
         assert!(idx > 0);
         let pf: IfName = "vfenc0".parse().unwrap();
         let knobs = [
-            Knob::Mac { mac: "02:11:22:33:44:55".parse::<MacAddress>().unwrap() },
-            Knob::Vlan { vlan: VlanId::new(100).unwrap(), qos: 3, proto: VlanProto::Dot1Q },
-            Knob::Vlan { vlan: VlanId::new(200).unwrap(), qos: 0, proto: VlanProto::Dot1Ad },
+            Knob::Mac {
+                mac: "02:11:22:33:44:55".parse::<MacAddress>().unwrap(),
+            },
+            Knob::Vlan {
+                vlan: VlanId::new(100).unwrap(),
+                qos: 3,
+                proto: VlanProto::Dot1Q,
+            },
+            Knob::Vlan {
+                vlan: VlanId::new(200).unwrap(),
+                qos: 0,
+                proto: VlanProto::Dot1Ad,
+            },
             Knob::Spoofchk { on: false },
             Knob::Trust { on: true },
-            Knob::LinkState { state: VfLinkState::Disable },
-            Knob::Rate { min_mbps: 10, max_mbps: 100 },
+            Knob::LinkState {
+                state: VfLinkState::Disable,
+            },
+            Knob::Rate {
+                min_mbps: 10,
+                max_mbps: 100,
+            },
         ];
         for k in &knobs {
             let e = set_vf_knob(&pf, idx, 0, k).expect_err("a veth has no VFs");
             assert_eq!(e.errno(), Some(libc::EOPNOTSUPP), "{}: {e}", k.describe());
         }
         // 2-byte IFLA_VF_MAC: the policy must reject it (ERANGE or EINVAL), not EOPNOTSUPP.
-        let e = set_vf_raw(idx, VfInfo::Other(DefaultNla::new(1, vec![0, 0]))).expect_err("malformed");
-        assert!(matches!(e.errno(), Some(libc::ERANGE) | Some(libc::EINVAL)), "{e}");
+        let e =
+            set_vf_raw(idx, VfInfo::Other(DefaultNla::new(1, vec![0, 0]))).expect_err("malformed");
+        assert!(
+            matches!(e.errno(), Some(libc::ERANGE) | Some(libc::EINVAL)),
+            "{e}"
+        );
         // And the encoder produces what the crate parses back.
         for k in &knobs {
             let _ = vf_info(0, k);

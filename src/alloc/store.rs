@@ -114,6 +114,16 @@ impl Store {
         Ok(store)
     }
 
+    /// Read the current state without creating anything: `None` when the directory does not
+    /// exist (a host vifman never allocated on). Takes the lock briefly, so it never sees a
+    /// half-finished cycle's intermediate state.
+    pub fn peek<T: DeserializeOwned + Default>(dir: &Path) -> Result<Option<T>, StoreError> {
+        if !dir.join("lock").exists() {
+            return Ok(None);
+        }
+        Store::open(dir)?.load().map(Some)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use super::rtnl::{LinkChange, Request, Rtnl};
-use super::{check_ifname, parse_mac, plugin_info, req_str, Backend, BackendError, Config, Instance, Report, Result};
+use super::{
+    check_ifname, parse_mac, plugin_info, req_str, Backend, BackendError, Config, Instance, Report,
+    Result,
+};
 use crate::types::PciAddress;
 use crate::vif::VersionedObject;
 
@@ -23,7 +26,11 @@ fn mode_value(mode: &str) -> Result<u32> {
         "vepa" => 2,
         "bridge" => 4,
         "passthrough" => 8,
-        other => return Err(BackendError::InvalidVif(format!("VIFDirect.mode {other:?} is not vepa, bridge or passthrough"))),
+        other => {
+            return Err(BackendError::InvalidVif(format!(
+                "VIFDirect.mode {other:?} is not vepa, bridge or passthrough"
+            )))
+        }
     })
 }
 
@@ -33,7 +40,9 @@ pub fn netdev_of(sysfs: &Path, addr: &PciAddress) -> Result<String> {
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map_err(|e| BackendError::Sysfs {
             path: dir.display().to_string(),
-            msg: format!("{addr} has no netdev ({e}); is it bound to its NIC driver rather than vfio-pci?"),
+            msg: format!(
+                "{addr} has no netdev ({e}); is it bound to its NIC driver rather than vfio-pci?"
+            ),
         })?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
@@ -54,7 +63,13 @@ impl Backend for Direct {
     }
 
     fn describe(&self) -> VersionedObject {
-        plugin_info("vifman-direct", &[("VIFDirect", &["VIFPortProfile8021Qbg", "VIFPortProfile8021Qbh"])])
+        plugin_info(
+            "vifman-direct",
+            &[(
+                "VIFDirect",
+                &["VIFPortProfile8021Qbg", "VIFPortProfile8021Qbh"],
+            )],
+        )
     }
 
     fn plug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
@@ -73,38 +88,75 @@ impl Backend for Direct {
             .map_err(|e| BackendError::netlink(format!("look up {lower_name}"), e))?
             .ok_or_else(|| BackendError::Sysfs {
                 path: lower_name.clone(),
-                msg: "netdev listed in sysfs but unknown to rtnetlink (another network namespace?)".into(),
+                msg: "netdev listed in sysfs but unknown to rtnetlink (another network namespace?)"
+                    .into(),
             })?;
         let mut report = Report::new("direct");
-        match rt.get_link(name).map_err(|e| BackendError::netlink(format!("look up {name}"), e))? {
-            Some(l) if l.kind.as_deref() == Some("macvtap") && l.lower == Some(lower.index) && l.macvlan_mode == Some(mode) => {
-                report.actions.push(format!("{name} already a macvtap on {lower_name}"));
+        match rt
+            .get_link(name)
+            .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?
+        {
+            Some(l)
+                if l.kind.as_deref() == Some("macvtap")
+                    && l.lower == Some(lower.index)
+                    && l.macvlan_mode == Some(mode) =>
+            {
+                report
+                    .actions
+                    .push(format!("{name} already a macvtap on {lower_name}"));
             }
             Some(l) => {
                 return Err(BackendError::NameCollision {
                     name: name.into(),
-                    found: format!("{} (lower {:?}, mode {:?})", l.kind.unwrap_or_else(|| "device".into()), l.lower, l.macvlan_mode),
+                    found: format!(
+                        "{} (lower {:?}, mode {:?})",
+                        l.kind.unwrap_or_else(|| "device".into()),
+                        l.lower,
+                        l.macvlan_mode
+                    ),
                     wanted: format!("macvtap on {lower_name} mode {mode}"),
                 })
             }
             None => {
                 // The lower device must be up for the macvtap to pass traffic.
                 if !lower.up {
-                    rt.request(Request::set_link(lower.index, &lower_name, &LinkChange { up: Some(true), ..Default::default() }))
-                        .map_err(|e| BackendError::netlink(format!("bring {lower_name} up"), e))?;
+                    rt.request(Request::set_link(
+                        lower.index,
+                        &lower_name,
+                        &LinkChange {
+                            up: Some(true),
+                            ..Default::default()
+                        },
+                    ))
+                    .map_err(|e| BackendError::netlink(format!("bring {lower_name} up"), e))?;
                     report.actions.push(format!("set {lower_name} up"));
                 }
                 rt.request(Request::new_macvtap(name, lower.index, mode, mac, None))
-                    .map_err(|e| BackendError::netlink(format!("create macvtap {name} on {lower_name}"), e))?;
-                report.actions.push(format!("created macvtap {name} on {lower_name}"));
+                    .map_err(|e| {
+                        BackendError::netlink(format!("create macvtap {name} on {lower_name}"), e)
+                    })?;
+                report
+                    .actions
+                    .push(format!("created macvtap {name} on {lower_name}"));
             }
         }
-        let l = rt.get_link(name).map_err(|e| BackendError::netlink(format!("look up {name}"), e))?;
+        let l = rt
+            .get_link(name)
+            .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?;
         let Some(l) = l else {
-            return Err(BackendError::InvalidVif(format!("{name} vanished after creation")));
+            return Err(BackendError::InvalidVif(format!(
+                "{name} vanished after creation"
+            )));
         };
         if !l.up {
-            if let Err(e) = rt.request(Request::set_link(l.index, name, &LinkChange { up: Some(true), ..Default::default() })) {
+            if let Err(e) = rt.request(Request::set_link(
+                l.index,
+                name,
+                &LinkChange {
+                    up: Some(true),
+                    ..Default::default()
+                },
+            )) {
                 let _ = rt.request(Request::del_link(l.index, name));
                 return Err(BackendError::netlink(format!("bring {name} up"), e));
             }
@@ -119,9 +171,13 @@ impl Backend for Direct {
         check_ifname(name)?;
         let mut rt = open()?;
         let mut report = Report::new("direct");
-        match rt.get_link(name).map_err(|e| BackendError::netlink(format!("look up {name}"), e))? {
+        match rt
+            .get_link(name)
+            .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?
+        {
             Some(l) if l.kind.as_deref() == Some("macvtap") => {
-                rt.request(Request::del_link(l.index, name)).map_err(|e| BackendError::netlink(format!("delete {name}"), e))?;
+                rt.request(Request::del_link(l.index, name))
+                    .map_err(|e| BackendError::netlink(format!("delete {name}"), e))?;
                 report.actions.push(format!("deleted macvtap {name}"));
             }
             Some(l) => {

@@ -209,7 +209,13 @@ impl Request {
 
     /// A macvtap on `lower` (os-vif VIFDirect). `mode` is IFLA_MACVLAN_MODE: 2 vepa,
     /// 4 bridge, 8 passthru.
-    pub fn new_macvtap(name: &str, lower: u32, mode: u32, mac: Option<[u8; 6]>, mtu: Option<u32>) -> Self {
+    pub fn new_macvtap(
+        name: &str,
+        lower: u32,
+        mode: u32,
+        mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
+    ) -> Self {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
         m.attributes.push(LinkAttribute::Link(lower));
@@ -221,9 +227,11 @@ impl Request {
         }
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::MacVtap),
-            LinkInfo::Data(InfoData::MacVtap(vec![netlink_packet_route::link::InfoMacVtap::Mode(
-                netlink_packet_route::link::MacVtapMode::from(mode),
-            )])),
+            LinkInfo::Data(InfoData::MacVtap(vec![
+                netlink_packet_route::link::InfoMacVtap::Mode(
+                    netlink_packet_route::link::MacVtapMode::from(mode),
+                ),
+            ])),
         ]));
         Request {
             label: format!("create macvtap {name}"),

@@ -34,7 +34,10 @@ impl HostArgs {
             if self.root.sysfs_root == std::path::Path::new("/") {
                 return Err(anyhow!("--simulate needs --sysfs-root pointing at a fixture tree (e.g. fixtures/sysfs/nfv-host)"));
             }
-            Ok(Box::new(SimHost::open(&self.root.sysfs_root, &self.state_dir).map_err(|e| anyhow!("{e}"))?))
+            Ok(Box::new(
+                SimHost::open(&self.root.sysfs_root, &self.state_dir)
+                    .map_err(|e| anyhow!("{e}"))?,
+            ))
         } else {
             Ok(Box::new(RealHost::new(self.root.open()?)))
         }
@@ -135,7 +138,9 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
     let host = a.host.host()?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-    let out = engine.allocate(&req, a.dry_run).context(format!("allocate {} on {}", req.vif_id, req.physnet))?;
+    let out = engine
+        .allocate(&req, a.dry_run)
+        .context(format!("allocate {} on {}", req.vif_id, req.physnet))?;
     match out.vif {
         None => println!("{}", serde_json::to_string_pretty(&out.plan)?),
         Some(v) => {
@@ -165,8 +170,13 @@ pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
     let host = a.host.host()?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-    let rec = engine.release(&a.vif_id).context(format!("release {}", a.vif_id))?;
-    eprintln!("released {} ({}), original state restored", rec.vf, rec.vif_id);
+    let rec = engine
+        .release(&a.vif_id)
+        .context(format!("release {}", a.vif_id))?;
+    eprintln!(
+        "released {} ({}), original state restored",
+        rec.vf, rec.vif_id
+    );
     Ok(())
 }
 
@@ -194,7 +204,9 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
     }
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header(["VIF", "INSTANCE", "PHYSNET", "MODE", "VF", "PF", "VF#", "PHASE", "SET"]);
+    t.set_header([
+        "VIF", "INSTANCE", "PHYSNET", "MODE", "VF", "PF", "VF#", "PHASE", "SET",
+    ]);
     for r in &list {
         t.add_row([
             r.vif_id.clone(),
@@ -205,7 +217,11 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
             r.pf_netdev.to_string(),
             r.vf_index.to_string(),
             format!("{:?}", r.phase).to_lowercase(),
-            r.requested.iter().map(|k| k.describe()).collect::<Vec<_>>().join(", "),
+            r.requested
+                .iter()
+                .map(|k| k.describe())
+                .collect::<Vec<_>>()
+                .join(", "),
         ]);
     }
     println!("{t}");
@@ -238,9 +254,15 @@ pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
                 "{:<22} {} {}{}{}",
                 serde_json::to_value(&d.kind)?.as_str().unwrap_or("?"),
                 d.vf,
-                d.vif_id.as_deref().map(|v| format!("(vif {v}) ")).unwrap_or_default(),
+                d.vif_id
+                    .as_deref()
+                    .map(|v| format!("(vif {v}) "))
+                    .unwrap_or_default(),
                 d.detail,
-                d.repaired.as_deref().map(|r| format!(" -> {r}")).unwrap_or_default()
+                d.repaired
+                    .as_deref()
+                    .map(|r| format!(" -> {r}"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -296,7 +318,13 @@ pub fn pools(a: PoolsArgs) -> anyhow::Result<()> {
     t.load_preset(comfy_table::presets::NOTHING);
     t.set_header(["POOL", "TOTAL", "ALLOCATED", "FREE", "EXCLUDED"]);
     for p in &r.pools {
-        t.add_row([p.physnet.clone(), p.total.to_string(), p.allocated.to_string(), p.free.to_string(), p.excluded.to_string()]);
+        t.add_row([
+            p.physnet.clone(),
+            p.total.to_string(),
+            p.allocated.to_string(),
+            p.free.to_string(),
+            p.excluded.to_string(),
+        ]);
     }
     println!("{t}");
     if a.explain {

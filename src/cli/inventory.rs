@@ -55,18 +55,36 @@ pub struct InventoryArgs {
     /// Only PFs from this PCI vendor, e.g. 8086 (Intel) or 15b3 (Mellanox).
     #[arg(long, value_name = "VENDOR", value_parser = inventory::parse_vendor)]
     pub vendor: Option<u16>,
-    /// Only VFs that are not bound to vfio-pci and have no administrative MAC.
+    /// Only VFs that are not bound to vfio-pci, have no administrative MAC and hold no
+    /// vifman allocation.
     #[arg(long)]
     pub free: bool,
+    /// Allocation store to show allocations from (nothing is created if it is missing).
+    #[arg(long, value_name = "DIR", default_value = crate::alloc::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
+    pub state_dir: PathBuf,
+    /// Inventory the simulated host kept in the state dir (after `--simulate` commands)
+    /// instead of --sysfs-root itself.
+    #[arg(long)]
+    pub simulate: bool,
 }
 
 pub(crate) fn scan(root: &SysfsRoot) -> sysfs::ScanReport {
     sysfs::scan(root)
 }
 
-pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
+pub fn run(mut args: InventoryArgs) -> anyhow::Result<()> {
+    if args.simulate {
+        let sim = args.state_dir.join("sim-root");
+        if sim.is_dir() {
+            args.root.sysfs_root = sim;
+        }
+    }
     let root = args.root.open()?;
     let mut inv = inventory::collect(&root, &args.root.label());
+    let allocs: crate::engine::StoreState = crate::alloc::store::Store::peek(&args.state_dir)
+        .with_context(|| format!("reading allocations from {}", args.state_dir.display()))?
+        .unwrap_or_default();
+    inventory::apply_allocations(&mut inv, &allocs.allocations);
     let filter = Filter {
         pf: args.pf.clone(),
         vendor: args.vendor,

@@ -3,6 +3,8 @@
 
 pub mod assign;
 pub mod fixture;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod inventory;
 pub mod pci;
 pub mod plug;
@@ -55,6 +57,16 @@ pub enum Command {
     Numvfs(assign::NumvfsArgs),
     /// Show pools (physnets) and, with --explain, why each VF is in or out.
     Pools(assign::PoolsArgs),
+    /// Serve the pools to kubelet as extended resources (device-plugin API v1beta1).
+    #[cfg(feature = "fleet")]
+    DevicePlugin(Box<fleet::DevicePluginArgs>),
+    /// Report the pools to OpenStack Placement as resource providers.
+    #[cfg(feature = "fleet")]
+    #[command(subcommand)]
+    Placement(fleet::PlacementCommand),
+    /// Print Prometheus metrics (VF counts per pool and PF, drift) once.
+    #[cfg(feature = "fleet")]
+    Metrics(fleet::MetricsArgs),
 }
 
 pub fn init_tracing(verbose: u8) {
@@ -88,5 +100,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(args) => assign::reconcile(args),
         Command::Numvfs(args) => assign::numvfs(args),
         Command::Pools(args) => assign::pools(args),
+        #[cfg(feature = "fleet")]
+        Command::DevicePlugin(args) => fleet::device_plugin(*args),
+        #[cfg(feature = "fleet")]
+        Command::Placement(cmd) => fleet::placement(cmd),
+        #[cfg(feature = "fleet")]
+        Command::Metrics(args) => fleet::metrics(args),
     }
 }

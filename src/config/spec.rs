@@ -122,10 +122,11 @@ pub enum MatchOutcome {
     NoMatch(String),
 }
 
-fn hex_id(
-    key: &str,
-    s: &str,
-) -> Result<Option<u16>, (String, String, Option<std::ops::Range<usize>>)> {
+/// (key, message, span) of a semantic config error; the span, when known, beats the entry's.
+type SpecError = (String, String, SpanOpt);
+type SpanOpt = Option<std::ops::Range<usize>>;
+
+fn hex_id(key: &str, s: &str) -> Result<Option<u16>, SpecError> {
     if s == "*" {
         return Ok(None);
     }
@@ -140,10 +141,7 @@ fn hex_id(
     Ok(Some(u16::from_str_radix(t, 16).expect("checked hex")))
 }
 
-fn bool_like(
-    key: &str,
-    v: Option<BoolLike>,
-) -> Result<bool, (String, String, Option<std::ops::Range<usize>>)> {
+fn bool_like(key: &str, v: Option<BoolLike>) -> Result<bool, SpecError> {
     match v {
         None => Ok(false),
         Some(BoolLike::Bool(b)) => Ok(b),
@@ -156,10 +154,7 @@ fn bool_like(
 }
 
 impl DeviceSpec {
-    pub(super) fn from_raw(
-        index: usize,
-        r: RawSpec,
-    ) -> Result<DeviceSpec, (String, String, Option<std::ops::Range<usize>>)> {
+    pub(super) fn from_raw(index: usize, r: RawSpec) -> Result<DeviceSpec, SpecError> {
         if r.devname.is_some() && r.address.is_some() {
             return Err((
                 "devname".into(),

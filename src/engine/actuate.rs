@@ -12,8 +12,13 @@ use crate::types::{IfName, PciAddress};
 /// One change that was made and how to undo it.
 #[derive(Debug, Clone)]
 pub enum Applied {
-    Knob { original: Knob },
-    Driver { original: Option<String>, original_override: Option<String> },
+    Knob {
+        original: Knob,
+    },
+    Driver {
+        original: Option<String>,
+        original_override: Option<String>,
+    },
 }
 
 pub struct Target<'a> {
@@ -26,7 +31,12 @@ pub struct Target<'a> {
 pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
     host.vf_state_of(t.pf_netdev, t.pf_ifindex)?
         .and_then(|l| l.vfs.into_iter().find(|s| s.vf == t.vf_index))
-        .ok_or_else(|| HostError::other(format!("read back {} vf {}", t.pf_netdev, t.vf_index), "the PF no longer reports this VF"))
+        .ok_or_else(|| {
+            HostError::other(
+                format!("read back {} vf {}", t.pf_netdev, t.vf_index),
+                "the PF no longer reports this VF",
+            )
+        })
 }
 
 /// Set a knob and verify it. Some drivers (i40e) apply asynchronously: re-read a few times.
@@ -38,7 +48,9 @@ pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostErro
             return Ok(());
         }
         if host.simulated() || attempt == 4 {
-            let now = Knob::current(knob.kind(), &s).map(|k| k.describe()).unwrap_or_else(|| "unreported".into());
+            let now = Knob::current(knob.kind(), &s)
+                .map(|k| k.describe())
+                .unwrap_or_else(|| "unreported".into());
             return Err(HostError::other(
                 format!("{} vf {} {}", t.pf_netdev, t.vf_index, knob.describe()),
                 format!("accepted by the kernel but reads back as {now}"),
@@ -50,11 +62,15 @@ pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostErro
 }
 
 pub fn current_driver(host: &dyn Host, vf: &PciAddress) -> Option<String> {
-    std::fs::read_link(host.root().path().join(format!("sys/bus/pci/devices/{vf}/driver")))
-        .ok()?
-        .file_name()?
-        .to_str()
-        .map(String::from)
+    std::fs::read_link(
+        host.root()
+            .path()
+            .join(format!("sys/bus/pci/devices/{vf}/driver")),
+    )
+    .ok()?
+    .file_name()?
+    .to_str()
+    .map(String::from)
 }
 
 fn driver_name(s: &str) -> Result<DriverName, HostError> {
@@ -62,9 +78,17 @@ fn driver_name(s: &str) -> Result<DriverName, HostError> {
 }
 
 /// driver_override + unbind + drivers_probe, then wait for the bind to show in sysfs.
-pub fn rebind(host: &dyn Host, vf: &PciAddress, to: Option<&str>, override_to: Option<&str>) -> Result<(), HostError> {
+pub fn rebind(
+    host: &dyn Host,
+    vf: &PciAddress,
+    to: Option<&str>,
+    override_to: Option<&str>,
+) -> Result<(), HostError> {
     let _span = tracing::info_span!("rebind", vf = %vf, to = to.unwrap_or("-")).entered();
-    host.write(&SysWrite::DriverOverride(*vf, override_to.map(driver_name).transpose()?))?;
+    host.write(&SysWrite::DriverOverride(
+        *vf,
+        override_to.map(driver_name).transpose()?,
+    ))?;
     if let Some(cur) = current_driver(host, vf) {
         if Some(cur.as_str()) == to {
             return Ok(());
@@ -74,27 +98,43 @@ pub fn rebind(host: &dyn Host, vf: &PciAddress, to: Option<&str>, override_to: O
     if to.is_some() {
         host.write(&SysWrite::Probe(*vf))?;
         let want = to.map(String::from);
-        host.wait_until(&format!("{vf} bound to {}", to.unwrap_or("-")), Duration::from_secs(10), &mut || current_driver(host, vf) == want)?;
+        host.wait_until(
+            &format!("{vf} bound to {}", to.unwrap_or("-")),
+            Duration::from_secs(10),
+            &mut || current_driver(host, vf) == want,
+        )?;
     }
     Ok(())
 }
 
 /// A PF-set MAC reaches some VF drivers (igb/ixgbe) only after the VF driver reloads.
-pub fn reload_vf_driver(host: &dyn Host, vf: &PciAddress, model: Option<&NicModel>) -> Result<(), HostError> {
+pub fn reload_vf_driver(
+    host: &dyn Host,
+    vf: &PciAddress,
+    model: Option<&NicModel>,
+) -> Result<(), HostError> {
     let Some(m) = model else { return Ok(()) };
     if !m.quirks.vf_reload_after_mac {
         return Ok(());
     }
     match current_driver(host, vf) {
         Some(d) if d == m.vf_driver => {
-            let keep = std::fs::read_to_string(host.root().path().join(format!("sys/bus/pci/devices/{vf}/driver_override")))
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty() && s != "(null)");
+            let keep = std::fs::read_to_string(
+                host.root()
+                    .path()
+                    .join(format!("sys/bus/pci/devices/{vf}/driver_override")),
+            )
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s != "(null)");
             host.write(&SysWrite::Unbind(*vf, driver_name(&d)?))?;
             let _ = keep;
             host.write(&SysWrite::Probe(*vf))?;
-            host.wait_until(&format!("{vf} rebound to {d}"), Duration::from_secs(10), &mut || current_driver(host, vf).as_deref() == Some(d.as_str()))
+            host.wait_until(
+                &format!("{vf} rebound to {d}"),
+                Duration::from_secs(10),
+                &mut || current_driver(host, vf).as_deref() == Some(d.as_str()),
+            )
         }
         _ => Ok(()),
     }
@@ -106,7 +146,15 @@ pub fn undo(host: &dyn Host, t: &Target, applied: &[Applied]) -> Vec<String> {
     for a in applied.iter().rev() {
         let r = match a {
             Applied::Knob { original } => set_knob(host, t, original),
-            Applied::Driver { original, original_override } => rebind(host, &t.vf, original.as_deref(), original_override.as_deref()),
+            Applied::Driver {
+                original,
+                original_override,
+            } => rebind(
+                host,
+                &t.vf,
+                original.as_deref(),
+                original_override.as_deref(),
+            ),
         };
         if let Err(e) = r {
             failures.push(e.to_string());
@@ -126,12 +174,21 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
     };
     let mut failures = vec![];
     let cur_driver = current_driver(host, &a.vf);
-    let cur_override = std::fs::read_to_string(host.root().path().join(format!("sys/bus/pci/devices/{}/driver_override", a.vf)))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && s != "(null)");
+    let cur_override = std::fs::read_to_string(
+        host.root()
+            .path()
+            .join(format!("sys/bus/pci/devices/{}/driver_override", a.vf)),
+    )
+    .ok()
+    .map(|s| s.trim().to_string())
+    .filter(|s| !s.is_empty() && s != "(null)");
     if cur_driver != a.original.driver || cur_override != a.original.driver_override {
-        if let Err(e) = rebind(host, &a.vf, a.original.driver.as_deref(), a.original.driver_override.as_deref()) {
+        if let Err(e) = rebind(
+            host,
+            &a.vf,
+            a.original.driver.as_deref(),
+            a.original.driver_override.as_deref(),
+        ) {
             failures.push(e.to_string());
         }
     }
@@ -144,7 +201,9 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
     };
     let mut mac_changed = false;
     for kind in KnobKind::ORDER {
-        let Some(orig) = Knob::current(kind, &a.original.vf) else { continue };
+        let Some(orig) = Knob::current(kind, &a.original.vf) else {
+            continue;
+        };
         if orig.holds_in(&now) {
             continue;
         }

@@ -36,14 +36,21 @@ fn supported(m: &NicModel, k: &Knob) -> Result<(), (String, String)> {
     let no = |knob: &str, hint: &str| Err((knob.to_string(), hint.to_string()));
     match k {
         Knob::Vlan {
-            proto: VlanProto::Dot1Ad, ..
+            proto: VlanProto::Dot1Ad,
+            ..
         } if !m.caps.vlan_8021ad => no("vlan protocol 802.1ad", "use 802.1q"),
         Knob::Spoofchk { .. } if !m.caps.spoofchk => no("spoofchk", "drop --spoofchk"),
         Knob::Trust { .. } if !m.caps.trust => no("trust", "drop --trust"),
-        Knob::LinkState { state } if !m.caps.link_state && *state != VfLinkState::Auto => no("link state", "drop --link-state"),
+        Knob::LinkState { state } if !m.caps.link_state && *state != VfLinkState::Auto => {
+            no("link state", "drop --link-state")
+        }
         Knob::LinkState { .. } if !m.caps.link_state => no("link state", "drop --link-state"),
-        Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => no("min_tx_rate", "drop --min-tx-rate"),
-        Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => no("max_tx_rate", "drop --max-tx-rate"),
+        Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => {
+            no("min_tx_rate", "drop --min-tx-rate")
+        }
+        Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => {
+            no("max_tx_rate", "drop --max-tx-rate")
+        }
         _ => Ok(()),
     }
 }
@@ -51,13 +58,26 @@ fn supported(m: &NicModel, k: &Knob) -> Result<(), (String, String)> {
 impl Engine<'_> {
     /// Pick the VF: in the pool, not excluded, free, trust/vfio/netdev as the mode needs;
     /// prefer the requested NUMA node, then the PF with the fewest allocations (spread).
-    fn select<'v>(&self, view: &'v HostView, st: &StoreState, req: &AllocateRequest) -> Result<&'v VfView, EngineError> {
+    fn select<'v>(
+        &self,
+        view: &'v HostView,
+        st: &StoreState,
+        req: &AllocateRequest,
+    ) -> Result<&'v VfView, EngineError> {
         if !self.config.physnets().contains(&req.physnet.as_str()) {
             return Err(EngineError::Request(format!(
                 "unknown physnet {:?}: the config ({}) defines {}",
                 req.physnet,
-                self.config.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
-                if self.config.physnets().is_empty() { "no pools".into() } else { self.config.physnets().join(", ") }
+                self.config
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "none".into()),
+                if self.config.physnets().is_empty() {
+                    "no pools".into()
+                } else {
+                    self.config.physnets().join(", ")
+                }
             )));
         }
         let mut per_pf: BTreeMap<_, usize> = BTreeMap::new();
@@ -101,17 +121,13 @@ impl Engine<'_> {
                 continue;
             }
             match req.mode {
-                AllocMode::HostdevVfio => {
-                    if view.vfio_viable(v).is_err() {
-                        skip("IOMMU group not viable for vfio");
-                        continue;
-                    }
+                AllocMode::HostdevVfio if view.vfio_viable(v).is_err() => {
+                    skip("IOMMU group not viable for vfio");
+                    continue;
                 }
-                m if m.direct_mode().is_some() => {
-                    if v.netdevs.is_empty() {
-                        skip("no VF netdev for macvtap");
-                        continue;
-                    }
+                m if m.direct_mode().is_some() && v.netdevs.is_empty() => {
+                    skip("no VF netdev for macvtap");
+                    continue;
                 }
                 _ => {}
             }
@@ -139,7 +155,11 @@ impl Engine<'_> {
                 reason: if skipped.is_empty() {
                     "no device in this pool".into()
                 } else {
-                    skipped.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+                    skipped
+                        .iter()
+                        .map(|(k, n)| format!("{n} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
             }),
         }
@@ -147,7 +167,14 @@ impl Engine<'_> {
 
     /// The order `allocate` would take `available` VFs of a pool in (NUMA, then spreading across
     /// PFs); what a device plugin's GetPreferredAllocation answers. `must` come first.
-    pub fn rank(&self, physnet: &str, numa: Option<u32>, available: &[crate::types::PciAddress], must: &[crate::types::PciAddress], size: usize) -> Result<Vec<crate::types::PciAddress>, EngineError> {
+    pub fn rank(
+        &self,
+        physnet: &str,
+        numa: Option<u32>,
+        available: &[crate::types::PciAddress],
+        must: &[crate::types::PciAddress],
+        size: usize,
+    ) -> Result<Vec<crate::types::PciAddress>, EngineError> {
         let st: StoreState = self.open_store()?.load()?;
         let view = HostView::load(self.host)?;
         let mut per_pf: BTreeMap<_, usize> = BTreeMap::new();
@@ -159,11 +186,24 @@ impl Engine<'_> {
             .vfs
             .iter()
             .filter(|v| available.contains(&v.addr) && !must.contains(&v.addr))
-            .filter(|v| self.config.classify(&view.candidate(v)).0.and_then(|s| s.physical_network.as_deref()) == Some(physnet))
+            .filter(|v| {
+                self.config
+                    .classify(&view.candidate(v))
+                    .0
+                    .and_then(|s| s.physical_network.as_deref())
+                    == Some(physnet)
+            })
             .collect();
         // Spread greedily: each pick counts against its PF for the next one.
         while out.len() < size && !rest.is_empty() {
-            rest.sort_by_key(|v| (numa.map(|n| v.numa != Some(n)).unwrap_or(false), per_pf.get(&v.pf).copied().unwrap_or(0), v.pf, v.vf_index));
+            rest.sort_by_key(|v| {
+                (
+                    numa.map(|n| v.numa != Some(n)).unwrap_or(false),
+                    per_pf.get(&v.pf).copied().unwrap_or(0),
+                    v.pf,
+                    v.vf_index,
+                )
+            });
             let v = rest.remove(0);
             *per_pf.entry(v.pf).or_default() += 1;
             out.push(v.addr);
@@ -172,20 +212,33 @@ impl Engine<'_> {
         Ok(out)
     }
 
-    pub fn allocate(&self, req: &AllocateRequest, dry_run: bool) -> Result<AllocateOutcome, EngineError> {
+    pub fn allocate(
+        &self,
+        req: &AllocateRequest,
+        dry_run: bool,
+    ) -> Result<AllocateOutcome, EngineError> {
         req.validate()?;
-        let _span = tracing::info_span!("allocate", vif = %req.vif_id, physnet = %req.physnet).entered();
+        let _span =
+            tracing::info_span!("allocate", vif = %req.vif_id, physnet = %req.physnet).entered();
         let mut store = self.open_store()?;
         let mut st: StoreState = store.load()?;
         if st.by_vif(&req.vif_id).is_some() {
-            return Err(EngineError::Busy(format!("VIF {} already has an allocation; release it first", req.vif_id)));
+            return Err(EngineError::Busy(format!(
+                "VIF {} already has an allocation; release it first",
+                req.vif_id
+            )));
         }
         let (mut view, since) = self.take_view()?;
         let mut cached = since.is_some();
         // A cached view picks fast; the pick is then checked against the kernel, and any
         // disagreement means a full rescan and a second pick.
         let idx = loop {
-            let picked = self.select(&view, &st, req).map(|v| view.vfs.iter().position(|x| x.addr == v.addr).expect("from view"));
+            let picked = self.select(&view, &st, req).map(|v| {
+                view.vfs
+                    .iter()
+                    .position(|x| x.addr == v.addr)
+                    .expect("from view")
+            });
             let i = match picked {
                 Ok(i) => i,
                 Err(e) if cached => {
@@ -205,7 +258,11 @@ impl Engine<'_> {
             view = HostView::load(self.host)?;
             cached = false;
         };
-        let taken = if cached { since.expect("cached views have a time") } else { std::time::Instant::now() };
+        let taken = if cached {
+            since.expect("cached views have a time")
+        } else {
+            std::time::Instant::now()
+        };
         let result = self.allocate_on(&mut view, idx, &mut store, &mut st, req, dry_run);
         self.keep_view(view, taken);
         result
@@ -233,11 +290,17 @@ impl Engine<'_> {
                 })?;
             }
         }
-        let bind_driver = (req.mode == AllocMode::HostdevVfio && v.driver.as_deref() != Some("vfio-pci")).then(|| "vfio-pci".to_string());
+        let bind_driver = (req.mode == AllocMode::HostdevVfio
+            && v.driver.as_deref() != Some("vfio-pci"))
+        .then(|| "vfio-pci".to_string());
         let plan = Plan {
             vf: v.addr.to_string(),
             pf: v.pf.to_string(),
-            pf_netdev: v.pf_netdev.as_ref().map(|n| n.to_string()).unwrap_or_default(),
+            pf_netdev: v
+                .pf_netdev
+                .as_ref()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             vf_index: v.vf_index,
             numa_node: v.numa,
             model: model.map(|m| m.name.clone()),
@@ -250,7 +313,12 @@ impl Engine<'_> {
         }
         let pf_netdev = v.pf_netdev.clone().expect("selected VFs have a PF netdev");
         let pf_ifindex = v.pf_ifindex.unwrap_or(0);
-        let mac_for_vif = req.mac.or_else(|| v.netdevs.first().and_then(|n| view.scan.netdev(n.as_str())).and_then(|n| n.mac));
+        let mac_for_vif = req.mac.or_else(|| {
+            v.netdevs
+                .first()
+                .and_then(|n| view.scan.netdev(n.as_str()))
+                .and_then(|n| n.mac)
+        });
         let vif = emit::vif(req, v, mac_for_vif)?;
         let view_idx = idx;
         let mut rec = Allocation {
@@ -286,23 +354,30 @@ impl Engine<'_> {
         };
         let mut applied: Vec<Applied> = vec![];
         let result = (|| -> Result<(), (String, crate::host::HostError)> {
-            if model.is_some_and(|m| m.quirks.pf_must_be_up) && v.pf_operstate.as_deref() != Some("up") {
-                self.host.link_up(&pf_netdev).map_err(|e| ("bringing the PF up".to_string(), e))?;
+            if model.is_some_and(|m| m.quirks.pf_must_be_up)
+                && v.pf_operstate.as_deref() != Some("up")
+            {
+                self.host
+                    .link_up(&pf_netdev)
+                    .map_err(|e| ("bringing the PF up".to_string(), e))?;
             }
             for k in &knobs {
                 let original = Knob::current(k.kind(), &state).unwrap_or_else(|| k.clone());
-                actuate::set_knob(self.host, &t, k).map_err(|e| (k.kind().name().to_string(), e))?;
+                actuate::set_knob(self.host, &t, k)
+                    .map_err(|e| (k.kind().name().to_string(), e))?;
                 applied.push(Applied::Knob { original });
             }
             if knobs.iter().any(|k| k.kind() == KnobKind::Mac) && bind_driver.is_none() {
-                actuate::reload_vf_driver(self.host, &v.addr, model).map_err(|e| ("VF driver reload after MAC".to_string(), e))?;
+                actuate::reload_vf_driver(self.host, &v.addr, model)
+                    .map_err(|e| ("VF driver reload after MAC".to_string(), e))?;
             }
             if let Some(d) = &bind_driver {
                 applied.push(Applied::Driver {
                     original: v.driver.clone(),
                     original_override: v.driver_override.clone(),
                 });
-                actuate::rebind(self.host, &v.addr, Some(d), Some(d)).map_err(|e| (format!("binding {} to {d}", v.addr), e))?;
+                actuate::rebind(self.host, &v.addr, Some(d), Some(d))
+                    .map_err(|e| (format!("binding {} to {d}", v.addr), e))?;
             }
             Ok(())
         })();
@@ -313,7 +388,10 @@ impl Engine<'_> {
                 st.allocations[i] = rec;
                 store.save(st)?;
                 let _ = view.refresh_vf(self.host, view_idx);
-                Ok(AllocateOutcome { plan, vif: Some(vif) })
+                Ok(AllocateOutcome {
+                    plan,
+                    vif: Some(vif),
+                })
             }
             Err((step, source)) => {
                 let failures = actuate::undo(self.host, &t, &applied);
@@ -322,14 +400,22 @@ impl Engine<'_> {
                     st.allocations.remove(i);
                     store.save(st)?;
                     let _ = view.refresh_vf(self.host, view_idx);
-                    format!("rolled back {} change(s), VF {} is as it was", applied.len(), v.addr)
+                    format!(
+                        "rolled back {} change(s), VF {} is as it was",
+                        applied.len(),
+                        v.addr
+                    )
                 } else {
                     format!(
                         "ROLLBACK INCOMPLETE ({}); the record stays pending for `vifman reconcile --repair`",
                         failures.join("; ")
                     )
                 };
-                Err(EngineError::Actuation { step, cause: source, rollback })
+                Err(EngineError::Actuation {
+                    step,
+                    cause: source,
+                    rollback,
+                })
             }
         }
     }

@@ -11,7 +11,11 @@ use crate::vif::VersionedObject;
 /// A stable UUID for a physnet when the caller gives no network id: FNV-1a of the name laid
 /// out as an RFC 9562 version-8 (custom) UUID, so the same physnet always maps to one id.
 pub fn physnet_uuid(physnet: &str) -> String {
-    let h = |seed: u64| physnet.bytes().fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let h = |seed: u64| {
+        physnet
+            .bytes()
+            .fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    };
     let a = h(0xcbf29ce484222325);
     let b = h(0x84222325cbf29ce4);
     let mut bytes = [0u8; 16];
@@ -20,21 +24,43 @@ pub fn physnet_uuid(physnet: &str) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let x: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
 }
 
 fn err(e: crate::vif::OsVifError) -> EngineError {
     EngineError::Request(format!("building the VIF object: {e}"))
 }
 
-pub fn vif(req: &AllocateRequest, v: &VfView, mac: Option<MacAddress>) -> Result<serde_json::Value, EngineError> {
+pub fn vif(
+    req: &AllocateRequest,
+    v: &VfView,
+    mac: Option<MacAddress>,
+) -> Result<serde_json::Value, EngineError> {
     let mut net = VersionedObject::new("Network").map_err(err)?;
-    net.set("id", json!(req.network_id.clone().unwrap_or_else(|| physnet_uuid(&req.physnet)))).map_err(err)?;
+    net.set(
+        "id",
+        json!(req
+            .network_id
+            .clone()
+            .unwrap_or_else(|| physnet_uuid(&req.physnet))),
+    )
+    .map_err(err)?;
     net.set("label", json!(req.physnet)).map_err(err)?;
     if let Some((vlan, _)) = req.vlan {
         net.set("vlan", json!(vlan.get())).map_err(err)?;
     }
-    let class = if req.mode.direct_mode().is_some() { "VIFDirect" } else { "VIFHostDevice" };
+    let class = if req.mode.direct_mode().is_some() {
+        "VIFDirect"
+    } else {
+        "VIFHostDevice"
+    };
     let mut o = VersionedObject::new(class).map_err(err)?;
     o.set("id", json!(req.vif_id)).map_err(err)?;
     o.set("plugin", json!("vifman")).map_err(err)?;
@@ -42,7 +68,8 @@ pub fn vif(req: &AllocateRequest, v: &VfView, mac: Option<MacAddress>) -> Result
         o.set("address", json!(m.to_string())).map_err(err)?;
     }
     o.set_obj("network", net).map_err(err)?;
-    o.set("dev_address", json!(v.addr.to_string())).map_err(err)?;
+    o.set("dev_address", json!(v.addr.to_string()))
+        .map_err(err)?;
     match req.mode {
         AllocMode::Hostdev | AllocMode::HostdevVfio => {
             o.set("dev_type", json!("ethernet")).map_err(err)?;
@@ -51,7 +78,8 @@ pub fn vif(req: &AllocateRequest, v: &VfView, mac: Option<MacAddress>) -> Result
             // os-vif names devices prefix + the first 11 characters of the VIF id (14 bytes).
             let name: String = format!("mvt{}", &req.vif_id[..11.min(req.vif_id.len())]);
             o.set("vif_name", json!(name)).map_err(err)?;
-            o.set("mode", json!(m.direct_mode().expect("direct mode"))).map_err(err)?;
+            o.set("mode", json!(m.direct_mode().expect("direct mode")))
+                .map_err(err)?;
             o.set("vlan_name", json!("")).map_err(err)?;
         }
     }

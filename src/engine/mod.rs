@@ -32,7 +32,11 @@ pub enum EngineError {
     #[error("no free VF in pool {physnet}: {reason}")]
     NoFreeVf { physnet: String, reason: String },
     #[error("{model} cannot set {knob} (per hwdb; {hint}); nothing was changed")]
-    Unsupported { model: String, knob: String, hint: String },
+    Unsupported {
+        model: String,
+        knob: String,
+        hint: String,
+    },
     #[error("{step} failed: {cause}; {rollback}")]
     Actuation {
         step: String,
@@ -102,5 +106,8 @@ impl<'a> Engine<'a> {
 }
 
 pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -15,27 +15,46 @@ pub fn resolve_pf(scan: &ScanReport, s: &str) -> Result<PciAddress, EngineError>
     let addr = match s.parse::<PciAddress>() {
         Ok(a) => a,
         Err(_) => {
-            let nd = s.parse::<crate::types::IfName>().map_err(|e| EngineError::Request(format!("PF {s:?}: neither a PCI address nor an interface name ({e})")))?;
+            let nd = s.parse::<crate::types::IfName>().map_err(|e| {
+                EngineError::Request(format!(
+                    "PF {s:?}: neither a PCI address nor an interface name ({e})"
+                ))
+            })?;
             scan.netdev(nd.as_str())
                 .and_then(|n| n.device)
-                .ok_or_else(|| EngineError::Request(format!("no netdev {nd} backed by a PCI device")))?
+                .ok_or_else(|| {
+                    EngineError::Request(format!("no netdev {nd} backed by a PCI device"))
+                })?
         }
     };
     match scan.device(&addr) {
         Some(d) if d.sriov.is_some() => Ok(addr),
-        Some(_) => Err(EngineError::Request(format!("{addr} is not an SR-IOV physical function (no sriov_totalvfs)"))),
+        Some(_) => Err(EngineError::Request(format!(
+            "{addr} is not an SR-IOV physical function (no sriov_totalvfs)"
+        ))),
         None => Err(EngineError::Request(format!("no PCI device {addr}"))),
     }
 }
 
 impl Engine<'_> {
-    pub fn numvfs(&self, pf: &str, n: u32, autoprobe: Option<bool>, timeout: Duration) -> Result<String, EngineError> {
+    pub fn numvfs(
+        &self,
+        pf: &str,
+        n: u32,
+        autoprobe: Option<bool>,
+        timeout: Duration,
+    ) -> Result<String, EngineError> {
         let _span = tracing::info_span!("numvfs", pf, n).entered();
         let mut store = self.open_store()?;
         let st: StoreState = store.load()?;
         let scan = self.host.scan();
         let addr = resolve_pf(&scan, pf)?;
-        let busy: Vec<&str> = st.allocations.iter().filter(|a| a.pf == addr).map(|a| a.vif_id.as_str()).collect();
+        let busy: Vec<&str> = st
+            .allocations
+            .iter()
+            .filter(|a| a.pf == addr)
+            .map(|a| a.vif_id.as_str())
+            .collect();
         if !busy.is_empty() {
             return Err(EngineError::Busy(format!(
                 "{addr} has {} allocated VF(s) (VIFs {}); release them first",
@@ -47,7 +66,9 @@ impl Engine<'_> {
         let sriov = dev.sriov.as_ref().expect("resolved");
         let total = sriov.total_vfs.unwrap_or(0);
         if n > total {
-            return Err(EngineError::Request(format!("{addr} supports at most {total} VFs (sriov_totalvfs); asked for {n}")));
+            return Err(EngineError::Request(format!(
+                "{addr} supports at most {total} VFs (sriov_totalvfs); asked for {n}"
+            )));
         }
         if let Some(on) = autoprobe {
             self.host.write(&SysWrite::Autoprobe(addr, on))?;
@@ -57,14 +78,25 @@ impl Engine<'_> {
             return Ok(format!("{addr}: already {n} VFs"));
         }
         let vf_count = |host: &dyn crate::host::Host| -> usize {
-            std::fs::read_dir(host.root().path().join(format!("sys/bus/pci/devices/{addr}")))
-                .map(|it| it.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("virtfn")).count())
-                .unwrap_or(0)
+            std::fs::read_dir(
+                host.root()
+                    .path()
+                    .join(format!("sys/bus/pci/devices/{addr}")),
+            )
+            .map(|it| {
+                it.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("virtfn"))
+                    .count()
+            })
+            .unwrap_or(0)
         };
         if current != 0 && n != 0 {
             // The kernel answers EBUSY to N -> M; disable first.
             self.host.write(&SysWrite::NumVfs(addr, 0))?;
-            self.host.wait_until(&format!("{addr} VFs removed"), timeout, &mut || vf_count(self.host) == 0)?;
+            self.host
+                .wait_until(&format!("{addr} VFs removed"), timeout, &mut || {
+                    vf_count(self.host) == 0
+                })?;
         }
         self.host.write(&SysWrite::NumVfs(addr, n))?;
         let autoprobe_on = autoprobe.or(sriov.drivers_autoprobe).unwrap_or(true);
@@ -79,17 +111,25 @@ impl Engine<'_> {
             }
             // Each VF bound, and with a netdev when its driver is a NIC driver.
             let s = host.scan();
-            let Some(pf) = s.device(&addr) else { return false };
+            let Some(pf) = s.device(&addr) else {
+                return false;
+            };
             let Some(sv) = &pf.sriov else { return false };
             sv.vfs.len() == n as usize
                 && sv.vfs.iter().all(|(_, a)| {
                     s.device(a).is_some_and(|d| match &d.driver {
                         None => false,
-                        Some(drv) => model.is_none_or(|m| &m.vf_driver != drv) || !d.netdevs.is_empty(),
+                        Some(drv) => {
+                            model.is_none_or(|m| &m.vf_driver != drv) || !d.netdevs.is_empty()
+                        }
                     })
                 })
         };
-        self.host.wait_until(&format!("{n} VFs of {addr} with drivers and netdevs"), timeout, &mut ready)?;
+        self.host.wait_until(
+            &format!("{n} VFs of {addr} with drivers and netdevs"),
+            timeout,
+            &mut ready,
+        )?;
         Ok(format!("{addr}: {current} -> {n} VFs"))
     }
 }

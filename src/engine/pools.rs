@@ -57,19 +57,29 @@ impl Engine<'_> {
                     if why_not.is_empty() {
                         "no device_spec in the config".to_string()
                     } else {
-                        why_not.iter().map(|(i, r)| format!("device_spec[{i}]: {r}")).collect::<Vec<_>>().join("; ")
+                        why_not
+                            .iter()
+                            .map(|(i, r)| format!("device_spec[{i}]: {r}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     }
                 }
                 (Some(s), Some(ex)) => format!("matches device_spec[{}] but {ex}", s.index),
                 (Some(s), None) => {
                     let status = if st.holds(&v.addr) {
                         "allocated"
-                    } else if v.driver.as_deref() == Some("vfio-pci") || v.state.as_ref().is_some_and(|s| !s.mac.is_zero()) {
+                    } else if v.driver.as_deref() == Some("vfio-pci")
+                        || v.state.as_ref().is_some_and(|s| !s.mac.is_zero())
+                    {
                         "in use outside vifman"
                     } else {
                         "free"
                     };
-                    format!("device_spec[{}] → {}, {status}", s.index, s.physical_network.as_deref().unwrap_or("(no physnet)"))
+                    format!(
+                        "device_spec[{}] → {}, {status}",
+                        s.index,
+                        s.physical_network.as_deref().unwrap_or("(no physnet)")
+                    )
                 }
             };
             if let Some(p) = pool.as_ref().and_then(|p| pools.get_mut(p)) {

@@ -63,7 +63,10 @@ impl Engine<'_> {
                 continue;
             }
             let Some(v) = view.vf(&a.vf) else {
-                let mut x = d(DriftKind::VfVanished, format!("VF {} of {} is gone", a.vf_index, a.pf));
+                let mut x = d(
+                    DriftKind::VfVanished,
+                    format!("VF {} of {} is gone", a.vf_index, a.pf),
+                );
                 if repair {
                     drop_idx.push(i);
                     x.repaired = Some("dropped the record".into());
@@ -74,13 +77,18 @@ impl Engine<'_> {
             let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
             match a.phase {
                 Phase::Pending | Phase::Releasing => {
-                    let kind = if a.phase == Phase::Pending { DriftKind::InterruptedAllocate } else { DriftKind::InterruptedRelease };
+                    let kind = if a.phase == Phase::Pending {
+                        DriftKind::InterruptedAllocate
+                    } else {
+                        DriftKind::InterruptedRelease
+                    };
                     let mut x = d(kind, "interrupted before it finished".into());
                     if repair {
                         let failures = actuate::restore(self.host, a, model);
                         if failures.is_empty() {
                             drop_idx.push(i);
-                            x.repaired = Some("restored the original state and freed the VF".into());
+                            x.repaired =
+                                Some("restored the original state and freed the VF".into());
                         } else {
                             x.repaired = Some(format!("restore failed: {}", failures.join("; ")));
                         }
@@ -99,7 +107,10 @@ impl Engine<'_> {
                         if now.as_ref().is_some_and(|s| k.holds_in(s)) {
                             continue;
                         }
-                        let mut x = d(DriftKind::ConfigDiffers, format!("expected {}", k.describe()));
+                        let mut x = d(
+                            DriftKind::ConfigDiffers,
+                            format!("expected {}", k.describe()),
+                        );
                         if repair {
                             x.repaired = Some(match actuate::set_knob(self.host, &t, k) {
                                 Ok(()) => format!("re-applied {}", k.describe()),
@@ -109,12 +120,25 @@ impl Engine<'_> {
                         out.push(x);
                     }
                     if a.mode == AllocMode::HostdevVfio && v.driver.as_deref() != Some("vfio-pci") {
-                        let mut x = d(DriftKind::DriverDiffers, format!("on {} instead of vfio-pci", v.driver.as_deref().unwrap_or("no driver")));
+                        let mut x = d(
+                            DriftKind::DriverDiffers,
+                            format!(
+                                "on {} instead of vfio-pci",
+                                v.driver.as_deref().unwrap_or("no driver")
+                            ),
+                        );
                         if repair {
-                            x.repaired = Some(match actuate::rebind(self.host, &a.vf, Some("vfio-pci"), Some("vfio-pci")) {
-                                Ok(()) => "rebound to vfio-pci".into(),
-                                Err(e) => format!("rebind failed: {e}"),
-                            });
+                            x.repaired = Some(
+                                match actuate::rebind(
+                                    self.host,
+                                    &a.vf,
+                                    Some("vfio-pci"),
+                                    Some("vfio-pci"),
+                                ) {
+                                    Ok(()) => "rebound to vfio-pci".into(),
+                                    Err(e) => format!("rebind failed: {e}"),
+                                },
+                            );
                         }
                         out.push(x);
                     }

@@ -11,7 +11,9 @@ impl Engine<'_> {
         let _span = tracing::info_span!("release", vif = %vif_id).entered();
         let mut store = self.open_store()?;
         let mut st: StoreState = store.load()?;
-        let i = st.by_vif(&vif_id).ok_or_else(|| EngineError::NotFound(vif_id.clone()))?;
+        let i = st
+            .by_vif(&vif_id)
+            .ok_or_else(|| EngineError::NotFound(vif_id.clone()))?;
         // No durable "releasing" mark before the restore: if we die half-way, the record is
         // still active and reconcile re-applies it, so the VIF stays allocated until a release
         // completes. One durable write per release instead of two.

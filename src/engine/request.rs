@@ -33,9 +33,19 @@ fn bad(msg: impl Into<String>) -> EngineError {
 }
 
 impl AllocateRequest {
-    pub fn new(physnet: &str, instance_uuid: &str, vif_id: &str, mode: AllocMode) -> Result<Self, EngineError> {
-        if physnet.is_empty() || physnet.len() > 255 || physnet.chars().any(|c| c.is_control() || c == '/') {
-            return Err(bad(format!("--physnet {physnet:?} is not a physical network name")));
+    pub fn new(
+        physnet: &str,
+        instance_uuid: &str,
+        vif_id: &str,
+        mode: AllocMode,
+    ) -> Result<Self, EngineError> {
+        if physnet.is_empty()
+            || physnet.len() > 255
+            || physnet.chars().any(|c| c.is_control() || c == '/')
+        {
+            return Err(bad(format!(
+                "--physnet {physnet:?} is not a physical network name"
+            )));
         }
         for (what, v) in [("--instance", instance_uuid), ("--vif-id", vif_id)] {
             if !crate::vif::coerce::is_uuid(v) {
@@ -65,7 +75,9 @@ impl AllocateRequest {
     pub fn set_mac(&mut self, m: &str) -> Result<(), EngineError> {
         let mac: MacAddress = m.parse().map_err(|e| bad(format!("--mac {m:?}: {e}")))?;
         if mac.is_multicast() {
-            return Err(bad(format!("--mac {mac} is a multicast address; a VF needs a unicast MAC")));
+            return Err(bad(format!(
+                "--mac {mac} is a multicast address; a VF needs a unicast MAC"
+            )));
         }
         if mac.is_zero() {
             return Err(bad("--mac 00:00:00:00:00:00 cannot be given to a guest"));
@@ -78,9 +90,13 @@ impl AllocateRequest {
     pub fn set_vlan(&mut self, s: &str) -> Result<(), EngineError> {
         let (v, q) = s.split_once(':').unwrap_or((s, "0"));
         let vlan: VlanId = v.parse().map_err(|e| bad(format!("--vlan {s:?}: {e}")))?;
-        let qos: u32 = q.parse().map_err(|_| bad(format!("--vlan {s:?}: QoS {q:?} is not a number")))?;
+        let qos: u32 = q
+            .parse()
+            .map_err(|_| bad(format!("--vlan {s:?}: QoS {q:?} is not a number")))?;
         if qos > 7 {
-            return Err(bad(format!("--vlan {s:?}: QoS {qos} is above 7 (802.1p priorities are 0-7)")));
+            return Err(bad(format!(
+                "--vlan {s:?}: QoS {qos} is above 7 (802.1p priorities are 0-7)"
+            )));
         }
         self.vlan = Some((vlan, qos));
         Ok(())
@@ -90,7 +106,11 @@ impl AllocateRequest {
         self.vlan_proto = match s.to_ascii_lowercase().as_str() {
             "802.1q" => VlanProto::Dot1Q,
             "802.1ad" => VlanProto::Dot1Ad,
-            _ => return Err(bad(format!("--vlan-proto {s:?}: expected 802.1q or 802.1ad"))),
+            _ => {
+                return Err(bad(format!(
+                    "--vlan-proto {s:?}: expected 802.1q or 802.1ad"
+                )))
+            }
         };
         Ok(())
     }
@@ -100,7 +120,11 @@ impl AllocateRequest {
             "auto" => VfLinkState::Auto,
             "enable" => VfLinkState::Enable,
             "disable" => VfLinkState::Disable,
-            _ => return Err(bad(format!("--link-state {s:?}: expected auto, enable or disable"))),
+            _ => {
+                return Err(bad(format!(
+                    "--link-state {s:?}: expected auto, enable or disable"
+                )))
+            }
         });
         Ok(())
     }
@@ -111,7 +135,9 @@ impl AllocateRequest {
         }
         if let (Some(min), Some(max)) = (self.min_tx_rate, self.max_tx_rate) {
             if max != 0 && min > max {
-                return Err(bad(format!("--min-tx-rate {min} is above --max-tx-rate {max}")));
+                return Err(bad(format!(
+                    "--min-tx-rate {min} is above --max-tx-rate {max}"
+                )));
             }
         }
         if let Some(n) = &self.network_id {
@@ -142,7 +168,9 @@ impl AllocateRequest {
                     }
                 }
                 KnobKind::Spoofchk => out.extend(self.spoofchk.map(|on| Knob::Spoofchk { on })),
-                KnobKind::LinkState => out.extend(self.link_state.map(|state| Knob::LinkState { state })),
+                KnobKind::LinkState => {
+                    out.extend(self.link_state.map(|state| Knob::LinkState { state }))
+                }
                 KnobKind::Trust => out.extend(self.trust.map(|on| Knob::Trust { on })),
             }
         }

@@ -37,8 +37,15 @@ pub struct HostView {
 }
 
 fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
-    let reps: BTreeSet<&str> = scan.representors.iter().map(|r| r.netdev.as_str()).collect();
-    pf.netdevs.iter().find(|n| !reps.contains(n.as_str())).cloned()
+    let reps: BTreeSet<&str> = scan
+        .representors
+        .iter()
+        .map(|r| r.netdev.as_str())
+        .collect();
+    pf.netdevs
+        .iter()
+        .find(|n| !reps.contains(n.as_str()))
+        .cloned()
 }
 
 fn default_route_dev(root: &std::path::Path) -> Option<String> {
@@ -53,14 +60,17 @@ impl HostView {
     pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
         let scan = host.scan();
         let states = host.vf_states()?;
-        let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> = states.iter().map(|l| (l.ifname.as_str(), l)).collect();
+        let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> =
+            states.iter().map(|l| (l.ifname.as_str(), l)).collect();
         let mut vfs = vec![];
         for pf in scan.physical_functions() {
             let Some(sriov) = &pf.sriov else { continue };
             let pf_netdev = uplink(&scan, pf);
             let nd = pf_netdev.as_ref().and_then(|n| scan.netdev(n.as_str()));
             for (idx, addr) in &sriov.vfs {
-                let Some(vf) = scan.device(addr) else { continue };
+                let Some(vf) = scan.device(addr) else {
+                    continue;
+                };
                 let state = pf_netdev
                     .as_ref()
                     .and_then(|n| by_pf.get(n.as_str()))
@@ -86,9 +96,11 @@ impl HostView {
             }
         }
         let root = host.root().path().to_path_buf();
-        let noiommu = std::fs::read_to_string(root.join("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"))
-            .map(|s| s.trim() == "Y")
-            .unwrap_or(false);
+        let noiommu = std::fs::read_to_string(
+            root.join("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"),
+        )
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false);
         Ok(HostView {
             default_route_dev: default_route_dev(&root),
             scan,
@@ -106,22 +118,32 @@ impl HostView {
         if std::fs::metadata(&dir).is_err() {
             return Ok(false);
         }
-        let driver = std::fs::read_link(dir.join("driver")).ok().and_then(|l| l.file_name().and_then(|n| n.to_str()).map(String::from));
+        let driver = std::fs::read_link(dir.join("driver"))
+            .ok()
+            .and_then(|l| l.file_name().and_then(|n| n.to_str()).map(String::from));
         let driver_override = std::fs::read_to_string(dir.join("driver_override"))
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty() && s != "(null)");
         let mut netdevs: Vec<IfName> = std::fs::read_dir(dir.join("net"))
-            .map(|it| it.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+            .map(|it| {
+                it.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
             .unwrap_or_default();
         netdevs.sort();
         let state = match &v.pf_netdev {
-            Some(pf) => host.vf_state_of(pf, v.pf_ifindex.unwrap_or(0))?.and_then(|l| l.vfs.into_iter().find(|s| s.vf == v.vf_index)),
+            Some(pf) => host
+                .vf_state_of(pf, v.pf_ifindex.unwrap_or(0))?
+                .and_then(|l| l.vfs.into_iter().find(|s| s.vf == v.vf_index)),
             None => None,
         };
         let mut old_nd = v.netdevs.clone();
         old_nd.sort();
-        let same = v.driver == driver && v.driver_override == driver_override && old_nd == netdevs && v.state == state;
+        let same = v.driver == driver
+            && v.driver_override == driver_override
+            && old_nd == netdevs
+            && v.state == state;
         v.driver = driver;
         v.driver_override = driver_override;
         v.netdevs = netdevs;
@@ -151,7 +173,11 @@ impl HostView {
     pub fn exclusion(&self, cfg: &Config, v: &VfView) -> Option<String> {
         let pf_nd = v.pf_netdev.as_ref().map(|n| n.as_str());
         for e in &cfg.exclude {
-            if e == &v.pf.to_string() || e == &v.addr.to_string() || Some(e.as_str()) == pf_nd || v.netdevs.iter().any(|n| n.as_str() == e) {
+            if e == &v.pf.to_string()
+                || e == &v.addr.to_string()
+                || Some(e.as_str()) == pf_nd
+                || v.netdevs.iter().any(|n| n.as_str() == e)
+            {
                 return Some(format!("excluded by config ({e})"));
             }
         }
@@ -179,8 +205,14 @@ impl HostView {
             if m == &v.addr {
                 continue;
             }
-            let Some(d) = self.scan.device(m) else { continue };
-            let ok = d.ids.is_pci_bridge() || matches!(d.driver.as_deref(), None | Some("vfio-pci") | Some("pci-stub"));
+            let Some(d) = self.scan.device(m) else {
+                continue;
+            };
+            let ok = d.ids.is_pci_bridge()
+                || matches!(
+                    d.driver.as_deref(),
+                    None | Some("vfio-pci") | Some("pci-stub")
+                );
             if !ok {
                 return Err(format!(
                     "IOMMU group {} also holds {} bound to {}",

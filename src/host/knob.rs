@@ -8,12 +8,27 @@ use crate::types::{MacAddress, VlanId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "knob")]
 pub enum Knob {
-    Mac { mac: MacAddress },
-    Vlan { vlan: VlanId, qos: u32, proto: VlanProto },
-    Spoofchk { on: bool },
-    Trust { on: bool },
-    LinkState { state: VfLinkState },
-    Rate { min_mbps: u32, max_mbps: u32 },
+    Mac {
+        mac: MacAddress,
+    },
+    Vlan {
+        vlan: VlanId,
+        qos: u32,
+        proto: VlanProto,
+    },
+    Spoofchk {
+        on: bool,
+    },
+    Trust {
+        on: bool,
+    },
+    LinkState {
+        state: VfLinkState,
+    },
+    Rate {
+        min_mbps: u32,
+        max_mbps: u32,
+    },
 }
 
 /// Knob identity, for hwdb capability checks and failure injection.
@@ -40,7 +55,14 @@ impl KnobKind {
         }
     }
     /// The order knobs are applied in: the kernel's own IFLA_VF_* order.
-    pub const ORDER: [KnobKind; 6] = [KnobKind::Mac, KnobKind::Vlan, KnobKind::Rate, KnobKind::Spoofchk, KnobKind::LinkState, KnobKind::Trust];
+    pub const ORDER: [KnobKind; 6] = [
+        KnobKind::Mac,
+        KnobKind::Vlan,
+        KnobKind::Rate,
+        KnobKind::Spoofchk,
+        KnobKind::LinkState,
+        KnobKind::Trust,
+    ];
 }
 
 impl Knob {
@@ -66,7 +88,9 @@ impl Knob {
             },
             KnobKind::Spoofchk => Knob::Spoofchk { on: s.spoofchk? },
             KnobKind::Trust => Knob::Trust { on: s.trust? },
-            KnobKind::LinkState => Knob::LinkState { state: s.link_state },
+            KnobKind::LinkState => Knob::LinkState {
+                state: s.link_state,
+            },
             KnobKind::Rate => Knob::Rate {
                 min_mbps: s.min_tx_rate,
                 max_mbps: s.max_tx_rate,
@@ -104,11 +128,15 @@ impl Knob {
     pub fn describe(&self) -> String {
         match self {
             Knob::Mac { mac } => format!("mac {mac}"),
-            Knob::Vlan { vlan, qos, proto } => format!("vlan {vlan} qos {qos} proto {}", proto.as_str()),
+            Knob::Vlan { vlan, qos, proto } => {
+                format!("vlan {vlan} qos {qos} proto {}", proto.as_str())
+            }
             Knob::Spoofchk { on } => format!("spoofchk {}", if *on { "on" } else { "off" }),
             Knob::Trust { on } => format!("trust {}", if *on { "on" } else { "off" }),
             Knob::LinkState { state } => format!("state {}", state.label()),
-            Knob::Rate { min_mbps, max_mbps } => format!("min_tx_rate {min_mbps} max_tx_rate {max_mbps}"),
+            Knob::Rate { min_mbps, max_mbps } => {
+                format!("min_tx_rate {min_mbps} max_tx_rate {max_mbps}")
+            }
         }
     }
 }

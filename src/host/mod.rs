@@ -42,7 +42,10 @@ impl HostError {
         }
     }
     pub fn kernel(op: impl Into<String>, errno: i32) -> Self {
-        HostError::Kernel { op: op.into(), errno }
+        HostError::Kernel {
+            op: op.into(),
+            errno,
+        }
     }
     pub fn other(op: impl Into<String>, message: impl Into<String>) -> Self {
         HostError::Other {
@@ -96,11 +99,19 @@ impl SysWrite {
     /// Path relative to the sysfs root, and the bytes written.
     pub fn target(&self) -> (String, String) {
         match self {
-            SysWrite::NumVfs(a, n) => (format!("sys/bus/pci/devices/{a}/sriov_numvfs"), format!("{n}\n")),
-            SysWrite::Autoprobe(a, b) => (format!("sys/bus/pci/devices/{a}/sriov_drivers_autoprobe"), format!("{}\n", *b as u8)),
+            SysWrite::NumVfs(a, n) => (
+                format!("sys/bus/pci/devices/{a}/sriov_numvfs"),
+                format!("{n}\n"),
+            ),
+            SysWrite::Autoprobe(a, b) => (
+                format!("sys/bus/pci/devices/{a}/sriov_drivers_autoprobe"),
+                format!("{}\n", *b as u8),
+            ),
             SysWrite::DriverOverride(a, d) => (
                 format!("sys/bus/pci/devices/{a}/driver_override"),
-                d.as_ref().map(|d| format!("{d}\n")).unwrap_or_else(|| "\n".into()),
+                d.as_ref()
+                    .map(|d| format!("{d}\n"))
+                    .unwrap_or_else(|| "\n".into()),
             ),
             SysWrite::Unbind(a, d) => (format!("sys/bus/pci/drivers/{d}/unbind"), format!("{a}\n")),
             SysWrite::Probe(a) => ("sys/bus/pci/drivers_probe".into(), format!("{a}\n")),
@@ -120,7 +131,14 @@ pub struct DriverName(String);
 
 impl DriverName {
     pub fn new(s: &str) -> Result<Self, String> {
-        if s.is_empty() || s.len() > 64 || s == "." || s == ".." || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+        if s.is_empty()
+            || s.len() > 64
+            || s == "."
+            || s == ".."
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
             return Err(format!("{s:?} is not a driver name"));
         }
         Ok(DriverName(s.to_string()))
@@ -167,5 +185,10 @@ pub trait Host {
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;
     /// Block until `ready()` holds, re-checking on each kernel event (uevent), never by
     /// fixed sleeps; fail after `timeout`.
-    fn wait_until(&self, what: &str, timeout: Duration, ready: &mut dyn FnMut() -> bool) -> Result<(), HostError>;
+    fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ready: &mut dyn FnMut() -> bool,
+    ) -> Result<(), HostError>;
 }

@@ -29,7 +29,9 @@ impl Host for RealHost {
     }
 
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError> {
-        KernelVfState.vf_state().map_err(|e| HostError::other("RTM_GETLINK dump", e.to_string()))
+        KernelVfState
+            .vf_state()
+            .map_err(|e| HostError::other("RTM_GETLINK dump", e.to_string()))
     }
 
     fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
@@ -46,18 +48,29 @@ impl Host for RealHost {
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {
         let (rel, value) = w.target();
         let path = self.root.path().join(&rel);
-        let _span = tracing::info_span!("sysfs_write", path = %path.display(), value = value.trim_end()).entered();
+        let _span =
+            tracing::info_span!("sysfs_write", path = %path.display(), value = value.trim_end())
+                .entered();
         let op = w.describe();
-        let mut f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| HostError::from_io(&op, &e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| HostError::from_io(&op, &e))?;
         // sysfs takes the whole value in one write(2); a short write is an error there.
-        f.write_all(value.as_bytes()).map_err(|e| HostError::from_io(&op, &e))
+        f.write_all(value.as_bytes())
+            .map_err(|e| HostError::from_io(&op, &e))
     }
 
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
         super::rtnl::set_link_up(ifname)
     }
 
-    fn wait_until(&self, what: &str, timeout: Duration, ready: &mut dyn FnMut() -> bool) -> Result<(), HostError> {
+    fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ready: &mut dyn FnMut() -> bool,
+    ) -> Result<(), HostError> {
         let _span = tracing::info_span!("wait_uevents", what).entered();
         let start = Instant::now();
         let mut listener = match UeventListener::open() {

@@ -1,9 +1,12 @@
 //! RTM_SETLINK requests: one VF knob on a PF, or a link up. Synchronous, one request, one ack.
 
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
+};
 use netlink_packet_route::link::{
-    LinkAttribute, LinkFlags, LinkMessage, LinkVfInfo, VfInfo, VfInfoLinkState, VfInfoMac, VfInfoRate, VfInfoSpoofCheck, VfInfoTrust,
-    VfInfoVlan, VfLinkState as NlLinkState, VfVlan, VfVlanInfo, VlanProtocol,
+    LinkAttribute, LinkFlags, LinkMessage, LinkVfInfo, VfInfo, VfInfoLinkState, VfInfoMac,
+    VfInfoRate, VfInfoSpoofCheck, VfInfoTrust, VfInfoVlan, VfLinkState as NlLinkState, VfVlan,
+    VfVlanInfo, VlanProtocol,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -26,7 +29,12 @@ pub fn vf_info(vf: u32, knob: &Knob) -> VfInfo {
             vlan,
             qos,
             proto: VlanProto::Dot1Ad,
-        } => VfInfo::VlanList(vec![VfVlan::Info(VfVlanInfo::new(vf, vlan.get() as u32, *qos, VlanProtocol::Ieee8021Ad))]),
+        } => VfInfo::VlanList(vec![VfVlan::Info(VfVlanInfo::new(
+            vf,
+            vlan.get() as u32,
+            *qos,
+            VlanProtocol::Ieee8021Ad,
+        ))]),
         Knob::Spoofchk { on } => VfInfo::SpoofCheck(VfInfoSpoofCheck::new(vf, *on)),
         Knob::Trust { on } => VfInfo::Trust(VfInfoTrust::new(vf, *on)),
         Knob::LinkState { state } => VfInfo::LinkState(VfInfoLinkState::new(
@@ -38,7 +46,9 @@ pub fn vf_info(vf: u32, knob: &Knob) -> VfInfo {
                 VfLinkState::Other(n) => NlLinkState::Other(*n),
             },
         )),
-        Knob::Rate { min_mbps, max_mbps } => VfInfo::Rate(VfInfoRate::new(vf, *min_mbps, *max_mbps)),
+        Knob::Rate { min_mbps, max_mbps } => {
+            VfInfo::Rate(VfInfoRate::new(vf, *min_mbps, *max_mbps))
+        }
     }
 }
 
@@ -48,7 +58,10 @@ fn request(op: &str, msg: LinkMessage) -> Result<(), HostError> {
     let mut socket = Socket::new(NETLINK_ROUTE).map_err(sock_err)?;
     socket.bind_auto().map_err(sock_err)?;
     socket.connect(&SocketAddr::new(0, 0)).map_err(sock_err)?;
-    let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(RouteNetlinkMessage::SetLink(msg)));
+    let mut packet = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::from(RouteNetlinkMessage::SetLink(msg)),
+    );
     packet.header.flags = NLM_F_REQUEST | NLM_F_ACK;
     packet.header.sequence_number = 1;
     packet.finalize();
@@ -62,7 +75,8 @@ fn request(op: &str, msg: LinkMessage) -> Result<(), HostError> {
         let mut off = 0;
         while off < n {
             let reply: NetlinkMessage<RouteNetlinkMessage> =
-                NetlinkMessage::deserialize(&buf[off..n]).map_err(|e| HostError::other(op, format!("bad netlink reply: {e}")))?;
+                NetlinkMessage::deserialize(&buf[off..n])
+                    .map_err(|e| HostError::other(op, format!("bad netlink reply: {e}")))?;
             let len = reply.header.length as usize;
             if let NetlinkPayload::Error(e) = reply.payload {
                 return match e.code {
@@ -81,10 +95,14 @@ fn request(op: &str, msg: LinkMessage) -> Result<(), HostError> {
 /// `ip link set PF vf N <knob>` as one RTM_SETLINK.
 pub fn set_vf_knob(pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
     let op = format!("{pf} vf {vf} {}", knob.describe());
-    let _span = tracing::info_span!("rtm_setlink_vf", pf = %pf, vf, knob = knob.kind().name()).entered();
+    let _span =
+        tracing::info_span!("rtm_setlink_vf", pf = %pf, vf, knob = knob.kind().name()).entered();
     let mut msg = LinkMessage::default();
     msg.header.index = pf_ifindex;
-    msg.attributes.push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![vf_info(vf, knob)])]));
+    msg.attributes
+        .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![vf_info(
+            vf, knob,
+        )])]));
     request(&op, msg)
 }
 
@@ -102,7 +120,10 @@ pub fn get_link_vfs(ifindex: u32) -> Result<Option<crate::netlink::PfLinkState>,
         netlink_packet_route::link::LinkExtentMask::Vf,
         netlink_packet_route::link::LinkExtentMask::SkipStats,
     ]));
-    let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(RouteNetlinkMessage::GetLink(msg)));
+    let mut packet = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::from(RouteNetlinkMessage::GetLink(msg)),
+    );
     packet.header.flags = NLM_F_REQUEST;
     packet.header.sequence_number = 1;
     packet.finalize();
@@ -111,14 +132,20 @@ pub fn get_link_vfs(ifindex: u32) -> Result<Option<crate::netlink::PfLinkState>,
     socket.send(&out, 0).map_err(sock_err)?;
     // One reply; size it first, a PF with many VFs does not fit a fixed buffer.
     let mut buf = Vec::new();
-    let want = socket.recv(&mut buf, libc::MSG_PEEK | libc::MSG_TRUNC).map_err(sock_err)?;
+    let want = socket
+        .recv(&mut buf, libc::MSG_PEEK | libc::MSG_TRUNC)
+        .map_err(sock_err)?;
     buf = Vec::with_capacity(want.max(4096));
     let n = socket.recv(&mut buf, 0).map_err(sock_err)?;
-    let reply: NetlinkMessage<RouteNetlinkMessage> =
-        NetlinkMessage::deserialize(&buf[..n]).map_err(|e| HostError::other(&op, format!("bad netlink reply: {e}")))?;
+    let reply: NetlinkMessage<RouteNetlinkMessage> = NetlinkMessage::deserialize(&buf[..n])
+        .map_err(|e| HostError::other(&op, format!("bad netlink reply: {e}")))?;
     match reply.payload {
-        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => Ok(crate::netlink::pf_link_state(&l)),
-        NetlinkPayload::Error(e) if e.code.is_some() => Err(HostError::kernel(op, -e.code.map(|c| c.get()).unwrap_or(0))),
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+            Ok(crate::netlink::pf_link_state(&l))
+        }
+        NetlinkPayload::Error(e) if e.code.is_some() => {
+            Err(HostError::kernel(op, -e.code.map(|c| c.get()).unwrap_or(0)))
+        }
         _ => Ok(None),
     }
 }
@@ -127,14 +154,16 @@ pub fn get_link_vfs(ifindex: u32) -> Result<Option<crate::netlink::PfLinkState>,
 pub fn set_vf_raw(ifindex: u32, info: VfInfo) -> Result<(), HostError> {
     let mut msg = LinkMessage::default();
     msg.header.index = ifindex;
-    msg.attributes.push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![info])]));
+    msg.attributes
+        .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(vec![info])]));
     request("raw vf info", msg)
 }
 
 pub fn set_link_up(ifname: &IfName) -> Result<(), HostError> {
     let op = format!("{ifname} up");
     let _span = tracing::info_span!("rtm_setlink_up", ifname = %ifname).entered();
-    let c = std::ffi::CString::new(ifname.as_str()).map_err(|_| HostError::other(&op, "bad name"))?;
+    let c =
+        std::ffi::CString::new(ifname.as_str()).map_err(|_| HostError::other(&op, "bad name"))?;
     // SAFETY: a NUL-terminated name; if_nametoindex only reads it.
     let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
     if index == 0 {

@@ -28,7 +28,10 @@ impl UeventListener {
             events: libc::POLLIN,
             revents: 0,
         };
-        let ms = deadline.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32;
+        let ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd for the duration of the call.
         let n = unsafe { libc::poll(&mut fds, 1, ms) };
         if n <= 0 {

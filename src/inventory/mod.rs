@@ -20,3 +20,22 @@ pub use model::{
 pub use names::Names;
 pub use source::{collect, load_vf_state};
 pub use table::render_table;
+
+/// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set
+/// and they are no longer `free`.
+pub fn apply_allocations(inv: &mut Inventory, allocs: &[crate::engine::Allocation]) {
+    for pf in &mut inv.physical_functions {
+        for vf in &mut pf.vfs {
+            if let Some(a) = allocs.iter().find(|a| a.vf == vf.device.address) {
+                vf.allocation = Some(serde_json::json!({
+                    "vif_id": a.vif_id,
+                    "instance_uuid": a.instance_uuid,
+                    "physnet": a.physnet,
+                    "mode": a.mode.as_str(),
+                    "phase": a.phase,
+                }));
+                vf.free = false;
+            }
+        }
+    }
+}

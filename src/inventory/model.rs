@@ -89,7 +89,8 @@ pub struct VfEntry {
     pub admin: Option<VfAdmin>,
     /// Not bound to vfio-pci and no administrative MAC set (unknown admin state = not free).
     pub free: bool,
-    /// Reserved for the allocation store; always `null` for now.
+    /// The vifman allocation holding this VF (`vif_id`, `instance_uuid`, `physnet`, `mode`,
+    /// `phase`), from the state directory; `null` when none.
     pub allocation: Option<serde_json::Value>,
 }
 

@@ -161,6 +161,12 @@ fn vf_row(vf: &VfEntry) -> Vec<String> {
         link,
         opt(d.numa_node),
         opt(d.iommu_group),
-        DASH.into(),
+        match &vf.allocation {
+            Some(a) => a["vif_id"]
+                .as_str()
+                .map(|s| s.chars().take(8).collect::<String>())
+                .unwrap_or_else(|| "yes".into()),
+            None => DASH.into(),
+        },
     ]
 }

@@ -38,17 +38,50 @@ impl FixtureVfState {
 
 impl VfStateSource for FixtureVfState {
     fn vf_state(&self) -> Result<Vec<PfLinkState>, VfStateError> {
-        let text =
-            std::fs::read_to_string(&self.path).map_err(|source| VfStateError::FixtureIo {
-                path: self.path.clone(),
-                source,
-            })?;
-        let dump: VfStateDump =
-            serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
-                path: self.path.clone(),
-                source,
-            })?;
-        Ok(dump.links)
+        let mut links = match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                let dump: VfStateDump =
+                    serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                dump.links
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.shard_dir().is_dir() => {
+                Vec::new()
+            }
+            Err(source) => {
+                return Err(VfStateError::FixtureIo {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        // Per-PF shards (written by the simulated kernel) override the base file.
+        if let Ok(dir) = std::fs::read_dir(self.shard_dir()) {
+            let mut shards: Vec<PathBuf> = dir
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            shards.sort();
+            for p in shards {
+                let text =
+                    std::fs::read_to_string(&p).map_err(|source| VfStateError::FixtureIo {
+                        path: p.clone(),
+                        source,
+                    })?;
+                let link: PfLinkState =
+                    serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
+                        path: p.clone(),
+                        source,
+                    })?;
+                match links.iter_mut().find(|l| l.ifname == link.ifname) {
+                    Some(l) => *l = link,
+                    None => links.push(link),
+                }
+            }
+        }
+        Ok(links)
     }
 }
 
@@ -77,6 +110,30 @@ mod tests {
         let again = serde_json::to_value(VfStateDump { links }).unwrap();
         assert_eq!(again["links"][0]["vfs"][0]["link_state"], "auto");
         assert_eq!(again["links"][0]["vfs"][0]["vlan_proto"], "802.1Q");
+    }
+
+    #[test]
+    fn shards_override_the_base_file() {
+        let t = tempfile::tempdir().unwrap();
+        let link = |mac: &str| {
+            format!(
+                r#"{{"ifname":"p0","ifindex":7,"num_vf":1,"vfs":[{{"vf":0,"mac":"{mac}","vlan":0,"qos":0,"vlan_proto":"802.1Q","spoofchk":true,"trust":false,"link_state":"auto","min_tx_rate":0,"max_tx_rate":0}}]}}"#
+            )
+        };
+        std::fs::write(
+            t.path().join(VF_STATE_FILE),
+            format!(r#"{{"links":[{}]}}"#, link("00:00:00:00:00:00")),
+        )
+        .unwrap();
+        std::fs::create_dir(t.path().join(VF_STATE_SHARDS)).unwrap();
+        std::fs::write(
+            t.path().join(VF_STATE_SHARDS).join("p0.json"),
+            link("02:00:00:00:00:01"),
+        )
+        .unwrap();
+        let links = FixtureVfState::new(t.path()).vf_state().unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].vfs[0].mac.to_string(), "02:00:00:00:00:01");
     }
 
     #[test]

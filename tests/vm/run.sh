@@ -30,6 +30,14 @@ done
 shift $((OPTIND - 1))
 [ -x "$vifman" ] || { echo "vm-run: no vifman binary at $vifman (cargo build first)" >&2; exit 2; }
 
+# Several engineers (and their `cargo test`s) share one target/: one guest at a time, so a
+# second run never rebuilds the initrd or wipes the share under a running guest.
+mkdir -p "$repo/target/vm-cache"
+exec 9>"$repo/target/vm-cache/.lock"
+if ! flock -n 9; then
+  echo "vm-run: waiting for another guest run to finish (target/vm-cache/.lock)" >&2
+  flock 9
+fi
 guest=$("$here/build.sh" "$repo/target/vm-cache")
 
 # --- stage the share ---------------------------------------------------------------------

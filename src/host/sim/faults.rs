@@ -40,7 +40,12 @@ impl Faults {
             .collect();
         Faults {
             fail: Mutex::new(fail),
-            crash: crash.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+            crash: crash
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
         }
     }
 

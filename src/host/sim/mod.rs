@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use super::{Host, HostError, Knob, SysWrite};
 use crate::hwdb::{self, NicModel};
-use crate::netlink::{FixtureVfState, PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto, VfStateSource, VF_STATE_SHARDS};
+use crate::netlink::{
+    FixtureVfState, PfLinkState, VfLinkState, VfState, VfStateDump, VfStateSource, VlanProto,
+    VF_STATE_SHARDS,
+};
 use crate::sysfs::SysfsRoot;
 use crate::types::{IfName, MacAddress, PciAddress, VlanId};
 
@@ -35,7 +38,8 @@ impl SimHost {
     pub fn open(fixture: &Path, state_dir: &Path) -> Result<SimHost, HostError> {
         let op = "simulate";
         let dir = state_dir.join("sim-root");
-        let fixture_abs = std::fs::canonicalize(fixture).map_err(|e| HostError::other(op, format!("fixture {}: {e}", fixture.display())))?;
+        let fixture_abs = std::fs::canonicalize(fixture)
+            .map_err(|e| HostError::other(op, format!("fixture {}: {e}", fixture.display())))?;
         let mark = dir.join(SOURCE_MARK);
         if dir.exists() {
             let src = std::fs::read_to_string(&mark).unwrap_or_default();
@@ -54,8 +58,14 @@ impl SimHost {
             std::fs::create_dir_all(state_dir).map_err(|e| HostError::from_io(op, &e))?;
             let tmp = state_dir.join(format!("sim-root.tmp{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&tmp);
-            tree::copy_tree(&fixture_abs, &tmp).map_err(|e| HostError::other(op, format!("copying {}: {e}", fixture_abs.display())))?;
-            std::fs::write(tmp.join(SOURCE_MARK), fixture_abs.to_string_lossy().as_bytes()).map_err(|e| HostError::from_io(op, &e))?;
+            tree::copy_tree(&fixture_abs, &tmp).map_err(|e| {
+                HostError::other(op, format!("copying {}: {e}", fixture_abs.display()))
+            })?;
+            std::fs::write(
+                tmp.join(SOURCE_MARK),
+                fixture_abs.to_string_lossy().as_bytes(),
+            )
+            .map_err(|e| HostError::from_io(op, &e))?;
             // Another process may have won the race; theirs is as good as ours.
             if std::fs::rename(&tmp, &dir).is_err() {
                 let _ = std::fs::remove_dir_all(&tmp);
@@ -96,7 +106,9 @@ impl SimHost {
         if !src.exists() {
             return Ok(VfStateDump::default());
         }
-        src.vf_state().map(|links| VfStateDump { links }).map_err(|e| HostError::other("simulate", e.to_string()))
+        src.vf_state()
+            .map(|links| VfStateDump { links })
+            .map_err(|e| HostError::other("simulate", e.to_string()))
     }
 
     /// One PF's VF state, reading only its shard when there is one (the base file, which the
@@ -104,7 +116,11 @@ impl SimHost {
     pub(crate) fn load_link(&self, pf: &str) -> Result<Option<PfLinkState>, HostError> {
         let shard = self.dir.join(VF_STATE_SHARDS).join(format!("{pf}.json"));
         match std::fs::read_to_string(&shard) {
-            Ok(t) => return serde_json::from_str(&t).map(Some).map_err(|e| HostError::other("simulate", format!("{}: {e}", shard.display()))),
+            Ok(t) => {
+                return serde_json::from_str(&t)
+                    .map(Some)
+                    .map_err(|e| HostError::other("simulate", format!("{}: {e}", shard.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(HostError::from_io("simulate", &e)),
         }
@@ -164,29 +180,46 @@ impl Host for SimHost {
 
     fn set_vf(&self, pf: &IfName, _pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
-        let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name()).entered();
-        self.faults.check(&format!("vf.{}", knob.kind().name()), &op)?;
+        let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
+            .entered();
+        self.faults
+            .check(&format!("vf.{}", knob.kind().name()), &op)?;
         let t = tree::Tree::new(&self.dir);
-        let pf_addr = t.netdev_device(pf.as_str()).ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
+        let pf_addr = t
+            .netdev_device(pf.as_str())
+            .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
         let model = self.model_of(&pf_addr);
-        let mut link = self.load_link(pf.as_str())?.ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+        let mut link = self
+            .load_link(pf.as_str())?
+            .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
         if vf >= link.num_vf {
             return Err(HostError::kernel(&op, libc::EINVAL));
         }
         if let Some(m) = model {
             let errno = match knob {
                 Knob::Mac { mac } if mac.is_multicast() => Some(libc::EINVAL),
-                Knob::Mac { mac } if mac.is_zero() && m.quirks.rejects_zero_mac => Some(libc::EINVAL),
+                Knob::Mac { mac } if mac.is_zero() && m.quirks.rejects_zero_mac => {
+                    Some(libc::EINVAL)
+                }
                 Knob::Vlan { qos, .. } if *qos > 7 => Some(libc::EINVAL),
                 Knob::Vlan {
-                    proto: VlanProto::Dot1Ad, ..
+                    proto: VlanProto::Dot1Ad,
+                    ..
                 } if !m.caps.vlan_8021ad => Some(libc::EPROTONOSUPPORT),
                 Knob::Spoofchk { .. } if !m.caps.spoofchk => Some(libc::EOPNOTSUPP),
                 Knob::Trust { .. } if !m.caps.trust => Some(libc::EOPNOTSUPP),
                 Knob::LinkState { .. } if !m.caps.link_state => Some(libc::EOPNOTSUPP),
-                Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => Some(libc::EINVAL),
-                Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => Some(libc::EOPNOTSUPP),
-                Knob::Rate { max_mbps, .. } if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) => Some(libc::EINVAL),
+                Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => {
+                    Some(libc::EINVAL)
+                }
+                Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => {
+                    Some(libc::EOPNOTSUPP)
+                }
+                Knob::Rate { max_mbps, .. }
+                    if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) =>
+                {
+                    Some(libc::EINVAL)
+                }
                 _ => None,
             };
             if let Some(e) = errno {
@@ -222,10 +255,24 @@ impl Host for SimHost {
         self.faults.check(fault, &op)?;
         let t = tree::Tree::new(&self.dir);
         match w {
-            SysWrite::NumVfs(pf, n) => t.set_numvfs(self, pf, *n, self.model_of(pf)).map_err(|e| e.with_op(&op)),
-            SysWrite::Autoprobe(pf, on) => t.write_attr(pf, "sriov_drivers_autoprobe", if *on { "1\n" } else { "0\n" }).map_err(|e| e.with_op(&op)),
+            SysWrite::NumVfs(pf, n) => t
+                .set_numvfs(self, pf, *n, self.model_of(pf))
+                .map_err(|e| e.with_op(&op)),
+            SysWrite::Autoprobe(pf, on) => t
+                .write_attr(
+                    pf,
+                    "sriov_drivers_autoprobe",
+                    if *on { "1\n" } else { "0\n" },
+                )
+                .map_err(|e| e.with_op(&op)),
             SysWrite::DriverOverride(a, d) => t
-                .write_attr(a, "driver_override", &d.as_ref().map(|d| format!("{d}\n")).unwrap_or_else(|| "(null)\n".into()))
+                .write_attr(
+                    a,
+                    "driver_override",
+                    &d.as_ref()
+                        .map(|d| format!("{d}\n"))
+                        .unwrap_or_else(|| "(null)\n".into()),
+                )
                 .map_err(|e| e.with_op(&op)),
             SysWrite::Unbind(a, d) => t.unbind(a, d.as_str()).map_err(|e| e.with_op(&op)),
             SysWrite::Probe(a) => t.probe(a).map_err(|e| e.with_op(&op)),
@@ -235,10 +282,17 @@ impl Host for SimHost {
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
         let op = format!("{ifname} up");
         self.faults.check("link_up", &op)?;
-        tree::Tree::new(&self.dir).set_operstate(ifname.as_str(), "up").map_err(|e| e.with_op(&op))
+        tree::Tree::new(&self.dir)
+            .set_operstate(ifname.as_str(), "up")
+            .map_err(|e| e.with_op(&op))
     }
 
-    fn wait_until(&self, what: &str, _timeout: Duration, ready: &mut dyn FnMut() -> bool) -> Result<(), HostError> {
+    fn wait_until(
+        &self,
+        what: &str,
+        _timeout: Duration,
+        ready: &mut dyn FnMut() -> bool,
+    ) -> Result<(), HostError> {
         // The simulation is synchronous: whatever a write creates exists when it returns.
         if ready() {
             Ok(())
@@ -255,8 +309,14 @@ impl Host for SimHost {
 impl HostError {
     pub(crate) fn with_op(self, op: &str) -> HostError {
         match self {
-            HostError::Kernel { errno, .. } => HostError::Kernel { op: op.into(), errno },
-            HostError::Other { message, .. } => HostError::Other { op: op.into(), message },
+            HostError::Kernel { errno, .. } => HostError::Kernel {
+                op: op.into(),
+                errno,
+            },
+            HostError::Other { message, .. } => HostError::Other {
+                op: op.into(),
+                message,
+            },
             t => t,
         }
     }
@@ -276,7 +336,11 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         // Overwrite, then trim: no O_TRUNC, because ext4 treats truncate-to-zero-and-rewrite
         // as a replace and flushes it on close (auto_da_alloc), which dominated the profile.
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&spare)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&spare)?;
         f.write_all(bytes)?;
         f.set_len(bytes.len() as u64)?;
     }
@@ -286,7 +350,15 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let a = std::ffi::CString::new(spare.as_os_str().as_bytes())?;
     let b = std::ffi::CString::new(path.as_os_str().as_bytes())?;
     // SAFETY: two NUL-terminated paths, AT_FDCWD, a flag the kernel validates.
-    let r = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
     if r == 0 {
         Ok(())
     } else {

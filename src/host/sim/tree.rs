@@ -36,7 +36,11 @@ fn io_err(e: std::io::Error) -> HostError {
 
 /// `target` as seen from the directory holding `link` (both inside the root).
 fn relative(link: &Path, target: &Path) -> PathBuf {
-    let from: Vec<Component> = link.parent().unwrap_or(Path::new("")).components().collect();
+    let from: Vec<Component> = link
+        .parent()
+        .unwrap_or(Path::new(""))
+        .components()
+        .collect();
     let to: Vec<Component> = target.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut out = PathBuf::new();
@@ -93,7 +97,9 @@ impl<'a> Tree<'a> {
 
     pub fn read_attr(&self, a: &PciAddress, attr: &str) -> Option<String> {
         let d = self.device_dir(a)?;
-        fs::read_to_string(self.abs(d.join(attr))).ok().map(|s| s.trim().to_string())
+        fs::read_to_string(self.abs(d.join(attr)))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     pub fn read_hex(&self, a: &PciAddress, attr: &str) -> Option<u16> {
@@ -102,7 +108,9 @@ impl<'a> Tree<'a> {
     }
 
     pub fn write_attr(&self, a: &PciAddress, attr: &str, value: &str) -> Result<(), HostError> {
-        let d = self.device_dir(a).ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
+        let d = self
+            .device_dir(a)
+            .ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
         fs::write(self.abs(d.join(attr)), value).map_err(io_err)
     }
 
@@ -112,7 +120,11 @@ impl<'a> Tree<'a> {
     }
 
     pub fn link_speed(&self, ifname: &str) -> Option<u32> {
-        fs::read_to_string(self.abs(format!("sys/class/net/{ifname}/speed"))).ok()?.trim().parse().ok()
+        fs::read_to_string(self.abs(format!("sys/class/net/{ifname}/speed")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     pub fn set_operstate(&self, ifname: &str, state: &str) -> Result<(), HostError> {
@@ -125,7 +137,11 @@ impl<'a> Tree<'a> {
 
     fn netdevs_of(&self, dev_dir: &Path) -> Vec<String> {
         fs::read_dir(self.abs(dev_dir.join("net")))
-            .map(|it| it.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|it| {
+                it.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -135,13 +151,19 @@ impl<'a> Tree<'a> {
         let mut names = self.netdevs_of(pf_dir);
         names.sort();
         names.into_iter().find(|nd| {
-            let ppn = fs::read_to_string(self.abs(pf_dir.join("net").join(nd).join("phys_port_name"))).unwrap_or_default();
+            let ppn =
+                fs::read_to_string(self.abs(pf_dir.join("net").join(nd).join("phys_port_name")))
+                    .unwrap_or_default();
             crate::sysfs::representor::parse_port_name(ppn.trim()).is_none()
         })
     }
 
     fn driver_of(&self, dev_dir: &Path) -> Option<String> {
-        fs::read_link(self.abs(dev_dir.join("driver"))).ok()?.file_name()?.to_str().map(String::from)
+        fs::read_link(self.abs(dev_dir.join("driver")))
+            .ok()?
+            .file_name()?
+            .to_str()
+            .map(String::from)
     }
 
     fn max_file_number(&self, glob_dir: &str, file: &str) -> u32 {
@@ -158,14 +180,34 @@ impl<'a> Tree<'a> {
 
     fn next_iommu_group(&self) -> u32 {
         fs::read_dir(self.abs("sys/kernel/iommu_groups"))
-            .map(|it| it.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).max().map(|m| m + 1).unwrap_or(0))
+            .map(|it| {
+                it.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                    .max()
+                    .map(|m| m + 1)
+                    .unwrap_or(0)
+            })
             .unwrap_or(0)
     }
 
     /// What the PCI core does on `echo N > sriov_numvfs`, with the kernel's errors.
-    pub fn set_numvfs(&self, sim: &SimHost, pf: &PciAddress, n: u32, model: Option<&NicModel>) -> Result<(), HostError> {
-        let pf_dir = self.device_dir(pf).ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
-        let num = |name: &str| -> Option<u32> { fs::read_to_string(self.abs(pf_dir.join(name))).ok()?.trim().parse().ok() };
+    pub fn set_numvfs(
+        &self,
+        sim: &SimHost,
+        pf: &PciAddress,
+        n: u32,
+        model: Option<&NicModel>,
+    ) -> Result<(), HostError> {
+        let pf_dir = self
+            .device_dir(pf)
+            .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
+        let num = |name: &str| -> Option<u32> {
+            fs::read_to_string(self.abs(pf_dir.join(name)))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
         let total = num("sriov_totalvfs").ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
         let current = num("sriov_numvfs").unwrap_or(0);
         if n > total {
@@ -199,23 +241,41 @@ impl<'a> Tree<'a> {
         } else {
             let offset = num("sriov_offset").unwrap_or(1);
             let stride = num("sriov_stride").unwrap_or(1);
-            let vf_device = fs::read_to_string(self.abs(pf_dir.join("sriov_vf_device"))).ok().map(|s| s.trim().to_string()).unwrap_or_default();
+            let vf_device = fs::read_to_string(self.abs(pf_dir.join("sriov_vf_device")))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
             let autoprobe = num("sriov_drivers_autoprobe").unwrap_or(1) == 1;
             let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
             let parent = pf_dir.parent().unwrap_or(Path::new("")).to_path_buf();
             let has_group = fs::symlink_metadata(self.abs(pf_dir.join("iommu_group"))).is_ok();
             for i in 0..n {
                 let vr = rid + offset + i * stride;
-                let vf = PciAddress::new(pf.domain(), (vr >> 8) as u8, ((vr >> 3) & 0x1f) as u8, (vr & 7) as u8)
-                    .map_err(|e| HostError::other("sim", e.to_string()))?;
+                let vf = PciAddress::new(
+                    pf.domain(),
+                    (vr >> 8) as u8,
+                    ((vr >> 3) & 0x1f) as u8,
+                    (vr & 7) as u8,
+                )
+                .map_err(|e| HostError::other("sim", e.to_string()))?;
                 let vf_dir = parent.join(vf.to_string());
                 fs::create_dir_all(self.abs(&vf_dir)).map_err(io_err)?;
-                for attr in ["vendor", "subsystem_vendor", "subsystem_device", "class", "revision", "numa_node", "local_cpulist", "local_cpus"] {
+                for attr in [
+                    "vendor",
+                    "subsystem_vendor",
+                    "subsystem_device",
+                    "class",
+                    "revision",
+                    "numa_node",
+                    "local_cpulist",
+                    "local_cpus",
+                ] {
                     if let Ok(v) = fs::read(self.abs(pf_dir.join(attr))) {
                         fs::write(self.abs(vf_dir.join(attr)), v).map_err(io_err)?;
                     }
                 }
-                fs::write(self.abs(vf_dir.join("device")), format!("0x{vf_device}\n")).map_err(io_err)?;
+                fs::write(self.abs(vf_dir.join("device")), format!("0x{vf_device}\n"))
+                    .map_err(io_err)?;
                 fs::write(self.abs(vf_dir.join("driver_override")), "(null)\n").map_err(io_err)?;
                 fs::write(self.abs(vf_dir.join("config")), [0u8; 256]).map_err(io_err)?;
                 self.link(&vf_dir.join("physfn"), &pf_dir)?;
@@ -229,16 +289,26 @@ impl<'a> Tree<'a> {
                 }
                 if autoprobe {
                     if let Some(m) = model {
-                        self.bind(&vf, &vf_dir, &m.vf_driver, Some((pf_netdev.as_deref(), i, m)))?;
+                        self.bind(
+                            &vf,
+                            &vf_dir,
+                            &m.vf_driver,
+                            Some((pf_netdev.as_deref(), i, m)),
+                        )?;
                     }
                 }
             }
             if let Some(nd) = &pf_netdev {
-                let ifindex = fs::read_to_string(self.abs(format!("sys/class/net/{nd}/ifindex"))).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                let ifindex = fs::read_to_string(self.abs(format!("sys/class/net/{nd}/ifindex")))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
                 let mut entry = match sim.load_link(nd)? {
                     Some(l) => l,
                     None => PfLinkState {
-                        ifname: nd.parse::<IfName>().map_err(|e| HostError::other("sim", e.to_string()))?,
+                        ifname: nd
+                            .parse::<IfName>()
+                            .map_err(|e| HostError::other("sim", e.to_string()))?,
                         ifindex,
                         num_vf: 0,
                         vfs: vec![],
@@ -253,7 +323,11 @@ impl<'a> Tree<'a> {
     }
 
     fn remove_vf(&self, vf_dir: &Path) -> Result<(), HostError> {
-        let name = vf_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = vf_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         if let Some(drv) = self.driver_of(vf_dir) {
             let _ = fs::remove_file(self.abs(format!("sys/bus/pci/drivers/{drv}/{name}")));
         }
@@ -272,7 +346,13 @@ impl<'a> Tree<'a> {
     }
 
     /// Bind `dev` to `driver`: links both ways, and a netdev when it is a NIC driver.
-    fn bind(&self, dev: &PciAddress, dev_dir: &Path, driver: &str, vf: Option<(Option<&str>, u32, &NicModel)>) -> Result<(), HostError> {
+    fn bind(
+        &self,
+        dev: &PciAddress,
+        dev_dir: &Path,
+        driver: &str,
+        vf: Option<(Option<&str>, u32, &NicModel)>,
+    ) -> Result<(), HostError> {
         let ddir = PathBuf::from(format!("sys/bus/pci/drivers/{driver}"));
         for f in ["bind", "unbind", "new_id", "remove_id", "uevent"] {
             let p = self.abs(ddir.join(f));
@@ -286,15 +366,29 @@ impl<'a> Tree<'a> {
         if let Some((pf_netdev, idx, model)) = vf {
             if Self::is_net_driver(driver, Some(model)) {
                 let name = match pf_netdev {
-                    _ if self.remembered_name(dev).is_some() => self.remembered_name(dev).expect("checked"),
+                    _ if self.remembered_name(dev).is_some() => {
+                        self.remembered_name(dev).expect("checked")
+                    }
                     Some(p) if p.len() + 1 + idx.to_string().len() <= 15 => format!("{p}v{idx}"),
-                    _ => format!("vf{}", dev.to_string().replace([':', '.'], "")).chars().take(15).collect(),
+                    _ => format!("vf{}", dev.to_string().replace([':', '.'], ""))
+                        .chars()
+                        .take(15)
+                        .collect(),
                 };
                 let ifindex = self.max_file_number("sys/class/net", "ifindex") + 1;
                 let ndir = dev_dir.join("net").join(&name);
                 fs::create_dir_all(self.abs(&ndir)).map_err(io_err)?;
-                let h = dev.to_string().bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-                let mac = format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", (h >> 8) as u8, (h >> 16) as u8, (h >> 24) as u8, (h >> 32) as u8, (h >> 40) as u8);
+                let h = dev.to_string().bytes().fold(0xcbf29ce484222325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x100000001b3)
+                });
+                let mac = format!(
+                    "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    (h >> 8) as u8,
+                    (h >> 16) as u8,
+                    (h >> 24) as u8,
+                    (h >> 32) as u8,
+                    (h >> 40) as u8
+                );
                 for (f, v) in [
                     ("address", format!("{mac}\n")),
                     ("ifindex", format!("{ifindex}\n")),
@@ -319,19 +413,29 @@ impl<'a> Tree<'a> {
     }
 
     fn remembered_name(&self, dev: &PciAddress) -> Option<String> {
-        let m: std::collections::BTreeMap<String, String> = serde_json::from_str(&fs::read_to_string(self.names_file()).ok()?).ok()?;
+        let m: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&fs::read_to_string(self.names_file()).ok()?).ok()?;
         m.get(&dev.to_string()).cloned()
     }
 
     fn remember_name(&self, dev: &PciAddress, name: &str) -> Result<(), HostError> {
         let mut m: std::collections::BTreeMap<String, String> =
-            fs::read_to_string(self.names_file()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+            fs::read_to_string(self.names_file())
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
         m.insert(dev.to_string(), name.to_string());
-        fs::write(self.names_file(), serde_json::to_string(&m).expect("map encodes")).map_err(io_err)
+        fs::write(
+            self.names_file(),
+            serde_json::to_string(&m).expect("map encodes"),
+        )
+        .map_err(io_err)
     }
 
     pub fn unbind(&self, dev: &PciAddress, driver: &str) -> Result<(), HostError> {
-        let dir = self.device_dir(dev).ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
+        let dir = self
+            .device_dir(dev)
+            .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
         if self.driver_of(&dir).as_deref() != Some(driver) {
             return Err(HostError::kernel("sim", libc::ENODEV));
         }
@@ -348,13 +452,23 @@ impl<'a> Tree<'a> {
 
     /// `echo ADDR > drivers_probe`: driver_override if set, else the device's native driver.
     pub fn probe(&self, dev: &PciAddress) -> Result<(), HostError> {
-        let dir = self.device_dir(dev).ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
+        let dir = self
+            .device_dir(dev)
+            .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
         if self.driver_of(&dir).is_some() {
             return Ok(());
         }
-        let over = fs::read_to_string(self.abs(dir.join("driver_override"))).unwrap_or_default().trim().to_string();
-        let pf = self.resolve(&dir.join("physfn")).and_then(|p| p.file_name()?.to_str()?.parse::<PciAddress>().ok());
-        let (vendor, device) = (self.read_hex(dev, "vendor").unwrap_or(0), self.read_hex(dev, "device").unwrap_or(0));
+        let over = fs::read_to_string(self.abs(dir.join("driver_override")))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let pf = self
+            .resolve(&dir.join("physfn"))
+            .and_then(|p| p.file_name()?.to_str()?.parse::<PciAddress>().ok());
+        let (vendor, device) = (
+            self.read_hex(dev, "vendor").unwrap_or(0),
+            self.read_hex(dev, "device").unwrap_or(0),
+        );
         let model = crate::hwdb::lookup(vendor, device);
         let driver = if !over.is_empty() && over != "(null)" {
             over
@@ -370,7 +484,10 @@ impl<'a> Tree<'a> {
             (Some(pfa), Some(m)) => {
                 let pf_dir = self.device_dir(&pfa);
                 let idx = pf_dir.as_ref().and_then(|pd| {
-                    (0..1024).find(|i| self.resolve(&pd.join(format!("virtfn{i}"))).is_some_and(|t| t == dir))
+                    (0..1024).find(|i| {
+                        self.resolve(&pd.join(format!("virtfn{i}")))
+                            .is_some_and(|t| t == dir)
+                    })
                 });
                 let pf_netdev = pf_dir.as_ref().and_then(|pd| self.uplink_netdev(pd));
                 idx.map(|i| (pf_netdev, i, m))

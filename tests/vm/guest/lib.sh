@@ -56,7 +56,7 @@ has_netdev() { [ -n "$(netdev_of "$1")" ]; }
 PFDEV=$(netdev_of "$PF")
 drv() { local l; l=$(readlink "$(dev "$1")/driver" 2>/dev/null) && echo "${l##*/}" || echo none; }
 numvfs() { cat "$(dev "$1")/sriov_numvfs"; }
-vf_addr() { local l; l=$(readlink "$(dev "$1")/virtfn$2"); echo "${l##*/}"; }
+vf_addr() { local l; l=$(readlink "$(dev "$1")/virtfn$2") || return 1; echo "${l##*/}"; }
 vf_index() { # PF VFADDR -> index
   local l; for l in "$(dev "$1")"/virtfn*; do
     [ "$(basename "$(readlink "$l")")" = "$2" ] && { echo "${l##*virtfn}"; return; }

@@ -1,0 +1,161 @@
+//! One consistent picture of every pooled VF — pool, PF, NUMA node, IOMMU group, driver, who
+//! holds it, and whether it is usable — from one host scan plus the store. The device plugin
+//! streams it, Placement sync reports it, the metrics count it.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::ids;
+use crate::engine::{AllocMode, Engine, EngineError, HostView, StoreState};
+use crate::types::PciAddress;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "vif")]
+pub enum Holder {
+    Free,
+    /// A store record made by the device plugin (kubelet owns the VF's fate).
+    Plugin(String),
+    /// A store record made through the CLI or another client: never re-handed.
+    Vifman(String),
+    /// vfio-bound or carrying an admin MAC with no record: someone else's.
+    Foreign,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VfInfo {
+    pub addr: PciAddress,
+    pub pf: PciAddress,
+    pub pf_netdev: Option<String>,
+    pub pool: String,
+    pub numa: Option<u32>,
+    pub iommu_group: Option<u32>,
+    pub driver: Option<String>,
+    pub holder: Holder,
+    /// Usable by its holder or a new one: present, PF link up, on an expected driver.
+    pub healthy: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Snapshot {
+    /// Sorted by address.
+    pub vfs: Vec<VfInfo>,
+    /// Every pool in the config, even empty ones (kubelet still gets a resource).
+    pub pools: Vec<String>,
+}
+
+impl Snapshot {
+    pub fn pool(&self, pool: &str) -> impl Iterator<Item = &VfInfo> {
+        let pool = pool.to_string();
+        self.vfs.iter().filter(move |v| v.pool == pool)
+    }
+    pub fn vf(&self, addr: &PciAddress) -> Option<&VfInfo> {
+        self.vfs.iter().find(|v| &v.addr == addr)
+    }
+}
+
+/// Link states a working PF reports; "unknown" is what drivers without carrier reporting give.
+fn link_ok(operstate: Option<&str>) -> bool {
+    matches!(operstate, Some("up") | Some("unknown"))
+}
+
+pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
+    let _span = tracing::debug_span!("snapshot").entered();
+    let st: StoreState = StoreState {
+        allocations: engine.allocations()?,
+    };
+    let view = HostView::load(engine.host)?;
+    let mut out = vec![];
+    let mut seen = BTreeSet::new();
+    for v in &view.vfs {
+        let (spec, _) = engine.config.classify(&view.candidate(v));
+        let Some(pool) = spec.and_then(|s| s.physical_network.clone()) else {
+            continue;
+        };
+        if view.exclusion(engine.config, v).is_some() {
+            continue;
+        }
+        seen.insert(v.addr);
+        let rec = st.allocations.iter().find(|a| a.vf == v.addr);
+        let holder = match rec {
+            Some(a) if ids::is_plugin_vif(&a.vif_id) => Holder::Plugin(a.vif_id.clone()),
+            Some(a) => Holder::Vifman(a.vif_id.clone()),
+            None if v.driver.as_deref() == Some("vfio-pci")
+                || v.state.as_ref().is_some_and(|s| !s.mac.is_zero()) =>
+            {
+                Holder::Foreign
+            }
+            None => Holder::Free,
+        };
+        let vfio_ours = rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio);
+        let reason = if !link_ok(v.pf_operstate.as_deref()) {
+            Some(format!(
+                "PF {} link is {}",
+                v.pf_netdev
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| v.pf.to_string()),
+                v.pf_operstate.as_deref().unwrap_or("unknown (no netdev)")
+            ))
+        } else {
+            match (v.driver.as_deref(), vfio_ours) {
+                (None, _) => Some("VF is not bound to a driver".to_string()),
+                (Some("vfio-pci"), false) => {
+                    Some("VF is on vfio-pci without a vifman record".to_string())
+                }
+                (Some(d), true) if d != "vfio-pci" => {
+                    Some(format!("VF should be on vfio-pci, is on {d}"))
+                }
+                _ => None,
+            }
+        };
+        // A VF the CLI (or anyone else) holds must not look allocatable to kubelet.
+        let reason = reason.or_else(|| match &holder {
+            Holder::Vifman(id) => Some(format!("allocated outside the device plugin (VIF {id})")),
+            Holder::Foreign => Some("in use outside vifman".to_string()),
+            _ => None,
+        });
+        out.push(VfInfo {
+            addr: v.addr,
+            pf: v.pf,
+            pf_netdev: v.pf_netdev.as_ref().map(|n| n.to_string()),
+            pool,
+            numa: v.numa,
+            iommu_group: v.iommu_group,
+            driver: v.driver.clone(),
+            healthy: reason.is_none(),
+            holder,
+            reason,
+        });
+    }
+    // A VF a container holds that vanished (numvfs changed): keep it, unhealthy, so kubelet
+    // learns that the device it handed out is gone instead of silently losing capacity.
+    for a in &st.allocations {
+        if seen.contains(&a.vf) || !ids::is_plugin_vif(&a.vif_id) {
+            continue;
+        }
+        out.push(VfInfo {
+            addr: a.vf,
+            pf: a.pf,
+            pf_netdev: Some(a.pf_netdev.to_string()),
+            pool: a.physnet.clone(),
+            numa: None,
+            iommu_group: None,
+            driver: None,
+            holder: Holder::Plugin(a.vif_id.clone()),
+            healthy: false,
+            reason: Some("VF vanished".into()),
+        });
+    }
+    out.sort_by_key(|v| v.addr);
+    Ok(Snapshot {
+        vfs: out,
+        pools: engine
+            .config
+            .physnets()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+    })
+}
