@@ -141,8 +141,23 @@ pub fn reload_vf_driver(
 }
 
 /// Undo `applied` in reverse order; returns the failures (empty = fully undone).
-pub fn undo(host: &dyn Host, t: &Target, applied: &[Applied]) -> Vec<String> {
+pub fn undo(
+    host: &dyn Host,
+    t: &Target,
+    applied: &[Applied],
+    model: Option<&NicModel>,
+) -> Vec<String> {
     let mut failures = vec![];
+    // A MAC put back from the PF reaches igb/ixgbe VFs only after a VF driver reload (seen
+    // on a real igb: the cleared admin MAC stayed zero until igbvf re-registered one).
+    let mac_undone = applied.iter().any(|a| {
+        matches!(
+            a,
+            Applied::Knob {
+                original: Knob::Mac { .. }
+            }
+        )
+    });
     for a in applied.iter().rev() {
         let r = match a {
             Applied::Knob { original } => set_knob(host, t, original),
@@ -157,6 +172,11 @@ pub fn undo(host: &dyn Host, t: &Target, applied: &[Applied]) -> Vec<String> {
             ),
         };
         if let Err(e) = r {
+            failures.push(e.to_string());
+        }
+    }
+    if mac_undone && failures.is_empty() {
+        if let Err(e) = reload_vf_driver(host, &t.vf, model) {
             failures.push(e.to_string());
         }
     }

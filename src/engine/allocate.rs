@@ -280,7 +280,14 @@ impl Engine<'_> {
         let v = &view.vfs[idx].clone();
         let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
         let state = v.state.clone().expect("selected VFs have state");
-        let knobs = req.knobs((state.min_tx_rate, state.max_tx_rate));
+        let mut knobs = req.knobs((state.min_tx_rate, state.max_tx_rate));
+        // In macvtap vepa/bridge mode the guest MAC belongs to the macvtap (plug sets it), not
+        // to the VF: a macvtap may not share its lower device's address (EADDRINUSE on up,
+        // seen on a real igb). In passthrough mode the macvtap takes the VF's MAC, so there
+        // the VF gets it.
+        if matches!(req.mode, AllocMode::DirectVepa | AllocMode::DirectBridge) {
+            knobs.retain(|k| k.kind() != KnobKind::Mac);
+        }
         if let (Some(m), false) = (model, req.force_unsupported) {
             for k in &knobs {
                 supported(m, k).map_err(|(knob, hint)| EngineError::Unsupported {
@@ -313,11 +320,15 @@ impl Engine<'_> {
         }
         let pf_netdev = v.pf_netdev.clone().expect("selected VFs have a PF netdev");
         let pf_ifindex = v.pf_ifindex.unwrap_or(0);
-        let mac_for_vif = req.mac.or_else(|| {
-            v.netdevs
+        // Without --mac: hostdev and passthrough report the VF's own MAC; vepa/bridge leave
+        // `address` unset so the macvtap gets its own (it must differ from the VF's).
+        let mac_for_vif = req.mac.or_else(|| match req.mode {
+            AllocMode::DirectVepa | AllocMode::DirectBridge => None,
+            _ => v
+                .netdevs
                 .first()
                 .and_then(|n| view.scan.netdev(n.as_str()))
-                .and_then(|n| n.mac)
+                .and_then(|n| n.mac),
         });
         let vif = emit::vif(req, v, mac_for_vif)?;
         let view_idx = idx;
@@ -394,7 +405,7 @@ impl Engine<'_> {
                 })
             }
             Err((step, source)) => {
-                let failures = actuate::undo(self.host, &t, &applied);
+                let failures = actuate::undo(self.host, &t, &applied, model);
                 let rollback = if failures.is_empty() {
                     let i = st.by_vif(&req.vif_id).expect("just recorded");
                     st.allocations.remove(i);

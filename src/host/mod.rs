@@ -19,6 +19,29 @@ use crate::netlink::PfLinkState;
 use crate::sysfs::{ScanReport, SysfsRoot};
 use crate::types::{IfName, PciAddress};
 
+/// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
+/// the engine saves, compares and restores what an administrator set, not what igbvf picked.
+pub fn normalize_self_chosen(root: &std::path::Path, link: &mut PfLinkState) {
+    for s in &mut link.vfs {
+        if s.mac.is_zero() {
+            continue;
+        }
+        let net = root.join(format!(
+            "sys/class/net/{}/device/virtfn{}/net",
+            link.ifname, s.vf
+        ));
+        let Ok(mut it) = std::fs::read_dir(&net) else {
+            continue;
+        };
+        if let Some(Ok(e)) = it.next() {
+            if crate::sysfs::selfmac::is_self_chosen(root, &e.file_name().to_string_lossy(), &s.mac)
+            {
+                s.mac = crate::types::MacAddress::from_slice(&[0; 6]).expect("six bytes");
+            }
+        }
+    }
+}
+
 /// A kernel error with the errno kept, so callers can name it ("trust: EOPNOTSUPP").
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {

@@ -29,16 +29,24 @@ impl Host for RealHost {
     }
 
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError> {
-        KernelVfState
+        let mut links = KernelVfState
             .vf_state()
-            .map_err(|e| HostError::other("RTM_GETLINK dump", e.to_string()))
+            .map_err(|e| HostError::other("RTM_GETLINK dump", e.to_string()))?;
+        for l in &mut links {
+            super::normalize_self_chosen(self.root.path(), l);
+        }
+        Ok(links)
     }
 
     fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
         if pf_ifindex == 0 {
             return Ok(self.vf_states()?.into_iter().find(|l| &l.ifname == pf));
         }
-        super::rtnl::get_link_vfs(pf_ifindex)
+        let mut l = super::rtnl::get_link_vfs(pf_ifindex)?;
+        if let Some(l) = l.as_mut() {
+            super::normalize_self_chosen(self.root.path(), l);
+        }
+        Ok(l)
     }
 
     fn set_vf(&self, pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {

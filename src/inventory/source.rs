@@ -52,6 +52,19 @@ pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     let report = scan(root);
     let (links, origin, extra) = load_vf_state(root);
     let mut inv = build(&report, label, &links, origin, extra);
+    // A VF whose "admin MAC" is only its own random address is free (igb reports it).
+    for pf in &mut inv.physical_functions {
+        for vf in &mut pf.vfs {
+            if vf.free || vf.device.driver.as_deref() == Some("vfio-pci") {
+                continue;
+            }
+            if let (Some(a), Some(n)) = (&vf.admin, &vf.netdev) {
+                if crate::sysfs::selfmac::is_self_chosen(root.path(), n.name.as_str(), &a.mac) {
+                    vf.free = true;
+                }
+            }
+        }
+    }
     if root.is_host() && crate::udev::ENABLED {
         add_udev(&mut inv);
     }

@@ -10,6 +10,7 @@ mod model;
 pub mod representor;
 mod root;
 mod scan;
+pub mod selfmac;
 mod warning;
 
 pub use model::{NetDev, PciDevice, PciIds, Representor, ScanReport, Sriov};

@@ -95,7 +95,23 @@ ensure_vfs() {
 # One VF's administrative state as the kernel reports it: MAC, VLAN list (vlan/qos/proto),
 # rates, spoofchk, link state, trust. Stats are dropped: they change on their own.
 vfinfo() { ip -j -d link show dev "$1" | jq -c ".[0].vfinfo_list[$2] | del(.stats)"; }
-vfinfo_all() { ip -j -d link show dev "$1" | jq -c '[.[0].vfinfo_list[]? | del(.stats)]'; }
+# All VFs' netlink info. igb reports a VF's own random MAC (picked by igbvf, registered over
+# the mailbox) as if it were an admin MAC; such a MAC is shown as "self-chosen" so that
+# "no admin MAC, VF picked one" compares equal to itself after a release even though igbvf
+# picks a new random address when it is rebound (see src/sysfs/selfmac.rs).
+vfinfo_all() {
+  local pf=$1 selfs="" dir nd
+  for dir in /sys/class/net/"$pf"/device/virtfn*; do
+    [ -e "$dir" ] || continue
+    nd=$(ls "$dir/net" 2>/dev/null | head -n1)
+    [ -n "$nd" ] || continue
+    [ "$(cat /sys/class/net/"$nd"/addr_assign_type 2>/dev/null)" = 1 ] || continue
+    selfs="$selfs ${dir##*virtfn}=$(cat /sys/class/net/"$nd"/address)"
+  done
+  ip -j -d link show dev "$pf" | jq -c --arg selfs "$selfs" '
+    ($selfs | split(" ") | map(select(. != "") | split("=") | {key: .[0], value: .[1]}) | from_entries) as $s
+    | [.[0].vfinfo_list[]? | del(.stats) | if $s[(.vf | tostring)] == .address then .address = "self-chosen" else . end]'
+}
 vf_field() { vfinfo "$1" "$2" | jq -r "$3"; }
 
 # --- assignment helpers (CLI contract: see docs/vm-tests.md) -------------------------------

@@ -1,0 +1,33 @@
+//! Some PF drivers (igb, ixgbe) report a VF's *own* MAC as its admin MAC: the VF driver picks a
+//! random address and registers it with the PF over the mailbox, and from then on
+//! IFLA_VF_MAC shows it although no administrator set anything. Treating that as "in use"
+//! would make every igb VF look taken (seen on a real igb under QEMU).
+//!
+//! The tell: the VF's netdev has that same MAC and the kernel says it was randomly generated
+//! (`addr_assign_type` = NET_ADDR_RANDOM). A PF-set MAC reaches the VF netdev as a permanent
+//! address instead.
+
+use std::path::Path;
+
+use crate::types::MacAddress;
+
+const NET_ADDR_RANDOM: u8 = 1;
+
+/// True when `admin` is merely the VF's self-chosen address (see the module docs).
+pub fn is_self_chosen(root: &Path, vf_netdev: &str, admin: &MacAddress) -> bool {
+    if admin.is_zero() {
+        return false;
+    }
+    let dir = root.join("sys/class/net").join(vf_netdev);
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let same = read("address")
+        .and_then(|a| a.parse::<MacAddress>().ok())
+        .is_some_and(|m| &m == admin);
+    let random =
+        read("addr_assign_type").and_then(|t| t.parse::<u8>().ok()) == Some(NET_ADDR_RANDOM);
+    same && random
+}
