@@ -427,7 +427,10 @@ fn cli_usage_and_failure_exit_codes() {
                 .to_string()
         })
         .collect();
-    assert_eq!(names, ["linux_bridge", "ovs", "tap", "vhostuser"]);
+    assert_eq!(
+        names,
+        ["linux_bridge", "ovs", "tap", "vhostuser", "vifman-direct"]
+    );
 
     // os-vif host_info(permitted_vif_type_names): plugins left with nothing are dropped.
     let out = std::process::Command::new(bin)

@@ -94,7 +94,8 @@ touch "$share/out/log.txt"
 tail -n +1 -F --pid=$qpid "$share/out/log.txt" 2>/dev/null &
 tpid=$!
 set +e; wait $qpid; qrc=$?; set -e
-sleep 0.3; kill $tpid 2>/dev/null; wait $tpid 2>/dev/null || true
+# tail may already have exited on its own (--pid): a failed kill must not trip set -e.
+sleep 0.3; kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true
 ms=$(( ($(date +%s%N) - start) / 1000000 )); wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 echo "vm-run: guest wall time ${wall}s (qemu exit $qrc)" >&2
 
