@@ -31,6 +31,15 @@ pub struct SimHost {
     faults: Faults,
     /// Parsed vf-state.json (never rewritten by the simulation).
     base: std::sync::OnceLock<Vec<PfLinkState>>,
+    /// Last parsed version of each per-PF shard, keyed by the file's identity.
+    shards: std::sync::Mutex<std::collections::HashMap<String, (FileKey, PfLinkState)>>,
+}
+
+type FileKey = (u64, u64, i64, i64);
+
+fn file_key(md: &std::fs::Metadata) -> FileKey {
+    use std::os::unix::fs::MetadataExt;
+    (md.ino(), md.size(), md.mtime(), md.mtime_nsec())
 }
 
 impl SimHost {
@@ -77,6 +86,7 @@ impl SimHost {
             dir,
             faults: Faults::from_env(),
             base: Default::default(),
+            shards: Default::default(),
         })
     }
 
@@ -88,6 +98,7 @@ impl SimHost {
             dir: dir.to_path_buf(),
             faults: Faults::from_env(),
             base: Default::default(),
+            shards: Default::default(),
         })
     }
 
@@ -115,11 +126,25 @@ impl SimHost {
     /// simulation never rewrites, is parsed once per process).
     pub(crate) fn load_link(&self, pf: &str) -> Result<Option<PfLinkState>, HostError> {
         let shard = self.dir.join(VF_STATE_SHARDS).join(format!("{pf}.json"));
-        match std::fs::read_to_string(&shard) {
-            Ok(t) => {
-                return serde_json::from_str(&t)
-                    .map(Some)
-                    .map_err(|e| HostError::other("simulate", format!("{}: {e}", shard.display())))
+        match std::fs::metadata(&shard) {
+            Ok(md) => {
+                // Re-parse only when the file changed: every write swaps in a new inode, so
+                // (inode, size, mtime) identifies a version, also across processes.
+                let key = file_key(&md);
+                if let Some((k, l)) = self.shards.lock().ok().and_then(|c| c.get(pf).cloned()) {
+                    if k == key {
+                        return Ok(Some(l));
+                    }
+                }
+                let t = std::fs::read_to_string(&shard)
+                    .map_err(|e| HostError::from_io("simulate", &e))?;
+                let l: PfLinkState = serde_json::from_str(&t).map_err(|e| {
+                    HostError::other("simulate", format!("{}: {e}", shard.display()))
+                })?;
+                if let Ok(mut c) = self.shards.lock() {
+                    c.insert(pf.to_string(), (key, l.clone()));
+                }
+                return Ok(Some(l));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(HostError::from_io("simulate", &e)),
@@ -139,7 +164,11 @@ impl SimHost {
         let dir = self.dir.join(VF_STATE_SHARDS);
         let p = dir.join(format!("{}.json", link.ifname));
         let text = serde_json::to_string(link).expect("state encodes");
-        replace_file(&p, text.as_bytes()).map_err(|e| HostError::from_io("simulate", &e))
+        replace_file(&p, text.as_bytes()).map_err(|e| HostError::from_io("simulate", &e))?;
+        if let (Ok(md), Ok(mut c)) = (std::fs::metadata(&p), self.shards.lock()) {
+            c.insert(link.ifname.to_string(), (file_key(&md), link.clone()));
+        }
+        Ok(())
     }
 
     fn model_of(&self, pf: &PciAddress) -> Option<&'static NicModel> {
