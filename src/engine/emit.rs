@@ -11,27 +11,7 @@ use crate::vif::VersionedObject;
 /// A stable UUID for a physnet when the caller gives no network id: FNV-1a of the name laid
 /// out as an RFC 9562 version-8 (custom) UUID, so the same physnet always maps to one id.
 pub fn physnet_uuid(physnet: &str) -> String {
-    let h = |seed: u64| {
-        physnet
-            .bytes()
-            .fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
-    };
-    let a = h(0xcbf29ce484222325);
-    let b = h(0x84222325cbf29ce4);
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a.to_be_bytes());
-    bytes[8..].copy_from_slice(&b.to_be_bytes());
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let x: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    crate::types::uuid::name_uuid(physnet)
 }
 
 fn err(e: crate::vif::OsVifError) -> EngineError {

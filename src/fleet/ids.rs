@@ -8,32 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// when a pod's devices are free) while never touching allocations made through the CLI.
 const PLUGIN_TAG: [u8; 4] = *b"vfdp";
 
-fn fnv(seed: u64, data: &[u8]) -> u64 {
-    data.iter()
-        .fold(seed, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
-}
-
-fn format_v8(mut bytes: [u8; 16]) -> String {
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let x: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
-}
-
-/// A stable name-based UUID (FNV-1a laid out as RFC 9562 version 8), the same scheme the
-/// engine uses for physnet network ids.
+/// A stable name-based UUID, the same scheme the engine uses for physnet network ids.
 pub fn name_uuid(name: &str) -> String {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&fnv(0xcbf29ce484222325, name.as_bytes()).to_be_bytes());
-    b[8..].copy_from_slice(&fnv(0x84222325cbf29ce4, name.as_bytes()).to_be_bytes());
-    format_v8(b)
+    crate::types::uuid::name_uuid(name)
 }
 
 /// A fresh UUID: kernel randomness, falling back to time and a counter.
@@ -57,26 +34,16 @@ pub fn random_uuid() -> String {
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let x: String = b.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    crate::types::uuid::format_uuid(&b)
 }
 
 /// The VIF id of one VF of one container request: derived from the request (resource, the
 /// request's devices, the VF) plus a nonce, and tagged as the plugin's.
 pub fn plugin_vif_id(resource: &str, request_devices: &[String], vf: &str, nonce: &str) -> String {
     let key = format!("{resource}|{}|{vf}|{nonce}", request_devices.join(","));
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&fnv(0xcbf29ce484222325, key.as_bytes()).to_be_bytes());
-    b[8..].copy_from_slice(&fnv(0x84222325cbf29ce4, key.as_bytes()).to_be_bytes());
+    let mut b = crate::types::uuid::name_bytes(&key);
     b[..4].copy_from_slice(&PLUGIN_TAG);
-    format_v8(b)
+    crate::types::uuid::v8(b)
 }
 
 pub fn is_plugin_vif(vif_id: &str) -> bool {

@@ -8,6 +8,7 @@ mod error;
 mod ifname;
 mod mac;
 mod pci;
+pub mod uuid;
 mod vlan;
 
 pub use error::TypeError;
