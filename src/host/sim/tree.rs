@@ -111,7 +111,9 @@ impl<'a> Tree<'a> {
         let d = self
             .device_dir(a)
             .ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
-        fs::write(self.abs(d.join(attr)), value).map_err(io_err)
+        // A sysfs attribute write is all-or-nothing in the kernel; a process killed mid-write
+        // must not leave a half-written file in the simulation either.
+        super::replace_file(&self.abs(d.join(attr)), value.as_bytes()).map_err(io_err)
     }
 
     pub fn netdev_device(&self, ifname: &str) -> Option<PciAddress> {
@@ -319,7 +321,11 @@ impl<'a> Tree<'a> {
                 sim.save_link(&entry)?;
             }
         }
-        fs::write(self.abs(pf_dir.join("sriov_numvfs")), format!("{n}\n")).map_err(io_err)
+        super::replace_file(
+            &self.abs(pf_dir.join("sriov_numvfs")),
+            format!("{n}\n").as_bytes(),
+        )
+        .map_err(io_err)
     }
 
     fn remove_vf(&self, vf_dir: &Path) -> Result<(), HostError> {
