@@ -9,6 +9,9 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value as J};
 use vifman::vif::{from_primitive, Manifest, Mode, VersionedObject};
 
+mod osvif_common;
+use osvif_common::norm;
+
 fn python() -> Option<PathBuf> {
     let venv = std::env::var("VIFMAN_OSVIF_VENV")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/osvif-venv").into());
@@ -55,31 +58,6 @@ fn run_py(py: &PathBuf, cmd: &str, input: Option<&J>) -> J {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn norm(v: &J) -> J {
-    match v {
-        J::Object(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    if k == "versioned_object.changes" {
-                        let mut items: Vec<String> = v
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|x| x.as_str().unwrap().into())
-                            .collect();
-                        items.sort();
-                        (k.clone(), J::from(items))
-                    } else {
-                        (k.clone(), norm(v))
-                    }
-                })
-                .collect(),
-        ),
-        J::Array(a) => J::Array(a.iter().map(norm).collect()),
-        o => o.clone(),
-    }
 }
 
 fn obj(class: &str, fields: J) -> VersionedObject {

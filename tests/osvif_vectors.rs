@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value as J;
 use vifman::vif::{from_primitive, Manifest, Mode, VersionedObject};
 
+mod osvif_common;
+use osvif_common::norm;
+
 fn vectors() -> J {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -12,32 +15,6 @@ fn vectors() -> J {
     ))
     .unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// Sort every `versioned_object.changes` list: oslo emits set order.
-fn norm(v: &J) -> J {
-    match v {
-        J::Object(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    if k == "versioned_object.changes" {
-                        let mut items: Vec<String> = v
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|x| x.as_str().unwrap().to_string())
-                            .collect();
-                        items.sort();
-                        (k.clone(), J::from(items))
-                    } else {
-                        (k.clone(), norm(v))
-                    }
-                })
-                .collect(),
-        ),
-        J::Array(a) => J::Array(a.iter().map(norm).collect()),
-        o => o.clone(),
-    }
 }
 
 fn manifest(v: &J) -> Option<Manifest> {

@@ -119,16 +119,7 @@ pub fn reload_vf_driver(
     }
     match current_driver(host, vf) {
         Some(d) if d == m.vf_driver => {
-            let keep = std::fs::read_to_string(
-                host.root()
-                    .path()
-                    .join(format!("sys/bus/pci/devices/{vf}/driver_override")),
-            )
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && s != "(null)");
             host.write(&SysWrite::Unbind(*vf, driver_name(&d)?))?;
-            let _ = keep;
             host.write(&SysWrite::Probe(*vf))?;
             host.wait_until(
                 &format!("{vf} rebound to {d}"),

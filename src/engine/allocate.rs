@@ -10,7 +10,7 @@ use super::view::{HostView, VfView};
 use super::{emit, AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb::{self, NicModel};
-use crate::netlink::{VfLinkState, VlanProto};
+use crate::netlink::VlanProto;
 
 /// What allocate will do (printed by --dry-run).
 #[derive(Debug, Clone, Serialize)]
@@ -41,9 +41,6 @@ fn supported(m: &NicModel, k: &Knob) -> Result<(), (String, String)> {
         } if !m.caps.vlan_8021ad => no("vlan protocol 802.1ad", "use 802.1q"),
         Knob::Spoofchk { .. } if !m.caps.spoofchk => no("spoofchk", "drop --spoofchk"),
         Knob::Trust { .. } if !m.caps.trust => no("trust", "drop --trust"),
-        Knob::LinkState { state } if !m.caps.link_state && *state != VfLinkState::Auto => {
-            no("link state", "drop --link-state")
-        }
         Knob::LinkState { .. } if !m.caps.link_state => no("link state", "drop --link-state"),
         Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => {
             no("min_tx_rate", "drop --min-tx-rate")

@@ -286,8 +286,3 @@ pub(crate) fn decode_field(
         }
     })
 }
-
-/// Look up a class, for callers that build objects by name.
-pub fn class(name: &str) -> Option<&'static ClassDef> {
-    class_by_name(name)
-}

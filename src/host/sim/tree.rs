@@ -371,11 +371,11 @@ impl<'a> Tree<'a> {
         self.link(&dev_dir.join("driver"), &ddir)?;
         if let Some((pf_netdev, idx, model)) = vf {
             if Self::is_net_driver(driver, Some(model)) {
-                let name = match pf_netdev {
-                    _ if self.remembered_name(dev).is_some() => {
-                        self.remembered_name(dev).expect("checked")
+                let name = match (self.remembered_name(dev), pf_netdev) {
+                    (Some(n), _) => n,
+                    (None, Some(p)) if p.len() + 1 + idx.to_string().len() <= 15 => {
+                        format!("{p}v{idx}")
                     }
-                    Some(p) if p.len() + 1 + idx.to_string().len() <= 15 => format!("{p}v{idx}"),
                     _ => format!("vf{}", dev.to_string().replace([':', '.'], ""))
                         .chars()
                         .take(15)
