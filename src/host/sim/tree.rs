@@ -367,8 +367,9 @@ impl<'a> Tree<'a> {
                 fs::write(p, "").map_err(io_err)?;
             }
         }
-        self.link(&ddir.join(dev.to_string()), dev_dir)?;
-        self.link(&dev_dir.join("driver"), &ddir)?;
+        // The `driver` link is the commit point: the netdev exists before it does (and is
+        // removed after it in unbind), so a process killed half-way never leaves a bound NIC
+        // without its netdev — in the kernel, probe is atomic from userspace's view.
         if let Some((pf_netdev, idx, model)) = vf {
             if Self::is_net_driver(driver, Some(model)) {
                 let name = match (self.remembered_name(dev), pf_netdev) {
@@ -409,7 +410,8 @@ impl<'a> Tree<'a> {
                 self.link(&PathBuf::from(format!("sys/class/net/{name}")), &ndir)?;
             }
         }
-        Ok(())
+        self.link(&ddir.join(dev.to_string()), dev_dir)?;
+        self.link(&dev_dir.join("driver"), &ddir)
     }
 
     /// udev gives a rebound NIC the same (path-based) name again; remember names across
@@ -445,15 +447,18 @@ impl<'a> Tree<'a> {
         if self.driver_of(&dir).as_deref() != Some(driver) {
             return Err(HostError::kernel("sim", libc::ENODEV));
         }
-        if let Some(nd) = self.netdevs_of(&dir).first() {
+        let netdevs = self.netdevs_of(&dir);
+        if let Some(nd) = netdevs.first() {
             self.remember_name(dev, nd)?;
         }
-        for nd in self.netdevs_of(&dir) {
+        // Unbound first (the commit point, see `bind`), then the netdev goes.
+        fs::remove_file(self.abs(dir.join("driver"))).map_err(io_err)?;
+        let _ = fs::remove_file(self.abs(format!("sys/bus/pci/drivers/{driver}/{dev}")));
+        for nd in netdevs {
             let _ = fs::remove_file(self.abs(format!("sys/class/net/{nd}")));
         }
         let _ = fs::remove_dir_all(self.abs(dir.join("net")));
-        let _ = fs::remove_file(self.abs(format!("sys/bus/pci/drivers/{driver}/{dev}")));
-        fs::remove_file(self.abs(dir.join("driver"))).map_err(io_err)
+        Ok(())
     }
 
     /// `echo ADDR > drivers_probe`: driver_override if set, else the device's native driver.
