@@ -3,17 +3,26 @@
 use std::path::Path;
 
 use super::{build, Inventory, VfStateOrigin};
-use crate::netlink::{FixtureVfState, KernelVfState, PfLinkState, VfStateSource, VF_STATE_FILE};
-use crate::sysfs::{scan, SysfsRoot, Warning};
+use crate::netlink::{
+    FixtureVfState, KernelVfState, PfLinkState, VfStateDump, VfStateSource, VF_STATE_FILE,
+};
+use crate::sysfs::{scan_with_deferred_links, SysfsRoot, Warning};
 
 /// The kernel for the live root, `<root>/vf-state.json` for a fixture (none if absent).
 /// Failures degrade to a warning: the sysfs half of the inventory is still worth showing.
 pub fn load_vf_state(root: &SysfsRoot) -> (Vec<PfLinkState>, VfStateOrigin, Vec<Warning>) {
+    let (dump, origin, warnings) = load_link_dump(root);
+    (dump.links, origin, warnings)
+}
+
+/// [`load_vf_state`] plus every link's own attributes from the same dump, which the scan uses
+/// in place of per-netdev sysfs files.
+pub fn load_link_dump(root: &SysfsRoot) -> (VfStateDump, VfStateOrigin, Vec<Warning>) {
     if root.is_host() {
-        return match KernelVfState.vf_state() {
+        return match KernelVfState.link_dump() {
             Ok(l) => (l, VfStateOrigin::Kernel, Vec::new()),
             Err(e) => (
-                Vec::new(),
+                VfStateDump::default(),
                 VfStateOrigin::None,
                 vec![Warning::new(
                     "netlink",
@@ -24,12 +33,12 @@ pub fn load_vf_state(root: &SysfsRoot) -> (Vec<PfLinkState>, VfStateOrigin, Vec<
     }
     let src = FixtureVfState::new(root.path());
     if !src.exists() {
-        return (Vec::new(), VfStateOrigin::None, Vec::new());
+        return (VfStateDump::default(), VfStateOrigin::None, Vec::new());
     }
-    match src.vf_state() {
+    match src.link_dump() {
         Ok(l) => (l, VfStateOrigin::Fixture, Vec::new()),
         Err(e) => (
-            Vec::new(),
+            VfStateDump::default(),
             VfStateOrigin::None,
             vec![Warning::new(
                 format!("/{VF_STATE_FILE}"),
@@ -49,26 +58,59 @@ fn strip_path(msg: &str, path: &Path) -> String {
 /// Scan + VF state + join: the whole unfiltered inventory for `root`. `label` is how the root
 /// is spelled in the output.
 pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
-    let report = scan(root);
-    let (links, origin, extra) = load_vf_state(root);
-    let mut inv = build(&report, label, &links, origin, extra);
-    // A VF whose "admin MAC" is only its own random address is free (igb reports it).
-    for pf in &mut inv.physical_functions {
-        for vf in &mut pf.vfs {
-            if vf.free || vf.device.driver.as_deref() == Some("vfio-pci") {
-                continue;
-            }
-            if let (Some(a), Some(n)) = (&vf.admin, &vf.netdev) {
-                if crate::sysfs::selfmac::is_self_chosen(root.path(), n.name.as_str(), &a.mac) {
-                    vf.free = true;
-                }
-            }
-        }
-    }
+    // The dump's link records spare the scan every netdev's attribute files; it is loaded on
+    // its own thread while the scan reads the PCI devices, and joined for the netdev half.
+    let (report, (dump, origin, extra)) = std::thread::scope(|s| {
+        let job = s.spawn(|| load_link_dump(root));
+        let mut loaded = None;
+        let report = scan_with_deferred_links(root, || {
+            let l = loaded.insert(job.join().unwrap_or_else(|_| {
+                (
+                    VfStateDump::default(),
+                    VfStateOrigin::None,
+                    vec![Warning::new(
+                        "netlink",
+                        "internal error: the dump reader panicked",
+                    )],
+                )
+            }));
+            &l.0.netdevs
+        });
+        // The scan always asks; should it not, read the dump here.
+        (report, loaded.unwrap_or_else(|| load_link_dump(root)))
+    });
+    let mut inv = build(&report, label, &dump.links, origin, extra);
+    mark_self_chosen_free(root, &mut inv);
     if root.is_host() && crate::udev::ENABLED {
         add_udev(&mut inv);
     }
     inv
+}
+
+/// A VF whose "admin MAC" is only its own random address is free (igb and i40e report it).
+/// Only a VF netdev already carrying its admin MAC can have chosen it itself, so only those
+/// get their `addr_assign_type` read.
+fn mark_self_chosen_free(root: &SysfsRoot, inv: &mut Inventory) {
+    let mut cands = Vec::new();
+    for (p, pf) in inv.physical_functions.iter().enumerate() {
+        for (v, vf) in pf.vfs.iter().enumerate() {
+            if vf.free || vf.device.driver.as_deref() == Some("vfio-pci") {
+                continue;
+            }
+            if let (Some(a), Some(n)) = (&vf.admin, &vf.netdev) {
+                if !a.mac.is_zero() && n.mac == Some(a.mac) {
+                    cands.push((p, v, n.name.clone()));
+                }
+            }
+        }
+    }
+    let names: Vec<&str> = cands.iter().map(|(_, _, n)| n.as_str()).collect();
+    let random = crate::sysfs::selfmac::are_random(root, &names);
+    for ((p, v, _), r) in cands.iter().zip(random) {
+        if r {
+            inv.physical_functions[*p].vfs[*v].free = true;
+        }
+    }
 }
 
 /// udev only describes the live system, so this runs for root `/` only.

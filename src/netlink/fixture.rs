@@ -38,17 +38,19 @@ impl FixtureVfState {
 
 impl VfStateSource for FixtureVfState {
     fn vf_state(&self) -> Result<Vec<PfLinkState>, VfStateError> {
-        let mut links = match std::fs::read_to_string(&self.path) {
+        self.link_dump().map(|d| d.links)
+    }
+
+    fn link_dump(&self) -> Result<VfStateDump, VfStateError> {
+        let VfStateDump { mut links, netdevs } = match std::fs::read_to_string(&self.path) {
             Ok(text) => {
-                let dump: VfStateDump =
-                    serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
-                        path: self.path.clone(),
-                        source,
-                    })?;
-                dump.links
+                serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
+                    path: self.path.clone(),
+                    source,
+                })?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.shard_dir().is_dir() => {
-                Vec::new()
+                VfStateDump::default()
             }
             Err(source) => {
                 return Err(VfStateError::FixtureIo {
@@ -81,7 +83,7 @@ impl VfStateSource for FixtureVfState {
                 }
             }
         }
-        Ok(links)
+        Ok(VfStateDump { links, netdevs })
     }
 }
 
@@ -107,7 +109,11 @@ mod tests {
         assert_eq!(vf.link_state, VfLinkState::Auto);
         assert_eq!(vf.spoofchk, Some(true));
         // And it serializes back to the same shape.
-        let again = serde_json::to_value(VfStateDump { links }).unwrap();
+        let again = serde_json::to_value(VfStateDump {
+            links,
+            netdevs: vec![],
+        })
+        .unwrap();
         assert_eq!(again["links"][0]["vfs"][0]["link_state"], "auto");
         assert_eq!(again["links"][0]["vfs"][0]["vlan_proto"], "802.1Q");
     }

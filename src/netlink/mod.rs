@@ -10,8 +10,8 @@ mod parse;
 mod socket;
 
 pub use fixture::{FixtureVfState, VF_STATE_FILE, VF_STATE_SHARDS};
-pub use model::{PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
-pub use parse::pf_link_state;
+pub use model::{LinkAttrs, PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
+pub use parse::{link_attrs, pf_link_state};
 pub use socket::{KernelVfState, RouteSocket};
 
 use thiserror::Error;
@@ -42,4 +42,12 @@ pub enum VfStateError {
 pub trait VfStateSource {
     /// Every link that reports VFs. Links without SR-IOV are left out.
     fn vf_state(&self) -> Result<Vec<PfLinkState>, VfStateError>;
+
+    /// VF state plus every link's own attributes, from the same dump.
+    fn link_dump(&self) -> Result<VfStateDump, VfStateError> {
+        Ok(VfStateDump {
+            links: self.vf_state()?,
+            netdevs: Vec::new(),
+        })
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use netlink_packet_route::link::{self, LinkAttribute, VfInfo, VfVlan};
 
-use super::{PfLinkState, VfLinkState, VfState, VlanProto};
+use super::{LinkAttrs, PfLinkState, VfLinkState, VfState, VlanProto};
 use crate::types::{IfName, MacAddress, VlanId};
 
 /// Extracts VF state from one RTM_NEWLINK message; `None` for links without VFs.
@@ -94,6 +94,62 @@ pub fn pf_link_state(msg: &link::LinkMessage) -> Option<PfLinkState> {
     })
 }
 
+/// A link's own attributes, spelled the way `sys/class/net/<name>/` spells them, so either
+/// source fills the inventory identically. `None` for a message without a usable name.
+pub fn link_attrs(msg: &link::LinkMessage) -> Option<LinkAttrs> {
+    let mut l = LinkAttrs {
+        ifname: "lo".parse().ok()?,
+        ifindex: msg.header.index,
+        parent: None,
+        address: None,
+        mtu: None,
+        operstate: None,
+        speed_mbps: None,
+        phys_port_name: None,
+        phys_switch_id: None,
+        phys_port_id: None,
+    };
+    let mut named = false;
+    for a in &msg.attributes {
+        match a {
+            LinkAttribute::IfName(n) => {
+                l.ifname = n.parse().ok()?;
+                named = true;
+            }
+            LinkAttribute::ParentDevName(p) => l.parent = Some(p.clone()),
+            LinkAttribute::Address(b) if b.len() == 6 => l.address = MacAddress::from_slice(b),
+            LinkAttribute::Mtu(m) => l.mtu = Some(*m),
+            LinkAttribute::OperState(s) => l.operstate = Some(operstate(*s).to_string()),
+            LinkAttribute::PhysPortName(n) => l.phys_port_name = Some(n.clone()),
+            LinkAttribute::PhysSwitchId(id) => l.phys_switch_id = hex_id(id),
+            LinkAttribute::PhysPortId(id) => l.phys_port_id = hex_id(id),
+            _ => {}
+        }
+    }
+    named.then_some(l)
+}
+
+/// The names of `net/core/net-sysfs.c`'s `operstates[]`.
+fn operstate(s: link::State) -> &'static str {
+    match s {
+        link::State::Unknown => "unknown",
+        link::State::NotPresent => "notpresent",
+        link::State::Down => "down",
+        link::State::LowerLayerDown => "lowerlayerdown",
+        link::State::Testing => "testing",
+        link::State::Dormant => "dormant",
+        link::State::Up => "up",
+        // sysfs prints "unknown" for values past its table.
+        _ => "unknown",
+    }
+}
+
+/// `%*phN`: lower-case hex, no separators, as `phys_switch_id`/`phys_port_id` read in sysfs.
+fn hex_id(id: &link::LinkPhysId) -> Option<String> {
+    let b = id.id.get(..id.len)?;
+    (!b.is_empty()).then(|| b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
 fn vf_id(a: &VfInfo) -> Option<u32> {
     Some(match a {
         VfInfo::Mac(v) => v.vf_id,
@@ -172,6 +228,39 @@ mod tests {
         assert!(v1.mac.is_zero());
         assert_eq!((v1.vlan.get(), v1.vlan_proto), (200, VlanProto::Dot1Ad));
         assert_eq!((v1.spoofchk, v1.trust), (None, None));
+    }
+
+    #[test]
+    fn link_attributes_are_spelled_as_sysfs_spells_them() {
+        use netlink_packet_route::link::{LinkPhysId, State};
+        let id = LinkPhysId::parse(&[0x1c, 0x34, 0xda, 0x0f][..]).unwrap();
+        let mut msg = LinkMessage::default();
+        msg.header.index = 12;
+        msg.attributes = vec![
+            LinkAttribute::IfName("enp59s0f0".into()),
+            LinkAttribute::Address(vec![0x3c, 0xfd, 0xfe, 0x3b, 0, 1]),
+            LinkAttribute::Mtu(9000),
+            LinkAttribute::OperState(State::LowerLayerDown),
+            LinkAttribute::ParentDevName("0000:3b:00.0".into()),
+            LinkAttribute::PhysPortName("p0".into()),
+            LinkAttribute::PhysSwitchId(id),
+        ];
+        let l = link_attrs(&round_trip(&msg)).unwrap();
+        assert_eq!((l.ifname.as_str(), l.ifindex), ("enp59s0f0", 12));
+        assert_eq!(l.address.unwrap().to_string(), "3c:fd:fe:3b:00:01");
+        assert_eq!(l.mtu, Some(9000));
+        assert_eq!(l.operstate.as_deref(), Some("lowerlayerdown"));
+        assert_eq!(l.parent.as_deref(), Some("0000:3b:00.0"));
+        assert_eq!(l.phys_port_name.as_deref(), Some("p0"));
+        assert_eq!(l.phys_switch_id.as_deref(), Some("1c34da0f"));
+        assert_eq!((l.phys_port_id.as_deref(), l.speed_mbps), (None, None));
+        assert!(l.describes("enp59s0f0", &"0000:3b:00.0".parse().unwrap()));
+        assert!(!l.describes("enp59s0f0", &"0000:3b:00.1".parse().unwrap()));
+        // An InfiniBand-sized hardware address is not a MAC; a nameless message is no link.
+        msg.attributes[1] = LinkAttribute::Address(vec![0; 20]);
+        assert_eq!(link_attrs(&round_trip(&msg)).unwrap().address, None);
+        msg.attributes.remove(0);
+        assert!(link_attrs(&round_trip(&msg)).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use tracing::{debug, info_span};
 
-use super::{pf_link_state, PfLinkState, VfStateError, VfStateSource};
+use super::{link_attrs, pf_link_state, PfLinkState, VfStateDump, VfStateError, VfStateSource};
 
 pub struct RouteSocket {
     socket: Socket,
@@ -99,6 +99,12 @@ pub struct KernelVfState;
 
 impl VfStateSource for KernelVfState {
     fn vf_state(&self) -> Result<Vec<PfLinkState>, VfStateError> {
+        self.link_dump().map(|d| d.links)
+    }
+
+    /// One dump answers both: VF state on the PFs and every link's own attributes. Speed is
+    /// not an rtnetlink attribute, so `speed_mbps` stays absent and the scanner reads sysfs.
+    fn link_dump(&self) -> Result<VfStateDump, VfStateError> {
         let span = info_span!(
             "rtm_getlink_dump",
             ext_mask = "VF|SKIP_STATS",
@@ -109,12 +115,16 @@ impl VfStateSource for KernelVfState {
             RouteSocket::open()?.dump_links(vec![LinkExtentMask::Vf, LinkExtentMask::SkipStats])?;
         span.record("links", msgs.len());
         let pfs: Vec<PfLinkState> = msgs.iter().filter_map(pf_link_state).collect();
+        let netdevs = msgs.iter().filter_map(link_attrs).collect();
         tracing::debug!(
             links = msgs.len(),
             with_vfs = pfs.len(),
             "RTM_GETLINK dump done"
         );
-        Ok(pfs)
+        Ok(VfStateDump {
+            links: pfs,
+            netdevs,
+        })
     }
 }
 

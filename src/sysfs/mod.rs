@@ -15,5 +15,5 @@ mod warning;
 
 pub use model::{NetDev, PciDevice, PciIds, Representor, ScanReport, Sriov};
 pub use root::{SysfsError, SysfsRoot};
-pub use scan::scan;
+pub use scan::{netdev_attr, scan, scan_with_deferred_links, scan_with_links};
 pub use warning::Warning;

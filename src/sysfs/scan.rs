@@ -16,6 +16,7 @@ use super::model::{NetDev, PciDevice, PciIds, ScanReport, Sriov};
 use super::representor;
 use super::root::{display_rel, lexical, LinkError, Resolver, SysfsRoot};
 use super::Warning;
+use crate::netlink::LinkAttrs;
 use crate::types::{IfName, MacAddress, PciAddress};
 
 const PCI_DEVICES: &str = "sys/bus/pci/devices";
@@ -30,21 +31,45 @@ const MAX_THREADS: usize = 4;
 /// Scans the PCI bus and network class under `root`. Never fails and never panics on tree
 /// content: whatever could not be read is reported in [`ScanReport::warnings`].
 pub fn scan(root: &SysfsRoot) -> ScanReport {
-    scan_with(root, true)
+    scan_with(root, || &[], true)
 }
 
+/// [`scan`], taking each netdev's attributes from `links` (the `RTM_GETLINK` dump the inventory
+/// makes anyway for VF state) instead of from its sysfs files wherever a link record describes
+/// that netdev. sysfs still decides which netdevs exist and which PCI function owns each.
+pub fn scan_with_links(root: &SysfsRoot, links: &[LinkAttrs]) -> ScanReport {
+    scan_with(root, || links, true)
+}
+
+/// [`scan_with_links`] for a dump still being loaded: `links` is called (e.g. joining the
+/// thread that reads the dump) only when the PCI half of the scan is done, so the two overlap.
+pub fn scan_with_deferred_links<'a>(
+    root: &SysfsRoot,
+    links: impl FnOnce() -> &'a [LinkAttrs],
+) -> ScanReport {
+    scan_with(root, links, true)
+}
+
+/// Link records by netdev name.
+type Links<'a> = HashMap<&'a str, &'a LinkAttrs>;
+
 /// `use_openat2: false` forces the pre-5.6 fallback (lexical resolution + ancestor checks).
-fn scan_with(root: &SysfsRoot, use_openat2: bool) -> ScanReport {
+fn scan_with<'a>(
+    root: &SysfsRoot,
+    links: impl FnOnce() -> &'a [LinkAttrs],
+    use_openat2: bool,
+) -> ScanReport {
     let _span = debug_span!("sysfs_scan", root = %root.path().display()).entered();
     let rootfd = match fd::open_dir_path(root.path()) {
         Ok(f) => f,
         Err(e) => {
+            links(); // a deferred loader is always joined
             return ScanReport {
                 devices: Vec::new(),
                 netdevs: Vec::new(),
                 representors: Vec::new(),
                 warnings: vec![Warning::new("/", format!("cannot open sysfs root: {e}"))],
-            }
+            };
         }
     };
     let ctx = Ctx {
@@ -56,7 +81,8 @@ fn scan_with(root: &SysfsRoot, use_openat2: bool) -> ScanReport {
     let mut devices = main.scan_pci();
     main.link_vfs(&mut devices);
     main.fill_iommu_members(&mut devices);
-    let netdevs = main.scan_netdevs(&mut devices);
+    let links: Links = links().iter().map(|l| (l.ifname.as_str(), l)).collect();
+    let netdevs = main.scan_netdevs(&mut devices, &links);
     let representors = representor::match_representors(&devices, &netdevs);
     let mut warnings = main.warnings;
     warnings.sort();
@@ -665,7 +691,8 @@ impl<'c, 'r> Worker<'c, 'r> {
         }
     }
 
-    fn scan_netdevs(&mut self, devices: &mut [PciDevice]) -> Vec<NetDev> {
+    /// `links`: records standing in for netdev attribute files.
+    fn scan_netdevs(&mut self, devices: &mut [PciDevice], links: &Links) -> Vec<NetDev> {
         let base = Path::new(CLASS_NET);
         let vfs: HashSet<PciAddress> = devices
             .iter()
@@ -688,7 +715,7 @@ impl<'c, 'r> Worker<'c, 'r> {
                             return None;
                         }
                     };
-                    w.scan_netdev(&n, &target, vfs)
+                    w.scan_netdev(&n, &target, vfs, links)
                 })
             }
             None => {
@@ -698,7 +725,7 @@ impl<'c, 'r> Worker<'c, 'r> {
                 );
                 let items = self.netdevs_from_devices(devices);
                 self.par_map(items, |w, (name, target)| {
-                    w.scan_netdev(&name, &target, vfs)
+                    w.scan_netdev(&name, &target, vfs, links)
                 })
             }
         };
@@ -725,6 +752,7 @@ impl<'c, 'r> Worker<'c, 'r> {
         name: &str,
         target: &Path,
         vfs: &HashSet<PciAddress>,
+        links: &Links,
     ) -> Option<NetDev> {
         let display = Path::new(CLASS_NET).join(name);
         let Ok(ifname) = name.parse::<IfName>() else {
@@ -745,11 +773,35 @@ impl<'c, 'r> Worker<'c, 'r> {
             phys_switch_id: None,
             phys_port_id: None,
         };
+        let switch_port = !vfs.contains(&device);
+        let link = links
+            .get(name)
+            .copied()
+            .filter(|l| l.describes(name, &device));
+        if let Some(l) = link {
+            from_link(&mut nd, l, switch_port);
+            if l.speed_mbps.is_some() {
+                return Some(nd);
+            }
+        }
         match self.open_dir(target) {
-            Ok(dir) => self.read_netdev_attrs(&dir, &mut nd, !vfs.contains(&device)),
+            Ok(dir) if link.is_some() => nd.speed = self.read_speed(&dir),
+            Ok(dir) => self.read_netdev_attrs(&dir, &mut nd, switch_port),
             Err(e) => self.warn(&display, e.describe("netdev link")),
         }
         Some(nd)
+    }
+
+    fn read_speed(&mut self, dir: &Dir) -> Option<u32> {
+        // "-1" and 4294967295 both mean "unknown" depending on kernel version.
+        self.attr(dir, c"speed", Need::Optional, "a speed in Mb/s", |s| {
+            if s == "-1" {
+                Some(None)
+            } else {
+                attr::parse_dec::<u32>(s).map(|v| Some(v).filter(|v| *v != u32::MAX))
+            }
+        })
+        .flatten()
     }
 
     /// Fallback when `sys/class/net` is absent: read each network device's `net/` directory.
@@ -796,22 +848,51 @@ impl<'c, 'r> Worker<'c, 'r> {
             "a decimal number",
             attr::parse_dec,
         );
-        // "-1" and 4294967295 both mean "unknown" depending on kernel version.
-        nd.speed = self
-            .attr(dir, c"speed", Need::Optional, "a speed in Mb/s", |s| {
-                if s == "-1" {
-                    Some(None)
-                } else {
-                    attr::parse_dec::<u32>(s).map(|v| Some(v).filter(|v| *v != u32::MAX))
-                }
-            })
-            .flatten();
+        nd.speed = self.read_speed(dir);
         if !switch_ports {
             return;
         }
         nd.phys_port_name = self.attr(dir, c"phys_port_name", Need::Optional, "text", text);
         nd.phys_switch_id = self.attr(dir, c"phys_switch_id", Need::Optional, "text", text);
         nd.phys_port_id = self.attr(dir, c"phys_port_id", Need::Optional, "text", text);
+    }
+}
+
+/// Reads attribute `attr` of each netdev in `names` (`sys/class/net/<name>/<attr>`), confined
+/// to the root like the scan and on its threads; `None` where it is missing or unreadable.
+pub fn netdev_attr(root: &SysfsRoot, names: &[&str], attr: &CStr) -> Vec<Option<String>> {
+    let Ok(rootfd) = fd::open_dir_path(root.path()) else {
+        return vec![None; names.len()];
+    };
+    let ctx = Ctx {
+        root,
+        rootfd,
+        beneath: AtomicBool::new(true),
+    };
+    let mut w = Worker::new(&ctx);
+    w.par_map(names.to_vec(), |w, n| {
+        let rel = Path::new(CLASS_NET).join(n);
+        let v = w
+            .open_dir(&rel)
+            .ok()
+            .and_then(|dir| w.attr(&dir, attr, Need::Optional, "text", |s| Some(s.to_string())));
+        Some(v)
+    })
+}
+
+/// The sysfs attributes a link record carries, with the same rules as the file reads: no
+/// `phys_*` for a VF's own netdev, empty text is no value, `u32::MAX` speed is unknown.
+fn from_link(nd: &mut NetDev, l: &LinkAttrs, switch_port: bool) {
+    let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    nd.ifindex = Some(l.ifindex);
+    nd.mac = l.address;
+    nd.operstate = text(&l.operstate);
+    nd.mtu = l.mtu;
+    nd.speed = l.speed_mbps.flatten().filter(|v| *v != u32::MAX);
+    if switch_port {
+        nd.phys_port_name = text(&l.phys_port_name);
+        nd.phys_switch_id = text(&l.phys_switch_id);
+        nd.phys_port_id = text(&l.phys_port_id);
     }
 }
 
@@ -893,8 +974,8 @@ mod tests {
             if !root.path().join("sys").is_dir() {
                 continue;
             }
-            let a = serde_json::to_value(scan_with(&root, true)).unwrap();
-            let b = serde_json::to_value(scan_with(&root, false)).unwrap();
+            let a = serde_json::to_value(scan_with(&root, || &[], true)).unwrap();
+            let b = serde_json::to_value(scan_with(&root, || &[], false)).unwrap();
             assert_eq!(a["devices"], b["devices"], "{name}");
             assert_eq!(a["netdevs"], b["netdevs"], "{name}");
             assert_eq!(a["representors"], b["representors"], "{name}");

@@ -31,3 +31,13 @@ pub fn is_self_chosen(root: &Path, vf_netdev: &str, admin: &MacAddress) -> bool 
         read("addr_assign_type").and_then(|t| t.parse::<u8>().ok()) == Some(NET_ADDR_RANDOM);
     same && random
 }
+
+/// For each netdev: was its address randomly generated (`addr_assign_type` = NET_ADDR_RANDOM)?
+/// For callers that already know each netdev's MAC equals its VF's admin MAC; read through the
+/// scanner, so confined to the root and parallel on big hosts.
+pub fn are_random(root: &super::SysfsRoot, netdevs: &[&str]) -> Vec<bool> {
+    super::netdev_attr(root, netdevs, c"addr_assign_type")
+        .into_iter()
+        .map(|v| v.and_then(|t| t.parse::<u8>().ok()) == Some(NET_ADDR_RANDOM))
+        .collect()
+}

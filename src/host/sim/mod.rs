@@ -37,6 +37,27 @@ pub struct SimHost {
 
 type FileKey = (u64, u64, i64, i64);
 
+/// The simulated kernel keeps each netdev's state in its sysfs files and changes them (operstate,
+/// new netdevs on rebind); a fixture's recorded link dump would go stale at the first change,
+/// so the simulation's copy has none and its readers use the files.
+fn drop_link_records(dir: &Path) -> std::io::Result<()> {
+    let p = dir.join(crate::netlink::VF_STATE_FILE);
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return Ok(());
+    };
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(()); // a broken file stays broken, for the readers to report
+    };
+    if v.as_object_mut()
+        .and_then(|o| o.remove("netdevs"))
+        .is_none()
+    {
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(&v).expect("JSON value encodes") + "\n";
+    replace_file(&p, text.as_bytes())
+}
+
 fn file_key(md: &std::fs::Metadata) -> FileKey {
     use std::os::unix::fs::MetadataExt;
     (md.ino(), md.size(), md.mtime(), md.mtime_nsec())
@@ -70,6 +91,7 @@ impl SimHost {
             tree::copy_tree(&fixture_abs, &tmp).map_err(|e| {
                 HostError::other(op, format!("copying {}: {e}", fixture_abs.display()))
             })?;
+            drop_link_records(&tmp).map_err(|e| HostError::from_io(op, &e))?;
             std::fs::write(
                 tmp.join(SOURCE_MARK),
                 fixture_abs.to_string_lossy().as_bytes(),
@@ -92,6 +114,7 @@ impl SimHost {
 
     /// A simulation directly on `dir` (tests and benchmarks that own a scratch tree).
     pub fn in_place(dir: &Path) -> Result<SimHost, HostError> {
+        drop_link_records(dir).map_err(|e| HostError::from_io("simulate", &e))?;
         let root = SysfsRoot::new(dir).map_err(|e| HostError::other("simulate", e.to_string()))?;
         Ok(SimHost {
             root,
@@ -118,7 +141,10 @@ impl SimHost {
             return Ok(VfStateDump::default());
         }
         src.vf_state()
-            .map(|links| VfStateDump { links })
+            .map(|links| VfStateDump {
+                links,
+                netdevs: Vec::new(),
+            })
             .map_err(|e| HostError::other("simulate", e.to_string()))
     }
 
