@@ -51,14 +51,22 @@ fn main() {
     let model = vifman::hwdb::by_key("intel-e810-xxv-sfp").expect("model in hwdb");
     let spec = synth::build(&synth::SynthSpec { pfs, vfs, model }).expect("host fits");
     let tmp = tempfile::tempdir().expect("temp dir");
-    let root = tmp.path().join("host");
-    let t = Instant::now();
-    write_host(&root, &spec).expect("write fixture");
-    println!(
-        "fixture: {pfs} PFs x {vfs} VFs = {} PCI functions, written in {:.1} ms",
-        spec.devices.len(),
-        ms(t.elapsed())
-    );
+    // INVENTORY_BENCH_TREE=DIR: reuse a tree from `vifman fixture generate` (writing 2048 VFs
+    // takes seconds to a minute); it is created there if missing.
+    let root = std::env::var_os("INVENTORY_BENCH_TREE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.path().join("host"));
+    if !root.join("sys").is_dir() {
+        let t = Instant::now();
+        write_host(&root, &spec).expect("write fixture");
+        println!(
+            "fixture: {pfs} PFs x {vfs} VFs = {} PCI functions, written in {:.1} ms",
+            spec.devices.len(),
+            ms(t.elapsed())
+        );
+    } else {
+        println!("fixture: reusing {}", root.display());
+    }
 
     let lspci = lspci_available();
     let mut results: Vec<(&str, Vec<Duration>)> = vec![("vifman inventory (a)", vec![])];
@@ -127,6 +135,7 @@ fn run_inventory(root: &Path) -> usize {
 fn phases(root: &Path, runs: usize) {
     let r = vifman::sysfs::SysfsRoot::new(root).expect("fixture root");
     let (mut scan, mut state, mut join, mut whole) = (vec![], vec![], vec![], vec![]);
+    let mut cpu = vec![];
     let (dump, ..) = vifman::inventory::load_link_dump(&r);
     for _ in 0..runs {
         let t = Instant::now();
@@ -144,17 +153,29 @@ fn phases(root: &Path, runs: usize) {
             extra,
         ));
         join.push(t.elapsed());
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_time());
         std::hint::black_box(run_inventory(root));
         whole.push(t.elapsed());
+        cpu.push(cpu_time() - c);
     }
     println!(
-        "(a) phases, median ms: sysfs scan {:.2}, link dump {:.2}, join {:.2}; all of (a) {:.2}",
+        "(a) alone, median ms: sysfs scan {:.2}, link dump {:.2}, join {:.2}; all of (a) {:.2} \
+         wall, {:.2} CPU (user+sys, all threads)",
         ms(median(&scan)),
         ms(median(&state)),
         ms(median(&join)),
-        ms(median(&whole))
+        ms(median(&whole)),
+        ms(median(&cpu))
     );
+}
+
+/// User + system CPU time of this process so far (all threads).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn lspci_available() -> bool {

@@ -9,7 +9,7 @@
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -62,6 +62,58 @@ pub(crate) fn open_dir_beneath(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd
     fd_result(r)
 }
 
+/// Opens entry `name` of `dir` as a directory base for `*at` calls, refusing to follow it if it
+/// is a symlink (so nothing outside the already-confined `dir` is reached).
+pub(crate) fn open_subdir(dir: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: valid fd and NUL-terminated name.
+    let r = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    fd_result(r as libc::c_long)
+}
+
+/// Reads the file at `rel` beneath `root` in one open (links on the way followed only while
+/// they stay beneath it, the file itself not followed); ENOSYS before Linux 5.6.
+pub(crate) fn read_beneath<'a>(
+    root: &OwnedFd,
+    rel: &Path,
+    buf: &'a mut [u8],
+    closer: &mut Closer,
+) -> io::Result<Raw<'a>> {
+    let c = cpath(rel)?;
+    // SAFETY: open_how is plain data; zero is a valid value for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid fd, NUL-terminated path and a correctly sized open_how for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    let mut f = match fd_result(r) {
+        Ok(fd) => File::from(fd),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
+            return Err(e)
+        }
+        Err(e) => return Ok(classify(e)),
+    };
+    let raw = match f.read(buf) {
+        Ok(n) => super::attr::decode(buf, n),
+        Err(e) => classify(e),
+    };
+    closer.defer(f.into());
+    Ok(raw)
+}
+
 /// Opens `rel` (a directory path relative to `dir`) for listing.
 fn open_dir_for_listing(dir: &OwnedFd, rel: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: valid fd and NUL-terminated path.
@@ -77,6 +129,16 @@ fn open_dir_for_listing(dir: &OwnedFd, rel: &CStr) -> io::Result<OwnedFd> {
 
 /// Reads attribute `name` of directory `dir` with one openat/read/close.
 pub(crate) fn read_at<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut [u8]) -> Raw<'a> {
+    read_at_deferred(dir, name, buf, &mut Closer::default())
+}
+
+/// [`read_at`], leaving the close to `closer`.
+pub(crate) fn read_at_deferred<'a>(
+    dir: &OwnedFd,
+    name: &CStr,
+    buf: &'a mut [u8],
+    closer: &mut Closer,
+) -> Raw<'a> {
     // SAFETY: valid fd and NUL-terminated name.
     let r = unsafe {
         libc::openat(
@@ -89,10 +151,85 @@ pub(crate) fn read_at<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut [u8]) -> Raw<
         Ok(fd) => File::from(fd),
         Err(e) => return classify(e),
     };
-    match f.read(buf) {
+    let raw = match f.read(buf) {
         Ok(n) => super::attr::decode(buf, n),
         Err(e) => classify(e),
+    };
+    closer.defer(f.into());
+    raw
+}
+
+/// Descriptors closed in bulk: a scan opens and closes five files per PCI function, and one
+/// `close_range` for a run of consecutive descriptors replaces dozens of `close` calls. Only
+/// descriptors handed to [`Closer::defer`] are ever closed, so it is safe on a shared table;
+/// on a scanner thread's private table (see `scan`) the runs are long.
+#[derive(Default)]
+pub(crate) struct Closer {
+    fds: Vec<RawFd>,
+}
+
+/// Flush before this many descriptors are held, well under the usual 1024 limit.
+const CLOSER_MAX: usize = 256;
+
+impl Closer {
+    pub(crate) fn defer(&mut self, fd: OwnedFd) {
+        self.fds.push(fd.into_raw_fd());
+        if self.fds.len() >= CLOSER_MAX {
+            self.flush();
+        }
     }
+
+    pub(crate) fn flush(&mut self) {
+        self.fds.sort_unstable();
+        let mut i = 0;
+        while i < self.fds.len() {
+            let lo = self.fds[i];
+            let mut hi = lo;
+            while i + 1 < self.fds.len() && self.fds[i + 1] == hi + 1 {
+                i += 1;
+                hi += 1;
+            }
+            i += 1;
+            // SAFETY: every descriptor in lo..=hi was handed over by `defer` and is owned by
+            // nothing else; close_range(2) closes exactly that range.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi as u32, 0u32) };
+            if r != 0 {
+                // Kernels before 5.9: one by one.
+                for fd in lo..=hi {
+                    // SAFETY: as above, each descriptor is ours alone.
+                    unsafe { libc::close(fd) };
+                }
+            }
+        }
+        self.fds.clear();
+    }
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// The target of symlink `name` in `dir`, into `buf`; its length.
+pub(crate) fn readlink_into(dir: &OwnedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: valid fd, NUL-terminated name, and `buf` is writable for `buf.len()` bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n == buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    Ok(n)
 }
 
 /// The target of symlink `name` in `dir`.

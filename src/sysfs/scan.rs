@@ -27,18 +27,20 @@ const IOMMU_GROUPS: &str = "sys/kernel/iommu_groups";
 /// Below this many entries threads cost more than they save.
 const PAR_MIN: usize = 128;
 const MAX_THREADS: usize = 4;
+/// Items per unit of work handed to a scanner thread.
+const PAR_BATCH: usize = 32;
 
 /// Scans the PCI bus and network class under `root`. Never fails and never panics on tree
 /// content: whatever could not be read is reported in [`ScanReport::warnings`].
 pub fn scan(root: &SysfsRoot) -> ScanReport {
-    scan_with(root, || &[], true)
+    scan_with(root, || &[], Mode::default())
 }
 
 /// [`scan`], taking each netdev's attributes from `links` (the `RTM_GETLINK` dump the inventory
 /// makes anyway for VF state) instead of from its sysfs files wherever a link record describes
 /// that netdev. sysfs still decides which netdevs exist and which PCI function owns each.
 pub fn scan_with_links(root: &SysfsRoot, links: &[LinkAttrs]) -> ScanReport {
-    scan_with(root, || links, true)
+    scan_with(root, || links, Mode::default())
 }
 
 /// [`scan_with_links`] for a dump still being loaded: `links` is called (e.g. joining the
@@ -47,17 +49,34 @@ pub fn scan_with_deferred_links<'a>(
     root: &SysfsRoot,
     links: impl FnOnce() -> &'a [LinkAttrs],
 ) -> ScanReport {
-    scan_with(root, links, true)
+    scan_with(root, links, Mode::default())
 }
 
 /// Link records by netdev name.
 type Links<'a> = HashMap<&'a str, &'a LinkAttrs>;
 
-/// `use_openat2: false` forces the pre-5.6 fallback (lexical resolution + ancestor checks).
+/// How to scan; only tests change the defaults, to check each shortcut against the long way.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// `false` forces the pre-5.6 fallback (lexical resolution + ancestor checks).
+    openat2: bool,
+    /// `false` finds every device directory through its bus link instead of the tree walk.
+    walk: bool,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode {
+            openat2: true,
+            walk: true,
+        }
+    }
+}
+
 fn scan_with<'a>(
     root: &SysfsRoot,
     links: impl FnOnce() -> &'a [LinkAttrs],
-    use_openat2: bool,
+    mode: Mode,
 ) -> ScanReport {
     let _span = debug_span!("sysfs_scan", root = %root.path().display()).entered();
     let rootfd = match fd::open_dir_path(root.path()) {
@@ -75,7 +94,8 @@ fn scan_with<'a>(
     let ctx = Ctx {
         root,
         rootfd,
-        beneath: AtomicBool::new(use_openat2),
+        beneath: AtomicBool::new(mode.openat2),
+        walk: mode.walk,
     };
     let mut main = Worker::new(&ctx);
     let mut devices = main.scan_pci();
@@ -109,6 +129,8 @@ struct Ctx<'r> {
     rootfd: OwnedFd,
     /// `openat2(RESOLVE_BENEATH)` works here (Linux ≥ 5.6 and not filtered by seccomp).
     beneath: AtomicBool,
+    /// Find device directories by walking down from the host bridges (see `scan_pci`).
+    walk: bool,
 }
 
 /// An open directory and its root-relative path (for warnings and link resolution).
@@ -128,6 +150,7 @@ struct Worker<'c, 'r> {
     res: Resolver<'r>,
     buf: Vec<u8>,
     warnings: Vec<Warning>,
+    closer: fd::Closer,
 }
 
 impl<'c, 'r> Worker<'c, 'r> {
@@ -137,6 +160,7 @@ impl<'c, 'r> Worker<'c, 'r> {
             res: Resolver::new(ctx.root),
             buf: vec![0; ATTR_BUF],
             warnings: Vec::new(),
+            closer: fd::Closer::default(),
         }
     }
 
@@ -161,42 +185,55 @@ impl<'c, 'r> Worker<'c, 'r> {
         if threads <= 1 {
             return items.into_iter().filter_map(|i| f(self, i)).collect();
         }
-        let per = items.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<T>> = Vec::new();
+        // Small batches handed out on demand: per-item cost varies (a PF reads its SR-IOV
+        // attributes and every virtfn link), so fixed halves leave one core idle at the end.
+        let mut batches: Vec<(usize, Vec<T>)> = Vec::new();
         let mut it = items.into_iter();
         loop {
-            let c: Vec<T> = it.by_ref().take(per).collect();
-            if c.is_empty() {
+            let b: Vec<T> = it.by_ref().take(PAR_BATCH).collect();
+            if b.is_empty() {
                 break;
             }
-            chunks.push(c);
+            batches.push((batches.len(), b));
         }
+        let queue = std::sync::Mutex::new(batches.into_iter());
+        let next = || queue.lock().ok().and_then(|mut q| q.next());
         let ctx = self.ctx;
-        let f = &f;
-        let results: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|c| {
+        let (f, next) = (&f, &next);
+        let work = move |w: &mut Worker<'_, 'r>| {
+            let mut done = Vec::new();
+            while let Some((i, b)) = next() {
+                done.push((i, b.into_iter().filter_map(|x| f(w, x)).collect::<Vec<R>>()));
+                w.closer.flush();
+            }
+            done
+        };
+        let mut results: Vec<(usize, Vec<R>)> = Vec::new();
+        // Workers only: a bug that panics in one is caught at the join and becomes a warning.
+        let joined: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
                     s.spawn(move || {
+                        private_fd_table();
                         let mut w = Worker::new(ctx);
-                        let out: Vec<R> = c.into_iter().filter_map(|i| f(&mut w, i)).collect();
-                        (out, w.warnings)
+                        let done = work(&mut w);
+                        (done, w.warnings)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join()).collect()
         });
-        let mut out = Vec::new();
-        for r in results {
+        for r in joined {
             match r {
                 Ok((o, w)) => {
-                    out.extend(o);
+                    results.extend(o);
                     self.warnings.extend(w);
                 }
                 Err(_) => self.warn(Path::new(""), "internal error: a scanner thread panicked"),
             }
         }
-        out
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().flat_map(|(_, r)| r).collect()
     }
 
     /// Opens directory `rel` (symlinks followed, but never out of the root).
@@ -277,7 +314,7 @@ impl<'c, 'r> Worker<'c, 'r> {
         expected: &str,
         parse: impl FnOnce(&str) -> Option<T>,
     ) -> Option<T> {
-        let msg = match fd::read_at(&dir.fd, name, &mut self.buf) {
+        let msg = match fd::read_at_deferred(&dir.fd, name, &mut self.buf, &mut self.closer) {
             // Empty optional attributes are how dumps record "driver returned an error".
             Raw::Value("") if matches!(need, Need::Optional) => return None,
             Raw::Value(s) => match parse(s) {
@@ -303,14 +340,25 @@ impl<'c, 'r> Worker<'c, 'r> {
         lexical(&link, &t, self.ctx.root.is_host())
     }
 
+    /// Basename of the target of link `name` in `dir`, checked like [`Self::link_target`] but
+    /// without building paths: this runs four times per PCI function.
+    fn link_basename(&self, dir: &Dir, name: &CStr) -> Result<String, LinkError> {
+        let mut buf = [0u8; 1024];
+        let n =
+            fd::readlink_into(&dir.fd, name, &mut buf).map_err(|e| LinkError::from_readlink(&e))?;
+        if let Some(b) = lexical_basename(&dir.rel, &buf[..n], self.ctx.root.is_host()) {
+            return b.map(str::to_string);
+        }
+        let t = self.link_target(dir, name)?;
+        t.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| LinkError::Escapes(t.display().to_string()))
+    }
+
     /// Basename of a link; a missing link is `None` without a warning (unbound driver, no
     /// IOMMU), anything else wrong with it is a warning.
     fn link_name(&mut self, dir: &Dir, name: &CStr) -> Option<String> {
-        let r = self.link_target(dir, name).and_then(|t| {
-            t.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .ok_or_else(|| LinkError::Escapes(t.display().to_string()))
-        });
+        let r = self.link_basename(dir, name);
         match r {
             Ok(n) => Some(n),
             Err(LinkError::Missing) => None,
@@ -335,39 +383,129 @@ impl<'c, 'r> Worker<'c, 'r> {
         }
     }
 
+    /// `sys/bus/pci/devices` says which devices exist. Where each one's directory is comes
+    /// from walking the device tree down from the host bridges, one level of bridges at a
+    /// time, so a device costs no link read and its directory opens relative to its parent's;
+    /// whatever the walk does not reach (devices under a VMD endpoint, damaged trees) is found
+    /// through its bus link as before.
     fn scan_pci(&mut self) -> Vec<PciDevice> {
         let Some((bus, names)) = self.open_and_list(Path::new(PCI_DEVICES), Need::Required) else {
             return Vec::new();
         };
-        let mut items = Vec::with_capacity(names.len());
+        let mut pending: HashMap<PciAddress, String> = HashMap::with_capacity(names.len());
         for name in names {
             match name.parse::<PciAddress>() {
-                Ok(addr) => items.push((name, addr)),
+                Ok(addr) => {
+                    pending.insert(addr, name);
+                }
                 Err(e) => self.warn(&bus.rel.join(&name), format!("ignored: {e}")),
             }
         }
+        let mut out = Vec::with_capacity(pending.len());
+        let mut parents = if self.ctx.walk {
+            self.host_bridges()
+        } else {
+            Vec::new()
+        };
+        while !parents.is_empty() && !pending.is_empty() {
+            let mut level = Vec::new();
+            for (i, p) in parents.iter().enumerate() {
+                let Ok(names) = fd::list_at(&p.fd, c".") else {
+                    continue;
+                };
+                for n in names {
+                    if let Some(a) = n
+                        .parse::<PciAddress>()
+                        .ok()
+                        .filter(|a| pending.contains_key(a))
+                    {
+                        pending.remove(&a);
+                        level.push((i, n, a));
+                    }
+                }
+            }
+            let (ps, bus) = (&parents, &bus);
+            let found = self.par_map(level, |w, (i, name, addr)| {
+                Some(w.scan_device_under(bus, &ps[i], &name, addr))
+            });
+            parents = Vec::new();
+            for (d, bridge) in found {
+                // Re-opened here: a scanner thread's descriptors live in its own table.
+                parents.extend(bridge.and_then(|rel| self.open_dir(&rel).ok()));
+                out.push(d);
+            }
+        }
+        let rest: Vec<(String, PciAddress)> = pending.into_iter().map(|(a, n)| (n, a)).collect();
         let bus = &bus;
-        self.par_map(items, |w, (name, addr)| {
+        out.extend(self.par_map(rest, |w, (name, addr)| {
             Some(w.scan_device(bus, &name, addr))
-        })
+        }));
+        out
+    }
+
+    /// `sys/devices/pciDDDD:BB`, the roots of the device tree.
+    fn host_bridges(&mut self) -> Vec<Dir> {
+        let base = Path::new("sys/devices");
+        let Ok(dir) = self.open_dir(base) else {
+            return Vec::new();
+        };
+        let Ok(names) = fd::list_at(&dir.fd, c".") else {
+            return Vec::new();
+        };
+        names
+            .iter()
+            .filter(|n| n.starts_with("pci"))
+            .filter_map(|n| self.open_dir(&base.join(n)).ok())
+            .collect()
+    }
+
+    /// A device the walk found as entry `name` of `parent`; also hands back its directory when
+    /// it is a PCI bridge, whose entries are the next level. An entry that is not a plain
+    /// directory (a symlink in a damaged tree) goes the bus-link way.
+    fn scan_device_under(
+        &mut self,
+        bus: &Dir,
+        parent: &Dir,
+        name: &str,
+        address: PciAddress,
+    ) -> (PciDevice, Option<PathBuf>) {
+        let dir = fd::cname(name).and_then(|c| fd::open_subdir(&parent.fd, &c).ok());
+        let Some(fd) = dir else {
+            return (self.scan_device(bus, name, address), None);
+        };
+        let dir = Dir {
+            fd,
+            rel: parent.rel.join(name),
+        };
+        let d = self.read_device(&dir, address);
+        let bridge = d.ids.is_pci_bridge().then(|| dir.rel.clone());
+        self.closer.defer(dir.fd);
+        (d, bridge)
     }
 
     fn scan_device(&mut self, bus: &Dir, name: &str, address: PciAddress) -> PciDevice {
-        let mut d = PciDevice::new(address);
         let entry = bus.rel.join(name);
-        let dir = match self.device_dir(bus, name, &entry) {
-            Ok(dir) => dir,
+        match self.device_dir(bus, name, &entry) {
+            Ok(dir) => {
+                let d = self.read_device(&dir, address);
+                self.closer.defer(dir.fd);
+                d
+            }
             Err(e) => {
                 self.warn(&entry, e.describe("device link"));
-                return d;
+                PciDevice::new(address)
             }
-        };
+        }
+    }
+
+    fn read_device(&mut self, dir: &Dir, address: PciAddress) -> PciDevice {
+        let mut d = PciDevice::new(address);
         d.present = true;
-        d.ids = self.read_ids(&dir);
-        d.driver = self.link_name(&dir, c"driver");
+        d.ids = self.read_ids(dir);
+        d.driver = self.link_name(dir, c"driver");
         d.driver_override = self
             .attr(
-                &dir,
+                dir,
                 c"driver_override",
                 Need::Optional,
                 "a driver name",
@@ -376,14 +514,14 @@ impl<'c, 'r> Worker<'c, 'r> {
             .filter(|s| !s.is_empty() && s != "(null)");
         d.numa_node = self
             .attr(
-                &dir,
+                dir,
                 c"numa_node",
                 Need::Optional,
                 "a node number or -1",
                 attr::parse_numa,
             )
             .flatten();
-        if let Some(g) = self.link_name(&dir, c"iommu_group") {
+        if let Some(g) = self.link_name(dir, c"iommu_group") {
             match attr::parse_dec::<u32>(&g) {
                 Some(n) => d.iommu_group = Some(n),
                 None => self.warn(
@@ -392,9 +530,9 @@ impl<'c, 'r> Worker<'c, 'r> {
                 ),
             }
         }
-        d.physfn = self.link_addr(&dir, c"physfn");
+        d.physfn = self.link_addr(dir, c"physfn");
         if d.physfn.is_none() {
-            d.sriov = self.scan_sriov(&dir);
+            d.sriov = self.scan_sriov(dir);
         }
         d
     }
@@ -513,6 +651,15 @@ impl<'c, 'r> Worker<'c, 'r> {
                 for i in 0..n {
                     let link = format!("virtfn{i}");
                     let Some(c) = fd::cname(&link) else { continue };
+                    if let Some(a) = self
+                        .link_basename(dir, &c)
+                        .ok()
+                        .and_then(|b| b.parse::<PciAddress>().ok())
+                    {
+                        sr.vfs.push((i, a));
+                        continue;
+                    }
+                    // Not a VF address: say exactly what it is.
                     match self.link_target(dir, &c) {
                         Ok(t) => match t.file_name().and_then(|n| n.to_str()).map(str::parse) {
                             Some(Ok(a)) => sr.vfs.push((i, a)),
@@ -868,16 +1015,79 @@ pub fn netdev_attr(root: &SysfsRoot, names: &[&str], attr: &CStr) -> Vec<Option<
         root,
         rootfd,
         beneath: AtomicBool::new(true),
+        walk: false,
     };
     let mut w = Worker::new(&ctx);
     w.par_map(names.to_vec(), |w, n| {
         let rel = Path::new(CLASS_NET).join(n);
+        if w.ctx.beneath.load(Ordering::Relaxed) {
+            let file = rel.join(attr.to_string_lossy().as_ref());
+            match fd::read_beneath(&w.ctx.rootfd, &file, &mut w.buf, &mut w.closer) {
+                Ok(Raw::Value(v)) => return Some(Some(v.to_string())),
+                Ok(_) => return Some(None),
+                Err(_) => w.ctx.beneath.store(false, Ordering::Relaxed),
+            }
+        }
         let v = w
             .open_dir(&rel)
             .ok()
             .and_then(|dir| w.attr(&dir, attr, Need::Optional, "text", |s| Some(s.to_string())));
         Some(v)
     })
+}
+
+/// Gives the calling scanner thread its own copy of the descriptor table, so two scanner
+/// threads do not contend for one table's lock on every open and close, and the kernel can
+/// skip per-call reference counting on the `struct file`s it uses. The copy holds the
+/// descriptors opened before (root, bus and bridge directories) under the same numbers;
+/// nothing the thread opens may leave it, and its table goes when it exits. Failure only
+/// costs that speed.
+fn private_fd_table() {
+    // SAFETY: unshare(CLONE_FILES) changes only this thread's descriptor table.
+    let _ = unsafe { libc::unshare(libc::CLONE_FILES) };
+}
+
+/// The last component of `target` (a link's text) resolved lexically from directory `dir`,
+/// as [`lexical`] would give it, from the bytes alone: `Some(Err)` when it climbs out of the
+/// root, `None` when the answer needs the full path (the target ends in `..` or `.`).
+fn lexical_basename<'t>(
+    dir: &Path,
+    target: &'t [u8],
+    is_host: bool,
+) -> Option<Result<&'t str, LinkError>> {
+    let escapes = || {
+        Some(Err(LinkError::Escapes(
+            String::from_utf8_lossy(target).into_owned(),
+        )))
+    };
+    let mut depth = dir.components().count();
+    if target.first() == Some(&b'/') {
+        if !is_host {
+            return escapes();
+        }
+        depth = 0;
+    }
+    let mut last = None;
+    for c in target.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                if depth == 0 {
+                    return escapes();
+                }
+                depth -= 1;
+                last = None;
+            }
+            _ => {
+                depth += 1;
+                last = Some(c);
+            }
+        }
+    }
+    match target.split(|b| *b == b'/').next_back() {
+        Some(b"" | b"." | b"..") => None,
+        _ => last.and_then(|c| std::str::from_utf8(c).ok()).map(Ok),
+    }
 }
 
 /// The sysfs attributes a link record carries, with the same rules as the file reads: no
@@ -966,6 +1176,33 @@ mod tests {
         .unwrap()
     }
 
+    /// The tree walk finds the same devices in the same directories as the bus links, with
+    /// the same warnings, on every shipped tree, damaged ones included.
+    #[test]
+    fn tree_walk_agrees_with_bus_links() {
+        for name in [
+            "igb-real",
+            "nfv-host",
+            "broken-links",
+            "broken-missing",
+            "broken-garbage",
+            "broken-unreadable",
+            "broken-virtfn-mismatch",
+        ] {
+            let root = fixture(name);
+            if !root.path().join("sys").is_dir() {
+                continue;
+            }
+            let a = serde_json::to_value(scan_with(&root, || &[], Mode::default())).unwrap();
+            let bus_links = Mode {
+                openat2: true,
+                walk: false,
+            };
+            let b = serde_json::to_value(scan_with(&root, || &[], bus_links)).unwrap();
+            assert_eq!(a, b, "{name}");
+        }
+    }
+
     /// Kernels without openat2 take the lexical path; both must see the same tree.
     #[test]
     fn fallback_without_openat2_agrees() {
@@ -974,13 +1211,65 @@ mod tests {
             if !root.path().join("sys").is_dir() {
                 continue;
             }
-            let a = serde_json::to_value(scan_with(&root, || &[], true)).unwrap();
-            let b = serde_json::to_value(scan_with(&root, || &[], false)).unwrap();
+            let a = serde_json::to_value(scan_with(&root, || &[], Mode::default())).unwrap();
+            let long_way = Mode {
+                openat2: false,
+                walk: false,
+            };
+            let b = serde_json::to_value(scan_with(&root, || &[], long_way)).unwrap();
             assert_eq!(a["devices"], b["devices"], "{name}");
             assert_eq!(a["netdevs"], b["netdevs"], "{name}");
             assert_eq!(a["representors"], b["representors"], "{name}");
             let msgs = |v: &serde_json::Value| v["warnings"].as_array().unwrap().len();
             assert_eq!(msgs(&a), msgs(&b), "{name}: {a:#}\n{b:#}");
+        }
+    }
+
+    /// The byte-level fast path must agree with the path-based resolution it shortcuts.
+    #[test]
+    fn lexical_basename_agrees_with_lexical() {
+        let dirs = [
+            "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0",
+            "sys",
+            "",
+        ];
+        let targets = [
+            "../../../bus/pci/drivers/iavf",
+            "../../../../bus/pci/drivers/ghost",
+            "../0000:01:02.0",
+            "../../../kernel/iommu_groups/7",
+            "../../../../../../etc",
+            "/etc",
+            "/sys/bus/pci/drivers/igb",
+            "iommu_group",
+            "./a/./b",
+            "a//b",
+            "x/..",
+            "x/.",
+            "x/",
+            "..",
+            "",
+        ];
+        for d in dirs {
+            for t in targets {
+                for host in [false, true] {
+                    let dir = Path::new(d);
+                    let slow = lexical(&dir.join("link"), Path::new(t), host).and_then(|p| {
+                        p.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .ok_or_else(|| LinkError::Escapes(p.display().to_string()))
+                    });
+                    match lexical_basename(dir, t.as_bytes(), host) {
+                        None => {}
+                        Some(Ok(b)) => assert_eq!(slow.ok().as_deref(), Some(b), "{d} {t}"),
+                        Some(Err(e)) => assert_eq!(
+                            slow.err().map(|e| e.describe("x")),
+                            Some(e.describe("x")),
+                            "{d} {t}"
+                        ),
+                    }
+                }
+            }
         }
     }
 
