@@ -3,6 +3,8 @@
 //! ones. Records that no longer describe the netdev (another parent, no speed) fall back to
 //! the files, and the real kernel's RTM_GETLINK dump is parsed into the same values `ip` shows.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use vifman::inventory::collect;
@@ -133,22 +135,6 @@ fn the_simulated_kernel_keeps_no_stale_link_records() {
     assert!(!v["links"].as_array().unwrap().is_empty(), "VF state kept");
 }
 
-fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    std::thread::spawn(move || {
-        // SAFETY: unshare only changes this thread's namespace membership.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            eprintln!(
-                "SKIPPED: cannot unshare a network namespace ({}); needs root",
-                std::io::Error::last_os_error()
-            );
-            return None;
-        }
-        Some(f())
-    })
-    .join()
-    .unwrap()
-}
-
 fn ip(args: &[&str]) {
     let st = std::process::Command::new("ip")
         .args(args)
@@ -160,7 +146,7 @@ fn ip(args: &[&str]) {
 /// The kernel's dump, parsed by us, against `ip -j link show` in the same namespace.
 #[test]
 fn kernel_link_records_match_what_ip_reports() {
-    in_private_netns(|| {
+    support::in_netns("kernel_link_records_match_what_ip_reports", || {
         ip(&["link", "add", "ld0", "type", "veth", "peer", "name", "ld1"]);
         ip(&[
             "link",

@@ -44,10 +44,19 @@ pub(crate) fn open_dir_path(abs: &Path) -> io::Result<OwnedFd> {
 /// Opens directory `rel` beneath `root`, following symlinks only while they stay beneath it:
 /// an escaping link gives EXDEV, a loop ELOOP. ENOSYS on kernels before 5.6.
 pub(crate) fn open_dir_beneath(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
+    openat2_beneath(
+        root,
+        rel,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+    )
+}
+
+/// `openat2(root, rel, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`.
+fn openat2_beneath(root: &OwnedFd, rel: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
     let c = cpath(rel)?;
     // SAFETY: open_how is plain data; zero is a valid value for every field.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+    how.flags = flags as u64;
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: valid fd, NUL-terminated path and a correctly sized open_how for the call.
     let r = unsafe {
@@ -84,22 +93,12 @@ pub(crate) fn read_beneath<'a>(
     buf: &'a mut [u8],
     closer: &mut Closer,
 ) -> io::Result<Raw<'a>> {
-    let c = cpath(rel)?;
-    // SAFETY: open_how is plain data; zero is a valid value for every field.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: valid fd, NUL-terminated path and a correctly sized open_how for the call.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    let mut f = match fd_result(r) {
+    let opened = openat2_beneath(
+        root,
+        rel,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    );
+    let mut f = match opened {
         Ok(fd) => File::from(fd),
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
             return Err(e)
@@ -235,22 +234,7 @@ pub(crate) fn readlink_into(dir: &OwnedFd, name: &CStr, buf: &mut [u8]) -> io::R
 /// The target of symlink `name` in `dir`.
 pub(crate) fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<PathBuf> {
     let mut buf = [0u8; 1024];
-    // SAFETY: valid fd, NUL-terminated name, and `buf` is writable for `buf.len()` bytes.
-    let n = unsafe {
-        libc::readlinkat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
-    if n == buf.len() {
-        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-    }
+    let n = readlink_into(dir, name, &mut buf)?;
     Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..n])))
 }
 
