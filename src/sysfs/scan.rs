@@ -851,6 +851,9 @@ impl<'c, 'r> Worker<'c, 'r> {
             Some((class, names)) => {
                 let class = &class;
                 self.par_map(names, |w, n| {
+                    if let Some(nd) = w.netdev_from_record(class, &n, vfs, links) {
+                        return Some(nd);
+                    }
                     let link = class.rel.join(&n);
                     let c = fd::cname(&n)?;
                     let target = match w.link_target(class, &c) {
@@ -891,6 +894,45 @@ impl<'c, 'r> Worker<'c, 'r> {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// The common case on a big host, without building paths: netdev `name` has a complete
+    /// link record, and its plain `sys/class/net` link (`../../devices/.../<pci>/net/<name>`)
+    /// names the record's parent as owner. `None` sends it the long way, which also reports
+    /// whatever is odd about it.
+    fn netdev_from_record(
+        &self,
+        class: &Dir,
+        name: &str,
+        vfs: &HashSet<PciAddress>,
+        links: &Links,
+    ) -> Option<NetDev> {
+        let l = links.get(name)?;
+        l.speed_mbps?;
+        let mut buf = [0u8; 1024];
+        let n = fd::readlink_into(&class.fd, &fd::cname(name)?, &mut buf).ok()?;
+        let [dev, net, last] = plain_link_tail(&class.rel, &buf[..n])?;
+        if net != b"net" || last != name.as_bytes() {
+            return None;
+        }
+        let device: PciAddress = std::str::from_utf8(dev).ok()?.parse().ok()?;
+        if !l.describes(name, &device) {
+            return None;
+        }
+        let mut nd = NetDev {
+            name: name.parse().ok()?,
+            device: Some(device),
+            ifindex: None,
+            mac: None,
+            operstate: None,
+            mtu: None,
+            speed: None,
+            phys_port_name: None,
+            phys_switch_id: None,
+            phys_port_id: None,
+        };
+        from_link(&mut nd, l, !vfs.contains(&device));
+        Some(nd)
     }
 
     /// One netdev; `None` for netdevs that do not belong to a PCI function (lo, bridges).
@@ -1090,6 +1132,26 @@ fn lexical_basename<'t>(
     }
 }
 
+/// The last three components of a relative link `target` of the plain kernel shape (leading
+/// `..`s, then names only) that stays inside the root when resolved from `dir`; `None` for
+/// anything else, which callers resolve the long way.
+fn plain_link_tail<'t>(dir: &Path, target: &'t [u8]) -> Option<[&'t [u8]; 3]> {
+    let mut ups = 0;
+    let mut names: Vec<&[u8]> = Vec::with_capacity(12);
+    for c in target.split(|b| *b == b'/') {
+        match c {
+            b".." if names.is_empty() => ups += 1,
+            b"" | b"." | b".." => return None,
+            _ => names.push(c),
+        }
+    }
+    if ups > dir.components().count() || names.len() < 3 {
+        return None;
+    }
+    let t = &names[names.len() - 3..];
+    Some([t[0], t[1], t[2]])
+}
+
 /// The sysfs attributes a link record carries, with the same rules as the file reads: no
 /// `phys_*` for a VF's own netdev, empty text is no value, `u32::MAX` speed is unknown.
 fn from_link(nd: &mut NetDev, l: &LinkAttrs, switch_port: bool) {
@@ -1270,6 +1332,26 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn plain_link_tails() {
+        fn t(s: &str) -> Option<[&[u8]; 3]> {
+            plain_link_tail(Path::new("sys/class/net"), s.as_bytes())
+        }
+        let tail = t("../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/net/eth0").unwrap();
+        assert_eq!(tail, [&b"0000:01:00.0"[..], b"net", b"eth0"]);
+        for odd in [
+            "../../../../etc/net/x", // climbs out of the root
+            "/sys/devices/x/net/eth0",
+            "../../devices/x/../net/eth0",
+            "../../devices/./x/net/eth0",
+            "../../devices//x/net/eth0",
+            "../../net/",
+            "eth0",
+        ] {
+            assert_eq!(t(odd), None, "{odd}");
         }
     }
 
