@@ -168,7 +168,9 @@ impl<'c, 'r> Worker<'c, 'r> {
         self.warnings.push(Warning::new(display_rel(rel), msg));
     }
 
-    /// Runs `f` over `items`, on several threads for big hosts, keeping input order.
+    /// Runs `f` over `items`, on several threads for big hosts, keeping input order. Worker
+    /// threads have private descriptor tables (see [`private_fd_table`]): neither `items` nor
+    /// the results may own a descriptor, and what a worker opens it closes itself.
     fn par_map<T: Send, R: Send>(
         &mut self,
         items: Vec<T>,
