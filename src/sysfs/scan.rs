@@ -98,11 +98,28 @@ fn scan_with<'a>(
         walk: mode.walk,
     };
     let mut main = Worker::new(&ctx);
-    let mut devices = main.scan_pci();
+    // `sys/class/net` is listed on the side while the PCI devices are read.
+    let (mut devices, (class, class_warnings)) = std::thread::scope(|s| {
+        let lister = s.spawn(|| {
+            let mut w = Worker::new(&ctx);
+            let listed = w.open_and_list(Path::new(CLASS_NET), Need::Optional);
+            (listed, w.warnings)
+        });
+        let devices = main.scan_pci();
+        let listed = lister.join().unwrap_or_else(|_| {
+            let mut w = Worker::new(&ctx);
+            (
+                w.open_and_list(Path::new(CLASS_NET), Need::Optional),
+                w.warnings,
+            )
+        });
+        (devices, listed)
+    });
+    main.warnings.extend(class_warnings);
     main.link_vfs(&mut devices);
     main.fill_iommu_members(&mut devices);
     let links: Links = links().iter().map(|l| (l.ifname.as_str(), l)).collect();
-    let netdevs = main.scan_netdevs(&mut devices, &links);
+    let netdevs = main.scan_netdevs(&mut devices, class, &links);
     let representors = representor::match_representors(&devices, &netdevs);
     let mut warnings = main.warnings;
     warnings.sort();
@@ -840,8 +857,14 @@ impl<'c, 'r> Worker<'c, 'r> {
         }
     }
 
-    /// `links`: records standing in for netdev attribute files.
-    fn scan_netdevs(&mut self, devices: &mut [PciDevice], links: &Links) -> Vec<NetDev> {
+    /// `class`: `sys/class/net` and its entries, listed beforehand; `links`: records standing
+    /// in for netdev attribute files.
+    fn scan_netdevs(
+        &mut self,
+        devices: &mut [PciDevice],
+        class: Option<(Dir, Vec<String>)>,
+        links: &Links,
+    ) -> Vec<NetDev> {
         let base = Path::new(CLASS_NET);
         let vfs: HashSet<PciAddress> = devices
             .iter()
@@ -849,7 +872,7 @@ impl<'c, 'r> Worker<'c, 'r> {
             .map(|d| d.address)
             .collect();
         let vfs = &vfs;
-        let mut out = match self.open_and_list(base, Need::Optional) {
+        let mut out = match class {
             Some((class, names)) => {
                 let class = &class;
                 self.par_map(names, |w, n| {
