@@ -102,6 +102,24 @@ pub struct NetDev {
     pub phys_port_id: Option<String>,
 }
 
+impl NetDev {
+    /// A netdev of PCI function `device` whose attributes are still to be read.
+    pub(crate) fn unread(name: IfName, device: PciAddress) -> Self {
+        NetDev {
+            name,
+            device: Some(device),
+            ifindex: None,
+            mac: None,
+            operstate: None,
+            mtu: None,
+            speed: None,
+            phys_port_name: None,
+            phys_switch_id: None,
+            phys_port_id: None,
+        }
+    }
+}
+
 /// A switchdev VF representor, matched the way os-vif does it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Representor {

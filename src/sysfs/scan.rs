@@ -944,18 +944,7 @@ impl<'c, 'r> Worker<'c, 'r> {
         if !l.describes(name, &device) {
             return None;
         }
-        let mut nd = NetDev {
-            name: name.parse().ok()?,
-            device: Some(device),
-            ifindex: None,
-            mac: None,
-            operstate: None,
-            mtu: None,
-            speed: None,
-            phys_port_name: None,
-            phys_switch_id: None,
-            phys_port_id: None,
-        };
+        let mut nd = NetDev::unread(name.parse().ok()?, device);
         from_link(&mut nd, l, !vfs.contains(&device));
         Some(nd)
     }
@@ -975,18 +964,7 @@ impl<'c, 'r> Worker<'c, 'r> {
         };
         // Where the netdev lives decides whether we care: only netdevs of PCI functions.
         let device = pci_parent_of_netdev(target)?;
-        let mut nd = NetDev {
-            name: ifname,
-            device: Some(device),
-            ifindex: None,
-            mac: None,
-            operstate: None,
-            mtu: None,
-            speed: None,
-            phys_port_name: None,
-            phys_switch_id: None,
-            phys_port_id: None,
-        };
+        let mut nd = NetDev::unread(ifname, device);
         let switch_port = !vfs.contains(&device);
         let link = links
             .get(name)
@@ -1263,6 +1241,17 @@ mod tests {
         .unwrap()
     }
 
+    /// Fixture `name` scanned the default way and in `mode`; `None` if it is not checked out.
+    fn default_and(name: &str, mode: Mode) -> Option<(serde_json::Value, serde_json::Value)> {
+        let root = fixture(name);
+        if !root.path().join("sys").is_dir() {
+            return None;
+        }
+        let a = serde_json::to_value(scan_with(&root, || &[], Mode::default())).unwrap();
+        let b = serde_json::to_value(scan_with(&root, || &[], mode)).unwrap();
+        Some((a, b))
+    }
+
     /// The tree walk finds the same devices in the same directories as the bus links, with
     /// the same warnings, on every shipped tree, damaged ones included.
     #[test]
@@ -1276,16 +1265,13 @@ mod tests {
             "broken-unreadable",
             "broken-virtfn-mismatch",
         ] {
-            let root = fixture(name);
-            if !root.path().join("sys").is_dir() {
-                continue;
-            }
-            let a = serde_json::to_value(scan_with(&root, || &[], Mode::default())).unwrap();
             let bus_links = Mode {
                 openat2: true,
                 walk: false,
             };
-            let b = serde_json::to_value(scan_with(&root, || &[], bus_links)).unwrap();
+            let Some((a, b)) = default_and(name, bus_links) else {
+                continue;
+            };
             assert_eq!(a, b, "{name}");
         }
     }
@@ -1294,16 +1280,13 @@ mod tests {
     #[test]
     fn fallback_without_openat2_agrees() {
         for name in ["igb-real", "nfv-host", "broken-links"] {
-            let root = fixture(name);
-            if !root.path().join("sys").is_dir() {
-                continue;
-            }
-            let a = serde_json::to_value(scan_with(&root, || &[], Mode::default())).unwrap();
             let long_way = Mode {
                 openat2: false,
                 walk: false,
             };
-            let b = serde_json::to_value(scan_with(&root, || &[], long_way)).unwrap();
+            let Some((a, b)) = default_and(name, long_way) else {
+                continue;
+            };
             assert_eq!(a["devices"], b["devices"], "{name}");
             assert_eq!(a["netdevs"], b["netdevs"], "{name}");
             assert_eq!(a["representors"], b["representors"], "{name}");
