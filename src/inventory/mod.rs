@@ -18,7 +18,7 @@ pub use model::{
     DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, SCHEMA_VERSION,
 };
 pub use names::Names;
-pub use source::{collect, load_link_dump, load_vf_state};
+pub use source::{collect, load_link_dump};
 pub use table::render_table;
 
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set

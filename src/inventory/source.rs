@@ -3,20 +3,13 @@
 use std::path::Path;
 
 use super::{build, Inventory, VfStateOrigin};
-use crate::netlink::{
-    FixtureVfState, KernelVfState, PfLinkState, VfStateDump, VfStateSource, VF_STATE_FILE,
-};
+use crate::netlink::{FixtureVfState, KernelVfState, VfStateDump, VfStateSource, VF_STATE_FILE};
 use crate::sysfs::{scan_with_deferred_links, SysfsRoot, Warning};
 
-/// The kernel for the live root, `<root>/vf-state.json` for a fixture (none if absent).
-/// Failures degrade to a warning: the sysfs half of the inventory is still worth showing.
-pub fn load_vf_state(root: &SysfsRoot) -> (Vec<PfLinkState>, VfStateOrigin, Vec<Warning>) {
-    let (dump, origin, warnings) = load_link_dump(root);
-    (dump.links, origin, warnings)
-}
-
-/// [`load_vf_state`] plus every link's own attributes from the same dump, which the scan uses
-/// in place of per-netdev sysfs files.
+/// VF state and every link's own attributes (which the scan uses in place of per-netdev sysfs
+/// files) from one dump: the kernel for the live root, `<root>/vf-state.json` for a fixture
+/// (none if absent). Failures degrade to a warning: the sysfs half of the inventory is still
+/// worth showing.
 pub fn load_link_dump(root: &SysfsRoot) -> (VfStateDump, VfStateOrigin, Vec<Warning>) {
     if root.is_host() {
         return match KernelVfState.link_dump() {

@@ -74,14 +74,17 @@ fn openat2_beneath(root: &OwnedFd, rel: &Path, flags: libc::c_int) -> io::Result
 /// Opens entry `name` of `dir` as a directory base for `*at` calls, refusing to follow it if it
 /// is a symlink (so nothing outside the already-confined `dir` is reached).
 pub(crate) fn open_subdir(dir: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
+    open_at(
+        dir,
+        name,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    )
+}
+
+/// `openat(dir, name, flags)`.
+fn open_at(dir: &OwnedFd, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: valid fd and NUL-terminated name.
-    let r = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
+    let r = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
     fd_result(r as libc::c_long)
 }
 
@@ -98,32 +101,31 @@ pub(crate) fn read_beneath<'a>(
         rel,
         libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
     );
-    let mut f = match opened {
-        Ok(fd) => File::from(fd),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
-            return Err(e)
-        }
-        Err(e) => return Ok(classify(e)),
-    };
+    match opened {
+        Ok(fd) => Ok(read_then_defer(fd, buf, closer)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => Err(e),
+        Err(e) => Ok(classify(e)),
+    }
+}
+
+/// One read of an opened attribute file, whose close goes to `closer`.
+fn read_then_defer<'a>(fd: OwnedFd, buf: &'a mut [u8], closer: &mut Closer) -> Raw<'a> {
+    let mut f = File::from(fd);
     let raw = match f.read(buf) {
         Ok(n) => super::attr::decode(buf, n),
         Err(e) => classify(e),
     };
     closer.defer(f.into());
-    Ok(raw)
+    raw
 }
 
 /// Opens `rel` (a directory path relative to `dir`) for listing.
 fn open_dir_for_listing(dir: &OwnedFd, rel: &CStr) -> io::Result<OwnedFd> {
-    // SAFETY: valid fd and NUL-terminated path.
-    let r = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            rel.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    fd_result(r as libc::c_long)
+    open_at(
+        dir,
+        rel,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    )
 }
 
 /// Reads attribute `name` of directory `dir` with one openat/read/close.
@@ -138,24 +140,14 @@ pub(crate) fn read_at_deferred<'a>(
     buf: &'a mut [u8],
     closer: &mut Closer,
 ) -> Raw<'a> {
-    // SAFETY: valid fd and NUL-terminated name.
-    let r = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    let mut f = match fd_result(r as libc::c_long) {
-        Ok(fd) => File::from(fd),
-        Err(e) => return classify(e),
-    };
-    let raw = match f.read(buf) {
-        Ok(n) => super::attr::decode(buf, n),
+    match open_at(
+        dir,
+        name,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+    ) {
+        Ok(fd) => read_then_defer(fd, buf, closer),
         Err(e) => classify(e),
-    };
-    closer.defer(f.into());
-    raw
+    }
 }
 
 /// Descriptors closed in bulk: a scan opens and closes five files per PCI function, and one
