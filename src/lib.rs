@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod confined;
 pub mod engine;
 pub mod fixture;
 #[cfg(feature = "fleet")]

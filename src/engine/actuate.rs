@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::record::Allocation;
-use crate::host::{DriverName, Host, HostError, Knob, KnobKind, SysWrite};
+use crate::host::{DriverName, Host, HostError, Knob, KnobKind};
 use crate::hwdb::NicModel;
 use crate::netlink::VfState;
 use crate::types::{IfName, PciAddress};
@@ -61,50 +61,20 @@ pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostErro
     Ok(())
 }
 
-pub fn current_driver(host: &dyn Host, vf: &PciAddress) -> Option<String> {
-    std::fs::read_link(
-        host.root()
-            .path()
-            .join(format!("sys/bus/pci/devices/{vf}/driver")),
-    )
-    .ok()?
-    .file_name()?
-    .to_str()
-    .map(String::from)
-}
-
 fn driver_name(s: &str) -> Result<DriverName, HostError> {
     DriverName::new(s).map_err(|m| HostError::other("driver", m))
 }
 
-/// driver_override + unbind + drivers_probe, then wait for the bind to show in sysfs.
+/// Bind `vf` to `to` with `driver_override` = `override_to` (see [`Host::bind`]).
 pub fn rebind(
     host: &dyn Host,
     vf: &PciAddress,
     to: Option<&str>,
     override_to: Option<&str>,
 ) -> Result<(), HostError> {
-    let _span = tracing::info_span!("rebind", vf = %vf, to = to.unwrap_or("-")).entered();
-    host.write(&SysWrite::DriverOverride(
-        *vf,
-        override_to.map(driver_name).transpose()?,
-    ))?;
-    if let Some(cur) = current_driver(host, vf) {
-        if Some(cur.as_str()) == to {
-            return Ok(());
-        }
-        host.write(&SysWrite::Unbind(*vf, driver_name(&cur)?))?;
-    }
-    if to.is_some() {
-        host.write(&SysWrite::Probe(*vf))?;
-        let want = to.map(String::from);
-        host.wait_until(
-            &format!("{vf} bound to {}", to.unwrap_or("-")),
-            Duration::from_secs(10),
-            &mut || current_driver(host, vf) == want,
-        )?;
-    }
-    Ok(())
+    let to = to.map(driver_name).transpose()?;
+    let over = override_to.map(driver_name).transpose()?;
+    host.bind(vf, to.as_ref(), over.as_ref())
 }
 
 /// A PF-set MAC reaches some VF drivers (igb/ixgbe) only after the VF driver reloads.
@@ -117,16 +87,8 @@ pub fn reload_vf_driver(
     if !m.quirks.vf_reload_after_mac {
         return Ok(());
     }
-    match current_driver(host, vf) {
-        Some(d) if d == m.vf_driver => {
-            host.write(&SysWrite::Unbind(*vf, driver_name(&d)?))?;
-            host.write(&SysWrite::Probe(*vf))?;
-            host.wait_until(
-                &format!("{vf} rebound to {d}"),
-                Duration::from_secs(10),
-                &mut || current_driver(host, vf).as_deref() == Some(d.as_str()),
-            )
-        }
+    match host.driver_of(vf) {
+        Some(d) if d == m.vf_driver => host.reprobe(vf, &driver_name(&d)?),
         _ => Ok(()),
     }
 }
@@ -184,15 +146,8 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
         vf_index: a.vf_index,
     };
     let mut failures = vec![];
-    let cur_driver = current_driver(host, &a.vf);
-    let cur_override = std::fs::read_to_string(
-        host.root()
-            .path()
-            .join(format!("sys/bus/pci/devices/{}/driver_override", a.vf)),
-    )
-    .ok()
-    .map(|s| s.trim().to_string())
-    .filter(|s| !s.is_empty() && s != "(null)");
+    let cur_driver = host.driver_of(&a.vf);
+    let cur_override = host.driver_override_of(&a.vf);
     if cur_driver != a.original.driver || cur_override != a.original.driver_override {
         if let Err(e) = rebind(
             host,

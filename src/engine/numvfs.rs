@@ -77,19 +77,7 @@ impl Engine<'_> {
         if current == n {
             return Ok(format!("{addr}: already {n} VFs"));
         }
-        let vf_count = |host: &dyn crate::host::Host| -> usize {
-            std::fs::read_dir(
-                host.root()
-                    .path()
-                    .join(format!("sys/bus/pci/devices/{addr}")),
-            )
-            .map(|it| {
-                it.filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("virtfn"))
-                    .count()
-            })
-            .unwrap_or(0)
-        };
+        let vf_count = |host: &dyn crate::host::Host| host.vf_count(&addr);
         if current != 0 && n != 0 {
             // The kernel answers EBUSY to N -> M; disable first.
             self.host.write(&SysWrite::NumVfs(addr, 0))?;

@@ -48,14 +48,6 @@ fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
         .cloned()
 }
 
-fn default_route_dev(root: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("proc/net/route")).ok()?;
-    text.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
-    })
-}
-
 impl HostView {
     pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
         let scan = host.scan();
@@ -95,43 +87,24 @@ impl HostView {
                 });
             }
         }
-        let root = host.root().path().to_path_buf();
-        let noiommu = std::fs::read_to_string(
-            root.join("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"),
-        )
-        .map(|s| s.trim() == "Y")
-        .unwrap_or(false);
         Ok(HostView {
-            default_route_dev: default_route_dev(&root),
+            default_route_dev: host.default_route_dev(),
+            noiommu: host.noiommu(),
             scan,
             vfs,
-            noiommu,
         })
     }
 
     /// Re-read one VF from the kernel (driver, override, netdevs, netlink state) and update
     /// the view. True when nothing had changed, i.e. the cached entry was right.
     pub fn refresh_vf(&mut self, host: &dyn Host, i: usize) -> Result<bool, HostError> {
-        let root = host.root().path().to_path_buf();
         let v = &mut self.vfs[i];
-        let dir = root.join(format!("sys/bus/pci/devices/{}", v.addr));
-        if std::fs::metadata(&dir).is_err() {
+        if !host.device_present(&v.addr) {
             return Ok(false);
         }
-        let driver = std::fs::read_link(dir.join("driver"))
-            .ok()
-            .and_then(|l| l.file_name().and_then(|n| n.to_str()).map(String::from));
-        let driver_override = std::fs::read_to_string(dir.join("driver_override"))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && s != "(null)");
-        let mut netdevs: Vec<IfName> = std::fs::read_dir(dir.join("net"))
-            .map(|it| {
-                it.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        netdevs.sort();
+        let driver = host.driver_of(&v.addr);
+        let driver_override = host.driver_override_of(&v.addr);
+        let netdevs = host.netdevs_of(&v.addr);
         let state = match &v.pf_netdev {
             Some(pf) => host
                 .vf_state_of(pf, v.pf_ifindex.unwrap_or(0))?

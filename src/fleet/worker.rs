@@ -40,7 +40,7 @@ impl EngineWorker {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok((host.root().path().to_path_buf(), host.simulated())));
+                let _ = ready_tx.send(Ok((host.location().to_path_buf(), host.simulated())));
                 let engine = Engine::new(host.as_ref(), &config, dir);
                 while let Ok(job) = rx.recv() {
                     job(&engine);

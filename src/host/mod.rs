@@ -16,28 +16,27 @@ pub use sim::SimHost;
 use std::time::Duration;
 
 use crate::netlink::PfLinkState;
+use crate::sysfs::AccessError;
 use crate::sysfs::{ScanReport, SysfsRoot};
 use crate::types::{IfName, PciAddress};
 
 /// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
 /// the engine saves, compares and restores what an administrator set, not what igbvf picked.
-pub fn normalize_self_chosen(root: &std::path::Path, link: &mut PfLinkState) {
+pub fn normalize_self_chosen(root: &SysfsRoot, link: &mut PfLinkState) {
+    let Ok(c) = root.confined() else { return };
     for s in &mut link.vfs {
         if s.mac.is_zero() {
             continue;
         }
-        let net = root.join(format!(
+        let net = std::path::PathBuf::from(format!(
             "sys/class/net/{}/device/virtfn{}/net",
             link.ifname, s.vf
         ));
-        let Ok(mut it) = std::fs::read_dir(&net) else {
+        let Some(name) = c.list(&net).ok().and_then(|v| v.into_iter().next()) else {
             continue;
         };
-        if let Some(Ok(e)) = it.next() {
-            if crate::sysfs::selfmac::is_self_chosen(root, &e.file_name().to_string_lossy(), &s.mac)
-            {
-                s.mac = crate::types::MacAddress::from_slice(&[0; 6]).expect("six bytes");
-            }
+        if crate::sysfs::selfmac::is_self_chosen(root, &name, &s.mac) {
+            s.mac = crate::types::MacAddress::from_slice(&[0; 6]).expect("six bytes");
         }
     }
 }
@@ -74,6 +73,15 @@ impl HostError {
         HostError::Other {
             op: op.into(),
             message: message.into(),
+        }
+    }
+    /// A confined access failure: the errno where there is one, and the path named.
+    pub(crate) fn from_access(op: impl Into<String>, e: &AccessError) -> Self {
+        match e {
+            AccessError::Io { source, .. } if source.raw_os_error().is_some() => {
+                HostError::kernel(op, source.raw_os_error().unwrap_or(libc::EIO))
+            }
+            _ => HostError::other(op, e.to_string()),
         }
     }
     pub(crate) fn from_io(op: impl Into<String>, e: &std::io::Error) -> Self {
@@ -188,13 +196,49 @@ impl std::fmt::Display for DriverName {
     }
 }
 
+/// Only `host/` can make one, so only `host/` can call [`Host::sysfs`]: code above reads the
+/// kernel through the typed methods of [`Host`], never by building paths under the root.
+pub struct Sealed(());
+
 /// Everything the engine needs from a kernel.
 pub trait Host {
-    fn root(&self) -> &SysfsRoot;
+    /// The root the host's sysfs reads and writes are confined to. Callable only inside
+    /// `host/` (see [`Sealed`]).
+    fn sysfs(&self, _: Sealed) -> &SysfsRoot;
     /// True for the simulation (reported in output so nobody mistakes it for hardware).
     fn simulated(&self) -> bool;
     fn scan(&self) -> ScanReport {
-        crate::sysfs::scan(self.root())
+        crate::sysfs::scan(self.sysfs(Sealed(())))
+    }
+    /// Where the host's tree is, for event watching and labels (never for reading files).
+    fn location(&self) -> &std::path::Path {
+        self.sysfs(Sealed(())).path()
+    }
+    /// The driver bound to `a` now.
+    fn driver_of(&self, a: &PciAddress) -> Option<String> {
+        self.sysfs(Sealed(())).driver_of(a)
+    }
+    fn driver_override_of(&self, a: &PciAddress) -> Option<String> {
+        self.sysfs(Sealed(())).driver_override_of(a)
+    }
+    fn netdevs_of(&self, a: &PciAddress) -> Vec<IfName> {
+        self.sysfs(Sealed(())).netdevs_of(a)
+    }
+    /// VFs the PCI core has created for PF `pf` (its `virtfnN` links).
+    fn vf_count(&self, pf: &PciAddress) -> usize {
+        self.sysfs(Sealed(())).virtfn_count(pf)
+    }
+    fn iommu_group_of(&self, a: &PciAddress) -> Option<u32> {
+        self.sysfs(Sealed(())).iommu_group_of(a)
+    }
+    fn device_present(&self, a: &PciAddress) -> bool {
+        self.sysfs(Sealed(())).device_present(a)
+    }
+    fn default_route_dev(&self) -> Option<String> {
+        self.sysfs(Sealed(())).default_route_dev()
+    }
+    fn noiommu(&self) -> bool {
+        self.sysfs(Sealed(())).noiommu()
     }
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError>;
     /// One PF's VF state (cheaper than a full dump on a big host).
@@ -214,4 +258,52 @@ pub trait Host {
         timeout: Duration,
         ready: &mut dyn FnMut() -> bool,
     ) -> Result<(), HostError>;
+
+    /// Move `vf` to driver `to` (None: leave it unbound) with `driver_override` set to
+    /// `override_to` first, as the PCI core needs: override, unbind, drivers_probe, then wait
+    /// for the bind to show. Already on `to`: only the override is written.
+    fn bind(
+        &self,
+        vf: &PciAddress,
+        to: Option<&DriverName>,
+        override_to: Option<&DriverName>,
+    ) -> Result<(), HostError> {
+        let _span =
+            tracing::info_span!("bind", vf = %vf, to = to.map(|d| d.as_str()).unwrap_or("-"))
+                .entered();
+        self.write(&SysWrite::DriverOverride(*vf, override_to.cloned()))?;
+        if let Some(cur) = self.driver_of(vf) {
+            if Some(cur.as_str()) == to.map(|d| d.as_str()) {
+                return Ok(());
+            }
+            self.write(&SysWrite::Unbind(*vf, driver_name(&cur)?))?;
+        }
+        if let Some(d) = to {
+            self.write(&SysWrite::Probe(*vf))?;
+            self.wait_until(&format!("{vf} bound to {d}"), BIND_TIMEOUT, &mut || {
+                self.driver_of(vf).as_deref() == Some(d.as_str())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Unbind `vf` from `driver` and probe it again (a PF-set MAC reaches igb/ixgbe VFs only
+    /// when their driver re-registers), waiting until it is back.
+    fn reprobe(&self, vf: &PciAddress, driver: &DriverName) -> Result<(), HostError> {
+        let _span = tracing::info_span!("reprobe", vf = %vf, driver = %driver).entered();
+        self.write(&SysWrite::Unbind(*vf, driver.clone()))?;
+        self.write(&SysWrite::Probe(*vf))?;
+        self.wait_until(
+            &format!("{vf} rebound to {driver}"),
+            BIND_TIMEOUT,
+            &mut || self.driver_of(vf).as_deref() == Some(driver.as_str()),
+        )
+    }
+}
+
+/// How long a driver may take to bind a device after drivers_probe.
+const BIND_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn driver_name(s: &str) -> Result<DriverName, HostError> {
+    DriverName::new(s).map_err(|m| HostError::other("driver", m))
 }

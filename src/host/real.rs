@@ -1,11 +1,15 @@
 //! The real kernel: sysfs writes under the root (normally `/`), RTM_SETLINK, uevents.
+//!
+//! Over any other root (a fixture tree) the host is read-only: its VF state comes from the
+//! tree's `vf-state.json`, and every change is refused. Writing a fixture as if it were a
+//! kernel would corrupt it and, worse, send RTM_SETLINK to the *real* host's links of the
+//! same name; `--simulate` is the way to act on a fixture.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::uevent::UeventListener;
 use super::{Host, HostError, Knob, SysWrite};
-use crate::netlink::{KernelVfState, PfLinkState, VfStateSource};
+use crate::netlink::{FixtureVfState, KernelVfState, PfLinkState, VfStateSource};
 use crate::sysfs::SysfsRoot;
 use crate::types::IfName;
 
@@ -19,8 +23,24 @@ impl RealHost {
     }
 }
 
+impl RealHost {
+    /// Refuses changes unless the root is the live system's `/`.
+    fn live(&self, op: &str) -> Result<(), HostError> {
+        if self.root.is_host() {
+            return Ok(());
+        }
+        Err(HostError::other(
+            op,
+            format!(
+                "{} is not the live system; a fixture tree is only changed through the simulated kernel (add --simulate)",
+                self.root.path().display()
+            ),
+        ))
+    }
+}
+
 impl Host for RealHost {
-    fn root(&self) -> &SysfsRoot {
+    fn sysfs(&self, _: super::Sealed) -> &SysfsRoot {
         &self.root
     }
 
@@ -29,47 +49,57 @@ impl Host for RealHost {
     }
 
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError> {
+        if !self.root.is_host() {
+            let src = FixtureVfState::new(self.root.path());
+            if !src.exists() {
+                return Ok(Vec::new());
+            }
+            return src
+                .vf_state()
+                .map_err(|e| HostError::other("reading vf-state.json", e.to_string()));
+        }
         let mut links = KernelVfState
             .vf_state()
             .map_err(|e| HostError::other("RTM_GETLINK dump", e.to_string()))?;
         for l in &mut links {
-            super::normalize_self_chosen(self.root.path(), l);
+            super::normalize_self_chosen(&self.root, l);
         }
         Ok(links)
     }
 
     fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
-        if pf_ifindex == 0 {
+        if pf_ifindex == 0 || !self.root.is_host() {
             return Ok(self.vf_states()?.into_iter().find(|l| &l.ifname == pf));
         }
         let mut l = super::rtnl::get_link_vfs(pf_ifindex)?;
         if let Some(l) = l.as_mut() {
-            super::normalize_self_chosen(self.root.path(), l);
+            super::normalize_self_chosen(&self.root, l);
         }
         Ok(l)
     }
 
     fn set_vf(&self, pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
+        self.live(&format!("{pf} vf {vf} {}", knob.describe()))?;
         super::rtnl::set_vf_knob(pf, pf_ifindex, vf, knob)
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {
         let (rel, value) = w.target();
-        let path = self.root.path().join(&rel);
         let _span =
-            tracing::info_span!("sysfs_write", path = %path.display(), value = value.trim_end())
-                .entered();
+            tracing::info_span!("sysfs_write", path = %rel, value = value.trim_end()).entered();
         let op = w.describe();
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| HostError::from_io(&op, &e))?;
+        self.live(&op)?;
+        let c = self
+            .root
+            .confined()
+            .map_err(|e| HostError::from_access(&op, &e))?;
         // sysfs takes the whole value in one write(2); a short write is an error there.
-        f.write_all(value.as_bytes())
-            .map_err(|e| HostError::from_io(&op, &e))
+        c.write(std::path::Path::new(&rel), value.as_bytes())
+            .map_err(|e| HostError::from_access(&op, &e))
     }
 
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
+        self.live(&format!("set {ifname} up"))?;
         super::rtnl::set_link_up(ifname)
     }
 

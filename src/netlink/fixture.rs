@@ -1,6 +1,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{PfLinkState, VfStateDump, VfStateError, VfStateSource};
+use crate::confined::{AccessError, Confined};
+
+/// vf-state.json of a 16 x 128-VF host is a few MiB; 256 MiB means something is wrong.
+const STATE_LIMIT: usize = 256 << 20;
 
 /// File name, at the top of a fixture root, holding what the kernel would report over netlink.
 pub const VF_STATE_FILE: &str = "vf-state.json";
@@ -21,7 +25,27 @@ impl FixtureVfState {
     }
 
     pub fn exists(&self) -> bool {
-        self.path.is_file() || self.shard_dir().is_dir()
+        let Ok(c) = self.confined() else { return false };
+        c.kind_of(Path::new(VF_STATE_FILE)) == Some("regular file")
+            || c.kind_of(Path::new(VF_STATE_SHARDS)) == Some("directory")
+    }
+
+    /// The fixture root, through which the files are read: never followed out of it.
+    fn confined(&self) -> std::io::Result<Confined> {
+        Confined::open(self.path.parent().unwrap_or(Path::new(".")))
+    }
+
+    fn read(&self, c: &Confined, rel: &Path) -> Result<String, VfStateError> {
+        let abs = self.path.with_file_name(rel);
+        c.read(rel, STATE_LIMIT)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| VfStateError::FixtureIo {
+                path: abs,
+                source: match e {
+                    AccessError::Io { source, .. } => source,
+                    other => std::io::Error::other(other.to_string()),
+                },
+            })
     }
 
     /// `<root>/vf-state.d/<ifname>.json`: one PF's links entry, overriding the same ifname in
@@ -42,36 +66,36 @@ impl VfStateSource for FixtureVfState {
     }
 
     fn link_dump(&self) -> Result<VfStateDump, VfStateError> {
-        let VfStateDump { mut links, netdevs } = match std::fs::read_to_string(&self.path) {
+        let c = self.confined().map_err(|source| VfStateError::FixtureIo {
+            path: self.path.clone(),
+            source,
+        })?;
+        let VfStateDump { mut links, netdevs } = match self.read(&c, Path::new(VF_STATE_FILE)) {
             Ok(text) => {
                 serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
                     path: self.path.clone(),
                     source,
                 })?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.shard_dir().is_dir() => {
+            Err(VfStateError::FixtureIo { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && c.kind_of(Path::new(VF_STATE_SHARDS)) == Some("directory") =>
+            {
                 VfStateDump::default()
             }
-            Err(source) => {
-                return Err(VfStateError::FixtureIo {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
+            Err(e) => return Err(e),
         };
         // Per-PF shards (written by the simulated kernel) override the base file.
-        if let Ok(dir) = std::fs::read_dir(self.shard_dir()) {
-            let mut shards: Vec<PathBuf> = dir
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        if let Ok(names) = c.list(Path::new(VF_STATE_SHARDS)) {
+            let mut shards: Vec<PathBuf> = names
+                .into_iter()
+                .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+                .map(|n| Path::new(VF_STATE_SHARDS).join(n))
                 .collect();
             shards.sort();
-            for p in shards {
-                let text =
-                    std::fs::read_to_string(&p).map_err(|source| VfStateError::FixtureIo {
-                        path: p.clone(),
-                        source,
-                    })?;
+            for rel in shards {
+                let p = self.path.with_file_name(&rel);
+                let text = self.read(&c, &rel)?;
                 let link: PfLinkState =
                     serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
                         path: p.clone(),

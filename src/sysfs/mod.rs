@@ -7,12 +7,14 @@
 mod attr;
 mod fd;
 mod model;
+pub mod point;
 pub mod representor;
 mod root;
 mod scan;
 pub mod selfmac;
 mod warning;
 
+pub use crate::confined::{AccessError, Confined};
 pub use model::{NetDev, PciDevice, PciIds, Representor, ScanReport, Sriov};
 pub use root::{SysfsError, SysfsRoot};
 pub use scan::{netdev_attr, scan, scan_with_deferred_links, scan_with_links};

@@ -6,6 +6,8 @@ use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::confined::{AccessError, Confined};
+
 #[derive(Debug, Error)]
 pub enum SysfsError {
     #[error("sysfs root {path}: {source}")]
@@ -26,6 +28,9 @@ pub enum SysfsError {
 #[derive(Debug, Clone)]
 pub struct SysfsRoot {
     root: PathBuf,
+    /// Opened on first use and shared by clones: the descriptor every confined access
+    /// resolves against (see [`super::confined`]).
+    dir: std::sync::Arc<std::sync::OnceLock<Result<Confined, (i32, String)>>>,
 }
 
 impl SysfsRoot {
@@ -38,14 +43,28 @@ impl SysfsRoot {
         if !root.is_dir() {
             return Err(SysfsError::NotADirectory(root));
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            dir: Default::default(),
+        })
     }
 
     /// The host's own `/`.
     pub fn host() -> Self {
         Self {
             root: PathBuf::from("/"),
+            dir: Default::default(),
         }
+    }
+
+    pub(crate) fn confined_handle(&self) -> Result<&Confined, AccessError> {
+        let r = self.dir.get_or_init(|| {
+            Confined::open(&self.root).map_err(|e| (e.raw_os_error().unwrap_or(0), e.to_string()))
+        });
+        r.as_ref().map_err(|(errno, _)| AccessError::Io {
+            path: self.root.display().to_string(),
+            source: io::Error::from_raw_os_error(*errno),
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -7,23 +7,22 @@
 //! (`addr_assign_type` = NET_ADDR_RANDOM). A PF-set MAC reaches the VF netdev as a permanent
 //! address instead.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::types::MacAddress;
 
 const NET_ADDR_RANDOM: u8 = 1;
 
 /// True when `admin` is merely the VF's self-chosen address (see the module docs).
-pub fn is_self_chosen(root: &Path, vf_netdev: &str, admin: &MacAddress) -> bool {
+pub fn is_self_chosen(root: &super::SysfsRoot, vf_netdev: &str, admin: &MacAddress) -> bool {
     if admin.is_zero() {
         return false;
     }
-    let dir = root.join("sys/class/net").join(vf_netdev);
-    let read = |f: &str| {
-        std::fs::read_to_string(dir.join(f))
-            .ok()
-            .map(|s| s.trim().to_string())
+    let Ok(c) = root.confined() else {
+        return false;
     };
+    let dir = PathBuf::from("sys/class/net").join(vf_netdev);
+    let read = |f: &str| c.read_attr(&dir.join(f)).ok();
     let same = read("address")
         .and_then(|a| a.parse::<MacAddress>().ok())
         .is_some_and(|m| &m == admin);

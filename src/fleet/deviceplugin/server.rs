@@ -147,17 +147,11 @@ fn allocate_container(
         }
         done.push(vif);
     }
-    let root = e.host.root().path().to_path_buf();
-    let link_name = |a: &PciAddress, what: &str| -> Option<String> {
-        std::fs::read_link(root.join(format!("sys/bus/pci/devices/{a}/{what}")))
-            .ok()
-            .and_then(|l| l.file_name().and_then(|n| n.to_str()).map(String::from))
-    };
     let mut devices = vec![];
     let mut groups = BTreeSet::new();
     for a in &addrs {
-        if link_name(a, "driver").as_deref() == Some("vfio-pci") {
-            if let Some(g) = link_name(a, "iommu_group") {
+        if e.host.driver_of(a).as_deref() == Some("vfio-pci") {
+            if let Some(g) = e.host.iommu_group_of(a) {
                 groups.insert(g);
             }
         }

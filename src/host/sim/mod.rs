@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Host, HostError, Knob, SysWrite};
+use crate::confined::Confined;
 use crate::hwdb::{self, NicModel};
 use crate::netlink::{
     FixtureVfState, PfLinkState, VfLinkState, VfState, VfStateDump, VfStateSource, VlanProto,
@@ -35,17 +36,18 @@ pub struct SimHost {
     shards: std::sync::Mutex<std::collections::HashMap<String, (FileKey, PfLinkState)>>,
 }
 
-type FileKey = (u64, u64, i64, i64);
+type FileKey = crate::confined::FileIdentity;
 
 /// The simulated kernel keeps each netdev's state in its sysfs files and changes them (operstate,
 /// new netdevs on rebind); a fixture's recorded link dump would go stale at the first change,
 /// so the simulation's copy has none and its readers use the files.
 fn drop_link_records(dir: &Path) -> std::io::Result<()> {
-    let p = dir.join(crate::netlink::VF_STATE_FILE);
-    let Ok(text) = std::fs::read_to_string(&p) else {
+    let c = Confined::open(dir)?;
+    let p = Path::new(crate::netlink::VF_STATE_FILE);
+    let Ok(text) = c.read(p, STATE_LIMIT) else {
         return Ok(());
     };
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&text) else {
         return Ok(()); // a broken file stays broken, for the readers to report
     };
     if v.as_object_mut()
@@ -55,13 +57,12 @@ fn drop_link_records(dir: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     let text = serde_json::to_string_pretty(&v).expect("JSON value encodes") + "\n";
-    replace_file(&p, text.as_bytes())
+    c.replace(p, text.as_bytes())
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-fn file_key(md: &std::fs::Metadata) -> FileKey {
-    use std::os::unix::fs::MetadataExt;
-    (md.ino(), md.size(), md.mtime(), md.mtime_nsec())
-}
+/// The simulation's VF-state files of a big host run to a few MiB.
+const STATE_LIMIT: usize = 256 << 20;
 
 impl SimHost {
     /// Open the simulation of `fixture` kept in `state_dir`, copying the fixture on first use.
@@ -151,19 +152,21 @@ impl SimHost {
     /// One PF's VF state, reading only its shard when there is one (the base file, which the
     /// simulation never rewrites, is parsed once per process).
     pub(crate) fn load_link(&self, pf: &str) -> Result<Option<PfLinkState>, HostError> {
-        let shard = self.dir.join(VF_STATE_SHARDS).join(format!("{pf}.json"));
-        match std::fs::metadata(&shard) {
-            Ok(md) => {
+        let c = self.confined()?;
+        let shard = Path::new(VF_STATE_SHARDS).join(format!("{pf}.json"));
+        match c.identity(&shard) {
+            Ok(key) => {
                 // Re-parse only when the file changed: every write swaps in a new inode, so
                 // (inode, size, mtime) identifies a version, also across processes.
-                let key = file_key(&md);
                 if let Some((k, l)) = self.shards.lock().ok().and_then(|c| c.get(pf).cloned()) {
                     if k == key {
                         return Ok(Some(l));
                     }
                 }
-                let t = std::fs::read_to_string(&shard)
-                    .map_err(|e| HostError::from_io("simulate", &e))?;
+                let t = c
+                    .read(&shard, STATE_LIMIT)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map_err(|e| HostError::from_access("simulate", &e))?;
                 let l: PfLinkState = serde_json::from_str(&t).map_err(|e| {
                     HostError::other("simulate", format!("{}: {e}", shard.display()))
                 })?;
@@ -172,13 +175,13 @@ impl SimHost {
                 }
                 return Ok(Some(l));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(HostError::from_io("simulate", &e)),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(HostError::from_access("simulate", &e)),
         }
         let base = self.base.get_or_init(|| {
-            std::fs::read_to_string(self.dir.join(crate::netlink::VF_STATE_FILE))
+            c.read(Path::new(crate::netlink::VF_STATE_FILE), STATE_LIMIT)
                 .ok()
-                .and_then(|t| serde_json::from_str::<VfStateDump>(&t).ok())
+                .and_then(|t| serde_json::from_slice::<VfStateDump>(&t).ok())
                 .map(|d| d.links)
                 .unwrap_or_default()
         });
@@ -187,18 +190,26 @@ impl SimHost {
 
     /// Write one PF's shard atomically (the simulated kernel's netlink state).
     pub(crate) fn save_link(&self, link: &PfLinkState) -> Result<(), HostError> {
-        let dir = self.dir.join(VF_STATE_SHARDS);
-        let p = dir.join(format!("{}.json", link.ifname));
+        let c = self.confined()?;
+        let p = Path::new(VF_STATE_SHARDS).join(format!("{}.json", link.ifname));
         let text = serde_json::to_string(link).expect("state encodes");
-        replace_file(&p, text.as_bytes()).map_err(|e| HostError::from_io("simulate", &e))?;
-        if let (Ok(md), Ok(mut c)) = (std::fs::metadata(&p), self.shards.lock()) {
-            c.insert(link.ifname.to_string(), (file_key(&md), link.clone()));
+        c.replace(&p, text.as_bytes())
+            .map_err(|e| HostError::from_access("simulate", &e))?;
+        if let (Ok(key), Ok(mut m)) = (c.identity(&p), self.shards.lock()) {
+            m.insert(link.ifname.to_string(), (key, link.clone()));
         }
         Ok(())
     }
 
+    /// The simulation's files, every access confined to its copy of the tree.
+    fn confined(&self) -> Result<&Confined, HostError> {
+        self.root
+            .confined()
+            .map_err(|e| HostError::from_access("simulate", &e))
+    }
+
     fn model_of(&self, pf: &PciAddress) -> Option<&'static NicModel> {
-        let t = tree::Tree::new(&self.dir);
+        let t = tree::Tree::new(self.confined().ok()?);
         let v = t.read_hex(pf, "vendor")?;
         let d = t.read_hex(pf, "device")?;
         hwdb::by_pf(v, d).or_else(|| hwdb::lookup(v, d))
@@ -221,7 +232,7 @@ pub(crate) fn default_vf_state(vf: u32) -> VfState {
 }
 
 impl Host for SimHost {
-    fn root(&self) -> &SysfsRoot {
+    fn sysfs(&self, _: super::Sealed) -> &SysfsRoot {
         &self.root
     }
 
@@ -239,7 +250,7 @@ impl Host for SimHost {
             .entered();
         self.faults
             .check(&format!("vf.{}", knob.kind().name()), &op)?;
-        let t = tree::Tree::new(&self.dir);
+        let t = tree::Tree::new(self.confined()?);
         let pf_addr = t
             .netdev_device(pf.as_str())
             .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
@@ -308,7 +319,7 @@ impl Host for SimHost {
             SysWrite::Probe(..) => "probe",
         };
         self.faults.check(fault, &op)?;
-        let t = tree::Tree::new(&self.dir);
+        let t = tree::Tree::new(self.confined()?);
         match w {
             SysWrite::NumVfs(pf, n) => t
                 .set_numvfs(self, pf, *n, self.model_of(pf))
@@ -337,7 +348,7 @@ impl Host for SimHost {
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
         let op = format!("{ifname} up");
         self.faults.check("link_up", &op)?;
-        tree::Tree::new(&self.dir)
+        tree::Tree::new(self.confined()?)
             .set_operstate(ifname.as_str(), "up")
             .map_err(|e| e.with_op(&op))
     }
@@ -374,50 +385,5 @@ impl HostError {
             },
             t => t,
         }
-    }
-}
-
-/// Atomically replace `path`'s content without allocating an inode per write: fill a spare
-/// file next to it, then swap the two names with `renameat2(RENAME_EXCHANGE)`. Readers see the
-/// old or the new content, never a torn file, and a crash mid-write only damages the spare.
-/// (A tmp-file-and-rename per write made inode allocation the top cost on ext4.)
-pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let spare = dir.join(format!(".{name}.spare"));
-    {
-        // Overwrite, then trim: no O_TRUNC, because ext4 treats truncate-to-zero-and-rewrite
-        // as a replace and flushes it on close (auto_da_alloc), which dominated the profile.
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&spare)?;
-        f.write_all(bytes)?;
-        f.set_len(bytes.len() as u64)?;
-    }
-    if !path.exists() {
-        return std::fs::rename(&spare, path);
-    }
-    let a = std::ffi::CString::new(spare.as_os_str().as_bytes())?;
-    let b = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: two NUL-terminated paths, AT_FDCWD, a flag the kernel validates.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        // Filesystems without RENAME_EXCHANGE: plain atomic rename.
-        std::fs::rename(&spare, path)
     }
 }

@@ -6,6 +6,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Component, Path, PathBuf};
 
 use super::{default_vf_state, SimHost};
+use crate::confined::{AccessError, Confined, ATTR_LIMIT};
 use crate::host::HostError;
 use crate::hwdb::NicModel;
 use crate::netlink::PfLinkState;
@@ -22,16 +23,16 @@ pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
             symlink(fs::read_link(&from)?, &to)?;
         } else if ft.is_dir() {
             copy_tree(&from, &to)?;
+        } else if !ft.is_file() {
+            // A FIFO, socket or device node has no place in a sysfs tree (and copying a FIFO
+            // would block for ever): left out, as the scanner leaves it out.
+            tracing::warn!(path = %from.display(), "not a regular file; not copied into the simulation");
         } else if fs::copy(&from, &to).is_err() {
             // Unreadable fixture files (the broken trees) stay unreadable-ish: empty.
             fs::write(&to, b"")?;
         }
     }
     Ok(())
-}
-
-fn io_err(e: std::io::Error) -> HostError {
-    HostError::from_io("sim", &e)
 }
 
 /// `target` as seen from the directory holding `link` (both inside the root).
@@ -53,22 +54,36 @@ fn relative(link: &Path, target: &Path) -> PathBuf {
     out
 }
 
+/// The simulation's tree, every access confined to it (see [`crate::confined`]): a fixture
+/// with a planted link cannot make the simulated kernel write outside its copy.
 pub struct Tree<'a> {
-    root: &'a Path,
+    c: &'a Confined,
+}
+
+fn acc_err(e: AccessError) -> HostError {
+    HostError::from_access("sim", &e)
 }
 
 impl<'a> Tree<'a> {
-    pub fn new(root: &'a Path) -> Self {
-        Tree { root }
+    pub fn new(c: &'a Confined) -> Self {
+        Tree { c }
     }
 
-    fn abs(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.root.join(rel)
+    fn read(&self, rel: impl AsRef<Path>) -> Option<String> {
+        self.c.read_attr(rel.as_ref()).ok()
+    }
+
+    fn put(&self, rel: impl AsRef<Path>, v: impl AsRef<[u8]>) -> Result<(), HostError> {
+        self.c.replace(rel.as_ref(), v.as_ref()).map_err(acc_err)
+    }
+
+    fn list(&self, rel: impl AsRef<Path>) -> Vec<String> {
+        self.c.list(rel.as_ref()).unwrap_or_default()
     }
 
     /// Resolve a link inside the root to a root-relative path (lexically; fixtures are ours).
     fn resolve(&self, rel_link: &Path) -> Option<PathBuf> {
-        let target = fs::read_link(self.abs(rel_link)).ok()?;
+        let target = self.c.readlink(rel_link).ok()?;
         let mut out: Vec<Component> = rel_link.parent()?.components().collect();
         for c in target.components() {
             match c {
@@ -76,6 +91,8 @@ impl<'a> Tree<'a> {
                     out.pop()?;
                 }
                 Component::Normal(_) => out.push(c),
+                // Absolute: from the root, as the kernel resolves it in the tree's own world.
+                Component::RootDir => out.clear(),
                 _ => return None,
             }
         }
@@ -87,19 +104,14 @@ impl<'a> Tree<'a> {
     }
 
     fn link(&self, link_rel: &Path, target_rel: &Path) -> Result<(), HostError> {
-        let l = self.abs(link_rel);
-        if let Some(p) = l.parent() {
-            fs::create_dir_all(p).map_err(io_err)?;
-        }
-        let _ = fs::remove_file(&l);
-        symlink(relative(link_rel, target_rel), &l).map_err(io_err)
+        self.c
+            .symlink(&relative(link_rel, target_rel), link_rel)
+            .map_err(acc_err)
     }
 
     pub fn read_attr(&self, a: &PciAddress, attr: &str) -> Option<String> {
         let d = self.device_dir(a)?;
-        fs::read_to_string(self.abs(d.join(attr)))
-            .ok()
-            .map(|s| s.trim().to_string())
+        self.read(d.join(attr)).map(|s| s.trim().to_string())
     }
 
     pub fn read_hex(&self, a: &PciAddress, attr: &str) -> Option<u16> {
@@ -113,7 +125,7 @@ impl<'a> Tree<'a> {
             .ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
         // A sysfs attribute write is all-or-nothing in the kernel; a process killed mid-write
         // must not leave a half-written file in the simulation either.
-        super::replace_file(&self.abs(d.join(attr)), value.as_bytes()).map_err(io_err)
+        self.put(d.join(attr), value)
     }
 
     pub fn netdev_device(&self, ifname: &str) -> Option<PciAddress> {
@@ -122,29 +134,22 @@ impl<'a> Tree<'a> {
     }
 
     pub fn link_speed(&self, ifname: &str) -> Option<u32> {
-        fs::read_to_string(self.abs(format!("sys/class/net/{ifname}/speed")))
-            .ok()?
+        self.read(format!("sys/class/net/{ifname}/speed"))?
             .trim()
             .parse()
             .ok()
     }
 
     pub fn set_operstate(&self, ifname: &str, state: &str) -> Result<(), HostError> {
-        let p = self.abs(format!("sys/class/net/{ifname}/operstate"));
-        if !p.exists() {
+        let p = PathBuf::from(format!("sys/class/net/{ifname}/operstate"));
+        if !self.c.exists(&p) {
             return Err(HostError::kernel("sim", libc::ENODEV));
         }
-        fs::write(p, format!("{state}\n")).map_err(io_err)
+        self.put(p, format!("{state}\n"))
     }
 
     fn netdevs_of(&self, dev_dir: &Path) -> Vec<String> {
-        fs::read_dir(self.abs(dev_dir.join("net")))
-            .map(|it| {
-                it.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.list(dev_dir.join("net"))
     }
 
     /// The PF's own netdev, not one of its switchdev representors (which live in the same
@@ -153,42 +158,32 @@ impl<'a> Tree<'a> {
         let mut names = self.netdevs_of(pf_dir);
         names.sort();
         names.into_iter().find(|nd| {
-            let ppn =
-                fs::read_to_string(self.abs(pf_dir.join("net").join(nd).join("phys_port_name")))
-                    .unwrap_or_default();
+            let ppn = self
+                .read(pf_dir.join("net").join(nd).join("phys_port_name"))
+                .unwrap_or_default();
             crate::sysfs::representor::parse_port_name(ppn.trim()).is_none()
         })
     }
 
     fn driver_of(&self, dev_dir: &Path) -> Option<String> {
-        fs::read_link(self.abs(dev_dir.join("driver")))
-            .ok()?
-            .file_name()?
-            .to_str()
-            .map(String::from)
+        self.c.link_name(&dev_dir.join("driver"))
     }
 
     fn max_file_number(&self, glob_dir: &str, file: &str) -> u32 {
-        fs::read_dir(self.abs(glob_dir))
-            .map(|it| {
-                it.filter_map(|e| e.ok())
-                    .filter_map(|e| fs::read_to_string(e.path().join(file)).ok())
-                    .filter_map(|s| s.trim().parse::<u32>().ok())
-                    .max()
-                    .unwrap_or(0)
-            })
+        self.list(glob_dir)
+            .into_iter()
+            .filter_map(|e| self.read(Path::new(glob_dir).join(e).join(file)))
+            .filter_map(|s| s.trim().parse::<u32>().ok())
+            .max()
             .unwrap_or(0)
     }
 
     fn next_iommu_group(&self) -> u32 {
-        fs::read_dir(self.abs("sys/kernel/iommu_groups"))
-            .map(|it| {
-                it.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-                    .max()
-                    .map(|m| m + 1)
-                    .unwrap_or(0)
-            })
+        self.list("sys/kernel/iommu_groups")
+            .into_iter()
+            .filter_map(|e| e.parse::<u32>().ok())
+            .max()
+            .map(|m| m + 1)
             .unwrap_or(0)
     }
 
@@ -203,13 +198,7 @@ impl<'a> Tree<'a> {
         let pf_dir = self
             .device_dir(pf)
             .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
-        let num = |name: &str| -> Option<u32> {
-            fs::read_to_string(self.abs(pf_dir.join(name)))
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        };
+        let num = |name: &str| -> Option<u32> { self.read(pf_dir.join(name))?.trim().parse().ok() };
         let total = num("sriov_totalvfs").ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
         let current = num("sriov_numvfs").unwrap_or(0);
         if n > total {
@@ -231,7 +220,7 @@ impl<'a> Tree<'a> {
                 if let Some(vf_dir) = self.resolve(&link) {
                     self.remove_vf(&vf_dir)?;
                 }
-                let _ = fs::remove_file(self.abs(&link));
+                let _ = self.c.remove_file(&link);
             }
             if let Some(nd) = &pf_netdev {
                 if let Some(mut l) = sim.load_link(nd)? {
@@ -243,14 +232,14 @@ impl<'a> Tree<'a> {
         } else {
             let offset = num("sriov_offset").unwrap_or(1);
             let stride = num("sriov_stride").unwrap_or(1);
-            let vf_device = fs::read_to_string(self.abs(pf_dir.join("sriov_vf_device")))
-                .ok()
+            let vf_device = self
+                .read(pf_dir.join("sriov_vf_device"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default();
             let autoprobe = num("sriov_drivers_autoprobe").unwrap_or(1) == 1;
             let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
             let parent = pf_dir.parent().unwrap_or(Path::new("")).to_path_buf();
-            let has_group = fs::symlink_metadata(self.abs(pf_dir.join("iommu_group"))).is_ok();
+            let has_group = self.c.exists(&pf_dir.join("iommu_group"));
             for i in 0..n {
                 let vr = rid + offset + i * stride;
                 let vf = PciAddress::new(
@@ -261,7 +250,7 @@ impl<'a> Tree<'a> {
                 )
                 .map_err(|e| HostError::other("sim", e.to_string()))?;
                 let vf_dir = parent.join(vf.to_string());
-                fs::create_dir_all(self.abs(&vf_dir)).map_err(io_err)?;
+                self.c.create_dir_all(&vf_dir).map_err(acc_err)?;
                 for attr in [
                     "vendor",
                     "subsystem_vendor",
@@ -272,14 +261,13 @@ impl<'a> Tree<'a> {
                     "local_cpulist",
                     "local_cpus",
                 ] {
-                    if let Ok(v) = fs::read(self.abs(pf_dir.join(attr))) {
-                        fs::write(self.abs(vf_dir.join(attr)), v).map_err(io_err)?;
+                    if let Ok(v) = self.c.read(&pf_dir.join(attr), ATTR_LIMIT) {
+                        self.put(vf_dir.join(attr), v)?;
                     }
                 }
-                fs::write(self.abs(vf_dir.join("device")), format!("0x{vf_device}\n"))
-                    .map_err(io_err)?;
-                fs::write(self.abs(vf_dir.join("driver_override")), "(null)\n").map_err(io_err)?;
-                fs::write(self.abs(vf_dir.join("config")), [0u8; 256]).map_err(io_err)?;
+                self.put(vf_dir.join("device"), format!("0x{vf_device}\n"))?;
+                self.put(vf_dir.join("driver_override"), "(null)\n")?;
+                self.put(vf_dir.join("config"), [0u8; 256])?;
                 self.link(&vf_dir.join("physfn"), &pf_dir)?;
                 self.link(&pf_dir.join(format!("virtfn{i}")), &vf_dir)?;
                 self.link(&PathBuf::from(format!("sys/bus/pci/devices/{vf}")), &vf_dir)?;
@@ -301,8 +289,8 @@ impl<'a> Tree<'a> {
                 }
             }
             if let Some(nd) = &pf_netdev {
-                let ifindex = fs::read_to_string(self.abs(format!("sys/class/net/{nd}/ifindex")))
-                    .ok()
+                let ifindex = self
+                    .read(format!("sys/class/net/{nd}/ifindex"))
                     .and_then(|s| s.trim().parse().ok())
                     .unwrap_or(0);
                 let mut entry = match sim.load_link(nd)? {
@@ -321,11 +309,7 @@ impl<'a> Tree<'a> {
                 sim.save_link(&entry)?;
             }
         }
-        super::replace_file(
-            &self.abs(pf_dir.join("sriov_numvfs")),
-            format!("{n}\n").as_bytes(),
-        )
-        .map_err(io_err)
+        self.put(pf_dir.join("sriov_numvfs"), format!("{n}\n"))
     }
 
     fn remove_vf(&self, vf_dir: &Path) -> Result<(), HostError> {
@@ -335,16 +319,22 @@ impl<'a> Tree<'a> {
             .unwrap_or_default()
             .to_string();
         if let Some(drv) = self.driver_of(vf_dir) {
-            let _ = fs::remove_file(self.abs(format!("sys/bus/pci/drivers/{drv}/{name}")));
+            let _ = self
+                .c
+                .remove_file(Path::new(&format!("sys/bus/pci/drivers/{drv}/{name}")));
         }
         for nd in self.netdevs_of(vf_dir) {
-            let _ = fs::remove_file(self.abs(format!("sys/class/net/{nd}")));
+            let _ = self
+                .c
+                .remove_file(Path::new(&format!("sys/class/net/{nd}")));
         }
         if let Some(g) = self.resolve(&vf_dir.join("iommu_group")) {
-            let _ = fs::remove_dir_all(self.abs(g));
+            let _ = self.c.remove_all(&g);
         }
-        let _ = fs::remove_file(self.abs(format!("sys/bus/pci/devices/{name}")));
-        fs::remove_dir_all(self.abs(vf_dir)).map_err(io_err)
+        let _ = self
+            .c
+            .remove_file(Path::new(&format!("sys/bus/pci/devices/{name}")));
+        self.c.remove_all(vf_dir).map_err(acc_err)
     }
 
     fn is_net_driver(driver: &str, model: Option<&NicModel>) -> bool {
@@ -361,10 +351,9 @@ impl<'a> Tree<'a> {
     ) -> Result<(), HostError> {
         let ddir = PathBuf::from(format!("sys/bus/pci/drivers/{driver}"));
         for f in ["bind", "unbind", "new_id", "remove_id", "uevent"] {
-            let p = self.abs(ddir.join(f));
-            if !p.exists() {
-                fs::create_dir_all(self.abs(&ddir)).map_err(io_err)?;
-                fs::write(p, "").map_err(io_err)?;
+            let p = ddir.join(f);
+            if !self.c.exists(&p) {
+                self.put(p, "")?;
             }
         }
         // The `driver` link is the commit point: the netdev exists before it does (and is
@@ -384,7 +373,7 @@ impl<'a> Tree<'a> {
                 };
                 let ifindex = self.max_file_number("sys/class/net", "ifindex") + 1;
                 let ndir = dev_dir.join("net").join(&name);
-                fs::create_dir_all(self.abs(&ndir)).map_err(io_err)?;
+                self.c.create_dir_all(&ndir).map_err(acc_err)?;
                 let h = dev.to_string().bytes().fold(0xcbf29ce484222325u64, |h, b| {
                     (h ^ b as u64).wrapping_mul(0x100000001b3)
                 });
@@ -404,7 +393,7 @@ impl<'a> Tree<'a> {
                     ("addr_assign_type", "1\n".into()),
                     ("type", "1\n".into()),
                 ] {
-                    fs::write(self.abs(ndir.join(f)), v).map_err(io_err)?;
+                    self.put(ndir.join(f), v)?;
                 }
                 self.link(&ndir.join("device"), dev_dir)?;
                 self.link(&PathBuf::from(format!("sys/class/net/{name}")), &ndir)?;
@@ -416,28 +405,26 @@ impl<'a> Tree<'a> {
 
     /// udev gives a rebound NIC the same (path-based) name again; remember names across
     /// unbind so the simulation does too.
-    fn names_file(&self) -> PathBuf {
-        self.abs(".vifman-sim-names.json")
+    fn names_file(&self) -> &'static Path {
+        Path::new(".vifman-sim-names.json")
     }
 
     fn remembered_name(&self, dev: &PciAddress) -> Option<String> {
         let m: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(&fs::read_to_string(self.names_file()).ok()?).ok()?;
+            serde_json::from_str(&self.read(self.names_file())?).ok()?;
         m.get(&dev.to_string()).cloned()
     }
 
     fn remember_name(&self, dev: &PciAddress, name: &str) -> Result<(), HostError> {
-        let mut m: std::collections::BTreeMap<String, String> =
-            fs::read_to_string(self.names_file())
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default();
+        let mut m: std::collections::BTreeMap<String, String> = self
+            .read(self.names_file())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
         m.insert(dev.to_string(), name.to_string());
-        fs::write(
+        self.put(
             self.names_file(),
             serde_json::to_string(&m).expect("map encodes"),
         )
-        .map_err(io_err)
     }
 
     pub fn unbind(&self, dev: &PciAddress, driver: &str) -> Result<(), HostError> {
@@ -452,12 +439,16 @@ impl<'a> Tree<'a> {
             self.remember_name(dev, nd)?;
         }
         // Unbound first (the commit point, see `bind`), then the netdev goes.
-        fs::remove_file(self.abs(dir.join("driver"))).map_err(io_err)?;
-        let _ = fs::remove_file(self.abs(format!("sys/bus/pci/drivers/{driver}/{dev}")));
+        self.c.remove_file(&dir.join("driver")).map_err(acc_err)?;
+        let _ = self
+            .c
+            .remove_file(Path::new(&format!("sys/bus/pci/drivers/{driver}/{dev}")));
         for nd in netdevs {
-            let _ = fs::remove_file(self.abs(format!("sys/class/net/{nd}")));
+            let _ = self
+                .c
+                .remove_file(Path::new(&format!("sys/class/net/{nd}")));
         }
-        let _ = fs::remove_dir_all(self.abs(dir.join("net")));
+        let _ = self.c.remove_all(&dir.join("net"));
         Ok(())
     }
 
@@ -469,7 +460,8 @@ impl<'a> Tree<'a> {
         if self.driver_of(&dir).is_some() {
             return Ok(());
         }
-        let over = fs::read_to_string(self.abs(dir.join("driver_override")))
+        let over = self
+            .read(dir.join("driver_override"))
             .unwrap_or_default()
             .trim()
             .to_string();
