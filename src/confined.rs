@@ -259,9 +259,9 @@ impl Confined {
         let fd = self
             .openat2(rel, OFlags::RDONLY | OFlags::DIRECTORY)
             .map_err(|e| AccessError::io(rel, e))?;
-        let mut dir = rustix::fs::Dir::new(fd).map_err(|e| AccessError::io(rel, e.into()))?;
+        let dir = rustix::fs::Dir::new(fd).map_err(|e| AccessError::io(rel, e.into()))?;
         let mut out = Vec::new();
-        while let Some(ent) = dir.next() {
+        for ent in dir {
             let ent = ent.map_err(|e| AccessError::io(rel, e.into()))?;
             let b = ent.file_name().to_bytes();
             if b != b"." && b != b".." {
@@ -416,8 +416,8 @@ fn remove_entry(dir: &OwnedFd, name: &OsStr, rel: &Path) -> Result<(), AccessErr
         let mut names = Vec::new();
         {
             let dup = rustix::io::dup(&sub).map_err(|e| AccessError::io(rel, e.into()))?;
-            let mut it = rustix::fs::Dir::new(dup).map_err(|e| AccessError::io(rel, e.into()))?;
-            while let Some(ent) = it.next() {
+            let it = rustix::fs::Dir::new(dup).map_err(|e| AccessError::io(rel, e.into()))?;
+            for ent in it {
                 let ent = ent.map_err(|e| AccessError::io(rel, e.into()))?;
                 let b = ent.file_name().to_bytes();
                 if b != b"." && b != b".." {
