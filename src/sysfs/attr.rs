@@ -43,6 +43,9 @@ pub(crate) fn classify(e: io::Error) -> Raw<'static> {
         Some(EOPNOTSUPP) | Some(EINVAL) | Some(ENODATA) => Raw::NoValue,
         Some(ENODEV) => Raw::Missing,
         Some(ELOOP) => Raw::Failed("is a symlink; refusing to follow it".into()),
+        Some(libc::ENXIO) => {
+            Raw::Failed("is a socket or device node, not an attribute file; skipped".into())
+        }
         Some(ENOTDIR) => Raw::Failed("parent is not a directory".into()),
         _ => Raw::Failed(e.to_string()),
     }

@@ -51,13 +51,14 @@ pub(crate) fn open_dir_beneath(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd
     )
 }
 
-/// `openat2(root, rel, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`.
+/// `openat2(root, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: `..` stops at the root
+/// and absolute links mean the root, as for every other access (see [`crate::confined`]).
 fn openat2_beneath(root: &OwnedFd, rel: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
     let c = cpath(rel)?;
     // SAFETY: open_how is plain data; zero is a valid value for every field.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = flags as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: valid fd, NUL-terminated path and a correctly sized open_how for the call.
     let r = unsafe {
         libc::syscall(
@@ -99,7 +100,7 @@ pub(crate) fn read_beneath<'a>(
     let opened = openat2_beneath(
         root,
         rel,
-        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
     );
     match opened {
         Ok(fd) => Ok(read_then_defer(fd, buf, closer)),
@@ -112,11 +113,34 @@ pub(crate) fn read_beneath<'a>(
 fn read_then_defer<'a>(fd: OwnedFd, buf: &'a mut [u8], closer: &mut Closer) -> Raw<'a> {
     let mut f = File::from(fd);
     let raw = match f.read(buf) {
+        // Only an empty or failed read can come from something that is not an attribute
+        // file; the file type is checked then, not on every read.
+        Ok(0) => special(&f).unwrap_or_else(|| super::attr::decode(buf, 0)),
         Ok(n) => super::attr::decode(buf, n),
-        Err(e) => classify(e),
+        Err(e) => special(&f).unwrap_or_else(|| classify(e)),
     };
     closer.defer(f.into());
     raw
+}
+
+/// A FIFO, socket or device node where an attribute file should be: say so.
+fn special(f: &File) -> Option<Raw<'static>> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = f.metadata().ok()?.file_type();
+    let kind = if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else {
+        return None;
+    };
+    Some(Raw::Failed(format!(
+        "is a {kind}, not an attribute file; skipped"
+    )))
 }
 
 /// Opens `rel` (a directory path relative to `dir`) for listing.
@@ -140,10 +164,12 @@ pub(crate) fn read_at_deferred<'a>(
     buf: &'a mut [u8],
     closer: &mut Closer,
 ) -> Raw<'a> {
+    // O_NONBLOCK: a FIFO planted where an attribute should be opens at once (and reads as
+    // nothing) instead of waiting for a writer that never comes.
     match open_at(
         dir,
         name,
-        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
     ) {
         Ok(fd) => read_then_defer(fd, buf, closer),
         Err(e) => classify(e),

@@ -356,7 +356,7 @@ impl<'c, 'r> Worker<'c, 'r> {
     fn link_target(&self, dir: &Dir, name: &CStr) -> Result<PathBuf, LinkError> {
         let t = fd::readlink_at(&dir.fd, name).map_err(|e| LinkError::from_readlink(&e))?;
         let link = dir.rel.join(name.to_string_lossy().as_ref());
-        lexical(&link, &t, self.ctx.root.is_host())
+        lexical(&link, &t)
     }
 
     /// Basename of the target of link `name` in `dir`, checked like [`Self::link_target`] but
@@ -365,7 +365,7 @@ impl<'c, 'r> Worker<'c, 'r> {
         let mut buf = [0u8; 1024];
         let n =
             fd::readlink_into(&dir.fd, name, &mut buf).map_err(|e| LinkError::from_readlink(&e))?;
-        if let Some(b) = lexical_basename(&dir.rel, &buf[..n], self.ctx.root.is_host()) {
+        if let Some(b) = lexical_basename(&dir.rel, &buf[..n]) {
             return b.map(str::to_string);
         }
         let t = self.link_target(dir, name)?;
@@ -552,6 +552,11 @@ impl<'c, 'r> Worker<'c, 'r> {
         d.physfn = self.link_addr(dir, c"physfn");
         if d.physfn.is_none() {
             d.sriov = self.scan_sriov(dir);
+            // A PF known only by its virtfnN links (no sriov_* files: mock trees such as the
+            // k8s device plugin's look like this) is still a PF.
+            if d.sriov.is_none() && self.exists(dir, c"virtfn0") {
+                d.sriov = Some(self.virtfns_by_listing(dir, Sriov::default()));
+            }
         }
         d
     }
@@ -615,7 +620,7 @@ impl<'c, 'r> Worker<'c, 'r> {
     fn device_dir(&mut self, bus: &Dir, name: &str, entry: &Path) -> Result<Dir, LinkError> {
         let cname = fd::cname(name).ok_or(LinkError::NotALink)?;
         let real = match fd::readlink_at(&bus.fd, &cname) {
-            Ok(t) => lexical(entry, &t, self.ctx.root.is_host())?,
+            Ok(t) => lexical(entry, &t)?,
             Err(e) => match LinkError::from_readlink(&e) {
                 LinkError::NotALink => entry.to_path_buf(),
                 other => return Err(other),
@@ -664,6 +669,28 @@ impl<'c, 'r> Worker<'c, 'r> {
             ),
             vfs: Vec::new(),
         };
+        // The PCI spec caps TotalVFs at 65535, and the kernel never creates more than TotalVFs;
+        // a bigger number is a damaged tree, read by listing rather than trusted as a count.
+        if sr.total_vfs.is_some_and(|t| t > MAX_VFS) {
+            self.warn(
+                &dir.rel.join("sriov_totalvfs"),
+                format!(
+                    "{} exceeds the PCI limit of {MAX_VFS}; ignored",
+                    sr.total_vfs.unwrap_or(0)
+                ),
+            );
+            sr.total_vfs = None;
+        }
+        if let Some(n) = sr.num_vfs.filter(|n| *n > sr.total_vfs.unwrap_or(MAX_VFS)) {
+            self.warn(
+                &dir.rel.join("sriov_numvfs"),
+                format!(
+                    "{n} exceeds sriov_totalvfs ({}); VFs taken from the virtfn links",
+                    sr.total_vfs.map_or("unknown".into(), |t| t.to_string())
+                ),
+            );
+            sr.num_vfs = None;
+        }
         match sr.num_vfs {
             // The fast path: exactly the links the kernel promises, no directory walk.
             Some(n) => {
@@ -686,7 +713,7 @@ impl<'c, 'r> Worker<'c, 'r> {
                                 &dir.rel.join(&link),
                                 format!(
                                     "link target {:?} is not a PCI address",
-                                    t.display().to_string()
+                                    super::root::display_rel(&t)
                                 ),
                             ),
                         },
@@ -698,21 +725,24 @@ impl<'c, 'r> Worker<'c, 'r> {
                 }
             }
             // numvfs unreadable: find whatever virtfnN links exist.
-            None => {
-                for name in self.list(dir, Need::Optional).unwrap_or_default() {
-                    let Some(i) = name.strip_prefix("virtfn").and_then(attr::parse_dec::<u32>)
-                    else {
-                        continue;
-                    };
-                    let Some(c) = fd::cname(&name) else { continue };
-                    if let Some(a) = self.link_addr(dir, &c) {
-                        sr.vfs.push((i, a));
-                    }
-                }
-                sr.vfs.sort();
-            }
+            None => sr = self.virtfns_by_listing(dir, sr),
         }
         Some(sr)
+    }
+
+    /// `sr` with the VFs of whatever `virtfnN` links `dir` has.
+    fn virtfns_by_listing(&mut self, dir: &Dir, mut sr: Sriov) -> Sriov {
+        for name in self.list(dir, Need::Optional).unwrap_or_default() {
+            let Some(i) = name.strip_prefix("virtfn").and_then(attr::parse_dec::<u32>) else {
+                continue;
+            };
+            let Some(c) = fd::cname(&name) else { continue };
+            if let Some(a) = self.link_addr(dir, &c) {
+                sr.vfs.push((i, a));
+            }
+        }
+        sr.vfs.sort();
+        sr
     }
 
     /// Ties VFs to PFs from both directions and adds devices the bus listing did not have.
@@ -1001,7 +1031,8 @@ impl<'c, 'r> Worker<'c, 'r> {
         let mut out = Vec::new();
         for d in devices
             .iter()
-            .filter(|d| d.present && d.ids.base_class() == Some(0x02))
+            // Unknown class too: mock trees often have no `class` file.
+            .filter(|d| d.present && matches!(d.ids.base_class(), Some(0x02) | None))
         {
             let net = Path::new(PCI_DEVICES)
                 .join(d.address.to_string())
@@ -1087,6 +1118,9 @@ pub fn netdev_attr(root: &SysfsRoot, names: &[&str], attr: &CStr) -> Vec<Option<
 /// descriptors opened before (root, bus and bridge directories) under the same numbers;
 /// nothing the thread opens may leave it, and its table goes when it exits. Failure only
 /// costs that speed.
+/// The PCI spec's ceiling on TotalVFs (a 16-bit field).
+const MAX_VFS: u32 = 65535;
+
 fn private_fd_table() {
     // SAFETY: unshare(CLONE_FILES) changes only this thread's descriptor table.
     let _ = unsafe { libc::unshare(libc::CLONE_FILES) };
@@ -1095,11 +1129,7 @@ fn private_fd_table() {
 /// The last component of `target` (a link's text) resolved lexically from directory `dir`,
 /// as [`lexical`] would give it, from the bytes alone: `Some(Err)` when it climbs out of the
 /// root, `None` when the answer needs the full path (the target ends in `..` or `.`).
-fn lexical_basename<'t>(
-    dir: &Path,
-    target: &'t [u8],
-    is_host: bool,
-) -> Option<Result<&'t str, LinkError>> {
+fn lexical_basename<'t>(dir: &Path, target: &'t [u8]) -> Option<Result<&'t str, LinkError>> {
     let escapes = || {
         Some(Err(LinkError::Escapes(
             String::from_utf8_lossy(target).into_owned(),
@@ -1107,9 +1137,6 @@ fn lexical_basename<'t>(
     };
     let mut depth = dir.components().count();
     if target.first() == Some(&b'/') {
-        if !is_host {
-            return escapes();
-        }
         depth = 0;
     }
     let mut last = None;
@@ -1322,22 +1349,20 @@ mod tests {
         ];
         for d in dirs {
             for t in targets {
-                for host in [false, true] {
-                    let dir = Path::new(d);
-                    let slow = lexical(&dir.join("link"), Path::new(t), host).and_then(|p| {
-                        p.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .ok_or_else(|| LinkError::Escapes(p.display().to_string()))
-                    });
-                    match lexical_basename(dir, t.as_bytes(), host) {
-                        None => {}
-                        Some(Ok(b)) => assert_eq!(slow.ok().as_deref(), Some(b), "{d} {t}"),
-                        Some(Err(e)) => assert_eq!(
-                            slow.err().map(|e| e.describe("x")),
-                            Some(e.describe("x")),
-                            "{d} {t}"
-                        ),
-                    }
+                let dir = Path::new(d);
+                let slow = lexical(&dir.join("link"), Path::new(t)).and_then(|p| {
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .ok_or_else(|| LinkError::Escapes(p.display().to_string()))
+                });
+                match lexical_basename(dir, t.as_bytes()) {
+                    None => {}
+                    Some(Ok(b)) => assert_eq!(slow.ok().as_deref(), Some(b), "{d} {t}"),
+                    Some(Err(e)) => assert_eq!(
+                        slow.err().map(|e| e.describe("x")),
+                        Some(e.describe("x")),
+                        "{d} {t}"
+                    ),
                 }
             }
         }
