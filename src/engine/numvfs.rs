@@ -12,7 +12,7 @@ use crate::types::PciAddress;
 
 /// A PF given as a PCI address or a netdev name.
 pub fn resolve_pf(scan: &ScanReport, s: &str) -> Result<PciAddress, EngineError> {
-    let addr = match s.parse::<PciAddress>() {
+    let addr = match PciAddress::parse_user(s) {
         Ok(a) => a,
         Err(_) => {
             let nd = s.parse::<crate::types::IfName>().map_err(|e| {

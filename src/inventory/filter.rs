@@ -18,7 +18,7 @@ pub enum PfSelector {
 impl FromStr for PfSelector {
     type Err = FilterError;
     fn from_str(s: &str) -> Result<Self, FilterError> {
-        if let Ok(a) = s.parse::<PciAddress>() {
+        if let Ok(a) = PciAddress::parse_user(s) {
             return Ok(Self::Address(a));
         }
         s.parse::<IfName>()
@@ -96,6 +96,10 @@ mod tests {
     fn selectors() {
         assert!(matches!("0000:3b:00.0".parse(), Ok(PfSelector::Address(_))));
         assert!(matches!("enp59s0f0".parse(), Ok(PfSelector::Netdev(_))));
+        match "3b:00.0".parse() {
+            Ok(PfSelector::Address(a)) => assert_eq!(a.to_string(), "0000:3b:00.0"),
+            other => panic!("{other:?}"),
+        }
         assert!("a/b".parse::<PfSelector>().is_err());
         assert_eq!(parse_vendor("8086"), Ok(0x8086));
         assert_eq!(parse_vendor("0x15B3"), Ok(0x15b3));

@@ -63,6 +63,19 @@ fn hex_exact(s: &str, digits: usize) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
+impl PciAddress {
+    /// What an operator types: the full form, or `BB:DD.F` meaning domain 0000 (as lspci
+    /// prints addresses on single-domain hosts). Not for names read from sysfs, which always
+    /// carry the domain: there a short form is a damaged tree.
+    pub fn parse_user(s: &str) -> Result<Self, TypeError> {
+        match s.parse() {
+            Ok(a) => Ok(a),
+            Err(e) if s.matches(':').count() == 1 => format!("0000:{s}").parse().map_err(|_| e),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl FromStr for PciAddress {
     type Err = TypeError;
 

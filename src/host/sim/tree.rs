@@ -200,6 +200,12 @@ impl<'a> Tree<'a> {
             .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
         let num = |name: &str| -> Option<u32> { self.read(pf_dir.join(name))?.trim().parse().ok() };
         let total = num("sriov_totalvfs").ok_or_else(|| HostError::kernel("sim", libc::ENOENT))?;
+        if total > 65535 {
+            return Err(HostError::other(
+                "sim",
+                format!("sriov_totalvfs of {pf} is {total}, beyond the PCI limit of 65535; refusing to act on a damaged tree"),
+            ));
+        }
         let current = num("sriov_numvfs").unwrap_or(0);
         if n > total {
             return Err(HostError::kernel("sim", libc::ERANGE));
@@ -240,8 +246,22 @@ impl<'a> Tree<'a> {
             let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
             let parent = pf_dir.parent().unwrap_or(Path::new("")).to_path_buf();
             let has_group = self.c.exists(&pf_dir.join("iommu_group"));
+            if offset == 0 || stride == 0 {
+                return Err(HostError::other(
+                    "sim",
+                    format!("{pf} has sriov_offset {offset} / sriov_stride {stride}: its VFs would land on the PF itself; refusing"),
+                ));
+            }
+            // Every VF address first: a bad offset/stride is refused before anything exists.
+            let mut addrs = Vec::with_capacity(n as usize);
             for i in 0..n {
                 let vr = rid + offset + i * stride;
+                if vr > 0xffff {
+                    return Err(HostError::other(
+                        "sim",
+                        format!("VF {i} of {pf} would be past the last bus (routing id {vr:#x})"),
+                    ));
+                }
                 let vf = PciAddress::new(
                     pf.domain(),
                     (vr >> 8) as u8,
@@ -250,6 +270,15 @@ impl<'a> Tree<'a> {
                 )
                 .map_err(|e| HostError::other("sim", e.to_string()))?;
                 let vf_dir = parent.join(vf.to_string());
+                if vf == *pf || self.c.exists(&vf_dir) {
+                    return Err(HostError::other(
+                        "sim",
+                        format!("VF {i} of {pf} would be {vf}, which already exists; refusing to write over it"),
+                    ));
+                }
+                addrs.push((vf, vf_dir));
+            }
+            for (i, (vf, vf_dir)) in (0..n).zip(addrs) {
                 self.c.create_dir_all(&vf_dir).map_err(acc_err)?;
                 for attr in [
                     "vendor",
