@@ -74,7 +74,7 @@ pub fn current_driver(host: &dyn Host, vf: &PciAddress) -> Option<String> {
 }
 
 fn driver_name(s: &str) -> Result<DriverName, HostError> {
-    DriverName::new(s).map_err(|m| HostError::other("driver", m))
+    DriverName::new(s).map_err(|m| HostError::other("driver", m.to_string()))
 }
 
 /// driver_override + unbind + drivers_probe, then wait for the bind to show in sysfs.

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use crate::netlink::PfLinkState;
 use crate::sysfs::{ScanReport, SysfsRoot};
+/// Kept here too: driver names appear in every [`SysWrite`] the host performs.
+pub use crate::types::DriverName;
 use crate::types::{IfName, PciAddress};
 
 /// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
@@ -144,47 +146,6 @@ impl SysWrite {
     pub fn describe(&self) -> String {
         let (p, v) = self.target();
         format!("write {:?} to /{p}", v.trim_end())
-    }
-}
-
-/// A kernel driver name: what may follow `sys/bus/pci/drivers/`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DriverName(String);
-
-impl DriverName {
-    pub fn new(s: &str) -> Result<Self, String> {
-        if s.is_empty()
-            || s.len() > 64
-            || s == "."
-            || s == ".."
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        {
-            return Err(format!("{s:?} is not a driver name"));
-        }
-        Ok(DriverName(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for DriverName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        DriverName::new(&s)
-    }
-}
-impl From<DriverName> for String {
-    fn from(d: DriverName) -> String {
-        d.0
-    }
-}
-impl std::fmt::Display for DriverName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
