@@ -80,7 +80,7 @@ fn main() {
     );
 
     // The store alone: one durable write.
-    let mut st = vifman::alloc::store::Store::open(&work.path().join("s2")).unwrap();
+    let mut st = vifman::store::Store::open(&work.path().join("s2")).unwrap();
     let payload: Vec<u32> = (0..64).collect();
     let t = Instant::now();
     for _ in 0..500 {

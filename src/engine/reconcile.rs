@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use super::actuate::{self, Target};
-use super::record::{AllocMode, Phase, StoreState};
 use super::{Engine, EngineError, HostView};
 use crate::hwdb;
+use crate::store::{AllocMode, Phase, StoreState};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -49,7 +49,7 @@ impl Engine<'_> {
             let d = |kind, detail: String| Drift {
                 kind,
                 vf: a.vf.to_string(),
-                vif_id: Some(a.vif_id.clone()),
+                vif_id: Some(a.vif_id.to_string()),
                 detail,
                 repaired: None,
             };
@@ -84,7 +84,8 @@ impl Engine<'_> {
                     };
                     let mut x = d(kind, "interrupted before it finished".into());
                     if repair {
-                        let failures = actuate::restore(self.host, a, model);
+                        let failures =
+                            actuate::restore(self.host, a, v.pf_ifindex.unwrap_or(0), model);
                         if failures.is_empty() {
                             drop_idx.push(i);
                             x.repaired =
@@ -99,7 +100,7 @@ impl Engine<'_> {
                     let t = Target {
                         vf: a.vf,
                         pf_netdev: &a.pf_netdev,
-                        pf_ifindex: a.pf_ifindex,
+                        pf_ifindex: v.pf_ifindex.unwrap_or(0),
                         vf_index: a.vf_index,
                     };
                     let now = v.state.clone();

@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn driver_names() {
         assert_eq!(DriverName::new("vfio-pci").unwrap().as_str(), "vfio-pci");
-        assert_eq!("ixgbevf".parse::<DriverName>().unwrap().to_string(), "ixgbevf");
+        assert_eq!(
+            "ixgbevf".parse::<DriverName>().unwrap().to_string(),
+            "ixgbevf"
+        );
         for bad in ["", ".", "..", "a/b", "x y", &"a".repeat(65)] {
             let e = DriverName::new(bad).unwrap_err().to_string();
             assert!(e.contains("is not a driver name"), "{bad:?}: {e}");

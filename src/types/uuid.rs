@@ -158,6 +158,9 @@ mod tests {
 
     #[test]
     fn name_based_matches_the_string_form() {
-        assert_eq!(Uuid::from_name("physnet1").to_string(), name_uuid("physnet1"));
+        assert_eq!(
+            Uuid::from_name("physnet1").to_string(),
+            name_uuid("physnet1")
+        );
     }
 }
