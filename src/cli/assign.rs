@@ -35,6 +35,8 @@ impl HostArgs {
             if self.root.sysfs_root == std::path::Path::new("/") {
                 return Err(anyhow!("--simulate needs --sysfs-root pointing at a fixture tree (e.g. fixtures/sysfs/nfv-host)"));
             }
+            // The simulated kernel keeps its copy in the state dir: create that 0700 first.
+            crate::store::create_state_dir(&self.state_dir)?;
             Ok(Box::new(
                 SimHost::open(&self.root.sysfs_root, &self.state_dir)
                     .map_err(|e| anyhow!("{e}"))?,

@@ -7,6 +7,7 @@ mod emit;
 mod numvfs;
 mod pools;
 mod reconcile;
+mod recover;
 mod release;
 mod request;
 mod view;
@@ -16,6 +17,7 @@ pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 pub use allocate::{AllocateOutcome, Plan};
 pub use pools::{PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
+pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;
 pub use view::{HostView, VfView};
 

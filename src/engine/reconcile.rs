@@ -39,10 +39,28 @@ pub struct Drift {
 impl Engine<'_> {
     pub fn reconcile(&self, repair: bool) -> Result<Vec<Drift>, EngineError> {
         let _span = tracing::info_span!("reconcile", repair).entered();
-        let mut store = self.open_store()?;
+        // Only a repair may start over from a lost store, and then it rebuilds what the
+        // hardware shows before anything else.
+        let (mut store, rebuilt) = if repair {
+            crate::store::Store::open_for_repair(&self.state_dir)?
+        } else {
+            (self.open_store()?, None)
+        };
         let mut st: StoreState = store.load()?;
         let view = HostView::load(self.host)?;
         let mut out = vec![];
+        if let Some(set_aside) = &rebuilt {
+            tracing::warn!(
+                dir = %self.state_dir.display(),
+                "the store was lost; rebuilding records from the hardware{}",
+                if set_aside.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", set_aside.join("; "))
+                }
+            );
+            out.extend(self.adopt_configured(&view, &mut st));
+        }
         let mut drop_idx = vec![];
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in st.allocations.iter_mut().enumerate() {
@@ -164,7 +182,7 @@ impl Engine<'_> {
                 });
             }
         }
-        if !drop_idx.is_empty() {
+        if !drop_idx.is_empty() || rebuilt.is_some() {
             for i in drop_idx.into_iter().rev() {
                 st.allocations.remove(i);
             }

@@ -11,7 +11,7 @@ mod slots;
 use std::path::Path;
 
 pub use record::{AllocMode, Allocation, Original, Phase, StoreState};
-pub use slots::{Store, StoreError, DEFAULT_STATE_DIR};
+pub use slots::{create_state_dir, Store, StoreError, DEFAULT_STATE_DIR};
 
 /// The allocations recorded in `dir`, read under the store's lock so a half-finished cycle of
 /// another process is never seen. Empty when `dir` has never held a store; creates nothing.
