@@ -1,6 +1,8 @@
 //! Rebuilding records after the store was lost (`reconcile --repair` on a store whose slots
-//! are gone or all damaged): every pooled VF that carries configuration gets a record again,
-//! so it is never handed to a second VIF. What the records cannot know (the VIF and instance
+//! are gone or all damaged): every pooled VF that selection would take as free although it
+//! carries configuration (a VLAN, a rate, trust, spoofchk off, a link state) gets a record
+//! again, so it is never handed to a second VIF. VFs with an admin MAC or on vfio-pci need no
+//! record for that (selection never takes them) and stay reported as `unrecorded`, as before. What the records cannot know (the VIF and instance
 //! ids, the state before vifman) is filled in conservatively: a stable "recovered" VIF id per
 //! VF, the nil instance id, and the kernel's defaults as the state to restore on release.
 
@@ -35,8 +37,8 @@ fn pristine(s: &VfState) -> VfState {
 }
 
 impl Engine<'_> {
-    /// Add a record for every pooled, not excluded VF that is configured (a knob away from
-    /// the kernel's default, or bound to vfio-pci) and has none; one drift entry each.
+    /// Add a record for every pooled, not excluded VF without one that selection would take
+    /// although it is configured (a knob away from the kernel's default); one drift each.
     pub(super) fn adopt_configured(&self, view: &HostView, st: &mut StoreState) -> Vec<Drift> {
         let mut out = vec![];
         for v in &view.vfs {
@@ -60,42 +62,33 @@ impl Engine<'_> {
                 .filter_map(|k| Knob::current(*k, state))
                 .filter(|k| !k.holds_in(&base))
                 .collect();
+            // Already protected from selection; adopting them would claim someone else's VF.
             let vfio = v.driver.as_deref() == Some("vfio-pci");
-            if held.is_empty() && !vfio {
+            if held.is_empty() || vfio || !state.mac.is_zero() {
                 continue;
             }
-            let model = crate::hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
             let vif_id = recovered_vif_id(&v.addr);
             let what = held
                 .iter()
                 .map(Knob::describe)
-                .chain(vfio.then(|| "bound to vfio-pci".to_string()))
                 .collect::<Vec<_>>()
                 .join(", ");
             st.allocations.push(Allocation {
                 vif_id,
                 instance_uuid: Uuid::from_bytes([0; 16]),
                 physnet,
-                mode: if vfio {
-                    AllocMode::HostdevVfio
-                } else {
-                    AllocMode::Hostdev
-                },
+                mode: AllocMode::Hostdev,
                 vf: v.addr,
                 pf: v.pf,
                 pf_netdev: pf_netdev.clone(),
                 vf_index: v.vf_index,
                 phase: Phase::Active,
                 requested: held,
-                bound_driver: vfio.then(|| "vfio-pci".to_string()),
+                bound_driver: None,
                 original: Original {
                     vf: base,
-                    driver: if vfio {
-                        model.map(|m| m.vf_driver.clone())
-                    } else {
-                        v.driver.clone()
-                    },
-                    driver_override: None,
+                    driver: v.driver.clone(),
+                    driver_override: v.driver_override.clone(),
                 },
                 vif: serde_json::Value::Null,
                 created: super::now(),
