@@ -51,11 +51,11 @@ fn main() {
     let mut rel_t = vec![];
     let start = Instant::now();
     for i in 0..ops {
-        let id = format!("6f0f6f2c-7c9a-4b9d-9c9f-{i:012x}");
+        let id: vifman::types::Uuid = format!("6f0f6f2c-7c9a-4b9d-9c9f-{i:012x}").parse().unwrap();
         let mut req = AllocateRequest::new(
             "p",
-            "11111111-2222-3333-4444-555555555555",
-            &id,
+            "11111111-2222-3333-4444-555555555555".parse().unwrap(),
+            id,
             AllocMode::Hostdev,
         )
         .unwrap();
@@ -80,7 +80,7 @@ fn main() {
     );
 
     // The store alone: one durable write.
-    let mut st = vifman::alloc::store::Store::open(&work.path().join("s2")).unwrap();
+    let mut st = vifman::store::Store::open(&work.path().join("s2")).unwrap();
     let payload: Vec<u32> = (0..64).collect();
     let t = Instant::now();
     for _ in 0..500 {

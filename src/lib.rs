@@ -2,7 +2,6 @@
 //!
 //! Data flows one way: scan (sysfs, netlink) → select → actuate → emit an os-vif object.
 
-pub mod alloc;
 pub mod backend;
 pub mod cli;
 pub mod config;
@@ -15,6 +14,7 @@ pub mod host;
 pub mod hwdb;
 pub mod inventory;
 pub mod netlink;
+pub mod store;
 pub mod sysfs;
 pub mod types;
 pub mod udev;

@@ -520,7 +520,8 @@ fn bad_input_is_rejected_without_state_change() {
     );
     let err = text(&o.stderr);
     assert!(
-        err.contains("bad.toml:1:") && err.contains("device_spec[0].product_id"),
+        // The bad value's line and column, not the [[device_spec]] header's.
+        err.contains("bad.toml:3:14: device_spec[0].product_id"),
         "{err}"
     );
     assert_eq!(sim.snapshot(), before);

@@ -10,6 +10,7 @@ use super::inventory::RootArgs;
 use crate::config::{Config, DEFAULT_PATH};
 use crate::engine::{AllocMode, AllocateRequest, Engine};
 use crate::host::{Host, RealHost, SimHost};
+use crate::types::Uuid;
 
 /// Where the host, the config and the state are; shared by every command that changes things.
 #[derive(Debug, Clone, Args)]
@@ -21,7 +22,7 @@ pub struct HostArgs {
     #[arg(long)]
     pub simulate: bool,
     /// Allocation store directory.
-    #[arg(long, value_name = "DIR", default_value = crate::alloc::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
+    #[arg(long, value_name = "DIR", default_value = crate::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
     pub state_dir: PathBuf,
     /// Pools and exclusions (TOML, see docs/assignment.md).
     #[arg(long, value_name = "FILE", env = "VIFMAN_CONFIG")]
@@ -34,6 +35,8 @@ impl HostArgs {
             if self.root.sysfs_root == std::path::Path::new("/") {
                 return Err(anyhow!("--simulate needs --sysfs-root pointing at a fixture tree (e.g. fixtures/sysfs/nfv-host)"));
             }
+            // The simulated kernel keeps its copy in the state dir: create that 0700 first.
+            crate::store::create_state_dir(&self.state_dir)?;
             Ok(Box::new(
                 SimHost::open(&self.root.sysfs_root, &self.state_dir)
                     .map_err(|e| anyhow!("{e}"))?,
@@ -76,12 +79,12 @@ pub struct AllocateArgs {
     #[arg(long, value_name = "P")]
     pub physnet: String,
     #[arg(long, value_name = "UUID")]
-    pub instance: String,
+    pub instance: Uuid,
     #[arg(long, value_name = "UUID")]
-    pub vif_id: String,
+    pub vif_id: Uuid,
     /// Neutron network id for the emitted Network (default: a stable id derived from the physnet).
     #[arg(long, value_name = "UUID")]
-    pub network_id: Option<String>,
+    pub network_id: Option<Uuid>,
     #[arg(long, value_name = "MAC")]
     pub mac: Option<String>,
     /// VLAN id, optionally with an 802.1p priority: 100 or 100:3.
@@ -114,7 +117,7 @@ pub struct AllocateArgs {
 
 pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
     let mode = AllocMode::parse(&a.mode).expect("clap checked the mode");
-    let mut req = AllocateRequest::new(&a.physnet, &a.instance, &a.vif_id, mode)?;
+    let mut req = AllocateRequest::new(&a.physnet, a.instance, a.vif_id, mode)?;
     if let Some(m) = &a.mac {
         req.set_mac(m)?;
     }
@@ -132,7 +135,7 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
     req.min_tx_rate = a.min_tx_rate;
     req.max_tx_rate = a.max_tx_rate;
     req.numa = a.numa;
-    req.network_id = a.network_id.clone();
+    req.network_id = a.network_id;
     req.force_unsupported = a.force_unsupported;
     req.validate()?;
     let config = a.host.config()?;
@@ -162,8 +165,9 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
 pub struct ReleaseArgs {
     #[command(flatten)]
     pub host: HostArgs,
+    /// Parsed like `allocate --vif-id`: any spelling of the same UUID names the same VIF.
     #[arg(long, value_name = "UUID")]
-    pub vif_id: String,
+    pub vif_id: Uuid,
 }
 
 pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
@@ -182,6 +186,7 @@ pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Accepted for symmetry with the other commands; listing reads only the store.
     #[command(flatten)]
     pub host: HostArgs,
     #[arg(long)]
@@ -189,11 +194,9 @@ pub struct ListArgs {
 }
 
 pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
-    let config = a.host.config()?;
-    // Listing reads only the store; it needs no host.
-    let engine_host = RealHost::new(crate::sysfs::SysfsRoot::host());
-    let engine = Engine::new(&engine_host, &config, &a.host.state_dir);
-    let list = engine.allocations()?;
+    // Listing reads only the store: no host, no config, nothing created.
+    let list = crate::store::read_allocations(&a.host.state_dir)
+        .with_context(|| format!("reading allocations from {}", a.host.state_dir.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
@@ -209,8 +212,8 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
     ]);
     for r in &list {
         t.add_row([
-            r.vif_id.clone(),
-            r.instance_uuid.clone(),
+            r.vif_id.to_string(),
+            r.instance_uuid.to_string(),
             r.physnet.clone(),
             r.mode.as_str().into(),
             r.vf.to_string(),

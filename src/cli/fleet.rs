@@ -174,8 +174,10 @@ pub fn placement(cmd: PlacementCommand) -> anyhow::Result<()> {
         "none" => None,
         "auto" => placement::sync::find_compute_node(&client, &hv)
             .context("looking up the compute node provider")?,
-        u if crate::vif::coerce::is_uuid(u) => Some(u.to_string()),
-        other => return Err(anyhow!("--parent {other:?}: expected a UUID, auto or none")),
+        u => match u.parse::<crate::types::Uuid>() {
+            Ok(u) => Some(u.to_string()),
+            Err(_) => return Err(anyhow!("--parent {u:?}: expected a UUID, auto or none")),
+        },
     };
     let w = worker(&a.host)?;
     if !a.watch {

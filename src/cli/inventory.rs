@@ -60,7 +60,7 @@ pub struct InventoryArgs {
     #[arg(long)]
     pub free: bool,
     /// Allocation store to show allocations from (nothing is created if it is missing).
-    #[arg(long, value_name = "DIR", default_value = crate::alloc::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
+    #[arg(long, value_name = "DIR", default_value = crate::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
     pub state_dir: PathBuf,
     /// Inventory the simulated host kept in the state dir (after `--simulate` commands)
     /// instead of --sysfs-root itself.
@@ -81,10 +81,9 @@ pub fn run(mut args: InventoryArgs) -> anyhow::Result<()> {
     }
     let root = args.root.open()?;
     let mut inv = inventory::collect(&root, &args.root.label());
-    let allocs: crate::engine::StoreState = crate::alloc::store::Store::peek(&args.state_dir)
-        .with_context(|| format!("reading allocations from {}", args.state_dir.display()))?
-        .unwrap_or_default();
-    inventory::apply_allocations(&mut inv, &allocs.allocations);
+    let allocs = crate::store::read_allocations(&args.state_dir)
+        .with_context(|| format!("reading allocations from {}", args.state_dir.display()))?;
+    inventory::apply_allocations(&mut inv, &allocs);
     let filter = Filter {
         pf: args.pf.clone(),
         vendor: args.vendor,

@@ -23,9 +23,11 @@ pub struct PlugArgs {
     /// InstanceInfo primitive (JSON file) instead of the --instance-* options.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["instance_uuid", "instance_name", "project_id"])]
     pub instance: Option<PathBuf>,
-    /// Instance UUID (becomes OVS external_ids:vm-uuid).
-    #[arg(long, required_unless_present = "instance")]
-    pub instance_uuid: Option<String>,
+    /// Instance UUID (becomes OVS external_ids:vm-uuid). Validated like `allocate --instance`
+    /// and written lower-case and dashed, whatever --lenient says (that flag is about the
+    /// os-vif primitives, not vifman's own options).
+    #[arg(long, required_unless_present = "instance", value_name = "UUID")]
+    pub instance_uuid: Option<crate::types::Uuid>,
     #[arg(long, default_value = "")]
     pub instance_name: String,
     #[arg(long, default_value = "")]
@@ -123,7 +125,10 @@ fn instance(args: &PlugArgs) -> anyhow::Result<Instance> {
         return Instance::from_object(&o).with_context(|| format!("{}", p.display()));
     }
     Ok(Instance {
-        uuid: args.instance_uuid.clone().unwrap_or_default(),
+        uuid: args
+            .instance_uuid
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
         name: args.instance_name.clone(),
         project_id: args.project_id.clone(),
     })

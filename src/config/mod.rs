@@ -66,6 +66,39 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The dotted key of `field` at byte `offset`, for errors serde reports with the bare field
+/// name ("unknown field `fuction`"): `device_spec[N]` from the `[[device_spec]]` headers
+/// before it, `.address` inside an `address = {…}` table or a `[device_spec.address]` section.
+fn key_path(text: &str, offset: usize, field: &str) -> String {
+    let before = &text[..offset.min(text.len())];
+    let mut spec: Option<usize> = None;
+    let mut in_address_section = false;
+    for line in before.lines() {
+        let t = line.trim();
+        if t.starts_with("[[")
+            && t.trim_start_matches('[')
+                .trim_start()
+                .starts_with("device_spec")
+        {
+            spec = Some(spec.map_or(0, |n| n + 1));
+            in_address_section = false;
+        } else if t.starts_with('[') {
+            in_address_section = t.replace(' ', "").starts_with("[device_spec.address]");
+        }
+    }
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let in_inline_address = line.trim_start().starts_with("address") && line.contains('{');
+    let mut key = String::new();
+    if let Some(n) = spec {
+        key = format!("device_spec[{n}].");
+        if in_address_section || in_inline_address {
+            key.push_str("address.");
+        }
+    }
+    key.push_str(field);
+    key
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -88,13 +121,12 @@ impl Config {
             }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
+            let msg = e.message().trim_end().replace('\n', " ");
             // serde names the offending key in its message ("unknown field `x`").
-            let key = msg
-                .split('`')
-                .nth(1)
-                .map(str::to_string)
-                .unwrap_or_else(|| "(document)".into());
+            let key = match msg.split('`').nth(1) {
+                Some(field) => key_path(text, e.span().map_or(0, |s| s.start), field),
+                None => "(document)".into(),
+            };
             invalid(e.span(), &key, msg)
         })?;
         let mut specs = Vec::with_capacity(raw.device_spec.len());

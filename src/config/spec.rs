@@ -1,20 +1,47 @@
 //! One `[[device_spec]]` entry and how it matches a device.
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::address::AddressSpec;
 use crate::types::PciAddress;
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// `address`: a glob string or a table of regexes. Not `#[serde(untagged)]`: that would
+/// swallow unknown keys in the table (a typo'd `fuction` silently widening a pool) and lose
+/// the position of the bad key.
+#[derive(Debug)]
 pub(super) enum RawAddress {
     Glob(String),
-    Regex {
-        domain: Option<String>,
-        bus: Option<String>,
-        slot: Option<String>,
-        function: Option<String>,
-    },
+    Regex(RawRegex),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRegex {
+    domain: Option<Spanned<String>>,
+    bus: Option<Spanned<String>>,
+    slot: Option<Spanned<String>>,
+    function: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a PCI address glob or a table of domain/bus/slot/function regexes")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawAddress, E> {
+                Ok(RawAddress::Glob(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RawAddress, A::Error> {
+                RawRegex::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+                    .map(RawAddress::Regex)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// nova writes `trusted = "true"`; TOML users write `trusted = true`. Both, nothing else.
@@ -28,15 +55,15 @@ pub(super) enum BoolLike {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSpec {
-    vendor_id: Option<String>,
-    product_id: Option<String>,
-    address: Option<RawAddress>,
-    devname: Option<String>,
-    physical_network: Option<String>,
-    trusted: Option<BoolLike>,
-    remote_managed: Option<BoolLike>,
+    vendor_id: Option<Spanned<String>>,
+    product_id: Option<Spanned<String>>,
+    address: Option<Spanned<RawAddress>>,
+    devname: Option<Spanned<String>>,
+    physical_network: Option<Spanned<String>>,
+    trusted: Option<Spanned<BoolLike>>,
+    remote_managed: Option<Spanned<BoolLike>>,
     #[serde(default)]
-    pf_names: Vec<String>,
+    pf_names: Vec<Spanned<String>>,
 }
 
 /// `ens1f0#0-3,5`: a PF netdev and, optionally, which VF indexes of it.
@@ -122,101 +149,118 @@ pub enum MatchOutcome {
     NoMatch(String),
 }
 
-/// (key, message, span) of a semantic config error; the span, when known, beats the entry's.
+/// (key, message, span) of a semantic config error; the span is the offending value's, so
+/// the message points at the line and column to fix.
 type SpecError = (String, String, SpanOpt);
 type SpanOpt = Option<std::ops::Range<usize>>;
 
-fn hex_id(key: &str, s: &str) -> Result<Option<u16>, SpecError> {
-    if s == "*" {
+fn at<T>(v: &Spanned<T>) -> SpanOpt {
+    Some(v.span())
+}
+
+fn hex_id(key: &str, s: &Spanned<String>) -> Result<Option<u16>, SpecError> {
+    let text = s.get_ref();
+    if text == "*" {
         return Ok(None);
     }
-    let t = s.trim_start_matches("0x");
+    let t = text.trim_start_matches("0x");
     if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err((
             key.into(),
-            format!("{s:?} is not a 4-digit hexadecimal id"),
-            None,
+            format!("{text:?} is not a 4-digit hexadecimal id"),
+            at(s),
         ));
     }
     Ok(Some(u16::from_str_radix(t, 16).expect("checked hex")))
 }
 
-fn bool_like(key: &str, v: Option<BoolLike>) -> Result<bool, SpecError> {
-    match v {
-        None => Ok(false),
-        Some(BoolLike::Bool(b)) => Ok(b),
-        Some(BoolLike::Text(t)) => match t.to_ascii_lowercase().as_str() {
+fn bool_like(key: &str, v: Option<&Spanned<BoolLike>>) -> Result<bool, SpecError> {
+    let Some(v) = v else { return Ok(false) };
+    match v.get_ref() {
+        BoolLike::Bool(b) => Ok(*b),
+        BoolLike::Text(t) => match t.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" | "on" => Ok(true),
             "false" | "no" | "0" | "off" => Ok(false),
-            _ => Err((key.into(), format!("{t:?} is not a boolean"), None)),
+            _ => Err((key.into(), format!("{t:?} is not a boolean"), at(v))),
         },
     }
 }
 
 impl DeviceSpec {
     pub(super) fn from_raw(index: usize, r: RawSpec) -> Result<DeviceSpec, SpecError> {
-        if r.devname.is_some() && r.address.is_some() {
+        if let (Some(_), Some(a)) = (&r.devname, &r.address) {
             return Err((
                 "devname".into(),
                 "devname and address cannot be combined (as in nova)".into(),
-                None,
+                at(a),
             ));
         }
-        let address = match r.address {
+        let address = match &r.address {
             None => None,
-            Some(RawAddress::Glob(g)) => {
-                Some(AddressSpec::parse_glob(&g).map_err(|m| ("address".to_string(), m, None))?)
-            }
-            Some(RawAddress::Regex {
-                domain,
-                bus,
-                slot,
-                function,
-            }) => Some(
-                AddressSpec::from_regexes(
-                    domain.as_deref(),
-                    bus.as_deref(),
-                    slot.as_deref(),
-                    function.as_deref(),
-                )
-                .map_err(|(k, m)| (k, m, None))?,
-            ),
+            Some(a) => match a.get_ref() {
+                RawAddress::Glob(g) => Some(
+                    AddressSpec::parse_glob(g).map_err(|m| ("address".to_string(), m, at(a)))?,
+                ),
+                RawAddress::Regex(x) => {
+                    fn part(s: &Option<Spanned<String>>) -> Option<&str> {
+                        s.as_ref().map(|s| s.get_ref().as_str())
+                    }
+                    Some(
+                        AddressSpec::from_regexes(
+                            part(&x.domain),
+                            part(&x.bus),
+                            part(&x.slot),
+                            part(&x.function),
+                        )
+                        .map_err(|(k, m)| {
+                            let span = match k.as_str() {
+                                "address.domain" => x.domain.as_ref(),
+                                "address.bus" => x.bus.as_ref(),
+                                "address.slot" => x.slot.as_ref(),
+                                _ => x.function.as_ref(),
+                            }
+                            .map(|s| s.span());
+                            (k, m, span.or(at(a)))
+                        })?,
+                    )
+                }
+            },
         };
         if let Some(d) = &r.devname {
-            d.parse::<crate::types::IfName>()
-                .map_err(|e| ("devname".to_string(), e.to_string(), None))?;
+            d.get_ref()
+                .parse::<crate::types::IfName>()
+                .map_err(|e| ("devname".to_string(), e.to_string(), at(d)))?;
         }
         let pf_names = r
             .pf_names
             .iter()
-            .map(|s| PfSelector::parse(s))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| ("pf_names".to_string(), m, None))?;
+            .map(|s| PfSelector::parse(s.get_ref()).map_err(|m| ("pf_names".to_string(), m, at(s))))
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(p) = &r.physical_network {
-            if p.is_empty() {
-                return Err(("physical_network".into(), "must not be empty".into(), None));
+            if p.get_ref().is_empty() {
+                return Err(("physical_network".into(), "must not be empty".into(), at(p)));
             }
         }
         Ok(DeviceSpec {
             index,
             vendor_id: r
                 .vendor_id
-                .as_deref()
+                .as_ref()
                 .map(|s| hex_id("vendor_id", s))
                 .transpose()?
                 .flatten(),
             product_id: r
                 .product_id
-                .as_deref()
+                .as_ref()
                 .map(|s| hex_id("product_id", s))
                 .transpose()?
                 .flatten(),
             address,
-            devname: r.devname,
+            devname: r.devname.map(Spanned::into_inner),
             pf_names,
-            physical_network: r.physical_network,
-            trusted: bool_like("trusted", r.trusted)?,
-            remote_managed: bool_like("remote_managed", r.remote_managed)?,
+            physical_network: r.physical_network.map(Spanned::into_inner),
+            trusted: bool_like("trusted", r.trusted.as_ref())?,
+            remote_managed: bool_like("remote_managed", r.remote_managed.as_ref())?,
         })
     }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::record::Allocation;
 use crate::host::{DriverName, Host, HostError, Knob, KnobKind};
 use crate::hwdb::NicModel;
 use crate::netlink::VfState;
+use crate::store::Allocation;
 use crate::types::{IfName, PciAddress};
 
 /// One change that was made and how to undo it.
@@ -24,6 +24,8 @@ pub enum Applied {
 pub struct Target<'a> {
     pub vf: PciAddress,
     pub pf_netdev: &'a IfName,
+    /// The PF's ifindex as this run's scan found it (0 = unknown): resolved at use time from
+    /// the name, never taken from a record, since a re-created PF netdev gets a new index.
     pub pf_ifindex: u32,
     pub vf_index: u32,
 }
@@ -62,7 +64,7 @@ pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostErro
 }
 
 fn driver_name(s: &str) -> Result<DriverName, HostError> {
-    DriverName::new(s).map_err(|m| HostError::other("driver", m))
+    DriverName::new(s).map_err(|m| HostError::other("driver", m.to_string()))
 }
 
 /// Bind `vf` to `to` with `driver_override` = `override_to` (see [`Host::bind`]).
@@ -138,11 +140,17 @@ pub fn undo(
 
 /// Put a VF back to its recorded original state: driver first, then every knob that differs,
 /// in the kernel's order (MAC before trust: some drivers refuse a MAC change once untrusted).
-pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec<String> {
+/// `pf_ifindex` is the PF's current index (see [`Target::pf_ifindex`]).
+pub fn restore(
+    host: &dyn Host,
+    a: &Allocation,
+    pf_ifindex: u32,
+    model: Option<&NicModel>,
+) -> Vec<String> {
     let t = Target {
         vf: a.vf,
         pf_netdev: &a.pf_netdev,
-        pf_ifindex: a.pf_ifindex,
+        pf_ifindex,
         vf_index: a.vf_index,
     };
     let mut failures = vec![];

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::actuate::{self, Applied, Target};
-use super::record::{AllocMode, Allocation, Original, Phase, StoreState};
 use super::view::{HostView, VfView};
 use super::{emit, AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb::{self, NicModel};
 use crate::netlink::VlanProto;
+use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 
 /// What allocate will do (printed by --dry-run).
 #[derive(Debug, Clone, Serialize)]
@@ -269,7 +269,7 @@ impl Engine<'_> {
         &self,
         view: &mut HostView,
         idx: usize,
-        store: &mut crate::alloc::store::Store,
+        store: &mut crate::store::Store,
         st: &mut StoreState,
         req: &AllocateRequest,
         dry_run: bool,
@@ -330,14 +330,13 @@ impl Engine<'_> {
         let vif = emit::vif(req, v, mac_for_vif)?;
         let view_idx = idx;
         let mut rec = Allocation {
-            vif_id: req.vif_id.clone(),
-            instance_uuid: req.instance_uuid.clone(),
+            vif_id: req.vif_id,
+            instance_uuid: req.instance_uuid,
             physnet: req.physnet.clone(),
             mode: req.mode,
             vf: v.addr,
             pf: v.pf,
             pf_netdev: pf_netdev.clone(),
-            pf_ifindex,
             vf_index: v.vf_index,
             phase: Phase::Pending,
             requested: knobs.clone(),

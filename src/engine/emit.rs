@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use super::record::AllocMode;
 use super::view::VfView;
 use super::{AllocateRequest, EngineError};
+use crate::store::AllocMode;
 use crate::types::MacAddress;
 use crate::vif::VersionedObject;
 
@@ -28,7 +28,7 @@ pub fn vif(
         "id",
         json!(req
             .network_id
-            .clone()
+            .map(|u| u.to_string())
             .unwrap_or_else(|| physnet_uuid(&req.physnet))),
     )
     .map_err(err)?;
@@ -42,7 +42,7 @@ pub fn vif(
         "VIFHostDevice"
     };
     let mut o = VersionedObject::new(class).map_err(err)?;
-    o.set("id", json!(req.vif_id)).map_err(err)?;
+    o.set("id", json!(req.vif_id.to_string())).map_err(err)?;
     o.set("plugin", json!("vifman")).map_err(err)?;
     if let Some(m) = mac {
         o.set("address", json!(m.to_string())).map_err(err)?;
@@ -56,7 +56,7 @@ pub fn vif(
         }
         m => {
             // os-vif names devices prefix + the first 11 characters of the VIF id (14 bytes).
-            let name: String = format!("mvt{}", &req.vif_id[..11.min(req.vif_id.len())]);
+            let name: String = format!("mvt{}", &req.vif_id.to_string()[..11]);
             o.set("vif_name", json!(name)).map_err(err)?;
             o.set("mode", json!(m.direct_mode().expect("direct mode")))
                 .map_err(err)?;

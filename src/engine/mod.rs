@@ -7,23 +7,25 @@ mod emit;
 mod numvfs;
 mod pools;
 mod reconcile;
-pub mod record;
+mod recover;
 mod release;
 mod request;
 mod view;
 
+/// The records live in [`crate::store`]; re-exported for the engine's callers.
+pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 pub use allocate::{AllocateOutcome, Plan};
 pub use pools::{PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
-pub use record::{AllocMode, Allocation, Original, Phase, StoreState};
+pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;
 pub use view::{HostView, VfView};
 
 use std::path::PathBuf;
 
-use crate::alloc::store::{Store, StoreError};
 use crate::config::Config;
 use crate::host::{Host, HostError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -46,7 +48,7 @@ pub enum EngineError {
         rollback: String,
     },
     #[error("no allocation with VIF id {0}")]
-    NotFound(String),
+    NotFound(crate::types::Uuid),
     #[error("{0}")]
     Busy(String),
     #[error(transparent)]
@@ -100,8 +102,7 @@ impl<'a> Engine<'a> {
 
     /// Current allocations (takes the lock briefly, so it sees a consistent state).
     pub fn allocations(&self) -> Result<Vec<Allocation>, EngineError> {
-        let mut s = self.open_store()?;
-        Ok(s.load::<StoreState>()?.allocations)
+        Ok(crate::store::read_allocations(&self.state_dir)?)
     }
 }
 

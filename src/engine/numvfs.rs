@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::record::StoreState;
 use super::{Engine, EngineError};
 use crate::host::SysWrite;
 use crate::hwdb;
+use crate::store::StoreState;
 use crate::sysfs::ScanReport;
 use crate::types::PciAddress;
 
@@ -49,11 +49,11 @@ impl Engine<'_> {
         let st: StoreState = store.load()?;
         let scan = self.host.scan();
         let addr = resolve_pf(&scan, pf)?;
-        let busy: Vec<&str> = st
+        let busy: Vec<String> = st
             .allocations
             .iter()
             .filter(|a| a.pf == addr)
-            .map(|a| a.vif_id.as_str())
+            .map(|a| a.vif_id.to_string())
             .collect();
         if !busy.is_empty() {
             return Err(EngineError::Busy(format!(

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::record::StoreState;
 use super::{Engine, EngineError, HostView};
+use crate::store::StoreState;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PoolReport {

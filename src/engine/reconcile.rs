@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use super::actuate::{self, Target};
-use super::record::{AllocMode, Phase, StoreState};
 use super::{Engine, EngineError, HostView};
 use crate::hwdb;
+use crate::store::{AllocMode, Phase, StoreState};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -39,17 +39,35 @@ pub struct Drift {
 impl Engine<'_> {
     pub fn reconcile(&self, repair: bool) -> Result<Vec<Drift>, EngineError> {
         let _span = tracing::info_span!("reconcile", repair).entered();
-        let mut store = self.open_store()?;
+        // Only a repair may start over from a lost store, and then it rebuilds what the
+        // hardware shows before anything else.
+        let (mut store, rebuilt) = if repair {
+            crate::store::Store::open_for_repair(&self.state_dir)?
+        } else {
+            (self.open_store()?, None)
+        };
         let mut st: StoreState = store.load()?;
         let view = HostView::load(self.host)?;
         let mut out = vec![];
+        if let Some(set_aside) = &rebuilt {
+            tracing::warn!(
+                dir = %self.state_dir.display(),
+                "the store was lost; rebuilding records from the hardware{}",
+                if set_aside.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", set_aside.join("; "))
+                }
+            );
+            out.extend(self.adopt_configured(&view, &mut st));
+        }
         let mut drop_idx = vec![];
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in st.allocations.iter_mut().enumerate() {
             let d = |kind, detail: String| Drift {
                 kind,
                 vf: a.vf.to_string(),
-                vif_id: Some(a.vif_id.clone()),
+                vif_id: Some(a.vif_id.to_string()),
                 detail,
                 repaired: None,
             };
@@ -84,7 +102,8 @@ impl Engine<'_> {
                     };
                     let mut x = d(kind, "interrupted before it finished".into());
                     if repair {
-                        let failures = actuate::restore(self.host, a, model);
+                        let failures =
+                            actuate::restore(self.host, a, v.pf_ifindex.unwrap_or(0), model);
                         if failures.is_empty() {
                             drop_idx.push(i);
                             x.repaired =
@@ -99,7 +118,7 @@ impl Engine<'_> {
                     let t = Target {
                         vf: a.vf,
                         pf_netdev: &a.pf_netdev,
-                        pf_ifindex: a.pf_ifindex,
+                        pf_ifindex: v.pf_ifindex.unwrap_or(0),
                         vf_index: a.vf_index,
                     };
                     let now = v.state.clone();
@@ -163,7 +182,7 @@ impl Engine<'_> {
                 });
             }
         }
-        if !drop_idx.is_empty() {
+        if !drop_idx.is_empty() || rebuilt.is_some() {
             for i in drop_idx.into_iter().rev() {
                 st.allocations.remove(i);
             }

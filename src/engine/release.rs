@@ -1,19 +1,17 @@
 //! release: put the VF back exactly as it was, then forget the allocation.
 
 use super::actuate;
-use super::record::{Phase, StoreState};
 use super::{Engine, EngineError};
 use crate::hwdb;
+use crate::store::{Phase, StoreState};
+use crate::types::Uuid;
 
 impl Engine<'_> {
-    pub fn release(&self, vif_id: &str) -> Result<super::Allocation, EngineError> {
-        let vif_id = vif_id.to_ascii_lowercase();
+    pub fn release(&self, vif_id: &Uuid) -> Result<super::Allocation, EngineError> {
         let _span = tracing::info_span!("release", vif = %vif_id).entered();
         let mut store = self.open_store()?;
         let mut st: StoreState = store.load()?;
-        let i = st
-            .by_vif(&vif_id)
-            .ok_or_else(|| EngineError::NotFound(vif_id.clone()))?;
+        let i = st.by_vif(vif_id).ok_or(EngineError::NotFound(*vif_id))?;
         // No durable "releasing" mark before the restore: if we die half-way, the record is
         // still active and reconcile re-applies it, so the VIF stays allocated until a release
         // completes. One durable write per release instead of two.
@@ -32,7 +30,8 @@ impl Engine<'_> {
             }
             Some(p) => {
                 let model = hwdb::by_pf(view.vfs[p].pf_ids.0, view.vfs[p].pf_ids.1);
-                let failures = actuate::restore(self.host, &rec, model);
+                let pf_ifindex = view.vfs[p].pf_ifindex.unwrap_or(0);
+                let failures = actuate::restore(self.host, &rec, pf_ifindex, model);
                 let _ = view.refresh_vf(self.host, p);
                 if !failures.is_empty() {
                     st.allocations[i].phase = Phase::Releasing;

@@ -1,17 +1,17 @@
 //! An allocation request, validated on construction: nothing invalid reaches the kernel.
 
-use super::record::AllocMode;
 use super::EngineError;
 use crate::host::{Knob, KnobKind};
 use crate::netlink::{VfLinkState, VlanProto};
-use crate::types::{MacAddress, VlanId};
+use crate::store::AllocMode;
+use crate::types::{MacAddress, Uuid, VlanId};
 
 #[derive(Debug, Clone)]
 pub struct AllocateRequest {
     pub physnet: String,
-    pub instance_uuid: String,
-    pub vif_id: String,
-    pub network_id: Option<String>,
+    pub instance_uuid: Uuid,
+    pub vif_id: Uuid,
+    pub network_id: Option<Uuid>,
     pub mac: Option<MacAddress>,
     pub vlan: Option<(VlanId, u32)>,
     pub vlan_proto: VlanProto,
@@ -33,10 +33,12 @@ fn bad(msg: impl Into<String>) -> EngineError {
 }
 
 impl AllocateRequest {
+    /// The ids are typed: the caller parsed them once (the CLI with clap, the device plugin
+    /// from its own generated ids), so one VIF id can only ever be spelled one way here.
     pub fn new(
         physnet: &str,
-        instance_uuid: &str,
-        vif_id: &str,
+        instance_uuid: Uuid,
+        vif_id: Uuid,
         mode: AllocMode,
     ) -> Result<Self, EngineError> {
         if physnet.is_empty()
@@ -47,15 +49,10 @@ impl AllocateRequest {
                 "--physnet {physnet:?} is not a physical network name"
             )));
         }
-        for (what, v) in [("--instance", instance_uuid), ("--vif-id", vif_id)] {
-            if !crate::vif::coerce::is_uuid(v) {
-                return Err(bad(format!("{what} {v:?} is not a UUID")));
-            }
-        }
         Ok(AllocateRequest {
             physnet: physnet.into(),
-            instance_uuid: instance_uuid.into(),
-            vif_id: vif_id.to_ascii_lowercase(),
+            instance_uuid,
+            vif_id,
             network_id: None,
             mac: None,
             vlan: None,
@@ -138,11 +135,6 @@ impl AllocateRequest {
                 return Err(bad(format!(
                     "--min-tx-rate {min} is above --max-tx-rate {max}"
                 )));
-            }
-        }
-        if let Some(n) = &self.network_id {
-            if !crate::vif::coerce::is_uuid(n) {
-                return Err(bad(format!("--network-id {n:?} is not a UUID")));
             }
         }
         Ok(())

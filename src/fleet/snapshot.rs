@@ -79,8 +79,10 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
         seen.insert(v.addr);
         let rec = st.allocations.iter().find(|a| a.vf == v.addr);
         let holder = match rec {
-            Some(a) if ids::is_plugin_vif(&a.vif_id) => Holder::Plugin(a.vif_id.clone()),
-            Some(a) => Holder::Vifman(a.vif_id.clone()),
+            Some(a) if ids::is_plugin_vif(&a.vif_id.to_string()) => {
+                Holder::Plugin(a.vif_id.to_string())
+            }
+            Some(a) => Holder::Vifman(a.vif_id.to_string()),
             None if v.driver.as_deref() == Some("vfio-pci")
                 || v.state.as_ref().is_some_and(|s| !s.mac.is_zero()) =>
             {
@@ -132,7 +134,7 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
     // A VF a container holds that vanished (numvfs changed): keep it, unhealthy, so kubelet
     // learns that the device it handed out is gone instead of silently losing capacity.
     for a in &st.allocations {
-        if seen.contains(&a.vf) || !ids::is_plugin_vif(&a.vif_id) {
+        if seen.contains(&a.vf) || !ids::is_plugin_vif(&a.vif_id.to_string()) {
             continue;
         }
         out.push(VfInfo {
@@ -143,7 +145,7 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             numa: None,
             iommu_group: None,
             driver: None,
-            holder: Holder::Plugin(a.vif_id.clone()),
+            holder: Holder::Plugin(a.vif_id.to_string()),
             healthy: false,
             reason: Some("VF vanished".into()),
         });

@@ -18,6 +18,8 @@ use std::time::Duration;
 use crate::netlink::PfLinkState;
 use crate::sysfs::AccessError;
 use crate::sysfs::{ScanReport, SysfsRoot};
+/// Kept here too: driver names appear in every [`SysWrite`] the host performs.
+pub use crate::types::DriverName;
 use crate::types::{IfName, PciAddress};
 
 /// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
@@ -155,47 +157,6 @@ impl SysWrite {
     }
 }
 
-/// A kernel driver name: what may follow `sys/bus/pci/drivers/`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DriverName(String);
-
-impl DriverName {
-    pub fn new(s: &str) -> Result<Self, String> {
-        if s.is_empty()
-            || s.len() > 64
-            || s == "."
-            || s == ".."
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        {
-            return Err(format!("{s:?} is not a driver name"));
-        }
-        Ok(DriverName(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for DriverName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        DriverName::new(&s)
-    }
-}
-impl From<DriverName> for String {
-    fn from(d: DriverName) -> String {
-        d.0
-    }
-}
-impl std::fmt::Display for DriverName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// Only `host/` can make one, so only `host/` can call [`Host::sysfs`]: code above reads the
 /// kernel through the typed methods of [`Host`], never by building paths under the root.
 pub struct Sealed(());
@@ -305,5 +266,5 @@ pub trait Host {
 const BIND_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn driver_name(s: &str) -> Result<DriverName, HostError> {
-    DriverName::new(s).map_err(|m| HostError::other("driver", m))
+    DriverName::new(s).map_err(|m| HostError::other("driver", m.to_string()))
 }

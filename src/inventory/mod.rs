@@ -23,7 +23,7 @@ pub use table::render_table;
 
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set
 /// and they are no longer `free`.
-pub fn apply_allocations(inv: &mut Inventory, allocs: &[crate::engine::Allocation]) {
+pub fn apply_allocations(inv: &mut Inventory, allocs: &[crate::store::Allocation]) {
     for pf in &mut inv.physical_functions {
         for vf in &mut pf.vfs {
             if let Some(a) = allocs.iter().find(|a| a.vf == vf.device.address) {

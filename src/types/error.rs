@@ -12,4 +12,8 @@ pub enum TypeError {
     VlanId { input: String, reason: &'static str },
     #[error("invalid interface name {input:?}: {reason}")]
     IfName { input: String, reason: &'static str },
+    #[error("{input:?} is not a UUID: {reason} (expected 32 hexadecimal digits, 8-4-4-4-12)")]
+    Uuid { input: String, reason: &'static str },
+    #[error("{input:?} is not a driver name: {reason}")]
+    DriverName { input: String, reason: &'static str },
 }

@@ -4,6 +4,7 @@
 //! path or a syscall argument: there is no way to build an address like `../../etc` or an
 //! interface name with a `/` in it.
 
+mod driver;
 mod error;
 mod ifname;
 mod mac;
@@ -11,10 +12,12 @@ mod pci;
 pub mod uuid;
 mod vlan;
 
+pub use driver::DriverName;
 pub use error::TypeError;
 pub use ifname::IfName;
 pub use mac::MacAddress;
 pub use pci::PciAddress;
+pub use uuid::Uuid;
 pub use vlan::VlanId;
 
 /// Implements `Serialize`/`Deserialize` as the `Display`/`FromStr` string form, so JSON carries

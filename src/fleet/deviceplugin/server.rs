@@ -19,7 +19,7 @@ use crate::fleet::proto::{
 };
 use crate::fleet::snapshot::{Holder, Snapshot};
 use crate::fleet::worker::EngineWorker;
-use crate::types::PciAddress;
+use crate::types::{PciAddress, Uuid};
 
 pub const HEALTHY: &str = "Healthy";
 pub const UNHEALTHY: &str = "Unhealthy";
@@ -102,9 +102,13 @@ fn allocate_container(
         .allocations()
         .map_err(|err| fail("internal", Status::internal(err.to_string())))?;
     let nonce = ids::random_uuid();
-    let instance = ids::random_uuid();
-    let mut done: Vec<String> = vec![];
-    let undo = |done: &[String]| {
+    let typed = |s: String| -> Result<Uuid, Status> {
+        s.parse()
+            .map_err(|e: crate::types::TypeError| fail("internal", Status::internal(e.to_string())))
+    };
+    let instance = typed(ids::random_uuid())?;
+    let mut done: Vec<Uuid> = vec![];
+    let undo = |done: &[Uuid]| {
         for v in done {
             if let Err(err) = e.release(v) {
                 tracing::error!(vif = %v, %err, "rolling back a partial Allocate");
@@ -113,7 +117,7 @@ fn allocate_container(
     };
     for a in &addrs {
         if let Some(rec) = records.iter().find(|r| r.vf == *a) {
-            if ids::is_plugin_vif(&rec.vif_id) {
+            if ids::is_plugin_vif(&rec.vif_id.to_string()) {
                 // kubelet only hands out a device it believes free: the container that had
                 // it is gone (the device-plugin API has no Deallocate), so drop its record.
                 tracing::info!(vf = %a, old = %rec.vif_id, "kubelet re-assigned a VF; releasing the previous container's record");
@@ -134,8 +138,8 @@ fn allocate_container(
                 ));
             }
         }
-        let vif = ids::plugin_vif_id(resource, ids_in, &a.to_string(), &nonce);
-        let mut req = AllocateRequest::new(pool, &instance, &vif, mode)
+        let vif = typed(ids::plugin_vif_id(resource, ids_in, &a.to_string(), &nonce))?;
+        let mut req = AllocateRequest::new(pool, instance, vif, mode)
             .map_err(|err| fail("request", Status::internal(err.to_string())))?;
         req.only_vf = Some(*a);
         if let Err(err) = e.allocate(&req, false) {
@@ -181,7 +185,13 @@ fn allocate_container(
             .join(","),
     );
     let mut annotations = std::collections::HashMap::new();
-    annotations.insert("vifman.io/vif-ids".to_string(), done.join(","));
+    annotations.insert(
+        "vifman.io/vif-ids".to_string(),
+        done.iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     Ok(ContainerAllocateResponse {
         envs,
         mounts: vec![],
@@ -326,8 +336,8 @@ impl DevicePlugin for PoolPlugin {
                         }
                         Err(s) => {
                             // The whole call fails: undo the containers already done.
-                            for v in &made {
-                                let _ = e.release(v);
+                            for v in made.iter().filter_map(|v| v.parse::<Uuid>().ok()) {
+                                let _ = e.release(&v);
                             }
                             return Err(s);
                         }

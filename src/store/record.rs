@@ -1,10 +1,11 @@
-//! What the store keeps per allocation: enough to undo it without asking anyone.
+//! What the store keeps per allocation: enough to undo it without asking anyone, and nothing
+//! the kernel may renumber behind our back (PFs are kept by name, never by ifindex).
 
 use serde::{Deserialize, Serialize};
 
 use crate::host::Knob;
 use crate::netlink::VfState;
-use crate::types::{IfName, PciAddress};
+use crate::types::{IfName, PciAddress, Uuid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,14 +69,16 @@ pub struct Original {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Allocation {
-    pub vif_id: String,
-    pub instance_uuid: String,
+    pub vif_id: Uuid,
+    pub instance_uuid: Uuid,
     pub physnet: String,
     pub mode: AllocMode,
     pub vf: PciAddress,
     pub pf: PciAddress,
+    /// The PF by name: resolved to an ifindex at use time. Stores written before this carried a
+    /// `pf_ifindex` too; it is ignored on load (a PF re-created by a driver reload gets a new
+    /// index, and the old one may then name another link).
     pub pf_netdev: IfName,
-    pub pf_ifindex: u32,
     pub vf_index: u32,
     pub phase: Phase,
     /// Knobs set on the VF, in the order applied.
@@ -95,10 +98,41 @@ pub struct StoreState {
 }
 
 impl StoreState {
-    pub fn by_vif(&self, vif_id: &str) -> Option<usize> {
-        self.allocations.iter().position(|a| a.vif_id == vif_id)
+    pub fn by_vif(&self, vif_id: &Uuid) -> Option<usize> {
+        self.allocations.iter().position(|a| &a.vif_id == vif_id)
     }
     pub fn holds(&self, vf: &PciAddress) -> bool {
         self.allocations.iter().any(|a| &a.vf == vf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as vifman wrote it before ids were typed and the ifindex was dropped: upper-case
+    /// and undashed UUIDs, `pf_ifindex` present.
+    const OLD: &str = r#"{"allocations":[{"vif_id":"6F0F6F2C7C9A4B9D9C9F0A3A5B1B1D01",
+        "instance_uuid":"11111111-2222-3333-4444-555555555555","physnet":"physnet1",
+        "mode":"hostdev","vf":"0000:3b:02.0","pf":"0000:3b:00.0","pf_netdev":"enp59s0f0",
+        "pf_ifindex":7,"vf_index":0,"phase":"active","requested":[],"bound_driver":null,
+        "original":{"vf":{"vf":0,"mac":"00:00:00:00:00:00","vlan":0,"qos":0,
+        "vlan_proto":"802.1Q","spoofchk":true,"trust":false,"link_state":"auto",
+        "min_tx_rate":0,"max_tx_rate":0},"driver":"iavf","driver_override":null},
+        "vif":{},"created":1}]}"#;
+
+    #[test]
+    fn old_records_load_and_normalise() {
+        let st: StoreState = match serde_json::from_str(OLD) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let a = &st.allocations[0];
+        assert_eq!(a.vif_id.to_string(), "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01");
+        let again = serde_json::to_string(&st).unwrap();
+        assert!(!again.contains("pf_ifindex"), "{again}");
+        assert!(again.contains("\"6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01\""));
+        let lower: Uuid = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01".parse().unwrap();
+        assert_eq!(st.by_vif(&lower), Some(0));
     }
 }

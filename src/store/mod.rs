@@ -1,0 +1,22 @@
+//! The allocation store: what vifman has handed out, kept durably in a state directory.
+//!
+//! It sits below the engine: the engine writes records through [`Store`] under its lock;
+//! inventory, the CLI and the fleet code only read them, through [`read_allocations`], which
+//! never creates anything. Records ([`record`]) are plain data with typed ids; the slot files
+//! ([`slots`]) make every write crash-safe and refuse to mistake a lost store for an empty one.
+
+mod record;
+mod slots;
+
+use std::path::Path;
+
+pub use record::{AllocMode, Allocation, Original, Phase, StoreState};
+pub use slots::{create_state_dir, Store, StoreError, DEFAULT_STATE_DIR};
+
+/// The allocations recorded in `dir`, read under the store's lock so a half-finished cycle of
+/// another process is never seen. Empty when `dir` has never held a store; creates nothing.
+pub fn read_allocations(dir: &Path) -> Result<Vec<Allocation>, StoreError> {
+    Ok(Store::peek::<StoreState>(dir)?
+        .unwrap_or_default()
+        .allocations)
+}

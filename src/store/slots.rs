@@ -1,0 +1,568 @@
+//! The slot files: a state directory holding two slots written alternately, so a crash at any
+//! byte leaves the previous state loadable, and a lock file so concurrent vifman processes
+//! serialise their read-modify-write cycles and never hand out one VF twice.
+//!
+//! Each slot is `{"seq":N,"len":L,"hash":H}\n<body>`; the newest slot whose length and FNV-1a
+//! hash check out wins. One `fdatasync` per write, no rename, no temporary file, no directory
+//! fsync after the slots exist: that is what makes durable allocate+release fast.
+//!
+//! The directory runs as root on production hosts, so it is treated as hostile ground:
+//! - it is created 0700 whatever the umask, and refused when another user owns it or may
+//!   write to it;
+//! - every file in it is opened relative to the directory's descriptor with `O_NOFOLLOW` and
+//!   `O_NONBLOCK`, then checked with `fstat` to be a regular file owned by the running user, so
+//!   a symlink cannot redirect a write and a FIFO at `lock` cannot hang every command;
+//! - losing data is never silent: once a store has been written (`marker`), slots that are
+//!   missing, empty or damaged are an error naming the files and the way out, never a fresh
+//!   empty store (which would hand allocated VFs out a second time). Falling back to the older
+//!   slot when only the newest is damaged is allowed, and reported as a warning.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/vifman";
+
+const SLOTS: [&str; 2] = ["state.a", "state.b"];
+const LOCK: &str = "lock";
+/// Written once, after the first durable save: from then on empty slots mean lost data.
+const MARKER: &str = "marker";
+const MARKER_TEXT: &[u8] = b"vifman allocation store: state.a/state.b hold the records; \
+if both are missing or empty, run `vifman reconcile --repair`\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not what vifman created: a symlink, a FIFO, another user's file.
+    #[error("{path}: {reason}; refusing to use it")]
+    Unsafe { path: PathBuf, reason: String },
+    #[error("state directory {dir}: no slot can be read ({detail}); refusing to guess; run `vifman reconcile --repair` to set the damaged files aside and rebuild what the hardware shows")]
+    Damaged { dir: PathBuf, detail: String },
+    #[error("state directory {dir} has held allocations (its `marker` file exists) but {detail}; refusing to start from an empty store, which would hand allocated VFs out again; run `vifman reconcile --repair` to rebuild what the hardware shows")]
+    Lost { dir: PathBuf, detail: String },
+    #[error("state directory {dir}: slot generation {seq} is the last one; a new write would look older than it; move the directory aside and run `vifman reconcile --repair`")]
+    Exhausted { dir: PathBuf, seq: u64 },
+    #[error("{path}: the records cannot be decoded: {source}")]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("state {path}: cannot encode: {source}")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn errno(path: &Path) -> impl FnOnce(Errno) -> StoreError + '_ {
+    move |e| StoreError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in data {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[derive(Serialize, Deserialize)]
+struct SlotHeader {
+    seq: u64,
+    len: usize,
+    hash: u64,
+}
+
+/// What one slot file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    Missing,
+    Empty,
+    Damaged(&'static str),
+    Valid { seq: u64, body: Vec<u8> },
+}
+
+impl Slot {
+    fn parse(buf: &[u8]) -> Slot {
+        if buf.is_empty() {
+            return Slot::Empty;
+        }
+        let Some(nl) = buf.iter().position(|b| *b == b'\n') else {
+            return Slot::Damaged("no header line");
+        };
+        let Ok(h) = serde_json::from_slice::<SlotHeader>(&buf[..nl]) else {
+            return Slot::Damaged("unreadable header");
+        };
+        let body = &buf[nl + 1..];
+        if body.len() < h.len {
+            return Slot::Damaged("truncated");
+        }
+        if fnv1a(&body[..h.len]) != h.hash {
+            return Slot::Damaged("checksum mismatch");
+        }
+        Slot::Valid {
+            seq: h.seq,
+            body: body[..h.len].to_vec(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Slot::Missing => "missing".into(),
+            Slot::Empty => "empty".into(),
+            Slot::Damaged(why) => format!("damaged ({why})"),
+            Slot::Valid { seq, .. } => format!("generation {seq}"),
+        }
+    }
+}
+
+fn file_kind(t: FileType) -> &'static str {
+    match t {
+        FileType::RegularFile => "regular file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symbolic link",
+        FileType::Fifo => "FIFO",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Unknown => "special file",
+    }
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Refuse anything but a regular file owned by the user running vifman.
+fn check_file(fd: impl AsFd, path: &Path) -> Result<(), StoreError> {
+    let st = rustix::fs::fstat(fd).map_err(errno(path))?;
+    let t = FileType::from_raw_mode(st.st_mode);
+    if t != FileType::RegularFile {
+        return Err(StoreError::Unsafe {
+            path: path.to_path_buf(),
+            reason: format!("is a {}, not a regular file", file_kind(t)),
+        });
+    }
+    if st.st_uid != euid() {
+        return Err(StoreError::Unsafe {
+            path: path.to_path_buf(),
+            reason: format!(
+                "is owned by uid {}, not by the user running vifman (uid {})",
+                st.st_uid,
+                euid()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Open `name` in the state directory without following a symlink and without blocking on a
+/// FIFO; `None` when it does not exist and `create` is false.
+fn open_in(
+    dirfd: &OwnedFd,
+    dir: &Path,
+    name: &str,
+    create: bool,
+) -> Result<Option<File>, StoreError> {
+    let path = dir.join(name);
+    let mut flags =
+        OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if create {
+        flags |= OFlags::CREATE;
+    }
+    match rustix::fs::openat(dirfd, name, flags, Mode::from_raw_mode(0o600)) {
+        Ok(fd) => {
+            check_file(&fd, &path)?;
+            Ok(Some(File::from(fd)))
+        }
+        Err(Errno::NOENT) if !create => Ok(None),
+        Err(e) => {
+            // Name what is there instead of the bare errno (ELOOP for a symlink, ENXIO for a
+            // socket, EISDIR for a directory).
+            if let Ok(st) = rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                let t = FileType::from_raw_mode(st.st_mode);
+                if t != FileType::RegularFile {
+                    let reason = if t == FileType::Symlink {
+                        "is a symbolic link (vifman never follows links in its state directory)"
+                            .to_string()
+                    } else {
+                        format!("is a {}, not a regular file", file_kind(t))
+                    };
+                    return Err(StoreError::Unsafe { path, reason });
+                }
+            }
+            Err(errno(&path)(e))
+        }
+    }
+}
+
+/// Open the state directory itself, creating it (0700 whatever the umask) when `create`.
+/// `None` when it does not exist and `create` is false. The directory may be reached through
+/// a symlink an administrator set up; the files inside never are.
+fn open_dir(dir: &Path, create: bool) -> Result<Option<OwnedFd>, StoreError> {
+    let mut created = false;
+    if create {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
+            Ok(()) => created = true,
+            Err(Errno::EXIST) => {}
+            Err(e) => return Err(errno(dir)(e)),
+        }
+    }
+    let fd = match rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) if !create => return Ok(None),
+        Err(Errno::NOTDIR) => {
+            return Err(StoreError::Unsafe {
+                path: dir.to_path_buf(),
+                reason: "is not a directory".into(),
+            })
+        }
+        Err(e) => return Err(errno(dir)(e)),
+    };
+    if created {
+        // mkdir's mode passes through the umask; the docs promise 0700.
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700)).map_err(errno(dir))?;
+    }
+    let st = rustix::fs::fstat(&fd).map_err(errno(dir))?;
+    if st.st_uid != euid() {
+        return Err(StoreError::Unsafe {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "is owned by uid {}, not by the user running vifman (uid {})",
+                st.st_uid,
+                euid()
+            ),
+        });
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(StoreError::Unsafe {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "is writable by other users (mode {:o}), who could replace the store's files; `chmod 700` it",
+                st.st_mode & 0o7777
+            ),
+        });
+    }
+    Ok(Some(fd))
+}
+
+/// Create the state directory (mode 0700 whatever the umask) if it is missing, and check it.
+/// Callers that put their own files there (the simulated kernel) call this first, so the
+/// directory never starts out with the wrong mode.
+pub fn create_state_dir(dir: &Path) -> Result<(), StoreError> {
+    open_dir(dir, true).map(|_| ())
+}
+
+fn read_slot(f: Option<&mut File>, path: &Path) -> Result<Slot, StoreError> {
+    let Some(f) = f else {
+        return Ok(Slot::Missing);
+    };
+    let mut buf = Vec::new();
+    f.seek(SeekFrom::Start(0)).map_err(io(path))?;
+    f.read_to_end(&mut buf).map_err(io(path))?;
+    Ok(Slot::parse(&buf))
+}
+
+fn sync_dir(dirfd: &OwnedFd, dir: &Path) -> Result<(), StoreError> {
+    rustix::fs::fsync(dirfd).map_err(errno(dir))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Read only; create nothing.
+    Peek,
+    /// The normal read-modify-write cycle.
+    Write,
+    /// `reconcile --repair`: a lost or damaged store is set aside instead of refused.
+    Repair,
+}
+
+/// An open, exclusively locked state directory. Dropping it releases the lock.
+pub struct Store {
+    dir: PathBuf,
+    dirfd: OwnedFd,
+    _lock: Option<File>,
+    slots: [Option<File>; 2],
+    /// (seq, slot index, body) of the newest valid slot, if any.
+    newest: Option<(u64, usize, Vec<u8>)>,
+    marked: bool,
+    warnings: Vec<String>,
+}
+
+impl Store {
+    /// Open (creating the directory 0700 and the lock if needed) and take the exclusive lock,
+    /// waiting for other vifman processes to finish their cycle.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Self::open_as(dir, Access::Write)?.expect("created").0)
+    }
+
+    /// Read the current state without creating anything: `None` when the directory does not
+    /// exist (a host vifman never allocated on). Takes the lock briefly when there is one, so
+    /// it never sees a half-finished cycle's intermediate state.
+    pub fn peek<T: DeserializeOwned + Default>(dir: &Path) -> Result<Option<T>, StoreError> {
+        match Self::open_as(dir, Access::Peek)? {
+            None => Ok(None),
+            Some((mut s, _)) => s.load().map(Some),
+        }
+    }
+
+    /// Open for `reconcile --repair`: like [`Store::open`], but a store whose slots are lost or
+    /// all damaged is not refused: the damaged slot files are renamed `<slot>.damaged-<time>`
+    /// (kept for inspection) and the store starts empty. Returns, for a store that had to be
+    /// started over, what was set aside; the caller must then [`Store::save`] the rebuilt
+    /// state before dropping the store, or the next open reports the loss again.
+    pub fn open_for_repair(dir: &Path) -> Result<(Store, Option<Vec<String>>), StoreError> {
+        Ok(Self::open_as(dir, Access::Repair)?.expect("created"))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn open_as(
+        dir: &Path,
+        access: Access,
+    ) -> Result<Option<(Store, Option<Vec<String>>)>, StoreError> {
+        let create = access != Access::Peek;
+        let Some(dirfd) = open_dir(dir, create)? else {
+            return Ok(None);
+        };
+        let lock = open_in(&dirfd, dir, LOCK, create)?;
+        if let Some(l) = &lock {
+            let _span = tracing::debug_span!("store_lock", dir = %dir.display()).entered();
+            l.lock().map_err(io(&dir.join(LOCK)))?;
+        }
+        let marked = match rustix::fs::statat(&dirfd, MARKER, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => true,
+            Err(Errno::NOENT) => false,
+            Err(e) => return Err(errno(&dir.join(MARKER))(e)),
+        };
+        let mut slots = [
+            open_in(&dirfd, dir, SLOTS[0], false)?,
+            open_in(&dirfd, dir, SLOTS[1], false)?,
+        ];
+        let reads = [
+            read_slot(slots[0].as_mut(), &dir.join(SLOTS[0]))?,
+            read_slot(slots[1].as_mut(), &dir.join(SLOTS[1]))?,
+        ];
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            dirfd,
+            _lock: lock,
+            slots,
+            newest: None,
+            marked,
+            warnings: vec![],
+        };
+        let mut set_aside = None;
+        match store.judge(reads.clone()) {
+            Ok(()) => {}
+            Err(StoreError::Lost { .. } | StoreError::Damaged { .. })
+                if access == Access::Repair =>
+            {
+                set_aside = Some(store.set_aside(&reads)?);
+            }
+            Err(e) => return Err(e),
+        }
+        for w in &store.warnings {
+            tracing::warn!(dir = %store.dir.display(), "{w}");
+        }
+        Ok(Some((store, set_aside)))
+    }
+
+    /// Pick the newest valid slot, warn about a damaged other one, refuse lost data.
+    fn judge(&mut self, reads: [Slot; 2]) -> Result<(), StoreError> {
+        let detail = || {
+            format!(
+                "{} is {}, {} is {}",
+                SLOTS[0],
+                reads[0].describe(),
+                SLOTS[1],
+                reads[1].describe()
+            )
+        };
+        let valid: Vec<(u64, usize)> = reads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Valid { seq, .. } => Some((*seq, i)),
+                _ => None,
+            })
+            .collect();
+        let Some(&(seq, i)) = valid.iter().max() else {
+            if reads.iter().any(|s| matches!(s, Slot::Damaged(_))) {
+                return Err(StoreError::Damaged {
+                    dir: self.dir.clone(),
+                    detail: detail(),
+                });
+            }
+            if self.marked {
+                return Err(StoreError::Lost {
+                    dir: self.dir.clone(),
+                    detail: detail(),
+                });
+            }
+            return Ok(());
+        };
+        // The slots alternate, so from generation 2 on both have been written: an empty or
+        // missing other slot is damage too, not a store that was only ever saved once.
+        let other = &reads[1 - i];
+        let damaged = match other {
+            Slot::Damaged(_) => true,
+            Slot::Missing | Slot::Empty => seq >= 2,
+            Slot::Valid { .. } => false,
+        };
+        if damaged {
+            self.warnings.push(format!(
+                "{} is {}; using {} (generation {seq}); allocations saved after it may be missing: check with `vifman reconcile`",
+                self.dir.join(SLOTS[1 - i]).display(),
+                other.describe(),
+                SLOTS[i],
+            ));
+        }
+        let Slot::Valid { body, .. } = &reads[i] else {
+            unreachable!("picked a valid slot")
+        };
+        self.newest = Some((seq, i, body.clone()));
+        Ok(())
+    }
+
+    /// Rename every slot file that exists out of the way (repair of a lost store).
+    fn set_aside(&mut self, reads: &[Slot; 2]) -> Result<Vec<String>, StoreError> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut out = vec![];
+        for (i, name) in SLOTS.iter().enumerate() {
+            if reads[i] == Slot::Missing {
+                continue;
+            }
+            let to = format!("{name}.damaged-{stamp}");
+            rustix::fs::renameat(&self.dirfd, *name, &self.dirfd, to.as_str())
+                .map_err(errno(&self.dir.join(name)))?;
+            self.slots[i] = None;
+            out.push(format!(
+                "{} ({}) moved to {to}",
+                self.dir.join(name).display(),
+                reads[i].describe()
+            ));
+        }
+        sync_dir(&self.dirfd, &self.dir)?;
+        self.newest = None;
+        self.warnings.clear();
+        Ok(out)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Problems found on open that did not stop it (a damaged older slot); also logged.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The current state, or `T::default()` for a new directory.
+    pub fn load<T: DeserializeOwned + Default>(&mut self) -> Result<T, StoreError> {
+        let Some((_, i, body)) = &self.newest else {
+            return Ok(T::default());
+        };
+        serde_json::from_slice(body).map_err(|source| StoreError::Decode {
+            path: self.dir.join(SLOTS[*i]),
+            source,
+        })
+    }
+
+    /// Durably replace the state: write the older slot, fdatasync, and only then is it newest.
+    pub fn save<T: Serialize>(&mut self, state: &T) -> Result<(), StoreError> {
+        let body = serde_json::to_vec(state).map_err(|source| StoreError::Encode {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let (seq, target) = match &self.newest {
+            None => (1, 0),
+            Some((s, i, _)) => (
+                s.checked_add(1).ok_or(StoreError::Exhausted {
+                    dir: self.dir.clone(),
+                    seq: *s,
+                })?,
+                1 - i,
+            ),
+        };
+        let header = serde_json::to_vec(&SlotHeader {
+            seq,
+            len: body.len(),
+            hash: fnv1a(&body),
+        })
+        .expect("header encodes");
+        let path = self.dir.join(SLOTS[target]);
+        let _span =
+            tracing::debug_span!("store_save", path = %path.display(), seq, bytes = body.len())
+                .entered();
+        let created = self.slots[target].is_none();
+        if created {
+            self.slots[target] = open_in(&self.dirfd, &self.dir, SLOTS[target], true)?;
+        }
+        let f = self.slots[target].as_mut().expect("opened");
+        let mut out = Vec::with_capacity(header.len() + 1 + body.len());
+        out.extend_from_slice(&header);
+        out.push(b'\n');
+        out.extend_from_slice(&body);
+        f.seek(SeekFrom::Start(0)).map_err(io(&path))?;
+        f.write_all(&out).map_err(io(&path))?;
+        f.set_len(out.len() as u64).map_err(io(&path))?;
+        f.sync_data().map_err(io(&path))?;
+        if created {
+            // A new directory entry must survive a crash too.
+            sync_dir(&self.dirfd, &self.dir)?;
+        }
+        self.newest = Some((seq, target, body));
+        if !self.marked {
+            self.mark()?;
+        }
+        Ok(())
+    }
+
+    /// Record, after the first durable save, that this directory holds a store.
+    fn mark(&mut self) -> Result<(), StoreError> {
+        let path = self.dir.join(MARKER);
+        let mut f = open_in(&self.dirfd, &self.dir, MARKER, true)?.expect("created");
+        f.set_len(0).map_err(io(&path))?;
+        f.write_all(MARKER_TEXT).map_err(io(&path))?;
+        f.sync_all().map_err(io(&path))?;
+        sync_dir(&self.dirfd, &self.dir)?;
+        self.marked = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

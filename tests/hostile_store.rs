@@ -1,0 +1,542 @@
+//! The allocation store and the config against hostile or unlucky input, through the real
+//! `vifman` binary on a simulated host: corrupted, emptied and swapped store files, a FIFO at
+//! the lock, one VIF id spelled two ways, bad ids, config typos. Each case asserts a clear
+//! one-line error (or the documented warning) and that nothing in the state dir changed.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
+const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
+const INST: &str = "11111111-2222-3333-4444-555555555555";
+const VIF: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01";
+const VIF2: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d02";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Run vifman, failing the test instead of hanging if it does not finish in 20 s.
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vifman"))
+        .args(args)
+        .env_remove("VIFMAN_SIM_FAIL")
+        .env_remove("VIFMAN_SIM_CRASH")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("vifman {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+struct Sim {
+    dir: tempfile::TempDir,
+    state: PathBuf,
+    config: String,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        Sim {
+            state: dir.path().join("state"),
+            dir,
+            config: CONFIG.into(),
+        }
+    }
+    fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = [cmd, "--sysfs-root", NFV, "--simulate", "--state-dir"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.push(self.state.display().to_string());
+        v.push("--config".into());
+        v.push(self.config.clone());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+    fn run(&self, cmd: &str, extra: &[&str]) -> Output {
+        let a = self.args(cmd, extra);
+        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+    fn ok(&self, cmd: &str, extra: &[&str]) -> Output {
+        let o = self.run(cmd, extra);
+        assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o.stderr));
+        o
+    }
+    /// A clean failure: non-zero exit, one line on stderr containing every needle.
+    fn fails(&self, cmd: &str, extra: &[&str], needles: &[&str]) -> String {
+        let o = self.run(cmd, extra);
+        let err = text(&o.stderr);
+        assert!(!o.status.success(), "{cmd} {extra:?} succeeded: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{cmd}: not one line: {err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "{cmd} {extra:?}: no {n:?} in: {err}");
+        }
+        err
+    }
+    /// Allocate with a VLAN only (no MAC): the VF then looks free to anyone without the record,
+    /// which is what makes a lost store dangerous.
+    fn allocate(&self, vif: &str) -> Output {
+        self.run(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                INST,
+                "--vif-id",
+                vif,
+                "--vlan",
+                "100",
+            ],
+        )
+    }
+    fn allocations(&self) -> serde_json::Value {
+        let o = run(&[
+            "allocations",
+            "--json",
+            "--state-dir",
+            &self.state.display().to_string(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+    fn slot(&self, name: &str) -> PathBuf {
+        self.state.join(name)
+    }
+}
+
+/// Every file under `dir` (the store and the simulated kernel's copy) with its content.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let v = if m.file_type().is_symlink() {
+                std::fs::read_link(&p)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if m.is_dir() {
+                todo.push(p.clone());
+                b"<dir>".to_vec()
+            } else if m.is_file() {
+                std::fs::read(&p).unwrap()
+            } else {
+                format!("<special {:o}>", m.permissions().mode()).into_bytes()
+            };
+            out.insert(p, v);
+        }
+    }
+    out
+}
+
+#[test]
+fn state_dir_is_0700_whatever_the_umask() {
+    let sim = Sim::new();
+    let a = sim.args("pools", &[]);
+    let cmd = format!(
+        "umask 000; exec '{}' {}",
+        env!("CARGO_BIN_EXE_vifman"),
+        a.iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let o = Command::new("sh").args(["-c", &cmd]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mode = std::fs::metadata(&sim.state).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+    assert!(sim.allocate(VIF).status.success());
+    let lock = std::fs::metadata(sim.slot("lock"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(lock & 0o077, 0, "lock mode {lock:o}");
+}
+
+#[test]
+fn emptied_or_deleted_slots_are_an_error_never_an_empty_store() {
+    for how in ["empty", "deleted"] {
+        let sim = Sim::new();
+        assert!(sim.allocate(VIF).status.success());
+        let held_vf = sim.allocations()[0]["vf"].as_str().unwrap().to_string();
+        for s in ["state.a", "state.b"] {
+            match how {
+                "empty" => std::fs::write(sim.slot(s), b"").unwrap(),
+                _ => std::fs::remove_file(sim.slot(s)).unwrap(),
+            }
+        }
+        let before = tree(&sim.state);
+        let needles = [
+            "has held allocations",
+            "state.a is",
+            "state.b is",
+            "vifman reconcile --repair",
+        ];
+        // The VF held by VIF is not handed to a second VIF; nothing reads "no allocations".
+        sim.fails(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                INST,
+                "--vif-id",
+                VIF2,
+                "--vlan",
+                "7",
+            ],
+            &needles,
+        );
+        sim.fails("allocations", &[], &needles);
+        sim.fails("release", &["--vif-id", VIF], &needles);
+        sim.fails("reconcile", &[], &needles);
+        let st = sim.state.display().to_string();
+        let o = run(&["inventory", "--sysfs-root", NFV, "--state-dir", &st]);
+        assert!(!o.status.success(), "{how}: inventory hid the loss");
+        assert!(text(&o.stderr).contains("has held allocations"));
+        assert_eq!(tree(&sim.state), before, "{how}: state changed");
+
+        // The documented way out: repair sets the files aside and re-records the VF that
+        // still carries VIF's VLAN, so a new VIF gets another VF.
+        let o = sim.ok("reconcile", &["--repair", "--json"]);
+        assert!(
+            text(&o.stderr).contains("the store was lost"),
+            "{}",
+            text(&o.stderr)
+        );
+        let drift: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let recovered = drift
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["vf"] == held_vf.as_str())
+            .unwrap_or_else(|| panic!("{how}: {held_vf} not recovered: {drift}"))
+            .clone();
+        assert!(
+            recovered["repaired"]
+                .as_str()
+                .unwrap()
+                .contains("recovered VIF"),
+            "{recovered}"
+        );
+        let list = sim.allocations();
+        assert!(
+            list.as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["vf"] == held_vf.as_str()),
+            "{list}"
+        );
+        // VFs someone else gave an admin MAC stay unrecorded and untouched.
+        assert!(
+            !list.as_array().unwrap().iter().any(|a| a["requested"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["knob"] == "mac")),
+            "{list}"
+        );
+        let o = sim.ok(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                INST,
+                "--vif-id",
+                VIF2,
+                "--vlan",
+                "7",
+                "--dry-run",
+            ],
+        );
+        let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_ne!(plan["vf"], held_vf.as_str(), "{how}: handed out twice");
+        // The recovered record can be released like any other.
+        let id = recovered["vif_id"].as_str().unwrap();
+        sim.ok("release", &["--vif-id", id]);
+        assert!(!sim
+            .allocations()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["vf"] == held_vf.as_str()));
+        // A second repair finds a healthy store and changes nothing.
+        let before = tree(&sim.state);
+        let o = sim.ok("reconcile", &["--repair"]);
+        assert!(!text(&o.stderr).contains("the store was lost"));
+        assert_eq!(tree(&sim.state), before);
+    }
+}
+
+#[test]
+fn damaged_slots_fall_back_with_a_warning_or_are_refused() {
+    let sim = Sim::new();
+    assert!(sim.allocate(VIF).status.success());
+    // allocate wrote two generations: pending (state.a), active (state.b).
+    let b = std::fs::read(sim.slot("state.b")).unwrap();
+    // Truncated newest slot: the older one is used, and stderr says so.
+    std::fs::write(sim.slot("state.b"), &b[..b.len() / 2]).unwrap();
+    let before = tree(&sim.state);
+    let o = sim.ok("allocations", &["--json"]);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("WARN") && err.contains("state.b is damaged (truncated)"),
+        "{err}"
+    );
+    assert!(err.contains("using state.a (generation 1)"), "{err}");
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["phase"], "pending");
+    assert_eq!(tree(&sim.state), before);
+    // Garbage in both: refused, naming both, nothing changed.
+    std::fs::write(sim.slot("state.a"), b"\x00\x01garbage").unwrap();
+    std::fs::write(sim.slot("state.b"), b"{\"seq\":9}\nxx").unwrap();
+    let before = tree(&sim.state);
+    for cmd in ["allocations", "reconcile"] {
+        sim.fails(
+            cmd,
+            &[],
+            &[
+                "no slot can be read",
+                "state.a is damaged (no header line)",
+                "state.b is damaged (unreadable header)",
+                "vifman reconcile --repair",
+            ],
+        );
+    }
+    sim.fails(
+        "allocate",
+        &[
+            "--physnet",
+            "physnet3",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF2,
+        ],
+        &["no slot can be read"],
+    );
+    assert_eq!(tree(&sim.state), before);
+}
+
+#[test]
+fn symlinked_slots_and_a_fifo_lock_are_refused_at_once() {
+    let sim = Sim::new();
+    assert!(sim.allocate(VIF).status.success());
+    let outside = sim.dir.path().join("precious");
+    std::fs::write(&outside, b"not vifman's").unwrap();
+    // A slot replaced by a symlink to a file outside the state dir.
+    let a = sim.slot("state.a");
+    let saved = std::fs::read(&a).unwrap();
+    std::fs::remove_file(&a).unwrap();
+    std::os::unix::fs::symlink(&outside, &a).unwrap();
+    let before = tree(&sim.state);
+    for cmd in ["allocations", "release"] {
+        sim.fails(
+            cmd,
+            if cmd == "release" {
+                &["--vif-id", VIF][..]
+            } else {
+                &[]
+            },
+            &["state.a: is a symbolic link", "refusing"],
+        );
+    }
+    sim.fails(
+        "allocate",
+        &[
+            "--physnet",
+            "physnet3",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF2,
+        ],
+        &["symbolic link"],
+    );
+    assert_eq!(std::fs::read(&outside).unwrap(), b"not vifman's");
+    assert_eq!(tree(&sim.state), before);
+    std::fs::remove_file(&a).unwrap();
+    std::fs::write(&a, saved).unwrap();
+    // A FIFO at the lock: every command used to hang on it.
+    let lock = sim.slot("lock");
+    std::fs::remove_file(&lock).unwrap();
+    let o = Command::new("mkfifo").arg(&lock).output().unwrap();
+    assert!(o.status.success());
+    let before = tree(&sim.state);
+    for cmd in ["allocations", "reconcile", "pools"] {
+        sim.fails(
+            cmd,
+            &[],
+            &["lock: is a FIFO, not a regular file", "refusing"],
+        );
+    }
+    let st = sim.state.display().to_string();
+    let o = run(&["inventory", "--sysfs-root", NFV, "--state-dir", &st]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("is a FIFO"), "{}", text(&o.stderr));
+    assert_eq!(tree(&sim.state), before);
+}
+
+#[test]
+fn one_vif_id_in_two_spellings_is_one_vif() {
+    let sim = Sim::new();
+    assert!(sim.allocate(VIF).status.success());
+    let before = tree(&sim.state);
+    for spelling in [
+        VIF.to_uppercase(),
+        VIF.replace('-', ""),
+        VIF.replace('-', "").to_uppercase(),
+    ] {
+        sim.fails(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                INST,
+                "--vif-id",
+                &spelling,
+            ],
+            &[&format!("VIF {VIF} already has an allocation")],
+        );
+    }
+    assert_eq!(tree(&sim.state), before);
+    // The record is stored in the canonical form, whatever was typed; release accepts any.
+    let list = sim.allocations();
+    assert_eq!(list[0]["vif_id"], VIF);
+    sim.ok("release", &["--vif-id", &VIF.to_uppercase()]);
+    assert_eq!(sim.allocations(), serde_json::json!([]));
+    // And an upper-case instance id is stored lower-case.
+    let o = sim.run(
+        "allocate",
+        &[
+            "--physnet",
+            "physnet3",
+            "--instance",
+            &INST.to_uppercase(),
+            "--vif-id",
+            &VIF.replace('-', ""),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let list = sim.allocations();
+    assert_eq!(list[0]["vif_id"], VIF);
+    assert_eq!(list[0]["instance_uuid"], INST);
+}
+
+#[test]
+fn bad_ids_are_refused_before_anything_happens() {
+    let sim = Sim::new();
+    assert!(sim.allocate(VIF).status.success());
+    let before = tree(&sim.state);
+    for bad in [
+        "not-a-uuid",
+        "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d0",
+        "6f0f6f2c--7c9a4b9d-9c9f-0a3a5b1b1d01",
+        "",
+    ] {
+        let o = sim.run("release", &["--vif-id", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(
+            text(&o.stderr).contains("is not a UUID"),
+            "{bad:?}: {}",
+            text(&o.stderr)
+        );
+        let o = sim.run(
+            "allocate",
+            &["--physnet", "physnet3", "--instance", bad, "--vif-id", VIF2],
+        );
+        assert!(
+            text(&o.stderr).contains("is not a UUID"),
+            "{bad:?}: {}",
+            text(&o.stderr)
+        );
+        // plug validates its instance id before reading the VIF or touching the kernel.
+        let o = run(&["plug", "/nonexistent.json", "--instance-uuid", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(
+            text(&o.stderr).contains("is not a UUID"),
+            "{bad:?}: {}",
+            text(&o.stderr)
+        );
+        let o = run(&["unplug", "/nonexistent.json", "--instance-uuid", bad]);
+        assert!(
+            text(&o.stderr).contains("is not a UUID"),
+            "{bad:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    assert_eq!(tree(&sim.state), before);
+}
+
+#[test]
+fn config_typos_are_errors_with_line_and_column() {
+    let cases = [
+        (
+            "exclude = [\"eno2\"]\nexclude_default_rout = true\n",
+            ":2:1: exclude_default_rout: unknown field `exclude_default_rout`",
+        ),
+        (
+            "[[device_spec]]\ndevname = \"enp175s0f0\"\nphysical_netwrok = \"physnet3\"\n",
+            ":3:1: device_spec[0].physical_netwrok: unknown field",
+        ),
+        (
+            "[[device_spec]]\naddress = { bus = \"5e\", fuction = \"[2-7]\" }\nphysical_network = \"offload\"\n",
+            ":2:25: device_spec[0].address.fuction: unknown field `fuction`",
+        ),
+        (
+            "[[device_spec]]\nvendor_id = \"8086\"\n\n[[device_spec]]\nproduct_id = \"zzzz\"\nphysical_network = \"p\"\n",
+            ":5:14: device_spec[1].product_id: \"zzzz\" is not a 4-digit hexadecimal id",
+        ),
+    ];
+    let sim = Sim::new();
+    assert!(sim.allocate(VIF).status.success());
+    for (toml, want) in cases {
+        let cfg = sim.dir.path().join("typo.toml");
+        std::fs::write(&cfg, toml).unwrap();
+        let mut s = Sim::new();
+        s.state = sim.state.clone();
+        s.config = cfg.display().to_string();
+        let before = tree(&sim.state);
+        for cmd in ["pools", "allocate"] {
+            let extra: &[&str] = if cmd == "allocate" {
+                &[
+                    "--physnet",
+                    "physnet3",
+                    "--instance",
+                    INST,
+                    "--vif-id",
+                    VIF2,
+                ]
+            } else {
+                &[]
+            };
+            let err = s.fails(cmd, extra, &[want]);
+            assert!(err.starts_with(&format!("{}:", cfg.display())), "{err}");
+        }
+        assert_eq!(tree(&sim.state), before, "{toml}");
+    }
+}
