@@ -24,12 +24,11 @@ pub enum Applied {
 pub struct Target<'a> {
     pub vf: PciAddress,
     pub pf_netdev: &'a IfName,
-    pub pf_ifindex: u32,
     pub vf_index: u32,
 }
 
 pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
-    host.vf_state_of(t.pf_netdev, t.pf_ifindex)?
+    host.vf_state_of(t.pf_netdev)?
         .and_then(|l| l.vfs.into_iter().find(|s| s.vf == t.vf_index))
         .ok_or_else(|| {
             HostError::other(
@@ -41,7 +40,7 @@ pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
 
 /// Set a knob and verify it. Some drivers (i40e) apply asynchronously: re-read a few times.
 pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostError> {
-    host.set_vf(t.pf_netdev, t.pf_ifindex, t.vf_index, knob)?;
+    host.set_vf(t.pf_netdev, t.vf_index, knob)?;
     for attempt in 0..5 {
         let s = read_vf(host, t)?;
         if knob.holds_in(&s) {
@@ -180,7 +179,6 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
     let t = Target {
         vf: a.vf,
         pf_netdev: &a.pf_netdev,
-        pf_ifindex: a.pf_ifindex,
         vf_index: a.vf_index,
     };
     let mut failures = vec![];

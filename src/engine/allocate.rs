@@ -357,7 +357,6 @@ impl Engine<'_> {
         let t = Target {
             vf: v.addr,
             pf_netdev: &pf_netdev,
-            pf_ifindex,
             vf_index: v.vf_index,
         };
         let mut applied: Vec<Applied> = vec![];

@@ -99,7 +99,6 @@ impl Engine<'_> {
                     let t = Target {
                         vf: a.vf,
                         pf_netdev: &a.pf_netdev,
-                        pf_ifindex: a.pf_ifindex,
                         vf_index: a.vf_index,
                     };
                     let now = v.state.clone();

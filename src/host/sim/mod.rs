@@ -14,6 +14,7 @@ pub use faults::Faults;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::events::{self, OnChange, Watch};
 use super::{Host, HostError, Knob, SysWrite};
 use crate::hwdb::{self, NicModel};
 use crate::netlink::{
@@ -233,7 +234,7 @@ impl Host for SimHost {
         Ok(self.load_state()?.links)
     }
 
-    fn set_vf(&self, pf: &IfName, _pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
+    fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
             .entered();
@@ -293,7 +294,7 @@ impl Host for SimHost {
         self.save_link(&link)
     }
 
-    fn vf_state_of(&self, pf: &IfName, _pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
+    fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
         self.load_link(pf.as_str())
     }
 
@@ -359,6 +360,13 @@ impl Host for SimHost {
             })
         }
     }
+
+    /// inotify on the simulation's own tree: the simulated kernel only writes files.
+    fn watch(&self, on_change: OnChange) -> Result<Watch, HostError> {
+        let dir = self.dir.clone();
+        events::watch_paths(move || events::sim_paths(&dir), on_change)
+            .map_err(|e| HostError::from_io(format!("watch {}", self.dir.display()), &e))
+    }
 }
 
 impl HostError {
@@ -382,7 +390,6 @@ impl HostError {
 /// old or the new content, never a torn file, and a crash mid-write only damages the spare.
 /// (A tmp-file-and-rename per write made inode allocation the top cost on ext4.)
 pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -402,22 +409,15 @@ pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if !path.exists() {
         return std::fs::rename(&spare, path);
     }
-    let a = std::ffi::CString::new(spare.as_os_str().as_bytes())?;
-    let b = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: two NUL-terminated paths, AT_FDCWD, a flag the kernel validates.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
+    match rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        &spare,
+        rustix::fs::CWD,
+        path,
+        rustix::fs::RenameFlags::EXCHANGE,
+    ) {
+        Ok(()) => Ok(()),
         // Filesystems without RENAME_EXCHANGE: plain atomic rename.
-        std::fs::rename(&spare, path)
+        Err(_) => std::fs::rename(&spare, path),
     }
 }
