@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use vifman::config::Config;
 use vifman::engine::{AllocMode, AllocateRequest, Engine};
 use vifman::fixture::synth::{build, SynthSpec};
-use vifman::host::{set_vf_knob, Knob, SimHost};
+use vifman::host::{Knob, SimHost};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -101,14 +101,12 @@ fn main() {
             .args(["link", "add", "bv0", "type", "veth", "peer", "name", "bv1"])
             .status()
             .ok()?;
-        let c = std::ffi::CString::new("bv0").unwrap();
-        let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
         let pf = "bv0".parse().unwrap();
         let knob = Knob::Trust { on: true };
         let mut v = vec![];
         for _ in 0..2000 {
             let t = Instant::now();
-            let _ = set_vf_knob(&pf, idx, 0, &knob);
+            let _ = vifman::rtnl::Rtnl::open().and_then(|mut s| s.set_vf(&pf, 0, &knob));
             v.push(t.elapsed());
         }
         Some(median(v))

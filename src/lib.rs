@@ -14,6 +14,7 @@ pub mod host;
 pub mod hwdb;
 pub mod inventory;
 pub mod netlink;
+pub mod rtnl;
 pub mod store;
 pub mod sysfs;
 pub mod types;

@@ -1,11 +1,15 @@
-//! The real-host watcher against the real kernel: in a private network namespace, creating a
+//! The real host's watcher (`Host::watch`) against the real kernel: in a private network namespace, creating a
 //! veth pair and bringing it up and down must wake it (rtnetlink RTMGRP_LINK, the path PF
 //! carrier changes take), without polling. Skipped without root.
 #![cfg(feature = "fleet")]
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+
+use vifman::host::{Host, RealHost};
+use vifman::sysfs::SysfsRoot;
 
 #[test]
 fn kernel_link_events_wake_the_watcher() {
@@ -23,8 +27,10 @@ fn kernel_link_events_wake_the_watcher() {
             .build()
             .unwrap();
         let notify = Arc::new(tokio::sync::Notify::new());
+        let n = notify.clone();
         // Sockets opened on this thread live in the new namespace, as do `ip`'s children.
-        let _w = vifman::fleet::watch::watch_kernel(notify.clone()).unwrap();
+        let host = RealHost::new(SysfsRoot::new(Path::new("/")).unwrap());
+        let _w = host.watch(Arc::new(move || n.notify_one())).unwrap();
         let ip = |args: &[&str]| {
             let o = Command::new("ip")
                 .args(args)

@@ -8,7 +8,8 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use vifman::inventory::collect;
-use vifman::netlink::{KernelVfState, VfStateSource, VF_STATE_FILE};
+use vifman::netlink::{VfStateSource, VF_STATE_FILE};
+use vifman::rtnl::KernelVfState;
 use vifman::sysfs::SysfsRoot;
 
 /// Copies a fixture with `cp -a` (symlinks kept as links, loops included).

@@ -1,12 +1,14 @@
 //! The kernel's own check of our IFLA_VF_* encodings, without an SR-IOV NIC: in a private
 //! network namespace, every VF knob sent to a veth must come back EOPNOTSUPP ("parsed, accepted
 //! by ifla_vf_policy, no driver support"), never EINVAL/ERANGE (a policy rejection). A
-//! deliberately malformed attribute proves the check can fail.
+//! deliberately malformed attribute proves the check can fail. The PF is addressed by name,
+//! as vifman always does.
 
 use netlink_packet_core::DefaultNla;
 use netlink_packet_route::link::VfInfo;
-use vifman::host::{set_vf_knob, set_vf_raw, vf_info, Knob};
+use vifman::host::Knob;
 use vifman::netlink::{VfLinkState, VlanProto};
+use vifman::rtnl::{set_vf_info, vf_info, Rtnl};
 use vifman::types::{IfName, MacAddress, VlanId};
 
 fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
@@ -25,11 +27,6 @@ fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
     .unwrap()
 }
 
-fn ifindex(name: &str) -> u32 {
-    let c = std::ffi::CString::new(name).unwrap();
-    unsafe { libc::if_nametoindex(c.as_ptr()) }
-}
-
 #[test]
 fn every_vf_knob_encoding_is_accepted_by_the_kernel() {
     let done = in_private_netns(|| {
@@ -41,9 +38,8 @@ fn every_vf_knob_encoding_is_accepted_by_the_kernel() {
             .status()
             .expect("ip");
         assert!(st.success());
-        let idx = ifindex("vfenc0");
-        assert!(idx > 0);
         let pf: IfName = "vfenc0".parse().unwrap();
+        let mut rt = Rtnl::open().expect("rtnetlink");
         let knobs = [
             Knob::Mac {
                 mac: "02:11:22:33:44:55".parse::<MacAddress>().unwrap(),
@@ -69,16 +65,24 @@ fn every_vf_knob_encoding_is_accepted_by_the_kernel() {
             },
         ];
         for k in &knobs {
-            let e = set_vf_knob(&pf, idx, 0, k).expect_err("a veth has no VFs");
+            let e = rt.set_vf(&pf, 0, k).expect_err("a veth has no VFs");
             assert_eq!(e.errno(), Some(libc::EOPNOTSUPP), "{}: {e}", k.describe());
         }
         // 2-byte IFLA_VF_MAC: the policy must reject it (ERANGE or EINVAL), not EOPNOTSUPP.
-        let e =
-            set_vf_raw(idx, VfInfo::Other(DefaultNla::new(1, vec![0, 0]))).expect_err("malformed");
+        let e = rt
+            .request(set_vf_info(
+                &pf,
+                VfInfo::Other(DefaultNla::new(1, vec![0, 0])),
+            ))
+            .expect_err("malformed");
         assert!(
             matches!(e.errno(), Some(libc::ERANGE) | Some(libc::EINVAL)),
             "{e}"
         );
+        // A PF that does not exist is named in the error, not silently another link.
+        let gone: IfName = "vfenc9".parse().unwrap();
+        let e = rt.set_vf(&gone, 0, &knobs[0]).expect_err("no such PF");
+        assert_eq!(e.errno(), Some(libc::ENODEV), "{e}");
         // And the encoder produces what the crate parses back.
         for k in &knobs {
             let _ = vf_info(0, k);

@@ -188,9 +188,8 @@ pub fn placement(cmd: PlacementCommand) -> anyhow::Result<()> {
         };
     }
     let notify = Arc::new(tokio::sync::Notify::new());
-    let _watch =
-        crate::fleet::watch::watch_host(&w.root, w.simulated, &w.state_dir, notify.clone())
-            .context("watching the host")?;
+    let _watch = crate::fleet::watch::watch_host_blocking(&w, notify.clone())
+        .context("watching the host")?;
     let rt = runtime()?;
     loop {
         if let Err(e) = sync_once(&w, &client, &hv, parent.as_deref(), a.json) {

@@ -24,14 +24,11 @@ pub enum Applied {
 pub struct Target<'a> {
     pub vf: PciAddress,
     pub pf_netdev: &'a IfName,
-    /// The PF's ifindex as this run's scan found it (0 = unknown): resolved at use time from
-    /// the name, never taken from a record, since a re-created PF netdev gets a new index.
-    pub pf_ifindex: u32,
     pub vf_index: u32,
 }
 
 pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
-    host.vf_state_of(t.pf_netdev, t.pf_ifindex)?
+    host.vf_state_of(t.pf_netdev)?
         .and_then(|l| l.vfs.into_iter().find(|s| s.vf == t.vf_index))
         .ok_or_else(|| {
             HostError::other(
@@ -43,7 +40,7 @@ pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
 
 /// Set a knob and verify it. Some drivers (i40e) apply asynchronously: re-read a few times.
 pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostError> {
-    host.set_vf(t.pf_netdev, t.pf_ifindex, t.vf_index, knob)?;
+    host.set_vf(t.pf_netdev, t.vf_index, knob)?;
     for attempt in 0..5 {
         let s = read_vf(host, t)?;
         if knob.holds_in(&s) {
@@ -140,17 +137,11 @@ pub fn undo(
 
 /// Put a VF back to its recorded original state: driver first, then every knob that differs,
 /// in the kernel's order (MAC before trust: some drivers refuse a MAC change once untrusted).
-/// `pf_ifindex` is the PF's current index (see [`Target::pf_ifindex`]).
-pub fn restore(
-    host: &dyn Host,
-    a: &Allocation,
-    pf_ifindex: u32,
-    model: Option<&NicModel>,
-) -> Vec<String> {
+/// The PF is addressed by name, resolved by the kernel at use time.
+pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec<String> {
     let t = Target {
         vf: a.vf,
         pf_netdev: &a.pf_netdev,
-        pf_ifindex,
         vf_index: a.vf_index,
     };
     let mut failures = vec![];

@@ -316,7 +316,6 @@ impl Engine<'_> {
             return Ok(AllocateOutcome { plan, vif: None });
         }
         let pf_netdev = v.pf_netdev.clone().expect("selected VFs have a PF netdev");
-        let pf_ifindex = v.pf_ifindex.unwrap_or(0);
         // Without --mac: hostdev and passthrough report the VF's own MAC; vepa/bridge leave
         // `address` unset so the macvtap gets its own (it must differ from the VF's).
         let mac_for_vif = req.mac.or_else(|| match req.mode {
@@ -356,7 +355,6 @@ impl Engine<'_> {
         let t = Target {
             vf: v.addr,
             pf_netdev: &pf_netdev,
-            pf_ifindex,
             vf_index: v.vf_index,
         };
         let mut applied: Vec<Applied> = vec![];

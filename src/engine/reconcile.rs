@@ -102,8 +102,7 @@ impl Engine<'_> {
                     };
                     let mut x = d(kind, "interrupted before it finished".into());
                     if repair {
-                        let failures =
-                            actuate::restore(self.host, a, v.pf_ifindex.unwrap_or(0), model);
+                        let failures = actuate::restore(self.host, a, model);
                         if failures.is_empty() {
                             drop_idx.push(i);
                             x.repaired =
@@ -118,7 +117,6 @@ impl Engine<'_> {
                     let t = Target {
                         vf: a.vf,
                         pf_netdev: &a.pf_netdev,
-                        pf_ifindex: v.pf_ifindex.unwrap_or(0),
                         vf_index: a.vf_index,
                     };
                     let now = v.state.clone();

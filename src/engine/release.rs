@@ -30,8 +30,7 @@ impl Engine<'_> {
             }
             Some(p) => {
                 let model = hwdb::by_pf(view.vfs[p].pf_ids.0, view.vfs[p].pf_ids.1);
-                let pf_ifindex = view.vfs[p].pf_ifindex.unwrap_or(0);
-                let failures = actuate::restore(self.host, &rec, pf_ifindex, model);
+                let failures = actuate::restore(self.host, &rec, model);
                 let _ = view.refresh_vf(self.host, p);
                 if !failures.is_empty() {
                     st.allocations[i].phase = Phase::Releasing;

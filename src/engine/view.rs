@@ -107,7 +107,7 @@ impl HostView {
         let netdevs = host.netdevs_of(&v.addr);
         let state = match &v.pf_netdev {
             Some(pf) => host
-                .vf_state_of(pf, v.pf_ifindex.unwrap_or(0))?
+                .vf_state_of(pf)?
                 .and_then(|l| l.vfs.into_iter().find(|s| s.vf == v.vf_index)),
             None => None,
         };

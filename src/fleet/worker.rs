@@ -18,9 +18,6 @@ pub type HostFactory = Box<dyn FnOnce() -> Result<(Box<dyn Host>, Config), Strin
 #[derive(Clone)]
 pub struct EngineWorker {
     tx: mpsc::Sender<Job>,
-    /// The tree the host reads (`/` on hardware, the sim-root copy when simulated).
-    pub root: PathBuf,
-    pub simulated: bool,
     /// The allocation store's directory.
     pub state_dir: PathBuf,
 }
@@ -29,7 +26,7 @@ impl EngineWorker {
     pub fn spawn(factory: HostFactory, state_dir: PathBuf) -> Result<EngineWorker, FleetError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let dir = state_dir.clone();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(PathBuf, bool), String>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         std::thread::Builder::new()
             .name("vifman-engine".into())
             .spawn(move || {
@@ -40,23 +37,18 @@ impl EngineWorker {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok((host.location().to_path_buf(), host.simulated())));
+                let _ = ready_tx.send(Ok(()));
                 let engine = Engine::new(host.as_ref(), &config, dir);
                 while let Ok(job) = rx.recv() {
                     job(&engine);
                 }
             })
             .map_err(|e| FleetError::io("spawning the engine thread", e))?;
-        let (root, simulated) = ready_rx
+        ready_rx
             .recv()
             .map_err(|_| FleetError::WorkerGone)?
             .map_err(FleetError::Host)?;
-        Ok(EngineWorker {
-            tx,
-            root,
-            simulated,
-            state_dir,
-        })
+        Ok(EngineWorker { tx, state_dir })
     }
 
     /// Run `f` on the engine thread and await its result.

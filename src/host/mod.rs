@@ -2,15 +2,14 @@
 //! The engine above is identical on a real kernel and on the simulation; only the [`Host`]
 //! behind it differs, so `--simulate` exercises the very code that runs in production.
 
+pub mod events;
 mod knob;
 mod real;
-mod rtnl;
 pub mod sim;
-mod uevent;
 
+pub use events::{OnChange, Watch};
 pub use knob::{Knob, KnobKind};
 pub use real::RealHost;
-pub use rtnl::{set_link_up, set_vf_knob, set_vf_raw, vf_info};
 pub use sim::SimHost;
 
 use std::time::Duration;
@@ -90,6 +89,26 @@ impl HostError {
         match e.raw_os_error() {
             Some(n) => HostError::kernel(op, n),
             None => HostError::other(op, e.to_string()),
+        }
+    }
+    /// A failed netlink request: the errno stays matchable; a lost reply is a timeout.
+    pub(crate) fn from_rtnl(op: impl Into<String>, e: crate::rtnl::RtnlError) -> Self {
+        use crate::rtnl::RtnlError;
+        let op = op.into();
+        match e {
+            RtnlError::Kernel { errno, ext } => {
+                if let Some(ext) = ext {
+                    tracing::info!(op = %op, errno, reason = %ext, "kernel refused");
+                }
+                HostError::kernel(op, errno)
+            }
+            RtnlError::Io(e) => HostError::from_io(format!("{op}: netlink socket"), &e),
+            RtnlError::Decode(m) => HostError::other(op, format!("malformed netlink reply: {m}")),
+            RtnlError::Timeout(waited) => HostError::Timeout {
+                op,
+                what: "the kernel's netlink reply".into(),
+                waited,
+            },
         }
     }
 }
@@ -202,13 +221,13 @@ pub trait Host {
         self.sysfs(Sealed(())).noiommu()
     }
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError>;
-    /// One PF's VF state (cheaper than a full dump on a big host).
-    fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
-        let _ = pf_ifindex;
+    /// One PF's VF state (cheaper than a full dump on a big host). The PF is named, never
+    /// given by ifindex: an index remembered from an earlier run may now be another link.
+    fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
         Ok(self.vf_states()?.into_iter().find(|l| &l.ifname == pf))
     }
-    /// One VF knob, one RTM_SETLINK on the PF, so a failure names exactly one knob.
-    fn set_vf(&self, pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError>;
+    /// One VF knob, one RTM_SETLINK on the PF (by name), so a failure names exactly one knob.
+    fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError>;
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;
     /// Block until `ready()` holds, re-checking on each kernel event (uevent), never by
@@ -219,6 +238,10 @@ pub trait Host {
         timeout: Duration,
         ready: &mut dyn FnMut() -> bool,
     ) -> Result<(), HostError>;
+    /// Call `on_change` (from a watcher thread, bursts coalesced) whenever the host may have
+    /// changed: kernel uevents and rtnetlink link messages on a real kernel, file changes in
+    /// the simulation's tree. Watching stops when the returned [`Watch`] is dropped.
+    fn watch(&self, on_change: OnChange) -> Result<Watch, HostError>;
 
     /// Move `vf` to driver `to` (None: leave it unbound) with `driver_override` set to
     /// `override_to` first, as the PCI core needs: override, unbind, drivers_probe, then wait

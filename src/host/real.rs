@@ -7,9 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::uevent::UeventListener;
+use super::events::{self, OnChange, Uevents, Watch};
 use super::{Host, HostError, Knob, SysWrite};
-use crate::netlink::{FixtureVfState, KernelVfState, PfLinkState, VfStateSource};
+use crate::netlink::{FixtureVfState, PfLinkState, VfStateSource};
+use crate::rtnl::{KernelVfState, LinkChange, Request, Rtnl};
 use crate::sysfs::SysfsRoot;
 use crate::types::IfName;
 
@@ -67,20 +68,26 @@ impl Host for RealHost {
         Ok(links)
     }
 
-    fn vf_state_of(&self, pf: &IfName, pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
-        if pf_ifindex == 0 || !self.root.is_host() {
+    fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
+        if !self.root.is_host() {
             return Ok(self.vf_states()?.into_iter().find(|l| &l.ifname == pf));
         }
-        let mut l = super::rtnl::get_link_vfs(pf_ifindex)?;
+        let op = format!("read {pf} VF state");
+        let mut l = Rtnl::open()
+            .and_then(|mut s| s.pf_vf_state(pf))
+            .map_err(|e| HostError::from_rtnl(op, e))?;
         if let Some(l) = l.as_mut() {
             super::normalize_self_chosen(&self.root, l);
         }
         Ok(l)
     }
 
-    fn set_vf(&self, pf: &IfName, pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
-        self.live(&format!("{pf} vf {vf} {}", knob.describe()))?;
-        super::rtnl::set_vf_knob(pf, pf_ifindex, vf, knob)
+    fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
+        let op = format!("{pf} vf {vf} {}", knob.describe());
+        self.live(&op)?;
+        Rtnl::open()
+            .and_then(|mut s| s.set_vf(pf, vf, knob))
+            .map_err(|e| HostError::from_rtnl(op, e))
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {
@@ -100,7 +107,14 @@ impl Host for RealHost {
 
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
         self.live(&format!("set {ifname} up"))?;
-        super::rtnl::set_link_up(ifname)
+        let _span = tracing::info_span!("rtm_setlink_up", ifname = %ifname).entered();
+        let up = LinkChange {
+            up: Some(true),
+            ..Default::default()
+        };
+        Rtnl::open()
+            .and_then(|mut s| s.request(Request::set_link_by_name(ifname.as_str(), &up)))
+            .map_err(|e| HostError::from_rtnl(format!("{ifname} up"), e))
     }
 
     fn wait_until(
@@ -111,7 +125,7 @@ impl Host for RealHost {
     ) -> Result<(), HostError> {
         let _span = tracing::info_span!("wait_uevents", what).entered();
         let start = Instant::now();
-        let mut listener = match UeventListener::open() {
+        let mut listener = match Uevents::open() {
             Ok(l) => Some(l),
             Err(e) => {
                 tracing::warn!("cannot listen to uevents ({e}); re-checking every 50 ms instead");
@@ -140,5 +154,10 @@ impl Host for RealHost {
                 None => std::thread::sleep(left.min(Duration::from_millis(50))),
             }
         }
+    }
+
+    fn watch(&self, on_change: OnChange) -> Result<Watch, HostError> {
+        events::watch_kernel(on_change)
+            .map_err(|e| HostError::from_io("watch kernel events (uevent, RTMGRP_LINK)", &e))
     }
 }

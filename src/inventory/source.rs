@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::{build, Inventory, VfStateOrigin};
-use crate::netlink::{FixtureVfState, KernelVfState, VfStateDump, VfStateSource, VF_STATE_FILE};
+use crate::netlink::{FixtureVfState, VfStateDump, VfStateSource, VF_STATE_FILE};
+use crate::rtnl::KernelVfState;
 use crate::sysfs::{scan_with_deferred_links, SysfsRoot, Warning};
 
 /// VF state and every link's own attributes (which the scan uses in place of per-netdev sysfs

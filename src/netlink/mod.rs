@@ -1,18 +1,17 @@
 //! Per-VF runtime configuration (admin MAC, VLAN, trust, ...) that sysfs does not expose.
 //!
 //! The kernel only reports it through `IFLA_VFINFO_LIST` on the PF's link, so the live source
-//! is one `RTM_GETLINK` dump. Fixture trees carry the same data as `vf-state.json` so the whole
-//! inventory can be exercised without SR-IOV hardware.
+//! is one `RTM_GETLINK` dump (made by [`crate::rtnl::KernelVfState`]). Fixture trees carry
+//! the same data as `vf-state.json` so the whole inventory can be exercised without SR-IOV
+//! hardware.
 
 mod fixture;
 mod model;
 mod parse;
-mod socket;
 
 pub use fixture::{FixtureVfState, VF_STATE_FILE, VF_STATE_SHARDS};
 pub use model::{LinkAttrs, PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
 pub use parse::{link_attrs, pf_link_state};
-pub use socket::{KernelVfState, RouteSocket};
 
 use thiserror::Error;
 
@@ -24,6 +23,8 @@ pub enum VfStateError {
     Kernel(#[source] std::io::Error),
     #[error("malformed netlink reply: {0}")]
     Decode(String),
+    #[error("RTM_GETLINK dump: no reply from the kernel within {0:?}")]
+    Timeout(std::time::Duration),
     #[error("reading {path}: {source}")]
     FixtureIo {
         path: std::path::PathBuf,

@@ -143,13 +143,7 @@ pub async fn run(
     }
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
     let rescan = Arc::new(Notify::new());
-    let _host_watch = super::watch::watch_host(
-        &worker.root,
-        worker.simulated,
-        &worker.state_dir,
-        rescan.clone(),
-    )
-    .map_err(|e| FleetError::io("watching the host", e))?;
+    let _host_watch = super::watch::watch_host(&worker, rescan.clone()).await?;
     tokio::spawn(rescan_loop(
         worker.clone(),
         snap_tx,
@@ -174,9 +168,7 @@ pub async fn run(
     std::fs::create_dir_all(&dir)
         .map_err(|e| FleetError::io(format!("creating {}", dir.display()), e))?;
     let dir_changed = Arc::new(Notify::new());
-    let d = dir.clone();
-    let _dir_watch = super::watch::watch_paths(move || vec![d.clone()], dir_changed.clone())
-        .map_err(|e| FleetError::io("watching the kubelet directory", e))?;
+    let _dir_watch = super::watch::watch_dir(&dir, dir_changed.clone())?;
     let kubelet_sock = dir.join(register::KUBELET_SOCKET);
     tokio::pin!(shutdown);
     let tick = Duration::from_secs(1);

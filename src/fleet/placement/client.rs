@@ -1,11 +1,16 @@
-//! A small blocking HTTP/1.1 client for Placement's REST API over std `TcpStream`: one request
-//! per connection, JSON bodies, noauth2/keystone token header and a pinned microversion. Enough
-//! for a few hundred calls per sync without pulling an HTTP stack into the build.
+//! A blocking client for Placement's REST API on the hyper stack the `fleet` feature
+//! already builds for gRPC (hyper's HTTP/1.1 client through hyper-util, pooled connections):
+//! JSON bodies, noauth2/keystone token header and a pinned microversion. Blocking because
+//! `placement sync` is a sequence of dependent calls; a private single-threaded runtime runs
+//! each one, so callers need no async context (and must not call it from inside one).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use super::PlacementError;
@@ -13,13 +18,34 @@ use super::PlacementError;
 /// Microversion 1.39: nested providers, `in_tree`, consumer types; the newest 16.0.0 speaks.
 pub const MICROVERSION: &str = "placement 1.39";
 
-#[derive(Debug, Clone)]
+type Http = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+
+/// The runtime and connection pool, shared by clones of one [`Client`].
+struct Transport {
+    rt: tokio::runtime::Runtime,
+    http: Http,
+}
+
+#[derive(Clone)]
 pub struct Client {
     host: String,
     port: u16,
     base: String,
     pub token: String,
+    /// Per request, connecting included.
     pub timeout: Duration,
+    transport: Arc<Transport>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("base", &self.base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -69,12 +95,24 @@ impl Client {
             ),
             None => (hostport.to_string(), 80),
         };
+        let timeout = Duration::from_secs(30);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| PlacementError::Io(format!("starting the HTTP client: {e}")))?;
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(timeout));
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(10))
+            .build(conn);
         Ok(Client {
             host,
             port,
             base,
             token: token.into(),
-            timeout: Duration::from_secs(30),
+            timeout,
+            transport: Arc::new(Transport { rt, http }),
         })
     }
 
@@ -110,37 +148,43 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Reply, PlacementError> {
         let _span = tracing::debug_span!("placement", method, path).entered();
-        let io = |e: std::io::Error| {
+        let io = |e: String| {
             PlacementError::Io(format!(
                 "{method} {path} at {}:{}: {e}",
                 self.host, self.port
             ))
         };
-        let mut s = TcpStream::connect((self.host.as_str(), self.port)).map_err(io)?;
-        s.set_read_timeout(Some(self.timeout)).map_err(io)?;
-        s.set_nodelay(true).map_err(io)?;
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut req = format!(
-            "{method} {}{path} HTTP/1.1\r\nHost: {}:{}\r\nAccept: application/json\r\nX-Auth-Token: {}\r\nOpenStack-API-Version: {MICROVERSION}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.base,
-            self.host,
-            self.port,
-            self.token,
-            payload.len()
-        );
+        let uri = format!("http://{}:{}{}{path}", self.host, self.port, self.base);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("Accept", "application/json")
+            .header("X-Auth-Token", &self.token)
+            .header("OpenStack-API-Version", MICROVERSION);
         if body.is_some() {
-            req.push_str("Content-Type: application/json\r\n");
+            req = req.header("Content-Type", "application/json");
         }
-        req.push_str("\r\n");
-        req.push_str(&payload);
-        s.write_all(req.as_bytes()).map_err(io)?;
-        let mut raw = vec![];
-        s.read_to_end(&mut raw).map_err(io)?;
-        parse_reply(&raw).ok_or_else(|| {
-            PlacementError::Protocol(format!(
-                "{method} {path}: malformed HTTP response ({} bytes)",
-                raw.len()
-            ))
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = req
+            .body(Full::new(Bytes::from(payload)))
+            .map_err(|e| PlacementError::Url(format!("{uri}: {e}")))?;
+        let t = &self.transport;
+        let fut = async {
+            let resp = t.http.request(req).await.map_err(|e| io(error_chain(&e)))?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| io(error_chain(&e)))?
+                .to_bytes()
+                .to_vec();
+            Ok(Reply { status, body })
+        };
+        t.rt.block_on(async {
+            tokio::time::timeout(self.timeout, fut)
+                .await
+                .unwrap_or_else(|_| Err(io(format!("no answer within {:?}", self.timeout))))
         })
     }
 
@@ -162,50 +206,20 @@ impl Client {
     }
 }
 
-fn parse_reply(raw: &[u8]) -> Option<Reply> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let mut body = raw[end + 4..].to_vec();
-    let mut chunked = false;
-    let mut len = None;
-    for l in lines {
-        let (k, v) = l.split_once(':')?;
-        match k.trim().to_ascii_lowercase().as_str() {
-            "content-length" => len = v.trim().parse::<usize>().ok(),
-            "transfer-encoding" => chunked = v.trim().eq_ignore_ascii_case("chunked"),
-            _ => {}
+/// "error sending request: client error (Connect): tcp connect error: Connection refused":
+/// hyper's errors say little at the top level; the causes carry the reason.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
         }
+        cur = c.source();
     }
-    if chunked {
-        body = dechunk(&body)?;
-    } else if let Some(n) = len {
-        body.truncate(n);
-    }
-    Some(Reply { status, body })
-}
-
-fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
-    let mut out = vec![];
-    loop {
-        let nl = b.windows(2).position(|w| w == b"\r\n")?;
-        let n = usize::from_str_radix(
-            std::str::from_utf8(&b[..nl])
-                .ok()?
-                .split(';')
-                .next()?
-                .trim(),
-            16,
-        )
-        .ok()?;
-        b = &b[nl + 2..];
-        if n == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(b.get(..n)?);
-        b = b.get(n + 2..)?;
-    }
+    s
 }
 
 #[cfg(test)]
@@ -213,16 +227,119 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_replies() {
-        let r = parse_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}garbage").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
-        let r = parse_reply(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n").unwrap();
-        assert_eq!(r.body, b"abcd");
+    fn parses_urls() {
         let c = Client::new("http://127.0.0.1:8778/placement/", "admin").unwrap();
         assert_eq!(
             (c.host.as_str(), c.port, c.base.as_str()),
             ("127.0.0.1", 8778, "/placement")
         );
         assert!(Client::new("https://x", "t").is_err());
+    }
+
+    /// A one-shot HTTP server: answers each accepted connection's request with the next
+    /// canned response (None = read the request and never answer); returns what it read.
+    fn serve(replies: Vec<Option<&'static str>>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/placement", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let mut seen = vec![];
+            for r in replies {
+                let (mut s, _) = l.accept().unwrap();
+                let mut buf = vec![0u8; 8192];
+                let mut got = vec![];
+                while !String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+                    let n = s.read(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let text = String::from_utf8_lossy(&got).into_owned();
+                // A body announced by Content-Length is read too.
+                if let Some(len) = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                {
+                    let have = got.len() - text.find("\r\n\r\n").unwrap() - 4;
+                    let mut rest = vec![0u8; len - have];
+                    s.read_exact(&mut rest).unwrap();
+                }
+                seen.push(text);
+                match r {
+                    Some(resp) => s.write_all(resp.as_bytes()).unwrap(),
+                    None => std::thread::sleep(Duration::from_millis(600)),
+                }
+            }
+            seen
+        });
+        (url, h)
+    }
+
+    #[test]
+    fn sends_token_and_microversion_and_decodes_chunked_and_sized_bodies() {
+        let (url, h) = serve(vec![
+            Some("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n"),
+            Some("HTTP/1.0 409 Conflict\r\nContent-Length: 53\r\n\r\n{\"errors\": [{\"code\": \"placement.concurrent_update\"}]}"),
+        ]);
+        let c = Client::new(&url, "tok").unwrap();
+        let r = c
+            .request(
+                "PUT",
+                "/resource_providers/x",
+                Some(&serde_json::json!({"k": 1})),
+            )
+            .unwrap();
+        assert_eq!(
+            (r.status, r.json().unwrap()),
+            (201, serde_json::json!({"a": 1}))
+        );
+        let r = c.get("/traits").unwrap();
+        assert_eq!(r.status, 409);
+        assert_eq!(
+            r.error_code().as_deref(),
+            Some("placement.concurrent_update")
+        );
+        let seen = h.join().unwrap();
+        let put = seen[0].to_ascii_lowercase();
+        assert!(
+            put.starts_with("put /placement/resource_providers/x http/1.1\r\n"),
+            "{put}"
+        );
+        for hdr in [
+            "x-auth-token: tok",
+            "openstack-api-version: placement 1.39",
+            "content-type: application/json",
+            "accept: application/json",
+        ] {
+            assert!(put.contains(hdr), "{hdr} missing in {put}");
+        }
+        assert!(!seen[1].to_ascii_lowercase().contains("content-type"));
+    }
+
+    #[test]
+    fn retries_server_errors_then_reports_the_last() {
+        let e500 = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 6\r\nConnection: close\r\n\r\nlocked";
+        let (url, h) = serve(vec![
+            Some(e500),
+            Some("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"),
+        ]);
+        let c = Client::new(&url, "t").unwrap();
+        assert_eq!(c.get_json("/").unwrap(), serde_json::json!({}));
+        assert_eq!(h.join().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_silent_server_gives_a_timeout_error() {
+        let (url, h) = serve(vec![None]);
+        let mut c = Client::new(&url, "t").unwrap();
+        c.timeout = Duration::from_millis(200);
+        let e = c.get("/").unwrap_err().to_string();
+        assert!(
+            e.contains("GET / at 127.0.0.1:") && e.contains("no answer within 200ms"),
+            "{e}"
+        );
+        h.join().unwrap();
+        // Nobody listening: the cause is in the message.
+        let e = c.get("/").unwrap_err().to_string();
+        assert!(e.contains("onnection refused"), "{e}");
     }
 }

@@ -14,6 +14,7 @@ pub use faults::Faults;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::events::{self, OnChange, Watch};
 use super::{Host, HostError, Knob, SysWrite};
 use crate::confined::Confined;
 use crate::hwdb::{self, NicModel};
@@ -244,7 +245,7 @@ impl Host for SimHost {
         Ok(self.load_state()?.links)
     }
 
-    fn set_vf(&self, pf: &IfName, _pf_ifindex: u32, vf: u32, knob: &Knob) -> Result<(), HostError> {
+    fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
             .entered();
@@ -304,7 +305,7 @@ impl Host for SimHost {
         self.save_link(&link)
     }
 
-    fn vf_state_of(&self, pf: &IfName, _pf_ifindex: u32) -> Result<Option<PfLinkState>, HostError> {
+    fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
         self.load_link(pf.as_str())
     }
 
@@ -369,6 +370,13 @@ impl Host for SimHost {
                 waited: Duration::ZERO,
             })
         }
+    }
+
+    /// inotify on the simulation's own tree: the simulated kernel only writes files.
+    fn watch(&self, on_change: OnChange) -> Result<Watch, HostError> {
+        let dir = self.dir.clone();
+        events::watch_paths(move || events::sim_paths(&dir), on_change)
+            .map_err(|e| HostError::from_io(format!("watch {}", self.dir.display()), &e))
     }
 }
 
