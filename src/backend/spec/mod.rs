@@ -6,10 +6,13 @@
 //! This is netavark's `DriverInfo` → driver-struct step: the wire codec (`VersionedObject`)
 //! stays oslo-faithful, and this module is its one checked boundary.
 
-use std::path::{Component, Path, PathBuf};
+mod values;
+
 use std::str::FromStr;
 
-use super::{BackendError, Result, MAX_MTU, MIN_MTU};
+pub use values::{DirectMode, SocketPath, VhostMode, VifMtu};
+
+use super::{BackendError, Result};
 use crate::types::{IfName, MacAddress, PciAddress};
 use crate::vif::VersionedObject;
 
@@ -76,166 +79,6 @@ pub fn derived_name(prefix: &str, id: &str) -> Result<IfName> {
     let s: String = format!("{prefix}{id}").chars().take(NIC_NAME_LEN).collect();
     s.parse()
         .map_err(|e| BackendError::InvalidVif(format!("VIF id {id:?} gives a bad name: {e}")))
-}
-
-// ---- shared parts ---------------------------------------------------------------------
-
-/// `network.mtu` as the VIF states it: `None` when unset or 0, where os-vif falls back to the
-/// host default (`network_device_mtu`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct VifMtu(pub Option<u32>);
-
-impl VifMtu {
-    fn of(vif: &VersionedObject) -> Result<Self> {
-        let Some(net) = vif.get_obj("network") else {
-            return Ok(VifMtu(None));
-        };
-        match net.get("mtu").and_then(|v| v.as_int()) {
-            None | Some(0) => Ok(VifMtu(None)),
-            Some(m) if (MIN_MTU as i64..=MAX_MTU as i64).contains(&m) => Ok(VifMtu(Some(m as u32))),
-            Some(m) => Err(BackendError::MtuOutOfRange {
-                name: vif.get_str("vif_name").unwrap_or(vif.name()).to_string(),
-                mtu: m,
-                min: MIN_MTU,
-                max: MAX_MTU,
-            }),
-        }
-    }
-
-    /// The MTU to apply: the VIF's, else the host default, which is range-checked here
-    /// because it comes from the command line, not the VIF.
-    pub fn resolve(self, default: u32, name: &str) -> Result<u32> {
-        let mtu = self.0.unwrap_or(default);
-        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
-            return Err(BackendError::MtuOutOfRange {
-                name: name.to_string(),
-                mtu: mtu.into(),
-                min: MIN_MTU,
-                max: MAX_MTU,
-            });
-        }
-        Ok(mtu)
-    }
-}
-
-/// A vhost-user socket path: absolute, normalised (no `.`, `..`, empty or trailing
-/// components), no NUL, and short enough for `sun_path`. Normalised means the path vifman
-/// checks is the path QEMU and the vswitch will use; no `..` means it cannot be steered out
-/// of the directory it names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketPath(PathBuf);
-
-impl SocketPath {
-    /// `sizeof(sun_path)` minus the NUL.
-    pub const MAX_LEN: usize = 107;
-
-    pub fn as_path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The directory holding the socket (never empty: the path is absolute with a file name).
-    pub fn dir(&self) -> &Path {
-        self.0.parent().unwrap_or(Path::new("/"))
-    }
-}
-
-impl FromStr for SocketPath {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        if s.contains('\0') {
-            return Err("contains NUL".into());
-        }
-        if !s.starts_with('/') {
-            return Err(format!("{s:?} is not absolute"));
-        }
-        if s.len() > Self::MAX_LEN {
-            return Err(format!(
-                "{s:?} is {} bytes; a unix socket path allows at most {}",
-                s.len(),
-                Self::MAX_LEN
-            ));
-        }
-        let p = Path::new(s);
-        let normal = p
-            .components()
-            .skip(1)
-            .all(|c| matches!(c, Component::Normal(_)));
-        // `components()` silently drops `.`, `//` and a trailing `/`: compare spellings too.
-        let rebuilt: PathBuf = p.components().collect();
-        if !normal || rebuilt.as_os_str() != p.as_os_str() || p.file_name().is_none() {
-            return Err(format!(
-                "{s:?} is not a normalised path (no '.', '..', '//' or trailing '/')"
-            ));
-        }
-        Ok(SocketPath(p.to_path_buf()))
-    }
-}
-
-impl std::fmt::Display for SocketPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0.display())
-    }
-}
-
-/// `VIFVHostUser.mode`: QEMU's role on the socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VhostMode {
-    /// QEMU connects; the vswitch/backend listens.
-    Client,
-    /// QEMU listens; the vswitch/backend connects.
-    Server,
-}
-
-impl VhostMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VhostMode::Client => "client",
-            VhostMode::Server => "server",
-        }
-    }
-}
-
-impl FromStr for VhostMode {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "client" => Ok(VhostMode::Client),
-            "server" => Ok(VhostMode::Server),
-            m => Err(format!("{m:?} is neither client nor server")),
-        }
-    }
-}
-
-/// `VIFDirect.mode`, with the IFLA_MACVLAN_MODE value it maps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DirectMode {
-    Vepa,
-    Bridge,
-    Passthrough,
-}
-
-impl DirectMode {
-    /// `MACVLAN_MODE_*` from `linux/if_link.h`.
-    pub fn macvlan_mode(self) -> u32 {
-        match self {
-            DirectMode::Vepa => 2,
-            DirectMode::Bridge => 4,
-            DirectMode::Passthrough => 8,
-        }
-    }
-}
-
-impl FromStr for DirectMode {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "vepa" => Ok(DirectMode::Vepa),
-            "bridge" => Ok(DirectMode::Bridge),
-            "passthrough" => Ok(DirectMode::Passthrough),
-            m => Err(format!("{m:?} is not vepa, bridge or passthrough")),
-        }
-    }
 }
 
 // ---- per-backend specs ----------------------------------------------------------------
@@ -485,34 +328,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn socket_paths() {
-        for ok in [
-            "/run/vhu/sock0",
-            "/s",
-            "/var/run/openvswitch/vhu6f0f6f2c-7c",
-        ] {
-            assert!(ok.parse::<SocketPath>().is_ok(), "{ok}");
-        }
-        for bad in [
-            "rel/sock",
-            "",
-            "/run/../etc/x",
-            "/run/./x",
-            "/run//x",
-            "/run/x/",
-            "/",
-            "/run/a\0b",
-            &format!("/{}", "a".repeat(120)),
-        ] {
-            assert!(bad.parse::<SocketPath>().is_err(), "{bad:?}");
-        }
-        assert_eq!(
-            "/run/vhu/s".parse::<SocketPath>().unwrap().dir(),
-            Path::new("/run/vhu")
-        );
-    }
-
-    #[test]
     fn derived_names_follow_os_vif() {
         let id = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01";
         assert_eq!(derived_name("vhu", id).unwrap().as_str(), "vhu6f0f6f2c-7c");
@@ -521,24 +336,63 @@ mod tests {
         assert!(derived_name("qvo", "a%d").is_err());
     }
 
-    #[test]
-    fn modes() {
-        assert_eq!("vepa".parse::<DirectMode>().unwrap().macvlan_mode(), 2);
-        assert_eq!("bridge".parse::<DirectMode>().unwrap().macvlan_mode(), 4);
-        assert_eq!(
-            "passthrough".parse::<DirectMode>().unwrap().macvlan_mode(),
-            8
-        );
-        assert!("private".parse::<DirectMode>().is_err());
-        assert_eq!("server".parse::<VhostMode>(), Ok(VhostMode::Server));
-        assert!("both".parse::<VhostMode>().is_err());
+    fn vif(class: &str, data: serde_json::Value) -> VersionedObject {
+        let changes: Vec<String> = data.as_object().unwrap().keys().cloned().collect();
+        let prim = serde_json::json!({
+            "versioned_object.name": class,
+            "versioned_object.namespace": "os_vif",
+            "versioned_object.version": crate::vif::schema::class_by_name(class).unwrap().version,
+            "versioned_object.data": data,
+            "versioned_object.changes": changes,
+        });
+        crate::vif::from_primitive(&prim, crate::vif::Mode::Strict).unwrap()
     }
 
     #[test]
-    fn mtu_default_is_checked() {
-        assert_eq!(VifMtu(None).resolve(1500, "t").unwrap(), 1500);
-        assert_eq!(VifMtu(Some(9000)).resolve(1500, "t").unwrap(), 9000);
-        let e = VifMtu(None).resolve(20, "tap0").unwrap_err();
-        assert!(e.to_string().contains("MTU 20 for tap0"), "{e}");
+    fn direct_spec_is_typed_once() {
+        let v = vif(
+            "VIFDirect",
+            serde_json::json!({"id": "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01", "vif_name": "mvt0",
+                "mode": "passthrough", "dev_address": "0000:3b:02.1",
+                "address": "FA:16:3E:00:00:01"}),
+        );
+        let d = DirectVif::try_from(&v).unwrap();
+        assert_eq!(d.vif_name.as_str(), "mvt0");
+        assert_eq!(d.mode, DirectMode::Passthrough);
+        assert_eq!(d.dev_address.to_string(), "0000:3b:02.1");
+        assert_eq!(d.address.unwrap().to_string(), "fa:16:3e:00:00:01");
+
+        let v = vif(
+            "VIFDirect",
+            serde_json::json!({"vif_name": "mvt%d", "mode": "vepa", "dev_address": "0000:3b:02.1"}),
+        );
+        let e = DirectVif::try_from(&v).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid VIF: VIFDirect.vif_name: invalid interface name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bridge_name_falls_back_to_the_network() {
+        let net = serde_json::json!({
+            "versioned_object.name": "Network",
+            "versioned_object.namespace": "os_vif",
+            "versioned_object.version": "1.1",
+            "versioned_object.data": {"id": "b82c1929-051e-481d-8110-4669916c7916",
+                "bridge": "br100", "should_provide_bridge": true, "mtu": 9000},
+            "versioned_object.changes": ["id", "bridge", "should_provide_bridge", "mtu"],
+        });
+        let v = vif(
+            "VIFBridge",
+            serde_json::json!({"vif_name": "tap0", "network": net}),
+        );
+        let b = BridgeVif::try_from(&v).unwrap();
+        assert_eq!(b.bridge.as_str(), "br100");
+        assert!(b.network_provides_bridge && !b.provide_vlan && !b.tap.preserve_on_delete);
+        assert_eq!(b.tap.mtu, VifMtu(Some(9000)));
+        let v = vif("VIFBridge", serde_json::json!({"vif_name": "tap0"}));
+        let e = BridgeVif::try_from(&v).unwrap_err().to_string();
+        assert!(e.contains("neither bridge_name nor network.bridge"), "{e}");
     }
 }
