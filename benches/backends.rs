@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::*;
 use vifman::backend::bridge::{LinuxBridge, TapSpec};
-use vifman::backend::ovs::plug::{Ovs, PortSpec};
+use vifman::backend::ovs::{Ovs, PortSpec};
 use vifman::backend::rtnl::{LinkChange, Request};
 use vifman::backend::{select, tap, Config, Instance};
+use vifman::types::{IfName, MacAddress};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -62,13 +63,13 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
     let lb = LinuxBridge::new(Config::default());
     let taps: Vec<TapSpec> = (0..n)
         .map(|i| TapSpec {
-            name: format!("tapb{i}"),
+            name: format!("tapb{i}").parse().unwrap(),
             mtu: 1450,
-            mac: Some(mac(i)),
+            mac: Some(MacAddress::new(mac(i))),
             multiqueue: false,
         })
         .collect();
-    let names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
+    let names: Vec<IfName> = taps.iter().map(|t| t.name.clone()).collect();
     let vifs: Vec<_> = (0..n)
         .map(|i| {
             load(&obj(
@@ -126,7 +127,8 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
         n,
     });
     // The bridge exists before every variant, so all of them measure tap work only.
-    lb.plug_bulk("brbench", &[], true).unwrap();
+    lb.plug_bulk(&"brbench".parse().unwrap(), &[], true)
+        .unwrap();
     let br = rtnl().get_link("brbench").unwrap().unwrap().index;
     for _ in 0..rounds {
         // The two halves of a bulk plug, timed separately.
@@ -139,11 +141,11 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
             .iter()
             .map(|tp| {
                 Request::set_link_by_name(
-                    &tp.name,
+                    tp.name.as_str(),
                     &LinkChange {
                         master: Some(br),
                         mtu: Some(tp.mtu),
-                        address: tp.mac,
+                        address: tp.mac.map(|m| m.octets()),
                         up: Some(true),
                         group: None,
                     },
@@ -159,7 +161,8 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
         lb.unplug_bulk(&names).unwrap();
 
         let t = Instant::now();
-        lb.plug_bulk("brbench", &taps, false).unwrap();
+        lb.plug_bulk(&"brbench".parse().unwrap(), &taps, false)
+            .unwrap();
         rows[0].total.push(ms(t.elapsed()));
         let t = Instant::now();
         lb.unplug_bulk(&names).unwrap();
@@ -173,19 +176,23 @@ fn bridge_bench(n: usize, rounds: usize) -> Vec<Row> {
         rows[2].total.push(ms(t.elapsed()));
         // Keep the bridge: unplug of the last VIF would delete the empty bridge.
         let keep = vifman::backend::bridge::TapSpec {
-            name: "tapkeep".into(),
+            name: "tapkeep".parse().unwrap(),
             mtu: 1450,
             mac: None,
             multiqueue: false,
         };
-        lb.plug_bulk("brbench", std::slice::from_ref(&keep), false)
-            .unwrap();
+        lb.plug_bulk(
+            &"brbench".parse().unwrap(),
+            std::slice::from_ref(&keep),
+            false,
+        )
+        .unwrap();
         let t = Instant::now();
         for v in &vifs {
             b.unplug(v, &inst).unwrap();
         }
         rows[3].total.push(ms(t.elapsed()));
-        lb.unplug_bulk(&["tapkeep".to_string()]).unwrap();
+        lb.unplug_bulk(&["tapkeep".parse().unwrap()]).unwrap();
 
         let t = Instant::now();
         for i in 0..n {
@@ -257,7 +264,7 @@ fn ovs_bench(n: usize, rounds: usize) -> Vec<Row> {
     let mut rt = rtnl();
     for i in 0..n {
         let name = format!("tapo{i}");
-        tap::create_persistent_tap(&name, false).unwrap();
+        tap::create_persistent_tap(&name.parse().unwrap(), false).unwrap();
         rt.request(Request::set_link_by_name(
             &name,
             &LinkChange {
@@ -285,7 +292,7 @@ fn ovs_bench(n: usize, rounds: usize) -> Vec<Row> {
             ovs.port_spec(&vif, &inst).unwrap()
         })
         .collect();
-    let names: Vec<String> = specs.iter().map(|s| s.port.clone()).collect();
+    let names: Vec<IfName> = specs.iter().map(|s| s.port.clone()).collect();
     // Bridge first, so no variant pays for it.
     vsctl(
         &sb,

@@ -7,6 +7,7 @@ use serde_json::json;
 use support::*;
 use vifman::backend::bridge::{LinuxBridge, TapSpec};
 use vifman::backend::{select, Backend, BackendError, Config, Instance};
+use vifman::types::{IfName, MacAddress};
 
 const MAC: &str = "fa:16:3e:00:00:01";
 
@@ -310,18 +311,19 @@ fn bulk_plug_pipelines_and_bulk_unplug_deletes_by_group() {
         let before = link_names();
         let taps: Vec<TapSpec> = (0..40)
             .map(|i| TapSpec {
-                name: format!("tapb{i}"),
+                name: format!("tapb{i}").parse().unwrap(),
                 mtu: 1400 + i,
-                mac: Some([0x02, 0, 0, 0, 0, i as u8]),
+                mac: Some(MacAddress::new([0x02, 0, 0, 0, 0, i as u8])),
                 multiqueue: i % 2 == 0,
             })
             .collect();
         let lb = LinuxBridge::new(cfg());
-        lb.plug_bulk("brbulk", &taps, true).unwrap();
+        lb.plug_bulk(&"brbulk".parse().unwrap(), &taps, true)
+            .unwrap();
         let mut rt = rtnl();
         let br = rt.get_link("brbulk").unwrap().unwrap();
         for t in &taps {
-            let l = rt.get_link(&t.name).unwrap().unwrap();
+            let l = rt.get_link(t.name.as_str()).unwrap().unwrap();
             assert_eq!(
                 (l.master, l.mtu, l.up),
                 (Some(br.index), t.mtu, true),
@@ -330,8 +332,9 @@ fn bulk_plug_pipelines_and_bulk_unplug_deletes_by_group() {
             );
         }
         // Idempotent.
-        lb.plug_bulk("brbulk", &taps, true).unwrap();
-        let names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
+        lb.plug_bulk(&"brbulk".parse().unwrap(), &taps, true)
+            .unwrap();
+        let names: Vec<IfName> = taps.iter().map(|t| t.name.clone()).collect();
         lb.unplug_bulk(&names).unwrap();
         lb.unplug_bulk(&names).unwrap();
         let mut after = link_names();

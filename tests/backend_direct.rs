@@ -27,8 +27,9 @@ fn macvtap_in_each_mode_and_gone_after_unplug() {
             .unwrap();
         assert!(st.success());
         let t = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(t.path().join("bus/pci/devices/0000:3b:02.1/net/vfnet0")).unwrap();
-        std::fs::create_dir_all(t.path().join("bus/pci/devices/0000:3b:02.2")).unwrap();
+        std::fs::create_dir_all(t.path().join("sys/bus/pci/devices/0000:3b:02.1/net/vfnet0"))
+            .unwrap();
+        std::fs::create_dir_all(t.path().join("sys/bus/pci/devices/0000:3b:02.2")).unwrap();
         let b = Direct::new(Config {
             sysfs_root: t.path().to_path_buf(),
             ..Default::default()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value as J};
 use support::*;
 use vifman::backend::ovs::jsonrpc::OvsdbError;
-use vifman::backend::ovs::plug::Ovs;
+use vifman::backend::ovs::Ovs;
 use vifman::backend::{select, BackendError, Config, Instance};
 
 const MAC: &str = "fa:16:3e:00:00:03";
@@ -332,7 +332,7 @@ fn many_ports_in_one_transaction() {
                         &inst(),
                     )
                     .unwrap();
-                s.port = format!("tapmb{i}");
+                s.port = format!("tapmb{i}").parse().unwrap();
                 s
             })
             .collect();
@@ -342,7 +342,9 @@ fn many_ports_in_one_transaction() {
             let r = sb.row("Interface", &format!("tapmb{i}")).unwrap();
             assert!(r["ofport"].as_i64().unwrap() > 0);
         }
-        let names: Vec<String> = (0..20).map(|i| format!("tapmb{i}")).collect();
+        let names: Vec<vifman::types::IfName> = (0..20)
+            .map(|i| format!("tapmb{i}").parse().unwrap())
+            .collect();
         ovs.unplug_ports(&names).unwrap();
         assert_eq!(sb.names("Port"), ["br-int"]);
     });
@@ -441,32 +443,40 @@ fn hostdev_vif(dp: &str) -> J {
     )
 }
 
-/// A switchdev PF 0000:03:00.1 (uplink p1) with VF1 = 0000:03:00.3, representor "rep1".
+/// A switchdev PF 0000:03:00.1 (uplink p1) with VF1 = 0000:03:00.3, representor "rep1",
+/// under `<root>/sys` with relative links, as in a real sysfs.
 fn sysfs_tree() -> tempfile::TempDir {
     use std::fs;
     use std::os::unix::fs::symlink;
     let t = tempfile::tempdir().unwrap();
-    let r = t.path();
-    let nd = |name: &str, port: &str| {
-        let d = r.join("devices/virtual/net").join(name);
+    let r = t.path().join("sys");
+    let nd = |dir: &str, name: &str, port: &str| {
+        let d = r.join(dir).join("net").join(name);
         fs::create_dir_all(&d).unwrap();
         fs::write(d.join("phys_switch_id"), "5566\n").unwrap();
         fs::write(d.join("phys_port_name"), format!("{port}\n")).unwrap();
         fs::create_dir_all(r.join("class/net")).unwrap();
-        symlink(&d, r.join("class/net").join(name)).unwrap();
-        d
+        symlink(
+            format!("../../{dir}/net/{name}"),
+            r.join("class/net").join(name),
+        )
+        .unwrap();
     };
+    nd("devices/pci0000:00/0000:03:00.1", "enp3s0f1", "p1");
     let pf = r.join("devices/pci0000:00/0000:03:00.1");
-    fs::create_dir_all(pf.join("net")).unwrap();
-    symlink(nd("enp3s0f1", "p1"), pf.join("net/enp3s0f1")).unwrap();
     let vf = r.join("devices/pci0000:00/0000:03:00.3");
     fs::create_dir_all(&vf).unwrap();
-    symlink(&pf, vf.join("physfn")).unwrap();
-    symlink(&vf, pf.join("virtfn1")).unwrap();
+    symlink("../0000:03:00.1", vf.join("physfn")).unwrap();
+    symlink("../0000:03:00.3", pf.join("virtfn1")).unwrap();
     fs::create_dir_all(r.join("bus/pci/devices")).unwrap();
-    symlink(&vf, r.join("bus/pci/devices/0000:03:00.3")).unwrap();
-    symlink(&pf, r.join("bus/pci/devices/0000:03:00.1")).unwrap();
-    nd("rep1", "pf1vf1");
+    for a in ["0000:03:00.1", "0000:03:00.3"] {
+        symlink(
+            format!("../../../devices/pci0000:00/{a}"),
+            r.join("bus/pci/devices").join(a),
+        )
+        .unwrap();
+    }
+    nd("devices/virtual", "rep1", "pf1vf1");
     t
 }
 
@@ -481,13 +491,13 @@ fn representor_port_specs_follow_os_vif() {
     let s = ovs
         .port_spec(&load(&hostdev_vif("system")), &inst())
         .unwrap();
-    assert_eq!(s.port, "rep1");
+    assert_eq!(s.port.as_str(), "rep1");
     assert!(s.representor && !s.delete_netdev && s.iface_type.is_none());
 
     let s = ovs
         .port_spec(&load(&hostdev_vif("netdev")), &inst())
         .unwrap();
-    assert_eq!(s.port, "vfr6f0f6f2c-7c");
+    assert_eq!(s.port.as_str(), "vfr6f0f6f2c-7c");
     assert_eq!(s.iface_type.as_deref(), Some("dpdk"));
     assert_eq!(
         s.options,
@@ -517,7 +527,7 @@ fn vhostuser_port_specs_follow_os_vif() {
         ))
     };
     let s = ovs.port_spec(&mk("client"), &inst()).unwrap();
-    assert_eq!(s.port, "vhu6f0f6f2c-7c");
+    assert_eq!(s.port.as_str(), "vhu6f0f6f2c-7c");
     assert_eq!(s.iface_type.as_deref(), Some("dpdkvhostuser"));
     assert!(s.options.is_empty());
     assert_eq!(s.datapath_type, "netdev");
@@ -583,7 +593,8 @@ fn hybrid_plug_builds_qbr_veth_and_qvo_port_and_unplug_removes_them() {
         assert!(iface["ofport"].as_i64().unwrap() > 0);
 
         // libvirt's part: a tap in qbr.
-        vifman::backend::tap::create_persistent_tap("tap6f0f6f2c-7c", false).unwrap();
+        vifman::backend::tap::create_persistent_tap(&"tap6f0f6f2c-7c".parse().unwrap(), false)
+            .unwrap();
         rt.request(vifman::backend::rtnl::Request::set_link_by_name(
             "tap6f0f6f2c-7c",
             &vifman::backend::rtnl::LinkChange {

@@ -4,33 +4,44 @@
 //! tap too: that is what lets a host agent pre-plug a port before the guest starts.
 
 use super::rtnl::{BridgeSpec, LinkChange, Request, Rtnl};
-use super::{
-    check_ifname, get_bool, parse_mac, plugin_info, req_str, tap, vif_mtu, Backend, BackendError,
-    Config, Instance, Report, Result,
-};
+use super::rundir::LockKey;
+use super::spec::{BridgeVif, TapVif};
+use super::{plugin_info, tap, Backend, BackendError, Config, Instance, Report, Result};
+use crate::types::{IfName, MacAddress};
 use crate::vif::VersionedObject;
 
-/// Everything needed to plug one tap, resolved and validated from the VIF up front so that
-/// no kernel state is touched for an invalid object.
+/// Everything needed to plug one tap, resolved from a [`TapVif`] and the host defaults up
+/// front so that no kernel state is touched for an invalid object.
 #[derive(Debug, Clone)]
 pub struct TapSpec {
-    pub name: String,
+    pub name: IfName,
     pub mtu: u32,
-    pub mac: Option<[u8; 6]>,
+    pub mac: Option<MacAddress>,
     pub multiqueue: bool,
+}
+
+impl TapSpec {
+    pub fn resolve(v: &TapVif, cfg: &Config) -> Result<Self> {
+        Ok(TapSpec {
+            mtu: v.mtu.resolve(cfg.network_device_mtu, v.vif_name.as_str())?,
+            name: v.vif_name.clone(),
+            mac: v.address,
+            multiqueue: v.multiqueue,
+        })
+    }
 }
 
 /// What a plug created, so that a failure can undo exactly that.
 #[derive(Default)]
 struct Undo {
-    links: Vec<String>,
+    links: Vec<IfName>,
 }
 
 impl Undo {
     fn run(self, rt: &mut Rtnl) {
         for name in self.links.into_iter().rev() {
-            if let Ok(Some(l)) = rt.get_link(&name) {
-                if let Err(e) = rt.request(Request::del_link(l.index, &name)) {
+            if let Ok(Some(l)) = rt.get_link(name.as_str()) {
+                if let Err(e) = rt.request(Request::del_link(l.index, name.as_str())) {
                     tracing::warn!(%name, error = %e, "rollback: could not delete link");
                 }
             }
@@ -42,19 +53,15 @@ pub(crate) fn open() -> Result<Rtnl> {
     Rtnl::open().map_err(|e| BackendError::netlink("open rtnetlink socket", e))
 }
 
-/// Creates the tap unless a tap of that name exists; anything else by that name is a
-/// collision. Returns whether it was created.
-fn ensure_tap(rt: &mut Rtnl, spec: &TapSpec) -> Result<bool> {
+/// Creates the tap unless a tap of that name exists that we may adopt (see
+/// [`tap::check_adoptable`]); anything else by that name is a collision. Returns whether it
+/// was created.
+pub(crate) fn ensure_tap(rt: &mut Rtnl, spec: &TapSpec) -> Result<bool> {
     match rt
-        .get_link(&spec.name)
+        .get_link(spec.name.as_str())
         .map_err(|e| BackendError::netlink(format!("look up {}", spec.name), e))?
     {
-        Some(l) if l.kind.as_deref() == Some("tun") => Ok(false),
-        Some(l) => Err(BackendError::NameCollision {
-            name: spec.name.clone(),
-            found: l.kind.unwrap_or_else(|| "a device".into()),
-            wanted: "tap".into(),
-        }),
+        Some(l) => tap::check_adoptable(&l).map(|()| false),
         None => {
             tap::create_persistent_tap(&spec.name, spec.multiqueue).map_err(|e| {
                 BackendError::Tap {
@@ -69,16 +76,17 @@ fn ensure_tap(rt: &mut Rtnl, spec: &TapSpec) -> Result<bool> {
 
 /// Creates the bridge if missing (when allowed) and brings it up; returns its ifindex and
 /// whether we created it.
-pub(crate) fn ensure_bridge(rt: &mut Rtnl, name: &str, may_create: bool) -> Result<(u32, bool)> {
+pub(crate) fn ensure_bridge(rt: &mut Rtnl, name: &IfName, may_create: bool) -> Result<(u32, bool)> {
     ensure_bridge_with(rt, name, may_create, &BridgeSpec::default())
 }
 
 pub(crate) fn ensure_bridge_with(
     rt: &mut Rtnl,
-    name: &str,
+    name: &IfName,
     may_create: bool,
     spec: &BridgeSpec,
 ) -> Result<(u32, bool)> {
+    let name = name.as_str();
     let _s = tracing::debug_span!("ensure_bridge", name).entered();
     let existing = rt
         .get_link(name)
@@ -126,46 +134,25 @@ fn plug_tap(rt: &mut Rtnl, spec: &TapSpec, master: Option<u32>, undo: &mut Undo)
     let ch = LinkChange {
         master,
         mtu: Some(spec.mtu),
-        address: spec.mac,
+        address: spec.mac.map(|m| m.octets()),
         up: Some(true),
         group: None,
     };
-    rt.request(Request::set_link_by_name(&spec.name, &ch))
+    rt.request(Request::set_link_by_name(spec.name.as_str(), &ch))
         .map_err(|e| BackendError::netlink(format!("configure tap {}", spec.name), e))
 }
 
-fn tap_spec(vif: &VersionedObject, cfg: &Config) -> Result<TapSpec> {
-    let name = req_str(vif, "vif_name")?.to_string();
-    check_ifname(&name)?;
-    let mtu = vif_mtu(vif, cfg, &name)?;
-    let mac = vif.get_str("address").map(parse_mac).transpose()?;
-    let multiqueue = vif
-        .get_obj("port_profile")
-        .is_some_and(|p| p.class.field("multiqueue").is_some() && get_bool(p, "multiqueue"));
-    Ok(TapSpec {
-        name,
-        mtu,
-        mac,
-        multiqueue,
-    })
-}
-
 /// Deletes the tap, or with `preserve` only detaches it. Absent is fine.
-fn unplug_tap(rt: &mut Rtnl, name: &str, preserve: bool, report: &mut Report) -> Result<()> {
-    let _s = tracing::debug_span!("unplug_tap", name).entered();
+fn unplug_tap(rt: &mut Rtnl, name: &IfName, preserve: bool, report: &mut Report) -> Result<()> {
+    let _s = tracing::debug_span!("unplug_tap", %name).entered();
+    let name = name.as_str();
     let Some(l) = rt
         .get_link(name)
         .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?
     else {
         return Ok(());
     };
-    if l.kind.as_deref() != Some("tun") {
-        return Err(BackendError::NameCollision {
-            name: name.into(),
-            found: l.kind.unwrap_or_else(|| "a device".into()),
-            wanted: "tap".into(),
-        });
-    }
+    tap::check_adoptable(&l)?;
     if preserve {
         if l.master.is_some() {
             let ch = LinkChange {
@@ -196,58 +183,35 @@ impl LinuxBridge {
         LinuxBridge { cfg }
     }
 
-    fn bridge_name(vif: &VersionedObject) -> Result<String> {
-        let name = vif
-            .get_str("bridge_name")
-            .or_else(|| vif.get_obj("network").and_then(|n| n.get_str("bridge")))
-            .ok_or_else(|| {
-                BackendError::InvalidVif("neither bridge_name nor network.bridge is set".into())
-            })?
-            .to_string();
-        check_ifname(&name)?;
-        Ok(name)
-    }
-
     /// os-vif's condition (`should_provide_bridge and not multi_host`), or our override.
-    fn may_create(&self, vif: &VersionedObject) -> bool {
-        self.cfg.create_bridge
-            || vif
-                .get_obj("network")
-                .is_some_and(|n| get_bool(n, "should_provide_bridge") && !get_bool(n, "multi_host"))
+    fn may_create(&self, vif: &BridgeVif) -> bool {
+        self.cfg.create_bridge || vif.network_provides_bridge
     }
 
     /// Plugs many taps into one bridge with one netlink batch: each tap is created with
     /// its ioctl, then all the "MAC, MTU, master, up" messages go out before any ack is read.
-    pub fn plug_bulk(&self, bridge: &str, taps: &[TapSpec], may_create: bool) -> Result<()> {
-        let _s = tracing::info_span!("plug_bulk", bridge, n = taps.len()).entered();
-        check_ifname(bridge)?;
-        for t in taps {
-            check_ifname(&t.name)?;
-        }
+    pub fn plug_bulk(&self, bridge: &IfName, taps: &[TapSpec], may_create: bool) -> Result<()> {
+        let _s = tracing::info_span!("plug_bulk", %bridge, n = taps.len()).entered();
+        let mut keys: Vec<LockKey> = taps.iter().map(|t| LockKey::Link(t.name.clone())).collect();
+        keys.push(LockKey::Link(bridge.clone()));
+        let _locks = super::lock(&self.cfg, &keys)?;
         let mut rt = open()?;
         let (br, created) = ensure_bridge(&mut rt, bridge, may_create || self.cfg.create_bridge)?;
         let mut undo = Undo::default();
         if created {
-            undo.links.push(bridge.into());
+            undo.links.push(bridge.clone());
         }
         let res = (|| {
             // One dump instead of a lookup round trip per tap.
-            let existing: std::collections::HashMap<String, Option<String>> = rt
+            let existing: std::collections::HashMap<String, super::rtnl::Link> = rt
                 .dump_links()
                 .map_err(|e| BackendError::netlink("list links", e))?
                 .into_iter()
-                .map(|l| (l.name, l.kind))
+                .map(|l| (l.name.clone(), l))
                 .collect();
             for t in taps {
-                match existing.get(&t.name) {
-                    Some(Some(k)) if k == "tun" => {}
-                    Some(k) => {
-                        return Err(BackendError::NameCollision {
-                            name: t.name.clone(),
-                            found: k.clone().unwrap_or_else(|| "a device".into()),
-                            wanted: "tap".into(),
-                        })
-                    }
+                match existing.get(t.name.as_str()) {
+                    Some(l) => tap::check_adoptable(l)?,
                     None => {
                         tap::create_persistent_tap(&t.name, t.multiqueue).map_err(|e| {
                             BackendError::Tap {
@@ -263,11 +227,11 @@ impl LinuxBridge {
                 .iter()
                 .map(|t| {
                     Request::set_link_by_name(
-                        &t.name,
+                        t.name.as_str(),
                         &LinkChange {
                             master: Some(br),
                             mtu: Some(t.mtu),
-                            address: t.mac,
+                            address: t.mac.map(|m| m.octets()),
                             up: Some(true),
                             group: None,
                         },
@@ -287,15 +251,17 @@ impl LinuxBridge {
 
     /// Deletes many taps at once: tag them with a link group, then one RTM_DELLINK for the
     /// group, so the kernel pays one RCU grace period instead of one per device.
-    pub fn unplug_bulk(&self, names: &[String]) -> Result<()> {
+    pub fn unplug_bulk(&self, names: &[IfName]) -> Result<()> {
         let _s = tracing::info_span!("unplug_bulk", n = names.len()).entered();
+        let keys: Vec<LockKey> = names.iter().map(|n| LockKey::Link(n.clone())).collect();
+        let _locks = super::lock(&self.cfg, &keys)?;
         let mut rt = open()?;
         let group = 0x7600_0000 | (std::process::id() & 0xffff);
         let reqs = names
             .iter()
             .map(|n| {
                 Request::set_link_by_name(
-                    n,
+                    n.as_str(),
                     &LinkChange {
                         group: Some(group),
                         ..Default::default()
@@ -335,22 +301,42 @@ impl Backend for LinuxBridge {
     }
 
     fn plug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("linux_bridge_plug", id = vif.get_str("id")).entered();
-        let spec = tap_spec(vif, &self.cfg)?;
-        let bridge = Self::bridge_name(vif)?;
-        if vif
-            .get_obj("network")
-            .is_some_and(|n| get_bool(n, "should_provide_vlan"))
-        {
+        self.plug_vif(&BridgeVif::try_from(vif)?)
+    }
+
+    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
+        self.unplug_vif(&BridgeVif::try_from(vif)?)
+    }
+}
+
+impl LinuxBridge {
+    /// The tap and the bridge are locked together: an unplug deleting the bridge it left
+    /// empty must not interleave with a plug adding a tap to it.
+    fn lock(&self, vif: &BridgeVif) -> Result<super::rundir::Locks> {
+        super::lock(
+            &self.cfg,
+            &[
+                LockKey::Link(vif.tap.vif_name.clone()),
+                LockKey::Link(vif.bridge.clone()),
+            ],
+        )
+    }
+
+    pub fn plug_vif(&self, vif: &BridgeVif) -> Result<Report> {
+        let _s = tracing::info_span!("linux_bridge_plug", tap = %vif.tap.vif_name).entered();
+        let spec = TapSpec::resolve(&vif.tap, &self.cfg)?;
+        let bridge = &vif.bridge;
+        if vif.provide_vlan {
             // os-vif would add a `vlanN` device on bridge_interface; that path is broken in
             // os-vif itself (missing argument) and needs 8021q, so we refuse it clearly.
             return Err(BackendError::Unsupported(
                 "network.should_provide_vlan (a VLAN device on bridge_interface) is not implemented".into(),
             ));
         }
+        let _locks = self.lock(vif)?;
         let mut rt = open()?;
         let mut report = Report::new("linux_bridge");
-        let (br, created) = ensure_bridge(&mut rt, &bridge, self.may_create(vif))?;
+        let (br, created) = ensure_bridge(&mut rt, bridge, self.may_create(vif))?;
         let mut undo = Undo::default();
         if created {
             undo.links.push(bridge.clone());
@@ -363,30 +349,33 @@ impl Backend for LinuxBridge {
         report
             .actions
             .push(format!("plugged tap {} into {bridge}", spec.name));
-        report.details.insert("bridge".into(), bridge.into());
-        report.details.insert("tap".into(), spec.name.into());
+        report
+            .details
+            .insert("bridge".into(), bridge.as_str().into());
+        report
+            .details
+            .insert("tap".into(), spec.name.as_str().into());
         report.details.insert("mtu".into(), spec.mtu.into());
         Ok(report)
     }
 
     /// Deletes the tap, then the bridge if it is one we would have created and no port is
     /// left on it (os-vif's linux_bridge unplug did nothing and leaked both).
-    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("linux_bridge_unplug", id = vif.get_str("id")).entered();
-        let name = req_str(vif, "vif_name")?;
-        check_ifname(name)?;
-        let bridge = Self::bridge_name(vif)?;
+    pub fn unplug_vif(&self, vif: &BridgeVif) -> Result<Report> {
+        let _s = tracing::info_span!("linux_bridge_unplug", tap = %vif.tap.vif_name).entered();
+        let bridge = vif.bridge.as_str();
+        let _locks = self.lock(vif)?;
         let mut rt = open()?;
         let mut report = Report::new("linux_bridge");
         unplug_tap(
             &mut rt,
-            name,
-            get_bool(vif, "preserve_on_delete"),
+            &vif.tap.vif_name,
+            vif.tap.preserve_on_delete,
             &mut report,
         )?;
         if self.may_create(vif) {
             if let Some(br) = rt
-                .get_link(&bridge)
+                .get_link(bridge)
                 .map_err(|e| BackendError::netlink(format!("look up {bridge}"), e))?
                 .filter(|l| l.kind.as_deref() == Some("bridge"))
             {
@@ -394,11 +383,14 @@ impl Backend for LinuxBridge {
                     .dump_links()
                     .map_err(|e| BackendError::netlink("list links", e))?;
                 if !links.iter().any(|l| l.master == Some(br.index)) {
-                    rt.request(Request::del_link(br.index, &bridge))
-                        .map_err(|e| BackendError::netlink(format!("delete {bridge}"), e))?;
-                    report
-                        .actions
-                        .push(format!("deleted empty bridge {bridge}"));
+                    match rt.request(Request::del_link(br.index, bridge)) {
+                        Ok(()) => report
+                            .actions
+                            .push(format!("deleted empty bridge {bridge}")),
+                        // Gone already (deleted by hand, or by a vifman without locks).
+                        Err(e) if e.errno() == Some(libc::ENODEV) => {}
+                        Err(e) => return Err(BackendError::netlink(format!("delete {bridge}"), e)),
+                    }
                 }
             }
         }
@@ -427,8 +419,19 @@ impl Backend for Tap {
     }
 
     fn plug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("tap_plug", id = vif.get_str("id")).entered();
-        let spec = tap_spec(vif, &self.cfg)?;
+        self.plug_vif(&TapVif::try_from(vif)?)
+    }
+
+    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
+        self.unplug_vif(&TapVif::try_from(vif)?)
+    }
+}
+
+impl Tap {
+    pub fn plug_vif(&self, vif: &TapVif) -> Result<Report> {
+        let _s = tracing::info_span!("tap_plug", tap = %vif.vif_name).entered();
+        let spec = TapSpec::resolve(vif, &self.cfg)?;
+        let _locks = super::lock(&self.cfg, &[LockKey::Link(vif.vif_name.clone())])?;
         let mut rt = open()?;
         let mut undo = Undo::default();
         if let Err(e) = plug_tap(&mut rt, &spec, None, &mut undo) {
@@ -437,23 +440,19 @@ impl Backend for Tap {
         }
         let mut report = Report::new("tap");
         report.actions.push(format!("plugged tap {}", spec.name));
-        report.details.insert("tap".into(), spec.name.into());
+        report
+            .details
+            .insert("tap".into(), spec.name.as_str().into());
         report.details.insert("mtu".into(), spec.mtu.into());
         Ok(report)
     }
 
-    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("tap_unplug", id = vif.get_str("id")).entered();
-        let name = req_str(vif, "vif_name")?;
-        check_ifname(name)?;
+    pub fn unplug_vif(&self, vif: &TapVif) -> Result<Report> {
+        let _s = tracing::info_span!("tap_unplug", tap = %vif.vif_name).entered();
+        let _locks = super::lock(&self.cfg, &[LockKey::Link(vif.vif_name.clone())])?;
         let mut rt = open()?;
         let mut report = Report::new("tap");
-        unplug_tap(
-            &mut rt,
-            name,
-            get_bool(vif, "preserve_on_delete"),
-            &mut report,
-        )?;
+        unplug_tap(&mut rt, &vif.vif_name, vif.preserve_on_delete, &mut report)?;
         Ok(report)
     }
 }

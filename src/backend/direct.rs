@@ -1,13 +1,13 @@
 //! VIFDirect: a macvtap on the VF's (or any PCI NIC's) netdev, in the VIF's mode. The netdev is
 //! found from `dev_address` through sysfs, never from a name the caller could get wrong.
 
-use std::path::Path;
-
 use super::rtnl::{LinkChange, Request, Rtnl};
+use super::rundir::LockKey;
+use super::spec::DirectVif;
 use super::{
-    check_ifname, parse_mac, plugin_info, req_str, Backend, BackendError, Config, Instance, Report,
-    Result,
+    lookup_err, plugin_info, sysfs_root, Backend, BackendError, Config, Instance, Report, Result,
 };
+use crate::sysfs::{representor, SysfsRoot};
 use crate::types::PciAddress;
 use crate::vif::VersionedObject;
 
@@ -21,35 +21,13 @@ impl Direct {
     }
 }
 
-fn mode_value(mode: &str) -> Result<u32> {
-    Ok(match mode {
-        "vepa" => 2,
-        "bridge" => 4,
-        "passthrough" => 8,
-        other => {
-            return Err(BackendError::InvalidVif(format!(
-                "VIFDirect.mode {other:?} is not vepa, bridge or passthrough"
-            )))
-        }
-    })
-}
-
-/// The netdev of a PCI function: `<sysfs>/bus/pci/devices/<addr>/net/<name>`.
-pub fn netdev_of(sysfs: &Path, addr: &PciAddress) -> Result<String> {
-    let dir = sysfs.join(format!("bus/pci/devices/{addr}/net"));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| BackendError::Sysfs {
-            path: dir.display().to_string(),
-            msg: format!(
-                "{addr} has no netdev ({e}); is it bound to its NIC driver rather than vfio-pci?"
-            ),
-        })?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
+/// The netdev of a PCI function (the first of `<device>/net/`), read through the sysfs
+/// module's fd-safe point reads.
+pub fn netdev_of(root: &SysfsRoot, addr: PciAddress) -> Result<String> {
+    let names = representor::device_netdevs(root, addr).map_err(lookup_err)?;
     names.into_iter().next().ok_or_else(|| BackendError::Sysfs {
-        path: dir.display().to_string(),
-        msg: format!("{addr} has no netdev"),
+        path: format!("/sys/bus/pci/devices/{addr}/net"),
+        msg: format!("{addr} has no netdev; is it bound to its NIC driver rather than vfio-pci?"),
     })
 }
 
@@ -73,14 +51,21 @@ impl Backend for Direct {
     }
 
     fn plug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let name = req_str(vif, "vif_name")?;
-        check_ifname(name)?;
-        let mode = mode_value(req_str(vif, "mode")?)?;
-        let addr: PciAddress = req_str(vif, "dev_address")?
-            .parse()
-            .map_err(|e| BackendError::InvalidVif(format!("VIFDirect.dev_address: {e}")))?;
-        let mac = vif.get_str("address").map(parse_mac).transpose()?;
-        let lower_name = netdev_of(&self.cfg.sysfs_root, &addr)?;
+        self.plug_vif(&DirectVif::try_from(vif)?)
+    }
+
+    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
+        self.unplug_vif(&DirectVif::try_from(vif)?)
+    }
+}
+
+impl Direct {
+    pub fn plug_vif(&self, vif: &DirectVif) -> Result<Report> {
+        let name = vif.vif_name.as_str();
+        let mode = vif.mode.macvlan_mode();
+        let mac = vif.address.map(|m| m.octets());
+        let lower_name = netdev_of(&sysfs_root(&self.cfg)?, vif.dev_address)?;
+        let _locks = super::lock(&self.cfg, &[LockKey::Link(vif.vif_name.clone())])?;
         let _span = tracing::info_span!("plug_direct", name, lower = %lower_name, mode).entered();
         let mut rt = open()?;
         let lower = rt
@@ -166,9 +151,10 @@ impl Backend for Direct {
         Ok(report)
     }
 
-    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let name = req_str(vif, "vif_name")?;
-        check_ifname(name)?;
+    pub fn unplug_vif(&self, vif: &DirectVif) -> Result<Report> {
+        let name = vif.vif_name.as_str();
+        let _s = tracing::info_span!("unplug_direct", name).entered();
+        let _locks = super::lock(&self.cfg, &[LockKey::Link(vif.vif_name.clone())])?;
         let mut rt = open()?;
         let mut report = Report::new("direct");
         match rt

@@ -16,7 +16,7 @@ pub enum BackendError {
     #[error("MTU {mtu} for {name} is out of range ({min}..={max})")]
     MtuOutOfRange {
         name: String,
-        mtu: u32,
+        mtu: i64,
         min: u32,
         max: u32,
     },
@@ -42,6 +42,9 @@ pub enum BackendError {
     Ovsdb(#[from] crate::backend::ovs::jsonrpc::OvsdbError),
     #[error("{path}: {msg}")]
     Socket { path: String, msg: String },
+    /// vifman's own run-time directory (locks, records) is unusable.
+    #[error("{path}: {msg}")]
+    RunDir { path: String, msg: String },
     #[error("sysfs {path}: {msg}")]
     Sysfs { path: String, msg: String },
 }

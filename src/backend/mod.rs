@@ -9,7 +9,8 @@ pub mod direct;
 pub mod error;
 pub mod ovs;
 pub mod rtnl;
-pub mod sysfs;
+pub mod rundir;
+pub mod spec;
 pub mod tap;
 pub mod vhostuser;
 
@@ -19,35 +20,9 @@ use std::time::Duration;
 use serde_json::{json, Value as J};
 
 pub use error::{BackendError, Result};
+pub use spec::Instance;
 
 use crate::vif::VersionedObject;
-
-/// The instance a VIF is plugged for (os-vif `InstanceInfo`).
-#[derive(Debug, Clone, Default)]
-pub struct Instance {
-    pub uuid: String,
-    pub name: String,
-    pub project_id: String,
-}
-
-impl Instance {
-    pub fn from_object(o: &VersionedObject) -> Result<Self> {
-        if o.name() != "InstanceInfo" {
-            return Err(BackendError::InvalidVif(format!(
-                "expected an InstanceInfo object, got {}",
-                o.name()
-            )));
-        }
-        let uuid = o
-            .get_str("uuid")
-            .ok_or_else(|| BackendError::InvalidVif("InstanceInfo.uuid is not set".into()))?;
-        Ok(Instance {
-            uuid: uuid.to_string(),
-            name: o.get_str("name").unwrap_or_default().to_string(),
-            project_id: o.get_str("project_id").unwrap_or_default().to_string(),
-        })
-    }
-}
 
 /// Host-wide settings, the equivalent of os-vif's `[os_vif_ovs]` options plus ours.
 #[derive(Debug, Clone)]
@@ -64,12 +39,17 @@ pub struct Config {
     pub create_bridge: bool,
     /// Datapath for a new OVS bridge when the profile has none (os-vif forces `system`).
     pub default_datapath_type: String,
-    /// Root of sysfs, for representor discovery (a tempdir tree in tests).
+    /// The directory that plays the role of `/` for sysfs reads (representor discovery, the
+    /// netdev of a VIFDirect's dev_address): `/` on a host, a fixture tree in tests. The same
+    /// convention as [`crate::sysfs::SysfsRoot`] and every other vifman command.
     pub sysfs_root: PathBuf,
     /// vhost-user without OVS: fail the plug unless a peer already listens on the socket.
     pub require_peer: bool,
     /// Group that owns a vhost-user socket directory we create (e.g. the QEMU group).
     pub socket_dir_gid: Option<u32>,
+    /// vifman's run-time directory: the per-object lock files that serialise concurrent
+    /// plug/unplug, and the record of socket directories vifman created.
+    pub run_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -81,9 +61,10 @@ impl Default for Config {
             network_device_mtu: 1500,
             create_bridge: false,
             default_datapath_type: "system".into(),
-            sysfs_root: PathBuf::from("/sys"),
+            sysfs_root: PathBuf::from("/"),
             require_peer: false,
             socket_dir_gid: None,
+            run_dir: rundir::default_dir(),
         }
     }
 }
@@ -125,7 +106,7 @@ pub trait Backend {
 pub fn all(cfg: &Config) -> Vec<Box<dyn Backend>> {
     vec![
         Box::new(bridge::LinuxBridge::new(cfg.clone())),
-        Box::new(ovs::plug::Ovs::new(cfg.clone())),
+        Box::new(ovs::Ovs::new(cfg.clone())),
         Box::new(bridge::Tap::new(cfg.clone())),
         Box::new(vhostuser::VhostUser::new(cfg.clone())),
         Box::new(direct::Direct::new(cfg.clone())),
@@ -143,12 +124,12 @@ pub fn select(vif: &VersionedObject, cfg: &Config) -> Result<Box<dyn Backend>> {
     );
     let b: Box<dyn Backend> = match vif.name() {
         "VIFGeneric" => Box::new(bridge::Tap::new(cfg.clone())),
-        "VIFOpenVSwitch" | "VIFHostDevice" => Box::new(ovs::plug::Ovs::new(cfg.clone())),
+        "VIFOpenVSwitch" | "VIFHostDevice" => Box::new(ovs::Ovs::new(cfg.clone())),
         "VIFVHostUser" if fp_profile || profile.is_none() => {
             Box::new(vhostuser::VhostUser::new(cfg.clone()))
         }
-        "VIFVHostUser" if ovs_profile => Box::new(ovs::plug::Ovs::new(cfg.clone())),
-        "VIFBridge" if ovs_profile => Box::new(ovs::plug::Ovs::new(cfg.clone())),
+        "VIFVHostUser" if ovs_profile => Box::new(ovs::Ovs::new(cfg.clone())),
+        "VIFBridge" if ovs_profile => Box::new(ovs::Ovs::new(cfg.clone())),
         "VIFBridge" => Box::new(bridge::LinuxBridge::new(cfg.clone())),
         "VIFDirect" => Box::new(direct::Direct::new(cfg.clone())),
         other => {
@@ -163,11 +144,8 @@ pub fn select(vif: &VersionedObject, cfg: &Config) -> Result<Box<dyn Backend>> {
 
 /// os-vif `HostInfo` for all backends.
 pub fn host_info(cfg: &Config) -> VersionedObject {
-    let mut hi = VersionedObject::new("HostInfo").expect("HostInfo registered");
     let plugins = all(cfg).iter().map(|b| b.describe()).collect();
-    hi.set_obj_list("plugin_info", plugins)
-        .expect("HostPluginInfo list");
-    hi
+    info_object("HostInfo", &[], vec![("plugin_info", plugins)])
 }
 
 /// Builds a `HostPluginInfo`. We advertise 1.0 up to the version we implement, unlike
@@ -178,90 +156,90 @@ pub(crate) fn plugin_info(name: &str, vifs: &[(&str, &[&str])]) -> VersionedObje
             .map(|d| d.version)
             .unwrap_or("1.0")
     };
-    let mut vif_infos = Vec::new();
-    for (vif, profiles) in vifs {
-        let mut vi = VersionedObject::new("HostVIFInfo").expect("HostVIFInfo");
-        vi.set("vif_object_name", *vif).expect("str");
-        vi.set("min_version", "1.0").expect("str");
-        vi.set("max_version", cur(vif)).expect("str");
-        let pps = profiles
-            .iter()
-            .map(|p| {
-                let mut pi = VersionedObject::new("HostPortProfileInfo").expect("HPPI");
-                pi.set("profile_object_name", *p).expect("str");
-                pi.set("min_version", "1.0").expect("str");
-                pi.set("max_version", cur(p)).expect("str");
-                pi
-            })
-            .collect();
-        vi.set_obj_list("supported_port_profiles", pps)
-            .expect("profiles");
-        vif_infos.push(vi);
-    }
-    let mut pi = VersionedObject::new("HostPluginInfo").expect("HostPluginInfo");
-    pi.set("plugin_name", name).expect("str");
-    pi.set_obj_list("vif_info", vif_infos).expect("vif_info");
-    pi
+    let vif_infos = vifs
+        .iter()
+        .map(|(vif, profiles)| {
+            let pps = profiles
+                .iter()
+                .map(|p| {
+                    info_object(
+                        "HostPortProfileInfo",
+                        &[
+                            ("profile_object_name", p),
+                            ("min_version", "1.0"),
+                            ("max_version", cur(p)),
+                        ],
+                        vec![],
+                    )
+                })
+                .collect();
+            info_object(
+                "HostVIFInfo",
+                &[
+                    ("vif_object_name", vif),
+                    ("min_version", "1.0"),
+                    ("max_version", cur(vif)),
+                ],
+                vec![("supported_port_profiles", pps)],
+            )
+        })
+        .collect();
+    info_object(
+        "HostPluginInfo",
+        &[("plugin_name", name)],
+        vec![("vif_info", vif_infos)],
+    )
+}
+
+/// Builds one of the `Host*Info` objects from this module's constant class and field names.
+/// Only a programming error (a misspelt class or field) can make it fail, which is why it
+/// is the one place that panics; `host_info_objects_build` builds every one of them.
+fn info_object(
+    class: &str,
+    strs: &[(&str, &str)],
+    lists: Vec<(&str, Vec<VersionedObject>)>,
+) -> VersionedObject {
+    let build = || -> std::result::Result<VersionedObject, crate::vif::OsVifError> {
+        let mut o = VersionedObject::new(class)?;
+        for (f, v) in strs {
+            o.set(f, *v)?;
+        }
+        for (f, l) in lists {
+            o.set_obj_list(f, l)?;
+        }
+        Ok(o)
+    };
+    build().unwrap_or_else(|e| panic!("building os-vif {class}: {e}"))
 }
 
 // ---- small shared helpers ------------------------------------------------------------
 
-/// Linux's IFNAMSIZ minus the NUL; checked up front so the error names the field instead
-/// of an opaque EINVAL from the kernel.
-pub fn check_ifname(name: &str) -> Result<()> {
-    if name.len() > 15 {
-        return Err(BackendError::IfNameTooLong {
-            name: name.to_string(),
-            len: name.len(),
-        });
-    }
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name
-            .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace())
-    {
-        return Err(BackendError::InvalidVif(format!(
-            "{name:?} is not a valid interface name"
-        )));
-    }
-    Ok(())
-}
-
 pub const MIN_MTU: u32 = 68;
 pub const MAX_MTU: u32 = 65535;
 
-/// `network.mtu` if set and non-zero, else the configured default (os-vif's rule).
-pub fn vif_mtu(vif: &VersionedObject, cfg: &Config, ifname: &str) -> Result<u32> {
-    let mtu = vif
-        .get_obj("network")
-        .and_then(|n| n.get("mtu"))
-        .and_then(|v| v.as_int())
-        .filter(|m| *m != 0)
-        .unwrap_or(cfg.network_device_mtu as i64);
-    if !(MIN_MTU as i64..=MAX_MTU as i64).contains(&mtu) {
-        return Err(BackendError::MtuOutOfRange {
-            name: ifname.to_string(),
-            mtu: mtu.clamp(0, u32::MAX as i64) as u32,
-            min: MIN_MTU,
-            max: MAX_MTU,
-        });
-    }
-    Ok(mtu as u32)
+/// The sysfs root of the configuration, as the sysfs module wants it.
+pub(crate) fn sysfs_root(cfg: &Config) -> Result<crate::sysfs::SysfsRoot> {
+    crate::sysfs::SysfsRoot::new(&cfg.sysfs_root).map_err(|e| BackendError::Sysfs {
+        path: cfg.sysfs_root.display().to_string(),
+        msg: e.to_string(),
+    })
 }
 
-pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
-    let parts: Vec<&str> = s.split([':', '-']).collect();
-    let mut out = [0u8; 6];
-    if parts.len() != 6 {
-        return Err(BackendError::InvalidVif(format!("bad MAC address {s:?}")));
+pub(crate) fn lookup_err(e: crate::sysfs::representor::LookupError) -> BackendError {
+    BackendError::Sysfs {
+        path: e.path,
+        msg: e.msg,
     }
-    for (o, p) in out.iter_mut().zip(parts) {
-        *o = u8::from_str_radix(p, 16)
-            .map_err(|_| BackendError::InvalidVif(format!("bad MAC address {s:?}")))?;
-    }
-    Ok(out)
+}
+
+/// Takes the per-object locks of one plug/unplug (see [`rundir::lock`]). The wait is bounded
+/// by the OVS timeout, since the holder may itself be waiting for ovs-vswitchd.
+pub(crate) fn lock(cfg: &Config, keys: &[rundir::LockKey]) -> Result<rundir::Locks> {
+    rundir::lock(
+        &cfg.run_dir,
+        keys,
+        cfg.ovs_timeout.max(Duration::from_secs(30)),
+    )
 }
 
 /// Turns IPv6 off on a host-side netdev, as os-vif does for the taps and bridges it makes:
@@ -281,41 +259,12 @@ pub fn disable_ipv6(name: &str) -> Result<()> {
     }
 }
 
-pub(crate) fn req_str<'a>(o: &'a VersionedObject, field: &str) -> Result<&'a str> {
-    o.get_str(field)
-        .ok_or_else(|| BackendError::InvalidVif(format!("{}.{field} is not set", o.name())))
-}
-
-pub(crate) fn get_bool(o: &VersionedObject, field: &str) -> bool {
-    o.get_or_default(field)
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ifname_limits() {
-        assert!(check_ifname("tap0123456789ab").is_ok());
-        let e = check_ifname("tap0123456789abc").unwrap_err();
-        assert!(e.to_string().contains("16 bytes"), "{e}");
-        assert!(check_ifname("a/b").is_err());
-        assert!(check_ifname("").is_err());
-    }
-
-    #[test]
-    fn mac_parsing() {
-        assert_eq!(
-            parse_mac("FA-16-3e:00:00:0a").unwrap(),
-            [0xfa, 0x16, 0x3e, 0, 0, 0xa]
-        );
-        assert!(parse_mac("fa:16:3e:00:00").is_err());
-    }
-
-    #[test]
-    fn host_info_lists_backends_sorted() {
+    fn host_info_objects_build() {
         let hi = host_info(&Config::default());
         let prim = hi.to_primitive(None, None).unwrap();
         let names: Vec<_> = prim["versioned_object.data"]["plugin_info"]

@@ -6,13 +6,15 @@
 //! listens and the backend connects later; a stale socket file nobody listens on is
 //! harmless (QEMU unlinks it), so we only report it.
 
-use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use super::{plugin_info, req_str, Backend, BackendError, Config, Instance, Report, Result};
+use rustix::fs::{FileType, Mode, OFlags};
+
+use super::rundir::{self, LockKey};
+use super::spec::{SocketPath, VhostMode, VhostUserVif};
+use super::{plugin_info, Backend, BackendError, Config, Instance, Report, Result};
 use crate::vif::VersionedObject;
 
 /// What is at the socket path right now.
@@ -54,59 +56,61 @@ fn sock_err(path: &Path, msg: impl Into<String>) -> BackendError {
 }
 
 /// Makes sure the socket directory exists and is safe: a real directory (not a symlink
-/// someone could retarget), not writable by others, owned by root or us. A directory we
-/// create is 0750, optionally group-owned by the VMM's group so QEMU can reach the socket.
+/// someone could retarget; never followed, also not while creating it), not writable by
+/// others, owned by root or us. A directory we create is 0750, optionally group-owned by the
+/// VMM's group so QEMU can reach the socket. Returns whether it was created.
 pub fn ensure_socket_dir(dir: &Path, gid: Option<u32>) -> Result<bool> {
     let _s = tracing::debug_span!("vhostuser_dir", dir = %dir.display()).entered();
-    match fs::symlink_metadata(dir) {
-        Ok(m) => {
-            if m.file_type().is_symlink() {
-                return Err(sock_err(dir, "socket directory is a symlink; refusing it"));
-            }
-            if !m.is_dir() {
-                return Err(sock_err(dir, "exists and is not a directory"));
-            }
-            let mode = m.mode() & 0o7777;
-            if mode & 0o002 != 0 {
-                return Err(sock_err(
-                    dir,
-                    format!("socket directory is world-writable (mode {mode:04o}); refusing it"),
-                ));
-            }
-            // SAFETY: geteuid has no preconditions.
-            let me = unsafe { libc::geteuid() };
-            if m.uid() != 0 && m.uid() != me {
-                return Err(sock_err(
-                    dir,
-                    format!(
-                        "socket directory is owned by uid {}, not root or us",
-                        m.uid()
-                    ),
-                ));
-            }
-            Ok(false)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                if !parent.is_dir() {
-                    return Err(sock_err(parent, "parent directory does not exist"));
-                }
-            }
-            fs::DirBuilder::new()
-                .mode(0o750)
-                .create(dir)
-                .map_err(|e| sock_err(dir, format!("cannot create: {e}")))?;
-            // mkdir's mode is filtered by the umask; set it exactly.
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
-                .map_err(|e| sock_err(dir, format!("chmod: {e}")))?;
-            if let Some(g) = gid {
-                std::os::unix::fs::chown(dir, None, Some(g))
-                    .map_err(|e| sock_err(dir, format!("chown to gid {g}: {e}")))?;
-            }
-            Ok(true)
-        }
-        Err(e) => Err(sock_err(dir, e.to_string())),
+    let d = rundir::ensure_dir(dir, 0o750, gid, false).map_err(|e| match e {
+        BackendError::RunDir { path, msg } => BackendError::Socket {
+            path,
+            msg: format!("socket directory {msg}"),
+        },
+        e => e,
+    })?;
+    if d.created {
+        return Ok(true);
     }
+    if d.mode & 0o002 != 0 {
+        return Err(sock_err(
+            dir,
+            format!(
+                "socket directory is world-writable (mode {:04o}); refusing it",
+                d.mode
+            ),
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if d.uid != 0 && d.uid != me {
+        return Err(sock_err(
+            dir,
+            format!("socket directory is owned by uid {}, not root or us", d.uid),
+        ));
+    }
+    Ok(false)
+}
+
+/// Removes the socket at `path` if it is a socket (never another kind of file), relative to
+/// its directory opened without following a symlink.
+fn remove_socket(path: &SocketPath) -> Result<bool> {
+    let dir = rustix::fs::open(
+        path.dir(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sock_err(path.dir(), io::Error::from(e).to_string()))?;
+    let name = path.as_path().file_name().unwrap_or_default();
+    let st = match rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT) => return Ok(false),
+        Err(e) => return Err(sock_err(path.as_path(), io::Error::from(e).to_string())),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
+        return Ok(false);
+    }
+    rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty())
+        .map_err(|e| sock_err(path.as_path(), format!("remove: {}", io::Error::from(e))))?;
+    Ok(true)
 }
 
 pub struct VhostUser {
@@ -117,17 +121,6 @@ impl VhostUser {
     pub fn new(cfg: Config) -> Self {
         VhostUser { cfg }
     }
-}
-
-fn sock_path(vif: &VersionedObject) -> Result<&Path> {
-    let p = Path::new(req_str(vif, "path")?);
-    if !p.is_absolute() {
-        return Err(BackendError::InvalidVif(format!(
-            "VIFVHostUser.path {} is not absolute",
-            p.display()
-        )));
-    }
-    Ok(p)
 }
 
 impl Backend for VhostUser {
@@ -150,23 +143,36 @@ impl Backend for VhostUser {
     }
 
     fn plug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("vhostuser_plug", id = vif.get_str("id")).entered();
-        let path = sock_path(vif)?;
-        let mode = req_str(vif, "mode")?;
-        if mode != "client" && mode != "server" {
-            return Err(BackendError::InvalidVif(format!(
-                "VIFVHostUser.mode {mode:?} is neither client nor server"
-            )));
-        }
-        let dir = path.parent().unwrap_or(Path::new("/"));
+        self.plug_vif(&VhostUserVif::try_from(vif)?)
+    }
+
+    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
+        self.unplug_vif(&VhostUserVif::try_from(vif)?)
+    }
+}
+
+impl VhostUser {
+    fn lock(&self, vif: &VhostUserVif) -> Result<rundir::Locks> {
+        super::lock(
+            &self.cfg,
+            &[LockKey::Socket(vif.path.as_path().to_path_buf())],
+        )
+    }
+
+    pub fn plug_vif(&self, vif: &VhostUserVif) -> Result<Report> {
+        let _s = tracing::info_span!("vhostuser_plug", path = %vif.path).entered();
+        let path = vif.path.as_path();
+        let dir = vif.path.dir();
+        let _locks = self.lock(vif)?;
         let mut report = Report::new("vhostuser");
         if ensure_socket_dir(dir, self.cfg.socket_dir_gid)? {
+            rundir::record_created_socket_dir(&self.cfg.run_dir, dir)?;
             report
                 .actions
                 .push(format!("created socket directory {} (0750)", dir.display()));
         }
         let peer = probe(path);
-        if mode == "client" && peer != Peer::Listening && self.cfg.require_peer {
+        if vif.mode == VhostMode::Client && peer != Peer::Listening && self.cfg.require_peer {
             return Err(sock_err(
                 path,
                 format!(
@@ -178,25 +184,28 @@ impl Backend for VhostUser {
         report
             .details
             .insert("path".into(), path.display().to_string().into());
-        report.details.insert("mode".into(), mode.into());
+        report
+            .details
+            .insert("mode".into(), vif.mode.as_str().into());
         report.details.insert("peer".into(), peer.as_str().into());
         Ok(report)
     }
 
-    /// Removes a stale socket file (nobody listening); a live one belongs to its process.
-    fn unplug(&self, vif: &VersionedObject, _instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("vhostuser_unplug", id = vif.get_str("id")).entered();
-        let path = sock_path(vif)?;
+    /// Removes a stale socket file (nobody listening), and only in a socket directory that
+    /// vifman created: elsewhere the file belongs to whoever made the directory. A live
+    /// socket belongs to its process.
+    pub fn unplug_vif(&self, vif: &VhostUserVif) -> Result<Report> {
+        let _s = tracing::info_span!("vhostuser_unplug", path = %vif.path).entered();
+        let path = vif.path.as_path();
+        let _locks = self.lock(vif)?;
         let mut report = Report::new("vhostuser");
         if probe(path) == Peer::Stale {
-            let is_sock = fs::symlink_metadata(path)
-                .map(|m| {
-                    use std::os::unix::fs::FileTypeExt;
-                    m.file_type().is_socket()
-                })
-                .unwrap_or(false);
-            if is_sock {
-                fs::remove_file(path).map_err(|e| sock_err(path, format!("remove: {e}")))?;
+            if !rundir::created_socket_dir(&self.cfg.run_dir, vif.path.dir()) {
+                report.actions.push(format!(
+                    "left stale socket {} (its directory was not created by vifman)",
+                    path.display()
+                ));
+            } else if remove_socket(&vif.path)? {
                 report
                     .actions
                     .push(format!("removed stale socket {}", path.display()));
@@ -209,6 +218,8 @@ impl Backend for VhostUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     #[test]
     fn creates_dir_0750_and_refuses_unsafe_ones() {
@@ -216,6 +227,11 @@ mod tests {
         let d = t.path().join("vhu");
         assert!(ensure_socket_dir(&d, None).unwrap());
         assert_eq!(fs::metadata(&d).unwrap().mode() & 0o7777, 0o750);
+        let e = ensure_socket_dir(&t.path().join("no/such"), None).unwrap_err();
+        assert!(
+            e.to_string().contains("parent directory does not exist"),
+            "{e}"
+        );
         assert!(!ensure_socket_dir(&d, None).unwrap());
 
         let ww = t.path().join("ww");

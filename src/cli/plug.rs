@@ -72,6 +72,10 @@ pub struct BackendArgs {
     /// Group id to own a vhost-user socket directory that vifman creates.
     #[arg(long, value_name = "GID")]
     pub socket_group: Option<u32>,
+    /// vifman's run-time directory: lock files that serialise concurrent plug/unplug of the
+    /// same VIF, bridge or port [default: /run/vifman, or $XDG_RUNTIME_DIR/vifman if not root].
+    #[arg(long, value_name = "DIR", env = "VIFMAN_RUN_DIR")]
+    pub run_dir: Option<PathBuf>,
 }
 
 impl BackendArgs {
@@ -86,9 +90,13 @@ impl BackendArgs {
             network_device_mtu: self.network_device_mtu,
             create_bridge: self.create_bridge,
             default_datapath_type: self.datapath_type.clone(),
-            sysfs_root: self.sysfs_root.join("sys"),
+            sysfs_root: self.sysfs_root.clone(),
             require_peer: self.require_peer,
             socket_dir_gid: self.socket_group,
+            run_dir: self
+                .run_dir
+                .clone()
+                .unwrap_or_else(backend::rundir::default_dir),
         }
     }
 }
@@ -122,7 +130,7 @@ fn load(file: &str, lenient: bool) -> anyhow::Result<VersionedObject> {
 fn instance(args: &PlugArgs) -> anyhow::Result<Instance> {
     if let Some(p) = &args.instance {
         let o = load(&p.to_string_lossy(), args.lenient)?;
-        return Instance::from_object(&o).with_context(|| format!("{}", p.display()));
+        return Instance::try_from(&o).with_context(|| format!("{}", p.display()));
     }
     Ok(Instance {
         uuid: args

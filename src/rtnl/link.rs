@@ -31,6 +31,10 @@ pub struct Link {
     pub lower: Option<u32>,
     /// IFLA_MACVLAN_MODE of a macvtap/macvlan.
     pub macvlan_mode: Option<u32>,
+    /// IFLA_TUN_TYPE of a tun/tap device: 1 = TUN (layer 3), 2 = TAP.
+    pub tun_type: Option<u8>,
+    /// IFLA_TUN_OWNER of a tun/tap device (absent when it has no owner).
+    pub tun_owner: Option<u32>,
 }
 
 impl Link {
@@ -47,6 +51,8 @@ impl Link {
             group: 0,
             lower: None,
             macvlan_mode: None,
+            tun_type: None,
+            tun_owner: None,
         };
         for a in &m.attributes {
             match a {
@@ -61,6 +67,11 @@ impl Link {
                     for i in infos {
                         match i {
                             LinkInfo::Kind(k) => l.kind = Some(k.to_string()),
+                            LinkInfo::Data(InfoData::Tun(d)) => {
+                                for x in d {
+                                    l.read_tun_attr(x);
+                                }
+                            }
                             LinkInfo::Data(InfoData::MacVtap(d)) => {
                                 for x in d {
                                     if let netlink_packet_route::link::InfoMacVtap::Mode(m) = x {
@@ -76,6 +87,22 @@ impl Link {
             }
         }
         l
+    }
+
+    /// netlink-packet-route leaves IFLA_INFO_DATA of tun devices unparsed.
+    fn read_tun_attr(&mut self, a: &netlink_packet_route::link::InfoTun) {
+        use netlink_packet_core::Nla;
+        const IFLA_TUN_OWNER: u16 = 1;
+        const IFLA_TUN_TYPE: u16 = 3;
+        let mut v = vec![0u8; a.value_len()];
+        a.emit_value(&mut v);
+        match (a.kind(), v.as_slice()) {
+            (IFLA_TUN_TYPE, [t]) => self.tun_type = Some(*t),
+            (IFLA_TUN_OWNER, [a, b, c, d]) => {
+                self.tun_owner = Some(u32::from_ne_bytes([*a, *b, *c, *d]))
+            }
+            _ => {}
+        }
     }
 
     pub fn mac_string(&self) -> Option<String> {

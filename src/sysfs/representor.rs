@@ -1,12 +1,38 @@
 //! Switchdev VF representors, found the way os-vif's `get_representor_port` finds them:
 //! same `phys_switch_id` as the PF's uplink, and a `phys_port_name` naming the VF.
+//!
+//! One rule serves both the inventory scan ([`match_representors`]) and the backends'
+//! point lookup ([`find_representor`]: "the representor of VF n of PF p"), so `inventory`
+//! lists exactly the representor that `plug` will use.
+//!
+//! The `phys_port_name` forms kernels emit for VF representors:
+//! - `pfXvfY`, and `cXpfYvfZ` for a VF of an external host (SmartNIC): every driver that
+//!   registers devlink ports (mlx5 since Linux 4.18, ice, bnxt, sfc ef100, netdevsim) and
+//!   nfp, which spells it itself;
+//! - a bare `N` (= VF N): mlx5 before Linux 4.18 (`"%d", rep->vport - 1`), replaced by
+//!   `pfXvfY` in commit c12ecc230564 because VF LAG gave both PFs' representors one switch
+//!   id. DPDK's mlx5 PMD still parses it as its "legacy" form, and distributions with those
+//!   kernels are still deployed, so it is accepted;
+//! - `vfN`: accepted for symmetry with `pfXvfY` (no PF number).
+//!
+//! A name without a PF number (`N`, `vfN`) is ambiguous when two PFs share a switch id, so
+//! it is only taken from a netdev whose `device` is the PF itself (mlx5 representors hang
+//! off the PF's PCI device). Uplinks (`p0`, `p0s1`), PF representors (`pf0`, `c1pf0`) and
+//! sub-functions (`pf0sf1`) are not VF representors.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 
+use thiserror::Error;
+
+use super::attr::{Raw, ATTR_BUF};
+use super::fd;
 use super::model::{NetDev, PciDevice, Representor};
+use super::root::{Resolver, SysfsRoot};
+use crate::types::PciAddress;
 
-/// The parts of a representor's `phys_port_name`: `vfN`, `pfXvfY` or `cXpfYvfZ`
-/// (the controller form is used by SmartNICs for VFs of an external host).
+/// The parts of a VF representor's `phys_port_name` (see the module docs for the forms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortName {
     pub controller: Option<u32>,
@@ -28,6 +54,14 @@ fn take_num<'a>(s: &'a str, prefix: &str) -> Option<(u32, &'a str)> {
 /// Parses a VF representor port name; uplinks (`p0`), PF representors (`pf0`) and
 /// sub-functions (`pf0sf1`) are not VF representors and give `None`.
 pub fn parse_port_name(s: &str) -> Option<PortName> {
+    // Legacy mlx5: the bare VF index.
+    if !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(PortName {
+            controller: None,
+            pf: None,
+            vf: s.parse().ok()?,
+        });
+    }
     let (controller, s) = match take_num(s, "c") {
         Some((c, rest)) => (Some(c), rest),
         None => (None, s),
@@ -41,11 +75,26 @@ pub fn parse_port_name(s: &str) -> Option<PortName> {
     rest.is_empty().then_some(PortName { controller, pf, vf })
 }
 
-/// Pairs each PF with its VF representors.
+/// Whether a representor port name `p` on netdev whose `device` is `device` names a VF of
+/// `pf` (already known to share its switch id).
 ///
 /// For `pfXvfY` names X must equal the PF's PCI function number, because dual-port NICs share
-/// one switch id across both PFs (os-vif applies the same rule). A bare `vfN` name carries no
-/// PF, so it is only accepted from a netdev that hangs off the PF itself.
+/// one switch id across both PFs (os-vif applies the same rule). A name without a PF number
+/// is only accepted from a netdev that hangs off the PF itself (or one with no device link).
+pub fn belongs_to(p: &PortName, pf: PciAddress, device: Option<PciAddress>) -> bool {
+    match p.pf {
+        Some(x) => x == u32::from(pf.function()),
+        None => device.is_none_or(|d| d == pf),
+    }
+}
+
+/// Whether a PF netdev with this port name can be the uplink whose switch id the PF's
+/// representors share: anything that is not itself a VF representor.
+fn is_uplink(port_name: Option<&str>) -> bool {
+    port_name.and_then(parse_port_name).is_none()
+}
+
+/// Pairs each PF with its VF representors.
 pub fn match_representors(devices: &[PciDevice], netdevs: &[NetDev]) -> Vec<Representor> {
     let mut by_switch: HashMap<&str, Vec<(&NetDev, PortName)>> = HashMap::new();
     for n in netdevs {
@@ -66,22 +115,13 @@ pub fn match_representors(devices: &[PciDevice], netdevs: &[NetDev]) -> Vec<Repr
             .netdevs
             .iter()
             .filter_map(|n| by_name.get(n.as_str()))
-            .filter(|n| {
-                n.phys_port_name
-                    .as_deref()
-                    .and_then(parse_port_name)
-                    .is_none()
-            })
+            .filter(|n| is_uplink(n.phys_port_name.as_deref()))
             .find_map(|n| n.phys_switch_id.as_deref());
         let Some(reps) = switch_id.and_then(|sw| by_switch.get(sw)) else {
             continue;
         };
         for (n, p) in reps {
-            let ok = match p.pf {
-                Some(x) => x == u32::from(pf.address.function()),
-                None => n.device.is_none_or(|d| d == pf.address),
-            };
-            if ok {
+            if belongs_to(p, pf.address, n.device) {
                 out.push(Representor {
                     netdev: n.name.clone(),
                     pf: pf.address,
@@ -92,6 +132,193 @@ pub fn match_representors(devices: &[PciDevice], netdevs: &[NetDev]) -> Vec<Repr
     }
     out.sort_by(|a, b| (a.pf, a.vf_index, &a.netdev).cmp(&(b.pf, b.vf_index, &b.netdev)));
     out
+}
+
+// ---- point lookups for the backends --------------------------------------------------
+
+/// A failed point lookup, naming the sysfs path involved.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{path}: {msg}")]
+pub struct LookupError {
+    pub path: String,
+    pub msg: String,
+}
+
+fn lookup_err(rel: &Path, msg: impl Into<String>) -> LookupError {
+    LookupError {
+        path: super::root::display_rel(rel),
+        msg: msg.into(),
+    }
+}
+
+/// A VF's place on its PF's switch: the PF and the N of the PF's `virtfnN` link to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VfLocation {
+    pub pf: PciAddress,
+    pub vf_index: u32,
+}
+
+/// Reads single directories beneath a root with the scanner's fd-safe primitives: every
+/// directory is opened with `openat2(RESOLVE_BENEATH)` (or, before Linux 5.6, resolved
+/// lexically inside the root), attributes and links are read relative to it without
+/// following a final symlink.
+struct Point<'r> {
+    root: &'r SysfsRoot,
+    fd: OwnedFd,
+}
+
+impl<'r> Point<'r> {
+    fn new(root: &'r SysfsRoot) -> Result<Self, LookupError> {
+        let fd = fd::open_dir_path(root.path())
+            .map_err(|e| lookup_err(Path::new(""), format!("sysfs root: {e}")))?;
+        Ok(Point { root, fd })
+    }
+
+    fn dir(&self, rel: &Path) -> std::io::Result<OwnedFd> {
+        match fd::open_dir_beneath(&self.fd, rel) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                let real = Resolver::new(self.root)
+                    .resolve_dir(rel)
+                    .map_err(|e| std::io::Error::other(e.describe("path")))?;
+                fd::open_dir_path(&self.root.abs(&real))
+            }
+            r => r,
+        }
+    }
+
+    fn list(&self, dir: &OwnedFd) -> Vec<String> {
+        let mut v = fd::list_at(dir, c".").unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    fn attr(&self, dir: &OwnedFd, name: &std::ffi::CStr) -> Option<String> {
+        let mut buf = [0u8; ATTR_BUF];
+        match fd::read_at(dir, name, &mut buf) {
+            Raw::Value(v) if !v.is_empty() => Some(v.to_string()),
+            _ => None,
+        }
+    }
+
+    fn link_base(&self, dir: &OwnedFd, name: &str) -> Option<String> {
+        let c = fd::cname(name)?;
+        let t = fd::readlink_at(dir, &c).ok()?;
+        t.file_name().map(|f| f.to_string_lossy().into_owned())
+    }
+
+    fn link_addr(&self, dir: &OwnedFd, name: &str) -> Option<PciAddress> {
+        self.link_base(dir, name)?.parse().ok()
+    }
+}
+
+fn device_rel(addr: PciAddress) -> PathBuf {
+    PathBuf::from(format!("sys/bus/pci/devices/{addr}"))
+}
+
+/// The PF of VF `vf` and its VF index.
+pub fn vf_location(root: &SysfsRoot, vf: PciAddress) -> Result<VfLocation, LookupError> {
+    let _s = tracing::debug_span!("vf_location", %vf).entered();
+    let pt = Point::new(root)?;
+    vf_location_in(&pt, vf)
+}
+
+fn vf_location_in(pt: &Point, vf: PciAddress) -> Result<VfLocation, LookupError> {
+    let rel = device_rel(vf);
+    let dir = pt
+        .dir(&rel)
+        .map_err(|e| lookup_err(&rel, format!("PCI device {vf} not found ({e})")))?;
+    let pf = pt.link_addr(&dir, "physfn").ok_or_else(|| {
+        lookup_err(
+            &rel.join("physfn"),
+            format!("{vf} is not a VF (no physfn link)"),
+        )
+    })?;
+    let pf_rel = device_rel(pf);
+    let pf_dir = pt
+        .dir(&pf_rel)
+        .map_err(|e| lookup_err(&pf_rel, format!("PF {pf} of {vf} not found ({e})")))?;
+    for name in pt.list(&pf_dir) {
+        let Some(n) = name
+            .strip_prefix("virtfn")
+            .and_then(super::attr::parse_dec::<u32>)
+        else {
+            continue;
+        };
+        if pt.link_addr(&pf_dir, &name) == Some(vf) {
+            return Ok(VfLocation { pf, vf_index: n });
+        }
+    }
+    Err(lookup_err(
+        &pf_rel,
+        format!("no virtfnN link of {pf} points at {vf}"),
+    ))
+}
+
+/// The names in `<device>/net/` of PCI function `dev`, sorted; empty when it has no netdev
+/// (e.g. bound to vfio-pci).
+pub fn device_netdevs(root: &SysfsRoot, dev: PciAddress) -> Result<Vec<String>, LookupError> {
+    let _s = tracing::debug_span!("device_netdevs", %dev).entered();
+    let pt = Point::new(root)?;
+    let rel = device_rel(dev);
+    pt.dir(&rel)
+        .map_err(|e| lookup_err(&rel, format!("PCI device {dev} not found ({e})")))?;
+    Ok(match pt.dir(&rel.join("net")) {
+        Ok(d) => pt.list(&d),
+        Err(_) => Vec::new(),
+    })
+}
+
+/// The representor netdev of VF `vf` on the kernel (switchdev) datapath: the netdev that
+/// shares the PF uplink's `phys_switch_id` and whose `phys_port_name` names this VF under
+/// the same rule as [`match_representors`].
+pub fn find_representor(root: &SysfsRoot, vf: PciAddress) -> Result<String, LookupError> {
+    let _s = tracing::debug_span!("find_representor", %vf).entered();
+    let pt = Point::new(root)?;
+    let loc = vf_location_in(&pt, vf)?;
+    let pf_net = device_rel(loc.pf).join("net");
+    let pf_nd = pt.dir(&pf_net).ok();
+    let switch_id = pf_nd.iter().flat_map(|d| pt.list(d)).find_map(|name| {
+        let d = pt.dir(&pf_net.join(&name)).ok()?;
+        if !is_uplink(pt.attr(&d, c"phys_port_name").as_deref()) {
+            return None;
+        }
+        pt.attr(&d, c"phys_switch_id")
+    });
+    let sw = switch_id.ok_or_else(|| {
+        lookup_err(
+            &pf_net,
+            format!("PF {} has no netdev with a phys_switch_id", loc.pf),
+        )
+    })?;
+    let class_net = Path::new("sys/class/net");
+    let cn = pt
+        .dir(class_net)
+        .map_err(|e| lookup_err(class_net, e.to_string()))?;
+    for name in pt.list(&cn) {
+        let Ok(d) = pt.dir(&class_net.join(&name)) else {
+            continue;
+        };
+        if pt.attr(&d, c"phys_switch_id").as_deref() != Some(sw.as_str()) {
+            continue;
+        }
+        let Some(p) = pt
+            .attr(&d, c"phys_port_name")
+            .as_deref()
+            .and_then(parse_port_name)
+        else {
+            continue;
+        };
+        if p.vf == loc.vf_index && belongs_to(&p, loc.pf, pt.link_addr(&d, "device")) {
+            return Ok(name);
+        }
+    }
+    Err(lookup_err(
+        class_net,
+        format!(
+            "no representor port for VF {} of PF {}",
+            loc.vf_index, loc.pf
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -111,7 +338,15 @@ mod tests {
         assert_eq!(parse_port_name("vf3"), p(None, None, 3));
         assert_eq!(parse_port_name("pf0vf12"), p(None, Some(0), 12));
         assert_eq!(parse_port_name("c1pf1vf0"), p(Some(1), Some(1), 0));
+        // Legacy mlx5 (before Linux 4.18): the bare VF index.
+        assert_eq!(parse_port_name("3"), p(None, None, 3));
+        assert_eq!(parse_port_name("0"), p(None, None, 0));
         for not in [
+            "p0s1",
+            "c1pf0",
+            "-1",
+            "+3",
+            "1234567890",
             "p0",
             "pf0",
             "pf0sf1",
@@ -125,6 +360,160 @@ mod tests {
         ] {
             assert_eq!(parse_port_name(not), None, "{not:?}");
         }
+    }
+
+    #[test]
+    fn names_without_pf_only_from_the_pf_itself() {
+        let pf: PciAddress = "0000:03:00.1".parse().unwrap();
+        let other: PciAddress = "0000:03:00.0".parse().unwrap();
+        let bare = parse_port_name("1").unwrap();
+        assert!(belongs_to(&bare, pf, Some(pf)));
+        assert!(belongs_to(&bare, pf, None));
+        assert!(!belongs_to(&bare, pf, Some(other)));
+        let pfvf = parse_port_name("pf1vf1").unwrap();
+        assert!(belongs_to(&pfvf, pf, Some(other)));
+        assert!(!belongs_to(&pfvf, other, None));
+    }
+
+    /// PF 0000:03:00.1 (uplink `pf1`, port `p1`) with VFs 0 and 1 at 03:00.2/.3; relative
+    /// links as in a real sysfs. `reps` are (name, switch id, port name, device).
+    fn tree(reps: &[(&str, &str, &str, Option<&str>)]) -> tempfile::TempDir {
+        use std::fs;
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let s = t.path().join("sys");
+        let pci = s.join("devices/pci0000:00");
+        let netdev = |dir: &Path, name: &str, sw: &str, port: &str| {
+            let d = dir.join("net").join(name);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("phys_switch_id"), format!("{sw}\n")).unwrap();
+            fs::write(d.join("phys_port_name"), format!("{port}\n")).unwrap();
+            d
+        };
+        let pf = pci.join("0000:03:00.1");
+        netdev(&pf, "pf1", "abcd", "p1");
+        for (f, v) in [
+            ("sriov_totalvfs", "2"),
+            ("sriov_numvfs", "2"),
+            ("vendor", "0x15b3"),
+            ("device", "0x1017"),
+            ("class", "0x020000"),
+        ] {
+            fs::write(pf.join(f), format!("{v}\n")).unwrap();
+        }
+        fs::create_dir_all(s.join("class/net")).unwrap();
+        fs::create_dir_all(s.join("bus/pci/devices")).unwrap();
+        symlink(
+            "../../devices/pci0000:00/0000:03:00.1/net/pf1",
+            s.join("class/net/pf1"),
+        )
+        .unwrap();
+        symlink(
+            "../../../devices/pci0000:00/0000:03:00.1",
+            s.join("bus/pci/devices/0000:03:00.1"),
+        )
+        .unwrap();
+        for (n, addr) in [(0, "0000:03:00.2"), (1, "0000:03:00.3")] {
+            fs::create_dir_all(pci.join(addr)).unwrap();
+            symlink("../0000:03:00.1", pci.join(addr).join("physfn")).unwrap();
+            symlink(format!("../{addr}"), pf.join(format!("virtfn{n}"))).unwrap();
+            symlink(
+                format!("../../../devices/pci0000:00/{addr}"),
+                s.join("bus/pci/devices").join(addr),
+            )
+            .unwrap();
+        }
+        for (name, sw, port, dev) in reps {
+            let base = match dev {
+                Some(d) => pci.join(d),
+                None => s.join("devices/virtual"),
+            };
+            netdev(&base, name, sw, port);
+            let rel = match dev {
+                Some(d) => format!("../../devices/pci0000:00/{d}/net/{name}"),
+                None => format!("../../devices/virtual/net/{name}"),
+            };
+            symlink(rel, s.join("class/net").join(name)).unwrap();
+            if let Some(d) = dev {
+                symlink(
+                    format!("../../../{d}"),
+                    base.join("net").join(name).join("device"),
+                )
+                .unwrap();
+            }
+        }
+        t
+    }
+
+    fn root(t: &tempfile::TempDir) -> SysfsRoot {
+        SysfsRoot::new(t.path()).unwrap()
+    }
+
+    #[test]
+    fn point_lookup_by_switch_id_and_port_name() {
+        let t = tree(&[
+            ("eth_rep0", "abcd", "pf1vf0", None),
+            ("eth_rep1", "abcd", "pf1vf1", None),
+            ("other_rep1", "ffff", "pf1vf1", None),
+            ("wrongpf1", "abcd", "pf0vf1", None),
+        ]);
+        let r = root(&t);
+        let vf1: PciAddress = "0000:03:00.3".parse().unwrap();
+        assert_eq!(
+            vf_location(&r, vf1).unwrap(),
+            VfLocation {
+                pf: "0000:03:00.1".parse().unwrap(),
+                vf_index: 1
+            }
+        );
+        assert_eq!(find_representor(&r, vf1).unwrap(), "eth_rep1");
+        assert_eq!(
+            find_representor(&r, "0000:03:00.2".parse().unwrap()).unwrap(),
+            "eth_rep0"
+        );
+        let e = find_representor(&r, "0000:09:00.0".parse().unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains("PCI device 0000:09:00.0 not found"),
+            "{e}"
+        );
+        let e = find_representor(&r, "0000:03:00.1".parse().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("not a VF"), "{e}");
+        assert_eq!(
+            device_netdevs(&r, "0000:03:00.1".parse().unwrap()).unwrap(),
+            ["pf1"]
+        );
+        assert!(device_netdevs(&r, vf1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn legacy_bare_index_only_when_hanging_off_the_pf() {
+        // Legacy mlx5: representors named "0", "1" under the PF's own device.
+        let t = tree(&[
+            ("rep_other", "abcd", "1", Some("0000:03:00.2")),
+            ("rep_legacy1", "abcd", "1", Some("0000:03:00.1")),
+        ]);
+        let r = root(&t);
+        assert_eq!(
+            find_representor(&r, "0000:03:00.3".parse().unwrap()).unwrap(),
+            "rep_legacy1"
+        );
+        // The scan agrees with the point lookup.
+        let report = crate::sysfs::scan(&r);
+        let reps: Vec<_> = report
+            .representors
+            .iter()
+            .map(|x| (x.netdev.to_string(), x.vf_index))
+            .collect();
+        assert_eq!(reps, [("rep_legacy1".to_string(), 1)]);
+    }
+
+    #[test]
+    fn escaping_links_are_not_followed() {
+        let t = tree(&[]);
+        let s = t.path().join("sys/bus/pci/devices");
+        std::os::unix::fs::symlink("../../../../../../../../etc", s.join("0000:07:00.0")).unwrap();
+        let e = device_netdevs(&root(&t), "0000:07:00.0".parse().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("not found"), "{e}");
     }
 
     proptest! {

@@ -4,7 +4,9 @@ use std::str::FromStr;
 use super::TypeError;
 
 /// A Linux network interface name, validated with the kernel's own `dev_valid_name()` rules:
-/// 1..=15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':', NUL or whitespace. Because of the
+/// 1..=15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':', NUL or whitespace; and no '%',
+/// which the kernel never leaves in a registered name (it expands `tap%d` to `tap0`), so a
+/// name with '%' would create a device under another name than the one asked for. Because of the
 /// '/' and ".." rules an `IfName` can be joined onto `sys/class/net/` safely.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfName(String);
@@ -34,9 +36,9 @@ impl FromStr for IfName {
             return Err(err("'.' and '..' are not interface names"));
         }
         if s.chars()
-            .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
+            .any(|c| c == '/' || c == ':' || c == '%' || c == '\0' || c.is_whitespace())
         {
-            return Err(err("contains '/', ':', NUL or whitespace"));
+            return Err(err("contains '/', ':', '%', NUL or whitespace"));
         }
         Ok(Self(s.to_string()))
     }
@@ -84,6 +86,8 @@ mod tests {
             "a\tb",
             "a\0b",
             "a\u{a0}b",
+            "tap%d",
+            "%",
         ] {
             assert!(bad.parse::<IfName>().is_err(), "{bad:?}");
         }

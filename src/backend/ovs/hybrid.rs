@@ -2,11 +2,12 @@
 //! bridge `qbr…` (where iptables firewalling used to live), joined to OVS by a veth pair
 //! `qvb…` (bridge side) / `qvo…` (OVS side). libvirt creates and enslaves the TAP itself.
 
-use super::plug::{derived_name, Ovs, PortSpec};
+use super::spec::PortSpec;
+use super::txn::Txn;
 use crate::backend::bridge::{ensure_bridge_with, open};
 use crate::backend::rtnl::{BridgeSpec, LinkChange, Request, Rtnl};
-use crate::backend::{check_ifname, req_str, BackendError, Report, Result};
-use crate::vif::VersionedObject;
+use crate::backend::{BackendError, Report, Result};
+use crate::types::IfName;
 
 fn lookup(rt: &mut Rtnl, name: &str) -> Result<Option<crate::backend::rtnl::Link>> {
     rt.get_link(name)
@@ -21,19 +22,21 @@ fn set(rt: &mut Rtnl, name: &str, ch: LinkChange) -> Result<()> {
 fn delete_if(rt: &mut Rtnl, name: &str, kind: &str) -> Result<bool> {
     match lookup(rt, name)? {
         Some(l) if l.kind.as_deref() == Some(kind) => {
-            rt.request(Request::del_link(l.index, name))
-                .map_err(|e| BackendError::netlink(format!("delete {name}"), e))?;
-            Ok(true)
+            match rt.request(Request::del_link(l.index, name)) {
+                Ok(()) => Ok(true),
+                Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
+                Err(e) => Err(BackendError::netlink(format!("delete {name}"), e)),
+            }
         }
         _ => Ok(false),
     }
 }
 
-pub fn plug(ovs: &Ovs, vif: &VersionedObject, spec: &PortSpec) -> Result<Report> {
+/// Plugs `spec.port` (the qvo end) into OVS and its peer `qvb` into Linux bridge `qbr`.
+pub fn plug(txn: &Txn, qbr: &IfName, qvb: &IfName, spec: &PortSpec) -> Result<Report> {
     let _s = tracing::info_span!("ovs_hybrid_plug", port = %spec.port).entered();
-    let qbr = req_str(vif, "bridge_name")?;
-    check_ifname(qbr)?;
-    let qvb = derived_name("qvb", req_str(vif, "id")?);
+    let qvb = qvb.as_str();
+    let qvo = spec.port.as_str();
     let mut rt = open()?;
     let mut report = Report::new("ovs");
     // os-vif's hybrid bridge: no STP, no forward delay, no ageing, no snooping.
@@ -44,17 +47,17 @@ pub fn plug(ovs: &Ovs, vif: &VersionedObject, spec: &PortSpec) -> Result<Report>
     let (br, br_created) = ensure_bridge_with(&mut rt, qbr, true, &bspec)?;
     if br_created {
         report.actions.push(format!("created bridge {qbr}"));
-        if let Err(e) = crate::backend::disable_ipv6(qbr) {
-            let _ = delete_if(&mut rt, qbr, "bridge");
+        if let Err(e) = crate::backend::disable_ipv6(qbr.as_str()) {
+            let _ = delete_if(&mut rt, qbr.as_str(), "bridge");
             return Err(e);
         }
     }
     let mut veth_created = false;
     let kernel = (|| -> Result<()> {
-        match lookup(&mut rt, &spec.port)? {
+        match lookup(&mut rt, qvo)? {
             Some(l) if l.kind.as_deref() == Some("veth") => {
                 // Re-plug: os-vif only refreshes the MTU of both ends.
-                for n in [&qvb, &spec.port] {
+                for n in [qvb, qvo] {
                     set(
                         &mut rt,
                         n,
@@ -67,22 +70,20 @@ pub fn plug(ovs: &Ovs, vif: &VersionedObject, spec: &PortSpec) -> Result<Report>
             }
             Some(l) => {
                 return Err(BackendError::NameCollision {
-                    name: spec.port.clone(),
+                    name: qvo.to_string(),
                     found: l.kind.unwrap_or_else(|| "a device".into()),
                     wanted: "veth".into(),
                 })
             }
             None => {
                 // A qvb left over without its qvo is stale.
-                delete_if(&mut rt, &qvb, "veth")?;
-                rt.request(Request::new_veth(&qvb, &spec.port, Some(spec.mtu)))
-                    .map_err(|e| {
-                        BackendError::netlink(format!("create veth {qvb}/{}", spec.port), e)
-                    })?;
+                delete_if(&mut rt, qvb, "veth")?;
+                rt.request(Request::new_veth(qvb, qvo, Some(spec.mtu)))
+                    .map_err(|e| BackendError::netlink(format!("create veth {qvb}/{qvo}"), e))?;
                 veth_created = true;
                 set(
                     &mut rt,
-                    &qvb,
+                    qvb,
                     LinkChange {
                         master: Some(br),
                         up: Some(true),
@@ -91,7 +92,7 @@ pub fn plug(ovs: &Ovs, vif: &VersionedObject, spec: &PortSpec) -> Result<Report>
                 )?;
                 set(
                     &mut rt,
-                    &spec.port,
+                    qvo,
                     LinkChange {
                         up: Some(true),
                         ..Default::default()
@@ -99,50 +100,46 @@ pub fn plug(ovs: &Ovs, vif: &VersionedObject, spec: &PortSpec) -> Result<Report>
                 )?;
                 report
                     .actions
-                    .push(format!("created veth {qvb}/{} in {qbr}", spec.port));
+                    .push(format!("created veth {qvb}/{qvo} in {qbr}"));
             }
         }
         Ok(())
     })();
-    let res = kernel.and_then(|()| ovs.plug_specs(std::slice::from_ref(spec)));
+    let res = kernel.and_then(|()| txn.plug_specs(std::slice::from_ref(spec)));
     match res {
         Ok(r) => {
             report.actions.extend(r.actions);
             report.details = r.details;
-            report.details.insert("linux_bridge".into(), qbr.into());
+            report
+                .details
+                .insert("linux_bridge".into(), qbr.as_str().into());
             Ok(report)
         }
         Err(e) => {
             if veth_created {
-                let _ = delete_if(&mut rt, &spec.port, "veth");
+                let _ = delete_if(&mut rt, qvo, "veth");
             }
             if br_created {
-                let _ = delete_if(&mut rt, qbr, "bridge");
+                let _ = delete_if(&mut rt, qbr.as_str(), "bridge");
             }
             Err(e)
         }
     }
 }
 
-pub fn unplug(ovs: &Ovs, vif: &VersionedObject, spec: &PortSpec) -> Result<Report> {
-    let qbr = req_str(vif, "bridge_name")?;
-    check_ifname(qbr)?;
-    unplug_named(ovs, qbr, spec)
-}
-
 /// Deletes the Linux bridge (which detaches the TAP), removes `qvo` from OVS and deletes
 /// the veth pair. Each step skips what is already gone.
-pub fn unplug_named(ovs: &Ovs, qbr: &str, spec: &PortSpec) -> Result<Report> {
+pub fn unplug(txn: &Txn, qbr: &IfName, spec: &PortSpec) -> Result<Report> {
     let _s = tracing::info_span!("ovs_hybrid_unplug", port = %spec.port).entered();
     let mut rt = open()?;
     let mut report = Report::new("ovs");
-    if delete_if(&mut rt, qbr, "bridge")? {
+    if delete_if(&mut rt, qbr.as_str(), "bridge")? {
         report.actions.push(format!("deleted bridge {qbr}"));
     }
     report
         .actions
-        .extend(ovs.unplug_ports(std::slice::from_ref(&spec.port))?);
-    if delete_if(&mut rt, &spec.port, "veth")? {
+        .extend(txn.unplug_ports(std::slice::from_ref(&spec.port))?);
+    if delete_if(&mut rt, spec.port.as_str(), "veth")? {
         report.actions.push(format!("deleted veth {}", spec.port));
     }
     Ok(report)

@@ -1,60 +1,23 @@
-//! The os-vif `ovs` plugin's behaviour (vif_plug_ovs 5.3.0) over our own OVSDB client:
-//! naming, external_ids, isolate_vif, MTU, create_port/create_tap, vhost-user port types and
-//! switchdev representors. Every plug ends with "ovs-vswitchd applied it" (cur_cfg) and an
-//! Interface.error check, so success means the datapath port exists, not just a DB row.
+//! OVSDB transactions for OVS ports: kernel preparation per port, then ONE guarded write
+//! transaction and one wait for ovs-vswitchd (cur_cfg), then an Interface.error check, so
+//! success means the datapath port exists, not just a DB row. On failure, everything the
+//! call created is rolled back.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{json, Value as J};
 
 use super::client::{self, as_uuid, map, named, op, set_items, uuid, Client};
 use super::jsonrpc::OvsdbError;
-use crate::backend::bridge::TapSpec;
-use crate::backend::rtnl::{LinkChange, Request, Rtnl};
-use crate::backend::{
-    check_ifname, get_bool, parse_mac, plugin_info, req_str, sysfs, tap, vif_mtu, Backend,
-    BackendError, Config, Instance, Report, Result,
-};
-use crate::vif::VersionedObject;
+use super::netdev::{delete_tap, prepare_tap, set_netdev};
+use super::spec::PortSpec;
+use crate::backend::rtnl::Rtnl;
+use crate::backend::{BackendError, Config, Report, Result};
+use crate::types::IfName;
 
-/// os-vif's `NIC_NAME_LEN`: generated names are cut to 14 characters.
-const NIC_NAME_LEN: usize = 14;
 /// The "dead VLAN" isolate_vif parks new ports on.
 const DEAD_VLAN: i64 = 4095;
-
-/// `prefix + vif.id`, cut to 14 characters, as os-vif names vhu/vfr/qvo ports.
-pub fn derived_name(prefix: &str, id: &str) -> String {
-    format!("{prefix}{id}").chars().take(NIC_NAME_LEN).collect()
-}
-
-/// Everything one OVS port needs, resolved from the VIF before anything is touched.
-#[derive(Debug, Clone)]
-pub struct PortSpec {
-    pub bridge: String,
-    pub datapath_type: String,
-    /// The profile named a datapath: an existing bridge is switched to it (os-vif does so).
-    pub datapath_explicit: bool,
-    pub port: String,
-    /// `Interface.type`: None for a kernel netdev, else `dpdkvhostuser`, `dpdk`, ...
-    pub iface_type: Option<String>,
-    pub options: Vec<(String, String)>,
-    pub external_ids: Vec<(String, String)>,
-    pub mtu: u32,
-    /// vhost-user ports get `mtu_request`; kernel netdevs get their MTU over netlink.
-    pub mtu_request: bool,
-    /// Without create_port os-vif only ensures the bridge and leaves the port to libvirt.
-    pub create_port: bool,
-    pub create_tap: Option<TapSpec>,
-    /// Delete the kernel netdev on unplug (taps, not representors).
-    pub delete_netdev: bool,
-    /// A kernel representor: set up on plug, down on unplug.
-    pub representor: bool,
-    pub isolate: bool,
-}
-
-pub struct Ovs {
-    cfg: Config,
-}
 
 /// What a transaction created, for rollback and reporting.
 #[derive(Debug, Default)]
@@ -63,132 +26,24 @@ struct Created {
     ports: Vec<(String, String, String)>,
 }
 
-impl Ovs {
-    pub fn new(cfg: Config) -> Self {
-        Ovs { cfg }
+/// A handle on one OVSDB endpoint. Holds no connection: each call connects, so a handle
+/// can be shared by the plain and hybrid paths without either depending on the backend.
+#[derive(Debug, Clone)]
+pub struct Txn {
+    ovsdb: String,
+    timeout: Duration,
+}
+
+impl Txn {
+    pub fn new(cfg: &Config) -> Self {
+        Txn {
+            ovsdb: cfg.ovsdb.clone(),
+            timeout: cfg.ovs_timeout,
+        }
     }
 
     fn connect(&self) -> Result<Client> {
-        Ok(Client::connect(&self.cfg.ovsdb, self.cfg.ovs_timeout)?)
-    }
-
-    /// Resolves a VIF to a port, applying os-vif's preconditions and naming.
-    pub fn port_spec(&self, vif: &VersionedObject, instance: &Instance) -> Result<PortSpec> {
-        let profile = vif.get_obj("port_profile").ok_or_else(|| {
-            BackendError::InvalidVif(
-                "A port profile is mandatory for the OpenVSwitch plugin".into(),
-            )
-        })?;
-        if !profile.class.is_a("VIFPortProfileOpenVSwitch") {
-            return Err(BackendError::InvalidVif(format!(
-                "Port profile {} is not a subclass of VIFPortProfileOpenVSwitch",
-                profile.name()
-            )));
-        }
-        let network = vif
-            .get_obj("network")
-            .ok_or_else(|| BackendError::InvalidVif("VIF network is required".into()))?;
-        let bridge = req_str(network, "bridge")?.to_string();
-        check_ifname(&bridge)?;
-        let id = req_str(vif, "id")?;
-        let address = req_str(vif, "address")?;
-        parse_mac(address)?;
-        let interface_id = req_str(profile, "interface_id")?;
-        let dp = profile.get_str("datapath_type").filter(|s| !s.is_empty());
-
-        let mut external_ids = vec![
-            ("iface-id".to_string(), interface_id.to_string()),
-            ("iface-status".into(), "active".into()),
-            ("attached-mac".into(), address.to_string()),
-            ("vm-uuid".into(), instance.uuid.clone()),
-        ];
-        if bridge.starts_with("tbr-") {
-            external_ids.push(("bridge_name".into(), bridge.clone()));
-        }
-        let mut spec = PortSpec {
-            bridge: bridge.clone(),
-            datapath_type: dp.unwrap_or(&self.cfg.default_datapath_type).to_string(),
-            datapath_explicit: dp.is_some(),
-            port: String::new(),
-            iface_type: None,
-            options: vec![],
-            external_ids,
-            mtu: 0,
-            mtu_request: false,
-            create_port: true,
-            create_tap: None,
-            delete_netdev: false,
-            representor: false,
-            isolate: self.cfg.isolate_vif && !bridge.starts_with("tbr-"),
-        };
-        match vif.name() {
-            "VIFOpenVSwitch" => {
-                spec.port = req_str(vif, "vif_name")?.to_string();
-                check_ifname(&spec.port)?;
-                spec.mtu = vif_mtu(vif, &self.cfg, &spec.port)?;
-                spec.create_port = get_bool(profile, "create_port");
-                spec.delete_netdev = true;
-                if get_bool(profile, "create_tap") {
-                    spec.create_tap = Some(TapSpec {
-                        name: spec.port.clone(),
-                        mtu: spec.mtu,
-                        mac: Some(parse_mac(address)?),
-                        multiqueue: get_bool(profile, "multiqueue"),
-                    });
-                }
-            }
-            "VIFVHostUser" => {
-                spec.port = derived_name("vhu", id);
-                spec.mtu = vif_mtu(vif, &self.cfg, &spec.port)?;
-                spec.mtu_request = true;
-                if dp.is_none() {
-                    spec.datapath_type = "netdev".into();
-                }
-                match req_str(vif, "mode")? {
-                    "client" => spec.iface_type = Some("dpdkvhostuser".into()),
-                    "server" => {
-                        spec.iface_type = Some("dpdkvhostuserclient".into());
-                        spec.options =
-                            vec![("vhost-server-path".into(), req_str(vif, "path")?.into())];
-                    }
-                    m => {
-                        return Err(BackendError::InvalidVif(format!(
-                            "VIFVHostUser.mode {m:?} is neither client nor server"
-                        )))
-                    }
-                }
-            }
-            "VIFBridge" => {
-                // Hybrid plug: the OVS port is the qvo end of a veth whose qvb end sits
-                // in the Linux bridge `vif.bridge_name`; see `hybrid`.
-                spec.port = derived_name("qvo", id);
-                spec.mtu = vif_mtu(vif, &self.cfg, &spec.port)?;
-            }
-            "VIFHostDevice" => {
-                let vf = req_str(vif, "dev_address")?;
-                let root = &self.cfg.sysfs_root;
-                if spec.datapath_type == "netdev" {
-                    let loc = sysfs::vf_location(root, vf)?;
-                    spec.port = derived_name("vfr", id);
-                    spec.iface_type = Some("dpdk".into());
-                    spec.options = vec![(
-                        "dpdk-devargs".into(),
-                        format!("{},representor=[{}]", loc.pf_pci, loc.vf_num),
-                    )];
-                } else {
-                    spec.port = sysfs::find_representor(root, vf)?;
-                    spec.representor = true;
-                }
-                spec.mtu = vif_mtu(vif, &self.cfg, &spec.port)?;
-            }
-            other => {
-                return Err(BackendError::Unsupported(format!(
-                    "the ovs backend does not plug {other}"
-                )))
-            }
-        }
-        check_ifname(&spec.port)?;
-        Ok(spec)
+        Ok(Client::connect(&self.ovsdb, self.timeout)?)
     }
 
     /// Plugs many ports: kernel preparation per port, then ONE OVSDB transaction and one
@@ -199,7 +54,7 @@ impl Ovs {
         // Connect first: an unreachable OVSDB must not leave a tap behind.
         let mut c = self.connect()?;
         let mut rt: Option<Rtnl> = None;
-        let mut taps_created: Vec<String> = vec![];
+        let mut taps_created: Vec<IfName> = vec![];
         let kernel = (|| -> Result<()> {
             for s in specs {
                 if s.create_tap.is_none() && !s.representor {
@@ -226,7 +81,7 @@ impl Ovs {
             if !taps_created.is_empty() {
                 if let Some(rt) = rt.as_mut() {
                     for t in &taps_created {
-                        let _ = delete_netdev(rt, t);
+                        let _ = delete_tap(rt, t);
                     }
                 }
             }
@@ -278,7 +133,7 @@ impl Ovs {
                 .map(|s| {
                     op::select(
                         "Interface",
-                        op::name_is(&s.port),
+                        op::name_is(s.port.as_str()),
                         &["name", "error", "ofport", "status", "mtu"],
                     )
                 })
@@ -318,9 +173,9 @@ impl Ovs {
                 if let [s] = specs {
                     report
                         .details
-                        .insert("bridge".into(), s.bridge.clone().into());
-                    report.details.insert("port".into(), s.port.clone().into());
-                    if let Some(row) = rows.get(&s.port) {
+                        .insert("bridge".into(), s.bridge.as_str().into());
+                    report.details.insert("port".into(), s.port.as_str().into());
+                    if let Some(row) = rows.get(s.port.as_str()) {
                         report
                             .details
                             .insert("ofport".into(), row["ofport"].clone());
@@ -353,7 +208,11 @@ impl Ovs {
             &["_uuid", "name", "datapath_type", "ports"],
         )];
         for s in specs {
-            reads.push(op::select("Port", op::name_is(&s.port), &["_uuid", "name"]));
+            reads.push(op::select(
+                "Port",
+                op::name_is(s.port.as_str()),
+                &["_uuid", "name"],
+            ));
         }
         let res = c.transact(reads)?;
         let bridges: Vec<J> = Client::rows(&res[0]);
@@ -373,8 +232,8 @@ impl Ovs {
         let mut pending_bridge_inserts: Vec<(String, usize)> = vec![];
         let mut port_inserts: Vec<(String, String, usize)> = vec![];
         for (i, s) in specs.iter().enumerate() {
-            if !bridge_ref.contains_key(&s.bridge) {
-                match bridge_row(&s.bridge) {
+            if !bridge_ref.contains_key(s.bridge.as_str()) {
+                match bridge_row(s.bridge.as_str()) {
                     Some(b) => {
                         let u = as_uuid(&b["_uuid"]).unwrap_or_default().to_string();
                         if s.datapath_explicit && b["datapath_type"] != s.datapath_type.as_str() {
@@ -384,13 +243,13 @@ impl Ovs {
                                 json!({"datapath_type": s.datapath_type}),
                             ));
                         }
-                        bridge_ref.insert(s.bridge.clone(), uuid(&u));
+                        bridge_ref.insert(s.bridge.to_string(), uuid(&u));
                     }
                     None => {
                         let n = format!("br{i}");
                         ops.push(op::wait(
                             "Bridge",
-                            op::name_is(&s.bridge),
+                            op::name_is(s.bridge.as_str()),
                             &["name"],
                             json!([]),
                             0,
@@ -405,7 +264,7 @@ impl Ovs {
                             json!({"name": s.bridge, "interfaces": named(&format!("brif{i}"))}),
                             &format!("brport{i}"),
                         ));
-                        pending_bridge_inserts.push((s.bridge.clone(), ops.len()));
+                        pending_bridge_inserts.push((s.bridge.to_string(), ops.len()));
                         ops.push(op::insert(
                             "Bridge",
                             json!({"name": s.bridge, "datapath_type": s.datapath_type,
@@ -417,7 +276,7 @@ impl Ovs {
                             op::all(),
                             json!([["bridges", "insert", ["set", [named(&n)]]]]),
                         ));
-                        bridge_ref.insert(s.bridge.clone(), named(&n));
+                        bridge_ref.insert(s.bridge.to_string(), named(&n));
                     }
                 }
             }
@@ -447,25 +306,25 @@ impl Ovs {
                     let owner = bridge_of(&pu)
                         .and_then(|b| b["name"].as_str())
                         .unwrap_or("(none)");
-                    if owner != s.bridge {
+                    if owner != s.bridge.as_str() {
                         return Err(OvsdbError::PortOnOtherBridge {
-                            port: s.port.clone(),
+                            port: s.port.to_string(),
                             bridge: owner.to_string(),
-                            wanted: s.bridge.clone(),
+                            wanted: s.bridge.to_string(),
                         }
                         .into());
                     }
                     // Re-plug: refresh the interface columns, leave VLAN settings alone.
                     ops.push(op::update(
                         "Interface",
-                        op::name_is(&s.port),
+                        op::name_is(s.port.as_str()),
                         J::Object(iface),
                     ));
                 }
                 None => {
                     ops.push(op::wait(
                         "Port",
-                        op::name_is(&s.port),
+                        op::name_is(s.port.as_str()),
                         &["name"],
                         json!([]),
                         0,
@@ -478,11 +337,11 @@ impl Ovs {
                         port["vlan_mode"] = json!("trunk");
                         port["trunks"] = json!(DEAD_VLAN);
                     }
-                    port_inserts.push((s.port.clone(), s.bridge.clone(), ops.len()));
+                    port_inserts.push((s.port.to_string(), s.bridge.to_string(), ops.len()));
                     ops.push(op::insert("Port", port, &format!("p{i}")));
                     ops.push(op::mutate(
                         "Bridge",
-                        op::uuid_ref(&bridge_ref[&s.bridge]),
+                        op::uuid_ref(&bridge_ref[s.bridge.as_str()]),
                         json!([["ports", "insert", ["set", [named(&format!("p{i}"))]]]]),
                     ));
                 }
@@ -539,12 +398,12 @@ impl Ovs {
     }
 
     /// Removes ports by name (absent ones are skipped) in one transaction.
-    pub fn unplug_ports(&self, ports: &[String]) -> Result<Vec<String>> {
+    pub fn unplug_ports(&self, ports: &[IfName]) -> Result<Vec<String>> {
         let _s = tracing::info_span!("ovs_unplug", n = ports.len()).entered();
         let mut c = self.connect()?;
         let mut reads = vec![op::select("Bridge", op::all(), &["_uuid", "name", "ports"])];
         for p in ports {
-            reads.push(op::select("Port", op::name_is(p), &["_uuid"]));
+            reads.push(op::select("Port", op::name_is(p.as_str()), &["_uuid"]));
         }
         let res = c.transact(reads)?;
         let bridges = Client::rows(&res[0]);
@@ -582,178 +441,5 @@ impl Ovs {
         let out = c.transact(ops)?;
         c.wait_applied(Client::next_cfg_of(&out, sel)?)?;
         Ok(removed)
-    }
-}
-
-/// Creates (if needed) and configures the tap os-vif's create_tap makes; returns whether
-/// it was created.
-fn prepare_tap(rt: &mut Rtnl, t: &TapSpec) -> Result<bool> {
-    let _s = tracing::debug_span!("ovs_prepare_tap", name = %t.name).entered();
-    let existing = rt
-        .get_link(&t.name)
-        .map_err(|e| BackendError::netlink(format!("look up {}", t.name), e))?;
-    let created = match existing {
-        Some(l) if l.kind.as_deref() == Some("tun") => false,
-        Some(l) => {
-            return Err(BackendError::NameCollision {
-                name: t.name.clone(),
-                found: l.kind.unwrap_or_else(|| "a device".into()),
-                wanted: "tap".into(),
-            })
-        }
-        None => {
-            tap::create_persistent_tap(&t.name, t.multiqueue).map_err(|e| BackendError::Tap {
-                op: format!("create tap {}", t.name),
-                error: e,
-            })?;
-            // Before it goes up, so no link-local address is ever configured.
-            if let Err(e) = crate::backend::disable_ipv6(&t.name) {
-                let _ = delete_netdev(rt, &t.name);
-                return Err(e);
-            }
-            true
-        }
-    };
-    let ch = LinkChange {
-        master: None,
-        mtu: Some(t.mtu),
-        address: t.mac,
-        up: Some(true),
-        group: None,
-    };
-    if let Err(e) = rt.request(Request::set_link_by_name(&t.name, &ch)) {
-        if created {
-            let _ = delete_netdev(rt, &t.name);
-        }
-        return Err(BackendError::netlink(
-            format!("configure tap {}", t.name),
-            e,
-        ));
-    }
-    Ok(created)
-}
-
-/// Sets a netdev up/down and its MTU. With `must_exist` false a missing netdev is skipped,
-/// as os-vif does for ports whose netdev libvirt has not made yet.
-fn set_netdev(
-    rt: &mut Rtnl,
-    name: &str,
-    up: Option<bool>,
-    mtu: Option<u32>,
-    must_exist: bool,
-) -> Result<()> {
-    let l = rt
-        .get_link(name)
-        .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?;
-    let Some(l) = l else {
-        if must_exist {
-            return Err(BackendError::netlink(
-                format!("look up {name}"),
-                crate::backend::rtnl::RtnlError::Kernel {
-                    errno: libc::ENODEV,
-                    ext: None,
-                },
-            ));
-        }
-        return Ok(());
-    };
-    let ch = LinkChange {
-        up,
-        mtu,
-        ..Default::default()
-    };
-    rt.request(Request::set_link(l.index, name, &ch))
-        .map_err(|e| BackendError::netlink(format!("configure {name}"), e))
-}
-
-fn delete_netdev(rt: &mut Rtnl, name: &str) -> Result<bool> {
-    match rt
-        .get_link(name)
-        .map_err(|e| BackendError::netlink(format!("look up {name}"), e))?
-    {
-        Some(l) if l.kind.as_deref() == Some("tun") => {
-            rt.request(Request::del_link(l.index, name))
-                .map_err(|e| BackendError::netlink(format!("delete {name}"), e))?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
-impl Backend for Ovs {
-    fn name(&self) -> &'static str {
-        "ovs"
-    }
-
-    fn describe(&self) -> VersionedObject {
-        const OVS: &str = "VIFPortProfileOpenVSwitch";
-        const REP: &str = "VIFPortProfileOVSRepresentor";
-        plugin_info(
-            "ovs",
-            &[
-                ("VIFBridge", &[OVS]),
-                ("VIFOpenVSwitch", &[OVS]),
-                ("VIFVHostUser", &[OVS, REP]),
-                ("VIFHostDevice", &[OVS, REP]),
-            ],
-        )
-    }
-
-    fn plug(&self, vif: &VersionedObject, instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("ovs_plug_vif", id = vif.get_str("id")).entered();
-        let spec = self.port_spec(vif, instance)?;
-        if vif.name() == "VIFBridge" {
-            return super::hybrid::plug(self, vif, &spec);
-        }
-        self.plug_specs(std::slice::from_ref(&spec))
-    }
-
-    fn unplug(&self, vif: &VersionedObject, instance: &Instance) -> Result<Report> {
-        let _s = tracing::info_span!("ovs_unplug_vif", id = vif.get_str("id")).entered();
-        let spec = self.port_spec(vif, instance)?;
-        if vif.name() == "VIFBridge" {
-            return super::hybrid::unplug(self, vif, &spec);
-        }
-        if vif.name() == "VIFOpenVSwitch" {
-            // os-vif: if a hybrid bridge qbr<id> exists, the VIF was hybrid-plugged.
-            let id = req_str(vif, "id")?;
-            let qbr = derived_name("qbr", id);
-            let mut rt = crate::backend::bridge::open()?;
-            if rt
-                .get_link(&qbr)
-                .map_err(|e| BackendError::netlink(format!("look up {qbr}"), e))?
-                .is_some()
-            {
-                let mut hs = spec.clone();
-                hs.port = derived_name("qvo", id);
-                return super::hybrid::unplug_named(self, &qbr, &hs);
-            }
-        }
-        let mut report = Report::new("ovs");
-        report.actions = self.unplug_ports(std::slice::from_ref(&spec.port))?;
-        if spec.delete_netdev || spec.representor {
-            let mut rt = Rtnl::open().map_err(|e| BackendError::netlink("open rtnetlink", e))?;
-            if spec.representor {
-                set_netdev(&mut rt, &spec.port, Some(false), None, false)?;
-                report
-                    .actions
-                    .push(format!("set representor {} down", spec.port));
-            } else if delete_netdev(&mut rt, &spec.port)? {
-                report.actions.push(format!("deleted tap {}", spec.port));
-            }
-        }
-        Ok(report)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_os_vif() {
-        let id = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01";
-        assert_eq!(derived_name("vhu", id), "vhu6f0f6f2c-7c");
-        assert_eq!(derived_name("vfr", id), "vfr6f0f6f2c-7c");
     }
 }
