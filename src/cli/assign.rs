@@ -46,6 +46,18 @@ impl HostArgs {
         }
     }
 
+    /// The host, for a command that changes it: a fixture tree changes only through the
+    /// simulated kernel, never by recording allocations against files nobody acts on.
+    pub fn host_to_change(&self, changes: bool) -> anyhow::Result<Box<dyn Host>> {
+        if changes && !self.simulate && self.root.sysfs_root != std::path::Path::new("/") {
+            return Err(anyhow!(
+                "--sysfs-root {} is a fixture tree, not the live system; add --simulate to act on it through the simulated kernel",
+                self.root.sysfs_root.display()
+            ));
+        }
+        self.host()
+    }
+
     pub fn config(&self) -> anyhow::Result<Config> {
         match &self.config {
             Some(p) => Ok(Config::load(p)?),
@@ -139,7 +151,7 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
     req.force_unsupported = a.force_unsupported;
     req.validate()?;
     let config = a.host.config()?;
-    let host = a.host.host()?;
+    let host = a.host.host_to_change(!a.dry_run)?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
     let out = engine
         .allocate(&req, a.dry_run)
@@ -172,7 +184,7 @@ pub struct ReleaseArgs {
 
 pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
-    let host = a.host.host()?;
+    let host = a.host.host_to_change(true)?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
     let rec = engine
         .release(&a.vif_id)
@@ -244,7 +256,7 @@ pub struct ReconcileArgs {
 
 pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
-    let host = a.host.host()?;
+    let host = a.host.host_to_change(a.repair)?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
     let drift = engine.reconcile(a.repair)?;
     if a.json {
@@ -288,7 +300,7 @@ pub struct NumvfsArgs {
 
 pub fn numvfs(a: NumvfsArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
-    let host = a.host.host()?;
+    let host = a.host.host_to_change(true)?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
     let msg = engine
         .numvfs(&a.pf, a.count, a.autoprobe, Duration::from_secs(a.timeout))

@@ -23,8 +23,19 @@ pub struct RootArgs {
 
 impl RootArgs {
     pub fn open(&self) -> anyhow::Result<SysfsRoot> {
-        SysfsRoot::new(&self.sysfs_root)
-            .with_context(|| format!("--sysfs-root {}", self.sysfs_root.display()))
+        let root = SysfsRoot::new(&self.sysfs_root)
+            .with_context(|| format!("--sysfs-root {}", self.sysfs_root.display()))?;
+        // A root without sys/ is a typo or the wrong directory, not a host without devices.
+        if !root
+            .confined()
+            .is_ok_and(|c| c.kind_of(std::path::Path::new("sys")) == Some("directory"))
+        {
+            anyhow::bail!(
+                "--sysfs-root {}: no sys/ directory under it; not a sysfs tree",
+                self.sysfs_root.display()
+            );
+        }
+        Ok(root)
     }
 
     /// The root as the user typed it, so output does not embed the checkout location.

@@ -113,6 +113,16 @@ pub fn undo(
     for a in applied.iter().rev() {
         let r = match a {
             Applied::Knob { original } => set_knob(host, t, original),
+            // A bind that failed at its first write changed nothing: nothing to put back
+            // (and re-writing a file the kernel just refused would only fail again).
+            Applied::Driver {
+                original,
+                original_override,
+            } if host.driver_of(&t.vf) == *original
+                && host.driver_override_of(&t.vf) == *original_override =>
+            {
+                Ok(())
+            }
             Applied::Driver {
                 original,
                 original_override,

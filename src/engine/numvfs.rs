@@ -73,7 +73,19 @@ impl Engine<'_> {
         if let Some(on) = autoprobe {
             self.host.write(&SysWrite::Autoprobe(addr, on))?;
         }
-        let current = sriov.num_vfs.unwrap_or(0);
+        // An unreadable count is not zero: the tree is damaged, and writing blind could
+        // remove VFs that are in use.
+        let Some(current) = sriov.num_vfs else {
+            let why = scan
+                .warnings
+                .iter()
+                .find(|w| w.path.ends_with("/sriov_numvfs") && w.path.contains(&addr.to_string()))
+                .map(|w| w.message.clone())
+                .unwrap_or_else(|| "unreadable".into());
+            return Err(EngineError::Request(format!(
+                "{addr}: sriov_numvfs {why}; refusing to change the VF count"
+            )));
+        };
         if current == n {
             return Ok(format!("{addr}: already {n} VFs"));
         }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
 pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
@@ -16,8 +16,9 @@ pub fn text(b: &[u8]) -> String {
 }
 
 /// Runs `vifman args`, killed after `limit` (a hang is a test failure, not a stuck CI).
+/// Output is collected while it runs, so a big answer cannot block the child on a full pipe.
 pub fn vifman_within(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vifman"))
+    let child = Command::new(env!("CARGO_BIN_EXE_vifman"))
         .args(args)
         .env_remove("VIFMAN_SIM_FAIL")
         .env_remove("VIFMAN_SIM_CRASH")
@@ -28,20 +29,22 @@ pub fn vifman_within(args: &[&str], limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn vifman");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let o = child.wait_with_output().expect("output");
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(o) => o.expect("vifman output"),
+        Err(_) => {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let o = rx.recv().expect("reaped").expect("output");
             panic!(
                 "vifman {args:?} hung for {limit:?}; stderr: {}",
                 text(&o.stderr)
             );
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -102,5 +105,9 @@ pub fn tree_digest(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 pub fn mkfifo(p: &Path) {
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo {p:?}");
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o644) },
+        0,
+        "mkfifo {p:?}"
+    );
 }
