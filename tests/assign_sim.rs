@@ -446,7 +446,8 @@ fn bad_input_is_rejected_without_state_change() {
         (vec!["--mac", "fa:16:3e:00:00"], "--mac"),
         (vec!["--vlan", "4096"], "--vlan"),
         (vec!["--vlan", "10:8"], "QoS 8"),
-        (vec!["--vlan-proto", "802.1ad"], "needs --vlan"),
+        (vec!["--vlan-proto", "802.1ad"], "needs a VLAN"),
+        (vec!["--vlan", "4095"], "reserved"),
         (vec!["--min-tx-rate", "100", "--max-tx-rate", "10"], "above"),
     ] {
         let mut a = base.clone();

@@ -282,3 +282,27 @@ fn a_root_without_sys_is_an_error() {
         assert!(text(&o.stderr).contains("sys"), "{}", text(&o.stderr));
     }
 }
+
+/// An unprivileged run is told what it lacks before anything happens.
+#[test]
+fn unprivileged_runs_are_told_what_they_lack() {
+    if !Path::new("/usr/bin/setpriv").exists() {
+        panic!("setpriv (util-linux) is needed for this test");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let o = std::process::Command::new("/usr/bin/setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_vifman"))
+        .args(["numvfs", "0000:3b:00.0", "0", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("needs CAP_NET_ADMIN and CAP_SYS_ADMIN (or root)"),
+        "{err}"
+    );
+    assert!(!state.exists(), "state dir created before the refusal");
+}

@@ -55,6 +55,16 @@ impl HostArgs {
                 self.root.sysfs_root.display()
             ));
         }
+        if changes && !self.simulate {
+            // sysfs writes need CAP_SYS_ADMIN, RTM_SETLINK needs CAP_NET_ADMIN.
+            super::privilege::require(
+                "changing SR-IOV state",
+                &[
+                    super::privilege::CAP_NET_ADMIN,
+                    super::privilege::CAP_SYS_ADMIN,
+                ],
+            )?;
+        }
         self.host()
     }
 
@@ -129,18 +139,19 @@ pub struct AllocateArgs {
 
 pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
     let mode = AllocMode::parse(&a.mode).expect("clap checked the mode");
-    let mut req = AllocateRequest::new(&a.physnet, a.instance, a.vif_id, mode)?;
+    let mut req =
+        AllocateRequest::new(&a.physnet, a.instance, a.vif_id, mode).context("--physnet")?;
     if let Some(m) = &a.mac {
-        req.set_mac(m)?;
+        req.set_mac(m).context("--mac")?;
     }
     if let Some(v) = &a.vlan {
-        req.set_vlan(v)?;
+        req.set_vlan(v).context("--vlan")?;
     }
     if let Some(p) = &a.vlan_proto {
-        req.set_vlan_proto(p)?;
+        req.set_vlan_proto(p).context("--vlan-proto")?;
     }
     if let Some(l) = &a.link_state {
-        req.set_link_state(l)?;
+        req.set_link_state(l).context("--link-state")?;
     }
     req.spoofchk = a.spoofchk;
     req.trust = a.trust;

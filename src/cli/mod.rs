@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod inventory;
 pub mod pci;
 pub mod plug;
+pub mod privilege;
 pub mod vif;
 
 use clap::{Parser, Subcommand};

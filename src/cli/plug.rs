@@ -146,11 +146,23 @@ fn vif_label(vif: &VersionedObject) -> String {
     format!("{} {}", vif.name(), vif.get_str("id").unwrap_or("(no id)"))
 }
 
+/// Every backend but vhost-user (whose ports OVS makes) changes links over rtnetlink.
+fn needs_net_admin(verb: &str, backend: &str) -> anyhow::Result<()> {
+    if backend == "vhostuser" {
+        return Ok(());
+    }
+    super::privilege::require(
+        &format!("{verb} ({backend})"),
+        &[super::privilege::CAP_NET_ADMIN],
+    )
+}
+
 pub fn plug(args: PlugArgs) -> anyhow::Result<()> {
     let vif = load(&args.file, args.lenient)?;
     let inst = instance(&args)?;
     let cfg = args.backend.config();
     let b = backend::select(&vif, &cfg).with_context(|| format!("plug {}", vif_label(&vif)))?;
+    needs_net_admin("plug", b.name())?;
     let report = b
         .plug(&vif, &inst)
         .with_context(|| format!("plug {} ({})", vif_label(&vif), b.name()))?;
@@ -163,6 +175,7 @@ pub fn unplug(args: PlugArgs) -> anyhow::Result<()> {
     let inst = instance(&args)?;
     let cfg = args.backend.config();
     let b = backend::select(&vif, &cfg).with_context(|| format!("unplug {}", vif_label(&vif)))?;
+    needs_net_admin("unplug", b.name())?;
     let report = b
         .unplug(&vif, &inst)
         .with_context(|| format!("unplug {} ({})", vif_label(&vif), b.name()))?;

@@ -45,9 +45,7 @@ impl AllocateRequest {
             || physnet.len() > 255
             || physnet.chars().any(|c| c.is_control() || c == '/')
         {
-            return Err(bad(format!(
-                "--physnet {physnet:?} is not a physical network name"
-            )));
+            return Err(bad(format!("{physnet:?} is not a physical network name")));
         }
         Ok(AllocateRequest {
             physnet: physnet.into(),
@@ -70,14 +68,14 @@ impl AllocateRequest {
     }
 
     pub fn set_mac(&mut self, m: &str) -> Result<(), EngineError> {
-        let mac: MacAddress = m.parse().map_err(|e| bad(format!("--mac {m:?}: {e}")))?;
+        let mac: MacAddress = m.parse().map_err(|e| bad(format!("MAC {m:?}: {e}")))?;
         if mac.is_multicast() {
             return Err(bad(format!(
-                "--mac {mac} is a multicast address; a VF needs a unicast MAC"
+                "MAC {mac} is a multicast address; a VF needs a unicast MAC"
             )));
         }
         if mac.is_zero() {
-            return Err(bad("--mac 00:00:00:00:00:00 cannot be given to a guest"));
+            return Err(bad("MAC 00:00:00:00:00:00 cannot be given to a guest"));
         }
         self.mac = Some(mac);
         Ok(())
@@ -86,13 +84,18 @@ impl AllocateRequest {
     /// `V` or `V:QOS`.
     pub fn set_vlan(&mut self, s: &str) -> Result<(), EngineError> {
         let (v, q) = s.split_once(':').unwrap_or((s, "0"));
-        let vlan: VlanId = v.parse().map_err(|e| bad(format!("--vlan {s:?}: {e}")))?;
+        let vlan: VlanId = v.parse().map_err(|e| bad(format!("VLAN {s:?}: {e}")))?;
         let qos: u32 = q
             .parse()
-            .map_err(|_| bad(format!("--vlan {s:?}: QoS {q:?} is not a number")))?;
+            .map_err(|_| bad(format!("VLAN {s:?}: QoS {q:?} is not a number")))?;
+        if vlan.get() == VlanId::MAX {
+            return Err(bad(format!(
+                "VLAN {s:?}: 4095 is reserved by 802.1Q and cannot be set on a VF"
+            )));
+        }
         if qos > 7 {
             return Err(bad(format!(
-                "--vlan {s:?}: QoS {qos} is above 7 (802.1p priorities are 0-7)"
+                "VLAN {s:?}: QoS {qos} is above 7 (802.1p priorities are 0-7)"
             )));
         }
         self.vlan = Some((vlan, qos));
@@ -105,7 +108,7 @@ impl AllocateRequest {
             "802.1ad" => VlanProto::Dot1Ad,
             _ => {
                 return Err(bad(format!(
-                    "--vlan-proto {s:?}: expected 802.1q or 802.1ad"
+                    "VLAN protocol {s:?}: expected 802.1q or 802.1ad"
                 )))
             }
         };
@@ -119,7 +122,7 @@ impl AllocateRequest {
             "disable" => VfLinkState::Disable,
             _ => {
                 return Err(bad(format!(
-                    "--link-state {s:?}: expected auto, enable or disable"
+                    "link state {s:?}: expected auto, enable or disable"
                 )))
             }
         });
@@ -128,12 +131,12 @@ impl AllocateRequest {
 
     pub fn validate(&self) -> Result<(), EngineError> {
         if self.vlan_proto == VlanProto::Dot1Ad && self.vlan.is_none() {
-            return Err(bad("--vlan-proto 802.1ad needs --vlan"));
+            return Err(bad("VLAN protocol 802.1ad needs a VLAN id"));
         }
         if let (Some(min), Some(max)) = (self.min_tx_rate, self.max_tx_rate) {
             if max != 0 && min > max {
                 return Err(bad(format!(
-                    "--min-tx-rate {min} is above --max-tx-rate {max}"
+                    "minimum TX rate {min} Mbit/s is above the maximum of {max}"
                 )));
             }
         }
