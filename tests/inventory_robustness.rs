@@ -75,7 +75,7 @@ proptest! {
         let inv = inventory::collect(&root, "t");
         let _ = inventory::render_table(&inv);
         let _ = serde_json::to_string(&inv).unwrap();
-        let pci = passthrough::build(&report, "t");
+        let pci = passthrough::build(&report, "t", false);
         let _ = passthrough::render_table(&pci);
         // Everything the bus directory lists (by valid address) is reported.
         if let Ok(rd) = std::fs::read_dir(t.path().join("sys/bus/pci/devices")) {

@@ -32,7 +32,7 @@ fn every_fixture_matches_its_snapshots() {
         let root = SysfsRoot::new(&path).unwrap();
         let report = scan(&root);
         let inv = inventory::collect(&root, &label);
-        let pci = passthrough::build(&report, &label);
+        let pci = passthrough::build(&report, &label, root.noiommu());
         if report.devices.len() > MAX_SNAPSHOT_DEVICES {
             eprintln!("{name}: {} devices, snapshot skipped", report.devices.len());
             continue;

@@ -18,7 +18,7 @@ pub struct PciArgs {
 pub fn run(args: PciArgs) -> anyhow::Result<()> {
     let root = args.root.open()?;
     let scan = super::inventory::scan(&root);
-    let report = passthrough::build(&scan, &args.root.label());
+    let report = passthrough::build(&scan, &args.root.label(), root.noiommu());
     if args.json {
         let mut s = serde_json::to_string_pretty(&report).context("serializing PCI report")?;
         s.push('\n');

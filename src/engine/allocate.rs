@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::actuate::{self, Applied, Target};
-use super::view::{HostView, VfView};
+use super::view::{HostView, VfStatus, VfView};
 use super::{emit, AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb::{self, NicModel};
@@ -93,21 +93,20 @@ impl Engine<'_> {
             if spec.physical_network.as_deref() != Some(req.physnet.as_str()) {
                 continue;
             }
-            if view.exclusion(self.config, v).is_some() {
-                skip("excluded (config or default route)");
-                continue;
-            }
-            if st.holds(&v.addr) {
-                skip("allocated");
-                continue;
-            }
-            if v.driver.as_deref() == Some("vfio-pci") {
-                skip("bound to vfio-pci by someone else");
-                continue;
-            }
-            if v.state.as_ref().is_some_and(|s| !s.mac.is_zero()) {
-                skip("carries an admin MAC (in use outside vifman)");
-                continue;
+            match view.status(self.config, st, v) {
+                VfStatus::Free => {}
+                VfStatus::Excluded(_) => {
+                    skip("excluded (config or default route)");
+                    continue;
+                }
+                VfStatus::Allocated(_) => {
+                    skip("allocated");
+                    continue;
+                }
+                VfStatus::InUse(r) => {
+                    skip(&format!("in use outside vifman ({})", r.join(", ")));
+                    continue;
+                }
             }
             if v.pf_netdev.is_none() || v.state.is_none() {
                 skip("PF has no netdev / no VF state");

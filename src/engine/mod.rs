@@ -19,7 +19,7 @@ pub use pools::{PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;
-pub use view::{HostView, VfView};
+pub use view::{HostView, VfStatus, VfView};
 
 use std::path::PathBuf;
 

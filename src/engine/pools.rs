@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::view::VfStatus;
 use super::{Engine, EngineError, HostView};
 use crate::store::StoreState;
 
@@ -52,6 +53,7 @@ impl Engine<'_> {
         for v in &view.vfs {
             let (spec, why_not) = self.config.classify(&view.candidate(v));
             let pool = spec.and_then(|s| s.physical_network.clone());
+            let status = view.status(self.config, &st, v);
             let verdict = match (&spec, view.exclusion(self.config, v)) {
                 (None, _) => {
                     if why_not.is_empty() {
@@ -65,31 +67,19 @@ impl Engine<'_> {
                     }
                 }
                 (Some(s), Some(ex)) => format!("matches device_spec[{}] but {ex}", s.index),
-                (Some(s), None) => {
-                    let status = if st.holds(&v.addr) {
-                        "allocated"
-                    } else if v.driver.as_deref() == Some("vfio-pci")
-                        || v.state.as_ref().is_some_and(|s| !s.mac.is_zero())
-                    {
-                        "in use outside vifman"
-                    } else {
-                        "free"
-                    };
-                    format!(
-                        "device_spec[{}] → {}, {status}",
-                        s.index,
-                        s.physical_network.as_deref().unwrap_or("(no physnet)")
-                    )
-                }
+                (Some(s), None) => format!(
+                    "device_spec[{}] → {}, {status}",
+                    s.index,
+                    s.physical_network.as_deref().unwrap_or("(no physnet)")
+                ),
             };
             if let Some(p) = pool.as_ref().and_then(|p| pools.get_mut(p)) {
                 p.total += 1;
-                if view.exclusion(self.config, v).is_some() {
-                    p.excluded += 1;
-                } else if st.holds(&v.addr) {
-                    p.allocated += 1;
-                } else if verdict.ends_with("free") {
-                    p.free += 1;
+                match status {
+                    VfStatus::Excluded(_) => p.excluded += 1,
+                    VfStatus::Allocated(_) => p.allocated += 1,
+                    VfStatus::Free => p.free += 1,
+                    VfStatus::InUse(_) => {}
                 }
             }
             explain.push(Explanation {

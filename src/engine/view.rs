@@ -28,6 +28,37 @@ pub struct VfView {
     pub state: Option<VfState>,
 }
 
+/// Whether a VF can be handed out, decided once for everyone: selection, `pools`, the
+/// inventory's notion of free and the device plugin's health are projections of this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VfStatus {
+    /// Usable: in no record, not excluded, and nothing outside vifman is using it.
+    Free,
+    /// A vifman record holds it.
+    Allocated(crate::types::Uuid),
+    /// No record, but something outside vifman uses it (the reasons say what).
+    InUse(Vec<String>),
+    /// The config says never to touch it.
+    Excluded(String),
+}
+
+impl VfStatus {
+    pub fn is_free(&self) -> bool {
+        matches!(self, VfStatus::Free)
+    }
+}
+
+impl std::fmt::Display for VfStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VfStatus::Free => f.write_str("free"),
+            VfStatus::Allocated(id) => write!(f, "allocated (VIF {id})"),
+            VfStatus::InUse(r) => write!(f, "in use outside vifman ({})", r.join(", ")),
+            VfStatus::Excluded(r) => f.write_str(r),
+        }
+    }
+}
+
 pub struct HostView {
     pub scan: ScanReport,
     pub vfs: Vec<VfView>,
@@ -142,6 +173,25 @@ impl HostView {
         }
     }
 
+    /// The one availability policy (see [`VfStatus`]).
+    pub fn status(&self, cfg: &Config, st: &crate::store::StoreState, v: &VfView) -> VfStatus {
+        if let Some(ex) = self.exclusion(cfg, v) {
+            return VfStatus::Excluded(ex);
+        }
+        if let Some(a) = st.allocations.iter().find(|a| a.vf == v.addr) {
+            return VfStatus::Allocated(a.vif_id);
+        }
+        let use_ = crate::inventory::outside_use(
+            v.driver.as_deref(),
+            v.state.as_ref().is_some_and(|s| !s.mac.is_zero()),
+        );
+        if use_.is_empty() {
+            VfStatus::Free
+        } else {
+            VfStatus::InUse(use_)
+        }
+    }
+
     /// Why vifman must not touch this VF at all, if it must not.
     pub fn exclusion(&self, cfg: &Config, v: &VfView) -> Option<String> {
         let pf_nd = v.pf_netdev.as_ref().map(|n| n.as_str());
@@ -164,37 +214,11 @@ impl HostView {
         None
     }
 
-    /// vfio can take the VF only if every other device in its IOMMU group is already on
-    /// vfio-pci / pci-stub, unbound, or a bridge; without an IOMMU only in no-IOMMU mode.
+    /// vfio can take the VF only if its whole IOMMU group can go (see [`crate::sysfs::vfio`]).
     pub fn vfio_viable(&self, v: &VfView) -> Result<(), String> {
-        if v.iommu_group.is_none() {
-            return if self.noiommu {
-                Ok(())
-            } else {
-                Err("no IOMMU group (no IOMMU, and vfio no-IOMMU mode is off)".into())
-            };
-        }
-        for m in &v.group_members {
-            if m == &v.addr {
-                continue;
-            }
-            let Some(d) = self.scan.device(m) else {
-                continue;
-            };
-            let ok = d.ids.is_pci_bridge()
-                || matches!(
-                    d.driver.as_deref(),
-                    None | Some("vfio-pci") | Some("pci-stub")
-                );
-            if !ok {
-                return Err(format!(
-                    "IOMMU group {} also holds {} bound to {}",
-                    v.iommu_group.unwrap_or(0),
-                    m,
-                    d.driver.as_deref().unwrap_or("?")
-                ));
-            }
-        }
-        Ok(())
+        let Some(d) = self.scan.device(&v.addr) else {
+            return Err(format!("{} is not on the PCI bus", v.addr));
+        };
+        crate::sysfs::vfio::group_viability(&self.scan, d, self.noiommu).map_err(|b| b.join("; "))
     }
 }

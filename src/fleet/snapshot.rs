@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::ids;
-use crate::engine::{AllocMode, Engine, EngineError, HostView, StoreState};
+use crate::engine::{AllocMode, Engine, EngineError, HostView, StoreState, VfStatus};
 use crate::types::PciAddress;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,22 +73,19 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
         let Some(pool) = spec.and_then(|s| s.physical_network.clone()) else {
             continue;
         };
-        if view.exclusion(engine.config, v).is_some() {
+        let status = view.status(engine.config, &st, v);
+        if matches!(status, VfStatus::Excluded(_)) {
             continue;
         }
         seen.insert(v.addr);
         let rec = st.allocations.iter().find(|a| a.vf == v.addr);
-        let holder = match rec {
-            Some(a) if ids::is_plugin_vif(&a.vif_id.to_string()) => {
-                Holder::Plugin(a.vif_id.to_string())
+        let holder = match &status {
+            VfStatus::Allocated(id) if ids::is_plugin_vif(&id.to_string()) => {
+                Holder::Plugin(id.to_string())
             }
-            Some(a) => Holder::Vifman(a.vif_id.to_string()),
-            None if v.driver.as_deref() == Some("vfio-pci")
-                || v.state.as_ref().is_some_and(|s| !s.mac.is_zero()) =>
-            {
-                Holder::Foreign
-            }
-            None => Holder::Free,
+            VfStatus::Allocated(id) => Holder::Vifman(id.to_string()),
+            VfStatus::InUse(_) => Holder::Foreign,
+            VfStatus::Free | VfStatus::Excluded(_) => Holder::Free,
         };
         let vfio_ours = rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio);
         let reason = if !link_ok(v.pf_operstate.as_deref()) {

@@ -149,8 +149,10 @@ fn pf_entry<'a>(
             let admin = link
                 .and_then(|l| l.vfs.iter().find(|v| v.vf == *i))
                 .map(vf_admin);
-            let free = device.driver.as_deref() != Some(VFIO_DRIVER)
-                && admin.as_ref().is_some_and(|a| a.mac.is_zero());
+            // No VF state at all: nothing proves the VF unused, so it is not called free.
+            let free = admin.as_ref().is_some_and(|a| {
+                super::outside_use(device.driver.as_deref(), !a.mac.is_zero()).is_empty()
+            });
             VfEntry {
                 index: *i,
                 device,

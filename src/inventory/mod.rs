@@ -10,6 +10,7 @@ mod model;
 mod names;
 pub mod passthrough;
 mod source;
+mod status;
 mod table;
 
 pub use build::{build, VfStateOrigin};
@@ -19,6 +20,7 @@ pub use model::{
 };
 pub use names::Names;
 pub use source::{collect, load_link_dump};
+pub use status::outside_use;
 pub use table::render_table;
 
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::build::{device_info, VFIO_DRIVER};
 use super::model::{DeviceInfo, SCHEMA_VERSION};
 use super::names::NameCache;
-use crate::sysfs::{PciDevice, ScanReport, Warning};
+use crate::sysfs::{ScanReport, Warning};
 use crate::types::PciAddress;
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,10 +41,8 @@ pub struct PciEntry {
     pub blockers: Vec<String>,
 }
 
-/// Drivers that leave a device safe to share a group with an assigned device.
-const HARMLESS: [&str; 2] = [VFIO_DRIVER, "pci-stub"];
-
-pub fn build(scan: &ScanReport, sysfs_root: &str) -> PciReport {
+/// `noiommu`: vfio's no-IOMMU mode is on (devices without a group can still be assigned).
+pub fn build(scan: &ScanReport, sysfs_root: &str, noiommu: bool) -> PciReport {
     let mut names = NameCache::default();
     let devices = scan
         .devices
@@ -54,7 +52,18 @@ pub fn build(scan: &ScanReport, sysfs_root: &str) -> PciReport {
                 .get((None, None, None, None, d.ids.class))
                 .class
                 .clone();
-            let (group_viable, mut blockers) = group_viability(scan, d);
+            let (others_ok, mut blockers) =
+                match crate::sysfs::vfio::group_viability(scan, d, noiommu) {
+                    Ok(()) => (true, Vec::new()),
+                    Err(b) => (false, b),
+                };
+            // `group_viable` (public JSON) counts the device itself as a member too; its own
+            // driver is reported once, by the vfio_bound check below.
+            let own_ok = d.ids.is_pci_bridge()
+                || d.driver
+                    .as_deref()
+                    .is_none_or(|drv| crate::sysfs::vfio::HARMLESS.contains(&drv));
+            let group_viable = others_ok && own_ok;
             let vfio_bound = d.driver.as_deref() == Some(VFIO_DRIVER);
             if !vfio_bound {
                 blockers.insert(
@@ -83,35 +92,6 @@ pub fn build(scan: &ScanReport, sysfs_root: &str) -> PciReport {
         devices,
         warnings: scan.warnings.clone(),
     }
-}
-
-fn group_viability(scan: &ScanReport, d: &PciDevice) -> (bool, Vec<String>) {
-    if d.iommu_group.is_none() {
-        return (
-            false,
-            vec!["no IOMMU group (IOMMU off or not supported)".into()],
-        );
-    }
-    let mut viable = true;
-    let mut blockers = Vec::new();
-    for m in &d.iommu_group_members {
-        let Some(md) = scan.device(m) else {
-            viable = false;
-            blockers.push(format!("group member {m} is not on the PCI bus"));
-            continue;
-        };
-        if md.ids.is_pci_bridge() {
-            continue;
-        }
-        if let Some(drv) = md.driver.as_deref().filter(|d| !HARMLESS.contains(d)) {
-            viable = false;
-            // The device's own driver is already reported by the vfio_bound check.
-            if *m != d.address {
-                blockers.push(format!("group member {m} is bound to {drv}"));
-            }
-        }
-    }
-    (viable, blockers)
 }
 
 pub fn render_table(r: &PciReport) -> String {

@@ -12,6 +12,7 @@ pub mod representor;
 mod root;
 mod scan;
 pub mod selfmac;
+pub mod vfio;
 mod warning;
 
 pub use crate::confined::{AccessError, Confined};

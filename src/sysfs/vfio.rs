@@ -1,0 +1,49 @@
+//! The one vfio-viability rule, for `vifman pci` and for `allocate --mode hostdev-vfio` alike.
+//!
+//! VFIO assigns whole IOMMU groups, so a device is only as usable as its group: every other
+//! member must be bound to vfio-pci or pci-stub, unbound, or be a PCI bridge (bridges are not
+//! assigned and do not block) — the kernel's own `vfio_dev_viable` rule. A member the scan
+//! cannot see is a blocker, not a pass: vfio would refuse the group too. Without an IOMMU
+//! group a device can only go to vfio in no-IOMMU mode.
+
+use super::{PciDevice, ScanReport};
+
+/// Drivers that leave a device safe to share a group with an assigned device.
+pub const HARMLESS: [&str; 2] = ["vfio-pci", "pci-stub"];
+
+/// `Ok` when `d`'s group can go to vfio as a whole (its own driver aside), else every
+/// reason it cannot.
+pub fn group_viability(scan: &ScanReport, d: &PciDevice, noiommu: bool) -> Result<(), Vec<String>> {
+    let Some(group) = d.iommu_group else {
+        return if noiommu {
+            Ok(())
+        } else {
+            Err(vec![
+                "no IOMMU group (IOMMU off or not supported; vfio no-IOMMU mode is off)".into(),
+            ])
+        };
+    };
+    let mut blockers = Vec::new();
+    for m in &d.iommu_group_members {
+        if *m == d.address {
+            continue;
+        }
+        let Some(md) = scan.device(m) else {
+            blockers.push(format!(
+                "IOMMU group {group} member {m} is not on the PCI bus"
+            ));
+            continue;
+        };
+        if md.ids.is_pci_bridge() {
+            continue;
+        }
+        if let Some(drv) = md.driver.as_deref().filter(|d| !HARMLESS.contains(d)) {
+            blockers.push(format!("IOMMU group {group} member {m} is bound to {drv}"));
+        }
+    }
+    if blockers.is_empty() {
+        Ok(())
+    } else {
+        Err(blockers)
+    }
+}
