@@ -299,22 +299,16 @@ impl Confined {
 
     /// Removes file or symlink `rel` (a missing one is fine).
     pub fn remove_file(&self, rel: &Path) -> Result<(), AccessError> {
-        let rel = &clean(rel)?;
-        let (parent, name) = split(rel)?;
-        let d = match self.dir(&parent) {
-            Ok(d) => d,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        match rustix::fs::unlinkat(&d, name, AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
-            Err(e) => Err(AccessError::io(rel, e.into())),
-        }
+        self.remove(rel, false)
     }
 
     /// Removes `rel` and everything below it, never following a symlink (a link is removed,
     /// not its target). A missing `rel` is fine.
     pub fn remove_all(&self, rel: &Path) -> Result<(), AccessError> {
+        self.remove(rel, true)
+    }
+
+    fn remove(&self, rel: &Path, recursive: bool) -> Result<(), AccessError> {
         let rel = &clean(rel)?;
         let (parent, name) = split(rel)?;
         let d = match self.dir(&parent) {
@@ -322,7 +316,13 @@ impl Confined {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
-        remove_entry(&d, name, rel)
+        if recursive {
+            return remove_entry(&d, name, rel);
+        }
+        match rustix::fs::unlinkat(&d, name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(AccessError::io(rel, e.into())),
+        }
     }
 
     /// Replaces regular file `rel` (creating it if missing) atomically: readers see the old or
