@@ -10,6 +10,15 @@ fn main() {
         for cause in e.chain().skip(1) {
             msg.push_str(&format!(": {cause}"));
         }
+        // Input echoed back in a message (a bad name, a path) must not move the terminal's
+        // cursor or forge a second line.
+        let msg: String = msg
+            .chars()
+            .flat_map(|c| match c {
+                c if c.is_control() => c.escape_default().collect::<Vec<_>>(),
+                c => vec![c],
+            })
+            .collect();
         eprintln!("{msg}");
         std::process::exit(1);
     }

@@ -306,3 +306,42 @@ fn unprivileged_runs_are_told_what_they_lack() {
     );
     assert!(!state.exists(), "state dir created before the refusal");
 }
+
+/// Control characters in input come back escaped, on one line.
+#[test]
+fn control_characters_are_escaped() {
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let mut a = sim_args(NFV, state.to_str().unwrap(), "numvfs");
+    a.extend(["bad\u{1b}[31m\nname", "1"]);
+    let o = vifman(&a);
+    let err = text(&o.stderr);
+    assert!(!o.status.success());
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+    assert!(err.contains("bad\\u{1b}[31m\\nname"), "{err:?}");
+}
+
+/// `fixture capture` of a tree with a FIFO skips it (and says so) instead of hanging.
+#[test]
+fn capture_skips_fifos() {
+    let t = tempfile::tempdir().unwrap();
+    let fx = nfv_copy(t.path());
+    let vf = &vf_dirs(&fx)[0];
+    std::fs::remove_file(vf.join("numa_node")).unwrap();
+    mkfifo(&vf.join("numa_node"));
+    let out = t.path().join("out");
+    let o = vifman_within(
+        &[
+            "fixture",
+            "capture",
+            "--sysfs-root",
+            fx.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains("1 entries skipped"), "{all}");
+}
