@@ -8,8 +8,7 @@ use super::actuate::{self, Applied, Target};
 use super::view::{HostView, VfStatus, VfView};
 use super::{emit, AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
-use crate::hwdb::{self, NicModel};
-use crate::netlink::VlanProto;
+use crate::hwdb;
 use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 
 /// What allocate will do (printed by --dry-run).
@@ -30,26 +29,6 @@ pub struct AllocateOutcome {
     pub plan: Plan,
     /// None for a dry run.
     pub vif: Option<serde_json::Value>,
-}
-
-fn supported(m: &NicModel, k: &Knob) -> Result<(), (String, String)> {
-    let no = |knob: &str, hint: &str| Err((knob.to_string(), hint.to_string()));
-    match k {
-        Knob::Vlan {
-            proto: VlanProto::Dot1Ad,
-            ..
-        } if !m.caps.vlan_8021ad => no("vlan protocol 802.1ad", "use 802.1q"),
-        Knob::Spoofchk { .. } if !m.caps.spoofchk => no("spoofchk", "drop --spoofchk"),
-        Knob::Trust { .. } if !m.caps.trust => no("trust", "drop --trust"),
-        Knob::LinkState { .. } if !m.caps.link_state => no("link state", "drop --link-state"),
-        Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => {
-            no("min_tx_rate", "drop --min-tx-rate")
-        }
-        Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => {
-            no("max_tx_rate", "drop --max-tx-rate")
-        }
-        _ => Ok(()),
-    }
 }
 
 impl Engine<'_> {
@@ -286,11 +265,13 @@ impl Engine<'_> {
         }
         if let (Some(m), false) = (model, req.force_unsupported) {
             for k in &knobs {
-                supported(m, k).map_err(|(knob, hint)| EngineError::Unsupported {
-                    model: m.name.clone(),
-                    knob,
-                    hint,
-                })?;
+                if let Some(r) = crate::host::refusal(m, k) {
+                    return Err(EngineError::Unsupported {
+                        model: m.name.clone(),
+                        knob: r.knob.to_string(),
+                        hint: r.hint.to_string(),
+                    });
+                }
             }
         }
         let bind_driver = (req.mode == AllocMode::HostdevVfio

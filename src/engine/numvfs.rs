@@ -109,20 +109,15 @@ impl Engine<'_> {
             if n == 0 || !autoprobe_on {
                 return true;
             }
-            // Each VF bound, and with a netdev when its driver is a NIC driver.
-            let s = host.scan();
-            let Some(pf) = s.device(&addr) else {
-                return false;
-            };
-            let Some(sv) = &pf.sriov else { return false };
-            sv.vfs.len() == n as usize
-                && sv.vfs.iter().all(|(_, a)| {
-                    s.device(a).is_some_and(|d| match &d.driver {
-                        None => false,
-                        Some(drv) => {
-                            model.is_none_or(|m| &m.vf_driver != drv) || !d.netdevs.is_empty()
-                        }
-                    })
+            // Each VF bound, and with a netdev when its driver is a NIC driver: point reads
+            // of the new VFs only, not a rescan of the host per wake-up.
+            let vfs = host.vfs_of(&addr);
+            vfs.len() == n as usize
+                && vfs.iter().all(|(_, a)| match host.driver_of(a) {
+                    None => false,
+                    Some(drv) => {
+                        model.is_none_or(|m| m.vf_driver != drv) || !host.netdevs_of(a).is_empty()
+                    }
                 })
         };
         self.host.wait_until(

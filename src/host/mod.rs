@@ -5,11 +5,13 @@
 pub mod events;
 mod knob;
 mod real;
+mod refusal;
 pub mod sim;
 
 pub use events::{OnChange, Watch};
 pub use knob::{Knob, KnobKind};
 pub use real::RealHost;
+pub use refusal::{refusal, Refusal};
 pub use sim::SimHost;
 
 use std::time::Duration;
@@ -207,6 +209,10 @@ pub trait Host {
     /// VFs the PCI core has created for PF `pf` (its `virtfnN` links).
     fn vf_count(&self, pf: &PciAddress) -> usize {
         self.sysfs(Sealed(())).virtfn_count(pf)
+    }
+    /// PF `pf`'s VFs by index, from its `virtfnN` links.
+    fn vfs_of(&self, pf: &PciAddress) -> Vec<(u32, PciAddress)> {
+        self.sysfs(Sealed(())).virtfns_of(pf)
     }
     fn iommu_group_of(&self, a: &PciAddress) -> Option<u32> {
         self.sysfs(Sealed(())).iommu_group_of(a)

@@ -74,6 +74,26 @@ impl SysfsRoot {
             .unwrap_or(0)
     }
 
+    /// PF `a`'s VFs by index, from its `virtfnN` links (what the PCI core created so far).
+    pub fn virtfns_of(&self, a: &PciAddress) -> Vec<(u32, PciAddress)> {
+        let Ok(c) = self.confined() else {
+            return Vec::new();
+        };
+        let dir = PathBuf::from(format!("sys/bus/pci/devices/{a}"));
+        let mut v: Vec<(u32, PciAddress)> = c
+            .list(&dir)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| {
+                let i = n.strip_prefix("virtfn")?.parse().ok()?;
+                let t = c.link_name(&dir.join(&n))?.parse().ok()?;
+                Some((i, t))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     /// `a`'s IOMMU group number, from its `iommu_group` link.
     pub fn iommu_group_of(&self, a: &PciAddress) -> Option<u32> {
         self.confined()

@@ -265,23 +265,8 @@ impl Host for SimHost {
         if let Some(m) = model {
             let errno = match knob {
                 Knob::Mac { mac } if mac.is_multicast() => Some(libc::EINVAL),
-                Knob::Mac { mac } if mac.is_zero() && m.quirks.rejects_zero_mac => {
-                    Some(libc::EINVAL)
-                }
                 Knob::Vlan { qos, .. } if *qos > 7 => Some(libc::EINVAL),
-                Knob::Vlan {
-                    proto: VlanProto::Dot1Ad,
-                    ..
-                } if !m.caps.vlan_8021ad => Some(libc::EPROTONOSUPPORT),
-                Knob::Spoofchk { .. } if !m.caps.spoofchk => Some(libc::EOPNOTSUPP),
-                Knob::Trust { .. } if !m.caps.trust => Some(libc::EOPNOTSUPP),
-                Knob::LinkState { .. } if !m.caps.link_state => Some(libc::EOPNOTSUPP),
-                Knob::Rate { min_mbps, .. } if *min_mbps > 0 && !m.caps.min_tx_rate => {
-                    Some(libc::EINVAL)
-                }
-                Knob::Rate { max_mbps, .. } if *max_mbps > 0 && !m.caps.max_tx_rate => {
-                    Some(libc::EOPNOTSUPP)
-                }
+                k if super::refusal(m, k).is_some() => super::refusal(m, k).map(|r| r.errno),
                 Knob::Rate { max_mbps, .. }
                     if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) =>
                 {
