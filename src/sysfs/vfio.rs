@@ -7,20 +7,52 @@
 //! group a device can only go to vfio in no-IOMMU mode.
 
 use super::{PciDevice, ScanReport};
+use crate::types::PciAddress;
 
 /// Drivers that leave a device safe to share a group with an assigned device.
 pub const HARMLESS: [&str; 2] = ["vfio-pci", "pci-stub"];
 
+/// One reason a group cannot go to vfio as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    /// The member in the way; None when the device itself has no group.
+    pub member: Option<PciAddress>,
+    /// The member's driver, when the reason is that it is bound to one: such a member can
+    /// be moved to vfio-pci with the device (`--bind-group`); the others cannot.
+    pub driver: Option<String>,
+    pub reason: String,
+}
+
+impl Blocker {
+    /// A member that binding the whole group would fix.
+    pub fn bindable(&self) -> Option<PciAddress> {
+        self.driver.as_ref().and(self.member)
+    }
+}
+
 /// `Ok` when `d`'s group can go to vfio as a whole (its own driver aside), else every
 /// reason it cannot.
 pub fn group_viability(scan: &ScanReport, d: &PciDevice, noiommu: bool) -> Result<(), Vec<String>> {
+    let b = group_blockers(scan, d, noiommu);
+    if b.is_empty() {
+        Ok(())
+    } else {
+        Err(b.into_iter().map(|b| b.reason).collect())
+    }
+}
+
+/// The same rule, with each blocker's member and driver kept (see [`Blocker`]).
+pub fn group_blockers(scan: &ScanReport, d: &PciDevice, noiommu: bool) -> Vec<Blocker> {
     let Some(group) = d.iommu_group else {
         return if noiommu {
-            Ok(())
+            vec![]
         } else {
-            Err(vec![
-                "no IOMMU group (IOMMU off or not supported; vfio no-IOMMU mode is off)".into(),
-            ])
+            vec![Blocker {
+                member: None,
+                driver: None,
+                reason: "no IOMMU group (IOMMU off or not supported; vfio no-IOMMU mode is off)"
+                    .into(),
+            }]
         };
     };
     let mut blockers = Vec::new();
@@ -29,21 +61,23 @@ pub fn group_viability(scan: &ScanReport, d: &PciDevice, noiommu: bool) -> Resul
             continue;
         }
         let Some(md) = scan.device(m) else {
-            blockers.push(format!(
-                "IOMMU group {group} member {m} is not on the PCI bus"
-            ));
+            blockers.push(Blocker {
+                member: Some(*m),
+                driver: None,
+                reason: format!("IOMMU group {group} member {m} is not on the PCI bus"),
+            });
             continue;
         };
         if md.ids.is_pci_bridge() {
             continue;
         }
         if let Some(drv) = md.driver.as_deref().filter(|d| !HARMLESS.contains(d)) {
-            blockers.push(format!("IOMMU group {group} member {m} is bound to {drv}"));
+            blockers.push(Blocker {
+                member: Some(*m),
+                driver: Some(drv.to_string()),
+                reason: format!("IOMMU group {group} member {m} is bound to {drv}"),
+            });
         }
     }
-    if blockers.is_empty() {
-        Ok(())
-    } else {
-        Err(blockers)
-    }
+    blockers
 }
