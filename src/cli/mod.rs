@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod pci;
 pub mod plug;
 pub mod privilege;
+mod values;
 pub mod vif;
 
 use clap::{Parser, Subcommand};

@@ -3,13 +3,12 @@
 //! behind it differs, so `--simulate` exercises the very code that runs in production.
 
 pub mod events;
-mod knob;
 mod real;
 mod refusal;
 pub mod sim;
 
+pub use crate::netlink::{Knob, KnobKind};
 pub use events::{OnChange, Watch};
-pub use knob::{Knob, KnobKind};
 pub use real::RealHost;
 pub use refusal::{refusal, Refusal};
 pub use sim::SimHost;

@@ -13,10 +13,9 @@ use netlink_packet_route::RouteNetlinkMessage;
 
 use super::client::{Result, Rtnl, RtnlError};
 use super::link::Request;
-use crate::host::Knob;
 use crate::netlink::{
-    link_attrs, pf_link_state, PfLinkState, VfLinkState, VfStateDump, VfStateError, VfStateSource,
-    VlanProto,
+    link_attrs, pf_link_state, Knob, PfLinkState, VfLinkState, VfStateDump, VfStateError,
+    VfStateSource, VlanProto,
 };
 use crate::types::IfName;
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::Knob;
+use crate::netlink::Knob;
 use crate::netlink::VfState;
 use crate::types::{IfName, PciAddress, Uuid};
 
