@@ -121,7 +121,7 @@ fn relabel(p: &mut J, top: bool) {
             .and_then(J::as_str)
             .map(str::to_string)
         {
-            let class = vifman::vif::schema::class_by_name(&name).unwrap();
+            let class = vifman::vif::registry::class_by_name(&name).unwrap();
             if !top {
                 m.insert("versioned_object.version".into(), J::from(class.version));
             }
