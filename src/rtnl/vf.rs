@@ -11,8 +11,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::client::{Result, Rtnl, RtnlError};
-use super::link::Request;
+use super::client::{Request, Result, Rtnl, RtnlError};
 use crate::netlink::{
     link_attrs, pf_link_state, Knob, PfLinkState, VfLinkState, VfStateDump, VfStateError,
     VfStateSource, VlanProto,
