@@ -94,6 +94,12 @@ impl<'r> Worker<'_, 'r> {
 /// nothing the thread opens may leave it, and its table goes when it exits. Failure only
 /// costs that speed.
 fn private_fd_table() {
-    // SAFETY: unshare(CLONE_FILES) changes only this thread's descriptor table.
-    let _ = unsafe { libc::unshare(libc::CLONE_FILES) };
+    let _span = tracing::trace_span!("unshare_files").entered();
+    // SAFETY: `unshare_unsafe` asks that no thread use a descriptor from a table it is not in.
+    // CLONE_FILES changes only this thread's table, and `par_map` keeps descriptors from
+    // crossing: its items and results own none, the worker closes what it opens before it
+    // exits (its `Closer` flushes per batch and on drop), and what it borrows (the root, bus
+    // and bridge directories) was opened before the copy, stays open in the parent's table
+    // until every worker has been joined, and has the same number in the copy.
+    let _ = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FILES) };
 }
