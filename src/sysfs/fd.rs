@@ -121,7 +121,7 @@ pub(crate) fn read_at_deferred<'a>(
 /// Descriptors closed in bulk: a scan opens and closes five files per PCI function, and one
 /// `close_range` for a run of consecutive descriptors replaces dozens of `close` calls. Only
 /// descriptors handed to [`Closer::defer`] are ever closed, so it is safe on a shared table;
-/// on a scanner thread's private table (see `scan`) the runs are long.
+/// on a scanner thread's private table (see `scan::par`) the runs are long.
 #[derive(Default)]
 pub(crate) struct Closer {
     /// Kept as `OwnedFd`s until the kernel has closed them, so a descriptor whose bulk close
