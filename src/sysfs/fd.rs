@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use super::attr::{classify, Raw};
@@ -36,8 +36,7 @@ pub(crate) fn open_dir_beneath(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd
 /// `openat2(root, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: `..` stops at the root
 /// and absolute links mean the root, as for every other access (see [`crate::confined`]).
 fn openat2_beneath(root: &OwnedFd, rel: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
-    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    rustix::fs::openat2(root, rel, flags, Mode::empty(), resolve)
+    crate::confined::openat2_in_root(root, rel, flags, Mode::empty())
 }
 
 /// Opens entry `name` of `dir` as a directory base for `*at` calls, refusing to follow it if it
