@@ -155,7 +155,9 @@ impl Engine<'_> {
         let scan = self.host.scan();
         let (resolved, warnings) = resolve::resolve(self, &scan, policy, opts.strict)?;
         let mut planned = plan::plan(self, &scan, policy, &resolved, &st)?;
-        if !planned.conflicts.is_empty() && !opts.force {
+        // At boot no VF carries its allocation yet (the replay below puts them back), so
+        // rebuilding VFs disturbs nothing; the replay marks what it cannot restore as lost.
+        if !planned.conflicts.is_empty() && !opts.force && !opts.boot {
             return Err(ApplyError::Allocated(planned.conflicts));
         }
         let mut report = ApplyReport {
@@ -175,7 +177,7 @@ impl Engine<'_> {
                 .collect(),
             steps: std::mem::take(&mut planned.steps),
             deferred: planned.deferred,
-            forced: if opts.force {
+            forced: if opts.force && !opts.boot {
                 planned.conflicts
             } else {
                 vec![]
@@ -196,7 +198,7 @@ impl Engine<'_> {
             };
         }
         let store = store.as_mut().expect("a change holds the store");
-        if opts.force && report.outcome != Outcome::Failed {
+        if opts.force && !opts.boot && report.outcome != Outcome::Failed {
             boot::mark_removed(&mut st, &report.steps);
             store.save(&st)?;
         }
