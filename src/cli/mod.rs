@@ -6,6 +6,7 @@ pub mod assign;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
+pub mod generate;
 pub mod inventory;
 pub mod pci;
 pub mod plug;
@@ -62,6 +63,9 @@ pub enum Command {
     Pools(assign::PoolsArgs),
     /// Make the host match the policy's [[pf]] tables; --boot also restores allocations.
     Apply(Box<apply::ApplyArgs>),
+    /// Boot integration files: the systemd unit, the udev rules.
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
     /// Serve the pools to kubelet as extended resources (device-plugin API v1beta1).
     #[cfg(feature = "fleet")]
     DevicePlugin(Box<fleet::DevicePluginArgs>),
@@ -106,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Numvfs(args) => assign::numvfs(args),
         Command::Pools(args) => assign::pools(args),
         Command::Apply(args) => apply::run(*args),
+        Command::Generate(cmd) => generate::run(cmd),
         #[cfg(feature = "fleet")]
         Command::DevicePlugin(args) => fleet::device_plugin(*args),
         #[cfg(feature = "fleet")]

@@ -7,6 +7,7 @@
 
 mod boot;
 mod exec;
+pub mod integration;
 mod mac;
 mod plan;
 mod resolve;

@@ -106,7 +106,7 @@ fn opt(s: &Option<String>) -> String {
 }
 
 /// Where VF `i` will appear: the PF's routing id + offset + i × stride (PCIe SR-IOV).
-fn predicted_vf(pf: &PciAddress, s: &Sriov, i: u32) -> Option<PciAddress> {
+pub(super) fn predicted_vf(pf: &PciAddress, s: &Sriov, i: u32) -> Option<PciAddress> {
     let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
     let r = rid + s.offset? + i * s.stride?;
     (r <= 0xffff)
