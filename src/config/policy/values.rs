@@ -287,6 +287,11 @@ pub(super) fn from_raw(
             ("vfs", raw.vfs.as_ref().and_then(at)),
             ("driver", raw.driver.as_ref().and_then(at)),
             ("mac", raw.mac.as_ref().and_then(at)),
+            ("spoofchk", raw.spoofchk.as_ref().and_then(at)),
+            ("trust", raw.trust.as_ref().and_then(at)),
+            ("link_state", raw.link_state.as_ref().and_then(at)),
+            ("min_tx_rate", raw.min_tx_rate.as_ref().and_then(at)),
+            ("max_tx_rate", raw.max_tx_rate.as_ref().and_then(at)),
         ] {
             note(format!("vf[{j}].{k}"), o);
         }
