@@ -404,8 +404,8 @@ fn partial_failure_is_reported_and_that_pf_undone() {
     let failed = steps.iter().position(|x| x["status"] == "failed").unwrap();
     assert!(steps[failed]["object"].as_str().unwrap().ends_with("trust"));
     assert!(steps[failed]["error"].as_str().unwrap().contains("EPERM"));
-    for i in 0..failed {
-        assert_eq!(status(i), "undone", "{}", steps[i]);
+    for (i, x) in steps.iter().enumerate().take(failed) {
+        assert_eq!(status(i), "undone", "{x}");
     }
     for (i, x) in steps.iter().enumerate().skip(failed + 1) {
         assert_eq!(status(i), "not-attempted", "{x}");
