@@ -56,6 +56,9 @@ fn main() {
         .apply(&policy, ApplyOptions::default())
         .expect("bare apply");
     let bare = t.elapsed();
+    for s in r.steps.iter().filter(|s| s.error.is_some()) {
+        eprintln!("{:?} {}: {} -> {}: {}", s.status, s.object, s.old, s.new, s.error.as_deref().unwrap_or(""));
+    }
     let writes = vifman::host::sim::read_journal(&host_dir).len();
     println!(
         "bare -> 16 PF x 128 VF: {} steps, {writes} kernel writes, {:.2} s ({:.0} us/step), outcome {:?}",
