@@ -3,6 +3,7 @@
 //! and which devices it must never touch.
 
 mod address;
+pub mod policy;
 mod spec;
 
 pub use address::AddressSpec;
@@ -42,6 +43,8 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Exclude PFs whose netdev carries the default route (on by default: host safety).
     pub exclude_default_route: bool,
+    /// Desired host state (`[[pf]]` tables), applied by `vifman apply`.
+    pub policy: policy::Policy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +56,9 @@ struct RawConfig {
     exclude: Vec<String>,
     #[serde(default = "yes")]
     exclude_default_route: bool,
+    /// `[[pf]]` tables: checked key by key in [`policy::Policy::parse`].
+    #[serde(default)]
+    pf: Vec<toml::Value>,
 }
 
 fn yes() -> bool {
@@ -141,11 +147,13 @@ impl Config {
             })?;
             specs.push(spec);
         }
+        let _ = raw.pf;
         Ok(Config {
             path: Some(path.to_path_buf()),
             device_specs: specs,
             exclude: raw.exclude,
             exclude_default_route: raw.exclude_default_route,
+            policy: policy::Policy::parse(text, path, false)?,
         })
     }
 
