@@ -8,7 +8,7 @@ pub fn obj(name: &str, data: J) -> J {
     json!({
         "versioned_object.name": name,
         "versioned_object.namespace": "os_vif",
-        "versioned_object.version": vifman::vif::schema::class_by_name(name).unwrap().version,
+        "versioned_object.version": vifman::vif::registry::class_by_name(name).unwrap().version,
         "versioned_object.data": data,
         "versioned_object.changes": changes,
     })
