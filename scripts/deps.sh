@@ -12,6 +12,7 @@ PKGS=(
   openvswitch-switch       # backend tests: private ovsdb-server + ovs-vswitchd (netdev datapath)
   openvswitch-switch-dpdk  # backend tests: vhost-user ports (ovs-vswitchd-dpdk, --no-huge)
   dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
+  systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
 )
 
 missing=()

@@ -1,7 +1,10 @@
 use clap::Parser;
 
 fn main() {
-    let cli = vifman::cli::Cli::parse();
+    let cli = match vifman::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     vifman::cli::init_tracing(cli.verbose);
     if let Err(e) = vifman::cli::run(cli) {
         // One line, outermost context first. No program-name prefix, so that os-vif errors start
@@ -10,16 +13,70 @@ fn main() {
         for cause in e.chain().skip(1) {
             msg.push_str(&format!(": {cause}"));
         }
-        // Input echoed back in a message (a bad name, a path) must not move the terminal's
-        // cursor or forge a second line.
-        let msg: String = msg
-            .chars()
-            .flat_map(|c| match c {
-                c if c.is_control() => c.escape_default().collect::<Vec<_>>(),
-                c => vec![c],
-            })
-            .collect();
-        eprintln!("{msg}");
+        eprintln!("{}", escape_controls(&msg));
         std::process::exit(1);
     }
+}
+
+/// clap quotes a bad argument back inside a usage message that spans several lines of its
+/// own, so the message cannot be escaped as a whole: each argument that holds control
+/// characters is escaped and the arguments are parsed again, so clap words the same error
+/// about the harmless spelling; when the escaped spelling parses (it may be a valid name),
+/// the raw argument is replaced where clap echoed it (clap drops CSI sequences when it
+/// renders, so their stripped form is looked for too).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let hostile: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a.chars().any(char::is_control))
+        .collect();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || hostile.is_empty()
+    {
+        e.exit()
+    }
+    let escaped = std::env::args_os().map(|a| escape_controls(&a.to_string_lossy()));
+    if let Err(again) = vifman::cli::Cli::try_parse_from(escaped) {
+        if again.kind() == e.kind() {
+            again.exit()
+        }
+    }
+    let mut text = e.to_string();
+    for arg in &hostile {
+        text = text.replace(arg.as_str(), &escape_controls(arg));
+        text = text.replace(&strip_csi(arg), &escape_controls(arg));
+    }
+    // Whatever clap echoed in another form (a part of an argument) still loses its controls.
+    let lines: Vec<String> = text.split('\n').map(escape_controls).collect();
+    eprint!("{}", lines.join("\n"));
+    std::process::exit(2)
+}
+
+/// `arg` without its ANSI CSI sequences (ESC [ parameters final-byte).
+fn strip_csi(arg: &str) -> String {
+    let mut out = String::new();
+    let mut it = arg.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\u{1b}' && it.peek() == Some(&'[') {
+            it.next();
+            for f in it.by_ref() {
+                if ('@'..='~').contains(&f) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Input echoed back in a message (a bad name, a path) must not move the terminal's cursor
+/// or forge a second line.
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            c if c.is_control() => c.escape_default().collect::<Vec<_>>(),
+            c => vec![c],
+        })
+        .collect()
 }

@@ -2,9 +2,9 @@
 //! the store and the fixture.
 #![cfg(feature = "fleet")]
 
-mod support_fleet;
+mod common;
 
-use support_fleet::*;
+use common::*;
 
 #[test]
 fn metrics_dump_matches_pools_and_store() {

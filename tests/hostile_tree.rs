@@ -202,7 +202,7 @@ fn vfs_never_land_on_existing_devices() {
     let o = vifman(&a);
     assert!(o.status.success(), "{}", text(&o.stderr));
     // Now damage the simulation's own copy of the PF: offset 0 puts VF 0 on the PF.
-    let sim_pf = state.join("sim-root").join(pf.strip_prefix(&fx).unwrap());
+    let sim_pf = sim_kernel(fxs, &state).join(pf.strip_prefix(&fx).unwrap());
     std::fs::write(sim_pf.join("sriov_offset"), "0\n").unwrap();
     let before = tree_digest(&sim_pf);
     let mut a = sim_args(fxs, sts, "numvfs");
@@ -291,13 +291,18 @@ fn unprivileged_runs_are_told_what_they_lack() {
     }
     let t = tempfile::tempdir().unwrap();
     let state = t.path().join("state");
-    let o = std::process::Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_vifman"))
+    let mut setpriv = under("/usr/bin/setpriv");
+    setpriv
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            BIN,
+        ])
         .args(["numvfs", "0000:3b:00.0", "0", "--state-dir"])
-        .arg(&state)
-        .output()
-        .unwrap();
+        .arg(&state);
+    let o = output_within(setpriv, None, LIMIT);
     let err = text(&o.stderr);
     assert!(!o.status.success());
     assert!(
@@ -320,6 +325,77 @@ fn control_characters_are_escaped() {
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
     assert!(err.contains("bad\\u{1b}[31m\\nname"), "{err:?}");
+}
+
+/// The simulated kernel's tree in the state dir is not followed when it has been swapped for a
+/// symlink: whatever it points at stays untouched.
+#[test]
+fn a_symlinked_simulation_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let s = state.to_str().unwrap();
+    let mut a = sim_args(NFV, s, "numvfs");
+    a.extend(["0000:3b:00.0", "2"]);
+    let o = vifman(&a);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let sims: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(sims.len(), 1, "{sims:?}");
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::rename(&sims[0], &elsewhere).unwrap();
+    symlink(&elsewhere, &sims[0]).unwrap();
+    let before = tree_digest(&elsewhere);
+    let o = vifman(&a);
+    let err = text(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("symlink") && err.contains(sims[0].to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(
+        tree_digest(&elsewhere),
+        before,
+        "written through the symlink"
+    );
+}
+
+/// clap's own usage errors quote the bad value back escaped too, and stay usage errors (2).
+#[test]
+fn usage_errors_escape_control_characters() {
+    let id = "0c6b4c3e-9b0a-4f8e-8f57-1d2f3e4a5b6c";
+    for args in [
+        vec![
+            "allocate",
+            "--physnet",
+            "p",
+            "--instance",
+            id,
+            "--vif-id",
+            id,
+            "--mode",
+            "ho\nst\u{1b}[31m",
+        ],
+        vec!["inventory", "--pf", "a\n\u{1b}[1mb", "--sysfs-root", NFV],
+        vec!["numvfs", "0000:3b:00.0", "x\u{7}"],
+    ] {
+        let o = vifman(&args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
+        let bad = args
+            .iter()
+            .find(|a| a.chars().any(char::is_control))
+            .unwrap();
+        assert!(!err.contains(bad), "raw value echoed: {err:?}");
+        assert!(
+            err.contains(&bad.escape_default().to_string())
+                || err.contains(&bad.escape_debug().to_string()),
+            "{err:?}"
+        );
+    }
 }
 
 /// `fixture capture` of a tree with a FIFO skips it (and says so) instead of hanging.

@@ -79,7 +79,7 @@ fn random_value(rng: &mut Rng, ty: FieldType, depth: u32) -> Option<J> {
             let choices = if subclasses {
                 concrete_subclasses(name)
             } else {
-                vec![vifman::vif::schema::class_by_name(name).unwrap()]
+                vec![vifman::vif::registry::class_by_name(name).unwrap()]
             };
             let pick = choices[rng.below(choices.len() as u64) as usize];
             random_object(rng, pick, depth - 1)
@@ -88,7 +88,7 @@ fn random_value(rng: &mut Rng, ty: FieldType, depth: u32) -> Option<J> {
             if depth == 0 {
                 return None;
             }
-            let c = vifman::vif::schema::class_by_name(name).unwrap();
+            let c = vifman::vif::registry::class_by_name(name).unwrap();
             J::Array(
                 (0..rng.below(3))
                     .map(|_| random_object(rng, c, depth - 1))

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::Value as J;
 use vifman::vif::{from_primitive, Manifest, Mode, VersionedObject};
 
-mod osvif_common;
-use osvif_common::norm;
+mod common;
+use common::norm;
 
 fn vectors() -> J {
     let text = std::fs::read_to_string(concat!(
@@ -121,7 +121,7 @@ fn relabel(p: &mut J, top: bool) {
             .and_then(J::as_str)
             .map(str::to_string)
         {
-            let class = vifman::vif::schema::class_by_name(&name).unwrap();
+            let class = vifman::vif::registry::class_by_name(&name).unwrap();
             if !top {
                 m.insert("versioned_object.version".into(), J::from(class.version));
             }

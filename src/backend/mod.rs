@@ -152,7 +152,7 @@ pub fn host_info(cfg: &Config) -> VersionedObject {
 /// os-vif's plugins whose 1.0–1.0 ranges fail their own `get_common_version`.
 pub(crate) fn plugin_info(name: &str, vifs: &[(&str, &[&str])]) -> VersionedObject {
     let cur = |c: &str| {
-        crate::vif::schema::class_by_name(c)
+        crate::vif::registry::class_by_name(c)
             .map(|d| d.version)
             .unwrap_or("1.0")
     };

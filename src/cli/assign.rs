@@ -127,8 +127,8 @@ pub struct AllocateArgs {
     /// Prefer VFs on this NUMA node.
     #[arg(long, value_name = "N")]
     pub numa: Option<u32>,
-    #[arg(long, value_name = "MODE", default_value = "hostdev", value_parser = ["hostdev", "hostdev-vfio", "direct-vepa", "direct-bridge", "direct-passthrough"])]
-    pub mode: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value = "hostdev")]
+    pub mode: AllocMode,
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -138,7 +138,7 @@ pub struct AllocateArgs {
 }
 
 pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
-    let mode = AllocMode::parse(&a.mode).expect("clap checked the mode");
+    let mode = a.mode;
     let mut req =
         AllocateRequest::new(&a.physnet, a.instance, a.vif_id, mode).context("--physnet")?;
     if let Some(m) = &a.mac {

@@ -55,8 +55,8 @@ pub struct DevicePluginArgs {
     pub resource_prefix: String,
     /// hostdev: the VF stays on its NIC driver; hostdev-vfio: Allocate binds it to vfio-pci
     /// and hands the container /dev/vfio/<group>.
-    #[arg(long, value_name = "MODE", default_value = "hostdev", value_parser = ["hostdev", "hostdev-vfio"])]
-    pub mode: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value = "hostdev")]
+    pub mode: super::values::DevicePluginMode,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9477).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
@@ -70,7 +70,7 @@ pub fn device_plugin(a: DevicePluginArgs) -> anyhow::Result<()> {
     let opts = crate::fleet::deviceplugin::Options {
         kubelet_dir: a.kubelet_dir.clone(),
         resource_prefix: a.resource_prefix.clone(),
-        mode: AllocMode::parse(&a.mode).expect("clap checked the mode"),
+        mode: AllocMode::from(a.mode),
         rescan_interval: Duration::from_secs(a.rescan_interval.max(1)),
         metrics_listen: a.metrics_listen,
     };
@@ -124,11 +124,16 @@ pub struct SyncArgs {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
 }
 
 fn sync_once(

@@ -14,12 +14,12 @@ fn name(cap: u32) -> &'static str {
     }
 }
 
-/// The effective capability set, from `/proc/self/status` (`CapEff`, hex). `None` when it
-/// cannot be read (no procfs): then the kernel's own EPERM is the answer.
+/// The effective capability set of this thread (`capget`). `None` when the kernel does not
+/// answer (a seccomp filter, say): then the kernel's own EPERM is the answer.
 fn effective() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let hex = s.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
-    u64::from_str_radix(hex, 16).ok()
+    rustix::thread::capabilities(None)
+        .ok()
+        .map(|c| c.effective.bits())
 }
 
 fn missing(eff: u64, caps: &[u32]) -> Vec<&'static str> {

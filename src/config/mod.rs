@@ -4,6 +4,7 @@
 
 mod address;
 mod alias;
+pub mod policy;
 mod spec;
 
 pub use address::AddressSpec;
@@ -49,6 +50,8 @@ pub struct Config {
     /// A PF with VFs enabled may be handed out whole: its VFs are removed first (numvfs 0) and
     /// re-created on release. Off by default: such a PF is then excluded from its type-PF pool.
     pub pf_passthrough_removes_vfs: bool,
+    /// Desired host state (`[[pf]]` tables), applied by `vifman apply`.
+    pub policy: policy::Policy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +67,9 @@ struct RawConfig {
     alias: Vec<Spanned<alias::RawAlias>>,
     #[serde(default)]
     pf_passthrough_removes_vfs: bool,
+    /// `[[pf]]` tables: checked key by key in [`policy::Policy::parse`].
+    #[serde(default)]
+    pf: Vec<toml::Value>,
 }
 
 fn yes() -> bool {
@@ -178,6 +184,7 @@ impl Config {
             }
             aliases.push(alias);
         }
+        let _ = raw.pf;
         Ok(Config {
             path: Some(path.to_path_buf()),
             device_specs: specs,
@@ -185,6 +192,7 @@ impl Config {
             exclude_default_route: raw.exclude_default_route,
             aliases,
             pf_passthrough_removes_vfs: raw.pf_passthrough_removes_vfs,
+            policy: policy::Policy::parse(text, path, false)?,
         })
     }
 

@@ -327,6 +327,8 @@ impl Engine<'_> {
             },
             vif: vif.clone(),
             created: super::now(),
+            lost_reason: None,
+            pf_serial: self.host.device_serial(&v.pf),
         };
         // Intent first: a crash from here on leaves a Pending record that reconcile undoes.
         st.allocations.push(rec.clone());

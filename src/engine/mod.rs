@@ -3,6 +3,7 @@
 
 mod actuate;
 mod allocate;
+pub mod apply;
 mod emit;
 mod numvfs;
 mod pools;

@@ -24,6 +24,9 @@ pub enum DriftKind {
     Unrecorded,
     /// Two records for one VF (must never happen; reported loudly).
     Duplicate,
+    /// A record `apply --boot` could not restore: kept (its VF stays out of the pools) until
+    /// `vifman release`, never repaired away.
+    Lost,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +83,16 @@ impl Engine<'_> {
                 out.push(x);
                 continue;
             }
+            if a.phase == Phase::Lost {
+                out.push(d(
+                    DriftKind::Lost,
+                    format!(
+                        "not restored after a reboot: {}; `vifman release` frees it",
+                        a.lost_reason.as_deref().unwrap_or("no reason recorded")
+                    ),
+                ));
+                continue;
+            }
             let Some(v) = view.vf(&a.vf) else {
                 let mut x = d(
                     DriftKind::VfVanished,
@@ -94,6 +107,7 @@ impl Engine<'_> {
             };
             let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
             match a.phase {
+                Phase::Lost => {}
                 Phase::Pending | Phase::Releasing => {
                     let kind = if a.phase == Phase::Pending {
                         DriftKind::InterruptedAllocate

@@ -16,9 +16,10 @@ pub fn name_uuid(name: &str) -> String {
 /// A fresh UUID: kernel randomness, falling back to time and a counter.
 pub fn random_uuid() -> String {
     let mut b = [0u8; 16];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-        .is_ok();
+    let ok = matches!(
+        rustix::rand::getrandom(&mut b[..], rustix::rand::GetRandomFlags::empty()),
+        Ok(16)
+    );
     if !ok {
         static N: AtomicU64 = AtomicU64::new(0);
         let t = std::time::SystemTime::now()

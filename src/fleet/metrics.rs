@@ -42,7 +42,7 @@ pub struct Metrics {
 }
 
 /// Every drift kind, so a scrape shows explicit zeros rather than absent series.
-const DRIFT_KINDS: [DriftKind; 7] = [
+const DRIFT_KINDS: [DriftKind; 8] = [
     DriftKind::VfVanished,
     DriftKind::InterruptedAllocate,
     DriftKind::InterruptedRelease,
@@ -50,6 +50,7 @@ const DRIFT_KINDS: [DriftKind; 7] = [
     DriftKind::DriverDiffers,
     DriftKind::Unrecorded,
     DriftKind::Duplicate,
+    DriftKind::Lost,
 ];
 
 /// Failure reasons are a closed set, so their series exist (at 0) from the start.

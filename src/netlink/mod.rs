@@ -6,10 +6,12 @@
 //! hardware.
 
 mod fixture;
+mod knob;
 mod model;
 mod parse;
 
 pub use fixture::{FixtureVfState, VF_STATE_FILE, VF_STATE_SHARDS};
+pub use knob::{Knob, KnobKind};
 pub use model::{LinkAttrs, PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
 pub use parse::{link_attrs, pf_link_state};
 

@@ -16,7 +16,14 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use thiserror::Error;
 
-use super::link::Request;
+/// One request of a batch, with a label for error messages. The builders for the kinds of
+/// request live with their messages (`link`); the client only sends them.
+pub struct Request {
+    pub label: String,
+    pub(crate) msg: RouteNetlinkMessage,
+    /// NLM_F_* beyond REQUEST|ACK (which every request carries).
+    pub(crate) flags: u16,
+}
 
 pub(crate) const NLMSG_ERROR: u16 = 2;
 pub(crate) const NLMSG_DONE: u16 = 3;

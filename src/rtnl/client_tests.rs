@@ -8,7 +8,8 @@ use netlink_packet_route::link::LinkMessage;
 use netlink_sys::{protocols::NETLINK_USERSOCK, Socket, SocketAddr};
 
 use super::*;
-use crate::rtnl::link::{LinkChange, Request};
+use crate::rtnl::link::LinkChange;
+use crate::rtnl::Request;
 
 /// A fake kernel: reads requests, answers what the test says.
 struct Peer {

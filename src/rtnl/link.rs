@@ -10,7 +10,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::client::{Result, Rtnl, RtnlError};
+use super::client::{Request, Result, Rtnl, RtnlError};
 
 /// Kernel state of one link, as read back with RTM_GETLINK.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,14 +133,6 @@ pub struct LinkChange {
 pub struct BridgeSpec {
     pub mtu: Option<u32>,
     pub ageing_time: Option<u32>,
-}
-
-/// One request of a batch, with a label for error messages.
-pub struct Request {
-    pub label: String,
-    pub(crate) msg: RouteNetlinkMessage,
-    /// NLM_F_* beyond REQUEST|ACK (which every request carries).
-    pub(crate) flags: u16,
 }
 
 impl Request {

@@ -14,6 +14,6 @@ pub mod client;
 pub mod link;
 pub mod vf;
 
-pub use client::{Result, Rtnl, RtnlError, DEFAULT_TIMEOUT};
-pub use link::{BridgeSpec, Link, LinkChange, Request};
+pub use client::{Request, Result, Rtnl, RtnlError, DEFAULT_TIMEOUT};
+pub use link::{BridgeSpec, Link, LinkChange};
 pub use vf::{set_vf_info, set_vf_request, vf_info, KernelVfState};

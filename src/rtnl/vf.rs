@@ -11,12 +11,10 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::client::{Result, Rtnl, RtnlError};
-use super::link::Request;
-use crate::host::Knob;
+use super::client::{Request, Result, Rtnl, RtnlError};
 use crate::netlink::{
-    link_attrs, pf_link_state, PfLinkState, VfLinkState, VfStateDump, VfStateError, VfStateSource,
-    VlanProto,
+    link_attrs, pf_link_state, Knob, PfLinkState, VfLinkState, VfStateDump, VfStateError,
+    VfStateSource, VlanProto,
 };
 use crate::types::IfName;
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::Knob;
+use crate::netlink::Knob;
 use crate::netlink::VfState;
 use crate::types::{IfName, PciAddress, Uuid};
 
@@ -50,13 +50,17 @@ impl AllocMode {
 }
 
 /// Pending: recorded, hardware possibly half-configured (a crash here is rolled back by
-/// reconcile). Active: configured and handed out. Releasing: restore under way.
+/// reconcile). Active: configured and handed out. Releasing: restore under way. Lost: the
+/// VF could not be put back after a reboot (`vifman apply --boot`); the record keeps the VF
+/// out of every pool until it is released, so a guest's VF is never silently handed to
+/// another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Pending,
     Active,
     Releasing,
+    Lost,
 }
 
 /// The VF as it was before vifman touched it.
@@ -90,6 +94,13 @@ pub struct Allocation {
     pub vif: serde_json::Value,
     /// Seconds since the epoch.
     pub created: u64,
+    /// Phase lost: why the allocation could not be restored. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_reason: Option<String>,
+    /// The PF's serial (PCIe DSN / VPD SN) when it has one, so a card swapped between boots
+    /// is noticed instead of configured. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_serial: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,8 +140,14 @@ mod tests {
         };
         let a = &st.allocations[0];
         assert_eq!(a.vif_id.to_string(), "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01");
+        assert_eq!(a.lost_reason, None);
+        assert_eq!(a.pf_serial, None);
         let again = serde_json::to_string(&st).unwrap();
         assert!(!again.contains("pf_ifindex"), "{again}");
+        assert!(
+            !again.contains("lost_reason") && !again.contains("pf_serial"),
+            "{again}"
+        );
         assert!(again.contains("\"6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01\""));
         let lower: Uuid = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01".parse().unwrap();
         assert_eq!(st.by_vif(&lower), Some(0));

@@ -6,7 +6,7 @@
 //! cannot see is a blocker, not a pass: vfio would refuse the group too. Without an IOMMU
 //! group a device can only go to vfio in no-IOMMU mode.
 
-use super::{PciDevice, ScanReport};
+use super::model::{PciDevice, ScanReport};
 use crate::types::PciAddress;
 
 /// Drivers that leave a device safe to share a group with an assigned device.

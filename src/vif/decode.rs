@@ -10,7 +10,8 @@ pub use super::coerce::Mode;
 use super::error::{ErrorKind, OsVifError};
 use super::object::{Value, VersionedObject};
 use super::pyrepr::{py_repr, py_str, py_type_name};
-use super::schema::{class_by_name, ClassDef, Default, FieldDef, FieldType};
+use super::registry::class_by_name;
+use super::schema::{ClassDef, Default, FieldDef, FieldType};
 use super::version;
 
 pub const NAMESPACE: &str = "os_vif";

@@ -3,6 +3,7 @@
 //! Classes are data ([`schema::ClassDef`] tables in [`classes`]); one generic decoder
 //! ([`decode`]) and encoder ([`encode`]) serve all 31 of them.
 
+pub mod build;
 pub mod classes;
 pub mod coerce;
 pub mod decode;
@@ -10,6 +11,7 @@ pub mod encode;
 pub mod error;
 pub mod object;
 pub mod pyrepr;
+pub mod registry;
 pub mod schema;
 pub mod summary;
 pub mod version;

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::error::{ErrorKind, OsVifError};
-use super::schema::{class_by_name, ClassDef, FieldType};
+use super::registry::class_by_name;
+use super::schema::ClassDef;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -138,86 +139,6 @@ impl VersionedObject {
             .unwrap_or_else(|| panic!("{} has no field {field}", self.class.name));
         self.values[idx] = Some(value);
         self.changed.insert(f.name);
-    }
-
-    /// Assign with oslo coercion (lenient: the same rules os-vif applies on setattr).
-    pub fn set(
-        &mut self,
-        field: &str,
-        value: impl Into<serde_json::Value>,
-    ) -> Result<(), OsVifError> {
-        let (_, f) = self.class.field(field).ok_or_else(|| {
-            OsVifError::new(
-                ErrorKind::ValueError,
-                format!("{} has no field {field}", self.class.name),
-            )
-        })?;
-        let v =
-            super::decode::decode_field(self.class, f, &value.into(), super::decode::Mode::Strict)
-                .map_err(|e| e.at(&format!("{}.{}", self.class.name, f.name)))?;
-        self.set_raw(f.name, v);
-        Ok(())
-    }
-
-    /// Assign a nested object, checking the declared class like oslo's Object.coerce.
-    pub fn set_obj(&mut self, field: &str, value: VersionedObject) -> Result<(), OsVifError> {
-        let (_, f) = self.class.field(field).ok_or_else(|| {
-            OsVifError::new(
-                ErrorKind::ValueError,
-                format!("{} has no field {field}", self.class.name),
-            )
-        })?;
-        match f.ty {
-            FieldType::Object { name, subclasses } => {
-                super::decode::check_class(self.class, f.name, name, subclasses, value.class)?;
-                self.set_raw(f.name, value.into());
-                Ok(())
-            }
-            _ => Err(OsVifError::new(
-                ErrorKind::ValueError,
-                format!(
-                    "field {field} of {} is not an object field",
-                    self.class.name
-                ),
-            )),
-        }
-    }
-
-    /// Assign a list of objects to a `ListOfObjectsField`, checking each element's class.
-    pub fn set_obj_list(
-        &mut self,
-        field: &str,
-        items: Vec<VersionedObject>,
-    ) -> Result<(), OsVifError> {
-        let (_, f) = self.class.field(field).ok_or_else(|| {
-            OsVifError::new(
-                ErrorKind::ValueError,
-                format!("{} has no field {field}", self.class.name),
-            )
-        })?;
-        let FieldType::ObjectList { name, subclasses } = f.ty else {
-            return Err(OsVifError::new(
-                ErrorKind::ValueError,
-                format!(
-                    "field {field} of {} is not a list of objects",
-                    self.class.name
-                ),
-            ));
-        };
-        for (i, it) in items.iter().enumerate() {
-            super::decode::check_class(
-                self.class,
-                &format!("{}[{i}]", f.name),
-                name,
-                subclasses,
-                it.class,
-            )?;
-        }
-        self.set_raw(
-            f.name,
-            Value::List(items.into_iter().map(Value::from).collect()),
-        );
-        Ok(())
     }
 
     pub fn get(&self, field: &str) -> Option<&Value> {

@@ -73,25 +73,6 @@ impl ClassDef {
             .find(|(f, _)| *f == field)
             .map(|(_, r)| *r)
     }
-
-    /// Names of this class and all its os-vif ancestors (oslo's `_get_all_obj_names`).
-    pub fn lineage(&'static self) -> Vec<&'static str> {
-        let mut out = vec![self.name];
-        let mut cur = self.parent;
-        while let Some(p) = cur {
-            out.push(p);
-            cur = class_by_name(p).and_then(|c| c.parent);
-        }
-        out
-    }
-
-    pub fn is_a(&'static self, ancestor: &str) -> bool {
-        self.lineage().contains(&ancestor)
-    }
-}
-
-pub fn class_by_name(name: &str) -> Option<&'static ClassDef> {
-    super::classes::ALL.iter().copied().find(|c| c.name == name)
 }
 
 impl PartialEq for ClassDef {

@@ -32,6 +32,8 @@ fi
 # no CONFIG_UEVENT_HELPER) and runs mdev per event; mdev.conf modprobes $MODALIAS.
 uevent mdev >/dev/null 2>&1 &
 has vm.noigb || modprobe igb
+# Whole-device passthrough candidates (no udev coldplug here to load them).
+modprobe -q e1000e; modprobe -q nvme
 
 if has vm.shell; then
   say "shell on ttyS0; 'poweroff -f' to quit"

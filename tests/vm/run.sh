@@ -77,6 +77,17 @@ for i in $(seq 1 "$nics"); do
   args+=(-device "pcie-root-port,id=rp$i,chassis=$i,slot=$i"
          -netdev "user,id=n$i,restrict=on" -device "igb,bus=rp$i,netdev=n$i,romfile=")
 done
+# Whole-device passthrough (docs/vm-tests.md): an e1000e NIC (no SR-IOV) and two NVMe
+# controllers, each behind its own root port so each is alone in its IOMMU group; q35's
+# chipset functions (00:1f.x) share one group, the non-viable case.
+args+=(-device pcie-root-port,id=rpe,chassis=21,slot=21
+       -netdev user,id=ne,restrict=on -device e1000e,bus=rpe,netdev=ne,romfile=)
+for i in 0 1; do
+  truncate -s 1M "$rundir/nvme$i.img"
+  args+=(-device "pcie-root-port,id=rpn$i,chassis=$((22 + i)),slot=$((22 + i))"
+         -drive "file=$rundir/nvme$i.img,if=none,id=nvm$i,format=raw"
+         -device "nvme,serial=vifman-nvme$i,drive=nvm$i,bus=rpn$i")
+done
 # shellcheck disable=SC2206
 args+=($qargs)
 

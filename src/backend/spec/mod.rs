@@ -341,7 +341,7 @@ mod tests {
         let prim = serde_json::json!({
             "versioned_object.name": class,
             "versioned_object.namespace": "os_vif",
-            "versioned_object.version": crate::vif::schema::class_by_name(class).unwrap().version,
+            "versioned_object.version": crate::vif::registry::class_by_name(class).unwrap().version,
             "versioned_object.data": data,
             "versioned_object.changes": changes,
         });

@@ -7,9 +7,11 @@
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
 mod faults;
+mod journal;
 mod tree;
 
 pub use faults::Faults;
+pub use journal::{read_journal, JOURNAL};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,6 +64,9 @@ fn drop_link_records(dir: &Path) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
+/// The simulated kernel's tree inside the state dir.
+const SIM_ROOT: &str = "sim-root";
+
 /// The simulation's VF-state files of a big host run to a few MiB.
 const STATE_LIMIT: usize = 256 << 20;
 
@@ -69,39 +74,61 @@ impl SimHost {
     /// Open the simulation of `fixture` kept in `state_dir`, copying the fixture on first use.
     pub fn open(fixture: &Path, state_dir: &Path) -> Result<SimHost, HostError> {
         let op = "simulate";
-        let dir = state_dir.join("sim-root");
+        let dir = state_dir.join(SIM_ROOT);
         let fixture_abs = std::fs::canonicalize(fixture)
             .map_err(|e| HostError::other(op, format!("fixture {}: {e}", fixture.display())))?;
-        let mark = dir.join(SOURCE_MARK);
-        if dir.exists() {
-            let src = std::fs::read_to_string(&mark).unwrap_or_default();
-            if src.trim() != fixture_abs.to_string_lossy() {
+        // The state dir is vifman's own (0700); inside it, nothing is followed: a `sim-root`
+        // that is a symlink would move every simulated write to wherever it points.
+        crate::store::create_state_dir(state_dir)
+            .map_err(|e| HostError::other(op, e.to_string()))?;
+        let state = Confined::open(state_dir).map_err(|e| HostError::from_io(op, &e))?;
+        let name = Path::new(SIM_ROOT);
+        match state.kind_of(name) {
+            Some("directory") => {
+                let src = state
+                    .read(&name.join(SOURCE_MARK), 4096)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                if src.trim() != fixture_abs.to_string_lossy() {
+                    return Err(HostError::other(
+                        op,
+                        format!(
+                            "{} simulates {:?}, not {}; use another --state-dir or remove it",
+                            dir.display(),
+                            src.trim(),
+                            fixture_abs.display()
+                        ),
+                    ));
+                }
+            }
+            Some(kind) => {
                 return Err(HostError::other(
                     op,
                     format!(
-                        "{} simulates {:?}, not {}; use another --state-dir or remove it",
-                        dir.display(),
-                        src.trim(),
-                        fixture_abs.display()
+                        "{} is a {kind}, not the simulation's directory; remove it",
+                        dir.display()
                     ),
-                ));
+                ))
             }
-        } else {
-            std::fs::create_dir_all(state_dir).map_err(|e| HostError::from_io(op, &e))?;
-            let tmp = state_dir.join(format!("sim-root.tmp{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&tmp);
-            tree::copy_tree(&fixture_abs, &tmp).map_err(|e| {
-                HostError::other(op, format!("copying {}: {e}", fixture_abs.display()))
-            })?;
-            drop_link_records(&tmp).map_err(|e| HostError::from_io(op, &e))?;
-            std::fs::write(
-                tmp.join(SOURCE_MARK),
-                fixture_abs.to_string_lossy().as_bytes(),
-            )
-            .map_err(|e| HostError::from_io(op, &e))?;
-            // Another process may have won the race; theirs is as good as ours.
-            if std::fs::rename(&tmp, &dir).is_err() {
-                let _ = std::fs::remove_dir_all(&tmp);
+            None => {
+                let tmp_name = format!("{SIM_ROOT}.tmp{}", std::process::id());
+                let tmp = state_dir.join(&tmp_name);
+                let _ = state.remove_all(Path::new(&tmp_name));
+                tree::copy_tree(&fixture_abs, &tmp).map_err(|e| {
+                    HostError::other(op, format!("copying {}: {e}", fixture_abs.display()))
+                })?;
+                drop_link_records(&tmp).map_err(|e| HostError::from_io(op, &e))?;
+                state
+                    .replace(
+                        &Path::new(&tmp_name).join(SOURCE_MARK),
+                        fixture_abs.to_string_lossy().as_bytes(),
+                    )
+                    .map_err(|e| HostError::other(op, e.to_string()))?;
+                // Another process may have won the race; theirs is as good as ours.
+                if rustix::fs::renameat(state.as_fd(), &tmp_name, state.as_fd(), SIM_ROOT).is_err()
+                {
+                    let _ = state.remove_all(Path::new(&tmp_name));
+                }
             }
         }
         let root = SysfsRoot::new(&dir).map_err(|e| HostError::other(op, e.to_string()))?;
@@ -251,6 +278,7 @@ impl Host for SimHost {
             .entered();
         self.faults
             .check(&format!("vf.{}", knob.kind().name()), &op)?;
+        self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
         let pf_addr = t
             .netdev_device(pf.as_str())
@@ -305,6 +333,7 @@ impl Host for SimHost {
             SysWrite::Probe(..) => "probe",
         };
         self.faults.check(fault, &op)?;
+        self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
         match w {
             SysWrite::NumVfs(pf, n) => t
@@ -334,8 +363,27 @@ impl Host for SimHost {
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
         let op = format!("{ifname} up");
         self.faults.check("link_up", &op)?;
+        self.journal(&op);
         tree::Tree::new(self.confined()?)
             .set_operstate(ifname.as_str(), "up")
+            .map_err(|e| e.with_op(&op))
+    }
+
+    fn link_down(&self, ifname: &IfName) -> Result<(), HostError> {
+        let op = format!("{ifname} down");
+        self.faults.check("link_down", &op)?;
+        self.journal(&op);
+        tree::Tree::new(self.confined()?)
+            .set_operstate(ifname.as_str(), "down")
+            .map_err(|e| e.with_op(&op))
+    }
+
+    fn set_mtu(&self, ifname: &IfName, mtu: u32) -> Result<(), HostError> {
+        let op = format!("{ifname} mtu {mtu}");
+        self.faults.check("mtu", &op)?;
+        self.journal(&op);
+        tree::Tree::new(self.confined()?)
+            .set_mtu(ifname.as_str(), mtu)
             .map_err(|e| e.with_op(&op))
     }
 

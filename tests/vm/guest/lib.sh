@@ -153,3 +153,15 @@ mark_dirty() { touch "/tmp/dirty-$1"; }
 # dmesg line count, to prove that igb logged no VF change ("setting MAC ... on VF n").
 dmesg_mark() { dmesg | wc -l; }
 dmesg_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }
+
+# Whole devices (passthrough scenarios).
+whole_dev() { # VENDOR DEVICE -> addresses (space-separated), fails if none
+  local d out=
+  for d in /sys/bus/pci/devices/*; do
+    [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] && out="$out ${d##*/}"
+  done
+  [ -n "$out" ] && echo ${out# }
+}
+group_members() { # ADDR -> the addresses in its IOMMU group, sorted
+  local m; for m in "$(dev "$1")"/iommu_group/devices/*; do echo "${m##*/}"; done | sort | xargs
+}

@@ -1,8 +1,10 @@
 //! The VF settings vifman manages, as values that can be applied, read back and compared.
+//! They live beside the VF-state model they are read from, below both `host` (which applies
+//! them) and `rtnl` (which encodes them), so neither layer imports the other for them.
 
 use serde::{Deserialize, Serialize};
 
-use crate::netlink::{VfLinkState, VfState, VlanProto};
+use super::{VfLinkState, VfState, VlanProto};
 use crate::types::{MacAddress, VlanId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
