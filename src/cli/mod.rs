@@ -13,6 +13,7 @@ pub mod plug;
 pub mod privilege;
 mod values;
 pub mod vif;
+mod whole;
 
 use clap::{Parser, Subcommand};
 

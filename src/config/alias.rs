@@ -73,12 +73,9 @@ impl Alias {
         let device_type = match &r.device_type {
             None => None,
             Some(s) => {
-                let t: DeviceType = s
-                    .get_ref()
-                    .parse()
-                    .map_err(|e: crate::types::TypeError| {
-                        ("device_type".to_string(), e.to_string(), Some(s.span()))
-                    })?;
+                let t: DeviceType = s.get_ref().parse().map_err(|e: crate::types::TypeError| {
+                    ("device_type".to_string(), e.to_string(), Some(s.span()))
+                })?;
                 if t == DeviceType::Vf {
                     return Err((
                         "device_type".into(),

@@ -75,7 +75,7 @@ impl Engine<'_> {
             match view.status(self.config, st, v) {
                 VfStatus::Free => {}
                 VfStatus::Excluded(_) => {
-                    skip("excluded (config or default route)");
+                    skip("excluded (config, default route, or PF passed through whole)");
                     continue;
                 }
                 VfStatus::Allocated(_) => {

@@ -12,6 +12,7 @@ mod recover;
 mod release;
 mod request;
 mod view;
+pub mod whole;
 
 /// The records live in [`crate::store`]; re-exported for the engine's callers.
 pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
@@ -34,6 +35,9 @@ pub enum EngineError {
     Request(String),
     #[error("no free VF in pool {physnet}: {reason}")]
     NoFreeVf { physnet: String, reason: String },
+    /// Whole devices (by physnet or alias): not enough free ones; nothing was changed.
+    #[error("not enough free devices in {pool}: {reason}; nothing was changed")]
+    NoFreeDevice { pool: String, reason: String },
     #[error("{model} cannot set {knob} (per hwdb; {hint}); nothing was changed")]
     Unsupported {
         model: String,

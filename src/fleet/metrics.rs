@@ -76,6 +76,7 @@ fn kind_name(k: &DriftKind) -> String {
 pub fn reason_of(e: &EngineError) -> &'static str {
     match e {
         EngineError::NoFreeVf { .. } => "no_free_vf",
+        EngineError::NoFreeDevice { .. } => "no_free_device",
         EngineError::Unsupported { .. } => "unsupported",
         EngineError::Actuation { .. } => "actuation",
         EngineError::Busy(_) => "busy",

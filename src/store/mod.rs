@@ -5,11 +5,13 @@
 //! never creates anything. Records ([`record`]) are plain data with typed ids; the slot files
 //! ([`slots`]) make every write crash-safe and refuse to mistake a lost store for an empty one.
 
+mod device;
 mod record;
 mod slots;
 
 use std::path::Path;
 
+pub use device::{BoundDevice, DeviceAllocation, WholeRequestKind};
 pub use record::{AllocMode, Allocation, Original, Phase, StoreState};
 pub use slots::{create_state_dir, Store, StoreError, DEFAULT_STATE_DIR};
 
@@ -19,4 +21,9 @@ pub fn read_allocations(dir: &Path) -> Result<Vec<Allocation>, StoreError> {
     Ok(Store::peek::<StoreState>(dir)?
         .unwrap_or_default()
         .allocations)
+}
+
+/// The whole store (VF records and whole-device records), read as [`read_allocations`] reads.
+pub fn read_state(dir: &Path) -> Result<StoreState, StoreError> {
+    Ok(Store::peek::<StoreState>(dir)?.unwrap_or_default())
 }

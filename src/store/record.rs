@@ -106,6 +106,10 @@ pub struct Allocation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreState {
     pub allocations: Vec<Allocation>,
+    /// Whole devices (PFs, plain PCI devices). Absent in older stores, and left out while
+    /// empty so a store without any stays readable by older vifman.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::device::DeviceAllocation>,
 }
 
 impl StoreState {
@@ -114,6 +118,14 @@ impl StoreState {
     }
     pub fn holds(&self, vf: &PciAddress) -> bool {
         self.allocations.iter().any(|a| &a.vf == vf)
+    }
+    /// The whole-device allocation holding `a`, if any.
+    pub fn whole_holder(&self, a: &PciAddress) -> Option<&super::device::DeviceAllocation> {
+        self.devices.iter().find(|d| d.holds(a))
+    }
+    /// Whether `id` names any allocation, of a VF or of whole devices.
+    pub fn id_taken(&self, id: &Uuid) -> bool {
+        self.by_vif(id).is_some() || self.devices.iter().any(|d| &d.id == id)
     }
 }
 

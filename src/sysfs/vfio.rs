@@ -81,3 +81,25 @@ pub fn group_blockers(scan: &ScanReport, d: &PciDevice, noiommu: bool) -> Vec<Bl
     }
     blockers
 }
+
+/// The rule for a whole device (`pools --explain`, `allocate`, and `vifman pci` say the same):
+/// `Ok(members)` when its group can go to vfio, `members` being the other endpoints that must
+/// be bound with it (non-empty only with `bind_group`); `Err(reason)` otherwise. A member on a
+/// driver can be moved along with `--bind-group`; a member vifman cannot see cannot.
+pub fn whole_device_verdict(
+    scan: &ScanReport,
+    d: &PciDevice,
+    noiommu: bool,
+    bind_group: bool,
+) -> Result<Vec<PciAddress>, String> {
+    let blockers = group_blockers(scan, d, noiommu);
+    let fixable = blockers.iter().all(|b| b.bindable().is_some());
+    if blockers.is_empty() || (bind_group && fixable) {
+        return Ok(blockers.iter().filter_map(Blocker::bindable).collect());
+    }
+    let mut why: Vec<String> = blockers.into_iter().map(|b| b.reason).collect();
+    if fixable && !bind_group {
+        why.push("pass --bind-group to bind the whole group to vfio-pci".into());
+    }
+    Err(why.join("; "))
+}

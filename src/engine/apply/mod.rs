@@ -149,9 +149,7 @@ impl Engine<'_> {
         };
         let mut st: crate::store::StoreState = match store.as_mut() {
             Some(s) => s.load()?,
-            None => crate::store::StoreState {
-                allocations: crate::store::read_allocations(&self.state_dir)?,
-            },
+            None => crate::store::read_state(&self.state_dir)?,
         };
         let scan = self.host.scan();
         let (resolved, warnings) = resolve::resolve(self, &scan, policy, opts.strict)?;

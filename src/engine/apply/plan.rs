@@ -177,6 +177,12 @@ fn plan_pf(
         .iter()
         .filter(|a| a.pf == pf && a.phase != Phase::Lost)
         .collect();
+    if let (true, Some(w)) = (recreate, st.whole_holder(&pf)) {
+        out.conflicts.push(format!(
+            "{pf}: passed through whole (allocation {}); sriov_numvfs {cur} -> {want} waits for its release",
+            w.id
+        ));
+    }
     if recreate && cur > 0 {
         for a in allocs.iter().filter(|a| a.vf_index < cur) {
             out.conflicts.push(format!(
