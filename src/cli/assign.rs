@@ -270,7 +270,8 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    if list.is_empty() {
+    let whole = crate::store::read_state(&a.host.state_dir)?.devices;
+    if list.is_empty() && whole.is_empty() {
         println!("no allocations in {}", a.host.state_dir.display());
         return Ok(());
     }
@@ -296,7 +297,12 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
                 .join(", "),
         ]);
     }
-    println!("{t}");
+    if !list.is_empty() {
+        println!("{t}");
+    }
+    if !whole.is_empty() {
+        super::whole::print_records(&whole);
+    }
     Ok(())
 }
 

@@ -126,3 +126,33 @@ pub fn release(engine: &Engine<'_>, id: &Uuid) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The whole-device records, for `vifman allocations` (after the VF table).
+pub fn print_records(recs: &[crate::store::DeviceAllocation]) {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["ID", "INSTANCE", "REQUEST", "DEVICES", "PHASE"]);
+    for r in recs {
+        t.add_row([
+            r.id.to_string(),
+            r.instance_uuid.to_string(),
+            match &r.request {
+                crate::store::WholeRequestKind::Physnet(p) => format!("{p} (type-PF)"),
+                crate::store::WholeRequestKind::Alias(a) => format!("alias {a}"),
+            },
+            r.devices
+                .iter()
+                .map(|d| {
+                    if d.handed_out {
+                        d.address.to_string()
+                    } else {
+                        format!("{} (group)", d.address)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            format!("{:?}", r.phase).to_lowercase(),
+        ]);
+    }
+    println!("{t}");
+}

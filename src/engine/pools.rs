@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::view::VfStatus;
 use super::whole::{aliases_of, physnet_of, WholeStatus};
 use super::{Engine, EngineError, HostView};
-use crate::store::StoreState;
+use crate::store::{StoreState, WholeRequestKind};
 use crate::types::DeviceType;
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -121,7 +121,16 @@ impl Engine<'_> {
     ) {
         for d in view.whole_devices() {
             let (spec, why_not) = self.config.classify(&d.candidate());
-            let mut names: Vec<String> = physnet_of(self.config, &d).into_iter().collect();
+            // A device handed out stays in the pool it was taken from, whatever passthrough
+            // did to what the specs match on (a PF on vfio-pci has no netdev).
+            let held = st.whole_holder(&d.addr).and_then(|r| match &r.request {
+                WholeRequestKind::Physnet(p) => Some(p.clone()),
+                WholeRequestKind::Alias(_) => None,
+            });
+            let mut names: Vec<String> = held
+                .or_else(|| physnet_of(self.config, &d))
+                .into_iter()
+                .collect();
             names.extend(
                 aliases_of(self.config, &d)
                     .iter()

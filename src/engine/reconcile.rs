@@ -176,8 +176,9 @@ impl Engine<'_> {
                 }
             }
         }
+        let whole_changed = self.reconcile_whole(&view, &mut st, repair, &mut out);
         for v in &view.vfs {
-            if st.holds(&v.addr) {
+            if st.holds(&v.addr) || st.whole_holder(&v.addr).is_some() {
                 continue;
             }
             let mac = v.state.as_ref().map(|s| s.mac).filter(|m| !m.is_zero());
@@ -194,7 +195,7 @@ impl Engine<'_> {
                 });
             }
         }
-        if !drop_idx.is_empty() || rebuilt.is_some() {
+        if !drop_idx.is_empty() || rebuilt.is_some() || whole_changed {
             for i in drop_idx.into_iter().rev() {
                 st.allocations.remove(i);
             }

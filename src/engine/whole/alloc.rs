@@ -296,12 +296,21 @@ impl Engine<'_> {
             {
                 continue;
             }
-            if let Err(e) = crate::engine::actuate::rebind(
-                self.host,
-                &d.address,
-                d.driver.as_deref(),
-                d.driver_override.as_deref(),
-            ) {
+            // Through driver_override naming the original driver, then the original override:
+            // the device goes back to exactly that driver, not to whichever claims it first.
+            let rebind = |to: Option<&str>, over: Option<&str>| {
+                crate::engine::actuate::rebind(self.host, &d.address, to, over)
+            };
+            let r = match d.driver.as_deref() {
+                Some(drv) => rebind(Some(drv), Some(drv)).and_then(|()| {
+                    match d.driver_override.as_deref() == Some(drv) {
+                        true => Ok(()),
+                        false => rebind(Some(drv), d.driver_override.as_deref()),
+                    }
+                }),
+                None => rebind(None, d.driver_override.as_deref()),
+            };
+            if let Err(e) = r {
                 failures.push(format!("{}: {e}", d.address));
             }
         }

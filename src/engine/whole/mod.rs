@@ -3,6 +3,7 @@
 //! VF side's parent/child checks all read [`WholeStatus`] from here.
 
 mod alloc;
+mod reconcile;
 mod release;
 
 pub use alloc::{WholeOutcome, WholeRequest, WholeWant};

@@ -423,9 +423,9 @@ impl<'a> Tree<'a> {
         // The `driver` link is the commit point: the netdev exists before it does (and is
         // removed after it in unbind), so a process killed half-way never leaves a bound NIC
         // without its netdev — in the kernel, probe is atomic from userspace's view.
-        if let Some((pf_netdev, idx, model)) = vf {
-            if Self::is_net_driver(driver, Some(model)) {
-                let name = match (self.remembered_name(dev), pf_netdev) {
+        let name = match vf {
+            Some((pf_netdev, idx, model)) if Self::is_net_driver(driver, Some(model)) => {
+                Some(match (self.remembered_name(dev), pf_netdev) {
                     (Some(n), _) => n,
                     (None, Some(p)) if p.len() + 1 + idx.to_string().len() <= 15 => {
                         format!("{p}v{idx}")
@@ -434,7 +434,22 @@ impl<'a> Tree<'a> {
                         .chars()
                         .take(15)
                         .collect(),
-                };
+                })
+            }
+            Some(_) => None,
+            // A whole NIC back on its own driver (after passthrough): udev names it as before.
+            None => self.remembered_name(dev).filter(|_| {
+                Self::is_net_driver(
+                    driver,
+                    crate::hwdb::lookup(
+                        self.read_hex(dev, "vendor").unwrap_or(0),
+                        self.read_hex(dev, "device").unwrap_or(0),
+                    ),
+                )
+            }),
+        };
+        {
+            if let Some(name) = name {
                 let ifindex = self.max_file_number("sys/class/net", "ifindex") + 1;
                 let ndir = dev_dir.join("net").join(&name);
                 self.c.create_dir_all(&ndir).map_err(acc_err)?;
