@@ -13,8 +13,9 @@ use common::*;
 const VIF_PF: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0000000000a1";
 const VIF_VF: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0000000000a2";
 
-/// Pools for these tests: the 82576 PF (4 VFs enabled) and its VFs on physnet3, the two
-/// onboard i350 ports as an alias of whole PFs, the GPU and the NVMe drive as aliases.
+/// Pools for these tests: the 82576 PF (4 VFs enabled, one configured outside vifman) and its
+/// VFs on physnet3, the first onboard i350 port and its VFs on physnet4, both i350 ports as an
+/// alias of whole PFs, the GPU and the NVMe drive as aliases.
 const CONFIG: &str = r#"
 exclude_default_route = false
 pf_passthrough_removes_vfs = true
@@ -22,6 +23,10 @@ pf_passthrough_removes_vfs = true
 [[device_spec]]
 devname = "enp175s0f0"
 physical_network = "physnet3"
+
+[[device_spec]]
+address = "0000:18:00.0"
+physical_network = "physnet4"
 
 [[device_spec]]
 address = "0000:18:00.*"
@@ -145,16 +150,17 @@ fn verdict(p: &serde_json::Value, addr: &str) -> String {
 #[test]
 fn pf_passthrough_refuses_its_vfs_and_release_restores() {
     let sim = Sim::new(CONFIG);
+    sim.ok("numvfs", &["0000:18:00.0", "2"]);
     let p = sim.pools();
-    assert_eq!(pool(&p, "physnet3", "type-PF")["free"], 1, "{p}");
-    assert_eq!(pool(&p, "physnet3", "type-VF")["total"], 4, "{p}");
+    assert_eq!(pool(&p, "physnet4", "type-PF")["free"], 1, "{p}");
+    assert_eq!(pool(&p, "physnet4", "type-VF")["total"], 2, "{p}");
 
     // A VF of the PF allocated: the PF is not offered (nova's parent/child rule).
     sim.ok(
         "allocate",
         &[
             "--physnet",
-            "physnet3",
+            "physnet4",
             "--instance",
             INST,
             "--vif-id",
@@ -166,7 +172,7 @@ fn pf_passthrough_refuses_its_vfs_and_release_restores() {
         "allocate",
         &[
             "--physnet",
-            "physnet3",
+            "physnet4",
             "--device-type",
             "pf",
             "--instance",
@@ -174,7 +180,7 @@ fn pf_passthrough_refuses_its_vfs_and_release_restores() {
             "--vif-id",
             VIF_PF,
         ],
-        "of its VFs allocated",
+        "1 of its VFs allocated",
     );
     assert_eq!(
         sim.snapshot(),
@@ -188,7 +194,7 @@ fn pf_passthrough_refuses_its_vfs_and_release_restores() {
         "allocate",
         &[
             "--physnet",
-            "physnet3",
+            "physnet4",
             "--device-type",
             "pf",
             "--instance",
@@ -201,18 +207,18 @@ fn pf_passthrough_refuses_its_vfs_and_release_restores() {
     let data = &vif["versioned_object.data"];
     assert_eq!(vif["versioned_object.name"], "VIFHostDevice");
     assert_eq!(data["dev_type"], "ethernet");
-    assert_eq!(data["dev_address"], "0000:af:00.0");
+    assert_eq!(data["dev_address"], "0000:18:00.0");
     assert_eq!(data["id"], VIF_PF);
     let now = sim.snapshot();
-    assert_eq!(now["0000:af:00.0"].0.as_deref(), Some("vfio-pci"));
-    assert_eq!(now["0000:af:00.0"].2, "0", "the PF's VFs were not removed");
+    assert_eq!(now["0000:18:00.0"].0.as_deref(), Some("vfio-pci"));
+    assert_eq!(now["0000:18:00.0"].2, "0", "the PF's VFs were not removed");
 
     // Meanwhile: no VF of it, no numvfs on it.
     sim.refused(
         "allocate",
         &[
             "--physnet",
-            "physnet3",
+            "physnet4",
             "--instance",
             INST,
             "--vif-id",
@@ -220,33 +226,37 @@ fn pf_passthrough_refuses_its_vfs_and_release_restores() {
         ],
         "no free VF",
     );
-    sim.refused("numvfs", &["0000:af:00.0", "2"], "passed through whole");
+    sim.refused("numvfs", &["0000:18:00.0", "2"], "passed through whole");
     let p = sim.pools();
-    assert_eq!(pool(&p, "physnet3", "type-PF")["allocated"], 1, "{p}");
+    assert_eq!(pool(&p, "physnet4", "type-PF")["allocated"], 1, "{p}");
 
     sim.ok("release", &["--vif-id", VIF_PF]);
     let after = sim.snapshot();
     for (addr, b) in &before {
-        if addr.starts_with("0000:af:") {
-            // The VFs are re-created: the PF's own state and the VF count must be back.
-            continue;
-        }
         assert_eq!(after.get(addr), Some(b), "{addr} not restored");
     }
-    assert_eq!(after["0000:af:00.0"], before["0000:af:00.0"]);
-    assert_eq!(after["0000:af:00.0"].2, "4");
+    assert_eq!(after["0000:18:00.0"].2, "2");
     // And its VFs are usable again.
     sim.ok(
         "allocate",
         &[
             "--physnet",
-            "physnet3",
+            "physnet4",
             "--instance",
             INST,
             "--vif-id",
             VIF_VF,
         ],
     );
+}
+
+#[test]
+fn pf_whose_vfs_are_used_outside_vifman_is_not_offered() {
+    // 0000:af:10.0 carries an admin MAC nobody recorded: removing it would pull it from
+    // under whoever set it.
+    let sim = Sim::new(CONFIG);
+    let v = verdict(&sim.pools(), "0000:af:00.0");
+    assert!(v.contains("0000:af:10.0 in use outside vifman"), "{v}");
 }
 
 #[test]

@@ -138,6 +138,20 @@ impl HostView {
                 d.num_vfs
             ));
         }
+        // Removing VFs that something outside vifman uses would pull them from under it.
+        let used: Vec<String> = self
+            .vfs
+            .iter()
+            .filter(|v| v.pf == d.addr)
+            .filter(|v| matches!(self.status(cfg, st, v), super::VfStatus::InUse(_)))
+            .map(|v| v.addr.to_string())
+            .collect();
+        if !used.is_empty() {
+            return WholeStatus::Unavailable(format!(
+                "its VF(s) {} in use outside vifman",
+                used.join(", ")
+            ));
+        }
         if let Err(r) = self.whole_group(&d.addr, bind_group) {
             return WholeStatus::Unavailable(r);
         }
