@@ -179,6 +179,13 @@ impl Engine<'_> {
                 if devices.iter().any(|x| x.address == m) {
                     continue;
                 }
+                // --bind-group never takes a device another allocation holds.
+                if st.holds(&m) || st.whole_holder(&m).is_some() {
+                    return Err(EngineError::Busy(format!(
+                        "IOMMU group member {m} of {} is held by another allocation",
+                        d.addr
+                    )));
+                }
                 let md = view.scan.device(&m);
                 devices.push(BoundDevice {
                     address: m,
