@@ -541,3 +541,48 @@ fn kernel_failure_part_way_rolls_every_device_back() {
         );
     }
 }
+
+#[test]
+fn crash_part_way_is_undone_by_reconcile_repair() {
+    for (step, args) in [
+        ("probe", vec!["--alias", "nvme", "--instance", INST]),
+        (
+            "probe",
+            vec![
+                "--physnet",
+                "physnet4",
+                "--device-type",
+                "pf",
+                "--instance",
+                INST,
+                "--vif-id",
+                VIF_PF,
+            ],
+        ),
+    ] {
+        let sim = Sim::new(CONFIG);
+        sim.ok("numvfs", &["0000:18:00.0", "2"]);
+        let before = sim.snapshot();
+        let mut a: Vec<String> = vec!["allocate".into()];
+        a.extend(host_args(&sim.state, &sim.config));
+        a.extend(args.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = Vifman::new(&a).env("VIFMAN_SIM_CRASH", step).output();
+        assert!(!o.status.success(), "{args:?}: survived the crash");
+        assert_ne!(
+            sim.snapshot(),
+            before,
+            "{args:?}: the crash changed nothing"
+        );
+        // The intent was recorded: the devices stay out of every pool until repaired.
+        let drift = sim.ok("reconcile", &[]);
+        assert!(drift.contains("interrupted-allocate"), "{args:?}: {drift}");
+        let fixed = sim.ok("reconcile", &["--repair"]);
+        assert!(
+            fixed.contains("restored the original drivers"),
+            "{args:?}: {fixed}"
+        );
+        assert_eq!(sim.snapshot(), before, "{args:?}: not restored");
+        assert!(!sim.ok("allocations", &[]).contains("active"));
+    }
+}

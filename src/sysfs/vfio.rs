@@ -103,3 +103,65 @@ pub fn whole_device_verdict(
     }
     Err(why.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(a: &str, group: u32, members: &[&str], driver: Option<&str>, class: u32) -> PciDevice {
+        let mut d = PciDevice::new(a.parse().unwrap());
+        d.present = true;
+        d.iommu_group = Some(group);
+        d.iommu_group_members = members.iter().map(|m| m.parse().unwrap()).collect();
+        d.driver = driver.map(str::to_string);
+        d.ids.class = Some(class);
+        d
+    }
+
+    fn scan(devices: Vec<PciDevice>) -> ScanReport {
+        ScanReport {
+            devices,
+            netdevs: vec![],
+            representors: vec![],
+            warnings: vec![],
+        }
+    }
+
+    const G: [&str; 3] = ["0000:00:01.0", "0000:01:00.0", "0000:01:00.1"];
+
+    #[test]
+    fn bridges_and_harmless_members_pass_bound_ones_need_bind_group() {
+        let s = scan(vec![
+            dev(G[0], 7, &G, Some("pcieport"), 0x060400),
+            dev(G[1], 7, &G, Some("nvidia"), 0x030000),
+            dev(G[2], 7, &G, Some("vfio-pci"), 0x040300),
+        ]);
+        let gpu = &s.devices[1];
+        assert_eq!(whole_device_verdict(&s, gpu, false, false), Ok(vec![]));
+
+        let s = scan(vec![
+            dev(G[0], 7, &G, Some("pcieport"), 0x060400),
+            dev(G[1], 7, &G, None, 0x030000),
+            dev(G[2], 7, &G, Some("snd_hda_intel"), 0x040300),
+        ]);
+        let gpu = &s.devices[1];
+        let why = whole_device_verdict(&s, gpu, false, false).unwrap_err();
+        assert!(
+            why.contains("member 0000:01:00.1 is bound to snd_hda_intel")
+                && why.contains("--bind-group"),
+            "{why}"
+        );
+        assert_eq!(
+            whole_device_verdict(&s, gpu, false, true),
+            Ok(vec![G[2].parse().unwrap()])
+        );
+    }
+
+    #[test]
+    fn an_unseen_member_blocks_even_with_bind_group() {
+        let s = scan(vec![dev(G[1], 7, &G[1..], None, 0x010802)]);
+        let why = whole_device_verdict(&s, &s.devices[0], false, true).unwrap_err();
+        assert!(why.contains("0000:01:00.1 is not on the PCI bus"), "{why}");
+        assert!(!why.contains("--bind-group"), "{why}");
+    }
+}
