@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use common::*;
@@ -511,7 +511,6 @@ fn bad_alias_requests_and_configs_are_clear_errors() {
             text(&o.stderr)
         );
     }
-    let _ = Path::new(NFV);
 }
 
 #[test]
