@@ -57,7 +57,14 @@ fn main() {
         .expect("bare apply");
     let bare = t.elapsed();
     for s in r.steps.iter().filter(|s| s.error.is_some()) {
-        eprintln!("{:?} {}: {} -> {}: {}", s.status, s.object, s.old, s.new, s.error.as_deref().unwrap_or(""));
+        eprintln!(
+            "{:?} {}: {} -> {}: {}",
+            s.status,
+            s.object,
+            s.old,
+            s.new,
+            s.error.as_deref().unwrap_or("")
+        );
     }
     let writes = vifman::host::sim::read_journal(&host_dir).len();
     println!(

@@ -62,9 +62,7 @@ fn link_ok(operstate: Option<&str>) -> bool {
 
 pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
     let _span = tracing::debug_span!("snapshot").entered();
-    let st: StoreState = StoreState {
-        allocations: engine.allocations()?,
-    };
+    let st: StoreState = engine.store_state()?;
     let view = HostView::load(engine.host)?;
     let mut out = vec![];
     let mut seen = BTreeSet::new();
