@@ -751,3 +751,76 @@ fn generated_unit_and_rules_validate() {
     }
     assert!(s.journal().is_empty());
 }
+
+/// VFs the policy gave a stable MAC or bound to vfio-pci are vifman's own, not "in use
+/// outside vifman": pools count them free, inventory says free, and allocate takes them.
+#[test]
+fn policy_configured_vfs_stay_free_for_allocation() {
+    let work = tempfile::tempdir().unwrap();
+    let v = env!("CARGO_BIN_EXE_vifman");
+    let run = |args: &[&str]| -> Output { Command::new(v).args(args).output().unwrap() };
+    let fx = work.path().join("h");
+    let o = run(&[
+        "fixture",
+        "generate",
+        "--pfs",
+        "1",
+        "--vfs",
+        "8",
+        fx.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let cfg = work.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[[device_spec]]\naddress = \"0000:01:00.0\"\nphysical_network = \"physnet1\"\n\
+         [[pf]]\naddress = \"0000:01:00.0\"\nnumvfs = 4\n\
+         [[pf.vf]]\nvfs = \"0-3\"\nmac = \"stable\"\n[[pf.vf]]\nvfs = \"3\"\ndriver = \"vfio-pci\"\n",
+    )
+    .unwrap();
+    let st = work.path().join("s");
+    let host = [
+        "--simulate",
+        "--sysfs-root",
+        fx.to_str().unwrap(),
+        "--state-dir",
+        st.to_str().unwrap(),
+    ];
+    let with = |cmd: &str, extra: &[&str]| -> Output {
+        let mut a = vec![cmd];
+        a.extend(host);
+        a.extend(extra);
+        run(&a)
+    };
+    let o = with("apply", &["--config", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = with("pools", &["--config", cfg.to_str().unwrap(), "--json"]);
+    let pools: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pools["pools"][0]["free"], 4, "{pools}");
+    let inv = with("inventory", &["--json"]);
+    let inv: serde_json::Value = serde_json::from_slice(&inv.stdout).unwrap();
+    let free: Vec<bool> = inv["physical_functions"][0]["vfs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["free"].as_bool().unwrap())
+        .collect();
+    assert_eq!(free, vec![true; 4]);
+    for i in 0..4 {
+        let id = format!("6f0f6f2c-7c9a-4b9d-9c9f-00000000000{i}");
+        let o = with(
+            "allocate",
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--physnet",
+                "physnet1",
+                "--instance",
+                "6f0f6f2c-7c9a-4b9d-9c9f-0000000000aa",
+                "--vif-id",
+                &id,
+            ],
+        );
+        assert!(o.status.success(), "allocation {i}: {}", text(&o.stderr));
+    }
+}

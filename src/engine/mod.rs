@@ -109,6 +109,11 @@ impl<'a> Engine<'a> {
     pub fn allocations(&self) -> Result<Vec<Allocation>, EngineError> {
         Ok(crate::store::read_allocations(&self.state_dir)?)
     }
+
+    /// Allocations and the policy's VF baseline, as [`Self::allocations`] reads them.
+    pub fn store_state(&self) -> Result<crate::store::StoreState, EngineError> {
+        Ok(crate::store::read_state(&self.state_dir)?)
+    }
 }
 
 pub(crate) fn now() -> u64 {

@@ -191,7 +191,8 @@ impl HostView {
         }
         let use_ = crate::inventory::outside_use(
             v.driver.as_deref(),
-            v.state.as_ref().is_some_and(|s| !s.mac.is_zero()),
+            v.state.as_ref().map(|s| s.mac),
+            st.policy_vf(&v.pf, v.vf_index),
         );
         if use_.is_empty() {
             VfStatus::Free

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::netlink::Knob;
 use crate::netlink::VfState;
-use crate::types::{IfName, PciAddress, Uuid};
+use crate::types::{IfName, MacAddress, PciAddress, Uuid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -110,9 +110,31 @@ pub struct StoreState {
     /// empty so a store without any stays readable by older vifman.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<super::device::DeviceAllocation>,
+    /// What the last `vifman apply` set on each policy VF. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_vfs: Vec<PolicyVf>,
+}
+
+/// A VF's MAC and driver as the host-state policy made them: vifman's own baseline, so a VF
+/// that `apply` gave a stable MAC or bound to vfio-pci for the pools is not mistaken for one
+/// that something outside vifman is using (which is what a set MAC or vfio-pci means on a VF
+/// nobody declared).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVf {
+    pub pf: PciAddress,
+    pub vf_index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 impl StoreState {
+    pub fn policy_vf(&self, pf: &PciAddress, vf_index: u32) -> Option<&PolicyVf> {
+        self.policy_vfs
+            .iter()
+            .find(|p| &p.pf == pf && p.vf_index == vf_index)
+    }
     pub fn by_vif(&self, vif_id: &Uuid) -> Option<usize> {
         self.allocations.iter().position(|a| &a.vif_id == vif_id)
     }

@@ -197,9 +197,15 @@ impl Engine<'_> {
             };
         }
         let store = store.as_mut().expect("a change holds the store");
-        if opts.force && !opts.boot && report.outcome != Outcome::Failed {
-            boot::mark_removed(&mut st, &report.steps);
-            store.save(&st)?;
+        if report.outcome != Outcome::Failed {
+            if opts.force && !opts.boot {
+                boot::mark_removed(&mut st, &report.steps);
+            }
+            // The pools must know what this apply set is vifman's own, not outside use.
+            if st.policy_vfs != planned.policy_vfs || opts.force {
+                st.policy_vfs = std::mem::take(&mut planned.policy_vfs);
+                store.save(&st)?;
+            }
         }
         // Allocations are restored even after a failed step: a guest whose VF sits on a PF
         // that applied cleanly should not lose it to another PF's failure.

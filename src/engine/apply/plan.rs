@@ -18,7 +18,7 @@ use super::{ApplyError, Engine, Step, StepStatus};
 use crate::config::policy::{MacPolicy, Policy, VfDriver};
 use crate::host::{Knob, KnobKind};
 use crate::netlink::VfState;
-use crate::store::{Allocation, Phase, StoreState};
+use crate::store::{Allocation, Phase, PolicyVf, StoreState};
 use crate::sysfs::{ScanReport, Sriov};
 use crate::types::{IfName, PciAddress};
 
@@ -71,6 +71,8 @@ pub(super) struct Planned {
     pub steps: Vec<Step>,
     pub deferred: Vec<String>,
     pub conflicts: Vec<String>,
+    /// Each policy VF's MAC and driver once the plan is carried out (see [`PolicyVf`]).
+    pub policy_vfs: Vec<PolicyVf>,
 }
 
 /// A VF as it is now, or as it will be right after the plan creates it.
@@ -141,6 +143,7 @@ pub(super) fn plan(
         steps: vec![],
         deferred: vec![],
         conflicts: vec![],
+        policy_vfs: vec![],
     };
     for r in resolved {
         plan_pf(engine, scan, r, st, &mut out)?;
@@ -282,6 +285,24 @@ fn plan_pf(
         }
         if let Some(on) = vp.trust {
             want_knobs.push(Knob::Trust { on });
+        }
+        let own_mac = want_knobs.iter().find_map(|k| match k {
+            Knob::Mac { mac } => Some(*mac),
+            _ => None,
+        });
+        let own_mac = match vp.mac {
+            // Random keeps a MAC once set: that MAC is the policy's.
+            Some(MacPolicy::Random) if own_mac.is_none() => Some(now.state.mac),
+            _ => own_mac,
+        };
+        let own_driver = (vp.driver == Some(VfDriver::VfioPci)).then(|| "vfio-pci".to_string());
+        if own_mac.is_some() || own_driver.is_some() {
+            out.policy_vfs.push(PolicyVf {
+                pf,
+                vf_index: i,
+                mac: own_mac,
+                driver: own_driver,
+            });
         }
         want_knobs.sort_by_key(|k| KnobKind::ORDER.iter().position(|o| *o == k.kind()));
         let pf_netdev = r.netdev.clone();
