@@ -220,6 +220,7 @@ impl Engine<'_> {
             removed_vfs,
             vif: vif.clone(),
             created: crate::engine::now(),
+            lost_reason: None,
         };
         if dry_run {
             return Ok(WholeOutcome {
