@@ -92,6 +92,10 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
         requested_before: vec![],
         host_ifname: host_ifname.clone(),
         host_mtu,
+        host_mac: host_ifname
+            .as_ref()
+            .and_then(|n| sandbox::host_link(n.as_str()))
+            .and_then(|l| l.mac_string()),
         sandbox_ifindex: None,
         conf: conf.stored(),
         ipam_added: false,

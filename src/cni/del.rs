@@ -73,8 +73,13 @@ pub fn teardown(e: &Engine<'_>, env: &Env, t: &Teardown) -> Result<(), CniError>
             e.host.netdevs_of(&t.vf).into_iter().next()
         };
         if let Some(now) = now {
-            sandbox::restore_in_host(now.as_str(), host_name.as_str(), t.att.host_mtu)
-                .map_err(kernel)?;
+            sandbox::restore_in_host(
+                now.as_str(),
+                host_name.as_str(),
+                t.att.host_mtu,
+                t.att.host_mac.as_deref(),
+            )
+            .map_err(kernel)?;
         }
     }
     if t.att.ipam_added {

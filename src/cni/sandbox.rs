@@ -309,7 +309,12 @@ pub fn move_out(
 /// In the host namespace: give the VF netdev (now called `now`) its name `host_name` and
 /// MTU back. Used after a move out, and when the pod's namespace was deleted first (the
 /// kernel then returns a physical netdev to the initial namespace under its pod name).
-pub fn restore_in_host(now: &str, host_name: &str, mtu: Option<u32>) -> Result<(), SandboxError> {
+pub fn restore_in_host(
+    now: &str,
+    host_name: &str,
+    mtu: Option<u32>,
+    mac: Option<&str>,
+) -> Result<(), SandboxError> {
     let _s = tracing::info_span!("cni_restore_host_netdev", now, host_name).entered();
     let mut rt = Rtnl::open().map_err(rt_err("rtnetlink"))?;
     let Some(l) = rt
@@ -332,16 +337,24 @@ pub fn restore_in_host(now: &str, host_name: &str, mtu: Option<u32>) -> Result<(
         rt.request(Request::rename_link(l.index, now, host_name))
             .map_err(rt_err(format!("renaming {now} back to {host_name}")))?;
     }
-    if let Some(m) = mtu.filter(|m| *m != l.mtu) {
-        rt.request(Request::set_link(
-            l.index,
-            host_name,
-            &LinkChange {
-                mtu: Some(m),
-                ..Default::default()
-            },
-        ))
-        .map_err(rt_err(format!("restoring the MTU of {host_name}")))?;
+    let mac = mac
+        .and_then(|m| m.parse::<MacAddress>().ok())
+        .map(|m| m.octets())
+        .filter(|m| l.address.as_deref() != Some(&m[..]));
+    let mtu = mtu.filter(|m| *m != l.mtu);
+    if mac.is_some() || mtu.is_some() {
+        let ch = LinkChange {
+            mtu,
+            address: mac,
+            ..Default::default()
+        };
+        rt.request(Request::set_link(l.index, host_name, &ch))
+            .map_err(rt_err(format!("restoring the MTU and MAC of {host_name}")))?;
     }
     Ok(())
+}
+
+/// A host netdev as the kernel reports it now (None when absent or unreadable).
+pub fn host_link(name: &str) -> Option<Link> {
+    Rtnl::open().ok()?.get_link(name).ok().flatten()
 }

@@ -61,6 +61,9 @@ pub struct CniAttachment {
     /// The VF netdev's MTU before ADD set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mtu: Option<u32>,
+    /// The VF netdev's own MAC before ADD changed it (the pod's MAC must not stay on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mac: Option<String>,
     /// Its ifindex inside the pod's namespace, to recognise it there when the kernel does
     /// not report the parent device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
