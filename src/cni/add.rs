@@ -102,7 +102,13 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
         result: None,
         created: crate::engine::now_secs(),
     };
-    let rec = e.cni_attach(&req, att, pod).map_err(engine_error)?;
+    let rec = e.cni_attach(&req, att, pod).map_err(|x| {
+        let err = engine_error(x);
+        CniError {
+            msg: format!("deviceID {vf}: {}", err.msg),
+            ..err
+        }
+    })?;
 
     let done = (|| -> Result<Value, CniError> {
         let mut ours = Interface {

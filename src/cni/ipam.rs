@@ -24,10 +24,56 @@ fn find(env: &Env, plugin: &str) -> Result<PathBuf, CniError> {
         })
 }
 
+/// Run `plugin` for `command` with `conf`, negotiating the version: a plugin that refuses
+/// the config's `cniVersion` (error 1) gets the newest version both speak that is not newer,
+/// as answered by its VERSION (Debian 12's plugins stop at 1.0.0, for instance). Its result
+/// is read in whatever version it wrote; the caller writes its own in the config's.
+pub fn exec(
+    env: &Env,
+    plugin: &str,
+    command: &str,
+    container_id: &str,
+    ifname: &str,
+    conf: &Value,
+) -> Result<Option<Value>, CniError> {
+    match exec_once(env, plugin, command, container_id, ifname, conf) {
+        Err(e) if e.code == code::INCOMPATIBLE_VERSION && command != "VERSION" => {
+            let want = conf.get("cniVersion").and_then(Value::as_str).unwrap_or("");
+            let theirs = exec_once(
+                env,
+                plugin,
+                "VERSION",
+                "",
+                "",
+                &serde_json::json!({"cniVersion": "0.4.0"}),
+            )
+            .ok()
+            .flatten();
+            let best = theirs
+                .as_ref()
+                .and_then(|v| v.get("supportedVersions"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|v| super::spec::SUPPORTED.contains(v))
+                .filter(|v| super::spec::cmp_version(v, want).is_lt())
+                .max_by(|a, b| super::spec::cmp_version(a, b))
+                .map(String::from);
+            let Some(best) = best else { return Err(e) };
+            tracing::info!(plugin, from = want, to = %best, "the IPAM plugin speaks an older CNI version");
+            let mut older = conf.clone();
+            older["cniVersion"] = Value::String(best);
+            exec_once(env, plugin, command, container_id, ifname, &older)
+        }
+        other => other,
+    }
+}
+
 /// Run `plugin` for `command` (ADD, DEL, CHECK, GC) with `conf` on stdin; its stdout JSON
 /// (None when it printed nothing, as DEL and CHECK do). An error object it returns comes
 /// back with its own code, the message saying which plugin.
-pub fn exec(
+fn exec_once(
     env: &Env,
     plugin: &str,
     command: &str,
