@@ -13,6 +13,7 @@ PKGS=(
   openvswitch-switch-dpdk  # backend tests: vhost-user ports (ovs-vswitchd-dpdk, --no-huge)
   dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
   systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
+  containernetworking-plugins  # CNI tests: host-local/static IPAM and a chained tuning plugin (/usr/lib/cni)
 )
 
 missing=()

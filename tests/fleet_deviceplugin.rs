@@ -90,6 +90,8 @@ async fn device_plugin_end_to_end() {
         metrics_addr.clone(),
         "--rescan-interval".into(),
         "600".into(),
+        "--devinfo-dir".into(),
+        tmp.path().join("devinfo").display().to_string(),
     ]);
     let _daemon = Daemon::spawn(&args);
 
@@ -242,6 +244,30 @@ async fn device_plugin_end_to_end() {
             .map(String::as_str),
         Some("0000:3b:02.3,0000:3b:0a.2")
     );
+    // PCIDEVICE_<RESOURCE>_INFO and the device-info files multus hands to CNI plugins.
+    let info: serde_json::Value =
+        serde_json::from_str(&c.envs["PCIDEVICE_VIFMAN_IO_PHYSNET1_INFO"]).unwrap();
+    for a in &want {
+        assert_eq!(info[a]["generic"]["deviceID"], a.as_str(), "{info}");
+        assert!(info[a]["vfio"]["dev-mount"]
+            .as_str()
+            .unwrap()
+            .starts_with("/dev/vfio/"));
+        let f = tmp
+            .path()
+            .join("devinfo")
+            .join(format!("vifman.io-physnet1-{a}-device.json"));
+        let d: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        assert_eq!(
+            (d["type"].as_str(), d["version"].as_str()),
+            (Some("pci"), Some("1.1.0"))
+        );
+        assert_eq!(d["pci"]["pci-address"], a.as_str());
+        assert!(d["pci"]["pf-pci-address"]
+            .as_str()
+            .unwrap()
+            .starts_with("0000:3b:00."));
+    }
     // Read back through vifman's own view of the simulated host.
     let inv = sim_inventory(NFV, &state);
     let group = |a: &str| inventory_device(&inv, a)["iommu_group"].to_string();

@@ -6,6 +6,7 @@
 //! restarts (it deletes plugin sockets and re-creates kubelet.sock) stop, serve again,
 //! register again.
 
+pub mod devinfo;
 pub mod register;
 pub mod server;
 
@@ -35,6 +36,8 @@ pub struct Options {
     /// Safety-net rescan period; changes normally arrive as events.
     pub rescan_interval: Duration,
     pub metrics_listen: Option<SocketAddr>,
+    /// Where Allocate writes device-info files for multus and the CNI (None: none written).
+    pub devinfo_dir: Option<PathBuf>,
 }
 
 /// Socket file name for a pool (kubelet wants a name relative to its directory).
@@ -163,6 +166,7 @@ pub async fn run(
         rescan,
         metrics,
         mode: opts.mode,
+        devinfo_dir: opts.devinfo_dir.clone(),
     });
     let dir = opts.kubelet_dir.clone();
     std::fs::create_dir_all(&dir)

@@ -32,6 +32,8 @@ pub struct Shared {
     pub rescan: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     pub mode: AllocMode,
+    /// Device-info files go here (see [`super::devinfo`]).
+    pub devinfo_dir: Option<std::path::PathBuf>,
 }
 
 pub struct PoolPlugin {
@@ -91,6 +93,7 @@ fn allocate_container(
     mode: AllocMode,
     ids_in: &[String],
     metrics: &Metrics,
+    devinfo_dir: Option<&std::path::Path>,
 ) -> Result<ContainerAllocateResponse, Status> {
     let _span = tracing::info_span!("deviceplugin.allocate", resource, devices = ?ids_in).entered();
     let fail = |reason: &str, status: Status| {
@@ -184,6 +187,28 @@ fn allocate_container(
             .collect::<Vec<_>>()
             .join(","),
     );
+    let info: Vec<super::devinfo::Device> = addrs
+        .iter()
+        .map(|a| super::devinfo::Device {
+            vf: *a,
+            pf: records_pf(e, a),
+            vfio_group: (e.host.driver_of(a).as_deref() == Some("vfio-pci"))
+                .then(|| e.host.iommu_group_of(a))
+                .flatten(),
+        })
+        .collect();
+    envs.insert(
+        format!("{}_INFO", ids::pcidevice_env(resource)),
+        super::devinfo::info_env(&info),
+    );
+    if let Some(dir) = devinfo_dir {
+        for d in &info {
+            if let Err(err) = super::devinfo::write(dir, resource, d) {
+                // multus treats the file as best effort; so does the plugin.
+                tracing::warn!(vf = %d.vf, dir = %dir.display(), %err, "device-info file not written");
+            }
+        }
+    }
     let mut annotations = std::collections::HashMap::new();
     annotations.insert(
         "vifman.io/vif-ids".to_string(),
@@ -199,6 +224,15 @@ fn allocate_container(
         annotations,
         cdi_devices: vec![],
     })
+}
+
+/// The PF of an allocated VF, from its store record.
+fn records_pf(e: &Engine<'_>, vf: &PciAddress) -> Option<PciAddress> {
+    e.allocations()
+        .ok()?
+        .into_iter()
+        .find(|r| r.vf == *vf)
+        .map(|r| r.pf)
 }
 
 #[tonic::async_trait]
@@ -311,11 +345,12 @@ impl DevicePlugin for PoolPlugin {
                 }
             }
         }
-        let (pool, resource, mode, metrics) = (
+        let (pool, resource, mode, metrics, devinfo_dir) = (
             self.pool.clone(),
             self.resource.clone(),
             self.shared.mode,
             self.shared.metrics.clone(),
+            self.shared.devinfo_dir.clone(),
         );
         let result = self
             .shared
@@ -324,7 +359,15 @@ impl DevicePlugin for PoolPlugin {
                 let mut out = vec![];
                 let mut made: Vec<String> = vec![];
                 for c in &reqs {
-                    match allocate_container(e, &pool, &resource, mode, &c.devices_ids, &metrics) {
+                    match allocate_container(
+                        e,
+                        &pool,
+                        &resource,
+                        mode,
+                        &c.devices_ids,
+                        &metrics,
+                        devinfo_dir.as_deref(),
+                    ) {
                         Ok(r) => {
                             made.extend(
                                 r.annotations
