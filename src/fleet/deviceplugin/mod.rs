@@ -9,6 +9,7 @@
 pub mod devinfo;
 pub mod register;
 pub mod server;
+pub mod whole;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -137,6 +138,19 @@ pub async fn run(
         match ids::valid_resource_name(&resource) {
             Ok(()) => pools.push((p.clone(), resource)),
             Err(e) => tracing::warn!("pool {p:?} is not offered to kubelet: {e}"),
+        }
+    }
+    for a in &initial.aliases {
+        let resource = format!("{}/{a}", opts.resource_prefix);
+        if pools.iter().any(|(_, r)| r == &resource) {
+            tracing::warn!(
+                "alias {a:?} is not offered to kubelet: a pool has the resource name {resource}"
+            );
+            continue;
+        }
+        match ids::valid_resource_name(&resource) {
+            Ok(()) => pools.push((format!("{}{a}", whole::PREFIX), resource)),
+            Err(e) => tracing::warn!("alias {a:?} is not offered to kubelet: {e}"),
         }
     }
     if pools.is_empty() {
