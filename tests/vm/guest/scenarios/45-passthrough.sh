@@ -104,6 +104,31 @@ run_ok vifman release --state-dir "$STATE" --instance "$INSTANCE" --alias nic
 expect_eq "e1000e driver" "$(drv "$e1000e")" e1000e
 wait_until 10 has_netdev "$e1000e" || fail "e1000e has no netdev after release"
 
+step "device plugin: the alias resource hands a container the /dev/vfio group"
+plugin="no kubelet probe in the guest (cargo test builds it with the fleet feature)"
+if command -v kubelet_probe >/dev/null && have_cmd device-plugin; then
+  KD=/tmp/kubelet-$NAME; rm -rf "$KD"; mkdir -p "$KD"
+  n=${nvmes%% *}
+  vifman device-plugin "${H[@]}" --kubelet-dir "$KD" --rescan-interval 600 \
+    --devinfo-dir "/tmp/devinfo-$NAME" > "/tmp/dp-$NAME.log" 2>&1 &
+  dp=$!
+  rc=0; timeout 150 kubelet_probe "$KD" vifman.io/nvme "$n" > "$RUN_OUT" 2> "$RUN_ERR" || rc=$?
+  kill "$dp"; wait "$dp" || true
+  [ $rc = 0 ] || fail "kubelet_probe: $(cat "$RUN_ERR") / plugin: $(tail -c 600 "/tmp/dp-$NAME.log")"
+  cat "$RUN_OUT"
+  expect_eq "alias devices listed" "$(jq -r '[.devices[] | select(.health == "Healthy") | .id] | sort | join(" ")' "$RUN_OUT")" "$nvmes"
+  expect_eq "PCIDEVICE env" "$(jq -r '.envs.PCIDEVICE_VIFMAN_IO_NVME' "$RUN_OUT")" "$n"
+  grp=$(basename "$(readlink "$(dev "$n")/iommu_group")")
+  expect_eq "device specs" "$(jq -r '.device_specs | join(" ")' "$RUN_OUT")" "/dev/vfio/$grp /dev/vfio/vfio"
+  [ -e "/dev/vfio/$grp" ] || fail "no /dev/vfio/$grp"
+  expect_eq "driver of $n" "$(drv "$n")" vfio-pci
+  rec=$(jq -r '.annotations["vifman.io/vif-ids"]' "$RUN_OUT")
+  run_ok vifman release --state-dir "$STATE" --vif-id "$rec"
+  expect_eq "driver of $n after release" "$(drv "$n")" nvme
+  plugin="device plugin Allocate of vifman.io/nvme gave /dev/vfio/$grp"
+fi
+echo "$plugin"
+
 step "the chipset's shared group: one verdict everywhere"
 # The group is non-viable only while a member is on a host driver: the minimal guest may not
 # have loaded them, so load the chipset's SMBus driver (i2c-i801, in the guest image).
@@ -129,4 +154,4 @@ grep -qF "$reason" "$RUN_ERR" || fail "allocate refusal lacks '$reason': $(cat "
 expect_eq "nothing changed" "$(snapshot)" "$before"
 run_ok vifman allocations --json --state-dir "$STATE"
 expect_eq "records left" "$(jq '[.. | objects | select(has("instance_uuid"))] | length' "$RUN_OUT")" 0
-pass "PF $PF2 whole (VFs refused, back to igb with VFs), NVMe x1/x2 (count 3 refused), e1000e whole and back, chipset group refused: $reason"
+pass "PF $PF2 whole (VFs refused, back to igb with VFs), NVMe x1/x2 (count 3 refused), e1000e whole and back, $plugin, chipset group refused: $reason"
