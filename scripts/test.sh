@@ -6,10 +6,10 @@ start=$(date +%s)
 scripts/deps.sh
 scripts/setup-osvif-venv.sh
 tests/placement/setup-venv.sh   # real OpenStack Placement 16.0.0 for tests/fleet_placement.rs
+# A cold suite gains nothing from incremental caches (GBs of them).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --check
 cargo clippy --all-targets --all-features -- -D warnings
 export VIFMAN_REQUIRE_INTEROP=1
-# A cold suite gains nothing from incremental caches (GBs of them).
-export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --all-features --no-fail-fast 2>&1
 echo "test.sh: done in $(( $(date +%s) - start ))s" >&2
