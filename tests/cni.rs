@@ -2,8 +2,8 @@
 //! the IPAM and chained plugins (Debian's containernetworking-plugins), the network
 //! namespaces and every netdev operation (move, rename, MTU, MAC, addresses, routes) are
 //! real, on a veth end standing in for each VF netdev; the PF-side VF settings (MAC, VLAN,
-//! trust, ...) and the PCI side are the simulated nfv-host's. A real-kernel igbvf run of the
-//! same flow (a VM lab scenario) does not exist yet.
+//! trust, ...) and the PCI side are the simulated nfv-host's. The same flow on real igbvf
+//! netdevs is the VM lab's `cni` scenario (tests/vm/guest/scenarios/55-cni.sh).
 
 mod common;
 

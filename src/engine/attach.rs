@@ -207,7 +207,7 @@ impl Engine<'_> {
         let att = rec.cni.clone().expect("by_attachment found one");
         if att.owns_record {
             drop(store);
-            return match self.release(&rec.vif_id) {
+            return match self.release_record(&rec.vif_id) {
                 Ok(r) => Ok(Some(r)),
                 // Another DEL or a GC got there between the two locks.
                 Err(EngineError::NotFound(_)) => Ok(None),
