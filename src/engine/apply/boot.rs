@@ -173,7 +173,10 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
             .iter()
             .filter_map(|k| crate::host::Knob::current(k.kind(), &state))
             .collect();
-        att.host_ifname = host.netdevs_of(&a.vf).into_iter().next();
+        if att.host_ifname.is_some() {
+            // Its netdev (not a vfio-bound VF's): under the name this boot gave it.
+            att.host_ifname = host.netdevs_of(&a.vf).into_iter().next();
+        }
         att.host_mtu = None;
         att.host_mac = None;
         att.sandbox_ifindex = None;
