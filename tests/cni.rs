@@ -450,3 +450,34 @@ fn failing_ipam_rolls_everything_back() {
         assert!(rt.records().is_empty());
     });
 }
+
+/// One host scan per command: ADD (the VF free, so the CNI allocates it) and DEL each scan
+/// the host once and hand that view to the engine steps that follow (counted from the
+/// `vifman::host_scan` debug event).
+#[test]
+fn one_host_scan_per_add_and_del() {
+    in_netns("one_host_scan_per_add_and_del", || {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Runtime {
+            env: vec![(
+                "RUST_LOG".to_string(),
+                "vifman::host_scan=debug".to_string(),
+            )],
+            ..Runtime::new(&t.path().join("state"))
+        };
+        stand_in("enp59s0f0v3");
+        let pod = Pod::new();
+        let c = conf(
+            "1.0.0",
+            "0000:3b:02.3",
+            json!({"vlan": 100, "mac": "02:00:00:00:aa:03"}),
+        );
+        let scans = |a: &Answer| a.stderr.matches("scanning the host").count();
+        let a = rt.call("ADD", &c, "c1", "net1", Some(pod.path()), &args());
+        assert!(a.ok, "{a:?}");
+        assert_eq!(scans(&a), 1, "ADD: {}", a.stderr);
+        let a = rt.call("DEL", &c, "c1", "net1", Some(pod.path()), &args());
+        assert!(a.ok, "{a:?}");
+        assert_eq!(scans(&a), 1, "DEL: {}", a.stderr);
+    });
+}

@@ -10,7 +10,7 @@ use super::result::{CniResult, Interface};
 use super::sandbox::{self, Netns};
 use super::spec::{code, CniError, Env};
 use super::{engine_error, ipam};
-use crate::engine::{Engine, HostView};
+use crate::engine::Engine;
 use crate::store::{AttachPhase, CniAttachment};
 use crate::types::{IfName, Uuid};
 
@@ -41,7 +41,8 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
         }
     }
 
-    let view = HostView::load(e.host).map_err(|x| engine_error(x.into()))?;
+    // The one host scan of this ADD: the engine keeps it for the steps below.
+    let view = e.host_view().map_err(engine_error)?;
     let v = view
         .vf(&vf)
         .ok_or_else(|| CniError::key("deviceID", format!("{vf} is not a VF on this host")))?;
