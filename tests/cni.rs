@@ -2,8 +2,8 @@
 //! the IPAM and chained plugins (Debian's containernetworking-plugins), the network
 //! namespaces and every netdev operation (move, rename, MTU, MAC, addresses, routes) are
 //! real, on a veth end standing in for each VF netdev; the PF-side VF settings (MAC, VLAN,
-//! trust, ...) and the PCI side are the simulated nfv-host's. A real-kernel igbvf run of the
-//! same flow (a VM lab scenario) does not exist yet.
+//! trust, ...) and the PCI side are the simulated nfv-host's. The same flow on real igbvf
+//! netdevs is the VM lab's `cni` scenario (tests/vm/guest/scenarios/55-cni.sh).
 
 mod common;
 
@@ -448,5 +448,36 @@ fn failing_ipam_rolls_everything_back() {
         assert!(a.msg().contains("trust"), "{}", a.msg());
         assert_eq!(rt.vf("enp59s0f0", 5), before);
         assert!(rt.records().is_empty());
+    });
+}
+
+/// One host scan per command: ADD (the VF free, so the CNI allocates it) and DEL each scan
+/// the host once and hand that view to the engine steps that follow (counted from the
+/// `vifman::host_scan` debug event).
+#[test]
+fn one_host_scan_per_add_and_del() {
+    in_netns("one_host_scan_per_add_and_del", || {
+        let t = tempfile::tempdir().unwrap();
+        let rt = Runtime {
+            env: vec![(
+                "RUST_LOG".to_string(),
+                "vifman::host_scan=debug".to_string(),
+            )],
+            ..Runtime::new(&t.path().join("state"))
+        };
+        stand_in("enp59s0f0v3");
+        let pod = Pod::new();
+        let c = conf(
+            "1.0.0",
+            "0000:3b:02.3",
+            json!({"vlan": 100, "mac": "02:00:00:00:aa:03"}),
+        );
+        let scans = |a: &Answer| a.stderr.matches("scanning the host").count();
+        let a = rt.call("ADD", &c, "c1", "net1", Some(pod.path()), &args());
+        assert!(a.ok, "{a:?}");
+        assert_eq!(scans(&a), 1, "ADD: {}", a.stderr);
+        let a = rt.call("DEL", &c, "c1", "net1", Some(pod.path()), &args());
+        assert!(a.ok, "{a:?}");
+        assert_eq!(scans(&a), 1, "DEL: {}", a.stderr);
     });
 }

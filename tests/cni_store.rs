@@ -287,6 +287,196 @@ fn plugin_and_cli_records_and_vfio() {
     });
 }
 
+/// `vifman` with the simulated host and this store (what the device plugin's engine and the
+/// CLI see).
+fn cli(state: &std::path::Path, cmd: &str, extra: &[&str]) -> String {
+    let s = state.display().to_string();
+    let mut a = vec![
+        cmd,
+        "--sysfs-root",
+        NFV,
+        "--simulate",
+        "--state-dir",
+        &s,
+        "--config",
+        CONFIG,
+    ];
+    a.extend_from_slice(extra);
+    vifman_ok(&a)
+}
+
+fn host_local(dir: &std::path::Path) -> Value {
+    json!({"type": "host-local", "subnet": "10.58.0.0/24",
+           "dataDir": dir.join("ipam").display().to_string()})
+}
+
+/// Addresses host-local has handed out for this network.
+fn leases(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("ipam").join(NET))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("10."))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A record still attached when it is released (its pod's DEL was lost; the device plugin
+/// re-handing the VF releases it through the same engine call as `vifman release`): the
+/// attachment is undone first — the netdev back from the live pod under its host name, the
+/// address released — then the record; the late DEL finds nothing to do. On the device
+/// plugin's own record the CNI's knobs go back before the plugin's release.
+#[test]
+fn release_undoes_a_lost_attachment() {
+    if let Some(why) = no_cni_plugins() {
+        return skip("release_undoes_a_lost_attachment", &why);
+    }
+    in_netns("release_undoes_a_lost_attachment", || {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let rt = Runtime::new(&state);
+        // The CNI's own record, pod alive.
+        stand_in("enp59s0f1v2");
+        let before = rt.vf("enp59s0f1", 2);
+        let pod = Pod::new();
+        let c = conf(
+            "1.0.0",
+            "0000:3b:0a.2",
+            json!({"vlan": 42, "mac": "02:00:00:00:bb:02", "mtu": 1400,
+                   "ipam": host_local(t.path())}),
+        );
+        let a = rt.call("ADD", &c, "lost", "net1", Some(pod.path()), &args(POD_UID));
+        assert!(a.ok, "{a:?}");
+        assert_eq!(leases(t.path()), 1);
+        let vif = rt.records()[0].vif_id.to_string();
+        cli(&state, "release", &["--vif-id", &vif]);
+        assert!(rt.records().is_empty());
+        assert_eq!(rt.vf("enp59s0f1", 2), before);
+        assert!(pod.link("net1").is_none(), "net1 left in the pod");
+        let l = vifman::cni::sandbox::host_link("enp59s0f1v2").expect("netdev back in the host");
+        assert_eq!((l.mtu, l.up), (1500, false), "{l:?}");
+        assert_eq!(leases(t.path()), 0, "the address was not released");
+        assert!(rt.call("DEL", &c, "lost", "net1", Some(pod.path()), "").ok);
+        // The device plugin's record, adopted by a pod whose DEL is lost.
+        let plugin_vif = "76666470-0000-8000-8000-000000000009";
+        allocate(
+            &state,
+            plugin_vif,
+            "21111111-2222-3333-4444-555555555555",
+            &["--vlan", "7"],
+        );
+        let rec = rt.records()[0].clone();
+        let (pf, idx) = (rec.pf_netdev.to_string(), rec.vf_index);
+        let nd = format!("{pf}v{idx}");
+        stand_in(&nd);
+        assert_eq!(rt.vf(&pf, idx)["vlan"], 7);
+        let c2 = conf(
+            "1.0.0",
+            &rec.vf.to_string(),
+            json!({"vlan": 55, "ipam": host_local(t.path())}),
+        );
+        let a = rt.call("ADD", &c2, "lost2", "net1", Some(pod.path()), "");
+        assert!(a.ok, "{a:?}");
+        assert_eq!(rt.vf(&pf, idx)["vlan"], 55);
+        cli(&state, "release", &["--vif-id", plugin_vif]);
+        assert!(rt.records().is_empty());
+        assert!(pod.link("net1").is_none());
+        assert!(vifman::cni::sandbox::host_link(&nd).is_some());
+        assert_eq!(leases(t.path()), 0);
+        assert_eq!(
+            rt.vf(&pf, idx)["vlan"],
+            0,
+            "the plugin's release restores the VF"
+        );
+    });
+}
+
+/// After the pod's namespace is gone with no DEL (a reboot, a crashed runtime), `reconcile`
+/// reports the attachment and changes nothing; `--repair` undoes it: the CNI's own record
+/// released, a CLI record back to its own knobs and kept, addresses released.
+#[test]
+fn reconcile_repairs_attachments_whose_netns_is_gone() {
+    if let Some(why) = no_cni_plugins() {
+        return skip("reconcile_repairs_attachments_whose_netns_is_gone", &why);
+    }
+    in_netns("reconcile_repairs_attachments_whose_netns_is_gone", || {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let rt = Runtime::new(&state);
+        let stale = |v: &Value| -> Vec<Value> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"] == "stale-attachment")
+                .cloned()
+                .collect()
+        };
+        // A CLI allocation for the pod (VLAN 9), adopted by its ADD; and a VF the CNI took.
+        allocate(
+            &state,
+            "aaaaaaaa-0000-4000-8000-000000000003",
+            POD_UID,
+            &["--vlan", "9"],
+        );
+        let cli_rec = rt.records()[0].clone();
+        let (cpf, cidx) = (cli_rec.pf_netdev.to_string(), cli_rec.vf_index);
+        let cli_vf = rt.vf(&cpf, cidx);
+        stand_in(&format!("{cpf}v{cidx}"));
+        stand_in("enp59s0f1v5");
+        let before = rt.vf("enp59s0f1", 5);
+        let pod = Pod::new();
+        let path = pod.path().to_string();
+        let c1 = conf(
+            "1.0.0",
+            &cli_rec.vf.to_string(),
+            json!({"vlan": 66, "trust": "on", "ipam": host_local(t.path())}),
+        );
+        let a = rt.call("ADD", &c1, "rb", "net1", Some(&path), &args(POD_UID));
+        assert!(a.ok, "{a:?}");
+        let c2 = conf(
+            "1.0.0",
+            "0000:3b:0a.5",
+            json!({"vlan": 67, "mac": "02:00:00:00:bb:05", "ipam": host_local(t.path())}),
+        );
+        let a = rt.call("ADD", &c2, "rb", "net2", Some(&path), &args(POD_UID));
+        assert!(a.ok, "{a:?}");
+        assert_eq!(leases(t.path()), 2);
+        // Both attachments live: nothing to report.
+        let v: Value = serde_json::from_str(&cli(&state, "reconcile", &["--json"])).unwrap();
+        assert!(stale(&v).is_empty(), "{v}");
+        drop(pod);
+        let v: Value = serde_json::from_str(&cli(&state, "reconcile", &["--json"])).unwrap();
+        let s = stale(&v);
+        assert_eq!(s.len(), 2, "{v}");
+        assert!(s.iter().all(|d| d["repaired"].is_null()), "{v}");
+        assert!(s[0]["detail"].as_str().unwrap().contains("is gone"), "{v}");
+        assert_eq!(
+            rt.records().len(),
+            2,
+            "reconcile without --repair changed the store"
+        );
+        assert_eq!(rt.vf("enp59s0f1", 5)["vlan"], 67);
+        let v: Value =
+            serde_json::from_str(&cli(&state, "reconcile", &["--repair", "--json"])).unwrap();
+        let s = stale(&v);
+        assert_eq!(s.len(), 2, "{v}");
+        for d in &s {
+            let r = d["repaired"].as_str().unwrap();
+            assert!(r.starts_with("undid the attachment"), "{v}");
+        }
+        let recs = rt.records();
+        assert_eq!(recs.len(), 1, "the CLI's record stays, the CNI's goes");
+        assert_eq!(recs[0].vif_id, cli_rec.vif_id);
+        assert!(recs[0].cni.is_none());
+        assert_eq!(rt.vf(&cpf, cidx), cli_vf, "the CLI's VLAN 9 is back");
+        assert_eq!(rt.vf("enp59s0f1", 5), before);
+        assert_eq!(leases(t.path()), 0);
+        // Nothing left to report.
+        let v: Value = serde_json::from_str(&cli(&state, "reconcile", &["--json"])).unwrap();
+        assert!(stale(&v).is_empty(), "{v}");
+    });
+}
+
 /// Eight runtimes at once, each ADD then DEL on its own VF, and two racing for one VF: the
 /// store hands each VF to exactly one attachment and every VF ends as it was.
 #[test]

@@ -824,3 +824,105 @@ fn policy_configured_vfs_stay_free_for_allocation() {
         assert!(o.status.success(), "allocation {i}: {}", text(&o.stderr));
     }
 }
+
+/// A pod's CNI attachment across a reboot (its netns gone, no DEL): `apply --boot` restores
+/// the record, says the attachment is stale, and re-captures what it saved for this boot;
+/// `reconcile` reports it, `--repair` undoes it (the CNI's VLAN goes, back to this boot's
+/// state) and leaves the allocation its holder's. The vfio-bound VF needs no netdev move.
+#[test]
+fn reboot_with_a_cni_attachment_whose_netns_is_gone() {
+    use std::io::Write;
+    let s = Sim::new();
+    let pol = s.policy("p.toml", FULL);
+    s.ok(&["apply", "--policy", &pol]);
+    s.ok(&[
+        "allocate",
+        "--physnet",
+        "physnet3",
+        "--instance",
+        INST,
+        "--vif-id",
+        VIF2,
+        "--mode",
+        "hostdev-vfio",
+    ]);
+    let rec = vifman::store::read_allocations(&s.state).unwrap()[0].clone();
+    let (pf, idx) = (rec.pf_netdev.to_string(), rec.vf_index as u64);
+    // The pod's namespace: any file will do for a VF that moves no netdev.
+    let netns = s.dir.path().join("netns-pod");
+    std::fs::write(&netns, "").unwrap();
+    let conf = serde_json::json!({"cniVersion": "1.0.0", "name": "sriov-net",
+        "type": "vifman-cni", "deviceID": rec.vf.to_string(), "vlan": 200});
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vifman"));
+    c.args(["cni", "--sysfs-root", NFV, "--simulate", "--state-dir"])
+        .arg(&s.state)
+        .args(["--config", CONFIG])
+        .env("CNI_COMMAND", "ADD")
+        .env("CNI_CONTAINERID", "c1")
+        .env("CNI_IFNAME", "net1")
+        .env("CNI_NETNS", &netns)
+        .env("CNI_PATH", "/nonexistent")
+        .env("CNI_ARGS", format!("K8S_POD_UID={INST}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.to_string().as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert_eq!(s.vf(&pf, idx)["vlan"], 200);
+
+    std::fs::remove_file(&netns).unwrap();
+    s.reboot();
+    let out = s.ok(&["apply", "--boot", "--policy", &pol]);
+    assert!(
+        out.contains(&format!("restored {} (vif {VIF2})", rec.vf))
+            && out.contains("CNI attachment")
+            && out.contains("`vifman reconcile --repair` undoes it"),
+        "{out}"
+    );
+    assert_eq!(
+        s.vf(&pf, idx)["vlan"],
+        200,
+        "boot replay re-applies the record"
+    );
+    assert_eq!(s.driver(&rec.vf.to_string()).as_deref(), Some("vfio-pci"));
+
+    let stale = |j: &str| -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_str(j).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"] == "stale-attachment")
+            .cloned()
+            .collect()
+    };
+    let d = stale(&s.ok(&["reconcile", "--json"]));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0]["vif_id"], VIF2);
+    assert!(d[0]["repaired"].is_null());
+    let d = stale(&s.ok(&["reconcile", "--repair", "--json"]));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0]["repaired"]
+            .as_str()
+            .unwrap()
+            .starts_with("undid the attachment"),
+        "{d:?}"
+    );
+    let recs = vifman::store::read_allocations(&s.state).unwrap();
+    assert_eq!(recs.len(), 1, "the allocation stays its holder's");
+    assert!(recs[0].cni.is_none());
+    assert!(recs[0]
+        .requested
+        .iter()
+        .all(|k| !k.describe().contains("vlan")));
+    assert_eq!(s.vf(&pf, idx)["vlan"], 0, "this boot's VLAN is back");
+    assert_eq!(s.driver(&rec.vf.to_string()).as_deref(), Some("vfio-pci"));
+    assert!(stale(&s.ok(&["reconcile", "--json"])).is_empty());
+}

@@ -10,7 +10,7 @@ use super::result::{CniResult, Interface};
 use super::sandbox::{self, Netns};
 use super::spec::{code, CniError, Env};
 use super::{engine_error, ipam};
-use crate::engine::{Engine, HostView};
+use crate::engine::Engine;
 use crate::store::{AttachPhase, CniAttachment};
 use crate::types::{IfName, Uuid};
 
@@ -41,7 +41,8 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
         }
     }
 
-    let view = HostView::load(e.host).map_err(|x| engine_error(x.into()))?;
+    // The one host scan of this ADD: the engine keeps it for the steps below.
+    let view = e.host_view().map_err(engine_error)?;
     let v = view
         .vf(&vf)
         .ok_or_else(|| CniError::key("deviceID", format!("{vf} is not a VF on this host")))?;
@@ -98,6 +99,7 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
             .and_then(|l| l.mac_string()),
         sandbox_ifindex: None,
         conf: conf.stored(),
+        cni_path: env.path.iter().map(|p| p.display().to_string()).collect(),
         ipam_added: false,
         result: None,
         created: crate::engine::now_secs(),
@@ -133,14 +135,35 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
             // even if this process dies before it hears the answer.
             e.cni_update(&k, |a| a.ipam_added = true)
                 .map_err(engine_error)?;
-            let out = ipam::exec(
+            let out = match ipam::exec(
                 env,
                 plugin,
                 "ADD",
                 &env.container_id,
                 &env.ifname,
                 &conf.raw,
-            )?
+            ) {
+                Ok(out) => out,
+                Err(err) => {
+                    // The plugin answered: a failed ADD leaves nothing allocated (the spec
+                    // has the plugin clean up after itself). A DEL anyway, best effort, for
+                    // one that does not; its failure (often the same bad config) must not
+                    // make the rollback look incomplete.
+                    if let Err(d) = ipam::exec(
+                        env,
+                        plugin,
+                        "DEL",
+                        &env.container_id,
+                        &env.ifname,
+                        &conf.raw,
+                    ) {
+                        tracing::info!(plugin, "IPAM DEL after its failed ADD: {d}");
+                    }
+                    e.cni_update(&k, |a| a.ipam_added = false)
+                        .map_err(engine_error)?;
+                    return Err(err);
+                }
+            }
             .ok_or_else(|| {
                 CniError::new(
                     code::DELEGATE,

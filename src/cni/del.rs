@@ -40,6 +40,39 @@ fn kernel(e: impl std::fmt::Display) -> CniError {
 /// address released (with the configuration ADD had), the VF restored. Each step is
 /// idempotent, so a DEL retried after a failure picks up where it stopped.
 pub fn teardown(e: &Engine<'_>, env: &Env, t: &Teardown) -> Result<(), CniError> {
+    teardown_with(e, env, t, true)
+}
+
+/// Undo the attachment on `rec` when no runtime asks for it (its pod's DEL was lost): the
+/// device plugin re-handing the VF, `vifman release`, `vifman reconcile --repair`. The
+/// netdev comes back under its host name and the VF is restored as DEL does it; the IPAM
+/// address is released with the configuration and `CNI_PATH` ADD had, best effort (a plugin
+/// that is gone or fails leaks an address, logged; it must not keep the VF from its next
+/// user).
+pub fn teardown_orphan(e: &Engine<'_>, rec: &Allocation) -> Result<(), CniError> {
+    let Some(att) = &rec.cni else { return Ok(()) };
+    let env = Env {
+        command: super::spec::Command::Del,
+        container_id: att.key.container_id.clone(),
+        netns: None,
+        ifname: att.key.ifname.clone(),
+        args: vec![],
+        path: att.cni_path.iter().map(std::path::PathBuf::from).collect(),
+    };
+    teardown_with(e, &env, &Teardown::stored(rec, att), false)
+}
+
+/// How long a teardown waits for the kernel to hand a VF netdev back to the host after its
+/// pod's namespace was deleted (the kernel does that from a workqueue, after the runtime's
+/// `ip netns del` has returned).
+const NETNS_RETURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn teardown_with(
+    e: &Engine<'_>,
+    env: &Env,
+    t: &Teardown,
+    strict_ipam: bool,
+) -> Result<(), CniError> {
     let _span = tracing::info_span!("cni_teardown", key = %t.key, vf = %t.vf).entered();
     if let Some(host_name) = &t.att.host_ifname {
         let host_ns = Netns::current().map_err(kernel)?;
@@ -70,7 +103,7 @@ pub fn teardown(e: &Engine<'_>, env: &Env, t: &Teardown) -> Result<(), CniError>
         let now = if moved {
             Some(host_name.clone())
         } else {
-            e.host.netdevs_of(&t.vf).into_iter().next()
+            returned_netdev(e, t)
         };
         if let Some(now) = now {
             sandbox::restore_in_host(
@@ -84,20 +117,53 @@ pub fn teardown(e: &Engine<'_>, env: &Env, t: &Teardown) -> Result<(), CniError>
     }
     if t.att.ipam_added {
         if let Some(plugin) = t.att.conf.pointer("/ipam/type").and_then(Value::as_str) {
-            ipam::exec(
+            match ipam::exec(
                 env,
                 plugin,
                 "DEL",
                 &t.key.container_id,
                 &t.key.ifname,
                 &t.att.conf,
-            )?;
+            ) {
+                Ok(_) => {}
+                Err(err) if strict_ipam => return Err(err),
+                Err(err) => tracing::warn!(
+                    key = %t.key,
+                    "releasing the IPAM address failed; it stays allocated in {plugin}: {err}"
+                ),
+            }
             e.cni_update(&t.key, |a| a.ipam_added = false)
                 .map_err(engine_error)?;
         }
     }
     e.cni_detach(&t.key).map_err(engine_error)?;
     Ok(())
+}
+
+/// The VF netdev in the host namespace when it was not moved back from a pod. A netdev that
+/// went into a pod whose namespace is gone is on its way back (the kernel returns physical
+/// netdevs to the host when a namespace dies, asynchronously): wait for it a little, so it
+/// gets its name back rather than keeping the pod's.
+fn returned_netdev(e: &Engine<'_>, t: &Teardown) -> Option<crate::types::IfName> {
+    let now = || e.host.netdevs_of(&t.vf).into_iter().next();
+    let on_its_way = t.att.sandbox_ifindex.is_some()
+        && !std::path::Path::new(&t.att.netns).exists()
+        && e.host.device_present(&t.vf)
+        && e.host.driver_of(&t.vf).is_some_and(|d| d != "vfio-pci");
+    if !on_its_way {
+        return now();
+    }
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(n) = now() {
+            return Some(n);
+        }
+        if start.elapsed() >= NETNS_RETURN_WAIT {
+            tracing::warn!(vf = %t.vf, "the VF netdev did not come back from the deleted namespace {} within {:?}; its name is not restored", t.att.netns, NETNS_RETURN_WAIT);
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// DEL: idempotent; the configuration given now releases IPAM even when no record exists

@@ -337,19 +337,29 @@ pub fn restore_in_host(
         rt.request(Request::rename_link(l.index, now, host_name))
             .map_err(rt_err(format!("renaming {now} back to {host_name}")))?;
     }
-    let mac = mac
-        .and_then(|m| m.parse::<MacAddress>().ok())
-        .map(|m| m.octets())
-        .filter(|m| l.address.as_deref() != Some(&m[..]));
-    let mtu = mtu.filter(|m| *m != l.mtu);
-    if mac.is_some() || mtu.is_some() {
+    if let Some(m) = mtu.filter(|m| *m != l.mtu) {
         let ch = LinkChange {
-            mtu,
-            address: mac,
+            mtu: Some(m),
             ..Default::default()
         };
         rt.request(Request::set_link(l.index, host_name, &ch))
-            .map_err(rt_err(format!("restoring the MTU and MAC of {host_name}")))?;
+            .map_err(rt_err(format!("restoring the MTU of {host_name}")))?;
+    }
+    let mac = mac
+        .and_then(|m| m.parse::<MacAddress>().ok())
+        .filter(|m| l.address.as_deref() != Some(&m.octets()[..]));
+    if let Some(m) = mac {
+        // Best effort: while the PF still holds the pod's admin MAC for the VF, the VF driver
+        // may not change its own (igbvf: EADDRNOTAVAIL unless the VF is trusted). The VF
+        // restore that follows puts the admin MAC back, and on igb/ixgbe the driver reload
+        // that comes with it recreates the netdev with the MAC the PF gives it.
+        let ch = LinkChange {
+            address: Some(m.octets()),
+            ..Default::default()
+        };
+        if let Err(e) = rt.request(Request::set_link(l.index, host_name, &ch)) {
+            tracing::info!(host_name, mac = %m, "the VF netdev keeps its MAC until the VF is restored: {e}");
+        }
     }
     Ok(())
 }

@@ -4,7 +4,6 @@
 //! so a VF the plugin handed to one pod can never be configured for another.
 
 use super::actuate::{self, Applied, Target};
-use super::view::HostView;
 use super::{AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb;
@@ -25,7 +24,7 @@ impl Engine<'_> {
     /// The pool (physnet) the config puts `vf` in: what a CNI ADD without a device plugin
     /// allocates from.
     pub fn pool_of(&self, vf: &PciAddress) -> Result<String, EngineError> {
-        let view = HostView::load(self.host)?;
+        let view = self.host_view()?;
         let v = view
             .vf(vf)
             .ok_or_else(|| EngineError::Request(format!("{vf} is not a VF on this host")))?;
@@ -91,7 +90,7 @@ impl Engine<'_> {
                 pod.map(|p| format!(" ({p})")).unwrap_or_default()
             )));
         }
-        let view = HostView::load(self.host)?;
+        let view = self.host_view()?;
         let v = view
             .vf(&vf)
             .ok_or_else(|| EngineError::Request(format!("{vf} is not a VF on this host")))?;
@@ -207,7 +206,7 @@ impl Engine<'_> {
         let att = rec.cni.clone().expect("by_attachment found one");
         if att.owns_record {
             drop(store);
-            return match self.release(&rec.vif_id) {
+            return match self.release_record(&rec.vif_id) {
                 Ok(r) => Ok(Some(r)),
                 // Another DEL or a GC got there between the two locks.
                 Err(EngineError::NotFound(_)) => Ok(None),
@@ -222,7 +221,8 @@ impl Engine<'_> {
         let mut failures = vec![];
         let mut mac_changed = false;
         if self.host.device_present(&rec.vf) {
-            let model = HostView::load(self.host)
+            let model = self
+                .host_view()
                 .ok()
                 .and_then(|v| v.vf(&rec.vf).map(|v| v.pf_ids))
                 .and_then(|(a, b)| hwdb::by_pf(a, b));

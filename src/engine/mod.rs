@@ -101,6 +101,15 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The host view for a one-shot command (a CNI ADD or DEL): scanned once and kept in the
+    /// cache, so the engine steps the command runs next (pool lookup, allocate, release) pick
+    /// from it and re-read only the VF they touch instead of rescanning the host.
+    pub fn host_view(&self) -> Result<HostView, EngineError> {
+        let (v, since) = self.take_view()?;
+        self.keep_view(v.clone(), since.unwrap_or_else(std::time::Instant::now));
+        Ok(v)
+    }
+
     fn keep_view(&self, v: HostView, taken: std::time::Instant) {
         if let Ok(mut c) = self.cache.lock() {
             *c = Some((taken, v));

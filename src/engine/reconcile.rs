@@ -27,6 +27,10 @@ pub enum DriftKind {
     /// A record `apply --boot` could not restore: kept (its VF stays out of the pools) until
     /// `vifman release`, never repaired away.
     Lost,
+    /// A CNI attachment whose pod network namespace is gone (a reboot, or a DEL that never
+    /// came): repair undoes it as DEL would (netdev name back, IPAM released best effort, the
+    /// CNI's knobs or its whole record released).
+    StaleAttachment,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +46,8 @@ pub struct Drift {
 impl Engine<'_> {
     pub fn reconcile(&self, repair: bool) -> Result<Vec<Drift>, EngineError> {
         let _span = tracing::info_span!("reconcile", repair).entered();
+        // Attachments first, outside the store lock: undoing one takes the lock itself.
+        let mut stale = self.stale_attachments(repair);
         // Only a repair may start over from a lost store, and then it rebuilds what the
         // hardware shows before anything else.
         let (mut store, rebuilt) = if repair {
@@ -51,7 +57,7 @@ impl Engine<'_> {
         };
         let mut st: StoreState = store.load()?;
         let view = HostView::load(self.host)?;
-        let mut out = vec![];
+        let mut out = std::mem::take(&mut stale);
         if let Some(set_aside) = &rebuilt {
             tracing::warn!(
                 dir = %self.state_dir.display(),
@@ -202,5 +208,56 @@ impl Engine<'_> {
             store.save(&st)?;
         }
         Ok(out)
+    }
+}
+
+impl Engine<'_> {
+    /// CNI attachments whose network namespace path no longer exists; with `repair`, each is
+    /// undone (`cni::del::teardown_orphan`). An unreadable store is left to the main pass.
+    fn stale_attachments(&self, repair: bool) -> Vec<Drift> {
+        let Ok(st) = crate::store::read_state(&self.state_dir) else {
+            return vec![];
+        };
+        let mut out = vec![];
+        for rec in &st.allocations {
+            let Some(att) = &rec.cni else { continue };
+            if std::path::Path::new(&att.netns).exists() {
+                continue;
+            }
+            let mut x = Drift {
+                kind: DriftKind::StaleAttachment,
+                vf: rec.vf.to_string(),
+                vif_id: Some(rec.vif_id.to_string()),
+                detail: format!(
+                    "CNI attachment ({}, {:?}) to netns {}, which is gone: its DEL never came",
+                    att.key, att.phase, att.netns
+                ),
+                repaired: None,
+            };
+            if repair {
+                x.repaired = Some(match crate::cni::del::teardown_orphan(self, rec) {
+                    Ok(()) => format!(
+                        "undid the attachment: {}{}{}",
+                        att.host_ifname
+                            .as_ref()
+                            .map(|n| format!("netdev back as {n}, "))
+                            .unwrap_or_default(),
+                        if att.ipam_added {
+                            "IPAM released (best effort), "
+                        } else {
+                            ""
+                        },
+                        if att.owns_record {
+                            "the CNI's record released"
+                        } else {
+                            "the CNI's knobs put back; the record stays its holder's"
+                        }
+                    ),
+                    Err(e) => format!("undoing it failed: {}", e.msg),
+                });
+            }
+            out.push(x);
+        }
+        out
     }
 }

@@ -7,7 +7,34 @@ use crate::store::{Phase, StoreState};
 use crate::types::Uuid;
 
 impl Engine<'_> {
+    /// Release the record of `vif_id`. A record still carrying a CNI attachment (its pod's
+    /// DEL never came: the device plugin re-hands the VF, or `vifman release` is run on it)
+    /// has the attachment undone first, as a DEL would: the netdev back under its host name,
+    /// the IPAM address released (best effort), the knobs the CNI set put back.
     pub fn release(&self, vif_id: &Uuid) -> Result<super::Allocation, EngineError> {
+        let st = crate::store::read_state(&self.state_dir)?;
+        if let Some(rec) = st.allocations.iter().find(|a| &a.vif_id == vif_id) {
+            if let Some(att) = &rec.cni {
+                tracing::warn!(vif = %vif_id, key = %att.key, "releasing a VF still attached by CNI; undoing the attachment first");
+                let owned = att.owns_record;
+                crate::cni::del::teardown_orphan(self, rec).map_err(|e| {
+                    EngineError::Busy(format!(
+                        "{}: undoing its CNI attachment ({}) failed: {}; the record is kept",
+                        rec.vf, att.key, e.msg
+                    ))
+                })?;
+                if owned {
+                    // The teardown released the CNI's own record.
+                    return Ok(rec.clone());
+                }
+            }
+        }
+        self.release_record(vif_id)
+    }
+
+    /// Release without looking at CNI attachments (the CNI's own DEL, which has undone its
+    /// attachment already).
+    pub(crate) fn release_record(&self, vif_id: &Uuid) -> Result<super::Allocation, EngineError> {
         let _span = tracing::info_span!("release", vif = %vif_id).entered();
         let mut store = self.open_store()?;
         let mut st: StoreState = store.load()?;

@@ -59,6 +59,7 @@ impl std::fmt::Display for VfStatus {
     }
 }
 
+#[derive(Clone)]
 pub struct HostView {
     pub scan: ScanReport,
     pub vfs: Vec<VfView>,
@@ -81,6 +82,8 @@ fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
 
 impl HostView {
     pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
+        // Counted by tests (one scan per CNI command): keep the target and message.
+        tracing::debug!(target: "vifman::host_scan", "scanning the host");
         let scan = host.scan();
         let states = host.vf_states()?;
         let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> =

@@ -71,6 +71,10 @@ pub struct CniAttachment {
     /// The network configuration ADD received (without prevResult): GC runs the IPAM
     /// plugin's DEL with it when the runtime no longer has it.
     pub conf: serde_json::Value,
+    /// `CNI_PATH` at ADD: where a teardown without a runtime (a lost DEL found by the device
+    /// plugin, `release` or `reconcile --repair`) finds the IPAM plugin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cni_path: Vec<String>,
     /// The IPAM plugin's result was applied: DEL must release the address.
     #[serde(default)]
     pub ipam_added: bool,

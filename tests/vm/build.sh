@@ -29,6 +29,11 @@ MODULES="igb igbvf 9p 9pnet_virtio virtio_pci vfio vfio-pci vfio_iommu_type1 bri
 # would run its own `ip` applet (no `vf` support) before PATH. ethtool/lspci are optional.
 HOST_BINS="dash bash ip bridge jq kmod"
 OPT_BINS="ethtool lspci"
+# CNI plugins (Debian's containernetworking-plugins) for the `vifman cni` scenario: the IPAM
+# plugins it delegates to and a plugin chained after it. Installed at /usr/lib/cni in the
+# guest (the scenario's CNI_PATH), with the libraries ldd names (libc only, today).
+CNI_BINS="host-local static tuning"
+CNI_DIR=/usr/lib/cni
 
 # --- resolve versions (cheap, no download) ---------------------------------------------
 cand() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/{print $2}'; }
@@ -49,8 +54,8 @@ kver_pkg=$(newest "$kpkg")
 bb_ver=$(newest busybox-static)
 [ -n "$kver_pkg" ] && [ -n "$bb_ver" ] || { log "cannot resolve $kpkg / busybox-static"; exit 1; }
 
-hostvers=$(for b in $HOST_BINS $OPT_BINS; do
-  p=$(command -v "$b") || continue
+hostvers=$(for p in $(for b in $HOST_BINS $OPT_BINS; do command -v "$b"; done) \
+    $(for b in $CNI_BINS; do [ -x "$CNI_DIR/$b" ] && echo "$CNI_DIR/$b"; done); do
   dpkg-query -S "$(readlink -f "$p")" 2>/dev/null | awk -F: 'NR==1 {print $1}'
 done | sort -u | xargs dpkg-query -W -f='${Package}=${Version}\n' libc6 2>/dev/null | sort)
 key=$( { echo "$kpkg=$kver_pkg busybox-static=$bb_ver $MODULES"; echo "$hostvers";
@@ -119,6 +124,16 @@ copy_bin() { # copy a host binary and the libraries ldd names, at the same paths
 for b in $HOST_BINS; do rm -f "$r/usr/bin/$b" "$r/usr/sbin/$b"; copy_bin "$b"; done
 for b in $OPT_BINS; do
   command -v "$b" >/dev/null || continue; rm -f "$r/usr/bin/$b" "$r/usr/sbin/$b"; copy_bin "$b"
+done
+mkdir -p "$r$CNI_DIR"
+for b in $CNI_BINS; do
+  [ -x "$CNI_DIR/$b" ] || {
+    log "no $CNI_DIR/$b on the host (containernetworking-plugins): the cni scenario skips"
+    continue; }
+  cp "$CNI_DIR/$b" "$r$CNI_DIR/$b"
+  ldd "$CNI_DIR/$b" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+    [ -e "$r$lib" ] || { mkdir -p "$(dirname "$r$lib")"; cp -L "$lib" "$r$lib"; }
+  done
 done
 ln -sf dash "$r/usr/bin/sh"
 for t in modprobe insmod rmmod lsmod modinfo depmod; do

@@ -164,6 +164,33 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
         driver: host.driver_of(&a.vf),
         driver_override: host.driver_override_of(&a.vf),
     };
+    if let Some(att) = a.cni.as_mut() {
+        // A CNI attachment survives in the store only: what it saved of the VF and its netdev
+        // describes the last boot. Re-captured like the original above, so the DEL (or
+        // `reconcile --repair`, once its namespace is gone) puts back this boot's state.
+        att.knobs_before = att
+            .knobs_before
+            .iter()
+            .filter_map(|k| crate::host::Knob::current(k.kind(), &state))
+            .collect();
+        if att.host_ifname.is_some() {
+            // Its netdev (not a vfio-bound VF's): under the name this boot gave it.
+            att.host_ifname = host.netdevs_of(&a.vf).into_iter().next();
+        }
+        att.host_mtu = None;
+        att.host_mac = None;
+        att.sandbox_ifindex = None;
+        notes.push(format!(
+            "CNI attachment ({}) to netns {}{}",
+            att.key,
+            att.netns,
+            if std::path::Path::new(&att.netns).exists() {
+                String::new()
+            } else {
+                ", which is gone: `vifman reconcile --repair` undoes it".to_string()
+            }
+        ));
+    }
     let model = scan
         .device(&a.pf)
         .and_then(|d| hwdb::by_pf(d.ids.vendor.unwrap_or(0), d.ids.device.unwrap_or(0)));
