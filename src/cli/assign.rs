@@ -132,6 +132,10 @@ pub struct AllocateArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After the os-vif JSON, print the libvirt device element for the VF (docs/libvirt.md):
+    /// <interface type='hostdev'> or <interface type='direct'>.
+    #[arg(long)]
+    pub libvirt: bool,
     /// Skip the hwdb capability check and let the kernel refuse (for testing rollback).
     #[arg(long, hide = true)]
     pub force_unsupported: bool,
@@ -179,9 +183,41 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
                 if host.simulated() { " [simulated]" } else { "" }
             );
             println!("{}", serde_json::to_string_pretty(&v)?);
+            if a.libvirt {
+                println!("{}", libvirt_xml(&v, mode, host.as_ref())?);
+            }
         }
     }
     Ok(())
+}
+
+/// The libvirt element for an allocation: a VF vifman already bound to vfio-pci is
+/// `managed='no'` (libvirt must not rebind it); a macvtap's lower device is the VF's netdev
+/// as the host (real or simulated) sees it.
+fn libvirt_xml(
+    prim: &serde_json::Value,
+    mode: AllocMode,
+    host: &dyn Host,
+) -> anyhow::Result<String> {
+    let vif = crate::vif::from_primitive(prim, crate::vif::Mode::Strict)
+        .map_err(|e| anyhow!("re-reading the emitted VIF: {e}"))?;
+    let opts = crate::libvirt::Options {
+        hostdev_managed: mode != AllocMode::HostdevVfio,
+        ..Default::default()
+    };
+    let netdev_of = |addr| {
+        host.netdevs_of(&addr)
+            .into_iter()
+            .next()
+            .map(|n| n.to_string())
+            .ok_or(crate::libvirt::LibvirtError::Netdev {
+                addr,
+                msg: "no netdev (bound to vfio-pci?)".into(),
+            })
+    };
+    let dev = crate::libvirt::device(&vif, &opts, &netdev_of)
+        .map_err(|e| anyhow!("libvirt device for {}: {e}", vif.name()))?;
+    Ok(dev.to_xml())
 }
 
 #[derive(Debug, Args)]

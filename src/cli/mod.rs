@@ -6,6 +6,7 @@ pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
 pub mod inventory;
+pub mod libvirt;
 pub mod pci;
 pub mod plug;
 pub mod privilege;

@@ -32,6 +32,11 @@ pub struct PlugArgs {
     pub instance_name: String,
     #[arg(long, default_value = "")]
     pub project_id: String,
+    /// After the JSON report (plug only), print the libvirt device element for the plugged
+    /// VIF (docs/libvirt.md): TAPs and macvtaps vifman created appear as
+    /// type='ethernet' managed='no'.
+    #[arg(long)]
+    pub libvirt: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -167,6 +172,16 @@ pub fn plug(args: PlugArgs) -> anyhow::Result<()> {
         .plug(&vif, &inst)
         .with_context(|| format!("plug {} ({})", vif_label(&vif), b.name()))?;
     println!("{}", serde_json::to_string(&report.to_json())?);
+    if args.libvirt {
+        let opts = crate::libvirt::Options {
+            plugged: true,
+            ..Default::default()
+        };
+        let root = super::inventory::RootArgs {
+            sysfs_root: args.backend.sysfs_root.clone(),
+        };
+        println!("{}", super::libvirt::render(&vif, &opts, &root)?);
+    }
     Ok(())
 }
 

@@ -111,3 +111,22 @@ pub fn mkfifo(p: &Path) {
         "mkfifo {p:?}"
     );
 }
+
+/// An os-vif primitive of class `name` with `data` as its fields, all marked changed (what
+/// os-vif's `obj_to_primitive` gives for a freshly built object).
+pub fn os_vif_obj(name: &str, data: serde_json::Value) -> serde_json::Value {
+    let changes: Vec<String> = data.as_object().unwrap().keys().cloned().collect();
+    serde_json::json!({
+        "versioned_object.name": name,
+        "versioned_object.namespace": "os_vif",
+        "versioned_object.version": vifman::vif::registry::class_by_name(name).unwrap().version,
+        "versioned_object.data": data,
+        "versioned_object.changes": changes,
+    })
+}
+
+/// `cmd` is on PATH.
+pub fn have(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+}
