@@ -4,7 +4,7 @@
 use anyhow::anyhow;
 use clap::Args;
 
-use super::inventory::RootArgs;
+use super::hostargs::RootArgs;
 use crate::libvirt::{self, NicModel, Options};
 use crate::vif::VersionedObject;
 

@@ -5,6 +5,7 @@ pub mod assign;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
+pub mod hostargs;
 pub mod inventory;
 pub mod libvirt;
 pub mod pci;

@@ -177,7 +177,7 @@ pub fn plug(args: PlugArgs) -> anyhow::Result<()> {
             plugged: true,
             ..Default::default()
         };
-        let root = super::inventory::RootArgs {
+        let root = super::hostargs::RootArgs {
             sysfs_root: args.backend.sysfs_root.clone(),
         };
         println!("{}", super::libvirt::render(&vif, &opts, &root)?);

@@ -15,7 +15,7 @@ mod view;
 /// The records live in [`crate::store`]; re-exported for the engine's callers.
 pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 pub use allocate::{AllocateOutcome, Plan};
-pub use pools::{PoolReport, PoolsReport};
+pub use pools::{pool_of_vfs, PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;

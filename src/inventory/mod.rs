@@ -25,6 +25,18 @@ pub use table::render_table;
 
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set
 /// and they are no longer `free`.
+/// Marks each VF with the pool the config gives it (`pools`: VF address → physnet).
+pub fn apply_pools(
+    inv: &mut Inventory,
+    pools: &std::collections::BTreeMap<crate::types::PciAddress, String>,
+) {
+    for pf in &mut inv.physical_functions {
+        for vf in &mut pf.vfs {
+            vf.pool = pools.get(&vf.device.address).cloned();
+        }
+    }
+}
+
 pub fn apply_allocations(inv: &mut Inventory, allocs: &[crate::store::Allocation]) {
     for pf in &mut inv.physical_functions {
         for vf in &mut pf.vfs {
