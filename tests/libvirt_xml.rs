@@ -11,6 +11,7 @@
 //! makes that a failure).
 
 mod common;
+mod support;
 
 use std::path::Path;
 
@@ -514,4 +515,72 @@ fn allocate_prints_the_vif_then_the_element() {
     if libvirt_tools() {
         libvirt_accepts(dir.path(), "allocate_direct", &xml);
     }
+}
+
+/// `vifman plug --libvirt` in a private netns: the JSON report, then the element for what
+/// was plugged — the TAP vifman created, referenced with managed="no" — which libvirt accepts.
+#[test]
+fn plug_prints_the_element_for_the_plugged_tap() {
+    support::in_netns("libvirt_plug", || {
+        let dir = tempfile::tempdir().unwrap();
+        let run_dir = dir.path().join("run");
+        let vifs = [
+            (
+                "generic",
+                "taplv0",
+                obj(
+                    "VIFGeneric",
+                    json!({"id": VIF_ID, "address": MAC, "vif_name": "taplv0",
+                           "network": network(None, Some(1400), None)}),
+                ),
+            ),
+            (
+                "bridge",
+                "taplv1",
+                obj(
+                    "VIFBridge",
+                    json!({"id": VIF_ID, "address": MAC, "vif_name": "taplv1",
+                           "bridge_name": "brlv0",
+                           "network": network(Some("brlv0"), Some(1400), None)}),
+                ),
+            ),
+        ];
+        for (name, tap, vif) in vifs {
+            let f = dir.path().join(format!("{name}.json"));
+            std::fs::write(&f, serde_json::to_vec(&vif).unwrap()).unwrap();
+            let cmd = |verb: &str, extra: &[&str]| {
+                let mut a = vec![
+                    verb,
+                    f.to_str().unwrap(),
+                    "--instance-uuid",
+                    support::VM_UUID,
+                    "--create-bridge",
+                    "--run-dir",
+                    run_dir.to_str().unwrap(),
+                ];
+                a.extend_from_slice(extra);
+                vifman(&a)
+            };
+            let o = cmd("plug", &["--libvirt"]);
+            assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+            let out = text(&o.stdout);
+            let (report, xml) = out.split_once('\n').unwrap();
+            let report: J = serde_json::from_str(report).expect("the report comes first");
+            assert!(report.is_object(), "{report}");
+            assert_eq!(
+                xml.trim_end(),
+                format!("<interface type=\"ethernet\">\n  <mac address=\"{MAC}\"/>\n  <model type=\"virtio\"/>\n  <mtu size=\"1400\"/>\n  <target dev=\"{tap}\" managed=\"no\"/>\n</interface>"),
+                "{name}"
+            );
+            assert!(
+                support::link_names().iter().any(|l| l == tap),
+                "{name}: the TAP exists"
+            );
+            if libvirt_tools() {
+                libvirt_accepts(dir.path(), &format!("plug_{name}"), xml.trim_end());
+            }
+            let o = cmd("unplug", &[]);
+            assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        }
+    });
 }

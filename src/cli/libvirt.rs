@@ -46,8 +46,8 @@ pub fn render(vif: &VersionedObject, opts: &Options, root: &RootArgs) -> anyhow:
     // Only VIFDirect needs sysfs; do not require a sysfs tree for anything else.
     let dev = if vif.name() == "VIFDirect" && !opts.plugged {
         let sysfs = root.open()?;
-        let d = libvirt::device(vif, opts, &libvirt::sysfs_netdev(&sysfs));
-        d
+        let netdev_of = libvirt::sysfs_netdev(&sysfs);
+        libvirt::device(vif, opts, &netdev_of)
     } else {
         libvirt::device(vif, opts, &|a| {
             Err(libvirt::LibvirtError::Netdev {
