@@ -14,6 +14,7 @@ PKGS=(
   dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
   libvirt-clients          # libvirt XML tests: virt-xml-validate (libvirt's schemas) and virsh (test:///default driver, built into libvirt0)
   libxml2-utils            # xmllint, which virt-xml-validate runs
+  systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
 )
 
 missing=()

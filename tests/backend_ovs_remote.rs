@@ -1,18 +1,17 @@
 //! OVSDB over tcp: and ssl: remotes (os-vif's `ovsdb_connection`), against the private OVS of
-//! tests/support listening on each: `ovs-vsctl set-manager ptcp:6640:127.0.0.1` (os-vif's
+//! tests/common listening on each: `ovs-vsctl set-manager ptcp:6640:127.0.0.1` (os-vif's
 //! default remote) and `pssl:6641:127.0.0.1` with certificates made by `ovs-pki` in the test.
 //! Each test runs in its own network namespace, so the fixed ports are private. A refused or
 //! untrusted remote is a clear error and leaves nothing behind.
 
 mod common;
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::*;
 use serde_json::{json, Value as J};
-use support::*;
 use vifman::backend::ovs::remote::TlsFiles;
 use vifman::backend::{select, Config, Instance};
 
@@ -241,12 +240,12 @@ fn ssl_remote_with_ovs_pki_certificates() {
             .collect()
         };
         let a = args("plug");
-        let o = common::vifman(&a.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(o.status.success(), "{}", common::text(&o.stderr));
+        let o = vifman(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(sb.row("Port", "tapssl4").is_some());
         let a = args("unplug");
-        let o = common::vifman(&a.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(o.status.success(), "{}", common::text(&o.stderr));
+        let o = vifman(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(sb.row("Port", "tapssl4").is_none());
     });
 }

@@ -11,11 +11,10 @@
 //! makes that a failure).
 
 mod common;
-mod support;
 
 use std::path::Path;
 
-use common::{have, os_vif_obj as obj, text, vifman, NFV};
+use common::{in_netns, link_names, obj, text, vifman, which, NFV, VM_UUID};
 use serde_json::{json, Value as J};
 
 const MAC: &str = "fa:16:3e:00:00:01";
@@ -306,7 +305,9 @@ fn domain(name: &str, device: &str) -> String {
 }
 
 fn libvirt_tools() -> bool {
-    let ok = have("virt-xml-validate") && have("virsh") && have("xmllint");
+    let ok = which("virt-xml-validate").is_some()
+        && which("virsh").is_some()
+        && which("xmllint").is_some();
     if !ok {
         assert!(
             std::env::var_os("VIFMAN_REQUIRE_LIBVIRT").is_none(),
@@ -521,7 +522,7 @@ fn allocate_prints_the_vif_then_the_element() {
 /// was plugged — the TAP vifman created, referenced with managed="no" — which libvirt accepts.
 #[test]
 fn plug_prints_the_element_for_the_plugged_tap() {
-    support::in_netns("libvirt_plug", || {
+    in_netns("libvirt_plug", || {
         let dir = tempfile::tempdir().unwrap();
         let run_dir = dir.path().join("run");
         let vifs = [
@@ -553,7 +554,7 @@ fn plug_prints_the_element_for_the_plugged_tap() {
                     verb,
                     f.to_str().unwrap(),
                     "--instance-uuid",
-                    support::VM_UUID,
+                    VM_UUID,
                     "--create-bridge",
                     "--run-dir",
                     run_dir.to_str().unwrap(),
@@ -573,7 +574,7 @@ fn plug_prints_the_element_for_the_plugged_tap() {
                 "{name}"
             );
             assert!(
-                support::link_names().iter().any(|l| l == tap),
+                link_names().iter().any(|l| l == tap),
                 "{name}: the TAP exists"
             );
             if libvirt_tools() {

@@ -38,9 +38,9 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     let root = root_args.open()?;
     let mut inv = inventory::collect(&root, &root_args.label());
     let state_dir = &args.host.state_dir;
-    let allocs = crate::store::read_allocations(state_dir)
+    let st = crate::store::read_state(state_dir)
         .with_context(|| format!("reading allocations from {}", state_dir.display()))?;
-    inventory::apply_allocations(&mut inv, &allocs);
+    inventory::apply_store(&mut inv, &st);
     if let Some(config) = args.host.config_if_any()? {
         let host = crate::host::RealHost::new(root_args.open()?);
         let pools = crate::engine::pool_of_vfs(&host, &config).context("matching VFs to pools")?;

@@ -132,6 +132,7 @@ pub fn errno_name(e: i32) -> &'static str {
         libc::EAGAIN => "EAGAIN",
         libc::ENOSPC => "ENOSPC",
         libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ENETDOWN => "ENETDOWN",
         _ => "errno",
     }
 }
@@ -225,6 +226,17 @@ pub trait Host {
     fn noiommu(&self) -> bool {
         self.sysfs(Sealed(())).noiommu()
     }
+    /// Is the netdev administratively up (IFF_UP)?
+    fn admin_up(&self, ifname: &IfName) -> Option<bool> {
+        self.sysfs(Sealed(())).netdev_admin_up(ifname.as_str())
+    }
+    fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
+        self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())
+    }
+    /// The function's PCIe DSN or VPD serial (see [`crate::sysfs::serial`]).
+    fn device_serial(&self, a: &PciAddress) -> Option<String> {
+        self.sysfs(Sealed(())).device_serial(a)
+    }
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError>;
     /// One PF's VF state (cheaper than a full dump on a big host). The PF is named, never
     /// given by ifindex: an index remembered from an earlier run may now be another link.
@@ -235,6 +247,10 @@ pub trait Host {
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError>;
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;
+    /// Administratively down (undoing a `link_up`, or a policy's `up = false`).
+    fn link_down(&self, ifname: &IfName) -> Result<(), HostError>;
+    /// A netdev's MTU (RTM_SETLINK IFLA_MTU).
+    fn set_mtu(&self, ifname: &IfName, mtu: u32) -> Result<(), HostError>;
     /// Block until `ready()` holds, re-checking on each kernel event (uevent), never by
     /// fixed sleeps; fail after `timeout`.
     fn wait_until(

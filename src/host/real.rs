@@ -117,6 +117,30 @@ impl Host for RealHost {
             .map_err(|e| HostError::from_rtnl(format!("{ifname} up"), e))
     }
 
+    fn link_down(&self, ifname: &IfName) -> Result<(), HostError> {
+        self.live(&format!("set {ifname} down"))?;
+        let _span = tracing::info_span!("rtm_setlink_down", ifname = %ifname).entered();
+        let down = LinkChange {
+            up: Some(false),
+            ..Default::default()
+        };
+        Rtnl::open()
+            .and_then(|mut s| s.request(Request::set_link_by_name(ifname.as_str(), &down)))
+            .map_err(|e| HostError::from_rtnl(format!("{ifname} down"), e))
+    }
+
+    fn set_mtu(&self, ifname: &IfName, mtu: u32) -> Result<(), HostError> {
+        self.live(&format!("set {ifname} mtu {mtu}"))?;
+        let _span = tracing::info_span!("rtm_setlink_mtu", ifname = %ifname, mtu).entered();
+        let change = LinkChange {
+            mtu: Some(mtu),
+            ..Default::default()
+        };
+        Rtnl::open()
+            .and_then(|mut s| s.request(Request::set_link_by_name(ifname.as_str(), &change)))
+            .map_err(|e| HostError::from_rtnl(format!("{ifname} mtu {mtu}"), e))
+    }
+
     fn wait_until(
         &self,
         what: &str,

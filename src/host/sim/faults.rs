@@ -23,6 +23,9 @@ fn errno_of(name: &str) -> i32 {
         "EOPNOTSUPP" => libc::EOPNOTSUPP,
         "ENOMEM" => libc::ENOMEM,
         "ETIMEDOUT" => libc::ETIMEDOUT,
+        "ENETDOWN" => libc::ENETDOWN,
+        "ERANGE" => libc::ERANGE,
+        "ENOSPC" => libc::ENOSPC,
         _ => libc::EIO,
     }
 }
