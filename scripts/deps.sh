@@ -15,6 +15,7 @@ PKGS=(
   libvirt-clients          # libvirt XML tests: virt-xml-validate (libvirt's schemas) and virsh (test:///default driver, built into libvirt0)
   libxml2-utils            # xmllint, which virt-xml-validate runs
   systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
+  containernetworking-plugins  # CNI tests: host-local/static IPAM and a chained tuning plugin (/usr/lib/cni)
 )
 
 missing=()

@@ -585,3 +585,85 @@ fn crash_part_way_is_undone_by_reconcile_repair() {
         assert!(!sim.ok("allocations", &[]).contains("active"));
     }
 }
+
+/// A policy for a PF held whole (the second i350 port, by alias; the first one carries the
+/// fixture's default route, which a policy may not touch).
+const HELD_POLICY: &str = "[[pf]]\naddress = \"0000:18:00.1\"\nnumvfs = 2\n";
+
+#[test]
+fn boot_replay_puts_whole_devices_back_on_vfio_and_plans_nothing_over_them() {
+    let sim = Sim::new(CONFIG);
+    let pol = sim.state.parent().unwrap().join("p.toml");
+    std::fs::write(&pol, HELD_POLICY).unwrap();
+    let pol = pol.display().to_string();
+    let pristine = sim.snapshot();
+    sim.ok(
+        "allocate",
+        &["--alias", "i350", "--count", "2", "--instance", INST],
+    );
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    let held = sim.snapshot();
+    assert_eq!(held["0000:18:00.1"].0.as_deref(), Some("vfio-pci"));
+    assert_eq!(held["0000:d9:00.0"].0.as_deref(), Some("vfio-pci"));
+    sim.refused("apply", &["--policy", &pol], "passed through whole");
+    assert_eq!(sim.snapshot(), held, "a refused apply changed the host");
+
+    // Reboot: the simulated kernel starts from its fixture again, the store is kept.
+    std::fs::remove_dir_all(sim.root()).unwrap();
+    assert_eq!(sim.snapshot(), pristine);
+    let out = sim.ok("apply", &["--boot", "--policy", &pol]);
+    assert!(out.contains("restored 0000:18:00.0,0000:18:00.1"), "{out}");
+    assert!(out.contains("restored 0000:d9:00.0"), "{out}");
+    assert!(out.contains("waits for the release"), "{out}");
+    assert_eq!(
+        sim.snapshot(),
+        held,
+        "boot replay did not rebuild the passthrough"
+    );
+    // A second --boot (no reboot in between) changes nothing and says so.
+    let again = sim.ok("apply", &["--boot", "--policy", &pol]);
+    assert!(again.contains("already on vfio-pci"), "{again}");
+    sim.ok("release", &["--instance", INST, "--alias", "i350"]);
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+    assert_eq!(sim.snapshot(), pristine, "release after boot replay");
+}
+
+#[test]
+fn boot_replay_that_cannot_rebind_marks_lost_and_leaves_the_boot_state() {
+    let sim = Sim::new(CONFIG);
+    let pol = sim.state.parent().unwrap().join("p.toml");
+    // A policy already in effect: the only work of this boot is the replay.
+    std::fs::write(&pol, "[[pf]]\naddress = \"0000:18:00.1\"\nnumvfs = 0\n").unwrap();
+    let pol = pol.display().to_string();
+    let pristine = sim.snapshot();
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    std::fs::remove_dir_all(sim.root()).unwrap();
+    let mut a: Vec<String> = vec!["apply".into()];
+    a.extend(host_args(&sim.state, &sim.config));
+    for x in ["--boot", "--policy", &pol] {
+        a.push(x.into());
+    }
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let o = Vifman::new(&a).env("VIFMAN_SIM_FAIL", "probe:EIO").output();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("LOST 0000:d9:00.0") && out.contains("EIO"),
+        "{out}"
+    );
+    assert_eq!(
+        sim.snapshot(),
+        pristine,
+        "a failed replay left a device half-moved"
+    );
+    // Lost, not dropped: the drive is still held, reconcile names the reason.
+    sim.refused(
+        "allocate",
+        &["--alias", "nvme", "--instance", INST, "--vif-id", VIF_VF],
+        "not enough free devices in alias nvme",
+    );
+    let drift = sim.ok("reconcile", &[]);
+    assert!(drift.contains("lost: 0000:d9:00.0 to vfio-pci"), "{drift}");
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+    assert_eq!(sim.snapshot(), pristine);
+}

@@ -45,6 +45,9 @@ pub struct DeviceAllocation {
     /// The os-vif primitive(s) handed out: one object, or a list when more than one device.
     pub vif: serde_json::Value,
     pub created: u64,
+    /// Why a record is `lost` (boot replay could not put its devices back on vfio-pci).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_reason: Option<String>,
 }
 
 impl DeviceAllocation {

@@ -6,6 +6,7 @@
 //! execute (step by step, undo that PF's steps on failure) → boot replay.
 
 mod boot;
+mod boot_whole;
 mod exec;
 pub mod integration;
 mod mac;
@@ -30,6 +31,9 @@ pub enum ApplyError {
     /// The plan would remove or reconfigure allocated VFs.
     #[error("the plan would disturb allocated VFs (nothing was changed; --force overrides):\n{}", .0.join("\n"))]
     Allocated(Vec<String>),
+    /// The policy names PFs handed to guests whole; no apply (not even forced) touches them.
+    #[error("the policy names PFs passed through whole (nothing was changed; release them first, --force does not override):\n{}", .0.join("\n"))]
+    HeldWhole(Vec<String>),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -159,6 +163,9 @@ impl Engine<'_> {
         if !planned.conflicts.is_empty() && !opts.force && !opts.boot {
             return Err(ApplyError::Allocated(planned.conflicts));
         }
+        if !planned.held_whole.is_empty() && !opts.force && !opts.boot && !read_only {
+            return Err(ApplyError::HeldWhole(planned.held_whole));
+        }
         let mut report = ApplyReport {
             simulated: self.host.simulated(),
             outcome: Outcome::Planned,
@@ -210,7 +217,9 @@ impl Engine<'_> {
         // Allocations are restored even after a failed step: a guest whose VF sits on a PF
         // that applied cleanly should not lose it to another PF's failure.
         if opts.boot {
-            report.boot = Some(boot::replay(self.host, &scan, store, &mut st)?);
+            let mut outcome = boot::replay(self.host, &scan, store, &mut st)?;
+            boot_whole::replay(self.host, store, &mut st, &mut outcome)?;
+            report.boot = Some(outcome);
         }
         Ok(report)
     }

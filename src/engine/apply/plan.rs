@@ -71,6 +71,9 @@ pub(super) struct Planned {
     pub steps: Vec<Step>,
     pub deferred: Vec<String>,
     pub conflicts: Vec<String>,
+    /// PFs passed through whole: the plan leaves them alone (never forced, also at boot,
+    /// where the replay puts them back on vfio-pci); a plain apply names them as an error.
+    pub held_whole: Vec<String>,
     /// Each policy VF's MAC and driver once the plan is carried out (see [`PolicyVf`]).
     pub policy_vfs: Vec<PolicyVf>,
 }
@@ -143,6 +146,7 @@ pub(super) fn plan(
         steps: vec![],
         deferred: vec![],
         conflicts: vec![],
+        held_whole: vec![],
         policy_vfs: vec![],
     };
     for r in resolved {
@@ -168,6 +172,19 @@ fn plan_pf(
     let want = p.numvfs.unwrap_or(cur);
     let recreate = want != cur;
     let creating = recreate && want > 0;
+    // A PF handed to a guest whole is the guest's: no step touches it (its netdev is gone
+    // anyway while it sits on vfio-pci), and --force does not change that.
+    if let Some(w) = st.whole_holder(&pf) {
+        let msg = format!(
+            "{pf}: passed through whole (allocation {}); its policy (sriov_numvfs {cur} -> {want}, ...) waits for the release",
+            w.id
+        );
+        if recreate {
+            out.held_whole.push(msg.clone());
+        }
+        out.deferred.push(msg);
+        return Ok(());
+    }
     let admin_up = r
         .netdev
         .as_ref()
@@ -180,12 +197,6 @@ fn plan_pf(
         .iter()
         .filter(|a| a.pf == pf && a.phase != Phase::Lost)
         .collect();
-    if let (true, Some(w)) = (recreate, st.whole_holder(&pf)) {
-        out.conflicts.push(format!(
-            "{pf}: passed through whole (allocation {}); sriov_numvfs {cur} -> {want} waits for its release",
-            w.id
-        ));
-    }
     if recreate && cur > 0 {
         for a in allocs.iter().filter(|a| a.vf_index < cur) {
             out.conflicts.push(format!(

@@ -34,7 +34,11 @@ impl Engine<'_> {
                         Phase::Releasing => DriftKind::InterruptedRelease,
                         _ => DriftKind::Lost,
                     };
-                    let mut x = d(kind, first, "interrupted before it finished".into());
+                    let why = match (&rec.phase, &rec.lost_reason) {
+                        (Phase::Lost, Some(r)) => format!("lost: {r}"),
+                        _ => "interrupted before it finished".into(),
+                    };
+                    let mut x = d(kind, first, why);
                     if repair && rec.phase != Phase::Lost {
                         let failures = self.restore_whole(rec);
                         if failures.is_empty() {

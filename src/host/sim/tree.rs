@@ -547,12 +547,23 @@ impl<'a> Tree<'a> {
         let pf = self
             .resolve(&dir.join("physfn"))
             .and_then(|p| p.file_name()?.to_str()?.parse::<PciAddress>().ok());
+        let overridden = !over.is_empty() && over != "(null)";
+        // The PCI core's pci_device_can_probe(): a VF of a PF with sriov_drivers_autoprobe=0
+        // is probed by no driver unless driver_override names one; the write still succeeds.
+        if !overridden {
+            if let Some(pf_dir) = pf.and_then(|p| self.device_dir(&p)) {
+                let ap = self.read(pf_dir.join("sriov_drivers_autoprobe"));
+                if ap.as_deref().map(str::trim) == Some("0") {
+                    return Ok(());
+                }
+            }
+        }
         let (vendor, device) = (
             self.read_hex(dev, "vendor").unwrap_or(0),
             self.read_hex(dev, "device").unwrap_or(0),
         );
         let model = crate::hwdb::lookup(vendor, device);
-        let driver = if !over.is_empty() && over != "(null)" {
+        let driver = if overridden {
             over
         } else {
             match model {
