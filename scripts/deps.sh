@@ -12,6 +12,8 @@ PKGS=(
   openvswitch-switch       # backend tests: private ovsdb-server + ovs-vswitchd (netdev datapath)
   openvswitch-switch-dpdk  # backend tests: vhost-user ports (ovs-vswitchd-dpdk, --no-huge)
   dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
+  libvirt-clients          # libvirt XML tests: virt-xml-validate (libvirt's schemas) and virsh (test:///default driver, built into libvirt0)
+  libxml2-utils            # xmllint, which virt-xml-validate runs
   systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
   containernetworking-plugins  # CNI tests: host-local/static IPAM and a chained tuning plugin (/usr/lib/cni)
 )

@@ -11,5 +11,6 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --check
 cargo clippy --all-targets --all-features -- -D warnings
 export VIFMAN_REQUIRE_INTEROP=1
+export VIFMAN_REQUIRE_LIBVIRT=1   # deps.sh installed virt-xml-validate and virsh
 cargo test --all-features --no-fail-fast 2>&1
 echo "test.sh: done in $(( $(date +%s) - start ))s" >&2

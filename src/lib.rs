@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod host;
 pub mod hwdb;
 pub mod inventory;
+pub mod libvirt;
 pub mod netlink;
 pub mod rtnl;
 pub mod store;

@@ -179,12 +179,24 @@ fn unreachable_ovsdb_names_the_socket_and_creates_nothing() {
         assert!(msg.contains("cannot connect to OVSDB socket"), "{msg}");
         assert_eq!(link_names(), before, "no tap left behind");
 
+        // os-vif's default remote, with nothing listening in this netns: refused.
         let c = Config {
             ovsdb: "tcp:127.0.0.1:6640".into(),
             ..Config::default()
         };
         let e = select(&vif, &c).unwrap().plug(&vif, &inst()).unwrap_err();
-        assert!(e.to_string().contains("only unix:PATH"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("cannot connect to OVSDB socket tcp:127.0.0.1:6640"),
+            "{e}"
+        );
+        assert_eq!(link_names(), before, "no tap left behind");
+        let c = Config {
+            ovsdb: "ptcp:6640".into(),
+            ..Config::default()
+        };
+        let e = select(&vif, &c).unwrap().plug(&vif, &inst()).unwrap_err();
+        assert!(e.to_string().contains("expected unix:PATH, tcp:"), "{e}");
     });
 }
 

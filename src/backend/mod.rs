@@ -27,8 +27,11 @@ use crate::vif::VersionedObject;
 /// Host-wide settings, the equivalent of os-vif's `[os_vif_ovs]` options plus ours.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// OVSDB endpoint, `unix:PATH`.
+    /// OVSDB remote: `unix:PATH`, `tcp:IP[:PORT]` or `ssl:IP[:PORT]` (os-vif's
+    /// `ovsdb_connection`).
     pub ovsdb: String,
+    /// Key, certificate and CA for an `ssl:` remote.
+    pub ovsdb_tls: Option<ovs::remote::TlsFiles>,
     /// How long to wait for OVSDB replies and for ovs-vswitchd to apply a change.
     pub ovs_timeout: Duration,
     /// Put new OVS ports on VLAN 4095 until an agent wires them (os-vif `isolate_vif`).
@@ -56,6 +59,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             ovsdb: "unix:/var/run/openvswitch/db.sock".into(),
+            ovsdb_tls: None,
             ovs_timeout: Duration::from_secs(120),
             isolate_vif: false,
             network_device_mtu: 1500,

@@ -1,90 +1,14 @@
 //! VF assignment commands: allocate, release, allocations, reconcile, numvfs, pools.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
 
-use super::inventory::RootArgs;
-use crate::config::{Config, DEFAULT_PATH};
+pub use super::hostargs::HostArgs;
 use crate::engine::{AllocMode, AllocateRequest, Engine};
-use crate::host::{Host, RealHost, SimHost};
+use crate::host::Host;
 use crate::types::Uuid;
-
-/// Where the host, the config and the state are; shared by every command that changes things.
-#[derive(Debug, Clone, Args)]
-pub struct HostArgs {
-    #[command(flatten)]
-    pub root: RootArgs,
-    /// Act on a simulated kernel over the --sysfs-root fixture (kept in the state dir), not
-    /// on hardware.
-    #[arg(long)]
-    pub simulate: bool,
-    /// Allocation store directory.
-    #[arg(long, value_name = "DIR", default_value = crate::store::DEFAULT_STATE_DIR, env = "VIFMAN_STATE_DIR")]
-    pub state_dir: PathBuf,
-    /// Pools and exclusions (TOML, see docs/assignment.md).
-    #[arg(long, value_name = "FILE", env = "VIFMAN_CONFIG")]
-    pub config: Option<PathBuf>,
-}
-
-impl HostArgs {
-    pub fn host(&self) -> anyhow::Result<Box<dyn Host>> {
-        if self.simulate {
-            if self.root.sysfs_root == std::path::Path::new("/") {
-                return Err(anyhow!("--simulate needs --sysfs-root pointing at a fixture tree (e.g. fixtures/sysfs/nfv-host)"));
-            }
-            // The simulated kernel keeps its copy in the state dir: create that 0700 first.
-            crate::store::create_state_dir(&self.state_dir)?;
-            Ok(Box::new(
-                SimHost::open(&self.root.sysfs_root, &self.state_dir)
-                    .map_err(|e| anyhow!("{e}"))?,
-            ))
-        } else {
-            Ok(Box::new(RealHost::new(self.root.open()?)))
-        }
-    }
-
-    /// The host, for a command that changes it: a fixture tree changes only through the
-    /// simulated kernel, never by recording allocations against files nobody acts on.
-    pub fn host_to_change(&self, changes: bool) -> anyhow::Result<Box<dyn Host>> {
-        if changes && !self.simulate && self.root.sysfs_root != std::path::Path::new("/") {
-            return Err(anyhow!(
-                "--sysfs-root {} is a fixture tree, not the live system; add --simulate to act on it through the simulated kernel",
-                self.root.sysfs_root.display()
-            ));
-        }
-        if changes && !self.simulate {
-            // sysfs writes need CAP_SYS_ADMIN, RTM_SETLINK needs CAP_NET_ADMIN.
-            super::privilege::require(
-                "changing SR-IOV state",
-                &[
-                    super::privilege::CAP_NET_ADMIN,
-                    super::privilege::CAP_SYS_ADMIN,
-                ],
-            )?;
-        }
-        self.host()
-    }
-
-    pub fn config(&self) -> anyhow::Result<Config> {
-        match &self.config {
-            Some(p) => Ok(Config::load(p)?),
-            None => {
-                let p = std::path::Path::new(DEFAULT_PATH);
-                if p.exists() {
-                    Ok(Config::load(p)?)
-                } else {
-                    Ok(Config {
-                        exclude_default_route: true,
-                        ..Default::default()
-                    })
-                }
-            }
-        }
-    }
-}
 
 fn on_off(s: &str) -> Result<bool, String> {
     match s {
@@ -148,6 +72,10 @@ pub struct AllocateArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After the os-vif JSON, print the libvirt device element for the VF (docs/libvirt.md):
+    /// <interface type='hostdev'> or <interface type='direct'>.
+    #[arg(long)]
+    pub libvirt: bool,
     /// Skip the hwdb capability check and let the kernel refuse (for testing rollback).
     #[arg(long, hide = true)]
     pub force_unsupported: bool,
@@ -205,9 +133,41 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
                 if host.simulated() { " [simulated]" } else { "" }
             );
             println!("{}", serde_json::to_string_pretty(&v)?);
+            if a.libvirt {
+                println!("{}", libvirt_xml(&v, mode, host.as_ref())?);
+            }
         }
     }
     Ok(())
+}
+
+/// The libvirt element for an allocation: a VF vifman already bound to vfio-pci is
+/// `managed='no'` (libvirt must not rebind it); a macvtap's lower device is the VF's netdev
+/// as the host (real or simulated) sees it.
+fn libvirt_xml(
+    prim: &serde_json::Value,
+    mode: AllocMode,
+    host: &dyn Host,
+) -> anyhow::Result<String> {
+    let vif = crate::vif::from_primitive(prim, crate::vif::Mode::Strict)
+        .map_err(|e| anyhow!("re-reading the emitted VIF: {e}"))?;
+    let opts = crate::libvirt::Options {
+        hostdev_managed: mode != AllocMode::HostdevVfio,
+        ..Default::default()
+    };
+    let netdev_of = |addr| {
+        host.netdevs_of(&addr)
+            .into_iter()
+            .next()
+            .map(|n| n.to_string())
+            .ok_or(crate::libvirt::LibvirtError::Netdev {
+                addr,
+                msg: "no netdev (bound to vfio-pci?)".into(),
+            })
+    };
+    let dev = crate::libvirt::device(&vif, &opts, &netdev_of)
+        .map_err(|e| anyhow!("libvirt device for {}: {e}", vif.name()))?;
+    Ok(dev.to_xml())
 }
 
 #[derive(Debug, Args)]

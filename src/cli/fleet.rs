@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
-use super::assign::HostArgs;
+use super::hostargs::HostArgs;
 use crate::engine::AllocMode;
 use crate::fleet::metrics::Metrics;
 use crate::fleet::placement::{self, Client};

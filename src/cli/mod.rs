@@ -8,7 +8,9 @@ pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
 pub mod generate;
+pub mod hostargs;
 pub mod inventory;
+pub mod libvirt;
 pub mod pci;
 pub mod plug;
 pub mod privilege;

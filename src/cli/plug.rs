@@ -32,20 +32,36 @@ pub struct PlugArgs {
     pub instance_name: String,
     #[arg(long, default_value = "")]
     pub project_id: String,
+    /// After the JSON report (plug only), print the libvirt device element for the plugged
+    /// VIF (docs/libvirt.md): TAPs and macvtaps vifman created appear as
+    /// type='ethernet' managed='no'.
+    #[arg(long)]
+    pub libvirt: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct BackendArgs {
-    /// OVSDB endpoint.
+    /// OVSDB remote, as os-vif's ovsdb_connection: unix:PATH, tcp:IP[:PORT] or
+    /// ssl:IP[:PORT] (port 6640 by default; os-vif's own default is tcp:127.0.0.1:6640).
     #[arg(
         long,
-        value_name = "unix:PATH",
+        value_name = "unix:PATH|tcp:IP:PORT|ssl:IP:PORT",
         env = "VIFMAN_OVSDB",
         default_value = "unix:/var/run/openvswitch/db.sock"
     )]
     pub ovsdb: String,
+    /// ssl: remotes: our private key (PEM), as ovs-vsctl --private-key / ovsdbapp ssl_key_file.
+    #[arg(long, value_name = "FILE", env = "VIFMAN_OVSDB_PRIVATE_KEY", requires_all = ["certificate", "ca_cert"])]
+    pub private_key: Option<PathBuf>,
+    /// ssl: remotes: our certificate (PEM), as ovs-vsctl --certificate / ssl_cert_file.
+    #[arg(long, value_name = "FILE", env = "VIFMAN_OVSDB_CERTIFICATE", requires_all = ["private_key", "ca_cert"])]
+    pub certificate: Option<PathBuf>,
+    /// ssl: remotes: the CA the server's certificate must chain to (PEM), as ovs-vsctl
+    /// --ca-cert / ssl_ca_cert_file. Host names are not checked, as in OVS.
+    #[arg(long, value_name = "FILE", env = "VIFMAN_OVSDB_CA_CERT", requires_all = ["private_key", "certificate"])]
+    pub ca_cert: Option<PathBuf>,
     /// Seconds to wait for OVSDB and for ovs-vswitchd to apply a change; 0 waits
     /// indefinitely, like os-vif's ovs_vsctl_timeout.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
@@ -82,6 +98,14 @@ impl BackendArgs {
     pub fn config(&self) -> Config {
         Config {
             ovsdb: self.ovsdb.clone(),
+            ovsdb_tls: match (&self.private_key, &self.certificate, &self.ca_cert) {
+                (Some(k), Some(c), Some(ca)) => Some(backend::ovs::remote::TlsFiles {
+                    private_key: k.clone(),
+                    certificate: c.clone(),
+                    ca_cert: ca.clone(),
+                }),
+                _ => None,
+            },
             ovs_timeout: match self.ovs_timeout {
                 0 => Duration::from_secs(365 * 24 * 3600),
                 s => Duration::from_secs(s),
@@ -167,6 +191,16 @@ pub fn plug(args: PlugArgs) -> anyhow::Result<()> {
         .plug(&vif, &inst)
         .with_context(|| format!("plug {} ({})", vif_label(&vif), b.name()))?;
     println!("{}", serde_json::to_string(&report.to_json())?);
+    if args.libvirt {
+        let opts = crate::libvirt::Options {
+            plugged: true,
+            ..Default::default()
+        };
+        let root = super::hostargs::RootArgs {
+            sysfs_root: args.backend.sysfs_root.clone(),
+        };
+        println!("{}", super::libvirt::render(&vif, &opts, &root)?);
+    }
     Ok(())
 }
 

@@ -26,6 +26,9 @@ pub enum VifCommand {
         #[arg(long)]
         compact: bool,
     },
+    /// Print the libvirt device element (<interface> or <hostdev>) nova's libvirt driver
+    /// would build for this VIF (docs/libvirt.md).
+    Libvirt(super::libvirt::LibvirtArgs),
 }
 
 #[derive(Debug, Args)]
@@ -38,7 +41,7 @@ pub struct Input {
     pub lenient: bool,
 }
 
-fn read_input(input: &Input) -> anyhow::Result<VersionedObject> {
+pub(super) fn read_input(input: &Input) -> anyhow::Result<VersionedObject> {
     let text = if input.file == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -63,6 +66,7 @@ fn read_input(input: &Input) -> anyhow::Result<VersionedObject> {
 
 pub fn run(cmd: VifCommand) -> anyhow::Result<()> {
     match cmd {
+        VifCommand::Libvirt(args) => return super::libvirt::run(args),
         VifCommand::Show(input) => {
             let obj = read_input(&input)?;
             print!("{}", crate::vif::summary::render(&obj));

@@ -38,6 +38,24 @@ pub struct PoolsReport {
     pub explain: Vec<Explanation>,
 }
 
+/// The pool (physnet) `config` puts each VF of `host` in, excluded VFs left out. Reads the
+/// host only, never the store, so a read-only command (`inventory`) creates nothing.
+pub fn pool_of_vfs(
+    host: &dyn crate::host::Host,
+    config: &crate::config::Config,
+) -> Result<BTreeMap<crate::types::PciAddress, String>, EngineError> {
+    let view = HostView::load(host)?;
+    Ok(view
+        .vfs
+        .iter()
+        .filter(|v| view.exclusion(config, v).is_none())
+        .filter_map(|v| {
+            let (spec, _) = config.classify(&view.candidate(v));
+            Some((v.addr, spec?.physical_network.clone()?))
+        })
+        .collect())
+}
+
 impl Engine<'_> {
     pub fn pools(&self) -> Result<PoolsReport, EngineError> {
         let st: StoreState = self.open_store()?.load()?;

@@ -161,6 +161,7 @@ fn pf_entry<'a>(
                 admin,
                 free,
                 allocation: None,
+                pool: None,
             }
         })
         .collect();

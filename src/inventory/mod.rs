@@ -23,6 +23,18 @@ pub use source::{collect, load_link_dump};
 pub use status::outside_use;
 pub use table::render_table;
 
+/// Marks each VF with the pool the config gives it (`pools`: VF address → physnet).
+pub fn apply_pools(
+    inv: &mut Inventory,
+    pools: &std::collections::BTreeMap<crate::types::PciAddress, String>,
+) {
+    for pf in &mut inv.physical_functions {
+        for vf in &mut pf.vfs {
+            vf.pool = pools.get(&vf.device.address).cloned();
+        }
+    }
+}
+
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set
 /// and they are no longer `free`.
 pub fn apply_store(inv: &mut Inventory, st: &crate::store::StoreState) {

@@ -92,6 +92,10 @@ pub struct VfEntry {
     /// The vifman allocation holding this VF (`vif_id`, `instance_uuid`, `physnet`, `mode`,
     /// `phase`), from the state directory; `null` when none.
     pub allocation: Option<serde_json::Value>,
+    /// The pool (physnet) the config's device_spec puts this VF in, unless excluded; only
+    /// present when a config was read (`--config`, or the default file exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -63,9 +63,36 @@ fn lookup((vendor, device, sv, sd, class): Key) -> Names {
     if let (None, Some(v), Some(d)) = (&n.model, vendor, device) {
         n.model = crate::hwdb::lookup(v, d).map(|m| format!("{} VF", m.name));
     }
-    n.class = class.and_then(|c| {
-        pci_ids::Subclass::from_cid_sid((c >> 16) as u8, (c >> 8) as u8)
-            .map(|s| s.name().to_string())
-    });
+    n.class = class.map(class_name);
     n
+}
+
+/// A class code (`0xBBSSPP`) named the way lspci names it (pciutils `pci_lookup_name` with
+/// `PCI_LOOKUP_CLASS`): the subclass name; else the base class name with the 16-bit code,
+/// `Unassigned class [ffff]`; else `Class 1234`. Never the raw code alone, so a device
+/// reading all-ones (powered off, surprise-removed) still shows what lspci shows.
+pub fn class_name(class: u32) -> String {
+    let (base, sub) = ((class >> 16) as u8, (class >> 8) as u8);
+    let code = (class >> 8) & 0xffff;
+    if let Some(s) = pci_ids::Subclass::from_cid_sid(base, sub) {
+        return s.name().to_string();
+    }
+    match pci_ids::Class::from_id(base) {
+        Some(c) => format!("{} [{code:04x}]", c.name()),
+        None => format!("Class {code:04x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_name;
+
+    #[test]
+    fn class_names_follow_lspci() {
+        assert_eq!(class_name(0x020000), "Ethernet controller");
+        assert_eq!(class_name(0x010802), "Non-Volatile memory controller");
+        assert_eq!(class_name(0xffff00), "Unassigned class [ffff]");
+        assert_eq!(class_name(0x02ee00), "Network controller [02ee]");
+        assert_eq!(class_name(0x420100), "Class 4201");
+    }
 }

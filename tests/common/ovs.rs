@@ -99,6 +99,12 @@ impl OvsSandbox {
             &[
                 &dbf,
                 &format!("--remote=punix:{d}/db.sock"),
+                // As ovs-ctl starts it: managers and SSL files come from the database, so a
+                // test can add ptcp:/pssl: remotes with ovs-vsctl set-manager / set-ssl.
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+                "--private-key=db:Open_vSwitch,SSL,private_key",
+                "--certificate=db:Open_vSwitch,SSL,certificate",
+                "--bootstrap-ca-cert=db:Open_vSwitch,SSL,ca_cert",
                 &format!("--pidfile={d}/ovsdb-server.pid"),
                 &format!("--unixctl={d}/ovsdb-server.ctl"),
                 &format!("--log-file={d}/ovsdb-server.log"),

@@ -106,9 +106,13 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn connect(addr: &str, timeout: Duration) -> Result<Self> {
+    pub fn connect(
+        addr: &str,
+        tls: Option<&super::remote::TlsFiles>,
+        timeout: Duration,
+    ) -> Result<Self> {
         Ok(Client {
-            conn: Connection::connect(addr, timeout + Duration::from_secs(5))?,
+            conn: Connection::connect(addr, tls, timeout + Duration::from_secs(5))?,
             timeout,
         })
     }

@@ -1,8 +1,7 @@
 //! JSON-RPC 1.0 over a stream socket, as OVSDB speaks it (RFC 7047 §4): requests with ids,
 //! and server `echo` keep-alives that must be answered or the server drops us.
 
-use std::io::{BufReader, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use serde_json::{json, Value as J};
@@ -10,8 +9,11 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum OvsdbError {
-    #[error("unsupported OVSDB address {0:?}: only unix:PATH is supported")]
+    #[error("unsupported OVSDB address {0:?}: expected unix:PATH, tcp:IP[:PORT] or ssl:IP[:PORT]")]
     BadAddress(String),
+    /// TLS set-up or handshake with an `ssl:` remote failed (files, trust, protocol).
+    #[error("OVSDB {remote}: TLS: {msg}")]
+    Tls { remote: String, msg: String },
     /// The io error is part of the message, not a `source`, so the CLI prints it once.
     #[error("cannot connect to OVSDB socket {path}: {error}")]
     Connect { path: String, error: std::io::Error },
@@ -41,41 +43,30 @@ pub enum OvsdbError {
 
 pub type Result<T> = std::result::Result<T, OvsdbError>;
 
-type Reader =
-    serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<UnixStream>>, J>;
+use super::remote::{self, Remote, TlsFiles, Transport};
+
+/// Read buffer size; a reply larger than this is assembled from several reads.
+const CHUNK: usize = 64 * 1024;
 
 pub struct Connection {
     path: String,
-    writer: UnixStream,
-    reader: Reader,
+    stream: Box<dyn Transport>,
+    /// Bytes read but not yet parsed (a partial message, or the start of the next one).
+    buf: Vec<u8>,
     next_id: u64,
 }
 
 impl Connection {
-    /// `addr` is `unix:PATH` (the ovs-vsctl `--db` syntax).
-    pub fn connect(addr: &str, timeout: Duration) -> Result<Self> {
+    /// `addr` is an OVSDB remote (`unix:PATH`, `tcp:IP:PORT`, `ssl:IP:PORT`, the ovs-vsctl
+    /// `--db` syntax); `tls` is required for `ssl:`.
+    pub fn connect(addr: &str, tls: Option<&TlsFiles>, timeout: Duration) -> Result<Self> {
         let _s = tracing::debug_span!("ovsdb_connect", addr).entered();
-        let path = addr
-            .strip_prefix("unix:")
-            .ok_or_else(|| OvsdbError::BadAddress(addr.to_string()))?
-            .to_string();
-        let writer = UnixStream::connect(&path).map_err(|e| OvsdbError::Connect {
-            path: path.clone(),
-            error: e,
-        })?;
-        let io = |e: std::io::Error| OvsdbError::Io {
-            path: path.clone(),
-            msg: e.to_string(),
-        };
-        writer.set_read_timeout(Some(timeout)).map_err(io)?;
-        writer.set_write_timeout(Some(timeout)).map_err(io)?;
-        let reader =
-            serde_json::Deserializer::from_reader(BufReader::new(writer.try_clone().map_err(io)?))
-                .into_iter::<J>();
+        let remote: Remote = addr.parse()?;
+        let stream = remote::open(&remote, tls, timeout)?;
         Ok(Connection {
-            path,
-            writer,
-            reader,
+            path: remote.to_string(),
+            stream,
+            buf: Vec::new(),
             next_id: 1,
         })
     }
@@ -83,27 +74,47 @@ impl Connection {
     fn send(&mut self, msg: &J) -> Result<()> {
         let mut buf = serde_json::to_vec(msg).expect("json");
         buf.push(b'\n');
-        self.writer.write_all(&buf).map_err(|e| OvsdbError::Io {
-            path: self.path.clone(),
-            msg: e.to_string(),
-        })
+        self.stream
+            .write_all(&buf)
+            .and_then(|()| self.stream.flush())
+            .map_err(|e| OvsdbError::Io {
+                path: self.path.clone(),
+                msg: e.to_string(),
+            })
     }
 
+    /// The next JSON value from the stream. Messages are not delimited (RFC 7047 §4: a
+    /// stream of JSON texts), so bytes are buffered until one value parses.
     fn recv(&mut self) -> Result<J> {
-        match self.reader.next() {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(OvsdbError::Io {
+        loop {
+            let mut it = serde_json::Deserializer::from_slice(&self.buf).into_iter::<J>();
+            match it.next() {
+                Some(Ok(v)) => {
+                    let used = it.byte_offset();
+                    self.buf.drain(..used);
+                    return Ok(v);
+                }
+                Some(Err(e)) if !e.is_eof() => {
+                    return Err(OvsdbError::Io {
+                        path: self.path.clone(),
+                        msg: format!("bad JSON from server: {e}"),
+                    })
+                }
+                None => self.buf.clear(),
+                Some(Err(_)) => {}
+            }
+            let mut chunk = vec![0u8; CHUNK];
+            let n = self.stream.read(&mut chunk).map_err(|e| OvsdbError::Io {
                 path: self.path.clone(),
-                msg: if e.is_io() {
-                    format!("no reply: {e}")
-                } else {
-                    format!("bad JSON from server: {e}")
-                },
-            }),
-            None => Err(OvsdbError::Io {
-                path: self.path.clone(),
-                msg: "connection closed by server".into(),
-            }),
+                msg: format!("no reply: {e}"),
+            })?;
+            if n == 0 {
+                return Err(OvsdbError::Io {
+                    path: self.path.clone(),
+                    msg: "connection closed by server".into(),
+                });
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 

@@ -11,6 +11,7 @@ pub mod client;
 pub mod hybrid;
 pub mod jsonrpc;
 pub mod netdev;
+pub mod remote;
 pub mod spec;
 pub mod txn;
 

@@ -31,6 +31,7 @@ struct Created {
 #[derive(Debug, Clone)]
 pub struct Txn {
     ovsdb: String,
+    tls: Option<super::remote::TlsFiles>,
     timeout: Duration,
 }
 
@@ -38,12 +39,17 @@ impl Txn {
     pub fn new(cfg: &Config) -> Self {
         Txn {
             ovsdb: cfg.ovsdb.clone(),
+            tls: cfg.ovsdb_tls.clone(),
             timeout: cfg.ovs_timeout,
         }
     }
 
     fn connect(&self) -> Result<Client> {
-        Ok(Client::connect(&self.ovsdb, self.timeout)?)
+        Ok(Client::connect(
+            &self.ovsdb,
+            self.tls.as_ref(),
+            self.timeout,
+        )?)
     }
 
     /// Plugs many ports: kernel preparation per port, then ONE OVSDB transaction and one

@@ -6,10 +6,14 @@
 //! This is netavark's `DriverInfo` → driver-struct step: the wire codec (`VersionedObject`)
 //! stays oslo-faithful, and this module is its one checked boundary.
 
+mod guest;
 mod values;
 
 use std::str::FromStr;
 
+pub use guest::{
+    bridge_of, network_mtu, network_vlan, opt_ifname, GuestProfile, HostDevType, HostDeviceVif,
+};
 pub use values::{DirectMode, SocketPath, VhostMode, VifMtu};
 
 use super::{BackendError, Result};

@@ -143,6 +143,15 @@ pub enum DirectMode {
 }
 
 impl DirectMode {
+    /// The os-vif (and libvirt `<source mode=...>`) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectMode::Vepa => "vepa",
+            DirectMode::Bridge => "bridge",
+            DirectMode::Passthrough => "passthrough",
+        }
+    }
+
     /// `MACVLAN_MODE_*` from `linux/if_link.h`.
     pub fn macvlan_mode(self) -> u32 {
         match self {
