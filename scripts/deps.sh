@@ -12,6 +12,10 @@ PKGS=(
   openvswitch-switch       # backend tests: private ovsdb-server + ovs-vswitchd (netdev datapath)
   openvswitch-switch-dpdk  # backend tests: vhost-user ports (ovs-vswitchd-dpdk, --no-huge)
   dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
+  fuse3                    # `vifman fixture mount`: fusermount3 (tests/fixture_mount.rs)
+  driverctl                # fixture_mount: a third-party driver_override client
+  dpdk                     # fixture_mount: dpdk-devbind.py --status / --bind
+  util-linux               # fixture_mount: unshare -m (private mount namespaces)
 )
 
 missing=()

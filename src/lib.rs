@@ -13,6 +13,8 @@ pub mod fleet;
 pub mod host;
 pub mod hwdb;
 pub mod inventory;
+#[cfg(feature = "mount")]
+pub mod mount;
 pub mod netlink;
 pub mod rtnl;
 pub mod store;

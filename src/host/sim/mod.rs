@@ -6,10 +6,11 @@
 //! The copy lives in the state directory (`<state>/sim-root`), so a sequence of `vifman
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
+pub mod dispatch;
 mod faults;
 mod tree;
 
-pub use faults::Faults;
+pub use faults::{errno_by_name, Faults};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
