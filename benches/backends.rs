@@ -5,14 +5,14 @@
 //! Runs in a private network namespace (the process unshares itself) with a private OVS.
 //! `cargo bench --bench backends [-- N ROUNDS]`; needs root.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::*;
 use serde_json::json;
-use support::*;
 use vifman::backend::bridge::{LinuxBridge, TapSpec};
 use vifman::backend::ovs::{Ovs, PortSpec};
 use vifman::backend::rtnl::{LinkChange, Request};

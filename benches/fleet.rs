@@ -187,8 +187,8 @@ fn main() {
     let nfv = work.path().join("nfv");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sysfs/nfv-host");
     let st = work.path().join("nfv-state");
-    SimHost::open(&src, &st).unwrap();
-    std::fs::rename(st.join("sim-root"), &nfv).unwrap();
+    let sim_dir = SimHost::open(&src, &st).unwrap().dir().to_path_buf();
+    std::fs::rename(sim_dir, &nfv).unwrap();
     // 16 PF x 128 VF host.
     let big = work.path().join("big");
     let model = vifman::hwdb::by_key("intel-e810-xxv-sfp").expect("hwdb model");

@@ -16,6 +16,7 @@ PKGS=(
   driverctl                # fixture_mount: a third-party driver_override client
   dpdk                     # fixture_mount: dpdk-devbind.py --status / --bind
   util-linux               # fixture_mount: unshare -m (private mount namespaces)
+  systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
 )
 
 missing=()

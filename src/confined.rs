@@ -89,6 +89,38 @@ pub struct Confined {
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
+/// How often a lookup is retried when the kernel reports a racing rename.
+const EAGAIN_RETRIES: u32 = 64;
+
+/// `openat2(dir, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, the one way vifman
+/// resolves a path under a root (the scanner's `sysfs::fd` uses it too).
+///
+/// The kernel answers EAGAIN when a `rename` anywhere on the system raced a `..` step of the
+/// lookup, because it can then no longer prove the walk stayed inside the root. sysfs links
+/// are full of `..` (`class/net/X -> ../../devices/...`) and a busy host renames files all the
+/// time (every atomic save does), so this is routine, not an attack: retry, a bounded number
+/// of times, and only then report it.
+pub(crate) fn openat2_in_root(
+    dir: impl AsFd,
+    rel: &Path,
+    flags: OFlags,
+    mode: Mode,
+) -> rustix::io::Result<OwnedFd> {
+    let dir = dir.as_fd();
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(dir, rel, flags | OFlags::CLOEXEC, mode, RESOLVE) {
+            Err(rustix::io::Errno::AGAIN) if tries < EAGAIN_RETRIES => {
+                tries += 1;
+                if tries > 8 {
+                    std::thread::yield_now();
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
 /// `rel` as a clean relative path: a leading `/` means the root; `.` components go; `..` is
 /// refused rather than interpreted (callers build paths from validated names).
 fn clean(rel: &Path) -> Result<PathBuf, AccessError> {
@@ -128,14 +160,8 @@ impl Confined {
         } else {
             rel
         };
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            p,
-            flags | OFlags::CLOEXEC,
-            // openat2 insists on a zero mode unless it creates.
-            Mode::empty(),
-            RESOLVE,
-        )?)
+        // openat2 insists on a zero mode unless it creates.
+        Ok(openat2_in_root(&self.fd, p, flags, Mode::empty())?)
     }
 
     /// The directory `rel`, for `*at` calls on its entries.
@@ -469,6 +495,35 @@ mod tests {
         std::fs::write(outside.path().join("victim"), "precious\n").unwrap();
         let c = Confined::open(root.path()).unwrap();
         (root, outside, c)
+    }
+
+    /// A rename anywhere on the system makes the kernel answer EAGAIN to a racing `..` lookup
+    /// under RESOLVE_IN_ROOT; that is routine on a busy host and must not fail a read.
+    #[test]
+    fn renames_elsewhere_do_not_fail_lookups_through_dotdot() {
+        let (root, _out, c) = setup();
+        std::fs::create_dir_all(root.path().join("sys/class/net")).unwrap();
+        symlink("../../dev", root.path().join("sys/class/net/eth0")).unwrap();
+        let churn = tempfile::tempdir().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let renamer = {
+            let (stop, d) = (stop.clone(), churn.path().to_path_buf());
+            std::thread::spawn(move || {
+                std::fs::write(d.join("a"), "x").unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::fs::rename(d.join("a"), d.join("b")).unwrap();
+                    std::fs::rename(d.join("b"), d.join("a")).unwrap();
+                }
+            })
+        };
+        let rel = Path::new("sys/class/net/eth0/attr");
+        let failures = (0..20_000).filter(|_| c.read_attr(rel).is_err()).count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        renamer.join().unwrap();
+        assert_eq!(
+            failures, 0,
+            "lookups failed while another thread renamed files"
+        );
     }
 
     #[test]

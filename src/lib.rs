@@ -2,6 +2,9 @@
 //!
 //! Data flows one way: scan (sysfs, netlink) → select → actuate → emit an os-vif object.
 
+// Every `unsafe` block says why it is sound; the few left are syscalls rustix does not wrap.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -1,28 +1,13 @@
 //! VF assignment on simulated hosts, through the real `vifman` binary: every command, read back
 //! from the simulated kernel's own files.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
-const INST: &str = "11111111-2222-3333-4444-555555555555";
-
-fn vifman(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vifman"));
-    c.args(args)
-        .env_remove("VIFMAN_SIM_FAIL")
-        .env_remove("VIFMAN_SIM_CRASH");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::*;
 
 /// (merged VF netlink state, per device: driver, driver_override, netdev names)
 type Snapshot = (
@@ -64,21 +49,22 @@ impl Sim {
     fn run(&self, cmd: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let a = self.args(cmd, extra);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        vifman(&a, env)
+        Vifman::new(&a).envs(env).output()
     }
     fn ok(&self, cmd: &str, extra: &[&str]) -> String {
         let o = self.run(cmd, extra, &[]);
         assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o.stderr));
         text(&o.stdout)
     }
+    /// The simulated kernel's own files, for an independent reader of its state.
     fn root(&self) -> PathBuf {
-        self.state.join("sim-root")
+        sim_kernel(&self.fixture, &self.state)
     }
     /// What "the VF's state" means: VF netlink config, and per device its driver,
     /// driver_override and netdev names.
     fn snapshot(&self) -> Snapshot {
         let root = self.root();
-        let state = merged_vf_state(&root);
+        let state = sim_vf_state(&root);
         let mut devs = BTreeMap::new();
         for e in std::fs::read_dir(root.join("sys/bus/pci/devices")).unwrap() {
             let e = e.unwrap();
@@ -116,31 +102,6 @@ impl Sim {
             .unwrap()
             .clone()
     }
-}
-
-/// The simulated kernel's VF state: vf-state.json overridden by the per-PF shards in
-/// vf-state.d/ (what the scanner reads too).
-fn merged_vf_state(root: &Path) -> serde_json::Value {
-    let mut state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("vf-state.json")).unwrap())
-            .unwrap();
-    if let Ok(dir) = std::fs::read_dir(root.join("vf-state.d")) {
-        let mut shards: Vec<PathBuf> = dir
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        shards.sort();
-        for p in shards {
-            let link: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-            let links = state["links"].as_array_mut().unwrap();
-            match links.iter_mut().find(|l| l["ifname"] == link["ifname"]) {
-                Some(l) => *l = link,
-                None => links.push(link),
-            }
-        }
-    }
-    state
 }
 
 fn uuid(n: u32) -> String {
@@ -506,19 +467,16 @@ fn bad_input_is_rejected_without_state_change() {
         "[[device_spec]]\nphysical_network = \"p\"\nproduct_id = \"zzzz\"\n",
     )
     .unwrap();
-    let o = vifman(
-        &[
-            "pools",
-            "--sysfs-root",
-            NFV,
-            "--simulate",
-            "--state-dir",
-            sim.state.to_str().unwrap(),
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = vifman(&[
+        "pools",
+        "--sysfs-root",
+        NFV,
+        "--simulate",
+        "--state-dir",
+        sim.state.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     let err = text(&o.stderr);
     assert!(
         // The bad value's line and column, not the [[device_spec]] header's.
@@ -616,18 +574,15 @@ fn spread_config(dir: &Path) -> String {
 fn concurrent_processes_never_share_a_vf() {
     let work = tempfile::tempdir().unwrap();
     let fx = work.path().join("host");
-    let o = vifman(
-        &[
-            "fixture",
-            "generate",
-            "--pfs",
-            "2",
-            "--vfs",
-            "32",
-            fx.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = vifman(&[
+        "fixture",
+        "generate",
+        "--pfs",
+        "2",
+        "--vfs",
+        "32",
+        fx.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let sim = Sim::new(fx.to_str().unwrap(), &spread_config(work.path()));
     let pools: serde_json::Value = serde_json::from_str(&sim.ok("pools", &["--json"])).unwrap();
@@ -661,10 +616,7 @@ fn concurrent_processes_never_share_a_vf() {
                         .iter()
                         .map(|s| s.to_string()),
                     );
-                    let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
-                        .args(&a)
-                        .output()
-                        .unwrap();
+                    let o = Vifman::new(&a).output();
                     assert!(
                         o.status.success(),
                         "worker {w} alloc {i}: {}",
@@ -675,7 +627,7 @@ fn concurrent_processes_never_share_a_vf() {
                         .as_str()
                         .unwrap()
                         .to_string();
-                    let state = merged_vf_state(&root).to_string();
+                    let state = sim_vf_state(&root).to_string();
                     assert_eq!(
                         state.matches(&format!("\"{mac}\"")).count(),
                         1,
@@ -684,10 +636,7 @@ fn concurrent_processes_never_share_a_vf() {
                     held.push(dev);
                     let mut r: Vec<String> = rel_base.clone();
                     r.extend(["--vif-id".to_string(), id]);
-                    let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
-                        .args(&r)
-                        .output()
-                        .unwrap();
+                    let o = Vifman::new(&r).output();
                     assert!(
                         o.status.success(),
                         "worker {w} release {i}: {}",
@@ -711,18 +660,15 @@ fn concurrent_processes_never_share_a_vf() {
 fn concurrent_holders_get_distinct_vfs() {
     let work = tempfile::tempdir().unwrap();
     let fx = work.path().join("host");
-    assert!(vifman(
-        &[
-            "fixture",
-            "generate",
-            "--pfs",
-            "2",
-            "--vfs",
-            "32",
-            fx.to_str().unwrap()
-        ],
-        &[]
-    )
+    assert!(vifman(&[
+        "fixture",
+        "generate",
+        "--pfs",
+        "2",
+        "--vfs",
+        "32",
+        fx.to_str().unwrap()
+    ])
     .status
     .success());
     let sim = Sim::new(fx.to_str().unwrap(), &spread_config(work.path()));
@@ -743,10 +689,7 @@ fn concurrent_holders_get_distinct_vfs() {
                             .iter()
                             .map(|s| s.to_string()),
                     );
-                    let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
-                        .args(&a)
-                        .output()
-                        .unwrap();
+                    let o = Vifman::new(&a).output();
                     if o.status.success() {
                         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
                         got.push(
@@ -785,18 +728,15 @@ fn concurrent_holders_get_distinct_vfs() {
 fn kill_9_at_random_points_then_reconcile() {
     let work = tempfile::tempdir().unwrap();
     let fx = work.path().join("host");
-    assert!(vifman(
-        &[
-            "fixture",
-            "generate",
-            "--pfs",
-            "1",
-            "--vfs",
-            "16",
-            fx.to_str().unwrap()
-        ],
-        &[]
-    )
+    assert!(vifman(&[
+        "fixture",
+        "generate",
+        "--pfs",
+        "1",
+        "--vfs",
+        "16",
+        fx.to_str().unwrap()
+    ])
     .status
     .success());
     let sim = Sim::new(fx.to_str().unwrap(), &spread_config(work.path()));
@@ -851,7 +791,7 @@ fn kill_9_at_random_points_then_reconcile() {
             );
             a
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vifman"));
+        let mut cmd = command();
         cmd.args(&a[..])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

@@ -1,10 +1,10 @@
 //! Linux bridge and generic TAP backends against the real kernel, each test in its own
 //! network namespace. Assertions read the kernel back with RTM_GETLINK.
 
-mod support;
+mod common;
 
+use common::*;
 use serde_json::json;
-use support::*;
 use vifman::backend::bridge::{LinuxBridge, TapSpec};
 use vifman::backend::{select, Backend, BackendError, Config, Instance};
 use vifman::types::{IfName, MacAddress};
@@ -353,13 +353,7 @@ fn cli_plug_unplug_in_netns() {
             serde_json::to_string(&bridge_vif("tapcli", "brcli", Some(1450), true)).unwrap(),
         )
         .unwrap();
-        let bin = env!("CARGO_BIN_EXE_vifman");
-        let run = |cmd: &str| {
-            std::process::Command::new(bin)
-                .args([cmd, f.to_str().unwrap(), "--instance-uuid", VM_UUID])
-                .output()
-                .unwrap()
-        };
+        let run = |cmd: &str| vifman(&[cmd, f.to_str().unwrap(), "--instance-uuid", VM_UUID]);
         let out = run("plug");
         assert!(
             out.status.success(),
@@ -371,19 +365,9 @@ fn cli_plug_unplug_in_netns() {
         let l = rtnl().get_link("tapcli").unwrap().unwrap();
         assert_eq!(l.mtu, 1450);
         // unplug reads the VIF from stdin.
-        let mut child = std::process::Command::new(bin)
-            .args(["unplug", "-", "--instance-uuid", VM_UUID])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(&std::fs::read(&f).unwrap()).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = Vifman::new(["unplug", "-", "--instance-uuid", VM_UUID])
+            .stdin(std::fs::read(&f).unwrap())
+            .output();
         assert!(
             out.status.success(),
             "{}",
@@ -395,27 +379,17 @@ fn cli_plug_unplug_in_netns() {
 
 #[test]
 fn cli_usage_and_failure_exit_codes() {
-    let bin = env!("CARGO_BIN_EXE_vifman");
     // No instance given: usage error.
-    let out = std::process::Command::new(bin)
-        .args(["plug", "/nonexistent.json"])
-        .output()
-        .unwrap();
+    let out = vifman(&["plug", "/nonexistent.json"]);
     assert_eq!(out.status.code(), Some(2));
     // Unreadable file: failure, one line.
-    let out = std::process::Command::new(bin)
-        .args(["plug", "/nonexistent.json", "--instance-uuid", VM_UUID])
-        .output()
-        .unwrap();
+    let out = vifman(&["plug", "/nonexistent.json", "--instance-uuid", VM_UUID]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent.json"), "{err}");
 
-    let out = std::process::Command::new(bin)
-        .args(["host-info", "--compact"])
-        .output()
-        .unwrap();
+    let out = vifman(&["host-info", "--compact"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["versioned_object.name"], "HostInfo");
@@ -436,10 +410,7 @@ fn cli_usage_and_failure_exit_codes() {
     );
 
     // os-vif host_info(permitted_vif_type_names): plugins left with nothing are dropped.
-    let out = std::process::Command::new(bin)
-        .args(["host-info", "--compact", "--permitted", "VIFVHostUser"])
-        .output()
-        .unwrap();
+    let out = vifman(&["host-info", "--compact", "--permitted", "VIFVHostUser"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let plugins = v["versioned_object.data"]["plugin_info"]
         .as_array()

@@ -1,10 +1,10 @@
 //! VIFDirect plug/unplug: a real macvtap in a private network namespace on a netdev found
 //! through sysfs from the VIF's dev_address (a veth stands in for the VF netdev).
 
-mod support;
+mod common;
 
+use common::*;
 use serde_json::json;
-use support::*;
 use vifman::backend::direct::Direct;
 use vifman::backend::{Backend, Config, Instance};
 

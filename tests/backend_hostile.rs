@@ -3,13 +3,13 @@
 //! racing on one VIF, bridge or OVS port. Each case asserts a clear one-line error or a
 //! success, no leaked links and no state change.
 
-mod support;
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::*;
 use serde_json::{json, Value as J};
-use support::*;
 use vifman::backend::{select, Config, Instance};
 
 const MAC: &str = "fa:16:3e:00:00:07";
@@ -70,15 +70,14 @@ fn vhu_vif(path: &str) -> J {
 }
 
 /// Runs `vifman <cmd> <vif file>` with a private run dir (and OVSDB, if given).
-fn vifman(cmd: &str, vif: &Path, run_dir: &Path, ovsdb: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vifman"));
-    c.args([cmd, vif.to_str().unwrap(), "--instance-uuid", VM_UUID])
+fn vif_cmd(cmd: &str, vif: &Path, run_dir: &Path, ovsdb: Option<&str>) -> Output {
+    let mut v = Vifman::new([cmd, vif.to_str().unwrap(), "--instance-uuid", VM_UUID])
         .arg("--run-dir")
         .arg(run_dir);
     if let Some(db) = ovsdb {
-        c.args(["--ovsdb", db, "--ovs-timeout", "30"]);
+        v = v.args(["--ovsdb", db, "--ovs-timeout", "30"]);
     }
-    c.output().unwrap()
+    v.output()
 }
 
 fn write_vif(dir: &Path, name: &str, vif: &J) -> std::path::PathBuf {
@@ -145,7 +144,7 @@ fn bad_names_through_the_cli_are_one_line_errors() {
         let before = link_names();
         for (i, name) in ["tap%d", "br/x", "tap 1"].iter().enumerate() {
             let f = write_vif(t.path(), &format!("v{i}.json"), &generic_vif(name));
-            let err = one_line_error(&vifman("plug", &f, t.path(), None));
+            let err = one_line_error(&vif_cmd("plug", &f, t.path(), None));
             assert!(err.contains("vif_name"), "{err}");
         }
         assert_eq!(link_names(), before);
@@ -279,7 +278,7 @@ fn race(cmds: &[(&str, &Path)], run_dir: &Path, ovsdb: Option<&str>) -> Vec<Outp
     std::thread::scope(|s| {
         let hs: Vec<_> = cmds
             .iter()
-            .map(|(c, f)| s.spawn(move || vifman(c, f, run_dir, ovsdb)))
+            .map(|(c, f)| s.spawn(move || vif_cmd(c, f, run_dir, ovsdb)))
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     })
@@ -323,7 +322,7 @@ fn racing_ovs_plug_and_unplug_never_leave_a_port_without_its_tap() {
                 assert_eq!(p["error"], json!([]), "round {round}");
             }
         }
-        let out = vifman("unplug", &f, t.path(), Some(&sb.db));
+        let out = vif_cmd("unplug", &f, t.path(), Some(&sb.db));
         assert!(out.status.success());
         assert!(sb.row("Interface", "taprace0").is_none());
         assert!(rtnl().get_link("taprace0").unwrap().is_none());

@@ -2,12 +2,12 @@
 //! started per test in a private network namespace. Assertions read OVSDB through
 //! `ovs-vsctl` (not our client) and the kernel through RTM_GETLINK.
 
-mod support;
+mod common;
 
 use std::time::Duration;
 
+use common::*;
 use serde_json::{json, Value as J};
-use support::*;
 use vifman::backend::ovs::jsonrpc::OvsdbError;
 use vifman::backend::ovs::Ovs;
 use vifman::backend::{select, BackendError, Config, Instance};
@@ -375,21 +375,17 @@ fn cli_plug_unplug_against_sandbox() {
             .unwrap(),
         )
         .unwrap();
-        let bin = env!("CARGO_BIN_EXE_vifman");
         let run = |cmd: &str| {
-            std::process::Command::new(bin)
-                .args([
-                    cmd,
-                    f.to_str().unwrap(),
-                    "--instance",
-                    inst_f.to_str().unwrap(),
-                    "--ovsdb",
-                    &sb.db,
-                    "--ovs-timeout",
-                    "20",
-                ])
-                .output()
-                .unwrap()
+            vifman(&[
+                cmd,
+                f.to_str().unwrap(),
+                "--instance",
+                inst_f.to_str().unwrap(),
+                "--ovsdb",
+                &sb.db,
+                "--ovs-timeout",
+                "20",
+            ])
         };
         let out = run("plug");
         assert!(
@@ -409,17 +405,14 @@ fn cli_plug_unplug_against_sandbox() {
         assert!(sb.row("Interface", "tapcli0").is_none());
 
         // Unreachable socket: exit 1 with a one-line message naming it.
-        let out = std::process::Command::new(bin)
-            .args([
-                "plug",
-                f.to_str().unwrap(),
-                "--instance-uuid",
-                VM_UUID,
-                "--ovsdb",
-                "unix:/nope.sock",
-            ])
-            .output()
-            .unwrap();
+        let out = vifman(&[
+            "plug",
+            f.to_str().unwrap(),
+            "--instance-uuid",
+            VM_UUID,
+            "--ovsdb",
+            "unix:/nope.sock",
+        ]);
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");

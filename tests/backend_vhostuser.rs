@@ -1,14 +1,14 @@
 //! vhost-user: without OVS (socket directory + peer check), and as OVS-DPDK ports with a
 //! real peer (our listener as QEMU in server mode; dpdk-testpmd virtio-user when present).
 
-mod support;
+mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
+use common::*;
 use serde_json::{json, Value as J};
-use support::*;
 use vifman::backend::{select, Config, Instance};
 
 const MAC: &str = "fa:16:3e:00:00:05";

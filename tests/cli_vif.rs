@@ -1,32 +1,12 @@
 //! The `vifman vif` commands as a user runs them: exit codes, one-line errors, stdin.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn vifman(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut i = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        i.write_all(s.as_bytes()).unwrap();
-    }
-    drop(i);
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::*;
 
 #[test]
 fn show_summarises_a_vif() {
-    let o = vifman(&["vif", "show", "examples/vifs/hostdev.json"], None);
+    let o = vifman(&["vif", "show", "examples/vifs/hostdev.json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
@@ -42,7 +22,7 @@ fn show_summarises_a_vif() {
 
 #[test]
 fn validate_ok_and_bad() {
-    let o = vifman(&["vif", "validate", "examples/vifs/ovs.json"], None);
+    let o = vifman(&["vif", "validate", "examples/vifs/ovs.json"]);
     assert!(o.status.success());
     assert_eq!(text(&o.stdout).trim(), "ok: VIFOpenVSwitch 1.0");
 
@@ -52,7 +32,7 @@ fn validate_ok_and_bad() {
     ))
     .unwrap()
     .replace("fa:16:3e:00:00:03", "fa:16:3e:00:00");
-    let o = vifman(&["vif", "validate", "-"], Some(&bad));
+    let o = vifman_stdin(&["vif", "validate", "-"], &bad);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -66,17 +46,14 @@ fn validate_ok_and_bad() {
 fn strict_by_default_lenient_on_request() {
     let input = r#"{"versioned_object.name":"VIFHostDevice","versioned_object.namespace":"os_vif","versioned_object.version":"1.0",
         "versioned_object.data":{"id":"6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d06","plugin":"x","active":"false","dev_type":"ethernet","dev_address":"0000:0a:00.1"}}"#;
-    let o = vifman(&["vif", "validate", "-"], Some(input));
+    let o = vifman_stdin(&["vif", "validate", "-"], input);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("must be true or false"),
         "{}",
         text(&o.stderr)
     );
-    let o = vifman(
-        &["vif", "convert", "--lenient", "--compact", "-"],
-        Some(input),
-    );
+    let o = vifman_stdin(&["vif", "convert", "--lenient", "--compact", "-"], input);
     assert!(o.status.success());
     assert!(
         text(&o.stdout).contains(r#""active":true"#),
@@ -86,34 +63,28 @@ fn strict_by_default_lenient_on_request() {
 
 #[test]
 fn convert_downgrades_and_reports_oslo_errors() {
-    let o = vifman(
-        &[
-            "vif",
-            "convert",
-            "--to-version",
-            "1.0",
-            "examples/vifs/vhostuser.json",
-        ],
-        None,
-    );
+    let o = vifman(&[
+        "vif",
+        "convert",
+        "--to-version",
+        "1.0",
+        "examples/vifs/vhostuser.json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).starts_with(
         "ObjectActionError: Object action obj_make_compatible failed because: No rule for network"
     ));
 
-    let o = vifman(
-        &[
-            "vif",
-            "convert",
-            "--compact",
-            "--to-version",
-            "1.0",
-            "--manifest",
-            r#"{"Network":"1.0","VIFPortProfileBase":"1.0","SubnetList":"1.0","Subnet":"1.0","FixedIPList":"1.0","FixedIP":"1.0","RouteList":"1.0","Route":"1.0","DatapathOffloadBase":"1.0"}"#,
-            "examples/vifs/vhostuser.json",
-        ],
-        None,
-    );
+    let o = vifman(&[
+        "vif",
+        "convert",
+        "--compact",
+        "--to-version",
+        "1.0",
+        "--manifest",
+        r#"{"Network":"1.0","VIFPortProfileBase":"1.0","SubnetList":"1.0","Subnet":"1.0","FixedIPList":"1.0","FixedIP":"1.0","RouteList":"1.0","Route":"1.0","DatapathOffloadBase":"1.0"}"#,
+        "examples/vifs/vhostuser.json",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(out["versioned_object.version"], "1.0");
@@ -123,48 +94,42 @@ fn convert_downgrades_and_reports_oslo_errors() {
         "1.0"
     );
 
-    let o = vifman(
-        &[
-            "vif",
-            "convert",
-            "--to-version",
-            "1.2",
-            "examples/vifs/vhostuser.json",
-        ],
-        None,
-    );
+    let o = vifman(&[
+        "vif",
+        "convert",
+        "--to-version",
+        "1.2",
+        "examples/vifs/vhostuser.json",
+    ]);
     assert!(text(&o.stderr).starts_with("InvalidTargetVersion: Invalid target version 1.2"));
-    let o = vifman(
-        &[
-            "vif",
-            "convert",
-            "--manifest",
-            "[1]",
-            "examples/vifs/vhostuser.json",
-        ],
-        None,
-    );
+    let o = vifman(&[
+        "vif",
+        "convert",
+        "--manifest",
+        "[1]",
+        "examples/vifs/vhostuser.json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("--manifest"));
 }
 
 #[test]
 fn bad_json_missing_file_and_usage() {
-    let o = vifman(&["vif", "validate", "-"], Some("{not json"));
+    let o = vifman_stdin(&["vif", "validate", "-"], "{not json");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("not valid JSON"));
-    let o = vifman(&["vif", "validate", "/nonexistent/x.json"], None);
+    let o = vifman(&["vif", "validate", "/nonexistent/x.json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("/nonexistent/x.json"));
-    let o = vifman(&["vif", "frobnicate"], None);
+    let o = vifman(&["vif", "frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = vifman(&["vif", "validate"], None);
+    let o = vifman(&["vif", "validate"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
 fn verbose_turns_on_tracing() {
-    let o = vifman(&["-vv", "vif", "validate", "examples/vifs/ovs.json"], None);
+    let o = vifman(&["-vv", "vif", "validate", "examples/vifs/ovs.json"]);
     assert!(o.status.success());
     assert!(text(&o.stderr).contains("DEBUG"), "{}", text(&o.stderr));
 }

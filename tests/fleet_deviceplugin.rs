@@ -4,12 +4,12 @@
 //! CLI refusing the plugin's VFs and vice versa, kubelet restart, and the metrics endpoint.
 #![cfg(feature = "fleet")]
 
-mod support_fleet;
+mod common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support_fleet::*;
+use common::*;
 use tokio_stream::StreamExt;
 use vifman::fleet::proto::{
     AllocateRequest, ContainerAllocateRequest, ContainerPreferredAllocationRequest, Empty,
@@ -75,7 +75,7 @@ async fn device_plugin_end_to_end() {
     let config = tmp.path().join("vifman.toml");
     std::fs::write(&config, CONFIG_TOML).unwrap();
     let host = host_args(&state, config.to_str().unwrap());
-    // Create the simulation before the daemon so the CLI and daemon share one sim-root.
+    // Create the simulation before the daemon so the CLI and daemon share one simulated host.
     run_ok(&["pools"], &host);
     let kubelet = FakeKubelet::start(&kdir).await;
     let metrics_addr = format!("127.0.0.1:{}", free_port());
@@ -242,19 +242,13 @@ async fn device_plugin_end_to_end() {
             .map(String::as_str),
         Some("0000:3b:02.3,0000:3b:0a.2")
     );
-    let root = state.join("sim-root/sys/bus/pci/devices");
-    let group = |a: &str| {
-        std::fs::read_link(root.join(a).join("iommu_group"))
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned()
-    };
+    // Read back through vifman's own view of the simulated host.
+    let inv = sim_inventory(NFV, &state);
+    let group = |a: &str| inventory_device(&inv, a)["iommu_group"].to_string();
     let driver = |a: &str| {
-        std::fs::read_link(root.join(a).join("driver"))
-            .ok()
-            .map(|l| l.file_name().unwrap().to_string_lossy().into_owned())
+        inventory_device(&inv, a)["driver"]
+            .as_str()
+            .map(str::to_string)
     };
     let mut paths: Vec<String> = c.devices.iter().map(|d| d.host_path.clone()).collect();
     paths.sort();
@@ -438,11 +432,9 @@ async fn device_plugin_end_to_end() {
     );
 
     // PF link down: its VFs turn Unhealthy.
-    std::fs::write(
-        state.join("sim-root/sys/class/net/enp59s0f1/operstate"),
-        "down\n",
-    )
-    .unwrap();
+    // The link changes behind vifman's back, in the simulated kernel.
+    let pf_link = sim_kernel(NFV, &state).join("sys/class/net/enp59s0f1/operstate");
+    std::fs::write(&pf_link, "down\n").unwrap();
     let m = next_matching(&mut s1, Duration::from_secs(10), |m| {
         health_of(m, "0000:3b:0a.3") == "Unhealthy"
     })
@@ -453,11 +445,7 @@ async fn device_plugin_end_to_end() {
         "Healthy",
         "the plugin's own VF"
     );
-    std::fs::write(
-        state.join("sim-root/sys/class/net/enp59s0f1/operstate"),
-        "up\n",
-    )
-    .unwrap();
+    std::fs::write(&pf_link, "up\n").unwrap();
     next_matching(&mut s1, Duration::from_secs(10), |m| {
         health_of(m, "0000:3b:0a.3") == "Healthy"
     })

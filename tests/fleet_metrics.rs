@@ -2,9 +2,9 @@
 //! the store and the fixture.
 #![cfg(feature = "fleet")]
 
-mod support_fleet;
+mod common;
 
-use support_fleet::*;
+use common::*;
 
 #[test]
 fn metrics_dump_matches_pools_and_store() {
@@ -26,7 +26,13 @@ fn metrics_dump_matches_pools_and_store() {
     let pools: serde_json::Value =
         serde_json::from_str(&run_ok(&["pools", "--json"], &host)).unwrap();
     // Per pool, the per-PF series add up to what `vifman pools` says (nothing is excluded here).
-    for p in pools["pools"].as_array().unwrap() {
+    // VF pools only: the metrics count VFs, and pools also lists whole-device (type-PF) pools.
+    for p in pools["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["device_type"] == "type-VF")
+    {
         let name = p["physnet"].as_str().unwrap();
         let sum = |metric: &str| -> f64 {
             m.lines()

@@ -4,10 +4,10 @@
 //! re-sync writes nothing; that shrinking below usage is refused.
 #![cfg(feature = "fleet")]
 
-mod support_fleet;
+mod common;
 
+use common::*;
 use serde_json::{json, Value};
-use support_fleet::*;
 use vifman::fleet::placement::sync::{provider_uuid, root_name};
 use vifman::fleet::placement::Client;
 

@@ -3,43 +3,20 @@
 //! the lock, one VIF id spelled two ways, bad ids, config typos. Each case asserts a clear
 //! one-line error (or the documented warning) and that nothing in the state dir changed.
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
-const INST: &str = "11111111-2222-3333-4444-555555555555";
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use common::*;
+
 const VIF: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01";
 const VIF2: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d02";
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Run vifman, failing the test instead of hanging if it does not finish in 20 s.
-fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args(args)
-        .env_remove("VIFMAN_SIM_FAIL")
-        .env_remove("VIFMAN_SIM_CRASH")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(20) {
-            child.kill().unwrap();
-            panic!("vifman {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
+/// Every command here answers at once; 20 s means it hung.
+const QUICK: Duration = Duration::from_secs(20);
 
 struct Sim {
     dir: tempfile::TempDir,
@@ -69,7 +46,7 @@ impl Sim {
     }
     fn run(&self, cmd: &str, extra: &[&str]) -> Output {
         let a = self.args(cmd, extra);
-        run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        vifman_within(&a.iter().map(String::as_str).collect::<Vec<_>>(), QUICK)
     }
     fn ok(&self, cmd: &str, extra: &[&str]) -> Output {
         let o = self.run(cmd, extra);
@@ -109,12 +86,15 @@ impl Sim {
         )
     }
     fn allocations(&self) -> serde_json::Value {
-        let o = run(&[
-            "allocations",
-            "--json",
-            "--state-dir",
-            &self.state.display().to_string(),
-        ]);
+        let o = vifman_within(
+            &[
+                "allocations",
+                "--json",
+                "--state-dir",
+                &self.state.display().to_string(),
+            ],
+            QUICK,
+        );
         assert!(o.status.success(), "{}", text(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     }
@@ -124,45 +104,21 @@ impl Sim {
 }
 
 /// Every file under `dir` (the store and the simulated kernel's copy) with its content.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let v = if m.file_type().is_symlink() {
-                std::fs::read_link(&p)
-                    .unwrap()
-                    .into_os_string()
-                    .into_encoded_bytes()
-            } else if m.is_dir() {
-                todo.push(p.clone());
-                b"<dir>".to_vec()
-            } else if m.is_file() {
-                std::fs::read(&p).unwrap()
-            } else {
-                format!("<special {:o}>", m.permissions().mode()).into_bytes()
-            };
-            out.insert(p, v);
-        }
-    }
-    out
-}
-
 #[test]
 fn state_dir_is_0700_whatever_the_umask() {
     let sim = Sim::new();
     let a = sim.args("pools", &[]);
     let cmd = format!(
         "umask 000; exec '{}' {}",
-        env!("CARGO_BIN_EXE_vifman"),
+        BIN,
         a.iter()
             .map(|s| format!("'{s}'"))
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let o = Command::new("sh").args(["-c", &cmd]).output().unwrap();
+    let mut sh = under("sh");
+    sh.args(["-c", &cmd]);
+    let o = output_within(sh, None, QUICK);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let mode = std::fs::metadata(&sim.state).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o700);
@@ -187,7 +143,7 @@ fn emptied_or_deleted_slots_are_an_error_never_an_empty_store() {
                 _ => std::fs::remove_file(sim.slot(s)).unwrap(),
             }
         }
-        let before = tree(&sim.state);
+        let before = tree_digest(&sim.state);
         let needles = [
             "has held allocations",
             "state.a is",
@@ -213,10 +169,13 @@ fn emptied_or_deleted_slots_are_an_error_never_an_empty_store() {
         sim.fails("release", &["--vif-id", VIF], &needles);
         sim.fails("reconcile", &[], &needles);
         let st = sim.state.display().to_string();
-        let o = run(&["inventory", "--sysfs-root", NFV, "--state-dir", &st]);
+        let o = vifman_within(
+            &["inventory", "--sysfs-root", NFV, "--state-dir", &st],
+            QUICK,
+        );
         assert!(!o.status.success(), "{how}: inventory hid the loss");
         assert!(text(&o.stderr).contains("has held allocations"));
-        assert_eq!(tree(&sim.state), before, "{how}: state changed");
+        assert_eq!(tree_digest(&sim.state), before, "{how}: state changed");
 
         // The documented way out: repair sets the files aside and re-records the VF that
         // still carries VIF's VLAN, so a new VIF gets another VF.
@@ -284,10 +243,10 @@ fn emptied_or_deleted_slots_are_an_error_never_an_empty_store() {
             .iter()
             .any(|a| a["vf"] == held_vf.as_str()));
         // A second repair finds a healthy store and changes nothing.
-        let before = tree(&sim.state);
+        let before = tree_digest(&sim.state);
         let o = sim.ok("reconcile", &["--repair"]);
         assert!(!text(&o.stderr).contains("the store was lost"));
-        assert_eq!(tree(&sim.state), before);
+        assert_eq!(tree_digest(&sim.state), before);
     }
 }
 
@@ -299,7 +258,7 @@ fn damaged_slots_fall_back_with_a_warning_or_are_refused() {
     let b = std::fs::read(sim.slot("state.b")).unwrap();
     // Truncated newest slot: the older one is used, and stderr says so.
     std::fs::write(sim.slot("state.b"), &b[..b.len() / 2]).unwrap();
-    let before = tree(&sim.state);
+    let before = tree_digest(&sim.state);
     let o = sim.ok("allocations", &["--json"]);
     let err = text(&o.stderr);
     assert!(
@@ -309,11 +268,11 @@ fn damaged_slots_fall_back_with_a_warning_or_are_refused() {
     assert!(err.contains("using state.a (generation 1)"), "{err}");
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(list[0]["phase"], "pending");
-    assert_eq!(tree(&sim.state), before);
+    assert_eq!(tree_digest(&sim.state), before);
     // Garbage in both: refused, naming both, nothing changed.
     std::fs::write(sim.slot("state.a"), b"\x00\x01garbage").unwrap();
     std::fs::write(sim.slot("state.b"), b"{\"seq\":9}\nxx").unwrap();
-    let before = tree(&sim.state);
+    let before = tree_digest(&sim.state);
     for cmd in ["allocations", "reconcile"] {
         sim.fails(
             cmd,
@@ -338,7 +297,7 @@ fn damaged_slots_fall_back_with_a_warning_or_are_refused() {
         ],
         &["no slot can be read"],
     );
-    assert_eq!(tree(&sim.state), before);
+    assert_eq!(tree_digest(&sim.state), before);
 }
 
 #[test]
@@ -352,7 +311,7 @@ fn symlinked_slots_and_a_fifo_lock_are_refused_at_once() {
     let saved = std::fs::read(&a).unwrap();
     std::fs::remove_file(&a).unwrap();
     std::os::unix::fs::symlink(&outside, &a).unwrap();
-    let before = tree(&sim.state);
+    let before = tree_digest(&sim.state);
     for cmd in ["allocations", "release"] {
         sim.fails(
             cmd,
@@ -377,15 +336,14 @@ fn symlinked_slots_and_a_fifo_lock_are_refused_at_once() {
         &["symbolic link"],
     );
     assert_eq!(std::fs::read(&outside).unwrap(), b"not vifman's");
-    assert_eq!(tree(&sim.state), before);
+    assert_eq!(tree_digest(&sim.state), before);
     std::fs::remove_file(&a).unwrap();
     std::fs::write(&a, saved).unwrap();
     // A FIFO at the lock: every command used to hang on it.
     let lock = sim.slot("lock");
     std::fs::remove_file(&lock).unwrap();
-    let o = Command::new("mkfifo").arg(&lock).output().unwrap();
-    assert!(o.status.success());
-    let before = tree(&sim.state);
+    mkfifo(&lock);
+    let before = tree_digest(&sim.state);
     for cmd in ["allocations", "reconcile", "pools"] {
         sim.fails(
             cmd,
@@ -394,17 +352,20 @@ fn symlinked_slots_and_a_fifo_lock_are_refused_at_once() {
         );
     }
     let st = sim.state.display().to_string();
-    let o = run(&["inventory", "--sysfs-root", NFV, "--state-dir", &st]);
+    let o = vifman_within(
+        &["inventory", "--sysfs-root", NFV, "--state-dir", &st],
+        QUICK,
+    );
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("is a FIFO"), "{}", text(&o.stderr));
-    assert_eq!(tree(&sim.state), before);
+    assert_eq!(tree_digest(&sim.state), before);
 }
 
 #[test]
 fn one_vif_id_in_two_spellings_is_one_vif() {
     let sim = Sim::new();
     assert!(sim.allocate(VIF).status.success());
-    let before = tree(&sim.state);
+    let before = tree_digest(&sim.state);
     for spelling in [
         VIF.to_uppercase(),
         VIF.replace('-', ""),
@@ -423,7 +384,7 @@ fn one_vif_id_in_two_spellings_is_one_vif() {
             &[&format!("VIF {VIF} already has an allocation")],
         );
     }
-    assert_eq!(tree(&sim.state), before);
+    assert_eq!(tree_digest(&sim.state), before);
     // The record is stored in the canonical form, whatever was typed; release accepts any.
     let list = sim.allocations();
     assert_eq!(list[0]["vif_id"], VIF);
@@ -451,7 +412,7 @@ fn one_vif_id_in_two_spellings_is_one_vif() {
 fn bad_ids_are_refused_before_anything_happens() {
     let sim = Sim::new();
     assert!(sim.allocate(VIF).status.success());
-    let before = tree(&sim.state);
+    let before = tree_digest(&sim.state);
     for bad in [
         "not-a-uuid",
         "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d0",
@@ -475,21 +436,27 @@ fn bad_ids_are_refused_before_anything_happens() {
             text(&o.stderr)
         );
         // plug validates its instance id before reading the VIF or touching the kernel.
-        let o = run(&["plug", "/nonexistent.json", "--instance-uuid", bad]);
+        let o = vifman_within(
+            &["plug", "/nonexistent.json", "--instance-uuid", bad],
+            QUICK,
+        );
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
         assert!(
             text(&o.stderr).contains("is not a UUID"),
             "{bad:?}: {}",
             text(&o.stderr)
         );
-        let o = run(&["unplug", "/nonexistent.json", "--instance-uuid", bad]);
+        let o = vifman_within(
+            &["unplug", "/nonexistent.json", "--instance-uuid", bad],
+            QUICK,
+        );
         assert!(
             text(&o.stderr).contains("is not a UUID"),
             "{bad:?}: {}",
             text(&o.stderr)
         );
     }
-    assert_eq!(tree(&sim.state), before);
+    assert_eq!(tree_digest(&sim.state), before);
 }
 
 #[test]
@@ -520,7 +487,7 @@ fn config_typos_are_errors_with_line_and_column() {
         let mut s = Sim::new();
         s.state = sim.state.clone();
         s.config = cfg.display().to_string();
-        let before = tree(&sim.state);
+        let before = tree_digest(&sim.state);
         for cmd in ["pools", "allocate"] {
             let extra: &[&str] = if cmd == "allocate" {
                 &[
@@ -537,6 +504,6 @@ fn config_typos_are_errors_with_line_and_column() {
             let err = s.fails(cmd, extra, &[want]);
             assert!(err.starts_with(&format!("{}:", cfg.display())), "{err}");
         }
-        assert_eq!(tree(&sim.state), before, "{toml}");
+        assert_eq!(tree_digest(&sim.state), before, "{toml}");
     }
 }

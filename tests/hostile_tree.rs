@@ -202,7 +202,7 @@ fn vfs_never_land_on_existing_devices() {
     let o = vifman(&a);
     assert!(o.status.success(), "{}", text(&o.stderr));
     // Now damage the simulation's own copy of the PF: offset 0 puts VF 0 on the PF.
-    let sim_pf = state.join("sim-root").join(pf.strip_prefix(&fx).unwrap());
+    let sim_pf = sim_kernel(fxs, &state).join(pf.strip_prefix(&fx).unwrap());
     std::fs::write(sim_pf.join("sriov_offset"), "0\n").unwrap();
     let before = tree_digest(&sim_pf);
     let mut a = sim_args(fxs, sts, "numvfs");
@@ -291,13 +291,18 @@ fn unprivileged_runs_are_told_what_they_lack() {
     }
     let t = tempfile::tempdir().unwrap();
     let state = t.path().join("state");
-    let o = std::process::Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_vifman"))
+    let mut setpriv = under("/usr/bin/setpriv");
+    setpriv
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            BIN,
+        ])
         .args(["numvfs", "0000:3b:00.0", "0", "--state-dir"])
-        .arg(&state)
-        .output()
-        .unwrap();
+        .arg(&state);
+    let o = output_within(setpriv, None, LIMIT);
     let err = text(&o.stderr);
     assert!(!o.status.success());
     assert!(

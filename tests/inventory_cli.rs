@@ -1,26 +1,10 @@
 //! The built binary, end to end: exit codes, table, JSON, filters.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn vifman(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("VIFMAN_SYSFS_ROOT")
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = vifman(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use common::*;
 
 const NFV: &str = "fixtures/sysfs/nfv-host";
 const IGB: &str = "fixtures/sysfs/igb-real";
@@ -34,7 +18,7 @@ fn fixture(name: &str) -> Option<&str> {
 
 #[test]
 fn inventory_table() {
-    let out = ok(&["inventory", "--sysfs-root", IGB]);
+    let out = vifman_ok(&["inventory", "--sysfs-root", IGB]);
     assert!(out.contains("DEVICE"));
     assert!(out.contains("0000:01:00.0"));
     assert!(out.contains("  vf3 0000:01:10.6"));
@@ -44,7 +28,7 @@ fn inventory_table() {
 
 #[test]
 fn inventory_json_is_the_documented_shape() {
-    let out = ok(&["inventory", "--sysfs-root", IGB, "--json"]);
+    let out = vifman_ok(&["inventory", "--sysfs-root", IGB, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["sysfs_root"], IGB);
@@ -59,11 +43,11 @@ fn inventory_json_is_the_documented_shape() {
 
 #[test]
 fn pci_report() {
-    let out = ok(&["pci", "--sysfs-root", IGB]);
+    let out = vifman_ok(&["pci", "--sysfs-root", IGB]);
     assert!(out.contains("0000:01:10.0"));
     assert!(out.contains("ready for passthrough"));
     let v: serde_json::Value =
-        serde_json::from_str(&ok(&["pci", "--sysfs-root", IGB, "--json"])).unwrap();
+        serde_json::from_str(&vifman_ok(&["pci", "--sysfs-root", IGB, "--json"])).unwrap();
     assert_eq!(v["devices"].as_array().unwrap().len(), 5);
     assert_eq!(v["devices"][0]["ready"], false);
 }
@@ -75,14 +59,14 @@ fn filters_on_the_nfv_host() {
         return;
     };
     let all: serde_json::Value =
-        serde_json::from_str(&ok(&["inventory", "--sysfs-root", nfv, "--json"])).unwrap();
+        serde_json::from_str(&vifman_ok(&["inventory", "--sysfs-root", nfv, "--json"])).unwrap();
     let pfs = all["physical_functions"].as_array().unwrap();
     let first = pfs
         .iter()
         .find(|p| !p["vfs"].as_array().unwrap().is_empty())
         .unwrap();
     let addr = first["address"].as_str().unwrap();
-    let one: serde_json::Value = serde_json::from_str(&ok(&[
+    let one: serde_json::Value = serde_json::from_str(&vifman_ok(&[
         "inventory",
         "--sysfs-root",
         nfv,
@@ -93,7 +77,7 @@ fn filters_on_the_nfv_host() {
     .unwrap();
     assert_eq!(one["physical_functions"].as_array().unwrap().len(), 1);
     if let Some(nd) = first["netdevs"][0]["name"].as_str() {
-        let by_name: serde_json::Value = serde_json::from_str(&ok(&[
+        let by_name: serde_json::Value = serde_json::from_str(&vifman_ok(&[
             "inventory",
             "--sysfs-root",
             nfv,
@@ -104,8 +88,14 @@ fn filters_on_the_nfv_host() {
         .unwrap();
         assert_eq!(by_name["physical_functions"][0]["address"], addr);
     }
-    let free: serde_json::Value =
-        serde_json::from_str(&ok(&["inventory", "--sysfs-root", nfv, "--json", "--free"])).unwrap();
+    let free: serde_json::Value = serde_json::from_str(&vifman_ok(&[
+        "inventory",
+        "--sysfs-root",
+        nfv,
+        "--json",
+        "--free",
+    ]))
+    .unwrap();
     for pf in free["physical_functions"].as_array().unwrap() {
         for vf in pf["vfs"].as_array().unwrap() {
             assert_eq!(vf["free"], true);
@@ -113,7 +103,7 @@ fn filters_on_the_nfv_host() {
             assert_eq!(vf["admin"]["mac"], "00:00:00:00:00:00");
         }
     }
-    let intel: serde_json::Value = serde_json::from_str(&ok(&[
+    let intel: serde_json::Value = serde_json::from_str(&vifman_ok(&[
         "inventory",
         "--sysfs-root",
         nfv,
@@ -151,7 +141,7 @@ fn broken_trees_exit_zero() {
             vec!["inventory", "--sysfs-root", &root, "--json"],
             vec!["pci", "--sysfs-root", &root],
         ] {
-            ok(&args);
+            vifman_ok(&args);
         }
     }
 }
@@ -161,7 +151,7 @@ fn no_sriov_says_so() {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(t.path().join("sys/bus/pci/devices")).unwrap();
     let root = t.path().to_str().unwrap();
-    let out = ok(&["inventory", "--sysfs-root", root]);
+    let out = vifman_ok(&["inventory", "--sysfs-root", root]);
     assert!(
         out.starts_with("no SR-IOV physical function found under "),
         "{out}"
@@ -175,7 +165,7 @@ fn no_sriov_says_so() {
 #[test]
 fn host_inventory_does_not_fail() {
     // This machine has no SR-IOV; a real scan plus a real netlink dump must still exit 0.
-    ok(&["inventory"]);
-    ok(&["inventory", "--json"]);
-    ok(&["pci"]);
+    vifman_ok(&["inventory"]);
+    vifman_ok(&["inventory", "--json"]);
+    vifman_ok(&["pci"]);
 }

@@ -3,30 +3,15 @@
 //! ones. Records that no longer describe the netdev (another parent, no speed) fall back to
 //! the files, and the real kernel's RTM_GETLINK dump is parsed into the same values `ip` shows.
 
-mod support;
+mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::*;
 use vifman::inventory::collect;
 use vifman::netlink::{VfStateSource, VF_STATE_FILE};
 use vifman::rtnl::KernelVfState;
 use vifman::sysfs::SysfsRoot;
-
-/// Copies a fixture with `cp -a` (symlinks kept as links, loops included).
-fn copy_fixture(name: &str, to: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/sysfs")
-        .join(name);
-    let dst = to.join(name);
-    let st = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&src)
-        .arg(&dst)
-        .status()
-        .expect("cp");
-    assert!(st.success());
-    dst
-}
 
 fn edit_dump(root: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let p = root.join(VF_STATE_FILE);
@@ -60,7 +45,7 @@ fn assert_same_with_and_without_dump(root: &Path) {
 #[test]
 fn nfv_host_inventory_is_the_same_from_the_dump_and_from_the_files() {
     let t = tempfile::tempdir().unwrap();
-    let root = copy_fixture("nfv-host", t.path());
+    let root = fixture_copy("nfv-host", t.path());
     assert_same_with_and_without_dump(&root);
 }
 
@@ -68,19 +53,22 @@ fn nfv_host_inventory_is_the_same_from_the_dump_and_from_the_files() {
 fn generated_host_inventory_is_the_same_from_the_dump_and_from_the_files() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("host");
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args(["fixture", "generate", "--pfs", "3", "--vfs", "9"])
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    vifman_ok(&[
+        "fixture",
+        "generate",
+        "--pfs",
+        "3",
+        "--vfs",
+        "9",
+        root.to_str().unwrap(),
+    ]);
     assert_same_with_and_without_dump(&root);
 }
 
 #[test]
 fn records_that_do_not_describe_the_netdev_fall_back_to_the_files() {
     let t = tempfile::tempdir().unwrap();
-    let root = copy_fixture("nfv-host", t.path());
+    let root = fixture_copy("nfv-host", t.path());
     let before = inventory(&root);
     let pfs = before["physical_functions"].as_array().unwrap();
     let vf_with_netdev = |pf: &serde_json::Value| {
@@ -128,9 +116,8 @@ fn records_that_do_not_describe_the_netdev_fall_back_to_the_files() {
 #[test]
 fn the_simulated_kernel_keeps_no_stale_link_records() {
     let t = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sysfs/nfv-host");
-    let sim = vifman::host::SimHost::open(&fixture, t.path()).unwrap();
-    let text = std::fs::read_to_string(sim.dir().join(VF_STATE_FILE)).unwrap();
+    let kernel = sim_kernel(NFV, t.path());
+    let text = std::fs::read_to_string(kernel.join(VF_STATE_FILE)).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(netdevs_of(&v), 0);
     assert!(!v["links"].as_array().unwrap().is_empty(), "VF state kept");
@@ -147,7 +134,7 @@ fn ip(args: &[&str]) {
 /// The kernel's dump, parsed by us, against `ip -j link show` in the same namespace.
 #[test]
 fn kernel_link_records_match_what_ip_reports() {
-    support::in_netns("kernel_link_records_match_what_ip_reports", || {
+    in_netns("kernel_link_records_match_what_ip_reports", || {
         ip(&["link", "add", "ld0", "type", "veth", "peer", "name", "ld1"]);
         ip(&[
             "link",

@@ -1,28 +1,15 @@
 //! Randomly damaged copies of a real tree: the scan must never panic, must keep listing every
 //! device the bus lists, and must never read outside the root.
 
+mod common;
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
+use common::copy_tree;
 use proptest::prelude::*;
 use vifman::inventory::{self, passthrough};
 use vifman::sysfs::{scan, SysfsRoot};
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let src = e.path();
-        let dst = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_symlink() {
-            symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if ft.is_dir() {
-            std::fs::create_dir(&dst).unwrap();
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
 
 fn entries(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {

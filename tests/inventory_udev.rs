@@ -3,24 +3,12 @@
 //! Build/run with: `CARGO_TARGET_DIR=/work/target-udev cargo test --features udev --test inventory_udev`.
 #![cfg(feature = "udev")]
 
-use std::os::unix::fs::symlink;
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ft = e.file_type().unwrap();
-        if ft.is_symlink() {
-            symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if ft.is_dir() {
-            std::fs::create_dir(&dst).unwrap();
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
+use common::copy_tree;
 
 fn append(path: &Path, lines: &str) {
     let mut s = std::fs::read_to_string(path).unwrap_or_default();

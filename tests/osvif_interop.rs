@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value as J};
 use vifman::vif::{from_primitive, Manifest, Mode, VersionedObject};
 
-mod osvif_common;
-use osvif_common::norm;
+mod common;
+use common::norm;
 
 fn python() -> Option<PathBuf> {
     let venv = std::env::var("VIFMAN_OSVIF_VENV")

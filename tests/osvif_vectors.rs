@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::Value as J;
 use vifman::vif::{from_primitive, Manifest, Mode, VersionedObject};
 
-mod osvif_common;
-use osvif_common::norm;
+mod common;
+use common::norm;
 
 fn vectors() -> J {
     let text = std::fs::read_to_string(concat!(

@@ -98,12 +98,28 @@ fn on_off(s: &str) -> Result<bool, String> {
 pub struct AllocateArgs {
     #[command(flatten)]
     pub host: HostArgs,
-    #[arg(long, value_name = "P")]
-    pub physnet: String,
+    /// The pool's physical network (VFs, or a whole PF with --device-type pf).
+    #[arg(long, value_name = "P", required_unless_present = "alias")]
+    pub physnet: Option<String>,
     #[arg(long, value_name = "UUID")]
     pub instance: Uuid,
-    #[arg(long, value_name = "UUID")]
-    pub vif_id: Uuid,
+    /// Required for a VF or a PF; for --alias, optional (default: derived from the instance
+    /// and the alias, the id `release --instance U --alias A` finds).
+    #[arg(long, value_name = "UUID", required_unless_present = "alias")]
+    pub vif_id: Option<Uuid>,
+    /// vf (default) or pf: a whole PF of the physnet's pool (nova's direct-physical).
+    #[arg(long, value_name = "vf|pf", conflicts_with = "alias")]
+    pub device_type: Option<String>,
+    /// Devices of a `[[alias]]` (nova's `[pci] alias`), handed out whole.
+    #[arg(long, value_name = "NAME", conflicts_with = "physnet")]
+    pub alias: Option<String>,
+    /// How many devices of the alias (all or nothing).
+    #[arg(long, value_name = "N", requires = "alias")]
+    pub count: Option<u32>,
+    /// Whole devices: also bind the other endpoints of the device's IOMMU group to vfio-pci
+    /// (restored with the allocation).
+    #[arg(long)]
+    pub bind_group: bool,
     /// Neutron network id for the emitted Network (default: a stable id derived from the physnet).
     #[arg(long, value_name = "UUID")]
     pub network_id: Option<Uuid>,
@@ -138,9 +154,19 @@ pub struct AllocateArgs {
 }
 
 pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
+    if let Some(w) = super::whole::request(&a)? {
+        return super::whole::allocate(&a, w);
+    }
+    if a.bind_group {
+        return Err(anyhow!(
+            "--bind-group applies to whole devices (--device-type pf or --alias), not VFs"
+        ));
+    }
     let mode = a.mode;
-    let mut req =
-        AllocateRequest::new(&a.physnet, a.instance, a.vif_id, mode).context("--physnet")?;
+    let (Some(physnet), Some(vif_id)) = (&a.physnet, a.vif_id) else {
+        return Err(anyhow!("a VF allocation needs --physnet and --vif-id"));
+    };
+    let mut req = AllocateRequest::new(physnet, a.instance, vif_id, mode).context("--physnet")?;
     if let Some(m) = &a.mac {
         req.set_mac(m).context("--mac")?;
     }
@@ -189,17 +215,37 @@ pub struct ReleaseArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// Parsed like `allocate --vif-id`: any spelling of the same UUID names the same VIF.
-    #[arg(long, value_name = "UUID")]
-    pub vif_id: Uuid,
+    #[arg(long, value_name = "UUID", required_unless_present = "alias")]
+    pub vif_id: Option<Uuid>,
+    /// With --alias: the allocation `allocate --alias A --instance U` made without --vif-id.
+    #[arg(long, value_name = "UUID", requires = "alias")]
+    pub instance: Option<Uuid>,
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "instance",
+        conflicts_with = "vif_id"
+    )]
+    pub alias: Option<String>,
 }
 
 pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
     let host = a.host.host_to_change(true)?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-    let rec = engine
-        .release(&a.vif_id)
-        .context(format!("release {}", a.vif_id))?;
+    let id = match (a.vif_id, a.instance, &a.alias) {
+        (Some(v), _, _) => v,
+        (None, Some(i), Some(al)) => crate::engine::whole::WholeRequest::alias_id(&i, al),
+        _ => {
+            return Err(anyhow!(
+                "release needs --vif-id, or --instance with --alias"
+            ))
+        }
+    };
+    if engine.is_whole(&id)? {
+        return super::whole::release(&engine, &id);
+    }
+    let rec = engine.release(&id).context(format!("release {id}"))?;
     eprintln!(
         "released {} ({}), original state restored",
         rec.vf, rec.vif_id
@@ -224,7 +270,8 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    if list.is_empty() {
+    let whole = crate::store::read_state(&a.host.state_dir)?.devices;
+    if list.is_empty() && whole.is_empty() {
         println!("no allocations in {}", a.host.state_dir.display());
         return Ok(());
     }
@@ -250,7 +297,12 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
                 .join(", "),
         ]);
     }
-    println!("{t}");
+    if !list.is_empty() {
+        println!("{t}");
+    }
+    if !whole.is_empty() {
+        super::whole::print_records(&whole);
+    }
     Ok(())
 }
 
@@ -342,10 +394,11 @@ pub fn pools(a: PoolsArgs) -> anyhow::Result<()> {
     }
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header(["POOL", "TOTAL", "ALLOCATED", "FREE", "EXCLUDED"]);
+    t.set_header(["POOL", "TYPE", "TOTAL", "ALLOCATED", "FREE", "EXCLUDED"]);
     for p in &r.pools {
         t.add_row([
             p.physnet.clone(),
+            p.device_type.map(|t| t.to_string()).unwrap_or_default(),
             p.total.to_string(),
             p.allocated.to_string(),
             p.free.to_string(),
@@ -356,7 +409,11 @@ pub fn pools(a: PoolsArgs) -> anyhow::Result<()> {
     if a.explain {
         println!();
         for e in &r.explain {
-            println!("{} (PF {}): {}", e.vf, e.pf, e.verdict);
+            if e.device_type == crate::types::DeviceType::Vf {
+                println!("{} [{}] (PF {}): {}", e.vf, e.device_type, e.pf, e.verdict);
+            } else {
+                println!("{} [{}]: {}", e.vf, e.device_type, e.verdict);
+            }
         }
     }
     Ok(())

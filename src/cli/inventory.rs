@@ -92,9 +92,9 @@ pub fn run(mut args: InventoryArgs) -> anyhow::Result<()> {
     }
     let root = args.root.open()?;
     let mut inv = inventory::collect(&root, &args.root.label());
-    let allocs = crate::store::read_allocations(&args.state_dir)
+    let st = crate::store::read_state(&args.state_dir)
         .with_context(|| format!("reading allocations from {}", args.state_dir.display()))?;
-    inventory::apply_allocations(&mut inv, &allocs);
+    inventory::apply_store(&mut inv, &st);
     let filter = Filter {
         pf: args.pf.clone(),
         vendor: args.vendor,

@@ -1,16 +1,19 @@
 //! Command-line front end. Library errors are typed; here they get context and exit codes:
 //! 0 success, 1 operation failed, 2 usage error (clap's own).
 
+pub mod apply;
 pub mod assign;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
+pub mod generate;
 pub mod inventory;
 pub mod pci;
 pub mod plug;
 pub mod privilege;
 mod values;
 pub mod vif;
+mod whole;
 
 use clap::{Parser, Subcommand};
 
@@ -59,6 +62,11 @@ pub enum Command {
     Numvfs(assign::NumvfsArgs),
     /// Show pools (physnets) and, with --explain, why each VF is in or out.
     Pools(assign::PoolsArgs),
+    /// Make the host match the policy's [[pf]] tables; --boot also restores allocations.
+    Apply(Box<apply::ApplyArgs>),
+    /// Boot integration files: the systemd unit, the udev rules.
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
     /// Serve the pools to kubelet as extended resources (device-plugin API v1beta1).
     #[cfg(feature = "fleet")]
     DevicePlugin(Box<fleet::DevicePluginArgs>),
@@ -102,6 +110,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reconcile(args) => assign::reconcile(args),
         Command::Numvfs(args) => assign::numvfs(args),
         Command::Pools(args) => assign::pools(args),
+        Command::Apply(args) => apply::run(*args),
+        Command::Generate(cmd) => generate::run(cmd),
         #[cfg(feature = "fleet")]
         Command::DevicePlugin(args) => fleet::device_plugin(*args),
         #[cfg(feature = "fleet")]

@@ -3,9 +3,12 @@
 //! and which devices it must never touch.
 
 mod address;
+mod alias;
+pub mod policy;
 mod spec;
 
 pub use address::AddressSpec;
+pub use alias::Alias;
 pub use spec::{Candidate, DeviceSpec, MatchOutcome, PfOf, PfSelector};
 
 use std::path::{Path, PathBuf};
@@ -42,6 +45,13 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Exclude PFs whose netdev carries the default route (on by default: host safety).
     pub exclude_default_route: bool,
+    /// nova's `[pci] alias` entries (`[[alias]]`), by name.
+    pub aliases: Vec<Alias>,
+    /// A PF with VFs enabled may be handed out whole: its VFs are removed first (numvfs 0) and
+    /// re-created on release. Off by default: such a PF is then excluded from its type-PF pool.
+    pub pf_passthrough_removes_vfs: bool,
+    /// Desired host state (`[[pf]]` tables), applied by `vifman apply`.
+    pub policy: policy::Policy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +63,13 @@ struct RawConfig {
     exclude: Vec<String>,
     #[serde(default = "yes")]
     exclude_default_route: bool,
+    #[serde(default)]
+    alias: Vec<Spanned<alias::RawAlias>>,
+    #[serde(default)]
+    pf_passthrough_removes_vfs: bool,
+    /// `[[pf]]` tables: checked key by key in [`policy::Policy::parse`].
+    #[serde(default)]
+    pf: Vec<toml::Value>,
 }
 
 fn yes() -> bool {
@@ -72,24 +89,31 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 fn key_path(text: &str, offset: usize, field: &str) -> String {
     let before = &text[..offset.min(text.len())];
     let mut spec: Option<usize> = None;
+    let mut alias: Option<usize> = None;
+    let mut in_alias = false;
     let mut in_address_section = false;
     for line in before.lines() {
         let t = line.trim();
-        if t.starts_with("[[")
-            && t.trim_start_matches('[')
-                .trim_start()
-                .starts_with("device_spec")
-        {
+        let table = t.trim_start_matches('[').trim_start();
+        if t.starts_with("[[") && table.starts_with("device_spec") {
             spec = Some(spec.map_or(0, |n| n + 1));
             in_address_section = false;
+            in_alias = false;
+        } else if t.starts_with("[[") && table.starts_with("alias") {
+            alias = Some(alias.map_or(0, |n| n + 1));
+            in_alias = true;
+            in_address_section = false;
         } else if t.starts_with('[') {
+            in_alias = false;
             in_address_section = t.replace(' ', "").starts_with("[device_spec.address]");
         }
     }
     let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let in_inline_address = line.trim_start().starts_with("address") && line.contains('{');
     let mut key = String::new();
-    if let Some(n) = spec {
+    if let (true, Some(n)) = (in_alias, alias) {
+        key = format!("alias[{n}].");
+    } else if let Some(n) = spec {
         key = format!("device_spec[{n}].");
         if in_address_section || in_inline_address {
             key.push_str("address.");
@@ -141,11 +165,34 @@ impl Config {
             })?;
             specs.push(spec);
         }
+        let mut aliases: Vec<Alias> = Vec::with_capacity(raw.alias.len());
+        for (i, a) in raw.alias.into_iter().enumerate() {
+            let span = a.span();
+            let alias = Alias::from_raw(a.into_inner()).map_err(|(key, message, sub)| {
+                invalid(
+                    sub.or(Some(span.clone())),
+                    &format!("alias[{i}].{key}"),
+                    message,
+                )
+            })?;
+            if aliases.iter().any(|x| x.name == alias.name) {
+                return Err(invalid(
+                    Some(span),
+                    &format!("alias[{i}].name"),
+                    format!("alias {:?} is defined twice", alias.name),
+                ));
+            }
+            aliases.push(alias);
+        }
+        let _ = raw.pf;
         Ok(Config {
             path: Some(path.to_path_buf()),
             device_specs: specs,
             exclude: raw.exclude,
             exclude_default_route: raw.exclude_default_route,
+            aliases,
+            pf_passthrough_removes_vfs: raw.pf_passthrough_removes_vfs,
+            policy: policy::Policy::parse(text, path, false)?,
         })
     }
 
@@ -160,6 +207,10 @@ impl Config {
             }
         }
         out
+    }
+
+    pub fn alias(&self, name: &str) -> Option<&Alias> {
+        self.aliases.iter().find(|a| a.name == name)
     }
 
     /// First spec that matches, with the reasons each earlier spec did not (for --explain).

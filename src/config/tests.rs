@@ -190,3 +190,64 @@ fn globs() {
     assert!(AddressSpec::parse_glob("0000:0a:00.8").is_err());
     assert!(AddressSpec::parse_glob("1:2:3:4").is_err());
 }
+
+#[test]
+fn aliases_as_nova_defines_them() {
+    let c = Config::parse(
+        r#"
+pf_passthrough_removes_vfs = true
+[[alias]]
+name = "a6000"
+vendor_id = "10de"
+product_id = "2230"
+device_type = "type-PCI"
+numa_policy = "required"
+
+[[alias]]
+name = "nic"
+vendor_id = "0x8086"
+product_id = "1521"
+"#,
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert!(c.pf_passthrough_removes_vfs);
+    let a = c.alias("a6000").unwrap();
+    assert_eq!((a.vendor_id, a.product_id), (0x10de, 0x2230));
+    assert_eq!(a.device_type, Some(crate::types::DeviceType::Pci));
+    assert_eq!(a.numa_policy, crate::types::NumaPolicy::Required);
+    let n = c.alias("nic").unwrap();
+    assert_eq!(n.numa_policy, crate::types::NumaPolicy::Legacy);
+    assert!(n.matches(0x8086, 0x1521, crate::types::DeviceType::Pf));
+    assert!(!n.matches(0x8086, 0x1521, crate::types::DeviceType::Vf));
+    assert!(c.alias("nope").is_none());
+}
+
+#[test]
+fn bad_aliases_name_line_and_key() {
+    for (text, want) in [
+        (
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\nnuma_policy = \"socket\"\n",
+            "5:15: alias[0].numa_policy",
+        ),
+        (
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n",
+            "alias[1].name: alias \"x\" is defined twice",
+        ),
+        (
+            "[[alias]]\nname = \"a b\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n",
+            "alias[0].name",
+        ),
+        (
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\ndevice_type = \"type-VF\"\n",
+            "type-VF aliases are not supported",
+        ),
+        (
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\ncolour = 1\n",
+            "unknown field",
+        ),
+    ] {
+        let e = Config::parse(text, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(e.contains(want), "{text:?}: {e}");
+    }
+}

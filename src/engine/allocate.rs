@@ -75,7 +75,7 @@ impl Engine<'_> {
             match view.status(self.config, st, v) {
                 VfStatus::Free => {}
                 VfStatus::Excluded(_) => {
-                    skip("excluded (config or default route)");
+                    skip("excluded (config, default route, or PF passed through whole)");
                     continue;
                 }
                 VfStatus::Allocated(_) => {
@@ -327,6 +327,8 @@ impl Engine<'_> {
             },
             vif: vif.clone(),
             created: super::now(),
+            lost_reason: None,
+            pf_serial: self.host.device_serial(&v.pf),
         };
         // Intent first: a crash from here on leaves a Pending record that reconcile undoes.
         st.allocations.push(rec.clone());

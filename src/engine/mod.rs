@@ -3,6 +3,7 @@
 
 mod actuate;
 mod allocate;
+pub mod apply;
 mod emit;
 mod numvfs;
 mod pools;
@@ -11,6 +12,7 @@ mod recover;
 mod release;
 mod request;
 mod view;
+pub mod whole;
 
 /// The records live in [`crate::store`]; re-exported for the engine's callers.
 pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
@@ -33,6 +35,9 @@ pub enum EngineError {
     Request(String),
     #[error("no free VF in pool {physnet}: {reason}")]
     NoFreeVf { physnet: String, reason: String },
+    /// Whole devices (by physnet or alias): not enough free ones; nothing was changed.
+    #[error("not enough free devices in {pool}: {reason}; nothing was changed")]
+    NoFreeDevice { pool: String, reason: String },
     #[error("{model} cannot set {knob} (per hwdb; {hint}); nothing was changed")]
     Unsupported {
         model: String,
@@ -103,6 +108,11 @@ impl<'a> Engine<'a> {
     /// Current allocations (takes the lock briefly, so it sees a consistent state).
     pub fn allocations(&self) -> Result<Vec<Allocation>, EngineError> {
         Ok(crate::store::read_allocations(&self.state_dir)?)
+    }
+
+    /// Allocations and the policy's VF baseline, as [`Self::allocations`] reads them.
+    pub fn store_state(&self) -> Result<crate::store::StoreState, EngineError> {
+        Ok(crate::store::read_state(&self.state_dir)?)
     }
 }
 

@@ -55,6 +55,12 @@ impl Engine<'_> {
             .filter(|a| a.pf == addr)
             .map(|a| a.vif_id.to_string())
             .collect();
+        if let Some(w) = st.whole_holder(&addr) {
+            return Err(EngineError::Busy(format!(
+                "{addr} is passed through whole (allocation {}); release it first",
+                w.id
+            )));
+        }
         if !busy.is_empty() {
             return Err(EngineError::Busy(format!(
                 "{addr} has {} allocated VF(s) (VIFs {}); release them first",

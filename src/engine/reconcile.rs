@@ -24,6 +24,9 @@ pub enum DriftKind {
     Unrecorded,
     /// Two records for one VF (must never happen; reported loudly).
     Duplicate,
+    /// A record `apply --boot` could not restore: kept (its VF stays out of the pools) until
+    /// `vifman release`, never repaired away.
+    Lost,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +83,16 @@ impl Engine<'_> {
                 out.push(x);
                 continue;
             }
+            if a.phase == Phase::Lost {
+                out.push(d(
+                    DriftKind::Lost,
+                    format!(
+                        "not restored after a reboot: {}; `vifman release` frees it",
+                        a.lost_reason.as_deref().unwrap_or("no reason recorded")
+                    ),
+                ));
+                continue;
+            }
             let Some(v) = view.vf(&a.vf) else {
                 let mut x = d(
                     DriftKind::VfVanished,
@@ -94,6 +107,7 @@ impl Engine<'_> {
             };
             let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
             match a.phase {
+                Phase::Lost => {}
                 Phase::Pending | Phase::Releasing => {
                     let kind = if a.phase == Phase::Pending {
                         DriftKind::InterruptedAllocate
@@ -162,8 +176,9 @@ impl Engine<'_> {
                 }
             }
         }
+        let whole_changed = self.reconcile_whole(&view, &mut st, repair, &mut out);
         for v in &view.vfs {
-            if st.holds(&v.addr) {
+            if st.holds(&v.addr) || st.whole_holder(&v.addr).is_some() {
                 continue;
             }
             let mac = v.state.as_ref().map(|s| s.mac).filter(|m| !m.is_zero());
@@ -180,7 +195,7 @@ impl Engine<'_> {
                 });
             }
         }
-        if !drop_idx.is_empty() || rebuilt.is_some() {
+        if !drop_idx.is_empty() || rebuilt.is_some() || whole_changed {
             for i in drop_idx.into_iter().rev() {
                 st.allocations.remove(i);
             }

@@ -92,6 +92,8 @@ impl Engine<'_> {
                 },
                 vif: serde_json::Value::Null,
                 created: super::now(),
+                lost_reason: None,
+                pf_serial: None,
             });
             out.push(Drift {
                 kind: DriftKind::Unrecorded,

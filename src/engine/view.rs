@@ -181,9 +181,18 @@ impl HostView {
         if let Some(a) = st.allocations.iter().find(|a| a.vf == v.addr) {
             return VfStatus::Allocated(a.vif_id);
         }
+        // nova's parent/child rule: no VF of a PF that is handed out whole (or a VF bound
+        // with some device's IOMMU group).
+        if let Some(w) = st.whole_holder(&v.pf).or_else(|| st.whole_holder(&v.addr)) {
+            return VfStatus::Excluded(format!(
+                "its PF {} is passed through whole (allocation {})",
+                v.pf, w.id
+            ));
+        }
         let use_ = crate::inventory::outside_use(
             v.driver.as_deref(),
-            v.state.as_ref().is_some_and(|s| !s.mac.is_zero()),
+            v.state.as_ref().map(|s| s.mac),
+            st.policy_vf(&v.pf, v.vf_index),
         );
         if use_.is_empty() {
             VfStatus::Free

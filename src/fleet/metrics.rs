@@ -42,7 +42,7 @@ pub struct Metrics {
 }
 
 /// Every drift kind, so a scrape shows explicit zeros rather than absent series.
-const DRIFT_KINDS: [DriftKind; 7] = [
+const DRIFT_KINDS: [DriftKind; 8] = [
     DriftKind::VfVanished,
     DriftKind::InterruptedAllocate,
     DriftKind::InterruptedRelease,
@@ -50,6 +50,7 @@ const DRIFT_KINDS: [DriftKind; 7] = [
     DriftKind::DriverDiffers,
     DriftKind::Unrecorded,
     DriftKind::Duplicate,
+    DriftKind::Lost,
 ];
 
 /// Failure reasons are a closed set, so their series exist (at 0) from the start.
@@ -75,6 +76,7 @@ fn kind_name(k: &DriftKind) -> String {
 pub fn reason_of(e: &EngineError) -> &'static str {
     match e {
         EngineError::NoFreeVf { .. } => "no_free_vf",
+        EngineError::NoFreeDevice { .. } => "no_free_device",
         EngineError::Unsupported { .. } => "unsupported",
         EngineError::Actuation { .. } => "actuation",
         EngineError::Busy(_) => "busy",

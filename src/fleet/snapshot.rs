@@ -37,10 +37,29 @@ pub struct VfInfo {
     pub reason: Option<String>,
 }
 
+/// A whole device (type-PF or type-PCI) an alias or a type-PF pool holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WholeInfo {
+    pub addr: PciAddress,
+    pub device_type: crate::types::DeviceType,
+    pub vendor: u16,
+    pub product: u16,
+    pub numa: Option<u32>,
+    /// Its pools: `physnet` for a type-PF pool, `alias:<name>` for each alias.
+    pub pools: Vec<String>,
+    /// A vifman record holds it.
+    pub allocated: bool,
+    /// Why nobody can take it now (parent/child rule, IOMMU group, excluded); None if free
+    /// or allocated.
+    pub unavailable: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Snapshot {
     /// Sorted by address.
     pub vfs: Vec<VfInfo>,
+    /// Whole devices in a pool or an alias, sorted by address.
+    pub whole: Vec<WholeInfo>,
     /// Every pool in the config, even empty ones (kubelet still gets a resource).
     pub pools: Vec<String>,
 }
@@ -62,9 +81,7 @@ fn link_ok(operstate: Option<&str>) -> bool {
 
 pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
     let _span = tracing::debug_span!("snapshot").entered();
-    let st: StoreState = StoreState {
-        allocations: engine.allocations()?,
-    };
+    let st: StoreState = crate::store::read_state(&engine.state_dir)?;
     let view = HostView::load(engine.host)?;
     let mut out = vec![];
     let mut seen = BTreeSet::new();
@@ -150,6 +167,7 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
     out.sort_by_key(|v| v.addr);
     Ok(Snapshot {
         vfs: out,
+        whole: whole(engine, &view, &st),
         pools: engine
             .config
             .physnets()
@@ -157,4 +175,36 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             .map(String::from)
             .collect(),
     })
+}
+
+/// Whole devices with the same status rule allocation uses (no `--bind-group`).
+fn whole(engine: &Engine<'_>, view: &HostView, st: &StoreState) -> Vec<WholeInfo> {
+    use crate::engine::whole::{aliases_of, physnet_of, WholeStatus};
+    let mut out = vec![];
+    for d in view.whole_devices() {
+        let mut pools: Vec<String> = physnet_of(engine.config, &d).into_iter().collect();
+        pools.extend(
+            aliases_of(engine.config, &d)
+                .iter()
+                .map(|a| format!("alias:{}", a.name)),
+        );
+        let status = view.whole_status(engine.config, st, &d, false);
+        if pools.is_empty() && !matches!(status, WholeStatus::Allocated(_)) {
+            continue;
+        }
+        out.push(WholeInfo {
+            addr: d.addr,
+            device_type: d.device_type,
+            vendor: d.ids.0,
+            product: d.ids.1,
+            numa: d.numa,
+            pools,
+            allocated: matches!(status, WholeStatus::Allocated(_)),
+            unavailable: match status {
+                WholeStatus::Unavailable(r) | WholeStatus::Excluded(r) => Some(r),
+                _ => None,
+            },
+        });
+    }
+    out
 }

@@ -132,6 +132,7 @@ pub fn errno_name(e: i32) -> &'static str {
         libc::EAGAIN => "EAGAIN",
         libc::ENOSPC => "ENOSPC",
         libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ENETDOWN => "ENETDOWN",
         _ => "errno",
     }
 }
@@ -225,6 +226,17 @@ pub trait Host {
     fn noiommu(&self) -> bool {
         self.sysfs(Sealed(())).noiommu()
     }
+    /// Is the netdev administratively up (IFF_UP)?
+    fn admin_up(&self, ifname: &IfName) -> Option<bool> {
+        self.sysfs(Sealed(())).netdev_admin_up(ifname.as_str())
+    }
+    fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
+        self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())
+    }
+    /// The function's PCIe DSN or VPD serial (see [`crate::sysfs::serial`]).
+    fn device_serial(&self, a: &PciAddress) -> Option<String> {
+        self.sysfs(Sealed(())).device_serial(a)
+    }
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError>;
     /// One PF's VF state (cheaper than a full dump on a big host). The PF is named, never
     /// given by ifindex: an index remembered from an earlier run may now be another link.
@@ -235,6 +247,10 @@ pub trait Host {
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError>;
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;
+    /// Administratively down (undoing a `link_up`, or a policy's `up = false`).
+    fn link_down(&self, ifname: &IfName) -> Result<(), HostError>;
+    /// A netdev's MTU (RTM_SETLINK IFLA_MTU).
+    fn set_mtu(&self, ifname: &IfName, mtu: u32) -> Result<(), HostError>;
     /// Block until `ready()` holds, re-checking on each kernel event (uevent), never by
     /// fixed sleeps; fail after `timeout`.
     fn wait_until(
@@ -248,9 +264,23 @@ pub trait Host {
     /// the simulation's tree. Watching stops when the returned [`Watch`] is dropped.
     fn watch(&self, on_change: OnChange) -> Result<Watch, HostError>;
 
+    /// Make sure PCI driver `d` is registered, loading its module if it is not, so a bind
+    /// fails at once with the reason instead of waiting out a probe that cannot succeed
+    /// (`vfio-pci` is often not loaded when `apply --boot` runs early in boot). The
+    /// simulated kernel has every driver built in.
+    fn load_driver(&self, d: &DriverName) -> Result<(), HostError> {
+        let _ = d;
+        Ok(())
+    }
+
     /// Move `vf` to driver `to` (None: leave it unbound) with `driver_override` set to
-    /// `override_to` first, as the PCI core needs: override, unbind, drivers_probe, then wait
-    /// for the bind to show. Already on `to`: only the override is written.
+    /// `override_to`, as the PCI core needs: override, unbind, drivers_probe, then wait for
+    /// the bind to show. Already on `to`: only the override is written.
+    ///
+    /// The probe itself always runs with `to` as the override: the PCI core probes a VF of a
+    /// PF with `sriov_drivers_autoprobe=0` only when driver_override names a driver
+    /// (`pci_device_can_probe`), which is exactly the state `apply` creates VFs in when
+    /// some of them are bound for vfio-pci. The wanted override is written back after.
     fn bind(
         &self,
         vf: &PciAddress,
@@ -260,11 +290,16 @@ pub trait Host {
         let _span =
             tracing::info_span!("bind", vf = %vf, to = to.map(|d| d.as_str()).unwrap_or("-"))
                 .entered();
-        self.write(&SysWrite::DriverOverride(*vf, override_to.cloned()))?;
-        if let Some(cur) = self.driver_of(vf) {
-            if Some(cur.as_str()) == to.map(|d| d.as_str()) {
-                return Ok(());
-            }
+        let cur = self.driver_of(vf);
+        if cur.is_some() && cur.as_deref() == to.map(|d| d.as_str()) {
+            return self.write(&SysWrite::DriverOverride(*vf, override_to.cloned()));
+        }
+        if let Some(d) = to {
+            self.load_driver(d)?;
+        }
+        let probe_as = to.or(override_to);
+        self.write(&SysWrite::DriverOverride(*vf, probe_as.cloned()))?;
+        if let Some(cur) = cur {
             self.write(&SysWrite::Unbind(*vf, driver_name(&cur)?))?;
         }
         if let Some(d) = to {
@@ -273,20 +308,32 @@ pub trait Host {
                 self.driver_of(vf).as_deref() == Some(d.as_str())
             })?;
         }
+        if probe_as != override_to {
+            self.write(&SysWrite::DriverOverride(*vf, override_to.cloned()))?;
+        }
         Ok(())
     }
 
     /// Unbind `vf` from `driver` and probe it again (a PF-set MAC reaches igb/ixgbe VFs only
-    /// when their driver re-registers), waiting until it is back.
+    /// when their driver re-registers), waiting until it is back. Probed with `driver` as
+    /// the override when none is set, for the same autoprobe=0 reason as [`Host::bind`].
     fn reprobe(&self, vf: &PciAddress, driver: &DriverName) -> Result<(), HostError> {
         let _span = tracing::info_span!("reprobe", vf = %vf, driver = %driver).entered();
+        let pinned = self.driver_override_of(vf).is_none();
+        if pinned {
+            self.write(&SysWrite::DriverOverride(*vf, Some(driver.clone())))?;
+        }
         self.write(&SysWrite::Unbind(*vf, driver.clone()))?;
         self.write(&SysWrite::Probe(*vf))?;
-        self.wait_until(
+        let waited = self.wait_until(
             &format!("{vf} rebound to {driver}"),
             BIND_TIMEOUT,
             &mut || self.driver_of(vf).as_deref() == Some(driver.as_str()),
-        )
+        );
+        if pinned {
+            self.write(&SysWrite::DriverOverride(*vf, None))?;
+        }
+        waited
     }
 }
 

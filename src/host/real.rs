@@ -12,7 +12,7 @@ use super::{Host, HostError, Knob, SysWrite};
 use crate::netlink::{FixtureVfState, PfLinkState, VfStateSource};
 use crate::rtnl::{KernelVfState, LinkChange, Request, Rtnl};
 use crate::sysfs::SysfsRoot;
-use crate::types::IfName;
+use crate::types::{DriverName, IfName};
 
 pub struct RealHost {
     root: SysfsRoot,
@@ -117,6 +117,49 @@ impl Host for RealHost {
             .map_err(|e| HostError::from_rtnl(format!("{ifname} up"), e))
     }
 
+    fn link_down(&self, ifname: &IfName) -> Result<(), HostError> {
+        self.live(&format!("set {ifname} down"))?;
+        let _span = tracing::info_span!("rtm_setlink_down", ifname = %ifname).entered();
+        let down = LinkChange {
+            up: Some(false),
+            ..Default::default()
+        };
+        Rtnl::open()
+            .and_then(|mut s| s.request(Request::set_link_by_name(ifname.as_str(), &down)))
+            .map_err(|e| HostError::from_rtnl(format!("{ifname} down"), e))
+    }
+
+    fn set_mtu(&self, ifname: &IfName, mtu: u32) -> Result<(), HostError> {
+        self.live(&format!("set {ifname} mtu {mtu}"))?;
+        let _span = tracing::info_span!("rtm_setlink_mtu", ifname = %ifname, mtu).entered();
+        let change = LinkChange {
+            mtu: Some(mtu),
+            ..Default::default()
+        };
+        Rtnl::open()
+            .and_then(|mut s| s.request(Request::set_link_by_name(ifname.as_str(), &change)))
+            .map_err(|e| HostError::from_rtnl(format!("{ifname} mtu {mtu}"), e))
+    }
+
+    fn load_driver(&self, d: &DriverName) -> Result<(), HostError> {
+        if self.root.pci_driver_registered(d) {
+            return Ok(());
+        }
+        self.live(&format!("load driver {d}"))?;
+        let _span = tracing::info_span!("modprobe", module = %d).entered();
+        let out = modprobe(d);
+        if self.root.pci_driver_registered(d) {
+            return Ok(());
+        }
+        Err(HostError::other(
+            format!("driver {d}"),
+            format!(
+                "not registered (no /sys/bus/pci/drivers/{d}) and `modprobe {d}` did not load it: {}",
+                out
+            ),
+        ))
+    }
+
     fn wait_until(
         &self,
         what: &str,
@@ -159,5 +202,30 @@ impl Host for RealHost {
     fn watch(&self, on_change: OnChange) -> Result<Watch, HostError> {
         events::watch_kernel(on_change)
             .map_err(|e| HostError::from_io("watch kernel events (uevent, RTMGRP_LINK)", &e))
+    }
+}
+
+/// Run kmod's `modprobe` for a driver's module (it maps `-`/`_` and aliases); what it said.
+fn modprobe(d: &DriverName) -> String {
+    let run = |bin: &str| {
+        std::process::Command::new(bin)
+            .args(["-q", "--", d.as_str()])
+            .stdin(std::process::Stdio::null())
+            .output()
+    };
+    let found = ["modprobe", "/usr/sbin/modprobe", "/sbin/modprobe"]
+        .iter()
+        .find_map(|b| run(b).ok());
+    match found {
+        None => "modprobe is not installed".into(),
+        Some(o) if o.status.success() => "modprobe succeeded but no driver registered".into(),
+        Some(o) => {
+            let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            if err.is_empty() {
+                format!("modprobe exited with {}", o.status)
+            } else {
+                err
+            }
+        }
     }
 }

@@ -54,6 +54,9 @@ pub struct Quirks {
     pub rejects_zero_mac: bool,
     /// VF config only reaches the VF while the PF netdev is up.
     pub pf_must_be_up: bool,
+    /// Writing `sriov_numvfs` is refused while the PF netdev is down (bnxt_en): `vifman apply`
+    /// brings the PF up first.
+    pub numvfs_needs_pf_up: bool,
     /// A PF-set VF MAC takes effect only after the VF driver is unbound and rebound.
     pub vf_reload_after_mac: bool,
 }
@@ -179,6 +182,11 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
                 drv.rejects_zero_mac,
             )?,
             pf_must_be_up: pick("pf_must_be_up", over.pf_must_be_up, drv.pf_must_be_up)?,
+            numvfs_needs_pf_up: pick(
+                "numvfs_needs_pf_up",
+                over.numvfs_needs_pf_up,
+                drv.numvfs_needs_pf_up,
+            )?,
             vf_reload_after_mac: pick(
                 "vf_reload_after_mac",
                 over.vf_reload_after_mac,

@@ -24,6 +24,7 @@ pub struct RawCaps {
     pub link_state: Option<bool>,
     pub rejects_zero_mac: Option<bool>,
     pub pf_must_be_up: Option<bool>,
+    pub numvfs_needs_pf_up: Option<bool>,
     pub vf_reload_after_mac: Option<bool>,
     pub notes: Option<String>,
 }

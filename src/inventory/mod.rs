@@ -25,10 +25,16 @@ pub use table::render_table;
 
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set
 /// and they are no longer `free`.
-pub fn apply_allocations(inv: &mut Inventory, allocs: &[crate::store::Allocation]) {
+pub fn apply_store(inv: &mut Inventory, st: &crate::store::StoreState) {
     for pf in &mut inv.physical_functions {
+        let pf_addr = pf.device.address;
         for vf in &mut pf.vfs {
-            if let Some(a) = allocs.iter().find(|a| a.vf == vf.device.address) {
+            // What vifman's own policy set is not outside use (the same rule as the engine's).
+            if let (Some(own), Some(admin)) = (st.policy_vf(&pf_addr, vf.index), &vf.admin) {
+                vf.free =
+                    outside_use(vf.device.driver.as_deref(), Some(admin.mac), Some(own)).is_empty();
+            }
+            if let Some(a) = st.allocations.iter().find(|a| a.vf == vf.device.address) {
                 vf.allocation = Some(serde_json::json!({
                     "vif_id": a.vif_id,
                     "instance_uuid": a.instance_uuid,

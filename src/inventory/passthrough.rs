@@ -32,6 +32,8 @@ pub struct PciEntry {
     pub physfn: Option<PciAddress>,
     /// True when this function is an SR-IOV PF.
     pub sriov_pf: bool,
+    /// nova's device type (type-VF, type-PF, type-PCI), as pools and aliases use it.
+    pub device_type: crate::types::DeviceType,
     pub vfio_bound: bool,
     /// Every member of the IOMMU group is vfio-pci/pci-stub/unbound or a bridge.
     pub group_viable: bool,
@@ -79,6 +81,10 @@ pub fn build(scan: &ScanReport, sysfs_root: &str, noiommu: bool) -> PciReport {
                 class_name,
                 physfn: d.physfn,
                 sriov_pf: d.sriov.is_some(),
+                device_type: crate::types::DeviceType::derive(
+                    d.physfn.is_some(),
+                    d.sriov.as_ref().and_then(|s| s.total_vfs),
+                ),
                 vfio_bound,
                 group_viable,
                 ready: group_viable && vfio_bound,

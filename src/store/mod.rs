@@ -5,18 +5,23 @@
 //! never creates anything. Records ([`record`]) are plain data with typed ids; the slot files
 //! ([`slots`]) make every write crash-safe and refuse to mistake a lost store for an empty one.
 
+mod device;
 mod record;
 mod slots;
 
 use std::path::Path;
 
-pub use record::{AllocMode, Allocation, Original, Phase, StoreState};
+pub use device::{BoundDevice, DeviceAllocation, WholeRequestKind};
+pub use record::{AllocMode, Allocation, Original, Phase, PolicyVf, StoreState};
 pub use slots::{create_state_dir, Store, StoreError, DEFAULT_STATE_DIR};
 
 /// The allocations recorded in `dir`, read under the store's lock so a half-finished cycle of
 /// another process is never seen. Empty when `dir` has never held a store; creates nothing.
 pub fn read_allocations(dir: &Path) -> Result<Vec<Allocation>, StoreError> {
-    Ok(Store::peek::<StoreState>(dir)?
-        .unwrap_or_default()
-        .allocations)
+    Ok(read_state(dir)?.allocations)
+}
+
+/// The whole store (VF records, whole-device records, the policy's VF baseline), read as [`read_allocations`] reads.
+pub fn read_state(dir: &Path) -> Result<StoreState, StoreError> {
+    Ok(Store::peek::<StoreState>(dir)?.unwrap_or_default())
 }

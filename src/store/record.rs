@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::netlink::Knob;
 use crate::netlink::VfState;
-use crate::types::{IfName, PciAddress, Uuid};
+use crate::types::{IfName, MacAddress, PciAddress, Uuid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -50,13 +50,17 @@ impl AllocMode {
 }
 
 /// Pending: recorded, hardware possibly half-configured (a crash here is rolled back by
-/// reconcile). Active: configured and handed out. Releasing: restore under way.
+/// reconcile). Active: configured and handed out. Releasing: restore under way. Lost: the
+/// VF could not be put back after a reboot (`vifman apply --boot`); the record keeps the VF
+/// out of every pool until it is released, so a guest's VF is never silently handed to
+/// another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Pending,
     Active,
     Releasing,
+    Lost,
 }
 
 /// The VF as it was before vifman touched it.
@@ -90,19 +94,60 @@ pub struct Allocation {
     pub vif: serde_json::Value,
     /// Seconds since the epoch.
     pub created: u64,
+    /// Phase lost: why the allocation could not be restored. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_reason: Option<String>,
+    /// The PF's serial (PCIe DSN / VPD SN) when it has one, so a card swapped between boots
+    /// is noticed instead of configured. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_serial: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreState {
     pub allocations: Vec<Allocation>,
+    /// Whole devices (PFs, plain PCI devices). Absent in older stores, and left out while
+    /// empty so a store without any stays readable by older vifman.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::device::DeviceAllocation>,
+    /// What the last `vifman apply` set on each policy VF. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_vfs: Vec<PolicyVf>,
+}
+
+/// A VF's MAC and driver as the host-state policy made them: vifman's own baseline, so a VF
+/// that `apply` gave a stable MAC or bound to vfio-pci for the pools is not mistaken for one
+/// that something outside vifman is using (which is what a set MAC or vfio-pci means on a VF
+/// nobody declared).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVf {
+    pub pf: PciAddress,
+    pub vf_index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 impl StoreState {
+    pub fn policy_vf(&self, pf: &PciAddress, vf_index: u32) -> Option<&PolicyVf> {
+        self.policy_vfs
+            .iter()
+            .find(|p| &p.pf == pf && p.vf_index == vf_index)
+    }
     pub fn by_vif(&self, vif_id: &Uuid) -> Option<usize> {
         self.allocations.iter().position(|a| &a.vif_id == vif_id)
     }
     pub fn holds(&self, vf: &PciAddress) -> bool {
         self.allocations.iter().any(|a| &a.vf == vf)
+    }
+    /// The whole-device allocation holding `a`, if any.
+    pub fn whole_holder(&self, a: &PciAddress) -> Option<&super::device::DeviceAllocation> {
+        self.devices.iter().find(|d| d.holds(a))
+    }
+    /// Whether `id` names any allocation, of a VF or of whole devices.
+    pub fn id_taken(&self, id: &Uuid) -> bool {
+        self.by_vif(id).is_some() || self.devices.iter().any(|d| &d.id == id)
     }
 }
 
@@ -129,8 +174,14 @@ mod tests {
         };
         let a = &st.allocations[0];
         assert_eq!(a.vif_id.to_string(), "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01");
+        assert_eq!(a.lost_reason, None);
+        assert_eq!(a.pf_serial, None);
         let again = serde_json::to_string(&st).unwrap();
         assert!(!again.contains("pf_ifindex"), "{again}");
+        assert!(
+            !again.contains("lost_reason") && !again.contains("pf_serial"),
+            "{again}"
+        );
         assert!(again.contains("\"6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01\""));
         let lower: Uuid = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01".parse().unwrap();
         assert_eq!(st.by_vif(&lower), Some(0));

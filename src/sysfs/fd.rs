@@ -2,113 +2,66 @@
 //!
 //! Opening `/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:02.0/vendor` by full path makes the
 //! kernel walk a dozen components for every attribute. A scan instead opens each device
-//! directory once (with `openat2(RESOLVE_BENEATH)`, so the kernel itself guarantees the walk
-//! never leaves the sysfs root) and reads attributes relative to it. This is the only module
-//! with `unsafe`: thin libc calls whose results are checked and wrapped in `OwnedFd` at once.
+//! directory once (with `openat2(RESOLVE_IN_ROOT)`, so the kernel itself guarantees the walk
+//! never leaves the sysfs root) and reads attributes relative to it. The calls go through
+//! `rustix`, which checks results and hands back `OwnedFd`s; the one `unsafe` left is
+//! `close_range(2)`, which rustix does not wrap.
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
 use super::attr::{classify, Raw};
-
-fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
-fn fd_result(r: libc::c_long) -> io::Result<OwnedFd> {
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the syscall returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as libc::c_int) })
-}
 
 /// Opens a directory by absolute path without following a final symlink (`O_PATH`: no read
 /// permission needed, usable only as a base for `*at` calls).
 pub(crate) fn open_dir_path(abs: &Path) -> io::Result<OwnedFd> {
-    let c = cpath(abs)?;
-    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
-    let r = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    fd_result(r as libc::c_long)
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(abs, flags, Mode::empty())?)
 }
 
 /// Opens directory `rel` beneath `root`, following symlinks only while they stay beneath it:
 /// an escaping link gives EXDEV, a loop ELOOP. ENOSYS on kernels before 5.6.
 pub(crate) fn open_dir_beneath(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
-    openat2_beneath(
-        root,
-        rel,
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-    )
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(openat2_beneath(root, rel, flags)?)
 }
 
 /// `openat2(root, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: `..` stops at the root
 /// and absolute links mean the root, as for every other access (see [`crate::confined`]).
-fn openat2_beneath(root: &OwnedFd, rel: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let c = cpath(rel)?;
-    // SAFETY: open_how is plain data; zero is a valid value for every field.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = flags as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: valid fd, NUL-terminated path and a correctly sized open_how for the call.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    fd_result(r)
+fn openat2_beneath(root: &OwnedFd, rel: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    crate::confined::openat2_in_root(root, rel, flags, Mode::empty())
 }
 
 /// Opens entry `name` of `dir` as a directory base for `*at` calls, refusing to follow it if it
 /// is a symlink (so nothing outside the already-confined `dir` is reached).
 pub(crate) fn open_subdir(dir: &OwnedFd, name: &CStr) -> io::Result<OwnedFd> {
-    open_at(
-        dir,
-        name,
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-    )
-}
-
-/// `openat(dir, name, flags)`.
-fn open_at(dir: &OwnedFd, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: valid fd and NUL-terminated name.
-    let r = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
-    fd_result(r as libc::c_long)
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
 /// Reads the file at `rel` beneath `root` in one open (links on the way followed only while
-/// they stay beneath it, the file itself not followed); ENOSYS before Linux 5.6.
+/// they stay beneath it, the file itself not followed); ENOSYS before Linux 5.6, EPERM where
+/// seccomp filters `openat2`, so the caller can fall back.
 pub(crate) fn read_beneath<'a>(
     root: &OwnedFd,
     rel: &Path,
     buf: &'a mut [u8],
     closer: &mut Closer,
 ) -> io::Result<Raw<'a>> {
-    let opened = openat2_beneath(
-        root,
-        rel,
-        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-    );
-    match opened {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match openat2_beneath(root, rel, flags) {
         Ok(fd) => Ok(read_then_defer(fd, buf, closer)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => Err(e),
-        Err(e) => Ok(classify(e)),
+        Err(e @ (Errno::NOSYS | Errno::PERM)) => Err(e.into()),
+        Err(e) => Ok(classify(e.into())),
     }
 }
-
 /// One read of an opened attribute file, whose close goes to `closer`.
 fn read_then_defer<'a>(fd: OwnedFd, buf: &'a mut [u8], closer: &mut Closer) -> Raw<'a> {
     let mut f = File::from(fd);
@@ -143,15 +96,6 @@ fn special(f: &File) -> Option<Raw<'static>> {
     )))
 }
 
-/// Opens `rel` (a directory path relative to `dir`) for listing.
-fn open_dir_for_listing(dir: &OwnedFd, rel: &CStr) -> io::Result<OwnedFd> {
-    open_at(
-        dir,
-        rel,
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-    )
-}
-
 /// Reads attribute `name` of directory `dir` with one openat/read/close.
 pub(crate) fn read_at<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut [u8]) -> Raw<'a> {
     read_at_deferred(dir, name, buf, &mut Closer::default())
@@ -166,23 +110,22 @@ pub(crate) fn read_at_deferred<'a>(
 ) -> Raw<'a> {
     // O_NONBLOCK: a FIFO planted where an attribute should be opens at once (and reads as
     // nothing) instead of waiting for a writer that never comes.
-    match open_at(
-        dir,
-        name,
-        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-    ) {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => read_then_defer(fd, buf, closer),
-        Err(e) => classify(e),
+        Err(e) => classify(e.into()),
     }
 }
 
 /// Descriptors closed in bulk: a scan opens and closes five files per PCI function, and one
 /// `close_range` for a run of consecutive descriptors replaces dozens of `close` calls. Only
 /// descriptors handed to [`Closer::defer`] are ever closed, so it is safe on a shared table;
-/// on a scanner thread's private table (see `scan`) the runs are long.
+/// on a scanner thread's private table (see `scan::par`) the runs are long.
 #[derive(Default)]
 pub(crate) struct Closer {
-    fds: Vec<RawFd>,
+    /// Kept as `OwnedFd`s until the kernel has closed them, so a descriptor whose bulk close
+    /// failed is still closed (by its drop) and none can leak or be closed twice.
+    fds: Vec<OwnedFd>,
 }
 
 /// Flush before this many descriptors are held, well under the usual 1024 limit.
@@ -190,35 +133,33 @@ const CLOSER_MAX: usize = 256;
 
 impl Closer {
     pub(crate) fn defer(&mut self, fd: OwnedFd) {
-        self.fds.push(fd.into_raw_fd());
+        self.fds.push(fd);
         if self.fds.len() >= CLOSER_MAX {
             self.flush();
         }
     }
 
     pub(crate) fn flush(&mut self) {
-        self.fds.sort_unstable();
-        let mut i = 0;
-        while i < self.fds.len() {
-            let lo = self.fds[i];
-            let mut hi = lo;
-            while i + 1 < self.fds.len() && self.fds[i + 1] == hi + 1 {
-                i += 1;
-                hi += 1;
+        // Highest first, so each run of consecutive numbers is taken off the tail.
+        self.fds
+            .sort_unstable_by_key(|fd| std::cmp::Reverse(fd.as_raw_fd()));
+        while let Some(last) = self.fds.last() {
+            let lo = last.as_raw_fd();
+            let mut from = self.fds.len() - 1;
+            while from > 0 && self.fds[from - 1].as_raw_fd() == self.fds[from].as_raw_fd() + 1 {
+                from -= 1;
             }
-            i += 1;
-            // SAFETY: every descriptor in lo..=hi was handed over by `defer` and is owned by
-            // nothing else; close_range(2) closes exactly that range.
-            let r = unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi as u32, 0u32) };
-            if r != 0 {
-                // Kernels before 5.9: one by one.
-                for fd in lo..=hi {
-                    // SAFETY: as above, each descriptor is ours alone.
-                    unsafe { libc::close(fd) };
+            let hi = self.fds[from].as_raw_fd();
+            if close_range(lo, hi).is_ok() {
+                // The kernel closed them: the `OwnedFd`s must not close those numbers again.
+                for fd in self.fds.drain(from..) {
+                    let _ = fd.into_raw_fd();
                 }
+            } else {
+                // Kernels before 5.9 (or a seccomp filter): each one closes as it drops.
+                self.fds.truncate(from);
             }
         }
-        self.fds.clear();
     }
 }
 
@@ -228,23 +169,28 @@ impl Drop for Closer {
     }
 }
 
+/// `close_range(lo, hi, 0)`. Private to [`Closer`], whose `OwnedFd`s own exactly `lo..=hi`
+/// when it calls this and give those numbers up if it succeeds.
+fn close_range(lo: RawFd, hi: RawFd) -> io::Result<()> {
+    let (lo, hi) = (lo as libc::c_uint, hi as libc::c_uint);
+    // SAFETY: the caller owns every descriptor in lo..=hi (through `OwnedFd`s nothing else
+    // shares) and forgets them on success, so no descriptor anyone else uses is closed and
+    // none is closed twice. close_range(2) takes three integers and touches no memory.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0 as libc::c_uint) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// The target of symlink `name` in `dir`, into `buf`; its length.
 pub(crate) fn readlink_into(dir: &OwnedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: valid fd, NUL-terminated name, and `buf` is writable for `buf.len()` bytes.
-    let n = unsafe {
-        libc::readlinkat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
-    if n == buf.len() {
-        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    let len = buf.len();
+    let n = rustix::fs::readlinkat_raw(dir, name, buf)?;
+    // A full buffer may be a truncated target; never hand on a shortened path.
+    if n == len {
+        return Err(Errno::NAMETOOLONG.into());
     }
     Ok(n)
 }
@@ -258,34 +204,51 @@ pub(crate) fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<PathBuf> {
 
 /// Entry names of directory `rel` under `dir` (no `.`/`..`), unsorted.
 pub(crate) fn list_at(dir: &OwnedFd, rel: &CStr) -> io::Result<Vec<String>> {
-    let fd = open_dir_for_listing(dir, rel)?;
-    // SAFETY: fdopendir takes ownership of the descriptor on success; on failure we still
-    // own it and `fd` closes it when dropped.
-    let dirp = unsafe { libc::fdopendir(fd.as_raw_fd()) };
-    if dirp.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    std::mem::forget(fd);
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, rel, flags, Mode::empty())?;
+    let mut entries = rustix::fs::Dir::new(fd)?;
     let mut out = Vec::new();
-    loop {
-        // SAFETY: dirp is a valid DIR* until closedir below; the entry is copied before the
-        // next readdir call invalidates it.
-        let ent = unsafe { libc::readdir(dirp) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: d_name is NUL-terminated within the dirent.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        let b = name.to_bytes();
+    // A read error ends the listing with what was read so far, as readdir(3) did before.
+    while let Some(Ok(ent)) = entries.read() {
+        let b = ent.file_name().to_bytes();
         if b != b"." && b != b".." {
             out.push(String::from_utf8_lossy(b).into_owned());
         }
     }
-    // SAFETY: dirp came from fdopendir and is closed exactly once.
-    unsafe { libc::closedir(dirp) };
     Ok(out)
 }
 
 pub(crate) fn cname(s: &str) -> Option<CString> {
     CString::new(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs of consecutive and scattered descriptors, more than one flush's worth, with the
+    /// gaps closed in between: the bulk close takes the runs apart without panicking and
+    /// leaves nothing held.
+    #[test]
+    fn closer_closes_each_descriptor_once() {
+        let base = File::open("/dev/null").unwrap();
+        let mut kept = Vec::new();
+        let mut closer = Closer::default();
+        for i in 0..CLOSER_MAX + 40 {
+            let fd = OwnedFd::from(base.try_clone().unwrap());
+            // Every seventh one stays open for a while, leaving gaps between runs.
+            if i % 7 == 0 {
+                kept.push(fd);
+            } else {
+                closer.defer(fd);
+            }
+        }
+        closer.flush();
+        assert!(closer.fds.is_empty());
+        drop(kept);
+        for _ in 0..5 {
+            closer.defer(OwnedFd::from(base.try_clone().unwrap()));
+        }
+        drop(closer);
+    }
 }

@@ -7,11 +7,13 @@
 mod attr;
 mod fd;
 mod model;
+pub mod netdev;
 pub mod point;
 pub mod representor;
 mod root;
 mod scan;
 pub mod selfmac;
+pub mod serial;
 pub mod vfio;
 mod warning;
 

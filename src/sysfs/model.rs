@@ -135,7 +135,7 @@ pub struct ScanReport {
     /// Sorted by name.
     pub netdevs: Vec<NetDev>,
     pub representors: Vec<Representor>,
-    pub warnings: Vec<super::Warning>,
+    pub warnings: Vec<super::warning::Warning>,
 }
 
 impl ScanReport {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::root::SysfsRoot;
 use crate::confined::{AccessError, Confined};
-use crate::types::{IfName, PciAddress};
+use crate::types::{DriverName, IfName, PciAddress};
 
 /// The kernel prints an unset `driver_override` as `(null)`; fixtures sometimes leave it empty.
 pub fn parse_driver_override(s: &str) -> Option<String> {
@@ -26,6 +26,17 @@ impl SysfsRoot {
     /// The confined handle on this root (opened once, shared by clones).
     pub fn confined(&self) -> Result<&Confined, AccessError> {
         self.confined_handle()
+    }
+
+    /// Is a PCI driver of that name registered (`sys/bus/pci/drivers/<d>`)? A probe with
+    /// an override naming an unregistered driver binds nothing and fails nowhere.
+    pub fn pci_driver_registered(&self, d: &DriverName) -> bool {
+        self.confined().is_ok_and(|c| {
+            c.exists(&PathBuf::from(format!(
+                "sys/bus/pci/drivers/{}",
+                d.as_str()
+            )))
+        })
     }
 
     /// Does `sys/bus/pci/devices/<a>` exist?

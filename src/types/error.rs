@@ -16,4 +16,21 @@ pub enum TypeError {
     Uuid { input: String, reason: &'static str },
     #[error("{input:?} is not a driver name: {reason}")]
     DriverName { input: String, reason: &'static str },
+    /// A keyword out of a fixed set (device type, NUMA policy).
+    #[error("invalid {what} {input:?}: {reason}")]
+    Keyword {
+        what: &'static str,
+        input: String,
+        reason: &'static str,
+    },
+}
+
+impl TypeError {
+    pub(crate) fn new(what: &'static str, input: &str, reason: &'static str) -> Self {
+        TypeError::Keyword {
+            what,
+            input: input.to_string(),
+            reason,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! path or a syscall argument: there is no way to build an address like `../../etc` or an
 //! interface name with a `/` in it.
 
+mod device;
 mod driver;
 mod error;
 mod ifname;
@@ -12,6 +13,7 @@ mod pci;
 pub mod uuid;
 mod vlan;
 
+pub use device::{DeviceType, NumaPolicy};
 pub use driver::DriverName;
 pub use error::TypeError;
 pub use ifname::IfName;

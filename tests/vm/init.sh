@@ -42,7 +42,8 @@ if has vm.shell; then
 else
   say "running /mnt/host/guest/main.sh"
   mkdir -p /mnt/host/out
-  bash /mnt/host/guest/main.sh > /mnt/host/out/log.txt 2>&1
+  # Appended: a second boot (see run.sh) continues the first boot's log.
+  bash /mnt/host/guest/main.sh >> /mnt/host/out/log.txt 2>&1
   rc=$?
   echo "$rc" > /mnt/host/out/rc
   grep '^SCENARIO ' /mnt/host/out/log.txt > /dev/console 2>/dev/null

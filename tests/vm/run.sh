@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boot the igb test guest once and run guest scenarios in it.
+# Boot the igb test guest and run guest scenarios in it (a second boot when one asks).
 #
 #   tests/vm/run.sh [-o RUNDIR] [-b VIFMAN] [-n NICS] [-t SECS] [-m MB] [-a KARGS]
 #                   [-q 'QEMU ARGS'] [-i] [SCENARIO...]
@@ -96,30 +96,59 @@ if [ $interactive = 1 ]; then
   exec qemu-system-x86_64 "${args[@]}"
 fi
 
-echo "vm-run: booting $(cat "$guest/kver") with $nics igb NIC(s), accel $accel" >&2
-start=$(date +%s%N)
-timeout -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" 2> "$rundir/qemu.stderr" &
-qpid=$!
-# Stream the guest log while it runs (the file appears once the guest has mounted 9p).
-touch "$share/out/log.txt"
-tail -n +1 -F --pid=$qpid "$share/out/log.txt" 2>/dev/null &
-tpid=$!
-set +e; wait $qpid; qrc=$?; set -e
-# tail may already have exited on its own (--pid): a failed kill must not trip set -e.
-sleep 0.3; kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true
-ms=$(( ($(date +%s%N) - start) / 1000000 )); wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
-echo "vm-run: guest wall time ${wall}s (qemu exit $qrc)" >&2
+# One boot: QEMU until the guest powers off (or reboots: -no-reboot makes that an exit).
+# Sets $rc to the guest script's exit code, 124 on timeout, 125 when the guest died without
+# reporting one.
+boot() {
+  echo "vm-run: booting $(cat "$guest/kver") with $nics igb NIC(s), accel $accel ($1)" >&2
+  local start qpid tpid qrc ms wall
+  start=$(date +%s%N)
+  rm -f "$share/out/rc"
+  timeout -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" 2> "$rundir/qemu.stderr" &
+  qpid=$!
+  # Stream the guest log while it runs (the file appears once the guest has mounted 9p).
+  touch "$share/out/log.txt"
+  tail -n +1 -F --pid=$qpid "$share/out/log.txt" 2>/dev/null &
+  tpid=$!
+  set +e; wait $qpid; qrc=$?; set -e
+  # tail may already have exited on its own (--pid): a failed kill must not trip set -e.
+  sleep 0.3; kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true
+  ms=$(( ($(date +%s%N) - start) / 1000000 )); wall=$((ms / 1000)).$(printf %03d $((ms % 1000)))
+  echo "vm-run: guest wall time ${wall}s (qemu exit $qrc)" >&2
+  if [ -s "$share/out/rc" ]; then
+    rc=$(cat "$share/out/rc")
+  elif [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+    echo "vm-run: TIMEOUT after ${timeout}s" >&2; rc=124
+  else
+    echo "vm-run: the guest died without reporting a result" >&2; rc=125
+  fi
+  if [ "$rc" = 124 ] || [ "$rc" = 125 ]; then
+    echo "----- qemu stderr -----" >&2; cat "$rundir/qemu.stderr" >&2
+    echo "----- console log ($rundir/console.log) -----" >&2; cat "$rundir/console.log" >&2
+    echo "----- end of console log -----" >&2
+  fi
+}
 
-if [ -s "$share/out/rc" ]; then
-  rc=$(cat "$share/out/rc")
-elif [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
-  echo "vm-run: TIMEOUT after ${timeout}s" >&2; rc=124
-else
-  echo "vm-run: the guest died without reporting a result" >&2; rc=125
-fi
-if [ "$rc" = 124 ] || [ "$rc" = 125 ]; then
-  echo "----- qemu stderr -----" >&2; cat "$rundir/qemu.stderr" >&2
-  echo "----- console log ($rundir/console.log) -----" >&2; cat "$rundir/console.log" >&2
-  echo "----- end of console log -----" >&2
+# A boot that dies before the guest script has written a line (QEMU's TCG aborts on its own
+# about once in a dozen boots) is retried once, and the log says so.
+boot_retrying() {
+  local lines
+  lines=$( { wc -l < "$share/out/log.txt"; } 2>/dev/null || echo 0)
+  boot "$1"
+  if [ "$rc" = 125 ] && [ "$(wc -l < "$share/out/log.txt")" = "$lines" ]; then
+    echo "vm-run: RETRY: the $1 died before the guest script ran; booting once more" >&2
+    boot "$1 retry"
+  fi
+}
+
+boot_retrying "boot 1"
+# A scenario that needs a fresh kernel (host state across a reboot) leaves out/reboot: the
+# same machine boots again with the same share (config, state dir, log) and main.sh runs the
+# scenarios marked `# vm-boot: 2`.
+if [ -e "$share/out/reboot" ] && [ "$rc" != 124 ] && [ "$rc" != 125 ]; then
+  rc1=$rc
+  mv "$share/out/reboot" "$share/out/reboot.done"
+  boot_retrying "boot 2"
+  [ "$rc1" = 0 ] || rc=$rc1
 fi
 exit "$rc"

@@ -49,6 +49,11 @@ pub fn numa_trait(n: u32) -> String {
     format!("CUSTOM_VIFMAN_NUMA_{n}")
 }
 
+/// nova's resource class for a whole PCI device reported in Placement.
+pub fn pci_resource_class(vendor: u16, product: u16) -> String {
+    format!("CUSTOM_PCI_{vendor:04X}_{product:04X}")
+}
+
 pub fn root_name(hypervisor: &str) -> String {
     format!("{hypervisor}:vifman")
 }
@@ -102,6 +107,32 @@ pub fn desired(snap: &Snapshot, hypervisor: &str, parent: Option<&str>) -> Vec<D
         }
     }
     out.extend(by_pf.into_values());
+    // Whole devices of an alias: one provider each, as nova reports PCI devices, with one
+    // unit of `CUSTOM_PCI_<VENDOR>_<PRODUCT>` (reserved while nobody can take it).
+    for w in &snap.whole {
+        if !w.pools.iter().any(|p| p.starts_with("alias:")) {
+            continue;
+        }
+        let name = format!("{root}:{}", w.addr);
+        let mut traits: BTreeSet<String> = [MANAGED_TRAIT.to_string()].into();
+        if let Some(n) = w.numa {
+            traits.insert(numa_trait(n));
+        }
+        out.push(DesiredProvider {
+            uuid: provider_uuid(&name),
+            name,
+            parent: Some(root_uuid.clone()),
+            inventories: [(
+                pci_resource_class(w.vendor, w.product),
+                Inventory {
+                    total: 1,
+                    reserved: u64::from(w.unavailable.is_some()),
+                },
+            )]
+            .into(),
+            traits,
+        });
+    }
     out
 }
 
@@ -432,6 +463,37 @@ mod tests {
     }
 
     #[test]
+    fn alias_devices_are_providers_with_nova_classes() {
+        let w = |addr: &str, unavailable: Option<&str>| crate::fleet::snapshot::WholeInfo {
+            addr: addr.parse().unwrap(),
+            device_type: crate::types::DeviceType::Pci,
+            vendor: 0x10de,
+            product: 0x2230,
+            numa: Some(1),
+            pools: vec!["alias:a6000".into()],
+            allocated: false,
+            unavailable: unavailable.map(String::from),
+        };
+        let snap = Snapshot {
+            whole: vec![w("0000:d8:00.0", None), w("0000:d9:00.0", Some("group"))],
+            ..Default::default()
+        };
+        let d = desired(&snap, "cmp1", None);
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[1].name, "cmp1:vifman:0000:d8:00.0");
+        assert_eq!(d[1].parent.as_deref(), Some(d[0].uuid.as_str()));
+        assert_eq!(
+            d[1].inventories["CUSTOM_PCI_10DE_2230"],
+            Inventory {
+                total: 1,
+                reserved: 0
+            }
+        );
+        assert_eq!(d[2].inventories["CUSTOM_PCI_10DE_2230"].reserved, 1);
+        assert!(d[1].traits.contains("CUSTOM_VIFMAN_NUMA_1"));
+    }
+
+    #[test]
     fn tree_from_snapshot() {
         let snap = Snapshot {
             vfs: vec![
@@ -469,6 +531,7 @@ mod tests {
                 ),
             ],
             pools: vec!["physnet1".into(), "physnet-2".into()],
+            whole: vec![],
         };
         let d = desired(&snap, "cn1", Some("p"));
         assert_eq!(d.len(), 3);

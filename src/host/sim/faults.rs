@@ -37,6 +37,7 @@ pub fn errno_by_name(name: &str) -> Option<i32> {
         "ENOSPC" => libc::ENOSPC,
         "EAGAIN" => libc::EAGAIN,
         "ETIMEDOUT" => libc::ETIMEDOUT,
+        "ENETDOWN" => libc::ENETDOWN,
         "EIO" => libc::EIO,
         _ => return None,
     })

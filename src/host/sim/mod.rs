@@ -8,9 +8,11 @@
 
 pub mod dispatch;
 mod faults;
+mod journal;
 mod tree;
 
 pub use faults::{errno_by_name, Faults};
+pub use journal::{read_journal, JOURNAL};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -277,6 +279,7 @@ impl Host for SimHost {
             .entered();
         self.faults
             .check(&format!("vf.{}", knob.kind().name()), &op)?;
+        self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
         let pf_addr = t
             .netdev_device(pf.as_str())
@@ -331,6 +334,7 @@ impl Host for SimHost {
             SysWrite::Probe(..) => "probe",
         };
         self.faults.check(fault, &op)?;
+        self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
         match w {
             SysWrite::NumVfs(pf, n) => t
@@ -360,8 +364,27 @@ impl Host for SimHost {
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError> {
         let op = format!("{ifname} up");
         self.faults.check("link_up", &op)?;
+        self.journal(&op);
         tree::Tree::new(self.confined()?)
             .set_operstate(ifname.as_str(), "up")
+            .map_err(|e| e.with_op(&op))
+    }
+
+    fn link_down(&self, ifname: &IfName) -> Result<(), HostError> {
+        let op = format!("{ifname} down");
+        self.faults.check("link_down", &op)?;
+        self.journal(&op);
+        tree::Tree::new(self.confined()?)
+            .set_operstate(ifname.as_str(), "down")
+            .map_err(|e| e.with_op(&op))
+    }
+
+    fn set_mtu(&self, ifname: &IfName, mtu: u32) -> Result<(), HostError> {
+        let op = format!("{ifname} mtu {mtu}");
+        self.faults.check("mtu", &op)?;
+        self.journal(&op);
+        tree::Tree::new(self.confined()?)
+            .set_mtu(ifname.as_str(), mtu)
             .map_err(|e| e.with_op(&op))
     }
 

@@ -145,7 +145,33 @@ impl<'a> Tree<'a> {
         if !self.c.exists(&p) {
             return Err(HostError::kernel("sim", libc::ENODEV));
         }
-        self.put(p, format!("{state}\n"))
+        self.put(p, format!("{state}\n"))?;
+        // IFF_UP follows the administrative state, as `ip link set up/down` changes it.
+        let flags = PathBuf::from(format!("sys/class/net/{ifname}/flags"));
+        if let Some(f) = self.read(&flags) {
+            if let Ok(v) = u32::from_str_radix(f.trim().trim_start_matches("0x"), 16) {
+                let v = if state == "up" { v | 1 } else { v & !1 };
+                self.put(flags, format!("0x{v:x}\n"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `ip link set IF mtu N`: the driver's bounds from `min_mtu`/`max_mtu` files when the
+    /// fixture has them (EINVAL outside), else any value the policy parser allowed.
+    pub fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<(), HostError> {
+        let dir = PathBuf::from(format!("sys/class/net/{ifname}"));
+        if !self.c.exists(&dir.join("mtu")) {
+            return Err(HostError::kernel("sim", libc::ENODEV));
+        }
+        let bound = |f: &str| {
+            self.read(dir.join(f))
+                .and_then(|s| s.trim().parse::<u32>().ok())
+        };
+        if bound("min_mtu").is_some_and(|m| mtu < m) || bound("max_mtu").is_some_and(|m| mtu > m) {
+            return Err(HostError::kernel("sim", libc::EINVAL));
+        }
+        self.put(dir.join("mtu"), format!("{mtu}\n"))
     }
 
     fn netdevs_of(&self, dev_dir: &Path) -> Vec<String> {
@@ -220,6 +246,15 @@ impl<'a> Tree<'a> {
             return Err(HostError::kernel("sim", libc::ENOENT));
         }
         let pf_netdev = self.uplink_netdev(&pf_dir);
+        // bnxt_en refuses to create VFs while its PF is down.
+        if n != 0 && model.is_some_and(|m| m.quirks.numvfs_needs_pf_up) {
+            let state = pf_netdev
+                .as_ref()
+                .and_then(|nd| self.read(format!("sys/class/net/{nd}/operstate")));
+            if state.as_deref().map(str::trim) != Some("up") {
+                return Err(HostError::kernel("sim", libc::ENETDOWN));
+            }
+        }
         if n == 0 {
             for i in 0..current {
                 let link = pf_dir.join(format!("virtfn{i}"));
@@ -388,9 +423,9 @@ impl<'a> Tree<'a> {
         // The `driver` link is the commit point: the netdev exists before it does (and is
         // removed after it in unbind), so a process killed half-way never leaves a bound NIC
         // without its netdev — in the kernel, probe is atomic from userspace's view.
-        if let Some((pf_netdev, idx, model)) = vf {
-            if Self::is_net_driver(driver, Some(model)) {
-                let name = match (self.remembered_name(dev), pf_netdev) {
+        let name = match vf {
+            Some((pf_netdev, idx, model)) if Self::is_net_driver(driver, Some(model)) => {
+                Some(match (self.remembered_name(dev), pf_netdev) {
                     (Some(n), _) => n,
                     (None, Some(p)) if p.len() + 1 + idx.to_string().len() <= 15 => {
                         format!("{p}v{idx}")
@@ -399,7 +434,22 @@ impl<'a> Tree<'a> {
                         .chars()
                         .take(15)
                         .collect(),
-                };
+                })
+            }
+            Some(_) => None,
+            // A whole NIC back on its own driver (after passthrough): udev names it as before.
+            None => self.remembered_name(dev).filter(|_| {
+                Self::is_net_driver(
+                    driver,
+                    crate::hwdb::lookup(
+                        self.read_hex(dev, "vendor").unwrap_or(0),
+                        self.read_hex(dev, "device").unwrap_or(0),
+                    ),
+                )
+            }),
+        };
+        {
+            if let Some(name) = name {
                 let ifindex = self.max_file_number("sys/class/net", "ifindex") + 1;
                 let ndir = dev_dir.join("net").join(&name);
                 self.c.create_dir_all(&ndir).map_err(acc_err)?;
@@ -497,12 +547,23 @@ impl<'a> Tree<'a> {
         let pf = self
             .resolve(&dir.join("physfn"))
             .and_then(|p| p.file_name()?.to_str()?.parse::<PciAddress>().ok());
+        let overridden = !over.is_empty() && over != "(null)";
+        // The PCI core's pci_device_can_probe(): a VF of a PF with sriov_drivers_autoprobe=0
+        // is probed by no driver unless driver_override names one; the write still succeeds.
+        if !overridden {
+            if let Some(pf_dir) = pf.and_then(|p| self.device_dir(&p)) {
+                let ap = self.read(pf_dir.join("sriov_drivers_autoprobe"));
+                if ap.as_deref().map(str::trim) == Some("0") {
+                    return Ok(());
+                }
+            }
+        }
         let (vendor, device) = (
             self.read_hex(dev, "vendor").unwrap_or(0),
             self.read_hex(dev, "device").unwrap_or(0),
         );
         let model = crate::hwdb::lookup(vendor, device);
-        let driver = if !over.is_empty() && over != "(null)" {
+        let driver = if overridden {
             over
         } else {
             match model {

@@ -36,10 +36,19 @@ for d in /sys/bus/pci/drivers/igb/0000:*; do
 done
 
 selected=$(cat "$G/selected" 2>/dev/null || true)
+# Second boot (run.sh boots again when a scenario left out/reboot naming the scenarios that
+# continue after it): only those run. Scenarios marked `# vm-boot: 2` never run in boot 1.
+export VM_BOOT=1
+if [ -e "$OUT/reboot.done" ]; then
+  VM_BOOT=2 selected=$(cat "$OUT/reboot.done")
+  echo "guest: boot 2 (after a reboot requested by the first boot): $selected"
+fi
 failed=0
 for f in "$G"/scenarios/*.sh; do
   name=$(basename "$f" .sh); name=${name#[0-9][0-9]-}
   if [ -n "$selected" ] && ! [[ " $selected " == *" $name "* ]]; then continue; fi
+  if grep -q '^# vm-boot: 2' "$f"; then boot=2; else boot=1; fi
+  [ "$boot" = "$VM_BOOT" ] || continue
   t0=$(now_ms)
   echo "=== $name (guest uptime ${t0} ms)"
   # Own process: errexit, traps and `exit` stay inside the scenario.

@@ -1,10 +1,9 @@
 //! Shared pieces of the fleet tests: a fake kubelet (the Registration service on kubelet.sock,
 //! following kubelet's device-manager rules), a plugin client, a `vifman` daemon handle, and
 //! a private real Placement (tests/placement/sandbox.sh).
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,42 +14,7 @@ use vifman::fleet::proto::device_plugin_client::DevicePluginClient;
 use vifman::fleet::proto::registration_server::{Registration, RegistrationServer};
 use vifman::fleet::proto::{Empty, RegisterRequest};
 
-pub const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
-pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
-
-pub fn vifman(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args(args)
-        .env_remove("VIFMAN_SIM_FAIL")
-        .env_remove("VIFMAN_SIM_CRASH")
-        .output()
-        .unwrap()
-}
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Arguments naming a simulated nfv-host in `state`.
-pub fn host_args(state: &Path, config: &str) -> Vec<String> {
-    vec![
-        "--sysfs-root".into(),
-        NFV.into(),
-        "--simulate".into(),
-        "--state-dir".into(),
-        state.display().to_string(),
-        "--config".into(),
-        config.into(),
-    ]
-}
-
-pub fn run_ok(cmd: &[&str], host: &[String]) -> String {
-    let mut a: Vec<&str> = cmd.to_vec();
-    a.extend(host.iter().map(String::as_str));
-    let o = vifman(&a);
-    assert!(o.status.success(), "vifman {a:?}: {}", text(&o.stderr));
-    text(&o.stdout)
-}
+use super::cli::text;
 
 #[derive(Default)]
 struct RegState {
@@ -185,7 +149,7 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(args: &[String]) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_vifman"))
+        let child = super::cli::command()
             .args(args)
             .env(
                 "RUST_LOG",

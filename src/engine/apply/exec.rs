@@ -1,0 +1,237 @@
+//! Carrying out a plan: step by step through the [`Host`], each waited for on kernel events
+//! and read back. A failure stops everything: the failing PF's earlier steps are undone in
+//! reverse, later steps are not attempted, and every step's status says which is which.
+
+use std::time::Duration;
+
+use super::plan::Action;
+use super::{Step, StepStatus};
+use crate::engine::actuate::{self, Target};
+use crate::host::{Host, HostError, SysWrite};
+use crate::types::{IfName, PciAddress};
+
+/// How long VF creation (devices, driver binds, netdevs) may take. Big E810/mlx5 PFs create
+/// 128+ VFs in several seconds on real hardware.
+const NUMVFS_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Run `steps` in order; false when one failed (statuses tell the rest).
+pub(super) fn execute(host: &dyn Host, steps: &mut [Step]) -> bool {
+    let mut start = 0;
+    while start < steps.len() {
+        let end = steps[start..]
+            .iter()
+            .position(|s| s.pf != steps[start].pf)
+            .map_or(steps.len(), |n| start + n);
+        for k in start..end {
+            let _span =
+                tracing::info_span!("apply_step", object = %steps[k].object, new = %steps[k].new)
+                    .entered();
+            match run(host, &steps[k].action) {
+                Ok(true) => steps[k].status = StepStatus::Done,
+                Ok(false) => steps[k].status = StepStatus::AlreadyDone,
+                Err(e) => {
+                    tracing::warn!(error = %e, "step failed; undoing this PF's earlier steps");
+                    steps[k].status = StepStatus::Failed;
+                    steps[k].error = Some(e.to_string());
+                    for j in (start..k).rev() {
+                        if steps[j].status != StepStatus::Done {
+                            continue;
+                        }
+                        match undo(host, &steps[j].action) {
+                            Ok(()) => steps[j].status = StepStatus::Undone,
+                            Err(e) => {
+                                steps[j].status = StepStatus::UndoFailed;
+                                steps[j].error = Some(format!("undo: {e}"));
+                            }
+                        }
+                    }
+                    for s in &mut steps[k + 1..] {
+                        s.status = StepStatus::NotAttempted;
+                    }
+                    return false;
+                }
+            }
+        }
+        start = end;
+    }
+    true
+}
+
+fn vf_addr(host: &dyn Host, pf: &PciAddress, index: u32) -> Result<PciAddress, HostError> {
+    host.vfs_of(pf)
+        .into_iter()
+        .find(|(i, _)| *i == index)
+        .map(|(_, a)| a)
+        .ok_or_else(|| HostError::other(format!("VF {index} of {pf}"), "does not exist"))
+}
+
+fn set_link(host: &dyn Host, nd: &IfName, up: bool) -> Result<bool, HostError> {
+    if host.admin_up(nd) == Some(up) {
+        return Ok(false);
+    }
+    if up {
+        host.link_up(nd)?
+    } else {
+        host.link_down(nd)?
+    }
+    Ok(true)
+}
+
+fn set_mtu(host: &dyn Host, nd: &IfName, mtu: u32) -> Result<bool, HostError> {
+    if host.mtu_of(nd) == Some(mtu) {
+        return Ok(false);
+    }
+    host.set_mtu(nd, mtu)?;
+    match host.mtu_of(nd) {
+        Some(m) if m == mtu => Ok(true),
+        other => Err(HostError::other(
+            format!("{nd} mtu {mtu}"),
+            format!("accepted by the kernel but reads back as {other:?}"),
+        )),
+    }
+}
+
+/// Write `sriov_numvfs` and wait, on uevents, until the VFs exist and (when probed) are
+/// bound, with netdevs where their driver is the NIC's VF driver.
+fn set_numvfs(
+    host: &dyn Host,
+    pf: &PciAddress,
+    n: u32,
+    probed: bool,
+    vf_driver: Option<&str>,
+) -> Result<(), HostError> {
+    host.write(&SysWrite::NumVfs(*pf, n))?;
+    let what = if probed && n > 0 {
+        format!("{n} VFs of {pf} with drivers and netdevs")
+    } else {
+        format!("{n} VFs of {pf}")
+    };
+    host.wait_until(&what, NUMVFS_TIMEOUT, &mut || {
+        let vfs = host.vfs_of(pf);
+        if vfs.len() != n as usize {
+            return false;
+        }
+        !probed
+            || vfs.iter().all(|(_, a)| match host.driver_of(a) {
+                None => false,
+                Some(d) => Some(d.as_str()) != vf_driver || !host.netdevs_of(a).is_empty(),
+            })
+    })
+}
+
+/// Do one step; Ok(false) when the kernel already showed the new value.
+fn run(host: &dyn Host, a: &Action) -> Result<bool, HostError> {
+    match a {
+        Action::Up(nd) => set_link(host, nd, true),
+        Action::Down(nd) => set_link(host, nd, false),
+        Action::Mtu { netdev, to, .. } => set_mtu(host, netdev, *to),
+        Action::Autoprobe { pf, to, .. } => {
+            host.write(&SysWrite::Autoprobe(*pf, *to))?;
+            Ok(true)
+        }
+        Action::NumVfs {
+            pf,
+            to,
+            probed,
+            vf_driver,
+            ..
+        } => {
+            set_numvfs(host, pf, *to, *probed, vf_driver.as_deref())?;
+            Ok(true)
+        }
+        Action::Knob {
+            pf,
+            pf_netdev,
+            vf_index,
+            to,
+            ..
+        } => {
+            let t = Target {
+                vf: vf_addr(host, pf, *vf_index)?,
+                pf_netdev,
+                vf_index: *vf_index,
+            };
+            if to.holds_in(&actuate::read_vf(host, &t)?) {
+                return Ok(false);
+            }
+            actuate::set_knob(host, &t, to)?;
+            Ok(true)
+        }
+        Action::Reload {
+            pf,
+            vf_index,
+            driver,
+        } => {
+            let vf = vf_addr(host, pf, *vf_index)?;
+            let d = crate::types::DriverName::new(driver)
+                .map_err(|e| HostError::other("driver", e.to_string()))?;
+            host.reprobe(&vf, &d)?;
+            Ok(true)
+        }
+        Action::Driver {
+            pf,
+            vf_index,
+            to,
+            override_to,
+            ..
+        } => {
+            let vf = vf_addr(host, pf, *vf_index)?;
+            if host.driver_of(&vf) == *to && host.driver_override_of(&vf) == *override_to {
+                return Ok(false);
+            }
+            actuate::rebind(host, &vf, to.as_deref(), override_to.as_deref())?;
+            Ok(true)
+        }
+    }
+}
+
+/// Put back what a done step changed.
+fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
+    match a {
+        Action::Up(nd) => set_link(host, nd, false).map(drop),
+        Action::Down(nd) => set_link(host, nd, true).map(drop),
+        Action::Mtu { netdev, from, .. } => match from {
+            Some(m) => set_mtu(host, netdev, *m).map(drop),
+            None => Err(HostError::other(
+                format!("{netdev} mtu"),
+                "the original MTU was unknown",
+            )),
+        },
+        Action::Autoprobe { pf, from, .. } => host.write(&SysWrite::Autoprobe(*pf, *from)),
+        Action::NumVfs { pf, from, to, .. } => {
+            if *to != 0 {
+                set_numvfs(host, pf, 0, false, None)?;
+            }
+            if *from != 0 {
+                set_numvfs(host, pf, *from, false, None)?;
+            }
+            Ok(())
+        }
+        Action::Knob {
+            pf,
+            pf_netdev,
+            vf_index,
+            from,
+            ..
+        } => {
+            let Some(orig) = from else { return Ok(()) };
+            let t = Target {
+                vf: vf_addr(host, pf, *vf_index)?,
+                pf_netdev,
+                vf_index: *vf_index,
+            };
+            actuate::set_knob(host, &t, orig)
+        }
+        Action::Reload { .. } => Ok(()),
+        Action::Driver {
+            pf,
+            vf_index,
+            from,
+            from_override,
+            ..
+        } => {
+            let vf = vf_addr(host, pf, *vf_index)?;
+            actuate::rebind(host, &vf, from.as_deref(), from_override.as_deref())
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! The plan: for each selected PF, the steps from what the host shows to what the policy
+//! says, in the order the hardware needs. The order comes from rules and hwdb data, never
+//! from per-vendor code branches:
+//!
+//! 1. PF up first where the model needs it: `numvfs_needs_pf_up` (bnxt_en refuses VF
+//!    creation on a down PF) or `pf_must_be_up` (igb: VF settings travel over the mailbox);
+//! 2. PF MTU before anything about VFs (VF MTUs are bounded by the PF's);
+//! 3. `sriov_numvfs` to 0 before any other change of a non-zero count (EBUSY otherwise);
+//! 4. `sriov_drivers_autoprobe` off before creating VFs destined for vfio-pci or no driver,
+//!    so no VF is first grabbed by its netdev driver (and set to its final value at the end);
+//! 5. VF knobs in the kernel's IFLA_VF order (MAC first, trust last);
+//! 6. a VF driver reload where the model applies a PF-set MAC only on rebind
+//!    (`vf_reload_after_mac`), and every VF driver (re)bind after the MACs.
+
+use super::mac::random_mac;
+use super::resolve::Resolved;
+use super::{ApplyError, Engine, Step, StepStatus};
+use crate::config::policy::{MacPolicy, Policy, VfDriver};
+use crate::host::{Knob, KnobKind};
+use crate::netlink::VfState;
+use crate::store::{Allocation, Phase, PolicyVf, StoreState};
+use crate::sysfs::{ScanReport, Sriov};
+use crate::types::{IfName, PciAddress};
+
+/// What a step does, for the executor and its undo.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    Up(IfName),
+    Down(IfName),
+    Mtu {
+        netdev: IfName,
+        from: Option<u32>,
+        to: u32,
+    },
+    Autoprobe {
+        pf: PciAddress,
+        from: bool,
+        to: bool,
+    },
+    NumVfs {
+        pf: PciAddress,
+        from: u32,
+        to: u32,
+        /// After this write: are VFs probed, and by which NIC driver (for the wait).
+        probed: bool,
+        vf_driver: Option<String>,
+    },
+    Knob {
+        pf: PciAddress,
+        pf_netdev: IfName,
+        vf_index: u32,
+        from: Option<Knob>,
+        to: Knob,
+    },
+    Reload {
+        pf: PciAddress,
+        vf_index: u32,
+        driver: String,
+    },
+    Driver {
+        pf: PciAddress,
+        vf_index: u32,
+        from: Option<String>,
+        from_override: Option<String>,
+        to: Option<String>,
+        override_to: Option<String>,
+    },
+}
+
+pub(super) struct Planned {
+    pub steps: Vec<Step>,
+    pub deferred: Vec<String>,
+    pub conflicts: Vec<String>,
+    /// PFs passed through whole: the plan leaves them alone (never forced, also at boot,
+    /// where the replay puts them back on vfio-pci); a plain apply names them as an error.
+    pub held_whole: Vec<String>,
+    /// Each policy VF's MAC and driver once the plan is carried out (see [`PolicyVf`]).
+    pub policy_vfs: Vec<PolicyVf>,
+}
+
+/// A VF as it is now, or as it will be right after the plan creates it.
+struct VfNow {
+    addr: Option<PciAddress>,
+    state: VfState,
+    driver: Option<String>,
+    driver_override: Option<String>,
+}
+
+fn step(
+    pf: &PciAddress,
+    object: String,
+    old: String,
+    new: String,
+    rule: Option<&str>,
+    action: Action,
+) -> Step {
+    Step {
+        pf: pf.to_string(),
+        object,
+        old,
+        new,
+        rule: rule.map(String::from),
+        status: StepStatus::Planned,
+        error: None,
+        action,
+    }
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "(none)".into())
+}
+
+/// Where VF `i` will appear: the PF's routing id + offset + i × stride (PCIe SR-IOV).
+pub(super) fn predicted_vf(pf: &PciAddress, s: &Sriov, i: u32) -> Option<PciAddress> {
+    let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
+    let r = rid + s.offset? + i * s.stride?;
+    (r <= 0xffff)
+        .then(|| {
+            PciAddress::new(
+                pf.domain(),
+                (r >> 8) as u8,
+                ((r >> 3) & 0x1f) as u8,
+                (r & 7) as u8,
+            )
+            .ok()
+        })
+        .flatten()
+}
+
+fn describe_alloc(a: &Allocation) -> String {
+    format!(
+        "{} ({} vf {}) is allocated to VIF {} (instance {})",
+        a.vf, a.pf_netdev, a.vf_index, a.vif_id, a.instance_uuid
+    )
+}
+
+pub(super) fn plan(
+    engine: &Engine,
+    scan: &ScanReport,
+    policy: &Policy,
+    resolved: &[Resolved],
+    st: &StoreState,
+) -> Result<Planned, ApplyError> {
+    let _ = policy;
+    let mut out = Planned {
+        steps: vec![],
+        deferred: vec![],
+        conflicts: vec![],
+        held_whole: vec![],
+        policy_vfs: vec![],
+    };
+    for r in resolved {
+        plan_pf(engine, scan, r, st, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn plan_pf(
+    engine: &Engine,
+    scan: &ScanReport,
+    r: &Resolved,
+    st: &StoreState,
+    out: &mut Planned,
+) -> Result<(), ApplyError> {
+    let host = engine.host;
+    let p = r.policy;
+    let pf = r.pf;
+    let dev = scan.device(&pf).expect("resolved from this scan");
+    let sriov = dev.sriov.as_ref().expect("resolved PFs have sriov");
+    let model = r.model;
+    let cur = sriov.num_vfs.unwrap_or(0);
+    let want = p.numvfs.unwrap_or(cur);
+    let recreate = want != cur;
+    let creating = recreate && want > 0;
+    // A PF handed to a guest whole is the guest's: no step touches it (its netdev is gone
+    // anyway while it sits on vfio-pci), and --force does not change that.
+    if let Some(w) = st.whole_holder(&pf) {
+        let msg = format!(
+            "{pf}: passed through whole (allocation {}); its policy (sriov_numvfs {cur} -> {want}, ...) waits for the release",
+            w.id
+        );
+        if recreate {
+            out.held_whole.push(msg.clone());
+        }
+        out.deferred.push(msg);
+        return Ok(());
+    }
+    let admin_up = r
+        .netdev
+        .as_ref()
+        .and_then(|n| host.admin_up(n))
+        .unwrap_or(false);
+    let cur_ap = sriov.drivers_autoprobe.unwrap_or(true);
+    let final_ap = p.drivers_autoprobe.unwrap_or(cur_ap);
+    let allocs: Vec<&Allocation> = st
+        .allocations
+        .iter()
+        .filter(|a| a.pf == pf && a.phase != Phase::Lost)
+        .collect();
+    if recreate && cur > 0 {
+        for a in allocs.iter().filter(|a| a.vf_index < cur) {
+            out.conflicts.push(format!(
+                "{}: sriov_numvfs {cur} -> {want} removes it",
+                describe_alloc(a)
+            ));
+        }
+    }
+    let wants_off = creating
+        && (0..want).any(|i| {
+            matches!(
+                p.for_vf(i).and_then(|v| v.driver),
+                Some(VfDriver::VfioPci | VfDriver::None)
+            )
+        });
+    let create_ap = if creating && wants_off {
+        false
+    } else {
+        final_ap
+    };
+    let vf_driver = model.map(|m| m.vf_driver.clone());
+
+    // The VFs as they are, or as creation leaves them.
+    let mut vfs: Vec<VfNow> = Vec::with_capacity(want as usize);
+    if recreate {
+        for i in 0..want {
+            vfs.push(VfNow {
+                addr: predicted_vf(&pf, sriov, i),
+                state: crate::host::sim::default_vf_state(i),
+                driver: if create_ap { vf_driver.clone() } else { None },
+                driver_override: None,
+            });
+        }
+    } else if want > 0 {
+        let link = match &r.netdev {
+            Some(n) => host.vf_state_of(n)?,
+            None => None,
+        };
+        for i in 0..want {
+            let addr = sriov.vfs.iter().find(|(n, _)| *n == i).map(|(_, a)| *a);
+            let d = addr.and_then(|a| scan.device(&a));
+            vfs.push(VfNow {
+                addr,
+                state: link
+                    .as_ref()
+                    .and_then(|l| l.vfs.iter().find(|s| s.vf == i).cloned())
+                    .unwrap_or_else(|| crate::host::sim::default_vf_state(i)),
+                driver: d.and_then(|d| d.driver.clone()),
+                driver_override: d.and_then(|d| d.driver_override.clone()),
+            });
+        }
+    }
+
+    let mut knobs = vec![];
+    let mut reloads = vec![];
+    let mut drivers = vec![];
+    let key = r.serial.clone().unwrap_or_else(|| format!("pci:{pf}"));
+    for (i, now) in vfs.iter().enumerate() {
+        let i = i as u32;
+        let mut vp = p.for_vf(i).unwrap_or_default();
+        // Autoprobe was off only for the VFs bound for vfio-pci or no driver: the others
+        // get the driver autoprobe would have given them.
+        if vp.driver.is_none() && create_ap != final_ap && final_ap && vf_driver.is_some() {
+            vp.driver = Some(VfDriver::Kernel);
+        }
+        let alloc = if recreate {
+            None
+        } else {
+            allocs.iter().find(|a| a.vf_index == i).copied()
+        };
+        let vf_label = now
+            .addr
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| format!("VF {i} of {pf}"));
+        let mut want_knobs: Vec<Knob> = vec![];
+        match vp.mac {
+            Some(MacPolicy::Stable) => want_knobs.push(Knob::Mac {
+                mac: super::stable_mac(&key, i),
+            }),
+            Some(MacPolicy::Random) if now.state.mac.is_zero() => {
+                want_knobs.push(Knob::Mac { mac: random_mac() })
+            }
+            Some(MacPolicy::Explicit(mac)) => want_knobs.push(Knob::Mac { mac }),
+            _ => {}
+        }
+        if vp.min_tx_rate.is_some() || vp.max_tx_rate.is_some() {
+            want_knobs.push(Knob::Rate {
+                min_mbps: vp.min_tx_rate.unwrap_or(now.state.min_tx_rate),
+                max_mbps: vp.max_tx_rate.unwrap_or(now.state.max_tx_rate),
+            });
+        }
+        if let Some(on) = vp.spoofchk {
+            want_knobs.push(Knob::Spoofchk { on });
+        }
+        if let Some(state) = vp.link_state {
+            want_knobs.push(Knob::LinkState { state });
+        }
+        if let Some(on) = vp.trust {
+            want_knobs.push(Knob::Trust { on });
+        }
+        let own_mac = want_knobs.iter().find_map(|k| match k {
+            Knob::Mac { mac } => Some(*mac),
+            _ => None,
+        });
+        let own_mac = match vp.mac {
+            // Random keeps a MAC once set: that MAC is the policy's.
+            Some(MacPolicy::Random) if own_mac.is_none() => Some(now.state.mac),
+            _ => own_mac,
+        };
+        let own_driver = (vp.driver == Some(VfDriver::VfioPci)).then(|| "vfio-pci".to_string());
+        if own_mac.is_some() || own_driver.is_some() {
+            out.policy_vfs.push(PolicyVf {
+                pf,
+                vf_index: i,
+                mac: own_mac,
+                driver: own_driver,
+            });
+        }
+        want_knobs.sort_by_key(|k| KnobKind::ORDER.iter().position(|o| *o == k.kind()));
+        let pf_netdev = r.netdev.clone();
+        let mut mac_changes = false;
+        for k in want_knobs {
+            if k.holds_in(&now.state) {
+                continue;
+            }
+            if let Some(a) = alloc {
+                if a.requested.iter().any(|q| q.kind() == k.kind()) {
+                    out.deferred.push(format!(
+                        "{}: {} belongs to the allocation (policy: {})",
+                        describe_alloc(a),
+                        k.kind().name(),
+                        k.describe()
+                    ));
+                    continue;
+                }
+                out.conflicts.push(format!(
+                    "{}: the policy would set {}",
+                    describe_alloc(a),
+                    k.describe()
+                ));
+            }
+            let Some(nd) = pf_netdev.clone() else {
+                continue;
+            };
+            mac_changes |= k.kind() == KnobKind::Mac;
+            let from = Knob::current(k.kind(), &now.state);
+            knobs.push(step(
+                &pf,
+                format!("{nd} vf {i} {}", k.kind().name()),
+                from.as_ref()
+                    .map(|f| f.describe())
+                    .unwrap_or_else(|| "(unreported)".into()),
+                k.describe(),
+                None,
+                Action::Knob {
+                    pf,
+                    pf_netdev: nd,
+                    vf_index: i,
+                    from,
+                    to: k,
+                },
+            ));
+        }
+        let (to, override_to) = match vp.driver {
+            None => (now.driver.clone(), now.driver_override.clone()),
+            Some(VfDriver::VfioPci) => (Some("vfio-pci".to_string()), Some("vfio-pci".to_string())),
+            Some(VfDriver::Kernel) => (vf_driver.clone(), None),
+            Some(VfDriver::None) => (None, None),
+        };
+        let rebinds =
+            (to.clone(), override_to.clone()) != (now.driver.clone(), now.driver_override.clone());
+        if rebinds {
+            if let Some(a) = alloc {
+                out.deferred.push(format!(
+                    "{}: its driver belongs to the allocation (policy: {})",
+                    describe_alloc(a),
+                    opt(&to)
+                ));
+            } else {
+                drivers.push(step(
+                    &pf,
+                    format!("{vf_label} driver"),
+                    format!(
+                        "{} (override {})",
+                        opt(&now.driver),
+                        opt(&now.driver_override)
+                    ),
+                    format!("{} (override {})", opt(&to), opt(&override_to)),
+                    Some("after the MACs: a VF driver reads its MAC when it binds"),
+                    Action::Driver {
+                        pf,
+                        vf_index: i,
+                        from: now.driver.clone(),
+                        from_override: now.driver_override.clone(),
+                        to,
+                        override_to,
+                    },
+                ));
+            }
+        } else if mac_changes
+            && model.is_some_and(|m| m.quirks.vf_reload_after_mac)
+            && now.driver.is_some()
+            && now.driver == vf_driver
+        {
+            reloads.push(step(
+                &pf,
+                format!("{vf_label} driver"),
+                opt(&now.driver),
+                format!("{} (rebound)", opt(&now.driver)),
+                Some("hwdb vf_reload_after_mac: a PF-set MAC reaches the VF only when its driver rebinds"),
+                Action::Reload {
+                    pf,
+                    vf_index: i,
+                    driver: now.driver.clone().unwrap_or_default(),
+                },
+            ));
+        }
+    }
+
+    let mut steps = vec![];
+    if let Some(nd) = &r.netdev {
+        let needs_up = if p.up == Some(true) {
+            Some("policy: up = true; first, so VF creation and VF settings see a live PF")
+        } else if creating && model.is_some_and(|m| m.quirks.numvfs_needs_pf_up) {
+            Some("hwdb numvfs_needs_pf_up: this driver creates VFs only while the PF is up")
+        } else if !knobs.is_empty() && model.is_some_and(|m| m.quirks.pf_must_be_up) {
+            Some("hwdb pf_must_be_up: VF settings reach the VF only while the PF is up")
+        } else {
+            None
+        };
+        if let (Some(rule), false) = (needs_up, admin_up) {
+            steps.push(step(
+                &pf,
+                format!("{nd} link"),
+                "down".into(),
+                "up".into(),
+                Some(rule),
+                Action::Up(nd.clone()),
+            ));
+        }
+        if let Some(mtu) = p.mtu {
+            let from = host.mtu_of(nd);
+            if from != Some(mtu) {
+                steps.push(step(
+                    &pf,
+                    format!("{nd} mtu"),
+                    from.map(|m| m.to_string())
+                        .unwrap_or_else(|| "(unknown)".into()),
+                    mtu.to_string(),
+                    Some("PF MTU before VF settings: VF MTUs are bounded by the PF's"),
+                    Action::Mtu {
+                        netdev: nd.clone(),
+                        from,
+                        to: mtu,
+                    },
+                ));
+            }
+        }
+    }
+    let ap_file = format!("/sys/bus/pci/devices/{pf}/sriov_drivers_autoprobe");
+    let ap_step = |from: bool, to: bool, rule: Option<&str>| {
+        step(
+            &pf,
+            ap_file.clone(),
+            (from as u8).to_string(),
+            (to as u8).to_string(),
+            rule,
+            Action::Autoprobe { pf, from, to },
+        )
+    };
+    let nv_file = format!("/sys/bus/pci/devices/{pf}/sriov_numvfs");
+    if recreate {
+        if creating && create_ap != cur_ap {
+            steps.push(ap_step(
+                cur_ap,
+                create_ap,
+                Some(if create_ap {
+                    "before creating VFs: policy drivers_autoprobe"
+                } else {
+                    "before creating VFs destined for vfio-pci or no driver: none is first grabbed by its netdev driver"
+                }),
+            ));
+        }
+        if cur != 0 && want != 0 {
+            steps.push(step(
+                &pf,
+                nv_file.clone(),
+                cur.to_string(),
+                "0".into(),
+                Some("the kernel refuses N -> M (EBUSY): 0 first"),
+                Action::NumVfs {
+                    pf,
+                    from: cur,
+                    to: 0,
+                    probed: false,
+                    vf_driver: None,
+                },
+            ));
+        }
+        steps.push(step(
+            &pf,
+            nv_file,
+            if cur != 0 && want != 0 {
+                "0".into()
+            } else {
+                cur.to_string()
+            },
+            want.to_string(),
+            None,
+            Action::NumVfs {
+                pf,
+                from: if want != 0 { 0 } else { cur },
+                to: want,
+                probed: create_ap,
+                vf_driver: vf_driver.clone(),
+            },
+        ));
+    } else if final_ap != cur_ap {
+        steps.push(ap_step(cur_ap, final_ap, None));
+    }
+    steps.extend(knobs);
+    steps.extend(reloads);
+    steps.extend(drivers);
+    if creating && final_ap != create_ap {
+        steps.push(ap_step(
+            create_ap,
+            final_ap,
+            Some("after the VFs exist and are bound: the policy's final value"),
+        ));
+    }
+    if let (Some(nd), Some(false), true) = (
+        &r.netdev,
+        p.up,
+        admin_up || steps.iter().any(|s| matches!(s.action, Action::Up(_))),
+    ) {
+        steps.push(step(
+            &pf,
+            format!("{nd} link"),
+            "up".into(),
+            "down".into(),
+            Some("policy: up = false; last"),
+            Action::Down(nd.clone()),
+        ));
+    }
+    out.steps.extend(steps);
+    Ok(())
+}

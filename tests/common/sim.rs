@@ -1,0 +1,83 @@
+//! Simulated hosts (`vifman --simulate`): the shipped host's paths, the arguments naming a
+//! simulation, and the two ways a test may look at the simulated kernel.
+
+use std::path::{Path, PathBuf};
+
+use super::cli::{text, vifman};
+
+pub const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
+pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
+pub const INST: &str = "11111111-2222-3333-4444-555555555555";
+
+/// Arguments naming a simulated nfv-host in `state`.
+pub fn host_args(state: &Path, config: &str) -> Vec<String> {
+    vec![
+        "--sysfs-root".into(),
+        NFV.into(),
+        "--simulate".into(),
+        "--state-dir".into(),
+        state.display().to_string(),
+        "--config".into(),
+        config.into(),
+    ]
+}
+
+/// `vifman cmd host…`, asserting success; its stdout.
+pub fn run_ok(cmd: &[&str], host: &[String]) -> String {
+    let mut a: Vec<&str> = cmd.to_vec();
+    a.extend(host.iter().map(String::as_str));
+    let o = vifman(&a);
+    assert!(o.status.success(), "vifman {a:?}: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// The simulated host as vifman reports it: `vifman inventory --json --simulate` (the
+/// preferred way to read the simulated kernel back).
+pub fn sim_inventory(fixture: &str, state: &Path) -> serde_json::Value {
+    let s = state.display().to_string();
+    let o = vifman(&[
+        "inventory",
+        "--json",
+        "--simulate",
+        "--sysfs-root",
+        fixture,
+        "--state-dir",
+        &s,
+    ]);
+    assert!(o.status.success(), "inventory: {}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// One PCI function (PF or VF) of an inventory, by address.
+pub fn inventory_device<'a>(inv: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
+    inv["physical_functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|pf| std::iter::once(pf).chain(pf["vfs"].as_array().unwrap()))
+        .find(|d| d["address"] == addr)
+        .unwrap_or_else(|| panic!("{addr} not in the inventory"))
+}
+
+/// The root of the simulated kernel's sysfs tree for `fixture` in `state` (created from the
+/// fixture if no `--simulate` command ran yet). Only for what vifman cannot show: changes the
+/// test makes behind vifman's back (a link going down, a damaged file) and an independent
+/// reader of the kernel's files. The layout of the state dir is the simulation's business:
+/// this asks the library where the tree is instead of naming it.
+pub fn sim_kernel(fixture: &str, state: &Path) -> PathBuf {
+    vifman::host::SimHost::open(Path::new(fixture), state)
+        .unwrap_or_else(|e| panic!("simulation of {fixture} in {}: {e}", state.display()))
+        .dir()
+        .to_path_buf()
+}
+
+/// The VF netlink state of the simulated kernel at `kernel` (from [`sim_kernel`]), in the
+/// documented `vf-state.json` shape, read with the library's fixture reader (the recorded
+/// state merged with the simulation's later changes).
+pub fn sim_vf_state(kernel: &Path) -> serde_json::Value {
+    use vifman::netlink::{FixtureVfState, VfStateSource};
+    let dump = FixtureVfState::new(kernel)
+        .link_dump()
+        .unwrap_or_else(|e| panic!("simulated VF state: {e}"));
+    serde_json::to_value(dump).unwrap()
+}
