@@ -557,6 +557,42 @@ fn kernel_modes_sizes_links_and_refusals() {
     m.finish();
 }
 
+/// Writes through the mount are the simulated kernel's requests: a netdev's `mtu` is
+/// `ip link set mtu` in the simulation (kstrtoul's forms, EINVAL for garbage), and every
+/// write that gets past the attribute's parser is a request in the same journal `--simulate`
+/// commands append to (an N→M numvfs is such a request, refused by the PCI core with EBUSY);
+/// one the parser refuses never reached the kernel and is not.
+#[test]
+fn mtu_writes_and_the_journal_are_the_simulated_kernels() {
+    let m = Mount::new(NFV);
+    let mtu = m.p("sys/class/net/enp59s0f0/mtu");
+    write_attr(&mtu, b"9000\n").unwrap();
+    assert_eq!(m.read("sys/class/net/enp59s0f0/mtu"), "9000\n");
+    write_attr(&mtu, b"0x5dc").unwrap();
+    assert_eq!(m.read("sys/class/net/enp59s0f0/mtu"), "1500\n");
+    assert_eq!(write_attr(&mtu, b"jumbo\n"), Err(libc::EINVAL));
+    // Other netdev attributes the kernel stores are not modelled: EPERM, not a silent no-op.
+    assert_eq!(
+        write_attr(&m.p("sys/class/net/enp59s0f0/carrier"), b"0\n"),
+        Err(libc::EPERM)
+    );
+    write_attr(&m.dev(I350_PF0, "sriov_numvfs"), b"2\n").unwrap();
+    assert_eq!(
+        write_attr(&m.dev(I350_PF0, "sriov_numvfs"), b"1\n"),
+        Err(libc::EBUSY)
+    );
+    let journal =
+        std::fs::read_to_string(m.state.join("sim-root").join(".vifman-sim-writes")).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    assert_eq!(lines.len(), 4, "{journal}");
+    assert_eq!(lines[0], "enp59s0f0 mtu 9000");
+    assert_eq!(lines[1], "enp59s0f0 mtu 1500");
+    let numvfs = format!("/sys/bus/pci/devices/{I350_PF0}/sriov_numvfs");
+    assert_eq!(lines[2], format!("write \"2\" to {numvfs}"));
+    assert_eq!(lines[3], format!("write \"1\" to {numvfs}"));
+    m.finish();
+}
+
 #[test]
 fn fault_file_fails_delays_and_hides_netdevs() {
     let m = Mount::new(NFV);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::SimHost;
 use crate::host::{Host, HostError, SysWrite};
-use crate::types::{DriverName, PciAddress};
+use crate::types::{DriverName, IfName, PciAddress};
 
 /// What the kernel would do with a write to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum Store {
     Bind,
     Probe,
     Reset,
+    /// A netdev's `mtu` (net-sysfs `mtu_store` → `dev_set_mtu`), the simulated kernel's MTU.
+    Mtu,
     /// `uevent`: the kernel emits an event; nothing in the tree changes.
     Ignored,
     /// The kernel has a store the simulation does not model (`enable`, `mtu`, `new_id`, ...):
@@ -152,8 +154,8 @@ pub fn classify(rel: &Path) -> Attr {
         .is_some_and(|n| n == "net");
     if in_netdev {
         return match name {
-            "mtu"
-            | "flags"
+            "mtu" => ReadWrite(Mtu),
+            "flags"
             | "tx_queue_len"
             | "ifalias"
             | "carrier"
@@ -191,6 +193,30 @@ fn kstrtou16(b: &[u8], op: &str) -> Result<u16, HostError> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| HostError::kernel(op, libc::ERANGE))?;
     u16::try_from(v).map_err(|_| HostError::kernel(op, libc::ERANGE))
+}
+
+/// `kstrtoul(buf, 0, ..)` as net-sysfs' `netdev_store` calls it: decimal, `0x` hex or
+/// leading-`0` octal, one optional trailing newline; an MTU beyond `int` is EINVAL (the kernel
+/// passes it on as an int, which `dev_validate_mtu` refuses).
+fn kstrtoul_mtu(b: &[u8], op: &str) -> Result<u32, HostError> {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    let b = b.strip_prefix(b"+").unwrap_or(b);
+    let s = std::str::from_utf8(b).map_err(|_| einval(op))?;
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(einval(op));
+    }
+    let v = u64::from_str_radix(digits, radix).map_err(|_| HostError::kernel(op, libc::ERANGE))?;
+    u32::try_from(v)
+        .ok()
+        .filter(|&v| v <= i32::MAX as u32)
+        .ok_or_else(|| einval(op))
 }
 
 /// `kstrtobool`: y/Y/1, n/N/0, on/off.
@@ -251,6 +277,15 @@ pub fn store(sim: &SimHost, rel: &Path, bytes: &[u8]) -> Result<(), HostError> {
         Store::Unbind => SysWrite::Unbind(device_named(bytes, &op)?, driver(drv()?, &op)?),
         Store::Probe => SysWrite::Probe(device_named(bytes, &op)?),
         Store::Bind => return bind(sim, drv()?, device_named(bytes, &op)?, &op),
+        Store::Mtu => {
+            let mtu = kstrtoul_mtu(bytes, &op)?;
+            let name = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<IfName>().ok())
+                .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
+            return sim.set_mtu(&name, mtu).map_err(|e| e.with_op(&op));
+        }
         Store::Reset => {
             let a = dev()?;
             sim.faults.check("reset", &op)?;
@@ -336,6 +371,16 @@ mod tests {
             kstrtou16(b"70000", "t").unwrap_err().errno(),
             Some(libc::ERANGE)
         );
+        assert_eq!(kstrtoul_mtu(b"9000\n", "t").unwrap(), 9000);
+        assert_eq!(kstrtoul_mtu(b"0x2328", "t").unwrap(), 9000);
+        assert_eq!(kstrtoul_mtu(b"021450", "t").unwrap(), 9000);
+        for bad in [&b"9k"[..], b"", b"0x", b"089", b"4294967296", b"3000000000"] {
+            assert_eq!(
+                kstrtoul_mtu(bad, "t").unwrap_err().errno(),
+                Some(libc::EINVAL),
+                "{bad:?}"
+            );
+        }
         assert!(kstrtobool(b"on\n", "t").unwrap());
         assert!(!kstrtobool(b"0", "t").unwrap());
         assert!(kstrtobool(b"x", "t").is_err());
@@ -356,6 +401,10 @@ mod tests {
         assert_eq!(classify(Path::new("vf-state.json")), Attr::ReadOnly);
         assert_eq!(
             classify(Path::new(&format!("{d}/net/enp59s0f0/mtu"))),
+            Attr::ReadWrite(Store::Mtu)
+        );
+        assert_eq!(
+            classify(Path::new(&format!("{d}/net/enp59s0f0/tx_queue_len"))),
             Attr::ReadWrite(Store::NotModelled)
         );
         assert!(is_binary("config") && is_binary("resource0") && !is_binary("resource"));
