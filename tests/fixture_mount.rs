@@ -114,9 +114,9 @@ impl Mount {
         !alive(self.pid) && !mounted_here(&self.mnt)
     }
 
-    /// Unmount as a CI script would, and insist that nothing is left behind.
+    /// Unmount as a CI script would, and insist that nothing is left behind. Should that
+    /// fail, the guard still runs (done is set only after), so a failing test leaves no server.
     fn finish(mut self) {
-        self.done = true;
         let o = Command::new("fusermount3")
             .arg("-u")
             .arg(&self.mnt)
@@ -132,6 +132,7 @@ impl Mount {
             std::fs::read_to_string(self.state.join("mount.log")).unwrap_or_default()
         );
         assert!(!self.state.join("mount.pid").exists());
+        self.done = true;
     }
 }
 
