@@ -64,6 +64,7 @@ async fn plugin_latency(
         mode: AllocMode::Hostdev,
         rescan_interval: Duration::from_secs(3600),
         metrics_listen: None,
+        devinfo_dir: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(deviceplugin::run(

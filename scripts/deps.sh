@@ -17,6 +17,7 @@ PKGS=(
   dpdk                     # fixture_mount: dpdk-devbind.py --status / --bind
   util-linux               # fixture_mount: unshare -m (private mount namespaces)
   systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
+  containernetworking-plugins  # CNI tests: host-local/static IPAM and a chained tuning plugin (/usr/lib/cni)
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod cli;
+pub mod cni;
 pub mod config;
 pub mod confined;
 pub mod engine;

@@ -1,11 +1,29 @@
 use clap::Parser;
 
 fn main() {
+    // Run as `vifman-cni` (the symlink in the CNI bin dir), the binary is the CNI plugin:
+    // runtimes pass no arguments, only CNI_* variables and stdin.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let base = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if vifman::cli::cni::PLUGIN_NAMES.contains(&base.as_str()) {
+        let cli = vifman::cli::Cli::parse_from(["vifman", "cni"]);
+        if let Err(e) = vifman::cli::run(cli) {
+            eprintln!("{}", escape_controls(&e.to_string()));
+            std::process::exit(1);
+        }
+        return;
+    }
     let cli = match vifman::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => usage_error(e),
     };
-    vifman::cli::init_tracing(cli.verbose);
+    // The CNI plugin sets up its own logging from logLevel/logFile in its configuration.
+    if !matches!(cli.command, vifman::cli::Command::Cni(_)) {
+        vifman::cli::init_tracing(cli.verbose);
+    }
     if let Err(e) = vifman::cli::run(cli) {
         // One line, outermost context first. No program-name prefix, so that os-vif errors start
         // with the oslo exception kind (`ObjectActionError: ...`) as callers expect.

@@ -90,6 +90,8 @@ async fn device_plugin_end_to_end() {
         metrics_addr.clone(),
         "--rescan-interval".into(),
         "600".into(),
+        "--devinfo-dir".into(),
+        tmp.path().join("devinfo").display().to_string(),
     ]);
     let _daemon = Daemon::spawn(&args);
 
@@ -242,6 +244,30 @@ async fn device_plugin_end_to_end() {
             .map(String::as_str),
         Some("0000:3b:02.3,0000:3b:0a.2")
     );
+    // PCIDEVICE_<RESOURCE>_INFO and the device-info files multus hands to CNI plugins.
+    let info: serde_json::Value =
+        serde_json::from_str(&c.envs["PCIDEVICE_VIFMAN_IO_PHYSNET1_INFO"]).unwrap();
+    for a in &want {
+        assert_eq!(info[a]["generic"]["deviceID"], a.as_str(), "{info}");
+        assert!(info[a]["vfio"]["dev-mount"]
+            .as_str()
+            .unwrap()
+            .starts_with("/dev/vfio/"));
+        let f = tmp
+            .path()
+            .join("devinfo")
+            .join(format!("vifman.io-physnet1-{a}-device.json"));
+        let d: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        assert_eq!(
+            (d["type"].as_str(), d["version"].as_str()),
+            (Some("pci"), Some("1.1.0"))
+        );
+        assert_eq!(d["pci"]["pci-address"], a.as_str());
+        assert!(d["pci"]["pf-pci-address"]
+            .as_str()
+            .unwrap()
+            .starts_with("0000:3b:00."));
+    }
     // Read back through vifman's own view of the simulated host.
     let inv = sim_inventory(NFV, &state);
     let group = |a: &str| inventory_device(&inv, a)["iommu_group"].to_string();
@@ -466,4 +492,128 @@ async fn device_plugin_end_to_end() {
     let m = next_matching(&mut s1, Duration::from_secs(10), |_| true).await;
     assert_eq!(m.devices.len(), 24);
     kubelet.stop().await;
+}
+
+/// Alias resources: whole devices (the nfv-host's NVMe drive) as `vifman.io/<alias>`.
+const ALIAS_TOML: &str = r#"
+[[device_spec]]
+vendor_id = "144d"
+product_id = "a808"
+
+[[alias]]
+name = "nvme"
+vendor_id = "144d"
+product_id = "a808"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_resources_hand_out_whole_devices_with_their_vfio_group() {
+    const DRIVE: &str = "0000:d9:00.0";
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let kdir = tmp.path().join("device-plugins");
+    let config = tmp.path().join("vifman.toml");
+    std::fs::write(&config, ALIAS_TOML).unwrap();
+    let host = host_args(&state, config.to_str().unwrap());
+    run_ok(&["pools"], &host);
+    let kernel = sim_kernel(NFV, &state);
+    let driver = |a: &str| {
+        std::fs::read_link(kernel.join(format!("sys/bus/pci/devices/{a}/driver")))
+            .ok()
+            .map(|l| l.file_name().unwrap().to_string_lossy().into_owned())
+    };
+    let group = std::fs::read_link(kernel.join(format!("sys/bus/pci/devices/{DRIVE}/iommu_group")))
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(driver(DRIVE).as_deref(), Some("nvme"));
+    let kubelet = FakeKubelet::start(&kdir).await;
+    let mut args: Vec<String> = vec!["device-plugin".into()];
+    args.extend(host.clone());
+    args.extend([
+        "--kubelet-dir".into(),
+        kdir.display().to_string(),
+        "--rescan-interval".into(),
+        "600".into(),
+        "--devinfo-dir".into(),
+        tmp.path().join("devinfo").display().to_string(),
+    ]);
+    let _daemon = Daemon::spawn(&args);
+    let regs = kubelet.wait_registered(1, Duration::from_secs(20)).await;
+    assert_eq!(regs.len(), 1, "{regs:?}");
+    assert_eq!(regs[0].resource_name, "vifman.io/nvme");
+    let mut p = kubelet.plugin(&regs[0].endpoint).await;
+    let mut s = p.list_and_watch(Empty {}).await.unwrap().into_inner();
+    let first = next_matching(&mut s, Duration::from_secs(10), |_| true).await;
+    assert_eq!(first.devices.len(), 1, "{first:?}");
+    assert_eq!(health_of(&first, DRIVE), "Healthy");
+
+    let alloc = |ids: Vec<String>| AllocateRequest {
+        container_requests: vec![ContainerAllocateRequest { devices_ids: ids }],
+    };
+    // Not a device of the alias.
+    let err = p
+        .allocate(alloc(vec!["0000:3b:02.3".into()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+
+    let resp = p
+        .allocate(alloc(vec![DRIVE.into()]))
+        .await
+        .unwrap()
+        .into_inner();
+    let c = &resp.container_responses[0];
+    assert_eq!(
+        c.envs.get("PCIDEVICE_VIFMAN_IO_NVME").map(String::as_str),
+        Some(DRIVE)
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&c.envs["PCIDEVICE_VIFMAN_IO_NVME_INFO"]).unwrap();
+    assert_eq!(
+        info[DRIVE]["vfio"]["dev-mount"],
+        format!("/dev/vfio/{group}")
+    );
+    let paths: Vec<&str> = c.devices.iter().map(|d| d.host_path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![format!("/dev/vfio/{group}").as_str(), "/dev/vfio/vfio"]
+    );
+    assert_eq!(driver(DRIVE).as_deref(), Some("vfio-pci"));
+    assert!(tmp
+        .path()
+        .join(format!("devinfo/vifman.io-nvme-{DRIVE}-device.json"))
+        .exists());
+    // One store: the CLI finds the drive taken.
+    let o = vifman(
+        &[
+            &["allocate", "--alias", "nvme", "--instance", INST][..],
+            &host.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        ]
+        .concat(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("not enough free devices in alias nvme"),
+        "{}",
+        text(&o.stderr)
+    );
+    // kubelet hands the drive to a new container (the old one is gone): the old record goes.
+    p.allocate(alloc(vec![DRIVE.into()])).await.unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&run_ok(&["allocations", "--json"], &host)).unwrap();
+    let holders = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "whole-device" && r["devices"][0]["address"] == DRIVE)
+        .count();
+    assert_eq!(holders, 1, "exactly one record holds the drive: {listed}");
+    assert_eq!(
+        listed[0]["devices"][0]["driver"], "nvme",
+        "the new record's original driver is the drive's own, not vfio-pci: {listed}"
+    );
+    assert_eq!(driver(DRIVE).as_deref(), Some("vfio-pci"));
 }

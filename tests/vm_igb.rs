@@ -194,7 +194,21 @@ fn igb_sriov_in_qemu() {
         "vm_igb: building/booting the guest (cache {})",
         target.join("vm-cache").display()
     ));
+    // The kubelet stand-in the passthrough scenario drives the device plugin with (built by
+    // `cargo test` with the fleet feature; the scenario skips that part without it).
+    let probe = exe
+        .parent()
+        .map(|d| d.join("examples/kubelet_probe"))
+        .filter(|p| p.exists());
+    assert!(
+        probe.is_some() || std::env::var("VIFMAN_REQUIRE_INTEROP").as_deref() != Ok("1"),
+        "VIFMAN_REQUIRE_INTEROP=1 but target/*/examples/kubelet_probe is missing (cargo test --all-features builds it)"
+    );
     let mut child = Command::new("bash")
+        .env(
+            "VIFMAN_VM_EXTRA_BINS",
+            probe.map(|p| p.display().to_string()).unwrap_or_default(),
+        )
         .arg(repo().join("tests/vm/run.sh"))
         .args(["-n", "2", "-t", &timeout, "-b"])
         .arg(&exe)

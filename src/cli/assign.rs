@@ -266,11 +266,22 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
     // Listing reads only the store: no host, no config, nothing created.
     let list = crate::store::read_allocations(&a.host.state_dir)
         .with_context(|| format!("reading allocations from {}", a.host.state_dir.display()))?;
+    let whole = crate::store::read_state(&a.host.state_dir)?.devices;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        // One list: VF records as they always were, then whole-device records marked with
+        // `"kind": "whole-device"` (they have no `vif_id`/`vf`, so VF filters skip them).
+        let mut out: Vec<serde_json::Value> = list
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
+        for w in &whole {
+            let mut v = serde_json::to_value(w)?;
+            v["kind"] = "whole-device".into();
+            out.push(v);
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    let whole = crate::store::read_state(&a.host.state_dir)?.devices;
     if list.is_empty() && whole.is_empty() {
         println!("no allocations in {}", a.host.state_dir.display());
         return Ok(());

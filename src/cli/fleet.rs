@@ -63,6 +63,9 @@ pub struct DevicePluginArgs {
     /// Safety-net rescan period in seconds (changes normally arrive as kernel/inotify events).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub rescan_interval: u64,
+    /// Where Allocate writes device-info files that multus hands to CNI plugins.
+    #[arg(long, value_name = "DIR", default_value = crate::fleet::deviceplugin::devinfo::DEFAULT_DIR)]
+    pub devinfo_dir: PathBuf,
 }
 
 pub fn device_plugin(a: DevicePluginArgs) -> anyhow::Result<()> {
@@ -73,6 +76,7 @@ pub fn device_plugin(a: DevicePluginArgs) -> anyhow::Result<()> {
         mode: AllocMode::from(a.mode),
         rescan_interval: Duration::from_secs(a.rescan_interval.max(1)),
         metrics_listen: a.metrics_listen,
+        devinfo_dir: Some(a.devinfo_dir.clone()),
     };
     let rt = runtime()?;
     rt.block_on(crate::fleet::deviceplugin::run(

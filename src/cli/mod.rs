@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod assign;
+pub mod cni;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Boot integration files: the systemd unit, the udev rules.
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
+    /// Run as a CNI plugin: CNI_* from the environment, the network configuration on stdin
+    /// (see docs/kubernetes.md). Installed as `vifman-cni` in the CNI bin dir.
+    Cni(cni::CniArgs),
     /// Serve the pools to kubelet as extended resources (device-plugin API v1beta1).
     #[cfg(feature = "fleet")]
     DevicePlugin(Box<fleet::DevicePluginArgs>),
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pools(args) => assign::pools(args),
         Command::Apply(args) => apply::run(*args),
         Command::Generate(cmd) => generate::run(cmd),
+        Command::Cni(args) => cni::run(args),
         #[cfg(feature = "fleet")]
         Command::DevicePlugin(args) => fleet::device_plugin(*args),
         #[cfg(feature = "fleet")]

@@ -68,6 +68,7 @@ pub fn request(a: &AllocateArgs) -> anyhow::Result<Option<WholeRequest>> {
         want,
         numa: a.numa,
         bind_group: a.bind_group,
+        only: vec![],
     }))
 }
 

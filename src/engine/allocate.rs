@@ -329,6 +329,7 @@ impl Engine<'_> {
             created: super::now(),
             lost_reason: None,
             pf_serial: self.host.device_serial(&v.pf),
+            cni: req.cni.clone(),
         };
         // Intent first: a crash from here on leaves a Pending record that reconcile undoes.
         st.allocations.push(rec.clone());

@@ -4,6 +4,7 @@
 mod actuate;
 mod allocate;
 pub mod apply;
+mod attach;
 mod emit;
 mod numvfs;
 mod pools;
@@ -17,6 +18,7 @@ pub mod whole;
 /// The records live in [`crate::store`]; re-exported for the engine's callers.
 pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 pub use allocate::{AllocateOutcome, Plan};
+pub use attach::is_plugin_vif;
 pub use pools::{PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
@@ -114,6 +116,11 @@ impl<'a> Engine<'a> {
     pub fn store_state(&self) -> Result<crate::store::StoreState, EngineError> {
         Ok(crate::store::read_state(&self.state_dir)?)
     }
+}
+
+/// Seconds since the epoch, as records store times.
+pub fn now_secs() -> u64 {
+    now()
 }
 
 pub(crate) fn now() -> u64 {

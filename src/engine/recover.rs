@@ -94,6 +94,7 @@ impl Engine<'_> {
                 created: super::now(),
                 lost_reason: None,
                 pf_serial: None,
+                cni: None,
             });
             out.push(Drift {
                 kind: DriftKind::Unrecorded,

@@ -26,6 +26,9 @@ pub struct AllocateRequest {
     pub mode: AllocMode,
     /// Skip the hwdb capability check (lets tests prove that kernel errors roll back).
     pub force_unsupported: bool,
+    /// A CNI ADD that found no record for its VF: the attachment goes into the new record
+    /// from its first (pending) write, so no other process sees the VF unattached.
+    pub cni: Option<crate::store::CniAttachment>,
 }
 
 fn bad(msg: impl Into<String>) -> EngineError {
@@ -64,6 +67,7 @@ impl AllocateRequest {
             only_vf: None,
             mode,
             force_unsupported: false,
+            cni: None,
         })
     }
 

@@ -62,6 +62,8 @@ pub struct Snapshot {
     pub whole: Vec<WholeInfo>,
     /// Every pool in the config, even empty ones (kubelet still gets a resource).
     pub pools: Vec<String>,
+    /// Every `[[alias]]` name (one resource each, whole devices).
+    pub aliases: Vec<String>,
 }
 
 impl Snapshot {
@@ -69,6 +71,12 @@ impl Snapshot {
         let pool = pool.to_string();
         self.vfs.iter().filter(move |v| v.pool == pool)
     }
+    /// Whole devices of `pool` (`alias:<name>`).
+    pub fn whole_in(&self, pool: &str) -> impl Iterator<Item = &WholeInfo> {
+        let pool = pool.to_string();
+        self.whole.iter().filter(move |w| w.pools.contains(&pool))
+    }
+
     pub fn vf(&self, addr: &PciAddress) -> Option<&VfInfo> {
         self.vfs.iter().find(|v| &v.addr == addr)
     }
@@ -173,6 +181,12 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             .physnets()
             .into_iter()
             .map(String::from)
+            .collect(),
+        aliases: engine
+            .config
+            .aliases
+            .iter()
+            .map(|a| a.name.clone())
             .collect(),
     })
 }

@@ -35,6 +35,9 @@ pub struct Link {
     pub tun_type: Option<u8>,
     /// IFLA_TUN_OWNER of a tun/tap device (absent when it has no owner).
     pub tun_owner: Option<u32>,
+    /// IFLA_PARENT_DEV_NAME: the bus device behind the netdev ("0000:3b:02.0" for a VF),
+    /// which identifies a netdev after a move into another namespace (Linux 5.16+).
+    pub parent_dev: Option<String>,
 }
 
 impl Link {
@@ -53,6 +56,7 @@ impl Link {
             macvlan_mode: None,
             tun_type: None,
             tun_owner: None,
+            parent_dev: None,
         };
         for a in &m.attributes {
             match a {
@@ -63,6 +67,7 @@ impl Link {
                 LinkAttribute::OperState(s) => l.oper_up = matches!(s, State::Up),
                 LinkAttribute::Group(g) => l.group = *g,
                 LinkAttribute::Link(v) => l.lower = Some(*v),
+                LinkAttribute::ParentDevName(n) => l.parent_dev = Some(n.clone()),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
                         match i {
@@ -252,6 +257,41 @@ impl Request {
             label: format!("configure {label}"),
             // RTM_NEWLINK on an existing index is what `ip link set` sends; it accepts
             // every attribute RTM_SETLINK does.
+            msg: RouteNetlinkMessage::NewLink(m),
+            flags: 0,
+        }
+    }
+
+    /// Move link `index` into the network namespace open at `netns_fd`, renaming it to
+    /// `new_name` in the same message: the kernel checks the name against the target
+    /// namespace, so a clash there fails the move instead of leaving a half-moved link.
+    pub fn move_link(
+        index: u32,
+        label: &str,
+        netns_fd: std::os::fd::RawFd,
+        new_name: Option<&str>,
+    ) -> Self {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::NetNsFd(netns_fd));
+        if let Some(n) = new_name {
+            m.attributes.push(LinkAttribute::IfName(n.to_string()));
+        }
+        Request {
+            label: format!("move {label} to another network namespace"),
+            msg: RouteNetlinkMessage::NewLink(m),
+            flags: 0,
+        }
+    }
+
+    /// Rename link `index` (it must be down).
+    pub fn rename_link(index: u32, label: &str, new_name: &str) -> Self {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes
+            .push(LinkAttribute::IfName(new_name.to_string()));
+        Request {
+            label: format!("rename {label} to {new_name}"),
             msg: RouteNetlinkMessage::NewLink(m),
             flags: 0,
         }

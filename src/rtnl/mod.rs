@@ -10,10 +10,12 @@
 //! - [`link`]: link request builders and [`Link`], a link as the kernel reports it;
 //! - [`vf`]: the VF-knob encoding and VF-state reads.
 
+pub mod addr;
 pub mod client;
 pub mod link;
 pub mod vf;
 
+pub use addr::RouteEntry;
 pub use client::{Request, Result, Rtnl, RtnlError, DEFAULT_TIMEOUT};
 pub use link::{BridgeSpec, Link, LinkChange};
 pub use vf::{set_vf_info, set_vf_request, vf_info, KernelVfState};

@@ -5,12 +5,14 @@
 //! never creates anything. Records ([`record`]) are plain data with typed ids; the slot files
 //! ([`slots`]) make every write crash-safe and refuse to mistake a lost store for an empty one.
 
+mod cni;
 mod device;
 mod record;
 mod slots;
 
 use std::path::Path;
 
+pub use cni::{AttachKey, AttachPhase, CniAttachment};
 pub use device::{BoundDevice, DeviceAllocation, WholeRequestKind};
 pub use record::{AllocMode, Allocation, Original, Phase, PolicyVf, StoreState};
 pub use slots::{create_state_dir, Store, StoreError, DEFAULT_STATE_DIR};

@@ -101,6 +101,9 @@ pub struct Allocation {
     /// is noticed instead of configured. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf_serial: Option<String>,
+    /// The pod interface this VF is, when a CNI ADD attached it. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni: Option<super::cni::CniAttachment>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -137,6 +140,12 @@ impl StoreState {
     }
     pub fn by_vif(&self, vif_id: &Uuid) -> Option<usize> {
         self.allocations.iter().position(|a| &a.vif_id == vif_id)
+    }
+    /// The record carrying the CNI attachment `key`, if any.
+    pub fn by_attachment(&self, key: &super::cni::AttachKey) -> Option<usize> {
+        self.allocations
+            .iter()
+            .position(|a| a.cni.as_ref().is_some_and(|c| &c.key == key))
     }
     pub fn holds(&self, vf: &PciAddress) -> bool {
         self.allocations.iter().any(|a| &a.vf == vf)

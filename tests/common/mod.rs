@@ -2,6 +2,7 @@
 //! `use common::*;`):
 //!
 //! - [`cli`]: running the `vifman` binary (clean environment, time limit);
+//! - [`cni`]: a CNI runtime (pod namespaces, plugin calls, VF netdev stand-ins);
 //! - [`tree`]: copying, digesting and damaging fixture trees;
 //! - [`sim`]: simulated hosts, and the only place that finds the simulated kernel's files;
 //! - [`netns`], [`vif`], [`ovs`]: private network namespaces, os-vif builders, a private OVS;
@@ -12,6 +13,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod cni;
 #[cfg(feature = "fleet")]
 pub mod fleet;
 pub mod netns;
@@ -22,6 +24,7 @@ pub mod tree;
 pub mod vif;
 
 pub use cli::*;
+pub use cni::*;
 #[cfg(feature = "fleet")]
 pub use fleet::*;
 pub use netns::*;

@@ -50,6 +50,11 @@ objcopy --strip-debug "$vifman" "$share/bin/vifman" 2>/dev/null || cp "$vifman" 
 # libc, libm, libgcc_s and the loader are in the initrd already.
 ldd "$vifman" | grep -o '/[^ ]*' | { grep -Ev '/(libc|libm|libgcc_s|ld-linux[^/]*)\.so' || true; } |
   while read -r lib; do cp -L "$lib" "$share/lib/"; done
+# Test tooling for the guest (VIFMAN_VM_EXTRA_BINS="path ...", e.g. the kubelet probe).
+for b in ${VIFMAN_VM_EXTRA_BINS:-}; do
+  [ -x "$b" ] || continue
+  objcopy --strip-debug "$b" "$share/bin/${b##*/}" 2>/dev/null || cp "$b" "$share/bin/"
+done
 cp -r "$here/guest" "$share/guest"
 echo "${*:-}" > "$share/guest/selected"
 # Debugging aid: VIFMAN_VM_GUEST_ENV="K=V ..." is exported to every scenario.

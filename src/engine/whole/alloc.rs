@@ -36,6 +36,9 @@ pub struct WholeRequest {
     pub numa: Option<u32>,
     /// Bind the other endpoints of each device's IOMMU group to vfio-pci as well.
     pub bind_group: bool,
+    /// Exactly these devices (kubelet chose them; the device plugin's Allocate), else any
+    /// free ones. Each must be a free member of the request's pool or alias.
+    pub only: Vec<crate::types::PciAddress>,
 }
 
 impl WholeRequest {
@@ -104,7 +107,7 @@ impl Engine<'_> {
                     aliases_of(self.config, &d).iter().any(|a| &a.name == name)
                 }
             };
-            if !member {
+            if !member || (!req.only.is_empty() && !req.only.contains(&d.addr)) {
                 continue;
             }
             match view.whole_status(self.config, st, &d, req.bind_group) {

@@ -6,8 +6,10 @@
 //! restarts (it deletes plugin sockets and re-creates kubelet.sock) stop, serve again,
 //! register again.
 
+pub mod devinfo;
 pub mod register;
 pub mod server;
+pub mod whole;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -35,6 +37,8 @@ pub struct Options {
     /// Safety-net rescan period; changes normally arrive as events.
     pub rescan_interval: Duration,
     pub metrics_listen: Option<SocketAddr>,
+    /// Where Allocate writes device-info files for multus and the CNI (None: none written).
+    pub devinfo_dir: Option<PathBuf>,
 }
 
 /// Socket file name for a pool (kubelet wants a name relative to its directory).
@@ -136,6 +140,19 @@ pub async fn run(
             Err(e) => tracing::warn!("pool {p:?} is not offered to kubelet: {e}"),
         }
     }
+    for a in &initial.aliases {
+        let resource = format!("{}/{a}", opts.resource_prefix);
+        if pools.iter().any(|(_, r)| r == &resource) {
+            tracing::warn!(
+                "alias {a:?} is not offered to kubelet: a pool has the resource name {resource}"
+            );
+            continue;
+        }
+        match ids::valid_resource_name(&resource) {
+            Ok(()) => pools.push((format!("{}{a}", whole::PREFIX), resource)),
+            Err(e) => tracing::warn!("alias {a:?} is not offered to kubelet: {e}"),
+        }
+    }
     if pools.is_empty() {
         return Err(FleetError::Kubelet(
             "no pool in the config can be offered (see the warnings)".into(),
@@ -163,6 +180,7 @@ pub async fn run(
         rescan,
         metrics,
         mode: opts.mode,
+        devinfo_dir: opts.devinfo_dir.clone(),
     });
     let dir = opts.kubelet_dir.clone();
     std::fs::create_dir_all(&dir)

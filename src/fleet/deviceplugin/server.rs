@@ -32,6 +32,8 @@ pub struct Shared {
     pub rescan: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     pub mode: AllocMode,
+    /// Device-info files go here (see [`super::devinfo`]).
+    pub devinfo_dir: Option<std::path::PathBuf>,
 }
 
 pub struct PoolPlugin {
@@ -45,6 +47,9 @@ pub struct PoolPlugin {
 
 /// The device list kubelet sees for `pool`.
 pub fn devices(snap: &Snapshot, pool: &str) -> Vec<Device> {
+    if super::whole::alias_of(pool).is_some() {
+        return super::whole::devices(snap, pool);
+    }
     snap.pool(pool)
         .map(|v| Device {
             id: v.addr.to_string(),
@@ -91,6 +96,7 @@ fn allocate_container(
     mode: AllocMode,
     ids_in: &[String],
     metrics: &Metrics,
+    devinfo_dir: Option<&std::path::Path>,
 ) -> Result<ContainerAllocateResponse, Status> {
     let _span = tracing::info_span!("deviceplugin.allocate", resource, devices = ?ids_in).entered();
     let fail = |reason: &str, status: Status| {
@@ -151,7 +157,6 @@ fn allocate_container(
         }
         done.push(vif);
     }
-    let mut devices = vec![];
     let mut groups = BTreeSet::new();
     for a in &addrs {
         if e.host.driver_of(a).as_deref() == Some("vfio-pci") {
@@ -160,21 +165,7 @@ fn allocate_container(
             }
         }
     }
-    if !groups.is_empty() {
-        for g in &groups {
-            let p = format!("/dev/vfio/{g}");
-            devices.push(DeviceSpec {
-                container_path: p.clone(),
-                host_path: p,
-                permissions: "rw".into(),
-            });
-        }
-        devices.push(DeviceSpec {
-            container_path: "/dev/vfio/vfio".into(),
-            host_path: "/dev/vfio/vfio".into(),
-            permissions: "rw".into(),
-        });
-    }
+    let devices = vfio_specs(&groups);
     let mut envs = std::collections::HashMap::new();
     envs.insert(
         ids::pcidevice_env(resource),
@@ -184,6 +175,28 @@ fn allocate_container(
             .collect::<Vec<_>>()
             .join(","),
     );
+    let info: Vec<super::devinfo::Device> = addrs
+        .iter()
+        .map(|a| super::devinfo::Device {
+            vf: *a,
+            pf: records_pf(e, a),
+            vfio_group: (e.host.driver_of(a).as_deref() == Some("vfio-pci"))
+                .then(|| e.host.iommu_group_of(a))
+                .flatten(),
+        })
+        .collect();
+    envs.insert(
+        format!("{}_INFO", ids::pcidevice_env(resource)),
+        super::devinfo::info_env(&info),
+    );
+    if let Some(dir) = devinfo_dir {
+        for d in &info {
+            if let Err(err) = super::devinfo::write(dir, resource, d) {
+                // multus treats the file as best effort; so does the plugin.
+                tracing::warn!(vf = %d.vf, dir = %dir.display(), %err, "device-info file not written");
+            }
+        }
+    }
     let mut annotations = std::collections::HashMap::new();
     annotations.insert(
         "vifman.io/vif-ids".to_string(),
@@ -199,6 +212,44 @@ fn allocate_container(
         annotations,
         cdi_devices: vec![],
     })
+}
+
+/// The container's view of VFIO: each group's node plus the container node (none when no
+/// group).
+pub(super) fn vfio_specs(groups: &BTreeSet<u32>) -> Vec<DeviceSpec> {
+    if groups.is_empty() {
+        return vec![];
+    }
+    let spec = |p: String| DeviceSpec {
+        container_path: p.clone(),
+        host_path: p,
+        permissions: "rw".into(),
+    };
+    groups
+        .iter()
+        .map(|g| spec(format!("/dev/vfio/{g}")))
+        .chain(std::iter::once(spec("/dev/vfio/vfio".into())))
+        .collect()
+}
+
+/// Release a record this Allocate made (a VF record or an alias record).
+fn undo_record(e: &Engine<'_>, id: &Uuid) {
+    let r = match e.is_whole(id) {
+        Ok(true) => e.release_whole(id).map(drop),
+        _ => e.release(id).map(drop),
+    };
+    if let Err(err) = r {
+        tracing::error!(vif = %id, %err, "rolling back a partial Allocate");
+    }
+}
+
+/// The PF of an allocated VF, from its store record.
+fn records_pf(e: &Engine<'_>, vf: &PciAddress) -> Option<PciAddress> {
+    e.allocations()
+        .ok()?
+        .into_iter()
+        .find(|r| r.vf == *vf)
+        .map(|r| r.pf)
 }
 
 #[tonic::async_trait]
@@ -261,6 +312,14 @@ impl DevicePlugin for PoolPlugin {
             let must = parse_ids(&c.must_include_device_i_ds)?;
             let size = usize::try_from(c.allocation_size)
                 .map_err(|_| Status::invalid_argument("negative allocation_size"))?;
+            if super::whole::alias_of(&self.pool).is_some() {
+                let picked =
+                    super::whole::preferred(&self.shared.snap.borrow(), &available, &must, size);
+                container_responses.push(ContainerPreferredAllocationResponse {
+                    device_i_ds: picked.iter().map(|a| a.to_string()).collect(),
+                });
+                continue;
+            }
             let numa = preferred_numa(&self.shared.snap.borrow(), &available, &must);
             let pool = self.pool.clone();
             let ranked = self
@@ -288,11 +347,15 @@ impl DevicePlugin for PoolPlugin {
             let snap = self.shared.snap.borrow();
             for c in &reqs {
                 for id in &c.devices_ids {
-                    let in_pool = id
-                        .parse::<PciAddress>()
-                        .ok()
-                        .and_then(|a| snap.vf(&a))
-                        .is_some_and(|v| v.pool == self.pool);
+                    let addr = id.parse::<PciAddress>().ok();
+                    let in_pool = match super::whole::alias_of(&self.pool) {
+                        Some(_) => {
+                            addr.is_some_and(|a| snap.whole_in(&self.pool).any(|w| w.addr == a))
+                        }
+                        None => addr
+                            .and_then(|a| snap.vf(&a))
+                            .is_some_and(|v| v.pool == self.pool),
+                    };
                     if !in_pool {
                         self.shared.metrics.failure("unknown_device");
                         return Err(Status::invalid_argument(format!(
@@ -311,11 +374,12 @@ impl DevicePlugin for PoolPlugin {
                 }
             }
         }
-        let (pool, resource, mode, metrics) = (
+        let (pool, resource, mode, metrics, devinfo_dir) = (
             self.pool.clone(),
             self.resource.clone(),
             self.shared.mode,
             self.shared.metrics.clone(),
+            self.shared.devinfo_dir.clone(),
         );
         let result = self
             .shared
@@ -324,7 +388,28 @@ impl DevicePlugin for PoolPlugin {
                 let mut out = vec![];
                 let mut made: Vec<String> = vec![];
                 for c in &reqs {
-                    match allocate_container(e, &pool, &resource, mode, &c.devices_ids, &metrics) {
+                    let r = match super::whole::alias_of(&pool) {
+                        Some(alias) => parse_ids(&c.devices_ids).and_then(|addrs| {
+                            super::whole::allocate_container(
+                                e,
+                                alias,
+                                &resource,
+                                &addrs,
+                                &metrics,
+                                devinfo_dir.as_deref(),
+                            )
+                        }),
+                        None => allocate_container(
+                            e,
+                            &pool,
+                            &resource,
+                            mode,
+                            &c.devices_ids,
+                            &metrics,
+                            devinfo_dir.as_deref(),
+                        ),
+                    };
+                    match r {
                         Ok(r) => {
                             made.extend(
                                 r.annotations
@@ -337,7 +422,7 @@ impl DevicePlugin for PoolPlugin {
                         Err(s) => {
                             // The whole call fails: undo the containers already done.
                             for v in made.iter().filter_map(|v| v.parse::<Uuid>().ok()) {
-                                let _ = e.release(&v);
+                                undo_record(e, &v);
                             }
                             return Err(s);
                         }

@@ -531,6 +531,7 @@ mod tests {
                 ),
             ],
             pools: vec!["physnet1".into(), "physnet-2".into()],
+            aliases: vec![],
             whole: vec![],
         };
         let d = desired(&snap, "cn1", Some("p"));

@@ -9,7 +9,7 @@
 set -u
 G=/mnt/host/guest
 # vifman runs from tmpfs: page faults on a 9p-backed executable are very slow under TCG.
-mkdir -p /tmp/bin && cp /mnt/host/bin/vifman /tmp/bin/vifman
+mkdir -p /tmp/bin && cp /mnt/host/bin/* /tmp/bin/
 export PATH=/tmp/bin:/usr/sbin:/usr/bin LD_LIBRARY_PATH=/mnt/host/lib
 export OUT=/mnt/host/out RUST_BACKTRACE=1
 # shellcheck disable=SC2046
