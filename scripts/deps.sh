@@ -14,6 +14,10 @@ PKGS=(
   dpdk-dev                 # backend tests: dpdk-testpmd as the virtio-user peer of a vhost-user port
   libvirt-clients          # libvirt XML tests: virt-xml-validate (libvirt's schemas) and virsh (test:///default driver, built into libvirt0)
   libxml2-utils            # xmllint, which virt-xml-validate runs
+  fuse3                    # `vifman fixture mount`: fusermount3 (tests/fixture_mount.rs)
+  driverctl                # fixture_mount: a third-party driver_override client
+  dpdk                     # fixture_mount: dpdk-devbind.py --status / --bind
+  util-linux               # fixture_mount: unshare -m (private mount namespaces)
   systemd udev             # host-state tests: systemd-analyze verify of the generated unit, udevadm verify of the rules
   containernetworking-plugins  # CNI tests: host-local/static IPAM and a chained tuning plugin (/usr/lib/cni)
 )

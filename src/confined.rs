@@ -227,6 +227,19 @@ impl Confined {
         ))
     }
 
+    /// `lstat` of `rel` (never followed): what a view over the tree (the FUSE mount) reports
+    /// for it, resolved under the same rules as every other access.
+    pub fn metadata(&self, rel: &Path) -> Result<rustix::fs::Stat, AccessError> {
+        let rel = &clean(rel)?;
+        if rel.as_os_str().is_empty() {
+            return rustix::fs::fstat(&self.fd).map_err(|e| AccessError::io(rel, e.into()));
+        }
+        let (parent, name) = split(rel)?;
+        let d = self.dir(&parent)?;
+        rustix::fs::statat(&d, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| AccessError::io(rel, e.into()))
+    }
+
     pub fn exists(&self, rel: &Path) -> bool {
         self.kind_of(rel).is_some()
     }

@@ -18,6 +18,8 @@ pub mod host;
 pub mod hwdb;
 pub mod inventory;
 pub mod libvirt;
+#[cfg(feature = "mount")]
+pub mod mount;
 pub mod netlink;
 pub mod rtnl;
 pub mod store;

@@ -37,6 +37,24 @@ pub enum FixtureCommand {
         /// Output directory (missing or empty).
         out: PathBuf,
     },
+    /// Serve a fixture as a live sysfs over FUSE: reads as the kernel shows them, writes
+    /// (sriov_numvfs, driver_override, bind/unbind, drivers_probe, ...) applied by the simulated
+    /// kernel, faults armed through MOUNTPOINT/.vifman/faults. See docs/fixtures.md.
+    #[cfg(feature = "mount")]
+    Mount {
+        /// Fixture tree to simulate (copied into the state dir on first use).
+        fixture: PathBuf,
+        /// Empty directory to mount on.
+        mountpoint: PathBuf,
+        /// The simulation's state dir (as for --simulate --state-dir); default: a temporary
+        /// one, removed when the mount ends.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Serve in this process until unmounted or signalled, instead of returning once the
+        /// mount is up.
+        #[arg(long)]
+        foreground: bool,
+    },
 }
 
 pub fn run(cmd: FixtureCommand) -> anyhow::Result<()> {
@@ -77,6 +95,20 @@ pub fn run(cmd: FixtureCommand) -> anyhow::Result<()> {
                     .as_deref()
                     .unwrap_or("none (no netlink reader yet)")
             );
+        }
+        #[cfg(feature = "mount")]
+        FixtureCommand::Mount {
+            fixture,
+            mountpoint,
+            state,
+            foreground,
+        } => {
+            crate::mount::run(&crate::mount::MountOptions {
+                fixture,
+                mountpoint,
+                state,
+                foreground,
+            })?;
         }
     }
     Ok(())

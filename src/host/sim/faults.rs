@@ -15,19 +15,32 @@ pub struct Faults {
 }
 
 fn errno_of(name: &str) -> i32 {
-    match name.to_ascii_uppercase().as_str() {
+    errno_by_name(name).unwrap_or(libc::EIO)
+}
+
+/// The errno a fault names (`EBUSY`, or a number), `None` when it names none: the mount's
+/// fault file (`crate::mount`) refuses such a rule instead of guessing EIO.
+pub fn errno_by_name(name: &str) -> Option<i32> {
+    if let Ok(n) = name.parse::<i32>() {
+        return (n > 0 && n < 4096).then_some(n);
+    }
+    Some(match name.to_ascii_uppercase().as_str() {
         "EINVAL" => libc::EINVAL,
         "EBUSY" => libc::EBUSY,
         "EPERM" => libc::EPERM,
+        "EACCES" => libc::EACCES,
+        "ENOENT" => libc::ENOENT,
         "ENODEV" => libc::ENODEV,
+        "ERANGE" => libc::ERANGE,
         "EOPNOTSUPP" => libc::EOPNOTSUPP,
         "ENOMEM" => libc::ENOMEM,
+        "ENOSPC" => libc::ENOSPC,
+        "EAGAIN" => libc::EAGAIN,
         "ETIMEDOUT" => libc::ETIMEDOUT,
         "ENETDOWN" => libc::ENETDOWN,
-        "ERANGE" => libc::ERANGE,
-        "ENOSPC" => libc::ENOSPC,
-        _ => libc::EIO,
-    }
+        "EIO" => libc::EIO,
+        _ => return None,
+    })
 }
 
 impl Faults {

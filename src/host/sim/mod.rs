@@ -6,11 +6,12 @@
 //! The copy lives in the state directory (`<state>/sim-root`), so a sequence of `vifman
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
+pub mod dispatch;
 mod faults;
 mod journal;
 mod tree;
 
-pub use faults::Faults;
+pub use faults::{errno_by_name, Faults};
 pub use journal::{read_journal, JOURNAL};
 
 use std::path::{Path, PathBuf};
