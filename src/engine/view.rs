@@ -40,6 +40,9 @@ pub enum VfStatus {
     InUse(Vec<String>),
     /// The config says never to touch it.
     Excluded(String),
+    /// A release could not prove it clean: held by its record, never handed out, until an
+    /// operator clears it or `reconcile --repair` completes the release (the reason says why).
+    Quarantined(String),
 }
 
 impl VfStatus {
@@ -55,6 +58,7 @@ impl std::fmt::Display for VfStatus {
             VfStatus::Allocated(id) => write!(f, "allocated (VIF {id})"),
             VfStatus::InUse(r) => write!(f, "in use outside vifman ({})", r.join(", ")),
             VfStatus::Excluded(r) => f.write_str(r),
+            VfStatus::Quarantined(r) => write!(f, "quarantined ({r})"),
         }
     }
 }
@@ -179,6 +183,14 @@ impl HostView {
             return VfStatus::Excluded(ex);
         }
         if let Some(a) = st.allocations.iter().find(|a| a.vf == v.addr) {
+            if a.phase == crate::store::Phase::Quarantined {
+                return VfStatus::Quarantined(
+                    a.quarantine
+                        .as_ref()
+                        .map(|q| q.reason.clone())
+                        .unwrap_or_else(|| "no reason recorded".into()),
+                );
+            }
             return VfStatus::Allocated(a.vif_id);
         }
         // nova's parent/child rule: no VF of a PF that is handed out whole (or a VF bound

@@ -37,12 +37,13 @@ pub struct Metrics {
     allocated: Family<PoolPf, Gauge>,
     free: Family<PoolPf, Gauge>,
     unhealthy: Family<PoolPf, Gauge>,
+    quarantined: Family<PoolPf, Gauge>,
     failures: Family<Reason, Counter>,
     drift: Family<Kind, Gauge>,
 }
 
 /// Every drift kind, so a scrape shows explicit zeros rather than absent series.
-const DRIFT_KINDS: [DriftKind; 8] = [
+const DRIFT_KINDS: [DriftKind; 9] = [
     DriftKind::VfVanished,
     DriftKind::InterruptedAllocate,
     DriftKind::InterruptedRelease,
@@ -51,6 +52,7 @@ const DRIFT_KINDS: [DriftKind; 8] = [
     DriftKind::Unrecorded,
     DriftKind::Duplicate,
     DriftKind::Lost,
+    DriftKind::Quarantined,
 ];
 
 /// Failure reasons are a closed set, so their series exist (at 0) from the start.
@@ -78,7 +80,7 @@ pub fn reason_of(e: &EngineError) -> &'static str {
         EngineError::NoFreeVf { .. } => "no_free_vf",
         EngineError::NoFreeDevice { .. } => "no_free_device",
         EngineError::Unsupported { .. } => "unsupported",
-        EngineError::Actuation { .. } => "actuation",
+        EngineError::Actuation { .. } | EngineError::Quarantined { .. } => "actuation",
         EngineError::Busy(_) => "busy",
         EngineError::Request(_) | EngineError::NotFound(_) => "request",
         EngineError::Store(_) | EngineError::Host(_) => "internal",
@@ -99,6 +101,7 @@ impl Metrics {
             allocated: Family::default(),
             free: Family::default(),
             unhealthy: Family::default(),
+            quarantined: Family::default(),
             failures: Family::default(),
             drift: Family::default(),
             registry: Registry::default(),
@@ -118,6 +121,11 @@ impl Metrics {
             "vfs_unhealthy",
             "VFs the device plugin reports Unhealthy",
             m.unhealthy.clone(),
+        );
+        registry.register(
+            "vfs_quarantined",
+            "VFs whose release could not prove them clean (never handed out until cleared)",
+            m.quarantined.clone(),
         );
         registry.register(
             "allocation_failures",
@@ -145,10 +153,16 @@ impl Metrics {
 
     /// Replace the gauges with what `snap` and `drift` say.
     pub fn observe(&self, snap: &Snapshot, drift: &[Drift]) {
-        for f in [&self.total, &self.allocated, &self.free, &self.unhealthy] {
+        for f in [
+            &self.total,
+            &self.allocated,
+            &self.free,
+            &self.unhealthy,
+            &self.quarantined,
+        ] {
             f.clear();
         }
-        let mut counts: BTreeMap<(String, String), [i64; 4]> = BTreeMap::new();
+        let mut counts: BTreeMap<(String, String), [i64; 5]> = BTreeMap::new();
         for v in &snap.vfs {
             if v.reason.as_deref() == Some("VF vanished") {
                 continue;
@@ -166,6 +180,9 @@ impl Metrics {
             if !v.healthy {
                 c[3] += 1;
             }
+            if matches!(v.holder, Holder::Quarantined(_)) {
+                c[4] += 1;
+            }
         }
         for ((pool, pf), c) in counts {
             let l = PoolPf { pool, pf };
@@ -173,6 +190,7 @@ impl Metrics {
             self.allocated.get_or_create(&l).set(c[1]);
             self.free.get_or_create(&l).set(c[2]);
             self.unhealthy.get_or_create(&l).set(c[3]);
+            self.quarantined.get_or_create(&l).set(c[4]);
         }
         self.drift.clear();
         for k in &DRIFT_KINDS {

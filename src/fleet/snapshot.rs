@@ -20,6 +20,8 @@ pub enum Holder {
     Vifman(String),
     /// vfio-bound or carrying an admin MAC with no record: someone else's.
     Foreign,
+    /// The record (VIF id) of a release that could not prove the VF clean: nobody's to take.
+    Quarantined(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,10 +112,15 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             }
             VfStatus::Allocated(id) => Holder::Vifman(id.to_string()),
             VfStatus::InUse(_) => Holder::Foreign,
+            VfStatus::Quarantined(_) => {
+                Holder::Quarantined(rec.map(|a| a.vif_id.to_string()).unwrap_or_default())
+            }
             VfStatus::Free | VfStatus::Excluded(_) => Holder::Free,
         };
         let vfio_ours = rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio);
-        let reason = if !link_ok(v.pf_operstate.as_deref()) {
+        let reason = if let VfStatus::Quarantined(r) = &status {
+            Some(format!("quarantined: {r}"))
+        } else if !link_ok(v.pf_operstate.as_deref()) {
             Some(format!(
                 "PF {} link is {}",
                 v.pf_netdev

@@ -96,6 +96,7 @@ impl Host for RealHost {
             tracing::info_span!("sysfs_write", path = %rel, value = value.trim_end()).entered();
         let op = w.describe();
         self.live(&op)?;
+        super::refuse_bound_reset(self, w)?;
         let c = self
             .root
             .confined()

@@ -42,6 +42,9 @@ pub fn apply_store(inv: &mut Inventory, st: &crate::store::StoreState) {
                     "mode": a.mode.as_str(),
                     "phase": a.phase,
                 }));
+                if let (Some(q), Some(v)) = (&a.quarantine, vf.allocation.as_mut()) {
+                    v["quarantine"] = serde_json::json!({"reason": q.reason, "since": q.since});
+                }
                 vf.free = false;
             }
         }

@@ -98,7 +98,10 @@ pub fn desired(snap: &Snapshot, hypervisor: &str, parent: Option<&str>) -> Vec<D
                 reserved: 0,
             });
         inv.total += 1;
-        if v.holder == Holder::Foreign || (v.holder == Holder::Free && !v.healthy) {
+        // A quarantined VF is nobody's allocation and nobody can take it: reserved.
+        if matches!(v.holder, Holder::Foreign | Holder::Quarantined(_))
+            || (v.holder == Holder::Free && !v.healthy)
+        {
             inv.reserved += 1;
         }
         p.traits.insert(physnet_trait(&v.pool));

@@ -276,9 +276,12 @@ impl Host for SimHost {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
             .entered();
-        self.faults
-            .check(&format!("vf.{}", knob.kind().name()), &op)?;
+        let step = format!("vf.{}", knob.kind().name());
+        self.faults.check(&step, &op)?;
         self.journal(&op);
+        if self.faults.ignored(&step) {
+            return Ok(());
+        }
         let t = tree::Tree::new(self.confined()?);
         let pf_addr = t
             .netdev_device(pf.as_str())
@@ -331,7 +334,9 @@ impl Host for SimHost {
             SysWrite::DriverOverride(..) => "driver_override",
             SysWrite::Unbind(..) => "unbind",
             SysWrite::Probe(..) => "probe",
+            SysWrite::Reset(..) => "reset",
         };
+        super::refuse_bound_reset(self, w)?;
         self.faults.check(fault, &op)?;
         self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
@@ -357,6 +362,7 @@ impl Host for SimHost {
                 .map_err(|e| e.with_op(&op)),
             SysWrite::Unbind(a, d) => t.unbind(a, d.as_str()).map_err(|e| e.with_op(&op)),
             SysWrite::Probe(a) => t.probe(a).map_err(|e| e.with_op(&op)),
+            SysWrite::Reset(a) => t.reset(a).map_err(|e| e.with_op(&op)),
         }
     }
 

@@ -332,6 +332,12 @@ impl<'a> Tree<'a> {
                 self.put(vf_dir.join("device"), format!("0x{vf_device}\n"))?;
                 self.put(vf_dir.join("driver_override"), "(null)\n")?;
                 self.put(vf_dir.join("config"), [0u8; 256])?;
+                // Every SR-IOV VF must support FLR (PCIe spec); the simulation gives its VFs
+                // the reset files when the fixture's PF has them, as the kernel shows them.
+                if self.c.exists(&pf_dir.join("reset_method")) {
+                    self.put(vf_dir.join("reset_method"), "flr\n")?;
+                    self.put(vf_dir.join("reset"), "")?;
+                }
                 self.link(&vf_dir.join("physfn"), &pf_dir)?;
                 self.link(&pf_dir.join(format!("virtfn{i}")), &vf_dir)?;
                 self.link(&PathBuf::from(format!("sys/bus/pci/devices/{vf}")), &vf_dir)?;
@@ -528,6 +534,32 @@ impl<'a> Tree<'a> {
                 .remove_file(Path::new(&format!("sys/class/net/{nd}")));
         }
         let _ = self.c.remove_all(&dir.join("net"));
+        Ok(())
+    }
+
+    /// `echo 1 > reset`: the PCI core's `reset_store`. No `reset` file: the function has no
+    /// reset (ENOENT, as opening the missing attribute gives); an emptied `reset_method`:
+    /// ENOTTY (`pci_reset_function` with no method). A bound driver is refused (EBUSY) even
+    /// though the kernel would go ahead: vifman's guard runs first, this is the backstop.
+    /// The reset puts the function's config space back to power-on (zeroes here); PF-side
+    /// admin settings live in the PF driver and survive it, as on igb.
+    pub fn reset(&self, dev: &PciAddress) -> Result<(), HostError> {
+        let dir = self
+            .device_dir(dev)
+            .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
+        if !self.c.exists(&dir.join("reset")) {
+            return Err(HostError::kernel("sim", libc::ENOENT));
+        }
+        if self.driver_of(&dir).is_some() {
+            return Err(HostError::kernel("sim", libc::EBUSY));
+        }
+        let methods = self.read(dir.join("reset_method")).unwrap_or_default();
+        if methods.trim().is_empty() {
+            return Err(HostError::kernel("sim", libc::ENOTTY));
+        }
+        if self.c.exists(&dir.join("config")) {
+            self.put(dir.join("config"), [0u8; 256])?;
+        }
         Ok(())
     }
 
