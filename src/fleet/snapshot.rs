@@ -144,7 +144,10 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
         // A VF the CLI (or anyone else) holds must not look allocatable to kubelet.
         let reason = reason.or_else(|| match &holder {
             Holder::Vifman(id) => Some(format!("allocated outside the device plugin (VIF {id})")),
-            Holder::Foreign => Some("in use outside vifman".to_string()),
+            Holder::Foreign => Some(match &status {
+                VfStatus::InUse(r) => format!("in use outside vifman ({})", r.join(", ")),
+                _ => "in use outside vifman".to_string(),
+            }),
             _ => None,
         });
         out.push(VfInfo {

@@ -263,6 +263,17 @@ pub trait Host {
     fn admin_up(&self, ifname: &IfName) -> Option<bool> {
         self.sysfs(Sealed(())).netdev_admin_up(ifname.as_str())
     }
+    /// Devices stacked on the netdev (`master`, `upper_*`): a bond, bridge, macvtap or VLAN
+    /// device using it.
+    fn uppers_of(&self, ifname: &IfName) -> Vec<String> {
+        self.sysfs(Sealed(())).netdev_uppers(ifname.as_str())
+    }
+    /// Ifindexes of this namespace's links that carry a configured address (not only the
+    /// IPv6 link-local one every up link gets). One dump for the whole host; empty where
+    /// the host cannot tell (a fixture tree read without the simulation).
+    fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
+        Ok(Default::default())
+    }
     fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
         self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())
     }

@@ -82,6 +82,15 @@ impl Host for RealHost {
         Ok(l)
     }
 
+    fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Default::default());
+        }
+        Rtnl::open()
+            .and_then(|mut s| s.addressed_links())
+            .map_err(|e| HostError::from_rtnl("RTM_GETADDR dump", e))
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         self.live(&op)?;

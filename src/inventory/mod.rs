@@ -20,7 +20,7 @@ pub use model::{
 };
 pub use names::Names;
 pub use source::{collect, load_link_dump};
-pub use status::outside_use;
+pub use status::{outside_use, NetdevSigns};
 pub use table::render_table;
 
 /// Mark VFs held by vifman allocations (from the store in `state_dir`): `allocation` is set
@@ -31,8 +31,13 @@ pub fn apply_store(inv: &mut Inventory, st: &crate::store::StoreState) {
         for vf in &mut pf.vfs {
             // What vifman's own policy set is not outside use (the same rule as the engine's).
             if let (Some(own), Some(admin)) = (st.policy_vf(&pf_addr, vf.index), &vf.admin) {
-                vf.free =
-                    outside_use(vf.device.driver.as_deref(), Some(admin.mac), Some(own)).is_empty();
+                vf.free = outside_use(
+                    vf.device.driver.as_deref(),
+                    Some(admin.mac),
+                    Some(own),
+                    &NetdevSigns::default(),
+                )
+                .is_empty();
             }
             if let Some(a) = st.allocations.iter().find(|a| a.vf == vf.device.address) {
                 vf.allocation = Some(serde_json::json!({

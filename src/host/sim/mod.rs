@@ -6,10 +6,12 @@
 //! The copy lives in the state directory (`<state>/sim-root`), so a sequence of `vifman
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
+mod addrs;
 mod faults;
 mod journal;
 mod tree;
 
+pub use addrs::ADDRS;
 pub use faults::Faults;
 pub use journal::{read_journal, JOURNAL};
 
@@ -270,6 +272,10 @@ impl Host for SimHost {
 
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError> {
         Ok(self.load_state()?.links)
+    }
+
+    fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
+        self.sim_addressed_links()
     }
 
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
