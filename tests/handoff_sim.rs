@@ -295,13 +295,20 @@ fn flr_policy_on_a_vf_without_flr_quarantines() {
     let from = sim.journal().len();
     let o = sim.run(&["release", "--vif-id", &id], &[]);
     assert_quarantined(&sim, "strict", STRICT_VF, &o, "offers nothing");
-    // Never reset, never a reset write; but the knobs and the driver were put back.
+    // No reset write, and no unbind for a reset that cannot happen; the knobs were put back
+    // and the driver never left.
     let steps = steps_for(&sim.journal(), from, STRICT_VF, 4);
-    assert!(!steps.iter().any(|l| l.contains("/reset")), "{steps:#?}");
     assert!(
-        steps.iter().any(|l| l.contains("drivers_probe")),
+        !steps
+            .iter()
+            .any(|l| l.contains("/reset") || l.contains("/unbind")),
         "{steps:#?}"
     );
+    assert!(
+        steps.iter().any(|l| l.contains("vf 4 vlan 0")),
+        "{steps:#?}"
+    );
+    assert_eq!(sim.vf_snapshot(STRICT_VF, 4).0.as_deref(), Some("iavf"));
     // An emptied reset_method (what an operator's `echo > reset_method` leaves): the default
     // policy becomes "none" (released without a reset), an explicit flr quarantines.
     let sim = Sim::new();

@@ -34,7 +34,22 @@ pub fn hand_back(
     let policy = ResetPolicy::resolve(configured, methods.as_deref());
     let failures = match policy {
         ResetPolicy::None => actuate::restore(host, a, model),
-        ResetPolicy::Flr => reset_and_restore(host, a, methods.as_deref()),
+        // Asked for but not offered: nothing is unbound for a reset that cannot happen; the
+        // VF is restored as without a reset, and quarantined.
+        ResetPolicy::Flr if !offers_flr(methods.as_deref()) => {
+            let mut f = vec![format!(
+                "reset {}: the pool asks for flr, but its reset_method offers {}",
+                a.vf,
+                match methods.as_deref() {
+                    Some(m) if !m.is_empty() => m.join(" "),
+                    Some(_) => "nothing (emptied)".into(),
+                    None => "nothing (no reset_method)".into(),
+                }
+            )];
+            f.extend(actuate::restore(host, a, model));
+            f
+        }
+        ResetPolicy::Flr => reset_and_restore(host, a),
     };
     if !failures.is_empty() {
         return Err(failures.join("; "));
@@ -54,7 +69,7 @@ pub fn hand_back(
     }
 }
 
-fn reset_and_restore(host: &dyn Host, a: &Allocation, methods: Option<&[String]>) -> Vec<String> {
+fn reset_and_restore(host: &dyn Host, a: &Allocation) -> Vec<String> {
     let mut failures = vec![];
     // The override stays as it is while unbound: nothing probes the VF in between.
     let cur_override = host.driver_override_of(&a.vf);
@@ -64,17 +79,7 @@ fn reset_and_restore(host: &dyn Host, a: &Allocation, methods: Option<&[String]>
         }
     }
     if failures.is_empty() {
-        if !offers_flr(methods) {
-            failures.push(format!(
-                "reset {}: the pool asks for flr, but its reset_method offers {}",
-                a.vf,
-                match methods {
-                    Some(m) if !m.is_empty() => m.join(" "),
-                    Some(_) => "nothing (emptied)".into(),
-                    None => "nothing (no reset_method)".into(),
-                }
-            ));
-        } else if let Err(e) = host.reset_function(&a.vf) {
+        if let Err(e) = host.reset_function(&a.vf) {
             failures.push(e.to_string());
         }
     }
