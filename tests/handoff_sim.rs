@@ -210,6 +210,25 @@ fn reset_policy_none_and_default_without_flr_never_reset() {
         assert_eq!(sim.vf_snapshot(vf, index), before, "{pool}");
     }
     assert!(sim.records().is_empty());
+    // The record keeps the pool's policy: a release reading another config (here one without
+    // the pool) still does not reset a `reset = "none"` VF.
+    let id = uuid(12);
+    assert!(sim.allocate("plain", &id, &[]).status.success());
+    assert_eq!(sim.records()[0]["reset"], "none");
+    let other = sim.state.parent().unwrap().join("other.toml");
+    std::fs::write(
+        &other,
+        "[[device_spec]]\npf_names = [\"enp134s0\"]\nphysical_network = \"x\"\n",
+    )
+    .unwrap();
+    let from = sim.journal().len();
+    run_ok(
+        &["release", "--vif-id", &id],
+        &host_args(&sim.state, &other.display().to_string()),
+    );
+    let steps = steps_for(&sim.journal(), from, PLAIN_VF, 2);
+    assert!(!steps.iter().any(|l| l.contains("/reset")), "{steps:#?}");
+    assert!(sim.records().is_empty());
 }
 
 /// The quarantine every failing release step leads to, and what it looks like.

@@ -332,6 +332,7 @@ impl Engine<'_> {
             vif: vif.clone(),
             created: super::now(),
             lost_reason: None,
+            reset: self.reset_policy_of(view, v),
             quarantine: None,
             pf_serial: self.host.device_serial(&v.pf),
             cni: req.cni.clone(),

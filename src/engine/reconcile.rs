@@ -111,7 +111,7 @@ impl Engine<'_> {
                 continue;
             };
             let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
-            let configured = self.reset_policy_of(&view, v);
+            let configured = a.reset.or_else(|| self.reset_policy_of(&view, v));
             match a.phase {
                 Phase::Lost => {}
                 Phase::Pending | Phase::Releasing | Phase::Quarantined => {

@@ -32,7 +32,7 @@ impl Engine<'_> {
             Some(p) => {
                 let v = &view.vfs[p];
                 let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
-                let configured = self.reset_policy_of(&view, v);
+                let configured = rec.reset.or_else(|| self.reset_policy_of(&view, v));
                 let done = handoff::hand_back(self.host, &rec, configured, model);
                 let _ = view.refresh_vf(self.host, p);
                 match done {

@@ -116,6 +116,11 @@ pub struct Allocation {
     /// The pod interface this VF is, when a CNI ADD attached it. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cni: Option<super::cni::CniAttachment>,
+    /// The pool's `reset` setting when the VF was allocated, so the release follows the policy
+    /// the tenant was given whatever config the releasing command reads. Absent: the pool
+    /// named none (or an older store), and the default applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<crate::types::ResetPolicy>,
     /// Phase quarantined: the failed release step. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<Quarantine>,

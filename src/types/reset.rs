@@ -48,6 +48,8 @@ impl fmt::Display for ResetPolicy {
     }
 }
 
+super::serde_as_string!(ResetPolicy, "a reset policy (flr or none)");
+
 impl FromStr for ResetPolicy {
     type Err = TypeError;
     fn from_str(s: &str) -> Result<Self, TypeError> {
