@@ -269,6 +269,13 @@ fn assert_quarantined(sim: &Sim, pool: &str, vf: &str, o: &Output, why: &str) {
         .unwrap()
         .contains(why));
     assert!(sim.ok(&["allocations"]).contains("quarantined:"));
+    let index = d["index"].as_u64().unwrap().to_string();
+    let r: serde_json::Value =
+        serde_json::from_str(&sim.ok(&["vf", "show", "enp59s0f1", &index, "--json"])).unwrap();
+    assert!(
+        r["status"].as_str().unwrap().starts_with("quarantined ("),
+        "{r}"
+    );
 }
 
 #[test]

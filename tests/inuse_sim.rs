@@ -138,6 +138,24 @@ fn a_device_stacked_on_the_netdev_is_in_use() {
     std::os::unix::fs::symlink("../../../../../virtual/net/bond0", d.join("master")).unwrap();
     std::os::unix::fs::symlink("../../../../../virtual/net/bond0", d.join("upper_bond0")).unwrap();
     sim.assert_in_use(&format!("netdev {NETDEV} is under bond0"));
+    // `vf show` gives the same status, from the same rule.
+    let mut a: Vec<String> = ["vf", "show", "enp59s0f1", "1", "--json"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.extend(sim.host());
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r: serde_json::Value = serde_json::from_str(&vifman_ok(&a)).unwrap();
+    assert_eq!(r["address"], VF);
+    let status = r["status"].as_str().unwrap();
+    assert!(
+        status.starts_with("in use outside vifman") && status.contains("under bond0"),
+        "{r}"
+    );
+    assert!(
+        r["counters"].is_null(),
+        "the simulation reports no counters: {r}"
+    );
     std::fs::remove_file(d.join("master")).unwrap();
     std::fs::remove_file(d.join("upper_bond0")).unwrap();
     assert!(sim.try_allocate().is_ok());

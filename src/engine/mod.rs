@@ -14,6 +14,7 @@ mod recover;
 mod release;
 mod request;
 mod vfreset;
+mod vfshow;
 mod view;
 pub mod whole;
 
@@ -25,6 +26,7 @@ pub use pools::{PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;
+pub use vfshow::VfReport;
 pub use view::{HostView, VfStatus, VfView};
 
 use std::path::PathBuf;

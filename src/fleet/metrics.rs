@@ -26,6 +26,29 @@ struct Reason {
     reason: String,
 }
 
+/// The labels the SR-IOV network metrics exporter puts on its per-VF series, so its
+/// dashboards work on vifman's unchanged.
+#[allow(non_snake_case)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VfLabels {
+    pf: String,
+    vf: String,
+    pciAddr: String,
+    numa_node: String,
+}
+
+/// `sriov_vf_<name>` series, in [`crate::rtnl::VfCounters`] order.
+const VF_COUNTERS: [(&str, &str); 8] = [
+    ("rx_bytes", "Bytes received by the VF (IFLA_VF_STATS)"),
+    ("tx_bytes", "Bytes sent by the VF"),
+    ("rx_packets", "Packets received by the VF"),
+    ("tx_packets", "Packets sent by the VF"),
+    ("rx_broadcast", "Broadcast packets received by the VF"),
+    ("rx_multicast", "Multicast packets received by the VF"),
+    ("rx_dropped", "Received packets the VF dropped"),
+    ("tx_dropped", "Packets to send the VF dropped"),
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     kind: String,
@@ -40,6 +63,8 @@ pub struct Metrics {
     quarantined: Family<PoolPf, Gauge>,
     failures: Family<Reason, Counter>,
     drift: Family<Kind, Gauge>,
+    /// One family per [`VF_COUNTERS`] entry.
+    vf_counters: Vec<Family<VfLabels, Gauge>>,
 }
 
 /// Every drift kind, so a scrape shows explicit zeros rather than absent series.
@@ -95,8 +120,17 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("vifman");
+        // Unprefixed at the top for the exporter's `sriov_vf_*` names; vifman's own under
+        // `vifman_`.
+        let mut top = Registry::default();
+        let vf_counters: Vec<Family<VfLabels, Gauge>> =
+            VF_COUNTERS.iter().map(|_| Family::default()).collect();
+        for ((name, help), f) in VF_COUNTERS.iter().zip(&vf_counters) {
+            top.register(format!("sriov_vf_{name}"), *help, f.clone());
+        }
+        let registry = top.sub_registry_with_prefix("vifman");
         let m = Metrics {
+            vf_counters,
             total: Family::default(),
             allocated: Family::default(),
             free: Family::default(),
@@ -140,7 +174,7 @@ impl Metrics {
         for r in FAILURE_REASONS {
             let _ = m.failures.get_or_create(&Reason { reason: r.into() });
         }
-        Metrics { registry, ..m }
+        Metrics { registry: top, ..m }
     }
 
     pub fn failure(&self, reason: &str) {
@@ -207,11 +241,69 @@ impl Metrics {
         }
     }
 
+    /// Replace the per-VF counter series with `counters` (per PF netdev) for the pooled VFs
+    /// of `snap`.
+    pub fn observe_counters(
+        &self,
+        snap: &Snapshot,
+        counters: &BTreeMap<String, Vec<crate::rtnl::VfCounters>>,
+    ) {
+        for f in &self.vf_counters {
+            f.clear();
+        }
+        for v in &snap.vfs {
+            let Some(c) = v
+                .pf_netdev
+                .as_ref()
+                .and_then(|pf| counters.get(pf))
+                .and_then(|l| l.iter().find(|c| c.vf == v.vf_index))
+            else {
+                continue;
+            };
+            let l = VfLabels {
+                pf: v.pf_netdev.clone().unwrap_or_default(),
+                vf: v.vf_index.to_string(),
+                pciAddr: v.addr.to_string(),
+                numa_node: v.numa.map(|n| n.to_string()).unwrap_or_else(|| "-1".into()),
+            };
+            let values = [
+                c.rx_bytes,
+                c.tx_bytes,
+                c.rx_packets,
+                c.tx_packets,
+                c.broadcast,
+                c.multicast,
+                c.rx_dropped,
+                c.tx_dropped,
+            ];
+            for (f, x) in self.vf_counters.iter().zip(values) {
+                f.get_or_create(&l)
+                    .set(i64::try_from(x).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
     /// Refresh from the engine (read-only: reconcile without repair changes nothing).
     pub fn refresh(&self, engine: &Engine<'_>) -> Result<(), EngineError> {
         let snap = super::snapshot::take(engine)?;
         let drift = engine.reconcile(false)?;
         self.observe(&snap, &drift);
+        let mut counters = BTreeMap::new();
+        for pf in snap.vfs.iter().filter_map(|v| v.pf_netdev.as_ref()) {
+            if counters.contains_key(pf) {
+                continue;
+            }
+            let Ok(name) = pf.parse::<crate::types::IfName>() else {
+                continue;
+            };
+            match engine.host.vf_counters(&name) {
+                Ok(c) => {
+                    counters.insert(pf.clone(), c);
+                }
+                Err(e) => tracing::warn!(pf = %pf, "VF counters: {e}"),
+            }
+        }
+        self.observe_counters(&snap, &counters);
         Ok(())
     }
 

@@ -274,6 +274,12 @@ pub trait Host {
     fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
         Ok(Default::default())
     }
+    /// Per-VF traffic counters of PF `pf` (IFLA_VF_STATS), one request for all its VFs.
+    /// Empty where the host has none to report (fixture trees and the simulation).
+    fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        let _ = pf;
+        Ok(Vec::new())
+    }
     fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
         self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())
     }

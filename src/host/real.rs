@@ -82,6 +82,15 @@ impl Host for RealHost {
         Ok(l)
     }
 
+    fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Vec::new());
+        }
+        Rtnl::open()
+            .and_then(|mut s| s.pf_vf_counters(pf))
+            .map_err(|e| HostError::from_rtnl(format!("read {pf} VF counters"), e))
+    }
+
     fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
         if !self.root.is_host() {
             return Ok(Default::default());

@@ -455,6 +455,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             pf: pf.parse().unwrap(),
             pf_netdev: None,
+            vf_index: 0,
             pool: pool.into(),
             numa: Some(numa),
             iommu_group: None,
