@@ -9,6 +9,7 @@
 mod addrs;
 mod faults;
 mod journal;
+mod reset;
 mod tree;
 
 pub use addrs::ADDRS;
@@ -368,7 +369,7 @@ impl Host for SimHost {
                 .map_err(|e| e.with_op(&op)),
             SysWrite::Unbind(a, d) => t.unbind(a, d.as_str()).map_err(|e| e.with_op(&op)),
             SysWrite::Probe(a) => t.probe(a).map_err(|e| e.with_op(&op)),
-            SysWrite::Reset(a) => t.reset(a).map_err(|e| e.with_op(&op)),
+            SysWrite::Reset(a) => reset::reset(self, &t, a).map_err(|e| e.with_op(&op)),
         }
     }
 

@@ -537,32 +537,6 @@ impl<'a> Tree<'a> {
         Ok(())
     }
 
-    /// `echo 1 > reset`: the PCI core's `reset_store`. No `reset` file: the function has no
-    /// reset (ENOENT, as opening the missing attribute gives); an emptied `reset_method`:
-    /// ENOTTY (`pci_reset_function` with no method). A bound driver is refused (EBUSY) even
-    /// though the kernel would go ahead: vifman's guard runs first, this is the backstop.
-    /// The reset puts the function's config space back to power-on (zeroes here); PF-side
-    /// admin settings live in the PF driver and survive it, as on igb.
-    pub fn reset(&self, dev: &PciAddress) -> Result<(), HostError> {
-        let dir = self
-            .device_dir(dev)
-            .ok_or_else(|| HostError::kernel("sim", libc::ENODEV))?;
-        if !self.c.exists(&dir.join("reset")) {
-            return Err(HostError::kernel("sim", libc::ENOENT));
-        }
-        if self.driver_of(&dir).is_some() {
-            return Err(HostError::kernel("sim", libc::EBUSY));
-        }
-        let methods = self.read(dir.join("reset_method")).unwrap_or_default();
-        if methods.trim().is_empty() {
-            return Err(HostError::kernel("sim", libc::ENOTTY));
-        }
-        if self.c.exists(&dir.join("config")) {
-            self.put(dir.join("config"), [0u8; 256])?;
-        }
-        Ok(())
-    }
-
     /// `echo ADDR > drivers_probe`: driver_override if set, else the device's native driver.
     pub fn probe(&self, dev: &PciAddress) -> Result<(), HostError> {
         let dir = self
