@@ -196,6 +196,30 @@ fn a_pf_set_mac_nobody_recorded_is_in_use() {
     sim.assert_in_use("carries an admin MAC");
 }
 
+#[test]
+fn another_device_plugins_allocation_is_in_use() {
+    let sim = Sim::new();
+    assert!(sim.try_allocate().is_ok());
+    // kubelet gave the VF to a container through sriov-network-device-plugin.
+    let cp = sim.root().join(vifman::sysfs::checkpoint::CHECKPOINT);
+    std::fs::create_dir_all(cp.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cp,
+        format!(
+            r#"{{"Data":{{"PodDeviceEntries":[{{"PodUID":"p1","ContainerName":"c","ResourceName":"intel.com/intel_sriov_netdevice","DeviceIDs":{{"-1":["{VF}"]}},"AllocResp":""}}],"RegisteredDevices":{{}}}},"Checksum":1}}"#
+        ),
+    )
+    .unwrap();
+    sim.assert_in_use("given to a container as intel.com/intel_sriov_netdevice");
+    // The pod is gone: kubelet dropped the entry.
+    std::fs::write(
+        &cp,
+        r#"{"Data":{"PodDeviceEntries":null,"RegisteredDevices":{}},"Checksum":1}"#,
+    )
+    .unwrap();
+    assert!(sim.try_allocate().is_ok());
+}
+
 /// The address dump the real host uses: one RTM_GETADDR dump, link-local-only links left out.
 #[test]
 fn addressed_links_on_a_real_kernel() {

@@ -171,6 +171,10 @@ impl HostView {
                 });
             }
         }
+        let held = host.kubelet_devices();
+        for v in &mut vfs {
+            v.signs.kubelet_resource = held.get(&v.addr).cloned();
+        }
         Ok(HostView {
             default_route_dev: host.default_route_dev(),
             noiommu: host.noiommu(),
@@ -195,7 +199,7 @@ impl HostView {
                 .and_then(|l| l.vfs.into_iter().find(|s| s.vf == v.vf_index)),
             None => None,
         };
-        let signs = signs_of(
+        let mut signs = signs_of(
             host,
             &self.scan,
             &addressed(host),
@@ -203,6 +207,7 @@ impl HostView {
             driver.as_deref(),
             &netdevs,
         );
+        signs.kubelet_resource = host.kubelet_devices().get(&v.addr).cloned();
         let mut old_nd = v.netdevs.clone();
         old_nd.sort();
         let same = v.driver == driver

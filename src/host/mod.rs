@@ -274,6 +274,11 @@ pub trait Host {
     fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
         Ok(Default::default())
     }
+    /// PCI devices kubelet's device manager has given to containers (its checkpoint,
+    /// read-only), with the resource holding each.
+    fn kubelet_devices(&self) -> std::collections::BTreeMap<PciAddress, String> {
+        self.sysfs(Sealed(())).kubelet_devices()
+    }
     /// Per-VF traffic counters of PF `pf` (IFLA_VF_STATS), one request for all its VFs.
     /// Empty where the host has none to report (fixture trees and the simulation).
     fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {

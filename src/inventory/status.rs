@@ -16,12 +16,16 @@ pub struct NetdevSigns {
     /// The VF is bound to its NIC's netdev driver but has no netdev in vifman's namespace:
     /// the netdev was moved into another one (a container's). The driver's name.
     pub netdev_elsewhere: Option<String>,
+    /// The kubelet resource its checkpoint says holds the VF (another device plugin's: a
+    /// VF vifman's own plugin hands out has a store record, which is checked first).
+    pub kubelet_resource: Option<String>,
 }
 
 /// Signs that something outside vifman uses a VF with no record: bound to vfio-pci (a VM or
 /// DPDK holds it), an administrator-set MAC (a self-chosen one is normalised to zero by
 /// the host before it gets here, see `host::normalize_self_chosen`), a netdev up with an
-/// address, a device stacked on its netdev, or its netdev in another namespace. What
+/// address, a device stacked on its netdev, its netdev in another namespace, or another
+/// device plugin's allocation in kubelet's checkpoint. What
 /// vifman's own host-state policy set (`own`) is not a sign of outside use.
 pub fn outside_use(
     driver: Option<&str>,
@@ -44,6 +48,11 @@ pub fn outside_use(
     for (n, u) in &signs.uppers {
         r.push(format!(
             "netdev {n} is under {u} (bond, bridge, macvtap or VLAN)"
+        ));
+    }
+    if let Some(res) = &signs.kubelet_resource {
+        r.push(format!(
+            "given to a container as {res} (kubelet device-plugin checkpoint)"
         ));
     }
     if let Some(d) = &signs.netdev_elsewhere {
