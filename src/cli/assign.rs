@@ -175,8 +175,21 @@ pub struct ReleaseArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// Parsed like `allocate --vif-id`: any spelling of the same UUID names the same VIF.
-    #[arg(long, value_name = "UUID", required_unless_present = "alias")]
+    /// Releasing a quarantined VIF retries the whole clean release (reset, restore, read back).
+    #[arg(
+        long,
+        value_name = "UUID",
+        required_unless_present_any = ["alias", "clear_quarantine"]
+    )]
     pub vif_id: Option<Uuid>,
+    /// Drop the record of a quarantined VF (by VF address or VIF id) without touching the
+    /// hardware: the operator vouches that it is clean. See docs/handoff.md.
+    #[arg(
+        long,
+        value_name = "VF-OR-VIF",
+        conflicts_with_all = ["vif_id", "alias", "instance"]
+    )]
+    pub clear_quarantine: Option<String>,
     /// With --alias: the allocation `allocate --alias A --instance U` made without --vif-id.
     #[arg(long, value_name = "UUID", requires = "alias")]
     pub instance: Option<Uuid>,
@@ -193,6 +206,21 @@ pub fn release(a: ReleaseArgs) -> anyhow::Result<()> {
     let config = a.host.config()?;
     let host = a.host.host_to_change(true)?;
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+    if let Some(what) = &a.clear_quarantine {
+        let rec = engine
+            .clear_quarantine(what)
+            .context(format!("clear quarantine of {what}"))?;
+        eprintln!(
+            "cleared the quarantine of {} (VIF {}; was: {}); the VF is free again",
+            rec.vf,
+            rec.vif_id,
+            rec.quarantine
+                .as_ref()
+                .map(|q| q.reason.as_str())
+                .unwrap_or("no reason recorded")
+        );
+        return Ok(());
+    }
     let id = match (a.vif_id, a.instance, &a.alias) {
         (Some(v), _, _) => v,
         (None, Some(i), Some(al)) => crate::engine::whole::WholeRequest::alias_id(&i, al),
@@ -270,6 +298,14 @@ pub fn allocations(a: ListArgs) -> anyhow::Result<()> {
     }
     if !list.is_empty() {
         println!("{t}");
+    }
+    for r in &list {
+        if let Some(q) = &r.quarantine {
+            println!(
+                "quarantined: {} (VIF {}) since {}: {}",
+                r.vf, r.vif_id, q.since, q.reason
+            );
+        }
     }
     if !whole.is_empty() {
         super::whole::print_records(&whole);
@@ -365,7 +401,15 @@ pub fn pools(a: PoolsArgs) -> anyhow::Result<()> {
     }
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);
-    t.set_header(["POOL", "TYPE", "TOTAL", "ALLOCATED", "FREE", "EXCLUDED"]);
+    t.set_header([
+        "POOL",
+        "TYPE",
+        "TOTAL",
+        "ALLOCATED",
+        "FREE",
+        "EXCLUDED",
+        "QUARANTINED",
+    ]);
     for p in &r.pools {
         t.add_row([
             p.physnet.clone(),
@@ -374,6 +418,7 @@ pub fn pools(a: PoolsArgs) -> anyhow::Result<()> {
             p.allocated.to_string(),
             p.free.to_string(),
             p.excluded.to_string(),
+            p.quarantined.to_string(),
         ]);
     }
     println!("{t}");

@@ -15,6 +15,7 @@ pub mod pci;
 pub mod plug;
 pub mod privilege;
 mod values;
+pub mod vf;
 pub mod vif;
 mod whole;
 
@@ -55,8 +56,12 @@ pub enum Command {
     HostInfo(plug::HostInfoArgs),
     /// Pick a free VF from a pool, configure it, record it, print the os-vif VIF.
     Allocate(Box<assign::AllocateArgs>),
-    /// Restore a VF's original state and free it.
+    /// Hand a VF back clean (reset, restore, read back) and free it; a VF that cannot be
+    /// proven clean is quarantined (see docs/handoff.md).
     Release(assign::ReleaseArgs),
+    /// Operator actions on one VF (`vf reset PF N`).
+    #[command(subcommand)]
+    Vf(vf::VfCommand),
     /// List allocations.
     Allocations(assign::ListArgs),
     /// Compare allocation records with the hardware; --repair fixes what it can.
@@ -112,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::HostInfo(args) => plug::host_info(args),
         Command::Allocate(args) => assign::allocate(*args),
         Command::Release(args) => assign::release(args),
+        Command::Vf(cmd) => vf::run(cmd),
         Command::Allocations(args) => assign::allocations(args),
         Command::Reconcile(args) => assign::reconcile(args),
         Command::Numvfs(args) => assign::numvfs(args),

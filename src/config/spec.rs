@@ -62,6 +62,7 @@ pub(super) struct RawSpec {
     physical_network: Option<Spanned<String>>,
     trusted: Option<Spanned<BoolLike>>,
     remote_managed: Option<Spanned<BoolLike>>,
+    reset: Option<Spanned<String>>,
     #[serde(default)]
     pf_names: Vec<Spanned<String>>,
 }
@@ -124,6 +125,9 @@ pub struct DeviceSpec {
     pub physical_network: Option<String>,
     pub trusted: bool,
     pub remote_managed: bool,
+    /// `reset = "flr" | "none"`: how a released VF of this pool is reset. None: FLR where
+    /// the VF's `reset_method` offers it (see [`crate::types::ResetPolicy::resolve`]).
+    pub reset: Option<crate::types::ResetPolicy>,
 }
 
 /// What a spec is matched against: a device, and for a VF its PF.
@@ -261,6 +265,15 @@ impl DeviceSpec {
             physical_network: r.physical_network.map(Spanned::into_inner),
             trusted: bool_like("trusted", r.trusted.as_ref())?,
             remote_managed: bool_like("remote_managed", r.remote_managed.as_ref())?,
+            reset: r
+                .reset
+                .as_ref()
+                .map(|v| {
+                    v.get_ref().parse().map_err(|e: crate::types::TypeError| {
+                        ("reset".to_string(), e.to_string(), at(v))
+                    })
+                })
+                .transpose()?,
         })
     }
 

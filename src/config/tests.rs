@@ -251,3 +251,22 @@ fn bad_aliases_name_line_and_key() {
         assert!(e.contains(want), "{text:?}: {e}");
     }
 }
+
+#[test]
+fn reset_policy_per_pool() {
+    use crate::types::ResetPolicy;
+    let c = Config::parse(
+        "[[device_spec]]\nphysical_network = \"a\"\nreset = \"none\"\n\n[[device_spec]]\nphysical_network = \"b\"\nreset = \"flr\"\n\n[[device_spec]]\nphysical_network = \"c\"\n",
+        Path::new("v.toml"),
+    )
+    .unwrap();
+    let r: Vec<_> = c.device_specs.iter().map(|s| s.reset).collect();
+    assert_eq!(r, [Some(ResetPolicy::None), Some(ResetPolicy::Flr), None]);
+    let e = Config::parse("[[device_spec]]\nreset = \"bus\"\n", Path::new("v.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("v.toml:2:9: device_spec[0].reset:") && e.contains("\"flr\" or \"none\""),
+        "{e}"
+    );
+}

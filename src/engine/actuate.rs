@@ -149,11 +149,6 @@ pub fn undo(
 /// in the kernel's order (MAC before trust: some drivers refuse a MAC change once untrusted).
 /// The PF is addressed by name, resolved by the kernel at use time.
 pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec<String> {
-    let t = Target {
-        vf: a.vf,
-        pf_netdev: &a.pf_netdev,
-        vf_index: a.vf_index,
-    };
     let mut failures = vec![];
     let cur_driver = host.driver_of(&a.vf);
     let cur_override = host.driver_override_of(&a.vf);
@@ -167,12 +162,24 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
             failures.push(e.to_string());
         }
     }
+    let (mac_changed, knob_failures) = restore_knobs(host, a);
+    failures.extend(knob_failures);
+    if mac_changed && failures.is_empty() {
+        if let Err(e) = reload_vf_driver(host, &a.vf, model) {
+            failures.push(e.to_string());
+        }
+    }
+    failures
+}
+
+/// Set every PF-side knob that differs from the recorded original back to it, in the
+/// kernel's order. Whether the admin MAC changed, and the failures.
+pub fn restore_knobs(host: &dyn Host, a: &Allocation) -> (bool, Vec<String>) {
+    let t = target(a);
+    let mut failures = vec![];
     let now = match read_vf(host, &t) {
         Ok(s) => s,
-        Err(e) => {
-            failures.push(e.to_string());
-            return failures;
-        }
+        Err(e) => return (false, vec![e.to_string()]),
     };
     let mut mac_changed = false;
     for kind in KnobKind::ORDER {
@@ -187,10 +194,14 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
             Err(e) => failures.push(e.to_string()),
         }
     }
-    if mac_changed && failures.is_empty() {
-        if let Err(e) = reload_vf_driver(host, &a.vf, model) {
-            failures.push(e.to_string());
-        }
+    (mac_changed, failures)
+}
+
+/// The VF of record `a`, addressed as the kernel is asked about it.
+pub fn target(a: &Allocation) -> Target<'_> {
+    Target {
+        vf: a.vf,
+        pf_netdev: &a.pf_netdev,
+        vf_index: a.vf_index,
     }
-    failures
 }

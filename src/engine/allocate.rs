@@ -82,6 +82,10 @@ impl Engine<'_> {
                     skip("allocated");
                     continue;
                 }
+                VfStatus::Quarantined(_) => {
+                    skip("quarantined (its last release could not prove it clean)");
+                    continue;
+                }
                 VfStatus::InUse(r) => {
                     skip(&format!("in use outside vifman ({})", r.join(", ")));
                     continue;
@@ -328,6 +332,8 @@ impl Engine<'_> {
             vif: vif.clone(),
             created: super::now(),
             lost_reason: None,
+            reset: self.reset_policy_of(view, v),
+            quarantine: None,
             pf_serial: self.host.device_serial(&v.pf),
             cni: req.cni.clone(),
         };

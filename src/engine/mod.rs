@@ -6,12 +6,15 @@ mod allocate;
 pub mod apply;
 mod attach;
 mod emit;
+mod handoff;
 mod numvfs;
 mod pools;
 mod reconcile;
 mod recover;
 mod release;
 mod request;
+mod vfreset;
+mod vfshow;
 mod view;
 pub mod whole;
 
@@ -23,6 +26,7 @@ pub use pools::{pool_of_vfs, PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;
+pub use vfshow::VfReport;
 pub use view::{HostView, VfStatus, VfView};
 
 use std::path::PathBuf;
@@ -53,6 +57,12 @@ pub enum EngineError {
         cause: HostError,
         /// What happened to the changes made before the failure.
         rollback: String,
+    },
+    /// A release could not prove the VF clean; its record stays, phase quarantined.
+    #[error("release of {vf} could not prove it clean: {reason}; the VF is quarantined (out of every pool) until `vifman release --clear-quarantine {vf}` or a successful `vifman reconcile --repair`")]
+    Quarantined {
+        vf: crate::types::PciAddress,
+        reason: String,
     },
     #[error("no allocation with VIF id {0}")]
     NotFound(crate::types::Uuid),

@@ -20,6 +20,8 @@ pub struct PoolReport {
     pub allocated: usize,
     pub free: usize,
     pub excluded: usize,
+    /// VFs whose release could not prove them clean (held by their record, never handed out).
+    pub quarantined: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,6 +110,7 @@ impl Engine<'_> {
                     VfStatus::Excluded(_) => p.excluded += 1,
                     VfStatus::Allocated(_) => p.allocated += 1,
                     VfStatus::Free => p.free += 1,
+                    VfStatus::Quarantined(_) => p.quarantined += 1,
                     VfStatus::InUse(_) => {}
                 }
             }

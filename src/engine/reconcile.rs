@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::actuate::{self, Target};
+use super::handoff;
 use super::{Engine, EngineError, HostView};
 use crate::hwdb;
 use crate::store::{AllocMode, Phase, StoreState};
@@ -31,6 +32,9 @@ pub enum DriftKind {
     /// came): repair undoes it as DEL would (netdev name back, IPAM released best effort, the
     /// CNI's knobs or its whole record released).
     StaleAttachment,
+    /// A release could not prove the VF clean; --repair retries the release (reset, restore,
+    /// read back) and frees the VF when it succeeds.
+    Quarantined,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +75,7 @@ impl Engine<'_> {
             out.extend(self.adopt_configured(&view, &mut st));
         }
         let mut drop_idx = vec![];
+        let mut changed = false;
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in st.allocations.iter_mut().enumerate() {
             let d = |kind, detail: String| Drift {
@@ -112,23 +117,45 @@ impl Engine<'_> {
                 continue;
             };
             let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
+            let configured = a.reset.or_else(|| self.reset_policy_of(&view, v));
             match a.phase {
                 Phase::Lost => {}
-                Phase::Pending | Phase::Releasing => {
-                    let kind = if a.phase == Phase::Pending {
-                        DriftKind::InterruptedAllocate
-                    } else {
-                        DriftKind::InterruptedRelease
+                Phase::Pending | Phase::Releasing | Phase::Quarantined => {
+                    let (kind, detail) = match (a.phase, &a.quarantine) {
+                        (Phase::Pending, _) => (
+                            DriftKind::InterruptedAllocate,
+                            "interrupted before it finished".to_string(),
+                        ),
+                        (Phase::Releasing, _) => (
+                            DriftKind::InterruptedRelease,
+                            "interrupted before it finished".to_string(),
+                        ),
+                        (_, q) => (
+                            DriftKind::Quarantined,
+                            format!(
+                                "quarantined since {}: {}",
+                                q.as_ref().map(|q| q.since).unwrap_or(0),
+                                q.as_ref()
+                                    .map(|q| q.reason.as_str())
+                                    .unwrap_or("no reason recorded")
+                            ),
+                        ),
                     };
-                    let mut x = d(kind, "interrupted before it finished".into());
+                    let mut x = d(kind, detail);
                     if repair {
-                        let failures = actuate::restore(self.host, a, model);
-                        if failures.is_empty() {
-                            drop_idx.push(i);
-                            x.repaired =
-                                Some("restored the original state and freed the VF".into());
-                        } else {
-                            x.repaired = Some(format!("restore failed: {}", failures.join("; ")));
+                        // Finishing an interrupted cycle is a release: the same clean handoff.
+                        match handoff::hand_back(self.host, a, configured, model) {
+                            Ok(policy) => {
+                                drop_idx.push(i);
+                                x.repaired = Some(format!(
+                                    "reset ({policy}), restored and read back the original state; freed the VF"
+                                ));
+                            }
+                            Err(reason) => {
+                                x.repaired = Some(format!("not clean, quarantined: {reason}"));
+                                handoff::quarantine(a, reason);
+                                changed = true;
+                            }
                         }
                     }
                     out.push(x);
@@ -201,7 +228,7 @@ impl Engine<'_> {
                 });
             }
         }
-        if !drop_idx.is_empty() || rebuilt.is_some() || whole_changed {
+        if !drop_idx.is_empty() || rebuilt.is_some() || whole_changed || changed {
             for i in drop_idx.into_iter().rev() {
                 st.allocations.remove(i);
             }

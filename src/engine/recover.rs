@@ -95,6 +95,8 @@ impl Engine<'_> {
                 lost_reason: None,
                 pf_serial: None,
                 cni: None,
+                reset: None,
+                quarantine: None,
             });
             out.push(Drift {
                 kind: DriftKind::Unrecorded,

@@ -1,9 +1,10 @@
-//! release: put the VF back exactly as it was, then forget the allocation.
+//! release: hand the VF back clean (reset, restore, read back; see [`super::handoff`]), then
+//! forget the allocation. A VF that cannot be proven clean is quarantined, never freed.
 
-use super::actuate;
+use super::handoff;
 use super::{Engine, EngineError};
 use crate::hwdb;
-use crate::store::{Phase, StoreState};
+use crate::store::StoreState;
 use crate::types::Uuid;
 
 impl Engine<'_> {
@@ -56,18 +57,19 @@ impl Engine<'_> {
                 tracing::warn!(vf = %rec.vf, "VF no longer exists; dropping its record");
             }
             Some(p) => {
-                let model = hwdb::by_pf(view.vfs[p].pf_ids.0, view.vfs[p].pf_ids.1);
-                let failures = actuate::restore(self.host, &rec, model);
+                let v = &view.vfs[p];
+                let model = hwdb::by_pf(v.pf_ids.0, v.pf_ids.1);
+                let configured = rec.reset.or_else(|| self.reset_policy_of(&view, v));
+                let done = handoff::hand_back(self.host, &rec, configured, model);
                 let _ = view.refresh_vf(self.host, p);
-                if !failures.is_empty() {
-                    st.allocations[i].phase = Phase::Releasing;
-                    store.save(&st)?;
-                    self.keep_view(view, taken);
-                    return Err(EngineError::Actuation {
-                        step: format!("restoring {}", rec.vf),
-                        cause: crate::host::HostError::other("restore", failures.join("; ")),
-                        rollback: "the record stays in phase releasing; run `vifman release` again or `vifman reconcile --repair`".into(),
-                    });
+                match done {
+                    Ok(policy) => tracing::info!(vf = %rec.vf, reset = %policy, "released clean"),
+                    Err(reason) => {
+                        handoff::quarantine(&mut st.allocations[i], reason.clone());
+                        store.save(&st)?;
+                        self.keep_view(view, taken);
+                        return Err(EngineError::Quarantined { vf: rec.vf, reason });
+                    }
                 }
             }
         }

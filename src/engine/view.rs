@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Candidate, Config, PfOf};
 use crate::host::{Host, HostError};
+use crate::inventory::NetdevSigns;
 use crate::netlink::VfState;
 use crate::sysfs::{PciDevice, ScanReport};
 use crate::types::{IfName, PciAddress};
@@ -26,6 +27,9 @@ pub struct VfView {
     pub group_members: Vec<PciAddress>,
     pub netdevs: Vec<IfName>,
     pub state: Option<VfState>,
+    /// What the host shows around its netdevs (addresses, uppers, netns), for the one
+    /// outside-use rule.
+    pub signs: NetdevSigns,
 }
 
 /// Whether a VF can be handed out, decided once for everyone: selection, `pools`, the
@@ -40,6 +44,9 @@ pub enum VfStatus {
     InUse(Vec<String>),
     /// The config says never to touch it.
     Excluded(String),
+    /// A release could not prove it clean: held by its record, never handed out, until an
+    /// operator clears it or `reconcile --repair` completes the release (the reason says why).
+    Quarantined(String),
 }
 
 impl VfStatus {
@@ -55,6 +62,7 @@ impl std::fmt::Display for VfStatus {
             VfStatus::Allocated(id) => write!(f, "allocated (VIF {id})"),
             VfStatus::InUse(r) => write!(f, "in use outside vifman ({})", r.join(", ")),
             VfStatus::Excluded(r) => f.write_str(r),
+            VfStatus::Quarantined(r) => write!(f, "quarantined ({r})"),
         }
     }
 }
@@ -80,12 +88,49 @@ fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
         .cloned()
 }
 
+/// Links with a configured address; a host that cannot say gives none (and a warning): the
+/// other signs still hold.
+fn addressed(host: &dyn Host) -> std::collections::BTreeSet<u32> {
+    host.addressed_links().unwrap_or_else(|e| {
+        tracing::warn!("cannot read addresses ({e}); `up with an address` is not checked");
+        Default::default()
+    })
+}
+
+/// The netdev signs of one VF (see [`NetdevSigns`]).
+fn signs_of(
+    host: &dyn Host,
+    scan: &ScanReport,
+    addressed: &std::collections::BTreeSet<u32>,
+    pf_ids: (u16, u16),
+    driver: Option<&str>,
+    netdevs: &[IfName],
+) -> NetdevSigns {
+    let mut s = NetdevSigns::default();
+    for n in netdevs {
+        let idx = scan.netdev(n.as_str()).and_then(|d| d.ifindex);
+        if host.admin_up(n) == Some(true) && idx.is_some_and(|i| addressed.contains(&i)) {
+            s.up_with_addresses.push(n.to_string());
+        }
+        for u in host.uppers_of(n) {
+            s.uppers.push((n.to_string(), u));
+        }
+    }
+    // Only a driver known to make a netdev for this NIC's VFs says the netdev went elsewhere.
+    let netdev_driver = crate::hwdb::by_pf(pf_ids.0, pf_ids.1).map(|m| m.vf_driver.as_str());
+    if netdevs.is_empty() && driver.is_some() && driver == netdev_driver {
+        s.netdev_elsewhere = driver.map(String::from);
+    }
+    s
+}
+
 impl HostView {
     pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
         // Counted by tests (one scan per CNI command): keep the target and message.
         tracing::debug!(target: "vifman::host_scan", "scanning the host");
         let scan = host.scan();
         let states = host.vf_states()?;
+        let addressed = addressed(host);
         let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> =
             states.iter().map(|l| (l.ifname.as_str(), l)).collect();
         let mut vfs = vec![];
@@ -118,8 +163,20 @@ impl HostView {
                     group_members: vf.iommu_group_members.clone(),
                     netdevs: vf.netdevs.clone(),
                     state,
+                    signs: signs_of(
+                        host,
+                        &scan,
+                        &addressed,
+                        (pf.ids.vendor.unwrap_or(0), pf.ids.device.unwrap_or(0)),
+                        vf.driver.as_deref(),
+                        &vf.netdevs,
+                    ),
                 });
             }
+        }
+        let held = host.kubelet_devices();
+        for v in &mut vfs {
+            v.signs.kubelet_resource = held.get(&v.addr).cloned();
         }
         Ok(HostView {
             default_route_dev: host.default_route_dev(),
@@ -145,12 +202,23 @@ impl HostView {
                 .and_then(|l| l.vfs.into_iter().find(|s| s.vf == v.vf_index)),
             None => None,
         };
+        let mut signs = signs_of(
+            host,
+            &self.scan,
+            &addressed(host),
+            v.pf_ids,
+            driver.as_deref(),
+            &netdevs,
+        );
+        signs.kubelet_resource = host.kubelet_devices().get(&v.addr).cloned();
         let mut old_nd = v.netdevs.clone();
         old_nd.sort();
         let same = v.driver == driver
             && v.driver_override == driver_override
             && old_nd == netdevs
-            && v.state == state;
+            && v.state == state
+            && v.signs == signs;
+        v.signs = signs;
         v.driver = driver;
         v.driver_override = driver_override;
         v.netdevs = netdevs;
@@ -182,6 +250,14 @@ impl HostView {
             return VfStatus::Excluded(ex);
         }
         if let Some(a) = st.allocations.iter().find(|a| a.vf == v.addr) {
+            if a.phase == crate::store::Phase::Quarantined {
+                return VfStatus::Quarantined(
+                    a.quarantine
+                        .as_ref()
+                        .map(|q| q.reason.clone())
+                        .unwrap_or_else(|| "no reason recorded".into()),
+                );
+            }
             return VfStatus::Allocated(a.vif_id);
         }
         // nova's parent/child rule: no VF of a PF that is handed out whole (or a VF bound
@@ -196,6 +272,7 @@ impl HostView {
             v.driver.as_deref(),
             v.state.as_ref().map(|s| s.mac),
             st.policy_vf(&v.pf, v.vf_index),
+            &v.signs,
         );
         if use_.is_empty() {
             VfStatus::Free

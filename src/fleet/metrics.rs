@@ -26,6 +26,29 @@ struct Reason {
     reason: String,
 }
 
+/// The labels the SR-IOV network metrics exporter puts on its per-VF series, so its
+/// dashboards work on vifman's unchanged.
+#[allow(non_snake_case)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VfLabels {
+    pf: String,
+    vf: String,
+    pciAddr: String,
+    numa_node: String,
+}
+
+/// `sriov_vf_<name>` series, in [`crate::rtnl::VfCounters`] order.
+const VF_COUNTERS: [(&str, &str); 8] = [
+    ("rx_bytes", "Bytes received by the VF (IFLA_VF_STATS)"),
+    ("tx_bytes", "Bytes sent by the VF"),
+    ("rx_packets", "Packets received by the VF"),
+    ("tx_packets", "Packets sent by the VF"),
+    ("rx_broadcast", "Broadcast packets received by the VF"),
+    ("rx_multicast", "Multicast packets received by the VF"),
+    ("rx_dropped", "Received packets the VF dropped"),
+    ("tx_dropped", "Packets to send the VF dropped"),
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     kind: String,
@@ -37,12 +60,15 @@ pub struct Metrics {
     allocated: Family<PoolPf, Gauge>,
     free: Family<PoolPf, Gauge>,
     unhealthy: Family<PoolPf, Gauge>,
+    quarantined: Family<PoolPf, Gauge>,
     failures: Family<Reason, Counter>,
     drift: Family<Kind, Gauge>,
+    /// One family per [`VF_COUNTERS`] entry.
+    vf_counters: Vec<Family<VfLabels, Gauge>>,
 }
 
 /// Every drift kind, so a scrape shows explicit zeros rather than absent series.
-const DRIFT_KINDS: [DriftKind; 8] = [
+const DRIFT_KINDS: [DriftKind; 9] = [
     DriftKind::VfVanished,
     DriftKind::InterruptedAllocate,
     DriftKind::InterruptedRelease,
@@ -51,6 +77,7 @@ const DRIFT_KINDS: [DriftKind; 8] = [
     DriftKind::Unrecorded,
     DriftKind::Duplicate,
     DriftKind::Lost,
+    DriftKind::Quarantined,
 ];
 
 /// Failure reasons are a closed set, so their series exist (at 0) from the start.
@@ -78,7 +105,7 @@ pub fn reason_of(e: &EngineError) -> &'static str {
         EngineError::NoFreeVf { .. } => "no_free_vf",
         EngineError::NoFreeDevice { .. } => "no_free_device",
         EngineError::Unsupported { .. } => "unsupported",
-        EngineError::Actuation { .. } => "actuation",
+        EngineError::Actuation { .. } | EngineError::Quarantined { .. } => "actuation",
         EngineError::Busy(_) => "busy",
         EngineError::Request(_) | EngineError::NotFound(_) => "request",
         EngineError::Store(_) | EngineError::Host(_) => "internal",
@@ -93,12 +120,22 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("vifman");
+        // Unprefixed at the top for the exporter's `sriov_vf_*` names; vifman's own under
+        // `vifman_`.
+        let mut top = Registry::default();
+        let vf_counters: Vec<Family<VfLabels, Gauge>> =
+            VF_COUNTERS.iter().map(|_| Family::default()).collect();
+        for ((name, help), f) in VF_COUNTERS.iter().zip(&vf_counters) {
+            top.register(format!("sriov_vf_{name}"), *help, f.clone());
+        }
+        let registry = top.sub_registry_with_prefix("vifman");
         let m = Metrics {
+            vf_counters,
             total: Family::default(),
             allocated: Family::default(),
             free: Family::default(),
             unhealthy: Family::default(),
+            quarantined: Family::default(),
             failures: Family::default(),
             drift: Family::default(),
             registry: Registry::default(),
@@ -120,6 +157,11 @@ impl Metrics {
             m.unhealthy.clone(),
         );
         registry.register(
+            "vfs_quarantined",
+            "VFs whose release could not prove them clean (never handed out until cleared)",
+            m.quarantined.clone(),
+        );
+        registry.register(
             "allocation_failures",
             "Allocation requests that failed, by reason",
             m.failures.clone(),
@@ -132,7 +174,7 @@ impl Metrics {
         for r in FAILURE_REASONS {
             let _ = m.failures.get_or_create(&Reason { reason: r.into() });
         }
-        Metrics { registry, ..m }
+        Metrics { registry: top, ..m }
     }
 
     pub fn failure(&self, reason: &str) {
@@ -145,10 +187,16 @@ impl Metrics {
 
     /// Replace the gauges with what `snap` and `drift` say.
     pub fn observe(&self, snap: &Snapshot, drift: &[Drift]) {
-        for f in [&self.total, &self.allocated, &self.free, &self.unhealthy] {
+        for f in [
+            &self.total,
+            &self.allocated,
+            &self.free,
+            &self.unhealthy,
+            &self.quarantined,
+        ] {
             f.clear();
         }
-        let mut counts: BTreeMap<(String, String), [i64; 4]> = BTreeMap::new();
+        let mut counts: BTreeMap<(String, String), [i64; 5]> = BTreeMap::new();
         for v in &snap.vfs {
             if v.reason.as_deref() == Some("VF vanished") {
                 continue;
@@ -166,6 +214,9 @@ impl Metrics {
             if !v.healthy {
                 c[3] += 1;
             }
+            if matches!(v.holder, Holder::Quarantined(_)) {
+                c[4] += 1;
+            }
         }
         for ((pool, pf), c) in counts {
             let l = PoolPf { pool, pf };
@@ -173,6 +224,7 @@ impl Metrics {
             self.allocated.get_or_create(&l).set(c[1]);
             self.free.get_or_create(&l).set(c[2]);
             self.unhealthy.get_or_create(&l).set(c[3]);
+            self.quarantined.get_or_create(&l).set(c[4]);
         }
         self.drift.clear();
         for k in &DRIFT_KINDS {
@@ -189,11 +241,69 @@ impl Metrics {
         }
     }
 
+    /// Replace the per-VF counter series with `counters` (per PF netdev) for the pooled VFs
+    /// of `snap`.
+    pub fn observe_counters(
+        &self,
+        snap: &Snapshot,
+        counters: &BTreeMap<String, Vec<crate::rtnl::VfCounters>>,
+    ) {
+        for f in &self.vf_counters {
+            f.clear();
+        }
+        for v in &snap.vfs {
+            let Some(c) = v
+                .pf_netdev
+                .as_ref()
+                .and_then(|pf| counters.get(pf))
+                .and_then(|l| l.iter().find(|c| c.vf == v.vf_index))
+            else {
+                continue;
+            };
+            let l = VfLabels {
+                pf: v.pf_netdev.clone().unwrap_or_default(),
+                vf: v.vf_index.to_string(),
+                pciAddr: v.addr.to_string(),
+                numa_node: v.numa.map(|n| n.to_string()).unwrap_or_else(|| "-1".into()),
+            };
+            let values = [
+                c.rx_bytes,
+                c.tx_bytes,
+                c.rx_packets,
+                c.tx_packets,
+                c.broadcast,
+                c.multicast,
+                c.rx_dropped,
+                c.tx_dropped,
+            ];
+            for (f, x) in self.vf_counters.iter().zip(values) {
+                f.get_or_create(&l)
+                    .set(i64::try_from(x).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
     /// Refresh from the engine (read-only: reconcile without repair changes nothing).
     pub fn refresh(&self, engine: &Engine<'_>) -> Result<(), EngineError> {
         let snap = super::snapshot::take(engine)?;
         let drift = engine.reconcile(false)?;
         self.observe(&snap, &drift);
+        let mut counters = BTreeMap::new();
+        for pf in snap.vfs.iter().filter_map(|v| v.pf_netdev.as_ref()) {
+            if counters.contains_key(pf) {
+                continue;
+            }
+            let Ok(name) = pf.parse::<crate::types::IfName>() else {
+                continue;
+            };
+            match engine.host.vf_counters(&name) {
+                Ok(c) => {
+                    counters.insert(pf.clone(), c);
+                }
+                Err(e) => tracing::warn!(pf = %pf, "VF counters: {e}"),
+            }
+        }
+        self.observe_counters(&snap, &counters);
         Ok(())
     }
 

@@ -20,6 +20,8 @@ pub enum Holder {
     Vifman(String),
     /// vfio-bound or carrying an admin MAC with no record: someone else's.
     Foreign,
+    /// The record (VIF id) of a release that could not prove the VF clean: nobody's to take.
+    Quarantined(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,6 +29,8 @@ pub struct VfInfo {
     pub addr: PciAddress,
     pub pf: PciAddress,
     pub pf_netdev: Option<String>,
+    /// Its index on the PF (what `ip link show PF` numbers it).
+    pub vf_index: u32,
     pub pool: String,
     pub numa: Option<u32>,
     pub iommu_group: Option<u32>,
@@ -110,10 +114,15 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             }
             VfStatus::Allocated(id) => Holder::Vifman(id.to_string()),
             VfStatus::InUse(_) => Holder::Foreign,
+            VfStatus::Quarantined(_) => {
+                Holder::Quarantined(rec.map(|a| a.vif_id.to_string()).unwrap_or_default())
+            }
             VfStatus::Free | VfStatus::Excluded(_) => Holder::Free,
         };
         let vfio_ours = rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio);
-        let reason = if !link_ok(v.pf_operstate.as_deref()) {
+        let reason = if let VfStatus::Quarantined(r) = &status {
+            Some(format!("quarantined: {r}"))
+        } else if !link_ok(v.pf_operstate.as_deref()) {
             Some(format!(
                 "PF {} link is {}",
                 v.pf_netdev
@@ -137,13 +146,17 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
         // A VF the CLI (or anyone else) holds must not look allocatable to kubelet.
         let reason = reason.or_else(|| match &holder {
             Holder::Vifman(id) => Some(format!("allocated outside the device plugin (VIF {id})")),
-            Holder::Foreign => Some("in use outside vifman".to_string()),
+            Holder::Foreign => Some(match &status {
+                VfStatus::InUse(r) => format!("in use outside vifman ({})", r.join(", ")),
+                _ => "in use outside vifman".to_string(),
+            }),
             _ => None,
         });
         out.push(VfInfo {
             addr: v.addr,
             pf: v.pf,
             pf_netdev: v.pf_netdev.as_ref().map(|n| n.to_string()),
+            vf_index: v.vf_index,
             pool,
             numa: v.numa,
             iommu_group: v.iommu_group,
@@ -163,6 +176,7 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             addr: a.vf,
             pf: a.pf,
             pf_netdev: Some(a.pf_netdev.to_string()),
+            vf_index: a.vf_index,
             pool: a.physnet.clone(),
             numa: None,
             iommu_group: None,

@@ -133,6 +133,7 @@ pub fn errno_name(e: i32) -> &'static str {
         libc::ENOSPC => "ENOSPC",
         libc::ETIMEDOUT => "ETIMEDOUT",
         libc::ENETDOWN => "ENETDOWN",
+        libc::ENOTTY => "ENOTTY",
         _ => "errno",
     }
 }
@@ -147,6 +148,9 @@ pub enum SysWrite {
     DriverOverride(PciAddress, Option<DriverName>),
     Unbind(PciAddress, DriverName),
     Probe(PciAddress),
+    /// `echo 1 > reset`: a function reset by the kernel's `reset_method` list. Refused by
+    /// every [`Host`] while a driver is bound (see [`refuse_bound_reset`]).
+    Reset(PciAddress),
 }
 
 impl SysWrite {
@@ -169,12 +173,30 @@ impl SysWrite {
             ),
             SysWrite::Unbind(a, d) => (format!("sys/bus/pci/drivers/{d}/unbind"), format!("{a}\n")),
             SysWrite::Probe(a) => ("sys/bus/pci/drivers_probe".into(), format!("{a}\n")),
+            SysWrite::Reset(a) => (format!("sys/bus/pci/devices/{a}/reset"), "1\n".into()),
         }
     }
 
     pub fn describe(&self) -> String {
         let (p, v) = self.target();
         format!("write {:?} to /{p}", v.trim_end())
+    }
+}
+
+/// The guard every [`Host::write`] runs first: a function reset is never written while a
+/// driver is bound. The kernel would accept it (it saves and restores the driver's state
+/// around the reset), but the tenant's driver state would survive into the next tenant, and
+/// on igbvf under QEMU the write hung the guest for minutes. Failing here is instant.
+pub fn refuse_bound_reset(host: &(impl Host + ?Sized), w: &SysWrite) -> Result<(), HostError> {
+    let SysWrite::Reset(a) = w else {
+        return Ok(());
+    };
+    match host.driver_of(a) {
+        None => Ok(()),
+        Some(d) => Err(HostError::other(
+            w.describe(),
+            format!("{a} is bound to {d}; vifman resets a function only with no driver bound"),
+        )),
     }
 }
 
@@ -214,6 +236,17 @@ pub trait Host {
     fn vfs_of(&self, pf: &PciAddress) -> Vec<(u32, PciAddress)> {
         self.sysfs(Sealed(())).virtfns_of(pf)
     }
+    /// The reset methods the kernel would use for `a`, in order (its `reset_method`); None
+    /// when the file is absent (an older kernel, or a function with no reset at all).
+    fn reset_methods_of(&self, a: &PciAddress) -> Option<Vec<String>> {
+        self.sysfs(Sealed(())).reset_methods_of(a)
+    }
+    /// Reset function `vf`, which must have no driver bound (unbind it first). One traced
+    /// operation, so the reset shows in a span of its own.
+    fn reset_function(&self, vf: &PciAddress) -> Result<(), HostError> {
+        let _span = tracing::info_span!("reset_function", vf = %vf).entered();
+        self.write(&SysWrite::Reset(*vf))
+    }
     fn iommu_group_of(&self, a: &PciAddress) -> Option<u32> {
         self.sysfs(Sealed(())).iommu_group_of(a)
     }
@@ -229,6 +262,28 @@ pub trait Host {
     /// Is the netdev administratively up (IFF_UP)?
     fn admin_up(&self, ifname: &IfName) -> Option<bool> {
         self.sysfs(Sealed(())).netdev_admin_up(ifname.as_str())
+    }
+    /// Devices stacked on the netdev (`master`, `upper_*`): a bond, bridge, macvtap or VLAN
+    /// device using it.
+    fn uppers_of(&self, ifname: &IfName) -> Vec<String> {
+        self.sysfs(Sealed(())).netdev_uppers(ifname.as_str())
+    }
+    /// Ifindexes of this namespace's links that carry a configured address (not only the
+    /// IPv6 link-local one every up link gets). One dump for the whole host; empty where
+    /// the host cannot tell (a fixture tree read without the simulation).
+    fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
+        Ok(Default::default())
+    }
+    /// PCI devices kubelet's device manager has given to containers (its checkpoint,
+    /// read-only), with the resource holding each.
+    fn kubelet_devices(&self) -> std::collections::BTreeMap<PciAddress, String> {
+        self.sysfs(Sealed(())).kubelet_devices()
+    }
+    /// Per-VF traffic counters of PF `pf` (IFLA_VF_STATS), one request for all its VFs.
+    /// Empty where the host has none to report (fixture trees and the simulation).
+    fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        let _ = pf;
+        Ok(Vec::new())
     }
     fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
         self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())

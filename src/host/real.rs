@@ -82,6 +82,24 @@ impl Host for RealHost {
         Ok(l)
     }
 
+    fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Vec::new());
+        }
+        Rtnl::open()
+            .and_then(|mut s| s.pf_vf_counters(pf))
+            .map_err(|e| HostError::from_rtnl(format!("read {pf} VF counters"), e))
+    }
+
+    fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Default::default());
+        }
+        Rtnl::open()
+            .and_then(|mut s| s.addressed_links())
+            .map_err(|e| HostError::from_rtnl("RTM_GETADDR dump", e))
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         self.live(&op)?;
@@ -96,6 +114,7 @@ impl Host for RealHost {
             tracing::info_span!("sysfs_write", path = %rel, value = value.trim_end()).entered();
         let op = w.describe();
         self.live(&op)?;
+        super::refuse_bound_reset(self, w)?;
         let c = self
             .root
             .confined()

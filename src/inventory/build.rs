@@ -151,7 +151,13 @@ fn pf_entry<'a>(
                 .map(vf_admin);
             // No VF state at all: nothing proves the VF unused, so it is not called free.
             let free = admin.as_ref().is_some_and(|a| {
-                super::outside_use(device.driver.as_deref(), Some(a.mac), None).is_empty()
+                super::outside_use(
+                    device.driver.as_deref(),
+                    Some(a.mac),
+                    None,
+                    &super::NetdevSigns::default(),
+                )
+                .is_empty()
             });
             VfEntry {
                 index: *i,

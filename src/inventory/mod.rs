@@ -20,7 +20,7 @@ pub use model::{
 };
 pub use names::Names;
 pub use source::{collect, load_link_dump};
-pub use status::outside_use;
+pub use status::{outside_use, NetdevSigns};
 pub use table::render_table;
 
 /// Marks each VF with the pool the config gives it (`pools`: VF address → physnet).
@@ -43,8 +43,13 @@ pub fn apply_store(inv: &mut Inventory, st: &crate::store::StoreState) {
         for vf in &mut pf.vfs {
             // What vifman's own policy set is not outside use (the same rule as the engine's).
             if let (Some(own), Some(admin)) = (st.policy_vf(&pf_addr, vf.index), &vf.admin) {
-                vf.free =
-                    outside_use(vf.device.driver.as_deref(), Some(admin.mac), Some(own)).is_empty();
+                vf.free = outside_use(
+                    vf.device.driver.as_deref(),
+                    Some(admin.mac),
+                    Some(own),
+                    &NetdevSigns::default(),
+                )
+                .is_empty();
             }
             if let Some(a) = st.allocations.iter().find(|a| a.vf == vf.device.address) {
                 vf.allocation = Some(serde_json::json!({
@@ -54,6 +59,9 @@ pub fn apply_store(inv: &mut Inventory, st: &crate::store::StoreState) {
                     "mode": a.mode.as_str(),
                     "phase": a.phase,
                 }));
+                if let (Some(q), Some(v)) = (&a.quarantine, vf.allocation.as_mut()) {
+                    v["quarantine"] = serde_json::json!({"reason": q.reason, "since": q.since});
+                }
                 vf.free = false;
             }
         }

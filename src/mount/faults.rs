@@ -99,7 +99,13 @@ impl Rules {
                     Action::LateNetdevs(duration(w[2]).ok_or(bad("bad duration (500ms, 2s)"))?)
                 }
                 (_, "fail") => {
-                    Action::Fail(errno_by_name(w[2]).ok_or(bad("unknown errno (EBUSY, 16)"))?)
+                    // IGNORE (errno 0) is the sim's own "accepted, not done"; a mount
+                    // client must see a real errno.
+                    Action::Fail(
+                        errno_by_name(w[2])
+                            .filter(|&e| e != 0)
+                            .ok_or(bad("unknown errno (EBUSY, 16)"))?,
+                    )
                 }
                 (_, "delay") => {
                     Action::Delay(duration(w[2]).ok_or(bad("bad duration (500ms, 2s)"))?)

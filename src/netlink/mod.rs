@@ -13,6 +13,7 @@ mod parse;
 pub use fixture::{FixtureVfState, VF_STATE_FILE, VF_STATE_SHARDS};
 pub use knob::{Knob, KnobKind};
 pub use model::{LinkAttrs, PfLinkState, VfLinkState, VfState, VfStateDump, VlanProto};
+pub(crate) use parse::vf_id;
 pub use parse::{link_attrs, pf_link_state};
 
 use thiserror::Error;

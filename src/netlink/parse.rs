@@ -150,7 +150,7 @@ fn hex_id(id: &link::LinkPhysId) -> Option<String> {
     (!b.is_empty()).then(|| b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-fn vf_id(a: &VfInfo) -> Option<u32> {
+pub(crate) fn vf_id(a: &VfInfo) -> Option<u32> {
     Some(match a {
         VfInfo::Mac(v) => v.vf_id,
         VfInfo::Vlan(v) => v.vf_id,

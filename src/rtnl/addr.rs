@@ -90,7 +90,39 @@ impl Request {
     }
 }
 
+/// Whether an address says someone configured the link: anything but an IPv6 link-local
+/// address, which the kernel adds by itself to every link that comes up.
+pub fn configured_address(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        IpAddr::V4(_) => true,
+    }
+}
+
 impl Rtnl {
+    /// The links (by index) carrying a configured address (see [`configured_address`]), from
+    /// one RTM_GETADDR dump of this namespace.
+    pub fn addressed_links(&mut self) -> Result<std::collections::BTreeSet<u32>> {
+        let _s = tracing::trace_span!("rtnl_dump_addressed_links").entered();
+        let parts = self.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
+        let mut out = std::collections::BTreeSet::new();
+        for p in parts {
+            let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) = p.payload else {
+                continue;
+            };
+            let configured = a.attributes.iter().any(|x| match x {
+                AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => {
+                    configured_address(ip)
+                }
+                _ => false,
+            });
+            if configured {
+                out.insert(a.header.index);
+            }
+        }
+        Ok(out)
+    }
+
     /// The addresses on link `index` (both families).
     pub fn addrs_of(&mut self, index: u32) -> Result<Vec<IpPrefix>> {
         let _s = tracing::trace_span!("rtnl_dump_addrs", index).entered();

@@ -14,8 +14,10 @@ pub mod addr;
 pub mod client;
 pub mod link;
 pub mod vf;
+pub mod vfstats;
 
 pub use addr::RouteEntry;
 pub use client::{Request, Result, Rtnl, RtnlError, DEFAULT_TIMEOUT};
 pub use link::{BridgeSpec, Link, LinkChange};
 pub use vf::{set_vf_info, set_vf_request, vf_info, KernelVfState};
+pub use vfstats::VfCounters;

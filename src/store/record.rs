@@ -53,7 +53,9 @@ impl AllocMode {
 /// reconcile). Active: configured and handed out. Releasing: restore under way. Lost: the
 /// VF could not be put back after a reboot (`vifman apply --boot`); the record keeps the VF
 /// out of every pool until it is released, so a guest's VF is never silently handed to
-/// another.
+/// another. Quarantined: a release could not prove the VF clean (reset, restore or
+/// read-back failed); the record keeps it out of every pool until an operator clears it
+/// (`vifman release --clear-quarantine`) or `vifman reconcile --repair` completes the release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
@@ -61,6 +63,16 @@ pub enum Phase {
     Active,
     Releasing,
     Lost,
+    Quarantined,
+}
+
+/// Why and since when a VF is quarantined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    /// The failed step and the kernel's answer ("reset 0000:3b:02.0: EIO ...").
+    pub reason: String,
+    /// Seconds since the epoch.
+    pub since: u64,
 }
 
 /// The VF as it was before vifman touched it.
@@ -104,6 +116,14 @@ pub struct Allocation {
     /// The pod interface this VF is, when a CNI ADD attached it. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cni: Option<super::cni::CniAttachment>,
+    /// The pool's `reset` setting when the VF was allocated, so the release follows the policy
+    /// the tenant was given whatever config the releasing command reads. Absent: the pool
+    /// named none (or an older store), and the default applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<crate::types::ResetPolicy>,
+    /// Phase quarantined: the failed release step. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Quarantine>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! once each, and turns every oddity into a [`Warning`] instead of an error.
 
 mod attr;
+pub mod checkpoint;
 mod fd;
 mod model;
 pub mod netdev;

@@ -32,6 +32,30 @@ impl SysfsRoot {
             .map(|s| matches!(s.as_str(), "up" | "unknown" | "dormant" | "lowerlayerdown"))
     }
 
+    /// The devices stacked on `ifname`: its `master` (bond, bridge, OVS) and every
+    /// `upper_<name>` link (macvtap, macvlan, VLAN devices, bond), deduplicated, sorted.
+    pub fn netdev_uppers(&self, ifname: &str) -> Vec<String> {
+        if ifname.contains('/') || ifname.starts_with('.') {
+            return Vec::new();
+        }
+        let Ok(c) = self.confined() else {
+            return Vec::new();
+        };
+        let dir = PathBuf::from(format!("sys/class/net/{ifname}"));
+        let mut out: Vec<String> = c
+            .list(&dir)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.strip_prefix("upper_").map(String::from))
+            .collect();
+        if let Some(m) = c.link_name(&dir.join("master")) {
+            out.push(m);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn netdev_mtu(&self, ifname: &str) -> Option<u32> {
         self.net_attr(ifname, "mtu")?.parse().ok()
     }

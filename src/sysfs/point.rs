@@ -105,6 +105,13 @@ impl SysfsRoot {
         v
     }
 
+    /// `a`'s `reset_method`, split into method names; None when the file cannot be read.
+    pub fn reset_methods_of(&self, a: &PciAddress) -> Option<Vec<String>> {
+        let c = self.confined().ok()?;
+        let t = c.read_attr(&dev(a, "reset_method")).ok()?;
+        Some(t.split_whitespace().map(String::from).collect())
+    }
+
     /// `a`'s IOMMU group number, from its `iommu_group` link.
     pub fn iommu_group_of(&self, a: &PciAddress) -> Option<u32> {
         self.confined()

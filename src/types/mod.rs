@@ -11,6 +11,7 @@ mod ifname;
 mod ipnet;
 mod mac;
 mod pci;
+mod reset;
 pub mod uuid;
 mod vlan;
 
@@ -21,6 +22,7 @@ pub use ifname::IfName;
 pub use ipnet::IpPrefix;
 pub use mac::MacAddress;
 pub use pci::PciAddress;
+pub use reset::{offers_flr, ResetPolicy};
 pub use uuid::Uuid;
 pub use vlan::VlanId;
 

@@ -62,6 +62,15 @@ pub(super) fn replay(
                 ));
                 continue;
             }
+            Phase::Quarantined => {
+                let why = a
+                    .quarantine
+                    .as_ref()
+                    .map(|q| q.reason.clone())
+                    .unwrap_or_default();
+                out.skipped.push(rec(a, format!("quarantined: {why}")));
+                continue;
+            }
             Phase::Active => {}
         }
         match restore_one(host, scan, a) {

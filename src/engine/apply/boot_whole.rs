@@ -36,7 +36,8 @@ pub(super) fn replay(
     for i in 0..st.devices.len() {
         let r = &mut st.devices[i];
         match r.phase {
-            Phase::Lost => {
+            // Whole-device records are never quarantined; kept as a lost one would be.
+            Phase::Lost | Phase::Quarantined => {
                 let why = r.lost_reason.clone().unwrap_or_default();
                 out.skipped.push(rec(r, format!("already lost: {why}")));
                 continue;

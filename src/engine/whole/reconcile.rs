@@ -28,7 +28,7 @@ impl Engine<'_> {
                 .map(|d| d.address.to_string())
                 .unwrap_or_default();
             match rec.phase {
-                Phase::Pending | Phase::Releasing | Phase::Lost => {
+                Phase::Pending | Phase::Releasing | Phase::Lost | Phase::Quarantined => {
                     let kind = match rec.phase {
                         Phase::Pending => DriftKind::InterruptedAllocate,
                         Phase::Releasing => DriftKind::InterruptedRelease,
@@ -39,7 +39,7 @@ impl Engine<'_> {
                         _ => "interrupted before it finished".into(),
                     };
                     let mut x = d(kind, first, why);
-                    if repair && rec.phase != Phase::Lost {
+                    if repair && !matches!(rec.phase, Phase::Lost | Phase::Quarantined) {
                         let failures = self.restore_whole(rec);
                         if failures.is_empty() {
                             drop.push(rec.id);

@@ -98,7 +98,10 @@ pub fn desired(snap: &Snapshot, hypervisor: &str, parent: Option<&str>) -> Vec<D
                 reserved: 0,
             });
         inv.total += 1;
-        if v.holder == Holder::Foreign || (v.holder == Holder::Free && !v.healthy) {
+        // A quarantined VF is nobody's allocation and nobody can take it: reserved.
+        if matches!(v.holder, Holder::Foreign | Holder::Quarantined(_))
+            || (v.holder == Holder::Free && !v.healthy)
+        {
             inv.reserved += 1;
         }
         p.traits.insert(physnet_trait(&v.pool));
@@ -452,6 +455,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             pf: pf.parse().unwrap(),
             pf_netdev: None,
+            vf_index: 0,
             pool: pool.into(),
             numa: Some(numa),
             iommu_group: None,

@@ -2,11 +2,16 @@
 //! first `trust` set and the first `drivers_probe` of this process fail with that errno
 //! (default EIO); `VIFMAN_SIM_CRASH="vf.vlan"` aborts the process at that step, like kill -9.
 //! One-shot per process, so the rollback that follows a failure can itself succeed.
+//! `vf.vlan:IGNORE` makes the first VLAN set answer success and change nothing (a driver that
+//! applies asynchronously and loses the change): what only a read-back catches.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::host::HostError;
+
+/// The "errno" of a request the kernel accepts and does not carry out.
+const IGNORE: i32 = 0;
 
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -39,6 +44,8 @@ pub fn errno_by_name(name: &str) -> Option<i32> {
         "ETIMEDOUT" => libc::ETIMEDOUT,
         "ENETDOWN" => libc::ENETDOWN,
         "EIO" => libc::EIO,
+        "ENOTTY" => libc::ENOTTY,
+        "IGNORE" => IGNORE,
         _ => return None,
     })
 }
@@ -77,10 +84,32 @@ impl Faults {
             tracing::error!(step, "VIFMAN_SIM_CRASH: aborting");
             std::process::abort();
         }
-        let hit = self.fail.lock().map(|mut m| m.remove(step)).unwrap_or(None);
+        let hit = self
+            .fail
+            .lock()
+            .map(|mut m| match m.get(step) {
+                Some(&e) if e != IGNORE => m.remove(step),
+                _ => None,
+            })
+            .unwrap_or(None);
         match hit {
             Some(errno) => Err(HostError::kernel(op, errno)),
             None => Ok(()),
         }
+    }
+
+    /// Whether `step` is to be accepted and not carried out this once (`step:IGNORE`).
+    pub fn ignored(&self, step: &str) -> bool {
+        self.fail
+            .lock()
+            .map(|mut m| {
+                if m.get(step) == Some(&IGNORE) {
+                    m.remove(step);
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false)
     }
 }

@@ -6,11 +6,14 @@
 //! The copy lives in the state directory (`<state>/sim-root`), so a sequence of `vifman
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
+mod addrs;
 pub mod dispatch;
 mod faults;
 mod journal;
+mod reset;
 mod tree;
 
+pub use addrs::ADDRS;
 pub use faults::{errno_by_name, Faults};
 pub use journal::{read_journal, JOURNAL};
 
@@ -273,13 +276,20 @@ impl Host for SimHost {
         Ok(self.load_state()?.links)
     }
 
+    fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
+        self.sim_addressed_links()
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
             .entered();
-        self.faults
-            .check(&format!("vf.{}", knob.kind().name()), &op)?;
+        let step = format!("vf.{}", knob.kind().name());
+        self.faults.check(&step, &op)?;
         self.journal(&op);
+        if self.faults.ignored(&step) {
+            return Ok(());
+        }
         let t = tree::Tree::new(self.confined()?);
         let pf_addr = t
             .netdev_device(pf.as_str())
@@ -332,7 +342,9 @@ impl Host for SimHost {
             SysWrite::DriverOverride(..) => "driver_override",
             SysWrite::Unbind(..) => "unbind",
             SysWrite::Probe(..) => "probe",
+            SysWrite::Reset(..) => "reset",
         };
+        super::refuse_bound_reset(self, w)?;
         self.faults.check(fault, &op)?;
         self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
@@ -358,6 +370,7 @@ impl Host for SimHost {
                 .map_err(|e| e.with_op(&op)),
             SysWrite::Unbind(a, d) => t.unbind(a, d.as_str()).map_err(|e| e.with_op(&op)),
             SysWrite::Probe(a) => t.probe(a).map_err(|e| e.with_op(&op)),
+            SysWrite::Reset(a) => reset::reset(self, &t, a).map_err(|e| e.with_op(&op)),
         }
     }
 

@@ -332,6 +332,12 @@ impl<'a> Tree<'a> {
                 self.put(vf_dir.join("device"), format!("0x{vf_device}\n"))?;
                 self.put(vf_dir.join("driver_override"), "(null)\n")?;
                 self.put(vf_dir.join("config"), [0u8; 256])?;
+                // Every SR-IOV VF must support FLR (PCIe spec); the simulation gives its VFs
+                // the reset files when the fixture's PF has them, as the kernel shows them.
+                if self.c.exists(&pf_dir.join("reset_method")) {
+                    self.put(vf_dir.join("reset_method"), "flr\n")?;
+                    self.put(vf_dir.join("reset"), "")?;
+                }
                 self.link(&vf_dir.join("physfn"), &pf_dir)?;
                 self.link(&pf_dir.join(format!("virtfn{i}")), &vf_dir)?;
                 self.link(&PathBuf::from(format!("sys/bus/pci/devices/{vf}")), &vf_dir)?;

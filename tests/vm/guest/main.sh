@@ -51,12 +51,15 @@ for f in "$G"/scenarios/*.sh; do
   [ "$boot" = "$VM_BOOT" ] || continue
   t0=$(now_ms)
   echo "=== $name (guest uptime ${t0} ms)"
-  # Own process: errexit, traps and `exit` stay inside the scenario.
-  bash "$G/run-one.sh" "$name" "$f" 2>&1 | tee "$OUT/scenario-$name.log"
+  # Own process: errexit, traps and `exit` stay inside the scenario. A time limit, so a
+  # scenario stuck in the kernel (a function reset written with a driver bound hangs this
+  # guest for minutes) fails fast instead of eating the whole run's timeout.
+  timeout "${SCENARIO_TIMEOUT:-600}" bash "$G/run-one.sh" "$name" "$f" 2>&1 |
+    tee "$OUT/scenario-$name.log"
   verdict=$(grep -m1 "^SCENARIO $name " "$OUT/scenario-$name.log" || true)
   ms=$(( $(now_ms) - t0 ))
   if [ -z "$verdict" ]; then
-    echo "SCENARIO $name FAIL exited without a verdict (see scenario-$name.log)"; failed=1
+    echo "SCENARIO $name FAIL exited without a verdict or timed out after ${SCENARIO_TIMEOUT:-600} s (see scenario-$name.log)"; failed=1
   fi
   case $verdict in *" FAIL"*) failed=1;; esac
   echo "TIMING $name $ms"

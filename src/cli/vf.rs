@@ -1,0 +1,97 @@
+//! `vifman vf …`: operator actions on one VF.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::assign::HostArgs;
+use crate::engine::Engine;
+
+#[derive(Debug, Subcommand)]
+pub enum VfCommand {
+    /// Reset one VF (unbind its driver, write its `reset`, rebind the same driver). Refused
+    /// for an allocated VF: a release resets it.
+    Reset(ResetArgs),
+    /// One VF: device, PF-side state, status (free, allocated, quarantined, in use and
+    /// why), reset methods and traffic counters (IFLA_VF_STATS).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The PF, by netdev name or PCI address.
+    pub pf: String,
+    /// The VF index on that PF.
+    pub vf: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The PF, by netdev name or PCI address.
+    pub pf: String,
+    /// The VF index on that PF.
+    pub vf: u32,
+}
+
+pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
+    match cmd {
+        VfCommand::Show(a) => {
+            let config = a.host.config()?;
+            let host = a.host.host()?;
+            let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+            let r = engine
+                .vf_show(&a.pf, a.vf)
+                .context(format!("VF {} of {}", a.vf, a.pf))?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            println!(
+                "{} (VF {} of {} {}), driver {}",
+                r.address,
+                r.vf_index,
+                r.pf_netdev.as_deref().unwrap_or("-"),
+                r.pf,
+                r.driver.as_deref().unwrap_or("none")
+            );
+            println!("status: {}", r.status);
+            if let Some(s) = &r.admin {
+                println!("admin: mac {} vlan {} qos {}", s.mac, s.vlan, s.qos);
+            }
+            println!(
+                "reset methods: {}",
+                r.reset_methods
+                    .as_ref()
+                    .map(|m| m.join(" "))
+                    .unwrap_or_else(|| "none".into())
+            );
+            match &r.counters {
+                Some(c) => println!(
+                    "rx: {} bytes {} packets {} broadcast {} multicast {} dropped; tx: {} bytes {} packets {} dropped",
+                    c.rx_bytes, c.rx_packets, c.broadcast, c.multicast, c.rx_dropped,
+                    c.tx_bytes, c.tx_packets, c.tx_dropped
+                ),
+                None => println!("counters: not reported"),
+            }
+            Ok(())
+        }
+        VfCommand::Reset(a) => {
+            let config = a.host.config()?;
+            let host = a.host.host_to_change(true)?;
+            let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+            let done = engine
+                .reset_vf(&a.pf, a.vf)
+                .context(format!("reset VF {} of {}", a.vf, a.pf))?;
+            eprintln!(
+                "{done}{}",
+                if host.simulated() { " [simulated]" } else { "" }
+            );
+            Ok(())
+        }
+    }
+}

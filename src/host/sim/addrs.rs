@@ -1,0 +1,46 @@
+//! Addresses in the simulated kernel. sysfs has no file for a netdev's IP addresses (the real
+//! host answers from an RTM_GETADDR dump), so the simulation keeps them in
+//! `.vifman-sim-addrs.json` at the top of its tree — `{"<ifname>": ["192.0.2.5/24", …]}` —
+//! which a test writes to give a VF netdev an address behind vifman's back.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::SimHost;
+use crate::host::HostError;
+
+/// The address file's name inside the simulation's tree.
+pub const ADDRS: &str = ".vifman-sim-addrs.json";
+
+impl SimHost {
+    pub(super) fn sim_addressed_links(&self) -> Result<BTreeSet<u32>, HostError> {
+        let c = self.confined()?;
+        let text = match c.read(Path::new(ADDRS), 1 << 20) {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => return Ok(BTreeSet::new()),
+            Err(e) => return Err(HostError::from_access("simulate", &e)),
+        };
+        let m: std::collections::BTreeMap<String, Vec<String>> = serde_json::from_slice(&text)
+            .map_err(|e| HostError::other("simulate", format!("{ADDRS}: {e}")))?;
+        let mut out = BTreeSet::new();
+        for (name, addrs) in m {
+            let configured = addrs.iter().any(|a| {
+                a.split('/')
+                    .next()
+                    .and_then(|ip| ip.parse().ok())
+                    .is_some_and(|ip| crate::rtnl::addr::configured_address(&ip))
+            });
+            if !configured || name.contains('/') || name.starts_with('.') {
+                continue;
+            }
+            let idx = c
+                .read_attr(Path::new(&format!("sys/class/net/{name}/ifindex")))
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            if let Some(i) = idx {
+                out.insert(i);
+            }
+        }
+        Ok(out)
+    }
+}
