@@ -287,6 +287,84 @@ fn pf_with_vfs_is_excluded_unless_policy_allows_removing_them() {
     );
 }
 
+/// `pci --config` puts each device in the pools `pools` counts it in (one rule), and a PF
+/// handed out whole (on vfio-pci, no netdev left to match) stays in the pool it came from.
+#[test]
+fn pci_shows_the_pools_that_pools_counts() {
+    let sim = Sim::new(CONFIG);
+    let check = |held: bool| {
+        let pci: serde_json::Value = serde_json::from_str(&sim.ok("pci", &["--json"])).unwrap();
+        let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+        let mut of = BTreeMap::new();
+        for d in pci["devices"].as_array().unwrap() {
+            let names: Vec<String> = d["pools"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no pools with --config: {d}"))
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+                .collect();
+            for n in &names {
+                *by_name.entry(n.clone()).or_default() += 1;
+            }
+            of.insert(d["address"].as_str().unwrap().to_string(), names);
+        }
+        assert_eq!(
+            of["0000:18:00.0"],
+            ["physnet4", "alias:i350"],
+            "held={held}"
+        );
+        assert_eq!(of["0000:18:00.1"], ["alias:i350"]);
+        assert_eq!(of["0000:d9:00.0"], ["alias:nvme"]);
+        assert!(of["0000:17:00.0"].is_empty(), "a bridge is in no pool");
+        let p = sim.pools();
+        let mut counted: BTreeMap<String, usize> = BTreeMap::new();
+        for x in p["pools"].as_array().unwrap() {
+            let n = x["total"].as_u64().unwrap() as usize;
+            if n > 0 {
+                *counted
+                    .entry(x["physnet"].as_str().unwrap().into())
+                    .or_default() += n;
+            }
+        }
+        assert_eq!(by_name, counted, "pci and pools disagree (held={held})");
+        let table = sim.ok("pci", &[]);
+        let row = table.lines().find(|l| l.contains("0000:d9:00.0")).unwrap();
+        assert!(
+            table.contains("POOL") && row.ends_with("alias:nvme"),
+            "{table}"
+        );
+    };
+    check(false);
+    sim.ok(
+        "allocate",
+        &[
+            "--physnet",
+            "physnet4",
+            "--device-type",
+            "pf",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF_PF,
+        ],
+    );
+    assert_eq!(sim.driver("0000:18:00.0").as_deref(), Some("vfio-pci"));
+    check(true);
+    // Without a config there are no pools to show: no column, no key.
+    let state = sim.state.display().to_string();
+    let bare = vifman(&[
+        "pci",
+        "--json",
+        "--sysfs-root",
+        NFV,
+        "--simulate",
+        "--state-dir",
+        &state,
+    ]);
+    assert!(bare.status.success(), "{}", text(&bare.stderr));
+    assert!(!text(&bare.stdout).contains("\"pools\""));
+}
+
 #[test]
 fn alias_device_goes_to_vfio_and_back() {
     let sim = Sim::new(CONFIG);

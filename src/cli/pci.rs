@@ -8,8 +8,9 @@ use crate::inventory::passthrough;
 
 #[derive(Debug, Args)]
 pub struct PciArgs {
-    /// The same host arguments as every command; `pci` reads only sysfs (the simulated
-    /// host's with `--simulate`), so `--config` is accepted and checked but changes nothing.
+    /// The same host arguments as every command: `--sysfs-root`/`--simulate` pick the tree;
+    /// with `--config` each device's pools are shown (a POOL column, `pools` in JSON), whole
+    /// devices held by an allocation in `--state-dir` in the pool they were taken from.
     #[command(flatten)]
     pub host: HostArgs,
     /// Print JSON (schema: docs/inventory.md) instead of a table.
@@ -18,11 +19,20 @@ pub struct PciArgs {
 }
 
 pub fn run(args: PciArgs) -> anyhow::Result<()> {
-    args.host.config_if_any()?;
+    let config = args.host.config_if_any()?;
     let root_args = args.host.read_root();
     let root = root_args.open()?;
     let scan = super::inventory::scan(&root);
-    let report = passthrough::build(&scan, &root_args.label(), root.noiommu());
+    let mut report = passthrough::build(&scan, &root_args.label(), root.noiommu());
+    if let Some(config) = config {
+        let state_dir = &args.host.state_dir;
+        let st = crate::store::read_state(state_dir)
+            .with_context(|| format!("reading allocations from {}", state_dir.display()))?;
+        let host = crate::host::RealHost::new(root_args.open()?);
+        let pools = crate::engine::device_pools(&host, &config, &st)
+            .context("matching devices to pools")?;
+        passthrough::apply_pools(&mut report, &pools);
+    }
     if args.json {
         let mut s = serde_json::to_string_pretty(&report).context("serializing PCI report")?;
         s.push('\n');

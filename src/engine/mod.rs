@@ -22,7 +22,7 @@ pub mod whole;
 pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
 pub use allocate::{AllocateOutcome, Plan};
 pub use attach::is_plugin_vif;
-pub use pools::{pool_of_vfs, PoolReport, PoolsReport};
+pub use pools::{device_pools, pool_of_vfs, PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;

@@ -58,6 +58,48 @@ pub fn pool_of_vfs(
         .collect())
 }
 
+/// Every pool each device of `host` is in: a VF's physnet, a whole device's physnet (type-PF)
+/// and `alias:<name>` for every alias it matches, with the rules `pools` counts by. A device
+/// held whole stays in the pool it was taken from (`st`), whatever passthrough changed. Reads
+/// the host and the given store only, so `vifman pci` creates nothing.
+pub fn device_pools(
+    host: &dyn crate::host::Host,
+    config: &crate::config::Config,
+    st: &StoreState,
+) -> Result<BTreeMap<crate::types::PciAddress, Vec<String>>, EngineError> {
+    let view = HostView::load(host)?;
+    let mut out: BTreeMap<crate::types::PciAddress, Vec<String>> = BTreeMap::new();
+    // Excluded VFs included: `pools` counts them in their pool's total (as excluded).
+    for v in view.vfs.iter() {
+        if let Some(p) = config
+            .classify(&view.candidate(v))
+            .0
+            .and_then(|s| s.physical_network.clone())
+        {
+            out.entry(v.addr).or_default().push(p);
+        }
+    }
+    for d in view.whole_devices() {
+        let held = st.whole_holder(&d.addr).and_then(|r| match &r.request {
+            WholeRequestKind::Physnet(p) => Some(p.clone()),
+            WholeRequestKind::Alias(_) => None,
+        });
+        let mut names: Vec<String> = held
+            .or_else(|| physnet_of(config, &d))
+            .into_iter()
+            .collect();
+        names.extend(
+            aliases_of(config, &d)
+                .iter()
+                .map(|a| format!("alias:{}", a.name)),
+        );
+        if !names.is_empty() {
+            out.entry(d.addr).or_default().extend(names);
+        }
+    }
+    Ok(out)
+}
+
 impl Engine<'_> {
     pub fn pools(&self) -> Result<PoolsReport, EngineError> {
         let st: StoreState = self.open_store()?.load()?;

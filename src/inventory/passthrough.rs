@@ -41,6 +41,17 @@ pub struct PciEntry {
     pub ready: bool,
     /// Why not ready, one reason per entry.
     pub blockers: Vec<String>,
+    /// The pools the config puts this device in (a physnet, `alias:<name>`); only with
+    /// `--config`, and then the same answer as `pools` gives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pools: Option<Vec<String>>,
+}
+
+/// Fill in each device's pools (`vifman pci --config`).
+pub fn apply_pools(r: &mut PciReport, pools: &std::collections::BTreeMap<PciAddress, Vec<String>>) {
+    for e in &mut r.devices {
+        e.pools = Some(pools.get(&e.device.address).cloned().unwrap_or_default());
+    }
 }
 
 /// `noiommu`: vfio's no-IOMMU mode is on (devices without a group can still be assigned).
@@ -89,6 +100,7 @@ pub fn build(scan: &ScanReport, sysfs_root: &str, noiommu: bool) -> PciReport {
                 group_viable,
                 ready: group_viable && vfio_bound,
                 blockers,
+                pools: None,
             }
         })
         .collect();
@@ -104,11 +116,17 @@ pub fn render_table(r: &PciReport) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
         .force_no_tty()
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "DEVICE", "IDS", "CLASS", "NAME", "DRIVER", "NUMA", "IOMMU", "GROUP", "VFIO", "READY",
-            "MEMBERS",
-        ]);
+        .set_content_arrangement(ContentArrangement::Disabled);
+    let mut header = vec![
+        "DEVICE", "IDS", "CLASS", "NAME", "DRIVER", "NUMA", "IOMMU", "GROUP", "VFIO", "READY",
+        "MEMBERS",
+    ];
+    // The pool column only when a config was given: without one there are no pools.
+    let with_pools = r.devices.iter().any(|e| e.pools.is_some());
+    if with_pools {
+        header.push("POOL");
+    }
+    t.set_header(header);
     for e in &r.devices {
         let d = &e.device;
         let ids = format!(
@@ -134,7 +152,7 @@ pub fn render_table(r: &PciReport) -> String {
         } else {
             ""
         };
-        t.add_row(vec![
+        let mut row = vec![
             d.address.to_string(),
             ids,
             e.class_name
@@ -162,7 +180,14 @@ pub fn render_table(r: &PciReport) -> String {
             } else {
                 others.join(",")
             },
-        ]);
+        ];
+        if with_pools {
+            row.push(match e.pools.as_deref() {
+                Some(p) if !p.is_empty() => p.join(","),
+                _ => "-".into(),
+            });
+        }
+        t.add_row(row);
     }
     let mut out = t.trim_fmt();
     out.push('\n');
