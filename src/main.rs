@@ -1,6 +1,7 @@
 use clap::Parser;
 
 fn main() {
+    quiet_broken_pipe();
     // Run as `vifman-cni` (the symlink in the CNI bin dir), the binary is the CNI plugin:
     // runtimes pass no arguments, only CNI_* variables and stdin.
     let argv0 = std::env::args_os().next().unwrap_or_default();
@@ -34,6 +35,29 @@ fn main() {
         eprintln!("{}", escape_controls(&msg));
         std::process::exit(1);
     }
+}
+
+/// `vifman inventory | head` closes stdout early; Rust ignores SIGPIPE, so `println!` panics
+/// ("failed printing to stdout"). A reader that stops reading is not an error of vifman's: end
+/// as a process killed by SIGPIPE would (status 141, nothing on stderr), as `ls | head` does.
+/// Done in a panic hook rather than by restoring SIGPIPE's default action, so the servers
+/// (device plugin, metrics, the FUSE mount) still get EPIPE from a closed socket instead of
+/// dying, and no `unsafe` is needed. Every command prints its result after its work is
+/// committed, so ending here leaves nothing half done.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
 }
 
 /// clap quotes a bad argument back inside a usage message that spans several lines of its

@@ -169,3 +169,24 @@ fn host_inventory_does_not_fail() {
     vifman_ok(&["inventory", "--json"]);
     vifman_ok(&["pci"]);
 }
+
+/// `vifman inventory | head -0`: a reader that stops early ends vifman as SIGPIPE would (141,
+/// nothing on stderr), not with a panic. The pipe's read end is closed before vifman starts,
+/// so its first write fails, whatever the scheduling.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    for args in [
+        vec!["inventory", "--sysfs-root", NFV],
+        vec!["pci", "--sysfs-root", NFV, "--json"],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .stdout(w.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+}
