@@ -364,6 +364,17 @@ impl Confined {
         }
     }
 
+    /// Moves `from` (any kind, not followed) to `to`, creating `to`'s missing parents; both
+    /// stay beneath the root. An existing `to` is replaced as rename(2) does.
+    pub fn rename(&self, from: &Path, to: &Path) -> Result<(), AccessError> {
+        let (from, to) = (&clean(from)?, &clean(to)?);
+        let (fp, fname) = split(from)?;
+        let (tp, tname) = split(to)?;
+        self.create_dir_all(&tp)?;
+        let (fd, td) = (self.dir(&fp)?, self.dir(&tp)?);
+        rustix::fs::renameat(&fd, fname, &td, tname).map_err(|e| AccessError::io(from, e.into()))
+    }
+
     /// Replaces regular file `rel` (creating it if missing) atomically: readers see the old or
     /// the new content, never a torn file. Fills a spare next to it, then swaps the two names
     /// with `renameat2(RENAME_EXCHANGE)`; a crash mid-write only damages the spare. A symlink

@@ -851,3 +851,135 @@ fn sigterm_and_fusermount_unmount_cleanly_one_process_per_mount() {
         .exists());
     drop(m);
 }
+
+/// `remove`, the bus's and a bridge's `rescan`, and the bus's `drivers_autoprobe`, as
+/// pci-sysfs.c and bus.c answer them; attributes the kernel computes read plausibly.
+#[test]
+fn remove_rescan_and_bus_autoprobe_act_like_the_kernel() {
+    let m = Mount::new(NFV);
+    let bus = |f: &str| m.p(&format!("sys/bus/pci/{f}"));
+    let pci_json = || {
+        let o = vifman(&["pci", "--json", "--sysfs-root", m.mnt.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("sysfs_root");
+        v
+    };
+    let before = pci_json();
+
+    // A PF with VFs leaves the bus: its VFs, netdev, driver and group links go with it.
+    write_attr(&m.dev(I350_PF0, "sriov_numvfs"), b"2\n").unwrap();
+    let vf0 = std::fs::canonicalize(m.dev(I350_PF0, "virtfn0")).unwrap();
+    let vf0_addr = vf0.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        write_attr(&m.dev(I350_PF0, "remove"), b"x\n"),
+        Err(libc::EINVAL)
+    );
+    assert_eq!(write_attr(&m.dev(I350_PF0, "remove"), b"0\n"), Ok(()));
+    assert!(m.dev(I350_PF0, "vendor").exists(), "0 removes nothing");
+    write_attr(&m.dev(I350_PF0, "remove"), b"1\n").unwrap();
+    assert!(!m.p(&format!("sys/bus/pci/devices/{I350_PF0}")).exists());
+    assert!(!m.p(&format!("sys/bus/pci/devices/{vf0_addr}")).exists());
+    assert!(!m.p(&format!("sys/bus/pci/drivers/igb/{I350_PF0}")).exists());
+    assert!(!m.p("sys/class/net/eno1").exists());
+    assert!(!m.p("sys/class/net/eno1v0").exists());
+    // Only the remove is visible elsewhere: the other port stays.
+    assert_eq!(driver_of(&m, "0000:18:00.1").as_deref(), Some("igb"));
+
+    // With the bus's autoprobe off a rescan finds the PF but binds nothing; drivers_probe does.
+    assert_eq!(m.read("sys/bus/pci/drivers_autoprobe"), "1\n");
+    write_attr(&bus("drivers_autoprobe"), b"0\n").unwrap();
+    assert_eq!(m.read("sys/bus/pci/drivers_autoprobe"), "0\n");
+    assert_eq!(write_attr(&bus("rescan"), b"1\n"), Ok(()));
+    assert!(m.dev(I350_PF0, "vendor").exists());
+    assert_eq!(driver_of(&m, I350_PF0), None);
+    assert_eq!(
+        m.read(&format!("sys/bus/pci/devices/{I350_PF0}/sriov_numvfs")),
+        "0\n"
+    );
+    assert!(
+        !m.p(&format!("sys/bus/pci/devices/{vf0_addr}")).exists(),
+        "VFs are not rescanned"
+    );
+    write_attr(&bus("drivers_probe"), I350_PF0.as_bytes()).unwrap();
+    assert_eq!(driver_of(&m, I350_PF0).as_deref(), Some("igb"));
+    assert!(m.p("sys/class/net/eno1").exists(), "udev's name again");
+    write_attr(&bus("drivers_autoprobe"), b"1\n").unwrap();
+
+    // A VF removed by hand: gone, its PF's link too, and a rescan does not bring it back.
+    let vf_link = |i: u32| m.dev(X710_PF0, &format!("virtfn{i}"));
+    assert!(vf_link(1).exists());
+    write_attr(&m.dev(VF, "remove"), b"1\n").unwrap();
+    assert!(!m.p(&format!("sys/bus/pci/devices/{VF}")).exists());
+    assert!(!vf_link(1).exists() && vf_link(0).exists());
+    write_attr(&bus("rescan"), b"1\n").unwrap();
+    assert!(!m.p(&format!("sys/bus/pci/devices/{VF}")).exists());
+
+    // A root port with an NVMe drive behind it: both leave; the bridge's own rescan brings
+    // both back, bound to the drivers that claimed them, an override forgotten.
+    write_attr(&m.dev("0000:d9:00.0", "driver_override"), b"vfio-pci\n").unwrap();
+    write_attr(&m.dev("0000:d7:01.0", "remove"), b"1\n").unwrap();
+    assert!(!m.p("sys/bus/pci/devices/0000:d9:00.0").exists());
+    assert!(!m.p("sys/bus/pci/devices/0000:d7:01.0").exists());
+    write_attr(&m.dev("0000:d7:00.0", "rescan"), b"1\n").unwrap();
+    assert_eq!(driver_of(&m, "0000:d7:01.0").as_deref(), Some("pcieport"));
+    assert_eq!(driver_of(&m, "0000:d9:00.0").as_deref(), Some("nvme"));
+    assert_eq!(
+        m.read("sys/bus/pci/devices/0000:d9:00.0/driver_override"),
+        "(null)\n"
+    );
+
+    // Everything but the removed VF is as it was, for vifman's own reader too.
+    let mut after = pci_json();
+    let drop_vf = |v: &mut serde_json::Value| {
+        let devs = v["devices"].as_array_mut().unwrap();
+        devs.retain(|d| d["address"] != VF);
+        for d in devs.iter_mut() {
+            if let Some(m) = d["iommu_group_members"].as_array_mut() {
+                m.retain(|x| x != VF);
+            }
+        }
+    };
+    let mut before = before;
+    drop_vf(&mut before);
+    drop_vf(&mut after);
+    let (b, a) = (
+        before["devices"].as_array().unwrap(),
+        after["devices"].as_array().unwrap(),
+    );
+    assert_eq!(b.len(), a.len());
+    let differ: Vec<_> = b.iter().zip(a).filter(|(x, y)| x != y).collect();
+    assert!(differ.is_empty(), "changed by remove + rescan: {differ:#?}");
+    // The kernel keeps sriov_numvfs at 8 after a VF's own remove; vifman's reader says so.
+    assert_eq!(before["warnings"], serde_json::json!([]));
+    let w = after["warnings"].to_string();
+    assert!(
+        w.contains("virtfn1 link (sriov_numvfs is 8) is missing"),
+        "{w}"
+    );
+
+    // Computed attributes: only where the PF's driver can move MSI-X vectors (mlx5).
+    let total: u32 = m
+        .read("sys/bus/pci/devices/0000:5e:00.0/sriov_vf_total_msix")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(total > 0);
+    assert!(
+        m.read("sys/bus/pci/devices/0000:5e:00.2/sriov_vf_msix_count")
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    assert!(!m.dev(X710_PF0, "sriov_vf_total_msix").exists());
+    let listed: Vec<String> = std::fs::read_dir(m.p("sys/bus/pci/devices/0000:5e:00.0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        listed.iter().any(|n| n == "sriov_vf_total_msix"),
+        "{listed:?}"
+    );
+    m.finish();
+}

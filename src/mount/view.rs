@@ -124,6 +124,10 @@ impl View {
                 let name = rel.file_name().unwrap_or_default().to_string_lossy();
                 return Ok(virt(Kind::File, dispatch::classify(rel).mode(&name)));
             }
+            Err(e) if e.is_not_found() && dispatch::computed(&self.tree, rel).is_some() => {
+                let name = rel.file_name().unwrap_or_default().to_string_lossy();
+                return Ok(virt(Kind::File, dispatch::classify(rel).mode(&name)));
+            }
             Err(e) => return Err(errno_of(&e)),
         };
         let mtime = time(st.st_mtime as i64, st.st_mtime_nsec as i64);
@@ -190,6 +194,13 @@ impl View {
                 out.push((s.to_string(), Kind::File));
             }
         }
+        for s in dispatch::computed_names(rel) {
+            if !out.iter().any(|(n, _)| n == s)
+                && dispatch::computed(&self.tree, &rel.join(s)).is_some()
+            {
+                out.push((s.to_string(), Kind::File));
+            }
+        }
         if rel.as_os_str().is_empty() {
             out.push((CONTROL_DIR.into(), Kind::Dir));
         }
@@ -236,7 +247,12 @@ impl View {
             if !dispatch::classify(rel).readable() {
                 return Err(libc::EACCES);
             }
-            self.tree.read(rel, READ_LIMIT).map_err(|e| errno_of(&e))?
+            match self.tree.read(rel, READ_LIMIT) {
+                Err(e) if e.is_not_found() => dispatch::computed(&self.tree, rel)
+                    .map(String::into_bytes)
+                    .ok_or(libc::ENOENT)?,
+                r => r.map_err(|e| errno_of(&e))?,
+            }
         };
         let start = (offset as usize).min(all.len());
         let end = start.saturating_add(size as usize).min(all.len());

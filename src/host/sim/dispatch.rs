@@ -24,6 +24,12 @@ pub enum Store {
     Reset,
     /// A netdev's `mtu` (net-sysfs `mtu_store` → `dev_set_mtu`), the simulated kernel's MTU.
     Mtu,
+    /// A device's `remove`: it leaves the bus (`hotplug.rs`).
+    Remove,
+    /// The bus's or a bridge's `rescan`: removed devices come back.
+    Rescan,
+    /// The bus's `drivers_autoprobe`: whether new devices are probed.
+    BusAutoprobe,
     /// `uevent`: the kernel emits an event; nothing in the tree changes.
     Ignored,
     /// The kernel has a store the simulation does not model (`enable`, `mtu`, `new_id`, ...):
@@ -102,6 +108,50 @@ fn pci_device_dir(dir: &Path) -> Option<PciAddress> {
     dir.file_name()?.to_str()?.parse().ok()
 }
 
+/// What the kernel answers for a readable attribute it computes and a fixture does not
+/// store (a capture has nothing to copy, or the captured kernel lacked it): a plausible value,
+/// so a reader sees what a booted kernel shows. `None`: the file does not exist.
+/// The names [`computed`] may answer for in directory `dir`.
+pub fn computed_names(dir: &Path) -> &'static [&'static str] {
+    if dir == Path::new("sys/bus/pci") {
+        &["drivers_autoprobe"]
+    } else if pci_device_dir(dir).is_some() {
+        &["sriov_vf_total_msix", "sriov_vf_msix_count"]
+    } else {
+        &[]
+    }
+}
+
+pub fn computed(c: &crate::confined::Confined, rel: &Path) -> Option<String> {
+    let (dir, name) = (rel.parent()?, rel.file_name()?.to_str()?);
+    if dir == Path::new("sys/bus/pci") && name == "drivers_autoprobe" {
+        return Some("1\n".into());
+    }
+    pci_device_dir(dir)?;
+    // iov.c shows these only where the PF's driver can move MSI-X vectors between VFs
+    // (`sriov_get_vf_total_msix`: mlx5_core).
+    let msix_driver = |pf: &Path| c.link_name(&pf.join("driver")).as_deref() == Some("mlx5_core");
+    match name {
+        "sriov_vf_total_msix" if msix_driver(dir) => {
+            let total: u32 = c
+                .read_attr(&dir.join("sriov_totalvfs"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some(format!("{}\n", total * VF_MSIX_DEFAULT))
+        }
+        "sriov_vf_msix_count" if msix_driver(&dir.join("physfn")) => {
+            Some(format!("{VF_MSIX_DEFAULT}\n"))
+        }
+        _ => None,
+    }
+}
+
+/// MSI-X vectors a VF gets unless the operator moves them (mlx5's default per VF is of this
+/// order; a plausible value, not a vendor's exact figure).
+const VF_MSIX_DEFAULT: u32 = 8;
+
 /// The kernel's declaration of root-relative file `rel` (which exists, or is synthetic).
 pub fn classify(rel: &Path) -> Attr {
     use Attr::*;
@@ -115,9 +165,9 @@ pub fn classify(rel: &Path) -> Attr {
     if dir == Path::new("sys/bus/pci") {
         return match name {
             "drivers_probe" => WriteOnly(Probe),
-            "rescan" => WriteOnly(NotModelled),
+            "rescan" => WriteOnly(Rescan),
             "uevent" => WriteOnly(Ignored),
-            "drivers_autoprobe" => ReadWrite(NotModelled),
+            "drivers_autoprobe" => ReadWrite(BusAutoprobe),
             _ => ReadOnly,
         };
     }
@@ -136,7 +186,8 @@ pub fn classify(rel: &Path) -> Attr {
             "sriov_drivers_autoprobe" => ReadWrite(Autoprobe),
             "driver_override" => ReadWrite(DriverOverride),
             "reset" => WriteOnly(Reset),
-            "remove" | "rescan" => WriteOnly(NotModelled),
+            "remove" => WriteOnly(Remove),
+            "rescan" => WriteOnly(Rescan),
             "uevent" => ReadWrite(Ignored),
             "enable"
             | "numa_node"
@@ -261,6 +312,28 @@ pub fn store(sim: &SimHost, rel: &Path, bytes: &[u8]) -> Result<(), HostError> {
     let drv = || driver_dir(dir).ok_or_else(|| HostError::kernel(&op, libc::ENODEV));
     let w = match store {
         Store::Ignored => return Ok(()),
+        Store::BusAutoprobe => {
+            // drivers_autoprobe_store: '0' first turns it off, anything else on; no error.
+            let t = super::tree::Tree::new(sim.confined()?);
+            return t.set_bus_autoprobe(bytes.first() != Some(&b'0'));
+        }
+        Store::Remove | Store::Rescan => {
+            // remove_store / rescan_store: kstrtoul, and only a non-zero value acts.
+            if kstrtoul_mtu(bytes, &op)? == 0 {
+                return Ok(());
+            }
+            let t = super::tree::Tree::new(sim.confined()?);
+            if store == Store::Rescan {
+                sim.faults.check("rescan", &op)?;
+                return t.rescan().map(drop).map_err(|e| e.with_op(&op));
+            }
+            let a = dev()?;
+            sim.faults.check("remove", &op)?;
+            if t.device_dir(&a).as_deref() != Some(dir) {
+                return Err(HostError::kernel(&op, libc::ENODEV));
+            }
+            return t.remove_device(&a).map_err(|e| e.with_op(&op));
+        }
         Store::NotModelled => return Err(HostError::kernel(&op, libc::EPERM)),
         Store::NumVfs => SysWrite::NumVfs(dev()?, u32::from(kstrtou16(bytes, &op)?)),
         Store::Autoprobe => SysWrite::Autoprobe(dev()?, kstrtobool(bytes, &op)?),

@@ -9,6 +9,7 @@
 mod addrs;
 pub mod dispatch;
 mod faults;
+mod hotplug;
 mod journal;
 mod reset;
 mod tree;

@@ -57,10 +57,10 @@ fn relative(link: &Path, target: &Path) -> PathBuf {
 /// The simulation's tree, every access confined to it (see [`crate::confined`]): a fixture
 /// with a planted link cannot make the simulated kernel write outside its copy.
 pub struct Tree<'a> {
-    c: &'a Confined,
+    pub(super) c: &'a Confined,
 }
 
-fn acc_err(e: AccessError) -> HostError {
+pub(super) fn acc_err(e: AccessError) -> HostError {
     HostError::from_access("sim", &e)
 }
 
@@ -69,20 +69,20 @@ impl<'a> Tree<'a> {
         Tree { c }
     }
 
-    fn read(&self, rel: impl AsRef<Path>) -> Option<String> {
+    pub(super) fn read(&self, rel: impl AsRef<Path>) -> Option<String> {
         self.c.read_attr(rel.as_ref()).ok()
     }
 
-    fn put(&self, rel: impl AsRef<Path>, v: impl AsRef<[u8]>) -> Result<(), HostError> {
+    pub(super) fn put(&self, rel: impl AsRef<Path>, v: impl AsRef<[u8]>) -> Result<(), HostError> {
         self.c.replace(rel.as_ref(), v.as_ref()).map_err(acc_err)
     }
 
-    fn list(&self, rel: impl AsRef<Path>) -> Vec<String> {
+    pub(super) fn list(&self, rel: impl AsRef<Path>) -> Vec<String> {
         self.c.list(rel.as_ref()).unwrap_or_default()
     }
 
     /// Resolve a link inside the root to a root-relative path (lexically; fixtures are ours).
-    fn resolve(&self, rel_link: &Path) -> Option<PathBuf> {
+    pub(super) fn resolve(&self, rel_link: &Path) -> Option<PathBuf> {
         let target = self.c.readlink(rel_link).ok()?;
         let mut out: Vec<Component> = rel_link.parent()?.components().collect();
         for c in target.components() {
@@ -103,7 +103,7 @@ impl<'a> Tree<'a> {
         self.resolve(&PathBuf::from(format!("sys/bus/pci/devices/{a}")))
     }
 
-    fn link(&self, link_rel: &Path, target_rel: &Path) -> Result<(), HostError> {
+    pub(super) fn link(&self, link_rel: &Path, target_rel: &Path) -> Result<(), HostError> {
         self.c
             .symlink(&relative(link_rel, target_rel), link_rel)
             .map_err(acc_err)
@@ -191,7 +191,7 @@ impl<'a> Tree<'a> {
         })
     }
 
-    fn driver_of(&self, dev_dir: &Path) -> Option<String> {
+    pub(super) fn driver_of(&self, dev_dir: &Path) -> Option<String> {
         self.c.link_name(&dev_dir.join("driver"))
     }
 
@@ -277,7 +277,8 @@ impl<'a> Tree<'a> {
                 .read(pf_dir.join("sriov_vf_device"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default();
-            let autoprobe = num("sriov_drivers_autoprobe").unwrap_or(1) == 1;
+            let autoprobe =
+                num("sriov_drivers_autoprobe").unwrap_or(1) == 1 && self.bus_autoprobe();
             let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
             let parent = pf_dir.parent().unwrap_or(Path::new("")).to_path_buf();
             let has_group = self.c.exists(&pf_dir.join("iommu_group"));
@@ -382,7 +383,7 @@ impl<'a> Tree<'a> {
         self.put(pf_dir.join("sriov_numvfs"), format!("{n}\n"))
     }
 
-    fn remove_vf(&self, vf_dir: &Path) -> Result<(), HostError> {
+    pub(super) fn remove_vf(&self, vf_dir: &Path) -> Result<(), HostError> {
         let name = vf_dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -412,7 +413,7 @@ impl<'a> Tree<'a> {
     }
 
     /// Bind `dev` to `driver`: links both ways, and a netdev when it is a NIC driver.
-    fn bind(
+    pub(super) fn bind(
         &self,
         dev: &PciAddress,
         dev_dir: &Path,
