@@ -247,20 +247,15 @@ pub(crate) fn lock(cfg: &Config, keys: &[rundir::LockKey]) -> Result<rundir::Loc
 }
 
 /// Turns IPv6 off on a host-side netdev, as os-vif does for the taps and bridges it makes:
-/// the host must not autoconfigure addresses on (or answer ND from) a guest's port.
-/// There is no rtnetlink attribute for this, hence the sysctl, which resolves in the
-/// calling thread's network namespace. A kernel without IPv6 has nothing to disable.
-pub fn disable_ipv6(name: &str) -> Result<()> {
-    let _s = tracing::debug_span!("disable_ipv6", name).entered();
-    let p = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
-    match std::fs::write(&p, "1") {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(BackendError::Tap {
-            op: format!("write {p}"),
-            error: e,
-        }),
-    }
+/// the host must not autoconfigure addresses on (or answer ND from) a guest's port. A kernel
+/// without IPv6 has nothing to disable.
+pub fn disable_ipv6(name: &crate::types::IfName) -> Result<()> {
+    crate::host::sysctl::disable_ipv6(name)
+        .map(drop)
+        .map_err(|error| BackendError::Tap {
+            op: format!("disable IPv6 on {name}"),
+            error,
+        })
 }
 
 #[cfg(test)]

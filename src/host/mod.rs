@@ -6,6 +6,7 @@ pub mod events;
 mod real;
 mod refusal;
 pub mod sim;
+pub mod sysctl;
 
 pub use crate::netlink::{Knob, KnobKind};
 pub use events::{OnChange, Watch};

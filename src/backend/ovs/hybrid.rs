@@ -47,7 +47,7 @@ pub fn plug(txn: &Txn, qbr: &IfName, qvb: &IfName, spec: &PortSpec) -> Result<Re
     let (br, br_created) = ensure_bridge_with(&mut rt, qbr, true, &bspec)?;
     if br_created {
         report.actions.push(format!("created bridge {qbr}"));
-        if let Err(e) = crate::backend::disable_ipv6(qbr.as_str()) {
+        if let Err(e) = crate::backend::disable_ipv6(qbr) {
             let _ = delete_if(&mut rt, qbr.as_str(), "bridge");
             return Err(e);
         }

@@ -14,7 +14,7 @@ pub(crate) fn prepare_tap(rt: &mut Rtnl, t: &TapSpec) -> Result<bool> {
     let created = ensure_tap(rt, t)?;
     // Before it goes up, so no link-local address is ever configured.
     if created {
-        if let Err(e) = crate::backend::disable_ipv6(t.name.as_str()) {
+        if let Err(e) = crate::backend::disable_ipv6(&t.name) {
             let _ = delete_tap(rt, &t.name);
             return Err(e);
         }
