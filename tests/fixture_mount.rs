@@ -582,9 +582,8 @@ fn mtu_writes_and_the_journal_are_the_simulated_kernels() {
         write_attr(&m.dev(I350_PF0, "sriov_numvfs"), b"1\n"),
         Err(libc::EBUSY)
     );
-    let journal =
-        std::fs::read_to_string(m.state.join("sim-root").join(".vifman-sim-writes")).unwrap();
-    let lines: Vec<&str> = journal.lines().collect();
+    let lines = vifman::host::sim::read_journal(&sim_kernel(NFV, &m.state));
+    let journal = lines.join("\n");
     assert_eq!(lines.len(), 4, "{journal}");
     assert_eq!(lines[0], "enp59s0f0 mtu 9000");
     assert_eq!(lines[1], "enp59s0f0 mtu 1500");

@@ -1,6 +1,8 @@
 //! Host state (`vifman apply`, `--boot`, `generate`) through the real binary on the simulated
 //! kernel: every claim read back from the simulation's own files and its write journal.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -104,7 +106,7 @@ impl Sim {
         text(&o.stdout)
     }
     fn root(&self) -> PathBuf {
-        self.state.join("sim-root")
+        common::sim_kernel(NFV, &self.state)
     }
     fn journal(&self) -> Vec<String> {
         vifman::host::sim::read_journal(&self.root())
@@ -376,7 +378,7 @@ fn pf_up_before_numvfs_where_the_model_needs_it() {
         "{}",
         text(&o.stdout)
     );
-    let j = vifman::host::sim::read_journal(&state.join("sim-root"));
+    let j = vifman::host::sim::read_journal(&common::sim_kernel(fx.to_str().unwrap(), &state));
     assert!(
         j[0].ends_with(" up") && j[1].contains("sriov_numvfs"),
         "{j:?}"
