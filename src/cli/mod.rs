@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod assign;
 pub mod cni;
+pub mod configcmd;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
@@ -72,6 +73,10 @@ pub enum Command {
     Pools(assign::PoolsArgs),
     /// Make the host match the policy's [[pf]] tables; --boot also restores allocations.
     Apply(Box<apply::ApplyArgs>),
+    /// Configuration tools: `config import-nova nova.conf` prints nova's `[pci]` options
+    /// as vifman.toml.
+    #[command(subcommand)]
+    Config(configcmd::ConfigCommand),
     /// Boot integration files: the systemd unit, the udev rules.
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
@@ -125,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apply(args) => apply::run(*args),
         Command::Generate(cmd) => generate::run(cmd),
         Command::Cni(args) => cni::run(args),
+        Command::Config(cmd) => configcmd::run(cmd),
         #[cfg(feature = "fleet")]
         Command::DevicePlugin(args) => fleet::device_plugin(*args),
         #[cfg(feature = "fleet")]

@@ -54,6 +54,7 @@ impl WholeDevice {
             device: self.ids.1,
             netdev: self.netdev.as_deref(),
             pf: None,
+            card_serial_number: None,
         }
     }
 }
