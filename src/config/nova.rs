@@ -88,7 +88,7 @@ impl DeviceSpec {
 
 /// A problem in nova.conf, with its 1-based line.
 #[derive(Debug, thiserror::Error)]
-#[error("line {line}: {key}: {message}")]
+#[error("{line}: {key}: {message}")]
 pub struct NovaConfError {
     pub line: usize,
     pub key: String,
@@ -122,12 +122,15 @@ pub fn ini_options(text: &str) -> Vec<(usize, String, String, String)> {
             continue;
         }
         if let Some((k, v)) = t.split_once(['=', ':']) {
-            out.push((
-                n + 1,
-                section.clone(),
-                k.trim().to_string(),
-                v.trim().to_string(),
-            ));
+            // oslo.config drops one pair of matching outer quotes around a value.
+            let v = v.trim();
+            let unquoted = ['"', '\''].iter().find_map(|q| {
+                v.strip_prefix(*q)
+                    .and_then(|r| r.strip_suffix(*q))
+                    .filter(|_| v.len() >= 2)
+            });
+            let v = unquoted.unwrap_or(v);
+            out.push((n + 1, section.clone(), k.trim().to_string(), v.to_string()));
             open = true;
         }
     }
@@ -165,15 +168,11 @@ pub fn import_nova_conf(text: &str) -> Result<String, NovaConfError> {
         }
     }
     let mut out = String::from("# Imported from nova.conf by `vifman config import-nova`.\n");
-    if !specs.is_empty() {
-        out.push('\n');
-        let t: Vec<_> = specs.iter().map(|(_, t)| t.clone()).collect();
-        out.push_str(&tables_to_toml("device_spec", &t));
-    }
-    if !aliases.is_empty() {
-        out.push('\n');
-        let t: Vec<_> = aliases.iter().map(|(_, t)| t.clone()).collect();
-        out.push_str(&tables_to_toml("alias", &t));
+    for (array, entries) in [("device_spec", &specs), ("alias", &aliases)] {
+        for (line, t) in entries.iter() {
+            out.push_str(&format!("\n# nova.conf line {line}\n"));
+            out.push_str(&tables_to_toml(array, std::slice::from_ref(t)));
+        }
     }
     // The aliases (and the whole document) by vifman's rules: an error points back at the
     // nova.conf line of the entry it came from.
