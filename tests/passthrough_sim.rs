@@ -745,3 +745,39 @@ fn boot_replay_that_cannot_rebind_marks_lost_and_leaves_the_boot_state() {
     sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
     assert_eq!(sim.snapshot(), pristine);
 }
+
+/// nova's `managed = "no"` tag: the operator binds vfio-pci, vifman never does. A device not
+/// on vfio-pci is not handed out; one the operator put there is, and release leaves it there.
+#[test]
+fn managed_no_devices_are_never_bound_or_unbound_by_vifman() {
+    let cfg = CONFIG.replace(
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\n\n[[alias]]",
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\nmanaged = \"no\"\n\n[[alias]]",
+    );
+    assert_ne!(cfg, CONFIG);
+    let sim = Sim::new(&cfg);
+    let before = sim.snapshot();
+    sim.refused(
+        "allocate",
+        &["--alias", "nvme", "--instance", INST],
+        "managed = no and not on vfio-pci",
+    );
+    assert_eq!(
+        sim.snapshot(),
+        before,
+        "a refused allocation changed the host"
+    );
+    // The operator binds it (here: as the kernel would show it).
+    let link = sim.root().join("sys/bus/pci/devices/0000:d9:00.0/driver");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../../../../bus/pci/drivers/vfio-pci", &link).unwrap();
+    let operator = sim.snapshot();
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    assert_eq!(sim.driver("0000:d9:00.0").as_deref(), Some("vfio-pci"));
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+    assert_eq!(
+        sim.snapshot(),
+        operator,
+        "release moved an unmanaged device"
+    );
+}

@@ -117,6 +117,19 @@ impl Engine<'_> {
                     continue;
                 }
             }
+            // nova's `managed = "no"`: vifman must not bind it, so only a device already on
+            // vfio-pci can be handed out.
+            let unmanaged = self
+                .config
+                .classify(&d.candidate())
+                .0
+                .is_some_and(|s| s.managed == Some(false));
+            if unmanaged && d.driver.as_deref() != Some("vfio-pci") {
+                *skipped
+                    .entry("managed = no and not on vfio-pci".into())
+                    .or_default() += 1;
+                continue;
+            }
             if !policy.admits(req.numa, d.numa) {
                 *skipped
                     .entry(format!(
