@@ -781,3 +781,45 @@ fn managed_no_devices_are_never_bound_or_unbound_by_vifman() {
         "release moved an unmanaged device"
     );
 }
+
+/// nova's `one_time_use` tag: a device handed out once is kept back after release (nova
+/// reserves it in Placement) until the operator says it was reset.
+#[test]
+fn one_time_use_devices_are_handed_out_once_until_an_operator_reset() {
+    let cfg = CONFIG.replace(
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\n\n[[alias]]",
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\none_time_use = \"true\"\n\n[[alias]]",
+    );
+    assert_ne!(cfg, CONFIG);
+    let sim = Sim::new(&cfg);
+    let before = sim.snapshot();
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+    assert_eq!(sim.snapshot(), before, "release restored the drive");
+    sim.refused(
+        "allocate",
+        &["--alias", "nvme", "--instance", INST],
+        "one_time_use: handed out once",
+    );
+    let sub = |words: &[&str]| {
+        let mut a: Vec<String> = vec!["one-time-use".into(), words[0].into()];
+        a.extend(host_args(&sim.state, &sim.config));
+        a.extend(words[1..].iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        vifman(&a)
+    };
+    let listed = sub(&["list"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert_eq!(text(&listed.stdout).trim(), "0000:d9:00.0");
+    let other = sub(&["reset", "0000:d8:00.0"]);
+    assert!(!other.status.success());
+    assert!(
+        text(&other.stderr).contains("0000:d8:00.0 is not held back as one_time_use"),
+        "{}",
+        text(&other.stderr)
+    );
+    let reset = sub(&["reset", "0000:d9:00.0"]);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+}

@@ -253,6 +253,18 @@ impl Engine<'_> {
                 if let Some(r) = st.devices.iter_mut().find(|r| r.id == rec.id) {
                     *r = rec.clone();
                 }
+                // nova's one_time_use: handed out once, then kept back until an operator
+                // says it has been reset (nova reserves it in Placement the same way).
+                for d in &picked {
+                    let once = self
+                        .config
+                        .classify(&d.candidate())
+                        .0
+                        .is_some_and(|s| s.one_time_use);
+                    if once && !st.used_once.contains(&d.addr) {
+                        st.used_once.push(d.addr);
+                    }
+                }
                 store.save(&st)?;
                 Ok(WholeOutcome {
                     record: rec,
