@@ -823,3 +823,36 @@ fn one_time_use_devices_are_handed_out_once_until_an_operator_reset() {
     sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
     sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
 }
+
+/// `managed = "no"` on a VF pool: a VF for hostdev-vfio must already be on vfio-pci; vifman
+/// refuses rather than bind it, and changes nothing.
+#[test]
+fn managed_no_vfs_are_not_bound_to_vfio_by_vifman() {
+    let cfg = CONFIG.replace(
+        "devname = \"enp175s0f0\"\nphysical_network = \"physnet3\"\n",
+        "devname = \"enp175s0f0\"\nphysical_network = \"physnet3\"\nmanaged = \"no\"\n",
+    );
+    assert_ne!(cfg, CONFIG);
+    let sim = Sim::new(&cfg);
+    let before = sim.snapshot();
+    sim.refused(
+        "allocate",
+        &[
+            "--physnet",
+            "physnet3",
+            "--mode",
+            "hostdev-vfio",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF_VF,
+        ],
+        "says managed = no (the operator binds vfio-pci, not vifman)",
+    );
+    assert_eq!(
+        sim.snapshot(),
+        before,
+        "a refused allocation changed the host"
+    );
+    assert!(sim.ok("allocations", &[]).trim().lines().count() <= 1);
+}
