@@ -756,3 +756,58 @@ fn concurrent_plugs_race_for_the_bridge_and_all_succeed() {
         }
     });
 }
+
+/// nova's delegated port creation: `create_port` without `create_tap`. The hypervisor makes
+/// the TAP later, so OVS reports "could not open network device … (No such device)" on the
+/// Interface until then. os-vif plugs it anyway (port, interface, external_ids); so does
+/// vifman, reporting the interface as pending instead of rolling back.
+#[test]
+fn create_port_without_create_tap_plugs_and_reports_the_tap_as_pending() {
+    with_ovs("ovs_create_port_tap_later", false, |sb| {
+        let vif = load(&ovs_vif(
+            "tapcp0",
+            None,
+            json!({"datapath_type": "netdev", "create_port": true}),
+        ));
+        let b = select(&vif, &cfg(sb)).unwrap();
+        let rep = b
+            .plug(&vif, &inst())
+            .expect("plugged although the TAP is not there yet");
+        let pending = rep.details["interface_pending"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(pending.contains("No such device"), "{:?}", rep.details);
+        assert!(
+            rep.actions
+                .iter()
+                .any(|a| a.contains("interface tapcp0 pending")),
+            "{:?}",
+            rep.actions
+        );
+        assert!(
+            rtnl().get_link("tapcp0").unwrap().is_none(),
+            "vifman made no TAP"
+        );
+        let port = sb.row("Port", "tapcp0").expect("port row");
+        let br = sb.row("Bridge", "br-int").expect("bridge row");
+        assert!(br["ports"].as_array().unwrap().contains(&port["_uuid"]));
+        let iface = sb.row("Interface", "tapcp0").expect("iface row");
+        assert_eq!(
+            iface["external_ids"],
+            json!({"attached-mac": MAC, "iface-id": IFACE_ID, "iface-status": "active", "vm-uuid": VM_UUID})
+        );
+        assert!(
+            iface["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("No such device"),
+            "{iface}"
+        );
+        // Plugging again is the same state, still pending.
+        b.plug(&vif, &inst()).unwrap();
+        assert_eq!(sb.names("Port"), ["br-int", "tapcp0"]);
+        b.unplug(&vif, &inst()).unwrap();
+        assert_eq!(sb.names("Port"), ["br-int"]);
+        assert_eq!(sb.names("Interface"), ["br-int"]);
+    });
+}

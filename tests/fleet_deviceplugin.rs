@@ -22,7 +22,7 @@ exclude = ["eno2"]
 [[device_spec]]
 vendor_id = "8086"
 product_id = "154c"
-address = "0000:3b:00.*"
+address = "0000:3b:*.*"
 physical_network = "physnet1"
 [[device_spec]]
 pf_names = ["enp134s0#0-11"]

@@ -476,7 +476,7 @@ fn config_typos_are_errors_with_line_and_column() {
         ),
         (
             "[[device_spec]]\nvendor_id = \"8086\"\n\n[[device_spec]]\nproduct_id = \"zzzz\"\nphysical_network = \"p\"\n",
-            ":5:14: device_spec[1].product_id: \"zzzz\" is not a 4-digit hexadecimal id",
+            ":5:14: device_spec[1].product_id: \"zzzz\" does not parse as a hex number",
         ),
     ];
     let sim = Sim::new();

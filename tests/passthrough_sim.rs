@@ -745,3 +745,114 @@ fn boot_replay_that_cannot_rebind_marks_lost_and_leaves_the_boot_state() {
     sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
     assert_eq!(sim.snapshot(), pristine);
 }
+
+/// nova's `managed = "no"` tag: the operator binds vfio-pci, vifman never does. A device not
+/// on vfio-pci is not handed out; one the operator put there is, and release leaves it there.
+#[test]
+fn managed_no_devices_are_never_bound_or_unbound_by_vifman() {
+    let cfg = CONFIG.replace(
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\n\n[[alias]]",
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\nmanaged = \"no\"\n\n[[alias]]",
+    );
+    assert_ne!(cfg, CONFIG);
+    let sim = Sim::new(&cfg);
+    let before = sim.snapshot();
+    sim.refused(
+        "allocate",
+        &["--alias", "nvme", "--instance", INST],
+        "managed = no and not on vfio-pci",
+    );
+    assert_eq!(
+        sim.snapshot(),
+        before,
+        "a refused allocation changed the host"
+    );
+    // The operator binds it (here: as the kernel would show it).
+    let link = sim.root().join("sys/bus/pci/devices/0000:d9:00.0/driver");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../../../../bus/pci/drivers/vfio-pci", &link).unwrap();
+    let operator = sim.snapshot();
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    assert_eq!(sim.driver("0000:d9:00.0").as_deref(), Some("vfio-pci"));
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+    assert_eq!(
+        sim.snapshot(),
+        operator,
+        "release moved an unmanaged device"
+    );
+}
+
+/// nova's `one_time_use` tag: a device handed out once is kept back after release (nova
+/// reserves it in Placement) until the operator says it was reset.
+#[test]
+fn one_time_use_devices_are_handed_out_once_until_an_operator_reset() {
+    let cfg = CONFIG.replace(
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\n\n[[alias]]",
+        "vendor_id = \"144d\"\nproduct_id = \"a808\"\none_time_use = \"true\"\n\n[[alias]]",
+    );
+    assert_ne!(cfg, CONFIG);
+    let sim = Sim::new(&cfg);
+    let before = sim.snapshot();
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+    assert_eq!(sim.snapshot(), before, "release restored the drive");
+    sim.refused(
+        "allocate",
+        &["--alias", "nvme", "--instance", INST],
+        "one_time_use: handed out once",
+    );
+    let sub = |words: &[&str]| {
+        let mut a: Vec<String> = vec!["one-time-use".into(), words[0].into()];
+        a.extend(host_args(&sim.state, &sim.config));
+        a.extend(words[1..].iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        vifman(&a)
+    };
+    let listed = sub(&["list"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert_eq!(text(&listed.stdout).trim(), "0000:d9:00.0");
+    let other = sub(&["reset", "0000:d8:00.0"]);
+    assert!(!other.status.success());
+    assert!(
+        text(&other.stderr).contains("0000:d8:00.0 is not held back as one_time_use"),
+        "{}",
+        text(&other.stderr)
+    );
+    let reset = sub(&["reset", "0000:d9:00.0"]);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
+    sim.ok("release", &["--instance", INST, "--alias", "nvme"]);
+}
+
+/// `managed = "no"` on a VF pool: a VF for hostdev-vfio must already be on vfio-pci; vifman
+/// refuses rather than bind it, and changes nothing.
+#[test]
+fn managed_no_vfs_are_not_bound_to_vfio_by_vifman() {
+    let cfg = CONFIG.replace(
+        "devname = \"enp175s0f0\"\nphysical_network = \"physnet3\"\n",
+        "devname = \"enp175s0f0\"\nphysical_network = \"physnet3\"\nmanaged = \"no\"\n",
+    );
+    assert_ne!(cfg, CONFIG);
+    let sim = Sim::new(&cfg);
+    let before = sim.snapshot();
+    sim.refused(
+        "allocate",
+        &[
+            "--physnet",
+            "physnet3",
+            "--mode",
+            "hostdev-vfio",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF_VF,
+        ],
+        "says managed = no (the operator binds vfio-pci, not vifman)",
+    );
+    assert_eq!(
+        sim.snapshot(),
+        before,
+        "a refused allocation changed the host"
+    );
+    assert!(sim.ok("allocations", &[]).trim().lines().count() <= 1);
+}

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod assign;
 pub mod cni;
+pub mod configcmd;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
@@ -11,6 +12,7 @@ pub mod generate;
 pub mod hostargs;
 pub mod inventory;
 pub mod libvirt;
+pub mod onetime;
 pub mod pci;
 pub mod plug;
 pub mod privilege;
@@ -72,6 +74,14 @@ pub enum Command {
     Pools(assign::PoolsArgs),
     /// Make the host match the policy's [[pf]] tables; --boot also restores allocations.
     Apply(Box<apply::ApplyArgs>),
+    /// Whole devices a `one_time_use` device_spec keeps back after one hand-out: list them,
+    /// or offer one again after resetting it.
+    #[command(subcommand)]
+    OneTimeUse(onetime::OneTimeUseCommand),
+    /// Configuration tools: `config import-nova nova.conf` prints nova's `[pci]` options
+    /// as vifman.toml.
+    #[command(subcommand)]
+    Config(configcmd::ConfigCommand),
     /// Boot integration files: the systemd unit, the udev rules.
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
@@ -125,6 +135,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apply(args) => apply::run(*args),
         Command::Generate(cmd) => generate::run(cmd),
         Command::Cni(args) => cni::run(args),
+        Command::Config(cmd) => configcmd::run(cmd),
+        Command::OneTimeUse(cmd) => onetime::run(cmd),
         #[cfg(feature = "fleet")]
         Command::DevicePlugin(args) => fleet::device_plugin(*args),
         #[cfg(feature = "fleet")]

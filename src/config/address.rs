@@ -21,6 +21,15 @@ pub enum AddressSpec {
     },
 }
 
+/// nova strips a non-empty function and then requires hex: " " after the '.' is an error,
+/// not a wildcard (unlike domain/bus/slot, where blank means `*`).
+fn func_part(f: &str) -> Result<Option<u32>, String> {
+    if f.trim().is_empty() {
+        return Err(format!("function {f:?} is not hexadecimal or '*'"));
+    }
+    part(f, 7, "function")
+}
+
 fn part(s: &str, max: u32, what: &str) -> Result<Option<u32>, String> {
     let s = s.trim();
     if s.is_empty() || s == "*" {
@@ -36,8 +45,10 @@ fn part(s: &str, max: u32, what: &str) -> Result<Option<u32>, String> {
 
 impl AddressSpec {
     pub fn parse_glob(s: &str) -> Result<AddressSpec, String> {
-        let (left, function) = match s.rsplit_once('.') {
-            Some((l, f)) => (l, part(f, 7, "function")?),
+        // nova splits at the first '.', so "0000:h4.12:6" is a bad function "12:6".
+        let (left, function) = match s.split_once('.') {
+            Some((l, f)) if !f.is_empty() => (l, func_part(f)?),
+            Some((l, _)) => (l, None),
             None => (s, None),
         };
         let fields: Vec<&str> = left.split(':').collect();
@@ -59,7 +70,7 @@ impl AddressSpec {
             .flatten();
         let domain = it
             .next()
-            .map(|x| part(x, 0xfffff, "domain"))
+            .map(|x| part(x, 0xffff, "domain"))
             .transpose()?
             .flatten();
         Ok(AddressSpec::Glob {
@@ -78,7 +89,9 @@ impl AddressSpec {
     ) -> Result<AddressSpec, (String, String)> {
         let re = |key: &str, s: Option<&str>| -> Result<Option<Regex>, (String, String)> {
             s.map(|s| {
-                Regex::new(&format!("^(?:{s})$"))
+                // nova applies these with Python's re.match: anchored at the start only,
+                // so "0" matches bus "0a". Same here, deliberately.
+                Regex::new(&format!("^(?:{s})"))
                     .map_err(|e| (format!("address.{key}"), format!("bad regex {s:?}: {e}")))
             })
             .transpose()
@@ -89,6 +102,32 @@ impl AddressSpec {
             slot: re("slot", slot)?,
             function: re("function", function)?,
         })
+    }
+
+    /// nova's `is_single_address`: every component spelled out in hex digits (a glob
+    /// without `*`, or a regex table whose four regexes are plain hex). Only such a spec can
+    /// name a PF, and only a spec naming a PF also takes that PF's VFs.
+    pub fn is_single(&self) -> bool {
+        match self {
+            AddressSpec::Glob {
+                domain,
+                bus,
+                slot,
+                function,
+            } => domain.is_some() && bus.is_some() && slot.is_some() && function.is_some(),
+            AddressSpec::Regex {
+                domain,
+                bus,
+                slot,
+                function,
+            } => [domain, bus, slot, function].iter().all(|r| {
+                r.as_ref().is_some_and(|r| {
+                    let s = r.as_str();
+                    let inner = &s[4..s.len() - 1];
+                    inner.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+            }),
+        }
     }
 
     pub fn matches(&self, a: &PciAddress) -> bool {

@@ -4,6 +4,7 @@
 
 mod address;
 mod alias;
+pub mod nova;
 pub mod policy;
 mod spec;
 
@@ -59,6 +60,10 @@ pub struct Config {
 struct RawConfig {
     #[serde(default)]
     device_spec: Vec<Spanned<spec::RawSpec>>,
+    /// nova's JSON device_spec values, verbatim, one per string; taken after the
+    /// `[[device_spec]]` tables, in order.
+    #[serde(default)]
+    nova_device_spec: Vec<Spanned<String>>,
     #[serde(default)]
     exclude: Vec<String>,
     #[serde(default = "yes")]
@@ -164,6 +169,11 @@ impl Config {
                 )
             })?;
             specs.push(spec);
+        }
+        for (i, s) in raw.nova_device_spec.iter().enumerate() {
+            let more = DeviceSpec::from_nova_json(specs.len(), s.get_ref())
+                .map_err(|m| invalid(Some(s.span()), &format!("nova_device_spec[{i}]"), m))?;
+            specs.extend(more);
         }
         let mut aliases: Vec<Alias> = Vec::with_capacity(raw.alias.len());
         for (i, a) in raw.alias.into_iter().enumerate() {

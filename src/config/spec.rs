@@ -65,6 +65,12 @@ pub(super) struct RawSpec {
     reset: Option<Spanned<String>>,
     #[serde(default)]
     pf_names: Vec<Spanned<String>>,
+    // nova's tags (accepted so nova's lines load verbatim; see docs/assignment.md).
+    managed: Option<Spanned<BoolLike>>,
+    live_migratable: Option<Spanned<BoolLike>>,
+    one_time_use: Option<Spanned<BoolLike>>,
+    resource_class: Option<Spanned<String>>,
+    traits: Option<Spanned<String>>,
 }
 
 /// `ens1f0#0-3,5`: a PF netdev and, optionally, which VF indexes of it.
@@ -128,6 +134,16 @@ pub struct DeviceSpec {
     /// `reset = "flr" | "none"`: how a released VF of this pool is reset. None: FLR where
     /// the VF's `reset_method` offers it (see [`crate::types::ResetPolicy::resolve`]).
     pub reset: Option<crate::types::ResetPolicy>,
+    /// nova's `managed` tag: who binds vfio-pci. None = not given (nova: yes).
+    pub managed: Option<bool>,
+    /// nova's `live_migratable` tag: recorded only (live migration is nova's business).
+    pub live_migratable: Option<bool>,
+    /// nova's `one_time_use` tag.
+    pub one_time_use: bool,
+    /// nova's `resource_class` tag, as written (nova normalises it to `CUSTOM_…`).
+    pub resource_class: Option<String>,
+    /// nova's `traits` tag: comma-separated trait names, as written.
+    pub traits: Vec<String>,
 }
 
 /// What a spec is matched against: a device, and for a VF its PF.
@@ -138,6 +154,10 @@ pub struct Candidate<'a> {
     pub device: u16,
     pub netdev: Option<&'a str>,
     pub pf: Option<PfOf<'a>>,
+    /// The card serial number from the device's PCI VPD, when it was looked up: `None` =
+    /// not looked up (the check is skipped), `Some(None)` = no serial. nova requires a
+    /// non-empty one for a `remote_managed` spec to take the device.
+    pub card_serial_number: Option<Option<&'a str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,19 +183,30 @@ fn at<T>(v: &Spanned<T>) -> SpanOpt {
 }
 
 fn hex_id(key: &str, s: &Spanned<String>) -> Result<Option<u16>, SpecError> {
-    let text = s.get_ref();
+    // nova: strip, `*` = any, else int(x, 16) (a 0x prefix is fine) and at most FFFF.
+    let text = s.get_ref().trim();
     if text == "*" {
         return Ok(None);
     }
-    let t = text.trim_start_matches("0x");
-    if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let t = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err((
             key.into(),
-            format!("{text:?} is not a 4-digit hexadecimal id"),
+            format!("{text:?} does not parse as a hex number"),
             at(s),
         ));
     }
-    Ok(Some(u16::from_str_radix(t, 16).expect("checked hex")))
+    match u32::from_str_radix(t, 16) {
+        Ok(v) if v <= 0xffff => Ok(Some(v as u16)),
+        _ => Err((
+            key.into(),
+            format!("{text} is greater than the maximum allowable value (FFFF)"),
+            at(s),
+        )),
+    }
 }
 
 fn bool_like(key: &str, v: Option<&Spanned<BoolLike>>) -> Result<bool, SpecError> {
@@ -191,8 +222,15 @@ fn bool_like(key: &str, v: Option<&Spanned<BoolLike>>) -> Result<bool, SpecError
 }
 
 impl DeviceSpec {
-    pub(super) fn from_raw(index: usize, r: RawSpec) -> Result<DeviceSpec, SpecError> {
-        if let (Some(_), Some(a)) = (&r.devname, &r.address) {
+    pub(super) fn from_raw(index: usize, mut r: RawSpec) -> Result<DeviceSpec, SpecError> {
+        // nova treats an empty devname as absent (then the address, or every address).
+        if r.devname.as_ref().is_some_and(|d| d.get_ref().is_empty()) {
+            r.devname = None;
+        }
+        // ... and an empty address glob as `*:*:*.*`, so "" with a devname is no conflict.
+        let empty_address = matches!(r.address.as_ref().map(|a| a.get_ref()),
+            Some(RawAddress::Glob(g)) if g.is_empty());
+        if let (Some(_), Some(a), false) = (&r.devname, &r.address, empty_address) {
             return Err((
                 "devname".into(),
                 "devname and address cannot be combined (as in nova)".into(),
@@ -274,6 +312,28 @@ impl DeviceSpec {
                     })
                 })
                 .transpose()?,
+            managed: r
+                .managed
+                .as_ref()
+                .map(|v| bool_like("managed", Some(v)))
+                .transpose()?,
+            live_migratable: r
+                .live_migratable
+                .as_ref()
+                .map(|v| bool_like("live_migratable", Some(v)))
+                .transpose()?,
+            one_time_use: bool_like("one_time_use", r.one_time_use.as_ref())?,
+            resource_class: r.resource_class.map(Spanned::into_inner),
+            traits: r
+                .traits
+                .map(|t| {
+                    t.into_inner()
+                        .split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -291,7 +351,10 @@ impl DeviceSpec {
         }
         if let Some(a) = &self.address {
             let own = a.matches(&c.address);
-            let via_pf = c.pf.as_ref().is_some_and(|pf| a.matches(&pf.address));
+            // nova takes a VF through its PF's address only when the spec is one address
+            // and that address is a PF (`WhitelistPciAddress.match` with `physfn`); a
+            // wildcard like `*:0a:00.*` takes only the devices whose own address matches.
+            let via_pf = a.is_single() && c.pf.as_ref().is_some_and(|pf| a.matches(&pf.address));
             if !own && !via_pf {
                 return NoMatch(format!("address {} (and its PF) do not match", c.address));
             }
@@ -312,6 +375,15 @@ impl DeviceSpec {
             });
             if !hit {
                 return NoMatch("not a VF in pf_names".into());
+            }
+        }
+        if self.remote_managed {
+            if let Some(sn) = c.card_serial_number {
+                if sn.is_none_or(str::is_empty) {
+                    return NoMatch(
+                        "remote_managed needs a card serial number in the device's VPD".into(),
+                    );
+                }
             }
         }
         Match

@@ -21,6 +21,7 @@ fn vf<'a>(
             netdev: pf_netdev,
             vf_index: idx,
         }),
+        card_serial_number: None,
     }
 }
 
@@ -32,7 +33,7 @@ exclude = ["eno1"]
 [[device_spec]]
 vendor_id = "8086"
 product_id = "154c"
-address = "*:3b:00.*"
+address = "0000:3b:00.0"
 physical_network = "physnet1"
 trusted = "true"
 
@@ -55,7 +56,7 @@ physical_network = "physnet4"
         c.physnets(),
         ["physnet1", "physnet2", "physnet3", "physnet4"]
     );
-    // A PF address glob matches its VFs.
+    // A PF's address (one address, no wildcard) matches its VFs, as in nova.
     let (s, _) = c.classify(&vf("0000:3b:02.1", 0x8086, 0x154c, "0000:3b:00.0", None, 1));
     assert_eq!(s.unwrap().physical_network.as_deref(), Some("physnet1"));
     assert!(s.unwrap().trusted);
@@ -170,7 +171,7 @@ fn unknown_keys_anywhere_are_errors_at_their_position() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/etc/vifman/vifman.toml:7:14: device_spec[1].product_id: \"zzzz\" is not a 4-digit hexadecimal id"
+        "/etc/vifman/vifman.toml:7:14: device_spec[1].product_id: \"zzzz\" does not parse as a hex number"
     );
     // The regex table itself still parses.
     let c = Config::parse(
@@ -267,6 +268,62 @@ fn reset_policy_per_pool() {
         .to_string();
     assert!(
         e.starts_with("v.toml:2:9: device_spec[0].reset:") && e.contains("\"flr\" or \"none\""),
+        "{e}"
+    );
+}
+
+/// nova's `WhitelistPciAddress.match`: only a spec that is one address (a PF's) takes the
+/// VFs under it; a wildcard glob or regex takes only devices whose own address matches.
+#[test]
+fn wildcards_take_only_their_own_addresses_not_vfs_through_the_pf() {
+    let c = Config::parse(
+        r#"
+[[device_spec]]
+address = "*:3b:00.*"
+physical_network = "a"
+[[device_spec]]
+address = { bus = "3b", slot = "00" }
+physical_network = "b"
+"#,
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    let (s, why) = c.classify(&vf("0000:3b:02.1", 0x8086, 0x154c, "0000:3b:00.0", None, 1));
+    assert!(s.is_none(), "{why:?}");
+    let (s, _) = c.classify(&vf("0000:3b:00.4", 0x8086, 0x154c, "0000:3b:00.0", None, 1));
+    assert_eq!(s.unwrap().physical_network.as_deref(), Some("a"));
+}
+
+/// nova's JSON lines verbatim, with its tags, next to the TOML tables.
+#[test]
+fn nova_json_device_spec_lines_load_verbatim() {
+    let c = Config::parse(
+        r#"
+nova_device_spec = [
+  '{"address": "0000:3b:00.0", "physical_network": "p1", "trusted": "true", "managed": "no"}',
+  '[{"vendor_id": "15b3", "product_id": "101e", "resource_class": "CUSTOM_X", "traits": "A,B", "one_time_use": "yes"}, {"devname": "", "address": {"bus": "5e"}}]',
+]
+"#,
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.device_specs.len(), 3);
+    let s = &c.device_specs[0];
+    assert!(s.trusted);
+    assert_eq!(s.managed, Some(false));
+    let s = &c.device_specs[1];
+    assert_eq!(s.resource_class.as_deref(), Some("CUSTOM_X"));
+    assert_eq!(s.traits, ["A", "B"]);
+    assert!(s.one_time_use);
+    assert!(c.device_specs[2].devname.is_none());
+    let e = Config::parse(
+        "nova_device_spec = ['{\"adress\": \"*\"}']\n",
+        Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("t.toml:1:21: nova_device_spec[0]: unknown key `adress`"),
         "{e}"
     );
 }

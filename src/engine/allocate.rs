@@ -281,6 +281,20 @@ impl Engine<'_> {
         let bind_driver = (req.mode == AllocMode::HostdevVfio
             && v.driver.as_deref() != Some("vfio-pci"))
         .then(|| "vfio-pci".to_string());
+        // nova's `managed = "no"`: the operator binds vfio-pci, vifman must not; a VF that is
+        // not on vfio-pci already cannot be handed out for passthrough.
+        if bind_driver.is_some() {
+            let (spec, _) = self.config.classify(&view.candidate(v));
+            if let Some(s) = spec.filter(|s| s.managed == Some(false)) {
+                return Err(EngineError::Request(format!(
+                    "{}: device_spec[{}] says managed = no (the operator binds vfio-pci, not \
+                     vifman), and the VF is on {}; bind it to vfio-pci first",
+                    v.addr,
+                    s.index,
+                    v.driver.as_deref().unwrap_or("no driver")
+                )));
+            }
+        }
         let plan = Plan {
             vf: v.addr.to_string(),
             pf: v.pf.to_string(),

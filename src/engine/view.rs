@@ -241,6 +241,7 @@ impl HostView {
                 netdev: v.pf_netdev.as_ref().map(|n| n.as_str()),
                 vf_index: v.vf_index,
             }),
+            card_serial_number: None,
         }
     }
 

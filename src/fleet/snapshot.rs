@@ -56,6 +56,12 @@ pub struct WholeInfo {
     /// Why nobody can take it now (parent/child rule, IOMMU group, excluded); None if free
     /// or allocated.
     pub unavailable: Option<String>,
+    /// nova's `resource_class` tag of the device_spec that takes it, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_class: Option<String>,
+    /// nova's `traits` tag of that device_spec, as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traits: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -220,7 +226,10 @@ fn whole(engine: &Engine<'_>, view: &HostView, st: &StoreState) -> Vec<WholeInfo
         if pools.is_empty() && !matches!(status, WholeStatus::Allocated(_)) {
             continue;
         }
+        let spec = engine.config.classify(&d.candidate()).0;
         out.push(WholeInfo {
+            resource_class: spec.and_then(|s| s.resource_class.clone()),
+            traits: spec.map(|s| s.traits.clone()).unwrap_or_default(),
             addr: d.addr,
             device_type: d.device_type,
             vendor: d.ids.0,

@@ -136,6 +136,10 @@ pub struct StoreState {
     /// What the last `vifman apply` set on each policy VF. Absent in older stores.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_vfs: Vec<PolicyVf>,
+    /// Whole devices of a `one_time_use` device_spec (nova's tag) that were handed out once:
+    /// not offered again until an operator runs `vifman one-time-use reset ADDR`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub used_once: Vec<PciAddress>,
 }
 
 /// A VF's MAC and driver as the host-state policy made them: vifman's own baseline, so a VF

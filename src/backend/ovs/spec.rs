@@ -27,6 +27,11 @@ pub struct PortSpec {
     /// Without create_port os-vif only ensures the bridge and leaves the port to libvirt.
     pub create_port: bool,
     pub create_tap: Option<TapSpec>,
+    /// A TAP port whose netdev the hypervisor creates later (create_port without
+    /// create_tap, nova's delegated port creation): until it appears OVS reports "could not
+    /// open network device … (No such device)" on the Interface, which os-vif does not treat
+    /// as a failure, and neither does vifman (it reports it as pending).
+    pub tap_later: bool,
     /// Delete the kernel netdev on unplug (taps, not representors).
     pub delete_netdev: bool,
     /// A kernel representor: set up on plug, down on unplug.
@@ -61,6 +66,7 @@ pub fn port_spec(vif: &OvsVif, instance: &Instance, cfg: &Config) -> Result<Port
         mtu_request: false,
         create_port: true,
         create_tap: None,
+        tap_later: false,
         delete_netdev: false,
         representor: false,
         isolate: cfg.isolate_vif && !tbr,
@@ -125,5 +131,7 @@ pub fn port_spec(vif: &OvsVif, instance: &Instance, cfg: &Config) -> Result<Port
             multiqueue: vif.multiqueue,
         });
     }
+    spec.tap_later =
+        matches!(vif.port, OvsPort::Tap { .. }) && spec.create_port && spec.create_tap.is_none();
     Ok(spec)
 }

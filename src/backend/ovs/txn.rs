@@ -132,6 +132,7 @@ impl Txn {
             }
         };
         // Confirm the datapath accepted each interface.
+        let mut pending: Vec<(String, String)> = vec![];
         let check = (|| -> Result<BTreeMap<String, J>> {
             let ops = specs
                 .iter()
@@ -156,6 +157,15 @@ impl Txn {
                         .iter()
                         .filter_map(|e| e.as_str().map(str::to_string))
                         .collect();
+                    let later = specs.iter().any(|s| s.tap_later && s.port.as_str() == name);
+                    if let (Some(e), true) = (errs.first(), later) {
+                        // Only the missing netdev is expected; any other error is real.
+                        if e.contains("No such device") {
+                            pending.push((name.clone(), e.clone()));
+                            out.insert(name, row);
+                            continue;
+                        }
+                    }
                     if let Some(e) = errs.first() {
                         return Err(OvsdbError::Interface {
                             name,
@@ -176,11 +186,21 @@ impl Txn {
                 for (p, b, _) in &created.ports {
                     report.actions.push(format!("added port {p} to {b}"));
                 }
+                for (p, e) in &pending {
+                    report.actions.push(format!(
+                        "interface {p} pending: the hypervisor creates the TAP (OVS: {e})"
+                    ));
+                }
                 if let [s] = specs {
                     report
                         .details
                         .insert("bridge".into(), s.bridge.as_str().into());
                     report.details.insert("port".into(), s.port.as_str().into());
+                    if let Some((_, e)) = pending.first() {
+                        report
+                            .details
+                            .insert("interface_pending".into(), e.as_str().into());
+                    }
                     if let Some(row) = rows.get(s.port.as_str()) {
                         report
                             .details

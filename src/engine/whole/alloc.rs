@@ -117,6 +117,19 @@ impl Engine<'_> {
                     continue;
                 }
             }
+            // nova's `managed = "no"`: vifman must not bind it, so only a device already on
+            // vfio-pci can be handed out.
+            let unmanaged = self
+                .config
+                .classify(&d.candidate())
+                .0
+                .is_some_and(|s| s.managed == Some(false));
+            if unmanaged && d.driver.as_deref() != Some("vfio-pci") {
+                *skipped
+                    .entry("managed = no and not on vfio-pci".into())
+                    .or_default() += 1;
+                continue;
+            }
             if !policy.admits(req.numa, d.numa) {
                 *skipped
                     .entry(format!(
@@ -239,6 +252,18 @@ impl Engine<'_> {
                 rec.phase = Phase::Active;
                 if let Some(r) = st.devices.iter_mut().find(|r| r.id == rec.id) {
                     *r = rec.clone();
+                }
+                // nova's one_time_use: handed out once, then kept back until an operator
+                // says it has been reset (nova reserves it in Placement the same way).
+                for d in &picked {
+                    let once = self
+                        .config
+                        .classify(&d.candidate())
+                        .0
+                        .is_some_and(|s| s.one_time_use);
+                    if once && !st.used_once.contains(&d.addr) {
+                        st.used_once.push(d.addr);
+                    }
                 }
                 store.save(&st)?;
                 Ok(WholeOutcome {

@@ -54,6 +54,7 @@ impl WholeDevice {
             device: self.ids.1,
             netdev: self.netdev.as_deref(),
             pf: None,
+            card_serial_number: None,
         }
     }
 }
@@ -117,6 +118,12 @@ impl HostView {
         }
         if let Some(a) = st.whole_holder(&d.addr) {
             return WholeStatus::Allocated(a.id);
+        }
+        if st.used_once.contains(&d.addr) {
+            return WholeStatus::Unavailable(format!(
+                "one_time_use: handed out once; `vifman one-time-use reset {}` after resetting it",
+                d.addr
+            ));
         }
         // nova's parent/child rule: a PF is not handed out while any of its VFs is.
         let busy: Vec<String> = st

@@ -38,4 +38,36 @@ impl Engine<'_> {
         store.save(&st)?;
         Ok(rec)
     }
+
+    /// The operator's word that a `one_time_use` device has been reset (nova: un-reserving
+    /// it in Placement): it is offered again. Returns the devices still held back.
+    pub fn reset_one_time_use(
+        &self,
+        addr: &crate::types::PciAddress,
+    ) -> Result<Vec<crate::types::PciAddress>, EngineError> {
+        let mut store = self.open_store()?;
+        let mut st: crate::store::StoreState = store.load()?;
+        let Some(i) = st.used_once.iter().position(|a| a == addr) else {
+            return Err(EngineError::Request(format!(
+                "{addr} is not held back as one_time_use (held: {})",
+                if st.used_once.is_empty() {
+                    "none".to_string()
+                } else {
+                    st.used_once
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )));
+        };
+        if st.whole_holder(addr).is_some() {
+            return Err(EngineError::Busy(format!(
+                "{addr} is still allocated; release it first"
+            )));
+        }
+        st.used_once.remove(i);
+        store.save(&st)?;
+        Ok(st.used_once)
+    }
 }

@@ -54,6 +54,63 @@ pub fn pci_resource_class(vendor: u16, product: u16) -> String {
     format!("CUSTOM_PCI_{vendor:04X}_{product:04X}")
 }
 
+/// nova's `os_resource_classes.normalize_name` / `os_traits.normalize_name`: upper case,
+/// every run of other characters one `_`, under `CUSTOM_`.
+fn nova_normalize(name: &str) -> String {
+    let mut out = String::from("CUSTOM_");
+    let mut gap = false;
+    for c in name.to_ascii_uppercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+            gap = false;
+        } else if !gap {
+            out.push('_');
+            gap = true;
+        }
+    }
+    out
+}
+
+/// A device_spec `resource_class` as nova's PCI-in-Placement names it
+/// (`pci_placement_translator.get_resource_class`): a valid custom class (or nova's standard
+/// `PCI_DEVICE`) is kept, anything else normalised under `CUSTOM_`.
+pub fn spec_resource_class(name: &str) -> String {
+    let custom = name.starts_with("CUSTOM_")
+        && name[7..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if custom || name == "PCI_DEVICE" {
+        name.to_string()
+    } else {
+        nova_normalize(name)
+    }
+}
+
+/// A device_spec trait as nova's `_normalize_traits` makes it: a custom (or, recognised by
+/// the os-traits namespaces, standard) trait is kept upper-cased, anything else normalised
+/// under `CUSTOM_`.
+pub fn spec_trait(name: &str) -> String {
+    let up = name.to_ascii_uppercase();
+    const STANDARD: [&str; 8] = [
+        "CUSTOM_",
+        "HW_",
+        "COMPUTE_",
+        "STORAGE_",
+        "MISC_",
+        "OWNER_",
+        "ACCELERATOR_",
+        "HW_NIC_",
+    ];
+    let plain = up
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if plain && STANDARD.iter().any(|p| up.starts_with(p)) {
+        up
+    } else {
+        nova_normalize(name)
+    }
+}
+
 pub fn root_name(hypervisor: &str) -> String {
     format!("{hypervisor}:vifman")
 }
@@ -121,12 +178,18 @@ pub fn desired(snap: &Snapshot, hypervisor: &str, parent: Option<&str>) -> Vec<D
         if let Some(n) = w.numa {
             traits.insert(numa_trait(n));
         }
+        traits.extend(w.traits.iter().map(|t| spec_trait(t)));
+        let class = w
+            .resource_class
+            .as_deref()
+            .map(spec_resource_class)
+            .unwrap_or_else(|| pci_resource_class(w.vendor, w.product));
         out.push(DesiredProvider {
             uuid: provider_uuid(&name),
             name,
             parent: Some(root_uuid.clone()),
             inventories: [(
-                pci_resource_class(w.vendor, w.product),
+                class,
                 Inventory {
                     total: 1,
                     reserved: u64::from(w.unavailable.is_some()),
@@ -466,6 +529,55 @@ mod tests {
         }
     }
 
+    /// nova's `resource_class` / `traits` device_spec tags name the provider's class and add
+    /// traits, normalised as nova's PCI-in-Placement does.
+    #[test]
+    fn spec_resource_class_and_traits_are_used_as_nova_normalises_them() {
+        let w = crate::fleet::snapshot::WholeInfo {
+            addr: "0000:d8:00.0".parse().unwrap(),
+            device_type: crate::types::DeviceType::Pci,
+            vendor: 0x10de,
+            product: 0x2230,
+            numa: None,
+            pools: vec!["alias:a6000".into()],
+            allocated: false,
+            unavailable: None,
+            resource_class: Some("a6000-gpu".into()),
+            traits: vec![
+                "HW_GPU_API_VULKAN".into(),
+                "nvlink".into(),
+                "CUSTOM_FAST".into(),
+            ],
+        };
+        let snap = Snapshot {
+            whole: vec![w.clone()],
+            ..Default::default()
+        };
+        let d = desired(&snap, "cmp1", None);
+        assert_eq!(
+            d[1].inventories.keys().collect::<Vec<_>>(),
+            ["CUSTOM_A6000_GPU"]
+        );
+        for t in [
+            "HW_GPU_API_VULKAN",
+            "CUSTOM_NVLINK",
+            "CUSTOM_FAST",
+            MANAGED_TRAIT,
+        ] {
+            assert!(d[1].traits.contains(t), "{t}: {:?}", d[1].traits);
+        }
+        let snap = Snapshot {
+            whole: vec![crate::fleet::snapshot::WholeInfo {
+                resource_class: Some("CUSTOM_A6000".into()),
+                ..w
+            }],
+            ..Default::default()
+        };
+        assert!(desired(&snap, "cmp1", None)[1]
+            .inventories
+            .contains_key("CUSTOM_A6000"));
+    }
+
     #[test]
     fn alias_devices_are_providers_with_nova_classes() {
         let w = |addr: &str, unavailable: Option<&str>| crate::fleet::snapshot::WholeInfo {
@@ -477,6 +589,8 @@ mod tests {
             pools: vec!["alias:a6000".into()],
             allocated: false,
             unavailable: unavailable.map(String::from),
+            resource_class: None,
+            traits: vec![],
         };
         let snap = Snapshot {
             whole: vec![w("0000:d8:00.0", None), w("0000:d9:00.0", Some("group"))],

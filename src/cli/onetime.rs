@@ -1,0 +1,52 @@
+//! `vifman one-time-use list|reset ADDR`: the whole devices a `one_time_use` device_spec
+//! (nova's tag) keeps back after they were handed out once.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::assign::HostArgs;
+use crate::engine::Engine;
+
+#[derive(Debug, Subcommand)]
+pub enum OneTimeUseCommand {
+    /// The devices held back.
+    List(ListArgs),
+    /// Offer a device again, once the operator has reset it (nova: un-reserve it).
+    Reset(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The device's PCI address.
+    pub address: crate::types::PciAddress,
+}
+
+pub fn run(cmd: OneTimeUseCommand) -> anyhow::Result<()> {
+    match cmd {
+        OneTimeUseCommand::List(a) => {
+            let st = crate::store::read_state(&a.host.state_dir).context("reading the store")?;
+            for d in st.used_once {
+                println!("{d}");
+            }
+            Ok(())
+        }
+        OneTimeUseCommand::Reset(a) => {
+            let config = a.host.config()?;
+            let host = a.host.host()?;
+            let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+            engine
+                .reset_one_time_use(&a.address)
+                .with_context(|| format!("one-time-use reset {}", a.address))?;
+            println!("{} is offered again", a.address);
+            Ok(())
+        }
+    }
+}
