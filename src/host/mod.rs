@@ -285,6 +285,16 @@ pub trait Host {
         let _ = pf;
         Ok(Vec::new())
     }
+    /// PCIe AER totals of `a`, with one message per unreadable or malformed `aer_dev_*`
+    /// file (the health model turns those into warnings naming the file).
+    fn aer_counts(&self, a: &PciAddress) -> (crate::sysfs::aer::AerCounts, Vec<String>) {
+        let _span = tracing::trace_span!("aer_counts", dev = %a).entered();
+        self.sysfs(Sealed(())).aer_counts(a)
+    }
+    /// The netdev's `carrier_changes` counter (link flaps are its growth over time).
+    fn carrier_changes(&self, ifname: &IfName) -> Option<u64> {
+        self.sysfs(Sealed(())).carrier_changes(ifname.as_str())
+    }
     fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
         self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())
     }

@@ -6,6 +6,7 @@
 
 mod build;
 mod filter;
+pub mod health;
 mod model;
 mod names;
 pub mod passthrough;

@@ -4,6 +4,7 @@
 //! panics on short attribute values. This module reads exactly the files the inventory needs,
 //! once each, and turns every oddity into a [`Warning`] instead of an error.
 
+pub mod aer;
 mod attr;
 pub mod checkpoint;
 mod fd;
