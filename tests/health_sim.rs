@@ -277,3 +277,32 @@ fn device_plugin_and_placement_views() {
     assert!(report.unhealthy().any(|d| d.address.to_string() == PF));
     assert!(reserved(&snap) > base, "the PF's free VFs are reserved");
 }
+
+/// `vifman metrics`: the model's gauges, for every PF and VF.
+#[cfg(feature = "fleet")]
+#[test]
+fn metrics_carry_the_model() {
+    let sim = Sim::new();
+    std::fs::write(sim.dev_file(VF, "aer_dev_correctable"), "TOTAL_ERR_COR 7\n").unwrap();
+    let m = run_ok(&["metrics"], &host_args(&sim.state, &sim.config));
+    let s = |kind: &str, dev: &str, nd: &str| {
+        format!("vifman_device_healthy{{kind=\"{kind}\",device=\"{dev}\",netdev=\"{nd}\"}}")
+    };
+    assert_eq!(
+        metric(&m, &s("pf", "0000:af:00.1", "enp175s0f1")),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(metric(&m, &s("pf", PF, PF_NETDEV)), Some(1.0), "{m}");
+    assert_eq!(metric(&m, &s("vf", "0000:86:02.3", "")), Some(0.0), "{m}");
+    assert_eq!(
+        metric(
+            &m,
+            &format!(
+                "vifman_device_aer_errors{{kind=\"vf\",device=\"{VF}\",severity=\"correctable\"}}"
+            )
+        ),
+        Some(7.0),
+        "{m}"
+    );
+}
