@@ -279,6 +279,10 @@ pub trait Host {
     fn kubelet_devices(&self) -> std::collections::BTreeMap<PciAddress, String> {
         self.sysfs(Sealed(())).kubelet_devices()
     }
+    /// IOMMU group → pids holding `/dev/vfio/<group>` open (from `proc/*/fd` under the root).
+    fn vfio_group_holders(&self) -> std::collections::BTreeMap<u32, Vec<u32>> {
+        self.sysfs(Sealed(())).vfio_group_holders()
+    }
     /// Per-VF traffic counters of PF `pf` (IFLA_VF_STATS), one request for all its VFs.
     /// Empty where the host has none to report (fixture trees and the simulation).
     fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {

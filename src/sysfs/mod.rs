@@ -17,6 +17,7 @@ mod scan;
 pub mod selfmac;
 pub mod serial;
 pub mod vfio;
+pub mod vfioholders;
 mod warning;
 
 pub use crate::confined::{AccessError, Confined};
