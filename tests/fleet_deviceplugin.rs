@@ -30,6 +30,13 @@ physical_network = "physnet1"
 [[device_spec]]
 devname = "enp175s0f0"
 physical_network = "physnet3"
+# No debounce: this test checks that a change reaches kubelet at all (the debounce has
+# tests of its own, with injected time).
+[health]
+unhealthy_after_samples = 1
+unhealthy_after_secs = 0
+healthy_after_samples = 1
+healthy_after_secs = 0
 "#;
 
 type Stream = tonic::Streaming<ListAndWatchResponse>;

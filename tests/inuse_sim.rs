@@ -258,3 +258,50 @@ fn addressed_links_on_a_real_kernel() {
         assert!(!got.contains(&d1), "link-local only: {got:?}");
     });
 }
+
+/// A VF vifman's own `apply` policy put on vfio-pci is free — until a process opens its
+/// `/dev/vfio/<group>` outside vifman (a `proc/<pid>/fd/<n>` link in the simulated tree, as
+/// in the live `/proc`): then it is in use, with the pid, and never allocated.
+#[test]
+fn an_open_vfio_group_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vfio.toml");
+    std::fs::write(
+        &config,
+        format!("{POOL}\n[[pf]]\naddress = \"0000:3b:00.1\"\n\n[[pf.vf]]\nvfs = \"1\"\ndriver = \"vfio-pci\"\n"),
+    )
+    .unwrap();
+    let sim = Sim {
+        state: dir.path().join("state"),
+        config: config.display().to_string(),
+        _dir: dir,
+    };
+    run_ok(&["apply"], &sim.host());
+    assert!(sim.explain().ends_with("→ one, free"), "{}", sim.explain());
+    let root = sim.root();
+    let group = std::fs::read_link(
+        root.join("sys/bus/pci/devices")
+            .join(VF)
+            .join("iommu_group"),
+    )
+    .unwrap()
+    .file_name()
+    .unwrap()
+    .to_str()
+    .unwrap()
+    .to_string();
+    let fd = root.join("proc/4242/fd");
+    std::fs::create_dir_all(&fd).unwrap();
+    std::os::unix::fs::symlink("/dev/null", fd.join("0")).unwrap();
+    std::os::unix::fs::symlink(format!("/dev/vfio/{group}"), fd.join("7")).unwrap();
+    // Noise a real /proc has: non-pid entries, an fd dir we cannot list.
+    std::fs::create_dir_all(root.join("proc/self")).unwrap();
+    std::fs::create_dir_all(root.join("proc/77")).unwrap();
+    let want = format!("/dev/vfio/{group} is held open by pid 4242");
+    assert!(sim.explain().contains(&want), "{}", sim.explain());
+    let e = sim.try_allocate().unwrap_err();
+    assert!(e.contains(&want), "{e}");
+    // The process closes it: free again.
+    std::fs::remove_file(fd.join("7")).unwrap();
+    assert!(sim.explain().ends_with("→ one, free"), "{}", sim.explain());
+}

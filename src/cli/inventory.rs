@@ -27,6 +27,10 @@ pub struct InventoryArgs {
     /// vifman allocation.
     #[arg(long)]
     pub free: bool,
+    /// Add each VF's traffic counters (rx/tx bytes and packets, broadcast, multicast,
+    /// dropped) from the PF's IFLA_VF_STATS, one netlink request per PF.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 pub(crate) fn scan(root: &SysfsRoot) -> sysfs::ScanReport {
@@ -52,6 +56,18 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
         free_only: args.free,
     };
     filter.apply(&mut inv)?;
+    if args.stats {
+        // The simulated kernel for --simulate, the kernel for the live root; a plain fixture
+        // tree has no counters (every VF's stats are null).
+        let host = if args.host.simulate {
+            args.host.host()?
+        } else {
+            Box::new(crate::host::RealHost::new(root_args.open()?))
+        };
+        inventory::apply_stats(&mut inv, |pf| {
+            host.vf_counters(pf).map_err(|e| e.to_string())
+        });
+    }
     if args.json {
         let mut s = serde_json::to_string_pretty(&inv).context("serializing inventory")?;
         s.push('\n');
@@ -75,5 +91,8 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print!("{}", inventory::render_table(&inv));
+    if args.stats {
+        print!("\n{}", inventory::render_stats(&inv));
+    }
     Ok(())
 }

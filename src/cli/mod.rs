@@ -9,6 +9,7 @@ pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
 pub mod generate;
+pub mod health;
 pub mod hostargs;
 pub mod inventory;
 pub mod libvirt;
@@ -82,6 +83,9 @@ pub enum Command {
     /// as vifman.toml.
     #[command(subcommand)]
     Config(configcmd::ConfigCommand),
+    /// The health of every PF and VF (link, driver, AER, flaps, quarantine), debounced;
+    /// exit 1 when something is unhealthy (see docs/handoff.md).
+    Health(health::HealthArgs),
     /// Boot integration files: the systemd unit, the udev rules.
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
@@ -133,6 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Numvfs(args) => assign::numvfs(args),
         Command::Pools(args) => assign::pools(args),
         Command::Apply(args) => apply::run(*args),
+        Command::Health(args) => health::run(args),
         Command::Generate(cmd) => generate::run(cmd),
         Command::Cni(args) => cni::run(args),
         Command::Config(cmd) => configcmd::run(cmd),

@@ -53,6 +53,8 @@ pub struct Config {
     pub pf_passthrough_removes_vfs: bool,
     /// Desired host state (`[[pf]]` tables), applied by `vifman apply`.
     pub policy: policy::Policy,
+    /// `[health]`: the health model's debounce and thresholds.
+    pub health: crate::inventory::health::HealthPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,8 @@ struct RawConfig {
     /// `[[pf]]` tables: checked key by key in [`policy::Policy::parse`].
     #[serde(default)]
     pf: Vec<toml::Value>,
+    #[serde(default)]
+    health: crate::inventory::health::HealthPolicy,
 }
 
 fn yes() -> bool {
@@ -203,6 +207,7 @@ impl Config {
             aliases,
             pf_passthrough_removes_vfs: raw.pf_passthrough_removes_vfs,
             policy: policy::Policy::parse(text, path, false)?,
+            health: raw.health,
         })
     }
 

@@ -175,8 +175,19 @@ impl HostView {
             }
         }
         let held = host.kubelet_devices();
+        // Only read /proc when some VF is on vfio-pci: the scan is per process.
+        let vfio_open = if vfs.iter().any(|v| v.driver.as_deref() == Some("vfio-pci")) {
+            host.vfio_group_holders()
+        } else {
+            Default::default()
+        };
         for v in &mut vfs {
             v.signs.kubelet_resource = held.get(&v.addr).cloned();
+            if v.driver.as_deref() == Some("vfio-pci") {
+                v.signs.vfio_open = v
+                    .iommu_group
+                    .and_then(|g| vfio_open.get(&g).map(|p| (g, p.clone())));
+            }
         }
         Ok(HostView {
             default_route_dev: host.default_route_dev(),

@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 
 use super::snapshot::{Holder, Snapshot};
 use crate::engine::{Drift, DriftKind, Engine, EngineError};
+use crate::inventory::health::{HealthReport, Kind as HealthKind, Tracker};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolPf {
@@ -54,6 +55,21 @@ struct Kind {
     kind: String,
 }
 
+/// One device of the health model (`kind` is `pf` or `vf`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DevLabels {
+    kind: String,
+    device: String,
+    netdev: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AerLabels {
+    kind: String,
+    device: String,
+    severity: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     total: Family<PoolPf, Gauge>,
@@ -65,6 +81,11 @@ pub struct Metrics {
     drift: Family<Kind, Gauge>,
     /// One family per [`VF_COUNTERS`] entry.
     vf_counters: Vec<Family<VfLabels, Gauge>>,
+    healthy: Family<DevLabels, Gauge>,
+    aer: Family<AerLabels, Gauge>,
+    carrier_changes: Family<DevLabels, Gauge>,
+    /// The health debounce of this process (the device plugin and the metrics share it).
+    pub health: std::sync::Mutex<Tracker>,
 }
 
 /// Every drift kind, so a scrape shows explicit zeros rather than absent series.
@@ -138,8 +159,27 @@ impl Metrics {
             quarantined: Family::default(),
             failures: Family::default(),
             drift: Family::default(),
+            healthy: Family::default(),
+            aer: Family::default(),
+            carrier_changes: Family::default(),
+            health: Default::default(),
             registry: Registry::default(),
         };
+        registry.register(
+            "device_healthy",
+            "1 when the health model (debounced) finds the PF or VF healthy, else 0",
+            m.healthy.clone(),
+        );
+        registry.register(
+            "device_aer_errors",
+            "PCIe AER error totals since boot, by severity (correctable, nonfatal, fatal)",
+            m.aer.clone(),
+        );
+        registry.register(
+            "device_carrier_changes_window",
+            "Carrier changes of the device's netdev within the health flap window",
+            m.carrier_changes.clone(),
+        );
         registry.register(
             "vfs",
             "VFs in a pool on a PF (excluded VFs are not counted)",
@@ -283,11 +323,57 @@ impl Metrics {
         }
     }
 
+    /// Replace the health series with `report`.
+    pub fn observe_health(&self, report: &HealthReport) {
+        for f in [&self.healthy, &self.carrier_changes] {
+            f.clear();
+        }
+        self.aer.clear();
+        for d in &report.devices {
+            let kind = match d.kind {
+                HealthKind::Pf => "pf",
+                HealthKind::Vf => "vf",
+            };
+            let l = DevLabels {
+                kind: kind.into(),
+                device: d.address.to_string(),
+                netdev: d.netdev.clone().unwrap_or_default(),
+            };
+            self.healthy.get_or_create(&l).set(i64::from(d.healthy));
+            if let Some(c) = d.carrier_changes_in_window {
+                self.carrier_changes
+                    .get_or_create(&l)
+                    .set(i64::try_from(c).unwrap_or(i64::MAX));
+            }
+            for (sev, v) in [
+                ("correctable", d.aer.correctable),
+                ("nonfatal", d.aer.nonfatal),
+                ("fatal", d.aer.fatal),
+            ] {
+                let Some(v) = v else { continue };
+                self.aer
+                    .get_or_create(&AerLabels {
+                        kind: kind.into(),
+                        device: d.address.to_string(),
+                        severity: sev.into(),
+                    })
+                    .set(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    /// A snapshot with this process's health debounce (see [`Metrics::health`]).
+    pub fn snapshot(&self, engine: &Engine<'_>) -> Result<(Snapshot, HealthReport), EngineError> {
+        let mut t = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        super::snapshot::take_with(engine, &mut t, super::snapshot::now_secs())
+    }
+
     /// Refresh from the engine (read-only: reconcile without repair changes nothing).
     pub fn refresh(&self, engine: &Engine<'_>) -> Result<(), EngineError> {
-        let snap = super::snapshot::take(engine)?;
+        let (snap, report) = self.snapshot(engine)?;
         let drift = engine.reconcile(false)?;
         self.observe(&snap, &drift);
+        self.observe_health(&report);
         let mut counters = BTreeMap::new();
         for pf in snap.vfs.iter().filter_map(|v| v.pf_netdev.as_ref()) {
             if counters.contains_key(pf) {

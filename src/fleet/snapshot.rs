@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::ids;
-use crate::engine::{AllocMode, Engine, EngineError, HostView, StoreState, VfStatus};
+use crate::engine::{Engine, EngineError, HostView, StoreState, VfStatus};
+use crate::inventory::health::{self, HealthReport, Kind, Tracker};
 use crate::types::PciAddress;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,15 +93,36 @@ impl Snapshot {
     }
 }
 
-/// Link states a working PF reports; "unknown" is what drivers without carrier reporting give.
-fn link_ok(operstate: Option<&str>) -> bool {
-    matches!(operstate, Some("up") | Some("unknown"))
+/// A snapshot with every device's health taken afresh (no debounce history): for one-shot
+/// callers. Long-running ones keep a [`Tracker`] and call [`take_with`].
+pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
+    let mut t = Tracker::default();
+    Ok(take_with(engine, &mut t, now_secs())?.0)
 }
 
-pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The snapshot and the health report it was judged by, the health debounced by `tracker`
+/// at time `now` (seconds). A VF's `reason` is its health reasons (the one model, see
+/// [`crate::inventory::health`]) followed by why nobody else may take it.
+pub fn take_with(
+    engine: &Engine<'_>,
+    tracker: &mut Tracker,
+    now: u64,
+) -> Result<(Snapshot, HealthReport), EngineError> {
     let _span = tracing::debug_span!("snapshot").entered();
     let st: StoreState = crate::store::read_state(&engine.state_dir)?;
     let view = HostView::load(engine.host)?;
+    let (inputs, warnings) = health::samples(engine.host, &view, &st);
+    for w in &warnings {
+        tracing::warn!("health: {w}");
+    }
+    let report = tracker.observe(&engine.config.health, now, &inputs);
     let mut out = vec![];
     let mut seen = BTreeSet::new();
     for v in &view.vfs {
@@ -125,30 +147,10 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             }
             VfStatus::Free | VfStatus::Excluded(_) => Holder::Free,
         };
-        let vfio_ours = rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio);
-        let reason = if let VfStatus::Quarantined(r) = &status {
-            Some(format!("quarantined: {r}"))
-        } else if !link_ok(v.pf_operstate.as_deref()) {
-            Some(format!(
-                "PF {} link is {}",
-                v.pf_netdev
-                    .as_ref()
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| v.pf.to_string()),
-                v.pf_operstate.as_deref().unwrap_or("unknown (no netdev)")
-            ))
-        } else {
-            match (v.driver.as_deref(), vfio_ours) {
-                (None, _) => Some("VF is not bound to a driver".to_string()),
-                (Some("vfio-pci"), false) => {
-                    Some("VF is on vfio-pci without a vifman record".to_string())
-                }
-                (Some(d), true) if d != "vfio-pci" => {
-                    Some(format!("VF should be on vfio-pci, is on {d}"))
-                }
-                _ => None,
-            }
-        };
+        let reason = report
+            .get(Kind::Vf, &v.addr)
+            .filter(|h| !h.healthy)
+            .map(|h| h.reasons.join("; "));
         // A VF the CLI (or anyone else) holds must not look allocatable to kubelet.
         let reason = reason.or_else(|| match &holder {
             Holder::Vifman(id) => Some(format!("allocated outside the device plugin (VIF {id})")),
@@ -193,7 +195,7 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
         });
     }
     out.sort_by_key(|v| v.addr);
-    Ok(Snapshot {
+    let snap = Snapshot {
         vfs: out,
         whole: whole(engine, &view, &st),
         pools: engine
@@ -208,7 +210,8 @@ pub fn take(engine: &Engine<'_>) -> Result<Snapshot, EngineError> {
             .iter()
             .map(|a| a.name.clone())
             .collect(),
-    })
+    };
+    Ok((snap, report))
 }
 
 /// Whole devices with the same status rule allocation uses (no `--bind-group`).

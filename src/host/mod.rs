@@ -280,11 +280,25 @@ pub trait Host {
     fn kubelet_devices(&self) -> std::collections::BTreeMap<PciAddress, String> {
         self.sysfs(Sealed(())).kubelet_devices()
     }
+    /// IOMMU group → pids holding `/dev/vfio/<group>` open (from `proc/*/fd` under the root).
+    fn vfio_group_holders(&self) -> std::collections::BTreeMap<u32, Vec<u32>> {
+        self.sysfs(Sealed(())).vfio_group_holders()
+    }
     /// Per-VF traffic counters of PF `pf` (IFLA_VF_STATS), one request for all its VFs.
     /// Empty where the host has none to report (fixture trees and the simulation).
     fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
         let _ = pf;
         Ok(Vec::new())
+    }
+    /// PCIe AER totals of `a`, with one message per unreadable or malformed `aer_dev_*`
+    /// file (the health model turns those into warnings naming the file).
+    fn aer_counts(&self, a: &PciAddress) -> (crate::sysfs::aer::AerCounts, Vec<String>) {
+        let _span = tracing::trace_span!("aer_counts", dev = %a).entered();
+        self.sysfs(Sealed(())).aer_counts(a)
+    }
+    /// The netdev's `carrier_changes` counter (link flaps are its growth over time).
+    fn carrier_changes(&self, ifname: &IfName) -> Option<u64> {
+        self.sysfs(Sealed(())).carrier_changes(ifname.as_str())
     }
     fn mtu_of(&self, ifname: &IfName) -> Option<u32> {
         self.sysfs(Sealed(())).netdev_mtu(ifname.as_str())

@@ -168,6 +168,7 @@ fn pf_entry<'a>(
                 free,
                 allocation: None,
                 pool: None,
+                stats: None,
             }
         })
         .collect();

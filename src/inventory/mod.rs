@@ -6,6 +6,7 @@
 
 mod build;
 mod filter;
+pub mod health;
 mod model;
 mod names;
 pub mod passthrough;
@@ -16,12 +17,13 @@ mod table;
 pub use build::{build, VfStateOrigin};
 pub use filter::{parse_vendor, Filter, FilterError, PfSelector};
 pub use model::{
-    DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, SCHEMA_VERSION,
+    DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, VfStats,
+    SCHEMA_VERSION,
 };
 pub use names::Names;
 pub use source::{collect, load_link_dump};
 pub use status::{outside_use, NetdevSigns};
-pub use table::render_table;
+pub use table::{render_stats, render_table};
 
 /// Marks each VF with the pool the config gives it (`pools`: VF address → physnet).
 pub fn apply_pools(
@@ -31,6 +33,35 @@ pub fn apply_pools(
     for pf in &mut inv.physical_functions {
         for vf in &mut pf.vfs {
             vf.pool = pools.get(&vf.device.address).cloned();
+        }
+    }
+}
+
+/// Attach each VF's traffic counters (`--stats`): one `vf_counters` call per PF netdev (one
+/// RTM_GETLINK for all its VFs). A PF whose counters cannot be read gets a warning naming it
+/// and `null` stats.
+pub fn apply_stats(
+    inv: &mut Inventory,
+    mut vf_counters: impl FnMut(&crate::types::IfName) -> Result<Vec<crate::rtnl::VfCounters>, String>,
+) {
+    for pf in &mut inv.physical_functions {
+        let counters = match pf.netdevs.first() {
+            Some(n) => vf_counters(&n.name).unwrap_or_else(|e| {
+                inv.warnings.push(crate::sysfs::Warning::new(
+                    n.name.to_string(),
+                    format!("VF counters unavailable: {e}"),
+                ));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        for vf in &mut pf.vfs {
+            vf.stats = Some(
+                counters
+                    .iter()
+                    .find(|c| c.vf == vf.index)
+                    .map(VfStats::from),
+            );
         }
     }
 }

@@ -96,6 +96,38 @@ pub struct VfEntry {
     /// present when a config was read (`--config`, or the default file exists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
+    /// Traffic counters from the PF's `IFLA_VF_STATS` (`--stats` only: the key is absent
+    /// otherwise, and `null` with `--stats` when the PF driver reports none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Option<VfStats>>,
+}
+
+/// One VF's counters as the PF driver reports them (what `ip -s -d link show PF` prints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VfStats {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub broadcast: u64,
+    pub multicast: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
+}
+
+impl From<&crate::rtnl::VfCounters> for VfStats {
+    fn from(c: &crate::rtnl::VfCounters) -> Self {
+        VfStats {
+            rx_bytes: c.rx_bytes,
+            tx_bytes: c.tx_bytes,
+            rx_packets: c.rx_packets,
+            tx_packets: c.tx_packets,
+            broadcast: c.broadcast,
+            multicast: c.multicast,
+            rx_dropped: c.rx_dropped,
+            tx_dropped: c.tx_dropped,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -19,13 +19,15 @@ pub struct NetdevSigns {
     /// The kubelet resource its checkpoint says holds the VF (another device plugin's: a
     /// VF vifman's own plugin hands out has a store record, which is checked first).
     pub kubelet_resource: Option<String>,
+    /// The VF is on vfio-pci and its `/dev/vfio/<group>` is open: (group, pids holding it).
+    pub vfio_open: Option<(u32, Vec<u32>)>,
 }
 
 /// Signs that something outside vifman uses a VF with no record: bound to vfio-pci (a VM or
 /// DPDK holds it), an administrator-set MAC (a self-chosen one is normalised to zero by
 /// the host before it gets here, see `host::normalize_self_chosen`), a netdev up with an
 /// address, a device stacked on its netdev, its netdev in another namespace, or another
-/// device plugin's allocation in kubelet's checkpoint. What
+/// device plugin's allocation in kubelet's checkpoint, its open `/dev/vfio/<group>`. What
 /// vifman's own host-state policy set (`own`) is not a sign of outside use.
 pub fn outside_use(
     driver: Option<&str>,
@@ -53,6 +55,13 @@ pub fn outside_use(
     if let Some(res) = &signs.kubelet_resource {
         r.push(format!(
             "given to a container as {res} (kubelet device-plugin checkpoint)"
+        ));
+    }
+    if let Some((g, pids)) = &signs.vfio_open {
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        r.push(format!(
+            "/dev/vfio/{g} is held open by pid {} (a VM or DPDK)",
+            pids.join(", ")
         ));
     }
     if let Some(d) = &signs.netdev_elsewhere {

@@ -170,3 +170,42 @@ fn vf_row(vf: &VfEntry) -> Vec<String> {
         },
     ]
 }
+
+/// The `--stats` table: one row per VF with counters (`-` where the PF reported none).
+pub fn render_stats(inv: &Inventory) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "VF", "PF", "RX_BYTES", "TX_BYTES", "RX_PKTS", "TX_PKTS", "BCAST", "MCAST", "RX_DROP",
+            "TX_DROP",
+        ]);
+    for pf in &inv.physical_functions {
+        let pf_name = netdev_names(&pf.netdevs);
+        for vf in &pf.vfs {
+            let mut row = vec![
+                format!("vf{} {}", vf.index, vf.device.address),
+                pf_name.clone(),
+            ];
+            match vf.stats.flatten() {
+                Some(c) => row.extend(
+                    [
+                        c.rx_bytes,
+                        c.tx_bytes,
+                        c.rx_packets,
+                        c.tx_packets,
+                        c.broadcast,
+                        c.multicast,
+                        c.rx_dropped,
+                        c.tx_dropped,
+                    ]
+                    .map(|v| v.to_string()),
+                ),
+                None => row.extend(std::iter::repeat_n(DASH.to_string(), 8)),
+            }
+            t.add_row(row);
+        }
+    }
+    format!("{t}\n")
+}

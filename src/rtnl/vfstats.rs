@@ -3,13 +3,14 @@
 //! One request per PF answers for all its VFs.
 
 use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage, VfInfo, VfStats};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::client::{Result, Rtnl};
 use crate::types::IfName;
 
 /// One VF's counters as the PF driver reports them (what `ip -s -d link show PF` prints).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VfCounters {
     pub vf: u32,
     pub rx_bytes: u64,

@@ -4,6 +4,7 @@
 //! panics on short attribute values. This module reads exactly the files the inventory needs,
 //! once each, and turns every oddity into a [`Warning`] instead of an error.
 
+pub mod aer;
 mod attr;
 pub mod checkpoint;
 mod fd;
@@ -16,6 +17,7 @@ mod scan;
 pub mod selfmac;
 pub mod serial;
 pub mod vfio;
+pub mod vfioholders;
 mod warning;
 
 pub use crate::confined::{AccessError, Confined};

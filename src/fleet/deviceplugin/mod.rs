@@ -22,7 +22,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 
 use super::metrics::Metrics;
 use super::proto::device_plugin_server::DevicePluginServer;
-use super::snapshot::{self, Snapshot};
+use super::snapshot::Snapshot;
 use super::worker::EngineWorker;
 use super::{ids, FleetError};
 use crate::engine::AllocMode;
@@ -58,6 +58,7 @@ pub fn endpoint_for(pool: &str) -> String {
 
 async fn rescan_loop(
     worker: EngineWorker,
+    metrics: Arc<Metrics>,
     tx: watch::Sender<Arc<Snapshot>>,
     notify: Arc<Notify>,
     every: Duration,
@@ -67,7 +68,8 @@ async fn rescan_loop(
             _ = notify.notified() => {}
             _ = tokio::time::sleep(every) => {}
         }
-        match worker.call(snapshot::take).await {
+        let m = metrics.clone();
+        match worker.call(move |e| m.snapshot(e).map(|r| r.0)).await {
             Ok(Ok(s)) => {
                 tx.send_if_modified(|cur| {
                     if **cur != s {
@@ -131,7 +133,8 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), FleetError> {
-    let initial = worker.call(snapshot::take).await??;
+    let m = metrics.clone();
+    let initial = worker.call(move |e| m.snapshot(e).map(|r| r.0)).await??;
     let mut pools = vec![];
     for p in &initial.pools {
         let resource = format!("{}/{p}", opts.resource_prefix);
@@ -163,6 +166,7 @@ pub async fn run(
     let _host_watch = super::watch::watch_host(&worker, rescan.clone()).await?;
     tokio::spawn(rescan_loop(
         worker.clone(),
+        metrics.clone(),
         snap_tx,
         rescan.clone(),
         opts.rescan_interval,

@@ -44,3 +44,27 @@ impl SimHost {
         Ok(out)
     }
 }
+
+/// The simulation's per-VF traffic counters (sysfs has none: the real host answers from the
+/// PF's IFLA_VF_STATS), kept like the addresses in `.vifman-sim-vfstats.json` at the top of
+/// its tree — `{"<pf ifname>": [{"vf": 0, "rx_bytes": 1, …}, …]}`, absent counters 0 —
+/// which a test writes to give VFs traffic.
+pub const VFSTATS: &str = ".vifman-sim-vfstats.json";
+
+impl SimHost {
+    pub(super) fn sim_vf_counters(
+        &self,
+        pf: &crate::types::IfName,
+    ) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        let c = self.confined()?;
+        let text = match c.read(Path::new(VFSTATS), 1 << 20) {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(HostError::from_access("simulate", &e)),
+        };
+        let mut m: std::collections::BTreeMap<String, Vec<crate::rtnl::VfCounters>> =
+            serde_json::from_slice(&text)
+                .map_err(|e| HostError::other("simulate", format!("{VFSTATS}: {e}")))?;
+        Ok(m.remove(pf.as_str()).unwrap_or_default())
+    }
+}

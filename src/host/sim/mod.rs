@@ -281,6 +281,10 @@ impl Host for SimHost {
         self.sim_addressed_links()
     }
 
+    fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        self.sim_vf_counters(pf)
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())

@@ -1,0 +1,167 @@
+//! `vifman health`: the health model ([`crate::inventory::health`]) for people and scripts.
+//! Exit status like `apply --check`: 0 all healthy, 1 something is unhealthy (listed), 2 the
+//! check itself failed. One-shot runs debounce through a small state file in the state dir
+//! (`health.json`), so a cron job or a monitoring probe sees the same debounced answer the
+//! device plugin gives; `--instant` judges this sample alone.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::hostargs::HostArgs;
+use crate::engine::HostView;
+use crate::inventory::health::{self, DeviceHealth, HealthReport, Kind, Tracker};
+
+/// Debounce state of one-shot `vifman health` runs, in the state dir (vifman's own file).
+pub const STATE_FILE: &str = "health.json";
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// List every PF and VF, healthy ones too (by default only unhealthy or pending ones).
+    #[arg(long)]
+    pub all: bool,
+    /// Judge this sample alone: no debounce, the state file is neither read nor written.
+    #[arg(long)]
+    pub instant: bool,
+    /// The sample's time in seconds since the epoch (default: now); lets tests drive the
+    /// debounce without waiting.
+    #[arg(long, value_name = "SECS", hide = true)]
+    pub now: Option<u64>,
+}
+
+#[derive(serde::Serialize)]
+struct Output<'a> {
+    healthy: bool,
+    /// False with --instant.
+    debounced: bool,
+    devices: Vec<&'a DeviceHealth>,
+    warnings: &'a [String],
+}
+
+pub fn run(a: HealthArgs) -> anyhow::Result<()> {
+    match check(&a) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let _ = std::io::stdout().flush();
+            std::process::exit(1)
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn load_tracker(path: &Path) -> Tracker {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+            tracing::warn!(
+                "{}: unreadable health state ({e}); starting afresh",
+                path.display()
+            );
+            Tracker::default()
+        }),
+        Err(_) => Tracker::default(),
+    }
+}
+
+fn save_tracker(path: &Path, t: &Tracker) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec(t)?)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// True when everything is healthy.
+fn check(a: &HealthArgs) -> anyhow::Result<bool> {
+    let config = a.host.config()?;
+    let host = a.host.host()?;
+    let st = crate::store::read_state(&a.host.state_dir).context("reading the store")?;
+    let view = HostView::load(host.as_ref()).context("reading the host")?;
+    let (inputs, warnings) = health::samples(host.as_ref(), &view, &st);
+    let now = a.now.unwrap_or_else(now_secs);
+    let state: PathBuf = a.host.state_dir.join(STATE_FILE);
+    let mut tracker = if a.instant {
+        Tracker::default()
+    } else {
+        load_tracker(&state)
+    };
+    let report = tracker.observe(&config.health, now, &inputs);
+    if !a.instant {
+        if let Err(e) = save_tracker(&state, &tracker) {
+            eprintln!(
+                "warning: {}: cannot keep the health state ({e}); the next run starts afresh",
+                state.display()
+            );
+        }
+    }
+    print(a, &report, &warnings)?;
+    let healthy = report.unhealthy().next().is_none();
+    Ok(healthy)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn print(a: &HealthArgs, r: &HealthReport, warnings: &[String]) -> anyhow::Result<()> {
+    let shown: Vec<&DeviceHealth> = r
+        .devices
+        .iter()
+        .filter(|d| a.all || !d.healthy || !d.pending.is_empty())
+        .collect();
+    if a.json {
+        let out = Output {
+            healthy: r.unhealthy().next().is_none(),
+            debounced: !a.instant,
+            devices: shown,
+            warnings,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    if shown.is_empty() {
+        println!("all {} devices healthy", r.devices.len());
+        return Ok(());
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["KIND", "DEVICE", "NETDEV", "STATE", "REASONS"]);
+    for d in shown {
+        let state = match (d.healthy, d.pending.is_empty()) {
+            (false, _) => "unhealthy",
+            (true, true) => "healthy",
+            (true, false) => "healthy (pending)",
+        };
+        let why = if d.healthy {
+            d.pending.join("; ")
+        } else {
+            d.reasons.join("; ")
+        };
+        t.add_row([
+            match d.kind {
+                Kind::Pf => "pf",
+                Kind::Vf => "vf",
+            }
+            .to_string(),
+            d.address.to_string(),
+            d.netdev.clone().unwrap_or_else(|| "-".into()),
+            state.to_string(),
+            why,
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}

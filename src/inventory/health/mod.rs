@@ -1,0 +1,169 @@
+//! The one health model: whether a PF or VF is fit to carry traffic, with a reason for each
+//! thing wrong. The device plugin (Healthy/Unhealthy), Placement sync (reserved), the
+//! metrics (`vifman_device_healthy`, …) and `vifman health` are projections of one
+//! [`HealthReport`], so they never disagree about a device.
+//!
+//! Two steps, kept apart so tests can drive each: [`conditions`] turns one [`Sample`] (what
+//! the host shows now) into instantaneous reasons, and the [`Tracker`] debounces them over
+//! samples and injected time, so a single flap does not churn capacity. What is *in use*
+//! (someone else's) is not health: that is [`super::outside_use`].
+
+mod debounce;
+mod sample;
+
+pub use debounce::{DeviceHealth, HealthReport, Tracker};
+pub use sample::{samples, HealthInput};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sysfs::aer::AerCounts;
+use crate::types::PciAddress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Pf,
+    Vf,
+}
+
+/// One devlink health reporter's state. The hook for the devlink client (another module
+/// builds it): it fills [`Sample::devlink`]; until then nothing does, and the model is
+/// complete without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevlinkReporter {
+    /// The reporter's name (`tx`, `rx`, `fw_fatal`, …).
+    pub name: String,
+    /// False when devlink reports the reporter in `error` state.
+    pub healthy: bool,
+    pub error_count: u64,
+}
+
+/// What the host shows about one device at one instant: every input of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sample {
+    pub present: bool,
+    pub driver: Option<String>,
+    /// A vifman record put the VF on vfio-pci (so its netdev and driver are expected gone).
+    pub vfio_ours: bool,
+    /// The device's own netdev (a PF's uplink; a VF's netdev in this namespace, if any).
+    pub netdev: Option<String>,
+    pub operstate: Option<String>,
+    /// The netdev's `carrier_changes` counter; flaps per minute come from its growth.
+    pub carrier_changes: Option<u64>,
+    pub aer: AerCounts,
+    pub devlink: Vec<DevlinkReporter>,
+    /// The store's quarantine reason; not debounced (it is a recorded fact, not a reading).
+    pub quarantine: Option<String>,
+}
+
+/// The debounce and thresholds (`[health]` in vifman.toml). A device turns unhealthy only
+/// after its condition held for `unhealthy_after_samples` consecutive samples spanning at
+/// least `unhealthy_after_secs`, and healthy again after `healthy_after_samples` clean
+/// samples spanning `healthy_after_secs`. The first sample of a device vifman has no
+/// history for is taken as it is (nothing to debounce against).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthPolicy {
+    pub unhealthy_after_samples: u32,
+    pub unhealthy_after_secs: u64,
+    pub healthy_after_samples: u32,
+    pub healthy_after_secs: u64,
+    /// Carrier changes (2 per flap) within `flap_window_secs` that make a link storm.
+    pub max_carrier_changes: u64,
+    pub flap_window_secs: u64,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        HealthPolicy {
+            unhealthy_after_samples: 2,
+            unhealthy_after_secs: 10,
+            healthy_after_samples: 3,
+            healthy_after_secs: 60,
+            max_carrier_changes: 6,
+            flap_window_secs: 60,
+        }
+    }
+}
+
+/// Link states of a working link; "unknown" is what drivers without carrier reporting give.
+pub fn link_ok(operstate: Option<&str>) -> bool {
+    matches!(operstate, Some("up") | Some("unknown"))
+}
+
+/// Instantaneous reasons from one sample. `prev_aer` is the previous sample's counters
+/// (None on a first sample); `flap_changes` the carrier changes within the flap window, when
+/// there is history enough to tell. Quarantine is not here (see [`Sample::quarantine`]).
+pub fn conditions(
+    kind: Kind,
+    s: &Sample,
+    prev_aer: Option<&AerCounts>,
+    flap_changes: Option<u64>,
+    policy: &HealthPolicy,
+) -> Vec<String> {
+    let mut r = Vec::new();
+    if !s.present {
+        r.push("device is gone from the PCI bus".to_string());
+        return r;
+    }
+    match kind {
+        Kind::Pf => match &s.netdev {
+            None => r.push("PF has no netdev".to_string()),
+            Some(n) if !link_ok(s.operstate.as_deref()) => r.push(format!(
+                "PF {n} link is {}",
+                s.operstate.as_deref().unwrap_or("unknown")
+            )),
+            _ => {}
+        },
+        Kind::Vf => match s.driver.as_deref() {
+            None => r.push("VF is not bound to a driver".to_string()),
+            Some(d) if s.vfio_ours && d != "vfio-pci" => {
+                r.push(format!("VF should be on vfio-pci, is on {d}"))
+            }
+            _ => {}
+        },
+    }
+    if let Some(n) = flap_changes.filter(|n| *n >= policy.max_carrier_changes) {
+        r.push(format!(
+            "link flapping: {n} carrier changes in {}s (limit {})",
+            policy.flap_window_secs, policy.max_carrier_changes
+        ));
+    }
+    let grew = |now: Option<u64>, before: Option<u64>| match (now, before) {
+        (Some(n), Some(b)) => n.saturating_sub(b),
+        _ => 0,
+    };
+    let prev = prev_aer.copied();
+    match prev {
+        // No baseline: fatal errors since boot count (the function may be wedged); the
+        // others only count when they grow between samples.
+        None => {
+            if let Some(f) = s.aer.fatal.filter(|f| *f > 0) {
+                r.push(format!("PCIe AER: {f} fatal errors"));
+            }
+        }
+        Some(p) => {
+            let f = grew(s.aer.fatal, p.fatal);
+            if f > 0 {
+                r.push(format!("PCIe AER: {f} new fatal errors"));
+            }
+            let nf = grew(s.aer.nonfatal, p.nonfatal);
+            if nf > 0 {
+                r.push(format!("PCIe AER: {nf} new non-fatal errors"));
+            }
+        }
+    }
+    for d in s.devlink.iter().filter(|d| !d.healthy) {
+        r.push(format!(
+            "devlink health reporter {} in error ({} errors)",
+            d.name, d.error_count
+        ));
+    }
+    r
+}
+
+/// The key a device is tracked under.
+pub type DeviceKey = (Kind, PciAddress);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Gathering the model's inputs from one host view: the same scan the rest of the read path
+//! uses, plus the AER and carrier counters read through the host's sysfs layer.
+
+use super::{Kind, Sample};
+use crate::engine::{AllocMode, HostView, StoreState};
+use crate::host::Host;
+use crate::types::PciAddress;
+
+/// One device's sample, as the [`super::Tracker`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthInput {
+    pub kind: Kind,
+    pub address: PciAddress,
+    pub pf: Option<PciAddress>,
+    pub sample: Sample,
+}
+
+/// Every SR-IOV PF and every VF of the view, sampled now, plus one warning per AER file
+/// that exists but could not be read or parsed (naming the file).
+pub fn samples(
+    host: &dyn Host,
+    view: &HostView,
+    st: &StoreState,
+) -> (Vec<HealthInput>, Vec<String>) {
+    let _span = tracing::debug_span!("health_samples").entered();
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let mut aer = |a: &PciAddress| {
+        let (c, bad) = host.aer_counts(a);
+        warnings.extend(bad);
+        c
+    };
+    let reps: std::collections::BTreeSet<&str> = view
+        .scan
+        .representors
+        .iter()
+        .map(|r| r.netdev.as_str())
+        .collect();
+    for pf in view.scan.physical_functions() {
+        let netdev = view
+            .vfs
+            .iter()
+            .find(|v| v.pf == pf.address)
+            .and_then(|v| v.pf_netdev.clone())
+            .or_else(|| {
+                pf.netdevs
+                    .iter()
+                    .find(|n| !reps.contains(n.as_str()))
+                    .cloned()
+            });
+        let nd = netdev.as_ref().and_then(|n| view.scan.netdev(n.as_str()));
+        out.push(HealthInput {
+            kind: Kind::Pf,
+            address: pf.address,
+            pf: None,
+            sample: Sample {
+                present: pf.present,
+                driver: pf.driver.clone(),
+                vfio_ours: false,
+                operstate: nd.and_then(|n| n.operstate.clone()),
+                carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
+                netdev: netdev.map(|n| n.to_string()),
+                aer: aer(&pf.address),
+                devlink: Vec::new(),
+                quarantine: None,
+            },
+        });
+    }
+    for v in &view.vfs {
+        let rec = st.allocations.iter().find(|a| a.vf == v.addr);
+        let netdev = v
+            .netdevs
+            .iter()
+            .find(|n| !reps.contains(n.as_str()))
+            .cloned();
+        let nd = netdev.as_ref().and_then(|n| view.scan.netdev(n.as_str()));
+        out.push(HealthInput {
+            kind: Kind::Vf,
+            address: v.addr,
+            pf: Some(v.pf),
+            sample: Sample {
+                present: view.scan.device(&v.addr).is_some_and(|d| d.present),
+                driver: v.driver.clone(),
+                vfio_ours: rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio),
+                operstate: nd.and_then(|n| n.operstate.clone()),
+                carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
+                netdev: netdev.map(|n| n.to_string()),
+                aer: aer(&v.addr),
+                devlink: Vec::new(),
+                quarantine: rec.and_then(|a| a.quarantine.as_ref().map(|q| q.reason.clone())),
+            },
+        });
+    }
+    (out, warnings)
+}

@@ -1,0 +1,213 @@
+use super::*;
+use crate::sysfs::aer::AerCounts;
+
+fn pf() -> PciAddress {
+    "0000:3b:00.0".parse().unwrap()
+}
+fn vf() -> PciAddress {
+    "0000:3b:02.0".parse().unwrap()
+}
+
+fn good_pf() -> Sample {
+    Sample {
+        present: true,
+        driver: Some("ice".into()),
+        netdev: Some("ens1f0".into()),
+        operstate: Some("up".into()),
+        carrier_changes: Some(2),
+        ..Default::default()
+    }
+}
+fn good_vf() -> Sample {
+    Sample {
+        present: true,
+        driver: Some("iavf".into()),
+        ..Default::default()
+    }
+}
+
+fn inputs(p: Sample, v: Sample) -> Vec<HealthInput> {
+    vec![
+        HealthInput {
+            kind: Kind::Pf,
+            address: pf(),
+            pf: None,
+            sample: p,
+        },
+        HealthInput {
+            kind: Kind::Vf,
+            address: vf(),
+            pf: Some(pf()),
+            sample: v,
+        },
+    ]
+}
+
+fn policy() -> HealthPolicy {
+    HealthPolicy {
+        unhealthy_after_samples: 2,
+        unhealthy_after_secs: 10,
+        healthy_after_samples: 3,
+        healthy_after_secs: 30,
+        max_carrier_changes: 6,
+        flap_window_secs: 60,
+    }
+}
+
+fn vf_health(r: &HealthReport) -> &DeviceHealth {
+    r.get(Kind::Vf, &vf()).unwrap()
+}
+
+#[test]
+fn a_first_sample_is_taken_as_it_is() {
+    let mut t = Tracker::default();
+    let down = Sample {
+        operstate: Some("down".into()),
+        ..good_pf()
+    };
+    let r = t.observe(&policy(), 100, &inputs(down, good_vf()));
+    let v = vf_health(&r);
+    assert!(!v.healthy);
+    assert_eq!(v.reasons, vec!["PF ens1f0 link is down".to_string()]);
+}
+
+#[test]
+fn link_down_debounces_both_ways() {
+    let p = policy();
+    let mut t = Tracker::default();
+    let down = Sample {
+        operstate: Some("down".into()),
+        ..good_pf()
+    };
+    assert!(vf_health(&t.observe(&p, 0, &inputs(good_pf(), good_vf()))).healthy);
+    // One bad sample: still healthy, the condition pending.
+    let r = t.observe(&p, 5, &inputs(down.clone(), good_vf()));
+    let pfh = r.get(Kind::Pf, &pf()).unwrap();
+    assert!(pfh.healthy && vf_health(&r).healthy);
+    assert_eq!(pfh.pending, vec!["PF ens1f0 link is down".to_string()]);
+    // A second sample too soon (held 4 s < 10 s): still healthy.
+    assert!(vf_health(&t.observe(&p, 9, &inputs(down.clone(), good_vf()))).healthy);
+    // Held two samples and 10 s: unhealthy, with the PF's reason on the VF.
+    let r = t.observe(&p, 15, &inputs(down.clone(), good_vf()));
+    assert!(!vf_health(&r).healthy);
+    assert_eq!(vf_health(&r).reasons, vec!["PF ens1f0 link is down"]);
+    // Back up: unhealthy until three clean samples over 30 s.
+    for now in [20, 30, 40] {
+        assert!(!vf_health(&t.observe(&p, now, &inputs(good_pf(), good_vf()))).healthy);
+    }
+    let r = t.observe(&p, 50, &inputs(good_pf(), good_vf()));
+    assert!(vf_health(&r).healthy, "{r:?}");
+    assert_eq!(r.get(Kind::Pf, &pf()).unwrap().since, 50);
+}
+
+#[test]
+fn one_flap_in_a_clean_run_does_not_churn() {
+    let p = policy();
+    let mut t = Tracker::default();
+    t.observe(&p, 0, &inputs(good_pf(), good_vf()));
+    let down = Sample {
+        operstate: Some("down".into()),
+        ..good_pf()
+    };
+    t.observe(&p, 5, &inputs(down, good_vf()));
+    let r = t.observe(&p, 10, &inputs(good_pf(), good_vf()));
+    assert!(vf_health(&r).healthy && r.unhealthy().count() == 0);
+}
+
+#[test]
+fn a_flap_storm_over_the_window_is_unhealthy() {
+    let p = policy();
+    let mut t = Tracker::default();
+    let at = |c| Sample {
+        carrier_changes: Some(c),
+        ..good_pf()
+    };
+    t.observe(&p, 0, &inputs(at(10), good_vf()));
+    // 4 changes in 10 s: under the limit of 6.
+    let r = t.observe(&p, 10, &inputs(at(14), good_vf()));
+    assert_eq!(
+        r.get(Kind::Pf, &pf()).unwrap().carrier_changes_in_window,
+        Some(4)
+    );
+    assert!(r.get(Kind::Pf, &pf()).unwrap().pending.is_empty());
+    // 8 changes within 20 s: a storm, pending, then held: unhealthy.
+    t.observe(&p, 20, &inputs(at(18), good_vf()));
+    let r = t.observe(&p, 30, &inputs(at(22), good_vf()));
+    let h = r.get(Kind::Pf, &pf()).unwrap();
+    assert!(!h.healthy);
+    assert!(
+        h.reasons[0].starts_with("link flapping: 12 carrier changes"),
+        "{h:?}"
+    );
+    assert!(vf_health(&r).reasons[0].starts_with("PF 0000:3b:00.0: link flapping"));
+    // A counter that went backwards (netdev re-created) restarts the history, no storm.
+    let r = t.observe(&p, 40, &inputs(at(0), good_vf()));
+    assert_eq!(
+        r.get(Kind::Pf, &pf()).unwrap().carrier_changes_in_window,
+        None
+    );
+}
+
+#[test]
+fn aer_fatal_at_start_and_new_nonfatal_errors() {
+    let p = HealthPolicy {
+        unhealthy_after_samples: 1,
+        unhealthy_after_secs: 0,
+        ..policy()
+    };
+    let mut t = Tracker::default();
+    let aer = |nf, f| Sample {
+        aer: AerCounts {
+            correctable: Some(40),
+            nonfatal: Some(nf),
+            fatal: Some(f),
+        },
+        ..good_vf()
+    };
+    // Old non-fatal errors at the first sample are a baseline, old fatal ones count.
+    let r = t.observe(&p, 0, &inputs(good_pf(), aer(3, 0)));
+    assert!(vf_health(&r).healthy);
+    let r = t.observe(&p, 1, &inputs(good_pf(), aer(5, 0)));
+    assert_eq!(
+        vf_health(&r).reasons,
+        vec!["PCIe AER: 2 new non-fatal errors"]
+    );
+    let mut t = Tracker::default();
+    let r = t.observe(&p, 0, &inputs(good_pf(), aer(0, 1)));
+    assert_eq!(vf_health(&r).reasons, vec!["PCIe AER: 1 fatal errors"]);
+}
+
+#[test]
+fn driver_missing_quarantine_and_devlink_hook() {
+    let mut t = Tracker::default();
+    let v = Sample {
+        driver: None,
+        quarantine: Some("reset failed: EIO".into()),
+        devlink: vec![DevlinkReporter {
+            name: "tx".into(),
+            healthy: false,
+            error_count: 3,
+        }],
+        ..good_vf()
+    };
+    let r = t.observe(&policy(), 0, &inputs(good_pf(), v));
+    assert_eq!(
+        vf_health(&r).reasons,
+        vec![
+            "quarantined: reset failed: EIO",
+            "VF is not bound to a driver",
+            "devlink health reporter tx in error (3 errors)",
+        ]
+    );
+    assert!(vf_health(&r).quarantined);
+}
+
+#[test]
+fn the_tracker_survives_a_state_file_round_trip() {
+    let p = policy();
+    let mut t = Tracker::default();
+    t.observe(&p, 0, &inputs(good_pf(), good_vf()));
+    let text = serde_json::to_string(&t).unwrap();
+    let back: Tracker = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, t);
+}
