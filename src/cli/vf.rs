@@ -14,6 +14,8 @@ pub enum VfCommand {
     /// One VF: device, PF-side state, status (free, allocated, quarantined, in use and
     /// why), reset methods and traffic counters (IFLA_VF_STATS).
     Show(ShowArgs),
+    /// A VF's rate through its devlink rate leaf (switchdev mode), read back.
+    Rate(super::eswitch::RateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +42,7 @@ pub struct ResetArgs {
 
 pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
     match cmd {
+        VfCommand::Rate(a) => super::eswitch::rate(a),
         VfCommand::Show(a) => {
             let config = a.host.config()?;
             let host = a.host.host()?;

@@ -5,12 +5,14 @@
 //! - [`attr`]: TLV encoding/decoding and the uAPI numbers;
 //! - [`msg`]: request encoders and reply decoders (pure, unit-tested on byte vectors);
 //! - [`model`]: the decoded types;
-//! - [`client`]: [`Devlink`], the socket.
+//! - [`client`]: [`Devlink`], the socket;
+//! - [`pf`]: a PF's instance, representors from the port map, eswitch mode changes.
 
 pub mod attr;
 pub mod client;
 pub mod model;
 pub mod msg;
+pub mod pf;
 
 pub use client::{Devlink, DevlinkError};
 pub use model::{
