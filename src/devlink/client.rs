@@ -21,13 +21,10 @@ pub enum DevlinkError {
     /// The kernel has no devlink family (built without CONFIG_NET_DEVLINK, or too old).
     #[error("the kernel has no devlink generic netlink family")]
     NoFamily,
-    /// A request failed: `op` names it ("eswitch set pci/0000:3b:00.0").
-    #[error("devlink {op}: {source}")]
-    Request {
-        op: String,
-        #[source]
-        source: RtnlError,
-    },
+    /// A request failed: `op` names it ("eswitch set pci/0000:3b:00.0"). Not a source:
+    /// the kernel's text is already in the message (an error chain would print it twice).
+    #[error("devlink {op}: {err}")]
+    Request { op: String, err: RtnlError },
     #[error("devlink {op}: malformed reply: {msg}")]
     Decode { op: String, msg: String },
 }
@@ -35,7 +32,7 @@ pub enum DevlinkError {
 impl DevlinkError {
     pub fn errno(&self) -> Option<i32> {
         match self {
-            DevlinkError::Request { source, .. } => source.errno(),
+            DevlinkError::Request { err, .. } => err.errno(),
             _ => None,
         }
     }
@@ -157,7 +154,7 @@ impl Devlink {
         object: &RateObject,
         change: &RateChange,
     ) -> Result<()> {
-        let op = format!("rate set {dev} {object:?}");
+        let op = format!("rate set {dev}/{object}");
         let m = msg::rate_set(dev, object, change, false);
         self.call(&op, 0, &m).map(drop)
     }
@@ -182,10 +179,10 @@ impl Devlink {
     }
 }
 
-fn req(op: &str, source: RtnlError) -> DevlinkError {
+fn req(op: &str, err: RtnlError) -> DevlinkError {
     DevlinkError::Request {
         op: op.to_string(),
-        source,
+        err,
     }
 }
 

@@ -191,6 +191,16 @@ pub enum RateObject {
     Node { name: String },
 }
 
+impl fmt::Display for RateObject {
+    /// As `devlink` names it after the handle: the port index or the node name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateObject::Leaf { port } => write!(f, "{port}"),
+            RateObject::Node { name } => f.write_str(name),
+        }
+    }
+}
+
 /// One rate object. Rates are in bytes per second, as devlink carries them (`devlink`
 /// prints them as bits).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
