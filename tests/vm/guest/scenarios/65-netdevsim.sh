@@ -20,6 +20,27 @@ echo 4 > "$NSD/sriov_numvfs"
 ip link set "$ND" up
 kmode() { devlink -j dev eswitch show "$DL" | jq -r ".dev[\"$DL\"].mode"; }
 
+NCFG=/tmp/netdevsim.toml NSTATE=/run/vifman-state-netdevsim
+: > "$NCFG"
+vfset() { vifman vf set "$@" --config "$NCFG" --state-dir "$NSTATE"; }
+vfj() { ip -j link show "$ND" | jq -c ".[0].vfinfo_list[$1]"; }
+
+step "vifman vf set: every knob (also those igb refuses), read back by ip -j link"
+if have_cmd vf set; then
+  run_ok vfset "$ND" 1 mac 02:11:22:33:44:55 vlan 200 qos 3 proto 802.1ad spoofchk off \
+    trust on state disable min_tx_rate 10 max_tx_rate 100
+  v=$(vfj 1); echo "$v"
+  expect_eq "vf1 mac" "$(jq -r .address <<<"$v")" 02:11:22:33:44:55
+  expect_eq "vf1 vlan/qos/proto" "$(jq -c '.vlan_list[0]' <<<"$v")" '{"vlan":200,"qos":3,"protocol":"802.1ad"}'
+  expect_eq "vf1 spoofchk/trust/state" "$(jq -c '[.spoofchk, .trust, .link_state]' <<<"$v")" '[false,true,"disable"]'
+  expect_eq "vf1 rates" "$(jq -c '[.rate.min_tx, .rate.max_tx]' <<<"$v")" '[10,100]'
+  run_ok vfset "$ND" 1 mac 00:00:00:00:00:00 vlan 0 qos 0 proto 802.1Q spoofchk on trust off \
+    state auto min_tx_rate 0 max_tx_rate 0
+  run_fail vfset "$ND" 9 trust on          # 4 VFs
+else
+  echo "vifman has no 'vf set' yet: knob part skipped"
+fi
+
 step "eswitch get (legacy, no representors)"
 run_ok vifman eswitch "$ND" --json
 expect_eq "handle" "$(jq -r '.devlink.bus + "/" + .devlink.dev' "$RUN_OUT")" "$DL"
@@ -63,6 +84,14 @@ run_fail vifman vf rate "$ND" 1 --max-tx-rate 6000     # above netdevsim's 5000 
 grep -q "5000" "$RUN_ERR" || fail "the kernel's reason is not in the error: $(cat "$RUN_ERR")"
 run_ok vifman vf rate "$ND" 1 --min-tx-rate 0 --max-tx-rate 0
 
+step "vf set rollback on a real kernel refusal: switchdev refuses IFLA_VF_RATE after MAC and VLAN went in"
+if have_cmd vf set; then
+  before=$(vfj 0)
+  run_fail vfset "$ND" 0 mac 02:00:00:00:00:aa vlan 40 max_tx_rate 50
+  grep -q "rolled back mac 02:00:00:00:00:aa, vlan 40" "$RUN_ERR" || fail "no rollback report: $(cat "$RUN_ERR")"
+  expect_eq "vf 0 after the refused set" "$(vfj 0)" "$before"
+fi
+
 step "a rate node blocks a mode change: refused with the reason, nothing changed"
 devlink port function rate add "$DL/grp1" tx_max 500mbit
 run_fail vifman eswitch "$ND" legacy
@@ -81,4 +110,4 @@ run_fail vifman vf rate "$ND" 1 --max-tx-rate 10   # no VF port in legacy mode
 step "cleanup"
 echo 10 > /sys/bus/netdevsim/del_device
 rmmod netdevsim
-pass "legacy->switchdev->legacy, 4 representors from the port map = devlink = ip, devlink rate leaf read back, rate-node refusal"
+pass "vf set every knob + real-kernel rollback, legacy->switchdev->legacy, 4 representors from the port map = devlink = ip, devlink rate leaf read back, rate-node refusal"
