@@ -13,6 +13,7 @@ pub mod client;
 pub mod model;
 pub mod msg;
 pub mod pf;
+pub mod portmap;
 
 pub use client::{Devlink, DevlinkError};
 pub use model::{
