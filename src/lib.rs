@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cni;
 pub mod config;
 pub mod confined;
+pub mod devlink;
 pub mod engine;
 pub mod fixture;
 #[cfg(feature = "fleet")]

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod assign;
 pub mod cni;
 pub mod configcmd;
+pub mod eswitch;
 pub mod fixture;
 #[cfg(feature = "fleet")]
 pub mod fleet;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Operator actions on one VF (`vf reset PF N`).
     #[command(subcommand)]
     Vf(vf::VfCommand),
+    /// Show a PF's eswitch mode and representors (from the devlink port map), or set the
+    /// mode: `vifman eswitch PF [legacy|switchdev]`.
+    Eswitch(eswitch::EswitchArgs),
     /// List allocations.
     Allocations(assign::ListArgs),
     /// Compare allocation records with the hardware; --repair fixes what it can.
@@ -132,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Allocate(args) => assign::allocate(*args),
         Command::Release(args) => assign::release(args),
         Command::Vf(cmd) => vf::run(cmd),
+        Command::Eswitch(args) => eswitch::run(args),
         Command::Allocations(args) => assign::allocations(args),
         Command::Reconcile(args) => assign::reconcile(args),
         Command::Numvfs(args) => assign::numvfs(args),

@@ -14,6 +14,12 @@ pub enum VfCommand {
     /// One VF: device, PF-side state, status (free, allocated, quarantined, in use and
     /// why), reset methods and traffic counters (IFLA_VF_STATS).
     Show(ShowArgs),
+    /// Set VF knobs the way `ip link set PF vf N ...` does (mac, vlan, qos, proto, spoofchk,
+    /// trust, state, min_tx_rate, max_tx_rate), one knob at a time, each read back; on a
+    /// failure the knobs already applied are put back.
+    Set(SetArgs),
+    /// A VF's rate through its devlink rate leaf (switchdev mode), read back.
+    Rate(super::eswitch::RateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -24,6 +30,25 @@ pub struct ShowArgs {
     pub pf: String,
     /// The VF index on that PF.
     pub vf: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The PF, by netdev name or PCI address (a non-PCI PF such as netdevsim's: netdev name).
+    pub pf: String,
+    /// The VF index on that PF.
+    pub vf: u32,
+    /// KEY VALUE pairs, as `ip link`: mac M, vlan V, qos Q, proto 802.1Q|802.1ad,
+    /// spoofchk on|off, trust on|off, state auto|enable|disable, min_tx_rate N, max_tx_rate N.
+    #[arg(required = true, num_args = 1..)]
+    pub settings: Vec<String>,
+    /// Change a VF an allocation holds (its release restores the recorded original).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -40,6 +65,32 @@ pub struct ResetArgs {
 
 pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
     match cmd {
+        VfCommand::Rate(a) => super::eswitch::rate(a),
+        VfCommand::Set(a) => {
+            let want = crate::engine::vfset::VfSettings::parse(&a.settings)
+                .map_err(anyhow::Error::msg)
+                .context(format!("vf set {} {}", a.pf, a.vf))?;
+            let config = a.host.config()?;
+            let host = a.host.host_to_change(true)?;
+            let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
+            let r = engine
+                .vf_set(&a.pf, a.vf, &want, a.force)
+                .context(format!("VF {} of {}", a.vf, a.pf))?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if r.applied.is_empty() {
+                eprintln!("VF {} of {}: already as asked", a.vf, a.pf);
+            } else {
+                eprintln!(
+                    "VF {} of {}: {}{}",
+                    a.vf,
+                    a.pf,
+                    r.applied.join(", "),
+                    if host.simulated() { " [simulated]" } else { "" }
+                );
+            }
+            Ok(())
+        }
         VfCommand::Show(a) => {
             let config = a.host.config()?;
             let host = a.host.host()?;

@@ -27,20 +27,51 @@ pub struct Target<'a> {
     pub vf_index: u32,
 }
 
-pub fn read_vf(host: &dyn Host, t: &Target) -> Result<VfState, HostError> {
-    host.vf_state_of(t.pf_netdev)?
-        .and_then(|l| l.vfs.into_iter().find(|s| s.vf == t.vf_index))
+/// A VF as the knob path addresses it: PF netdev and VF index, nothing PCI. [`Target`]
+/// is one; [`VfRef`] is one for PFs with VF records but no VF functions (netdevsim), so
+/// `vf set` uses this same knob path there.
+pub trait VfAt {
+    fn pf_netdev(&self) -> &IfName;
+    fn vf_index(&self) -> u32;
+}
+
+impl VfAt for Target<'_> {
+    fn pf_netdev(&self) -> &IfName {
+        self.pf_netdev
+    }
+    fn vf_index(&self) -> u32 {
+        self.vf_index
+    }
+}
+
+pub struct VfRef<'a> {
+    pub pf_netdev: &'a IfName,
+    pub vf_index: u32,
+}
+
+impl VfAt for VfRef<'_> {
+    fn pf_netdev(&self) -> &IfName {
+        self.pf_netdev
+    }
+    fn vf_index(&self) -> u32 {
+        self.vf_index
+    }
+}
+
+pub fn read_vf(host: &dyn Host, t: &(impl VfAt + ?Sized)) -> Result<VfState, HostError> {
+    host.vf_state_of(t.pf_netdev())?
+        .and_then(|l| l.vfs.into_iter().find(|s| s.vf == t.vf_index()))
         .ok_or_else(|| {
             HostError::other(
-                format!("read back {} vf {}", t.pf_netdev, t.vf_index),
+                format!("read back {} vf {}", t.pf_netdev(), t.vf_index()),
                 "the PF no longer reports this VF",
             )
         })
 }
 
 /// Set a knob and verify it. Some drivers (i40e) apply asynchronously: re-read a few times.
-pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostError> {
-    host.set_vf(t.pf_netdev, t.vf_index, knob)?;
+pub fn set_knob(host: &dyn Host, t: &(impl VfAt + ?Sized), knob: &Knob) -> Result<(), HostError> {
+    host.set_vf(t.pf_netdev(), t.vf_index(), knob)?;
     for attempt in 0..5 {
         let s = read_vf(host, t)?;
         if knob.holds_in(&s) {
@@ -51,7 +82,7 @@ pub fn set_knob(host: &dyn Host, t: &Target, knob: &Knob) -> Result<(), HostErro
                 .map(|k| k.describe())
                 .unwrap_or_else(|| "unreported".into());
             return Err(HostError::other(
-                format!("{} vf {} {}", t.pf_netdev, t.vf_index, knob.describe()),
+                format!("{} vf {} {}", t.pf_netdev(), t.vf_index(), knob.describe()),
                 format!("accepted by the kernel but reads back as {now}"),
             ));
         }

@@ -14,6 +14,7 @@ mod recover;
 mod release;
 mod request;
 mod vfreset;
+pub mod vfset;
 mod vfshow;
 mod view;
 pub mod whole;

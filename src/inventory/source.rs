@@ -54,7 +54,7 @@ fn strip_path(msg: &str, path: &Path) -> String {
 pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     // The dump's link records spare the scan every netdev's attribute files; it is loaded on
     // its own thread while the scan reads the PCI devices, and joined for the netdev half.
-    let (report, (dump, origin, extra)) = std::thread::scope(|s| {
+    let (mut report, (dump, origin, extra)) = std::thread::scope(|s| {
         let job = s.spawn(|| load_link_dump(root));
         let mut loaded = None;
         let report = scan_with_deferred_links(root, || {
@@ -73,6 +73,13 @@ pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
         // The scan always asks; should it not, read the dump here.
         (report, loaded.unwrap_or_else(|| load_link_dump(root)))
     });
+    // On the live host the devlink port map is authoritative for representors; name
+    // parsing stays for PFs without a devlink instance (and for fixture trees).
+    if root.is_host() {
+        if let Some(ports) = crate::devlink::portmap::live_ports() {
+            crate::devlink::portmap::apply_port_map(&mut report.representors, &ports);
+        }
+    }
     let mut inv = build(&report, label, &dump.links, origin, extra);
     mark_self_chosen_free(root, &mut inv);
     if root.is_host() && crate::udev::ENABLED {

@@ -262,6 +262,55 @@ impl Rtnl {
         res.map(|()| parts)
     }
 
+    /// A socket of another netlink protocol (NETLINK_GENERIC for devlink) that shares this
+    /// transport: the same deadline, batching and receive loop. Callers encode their own
+    /// payloads and send them with [`Rtnl::raw`].
+    pub(crate) fn open_protocol(protocol: isize) -> Result<Self> {
+        Self::connect(protocol, 0)
+    }
+
+    /// One request whose payload (everything after the 16-byte netlink header) the caller
+    /// encoded: message type `ty`, NLM_F_* `flags` beyond REQUEST|ACK. Returns the payloads
+    /// of every reply message before the ack (a dump's parts, or a GET's answer). A plain
+    /// request is acked (NLM_F_ACK added), a dump (NLM_F_DUMP) ends with NLMSG_DONE.
+    pub(crate) fn raw(&mut self, ty: u16, flags: u16, payload: &[u8]) -> Result<Vec<Vec<u8>>> {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        let seq = self.seq;
+        let len = NLMSG_HDRLEN + payload.len();
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&(len as u32).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        // A dump ends with NLMSG_DONE; an ack on top would only be a stray message.
+        let ack = if flags & netlink_packet_core::NLM_F_DUMP == 0 {
+            NLM_F_ACK
+        } else {
+            0
+        };
+        out.extend_from_slice(&(NLM_F_REQUEST | ack | flags).to_ne_bytes());
+        out.extend_from_slice(&seq.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes());
+        out.extend_from_slice(payload);
+        self.send(&out)?;
+        let mut parts = Vec::new();
+        let mut res = Ok(());
+        self.receive(&mut HashMap::from([(seq, 0)]), |_, f| match f.ty {
+            NLMSG_DONE | NLMSG_ERROR => {
+                // A dump's NLMSG_DONE is followed by no ack of its own; a failed dump
+                // part's error ends it too.
+                let r = parse_ack(f.raw);
+                if res.is_ok() {
+                    res = r;
+                }
+                Step::Done
+            }
+            _ => {
+                parts.push(f.raw[NLMSG_HDRLEN.min(f.raw.len())..].to_vec());
+                Step::More
+            }
+        })?;
+        res.map(|()| parts)
+    }
+
     fn send(&self, out: &[u8]) -> Result<()> {
         self.sock.send(out, 0)?;
         Ok(())

@@ -56,6 +56,16 @@ for b in ${VIFMAN_VM_EXTRA_BINS:-}; do
   objcopy --strip-debug "$b" "$share/bin/${b##*/}" 2>/dev/null || cp "$b" "$share/bin/"
 done
 cp -r "$here/guest" "$share/guest"
+# netdevsim.ko for the switchdev/devlink scenario, built for this guest's kernel. Optional:
+# without it (no gcc-12, no apt) that scenario SKIPs and the igb tier runs as before.
+mkdir -p "$share/modules"
+if [ "${VIFMAN_VM_NETDEVSIM:-1}" = 1 ]; then
+  if nds=$("$here/netdevsim.sh" "$guest" "$repo/target/vm-cache"); then
+    cp "$nds" "$share/modules/netdevsim.ko"
+  else
+    echo "vm-run: netdevsim build failed; the netdevsim scenario will SKIP" >&2
+  fi
+fi
 echo "${*:-}" > "$share/guest/selected"
 # Debugging aid: VIFMAN_VM_GUEST_ENV="K=V ..." is exported to every scenario.
 echo "${VIFMAN_VM_GUEST_ENV:-}" > "$share/guest/env"

@@ -1,0 +1,25 @@
+//! The one devlink client (generic netlink), next to the one rtnetlink client in
+//! [`crate::rtnl`]: eswitch mode, the port map (which netdev represents which VF), port
+//! functions and rate objects. No `devlink` binary at run time.
+//!
+//! - [`attr`]: TLV encoding/decoding and the uAPI numbers;
+//! - [`msg`]: request encoders and reply decoders (pure, unit-tested on byte vectors);
+//! - [`model`]: the decoded types;
+//! - [`client`]: [`Devlink`], the socket;
+//! - [`pf`]: a PF's instance, representors from the port map, eswitch mode changes.
+
+pub mod attr;
+pub mod client;
+pub mod model;
+pub mod msg;
+pub mod pf;
+pub mod portmap;
+
+pub use client::{Devlink, DevlinkError};
+pub use model::{
+    DevHandle, DevInfo, Eswitch, EswitchMode, FnState, Port, PortFlavour, PortFunction, Rate,
+    RateChange, RateObject,
+};
+
+#[cfg(test)]
+mod tests;

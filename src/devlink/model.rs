@@ -1,0 +1,243 @@
+//! What the devlink client returns, decoded into vifman's terms. Numeric kernel enums
+//! become Rust enums with an `Other(n)` arm, so a newer kernel's value is shown, not lost.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// A devlink instance: `bus/dev`, e.g. `pci/0000:3b:00.0` or `netdevsim/netdevsim10`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct DevHandle {
+    pub bus: String,
+    pub dev: String,
+}
+
+impl DevHandle {
+    pub fn new(bus: &str, dev: &str) -> DevHandle {
+        DevHandle {
+            bus: bus.to_string(),
+            dev: dev.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for DevHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.bus, self.dev)
+    }
+}
+
+impl FromStr for DevHandle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('/') {
+            Some((b, d)) if !b.is_empty() && !d.is_empty() && !d.contains('/') => {
+                Ok(DevHandle::new(b, d))
+            }
+            _ => Err(format!("devlink handle {s:?} is not BUS/DEVICE")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EswitchMode {
+    Legacy,
+    Switchdev,
+}
+
+impl EswitchMode {
+    pub fn to_kernel(self) -> u16 {
+        match self {
+            EswitchMode::Legacy => 0,
+            EswitchMode::Switchdev => 1,
+        }
+    }
+
+    pub fn from_kernel(v: u16) -> Option<EswitchMode> {
+        match v {
+            0 => Some(EswitchMode::Legacy),
+            1 => Some(EswitchMode::Switchdev),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EswitchMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EswitchMode::Legacy => "legacy",
+            EswitchMode::Switchdev => "switchdev",
+        })
+    }
+}
+
+impl FromStr for EswitchMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "legacy" => Ok(EswitchMode::Legacy),
+            "switchdev" => Ok(EswitchMode::Switchdev),
+            _ => Err(format!(
+                "eswitch mode {s:?} is neither \"legacy\" nor \"switchdev\""
+            )),
+        }
+    }
+}
+
+/// `devlink dev eswitch show`: the mode, and inline/encap modes when the driver has them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Eswitch {
+    pub mode: EswitchMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_mode: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encap_mode: Option<u8>,
+}
+
+/// `DEVLINK_PORT_FLAVOUR_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortFlavour {
+    Physical,
+    Cpu,
+    Dsa,
+    PciPf,
+    PciVf,
+    Virtual,
+    Unused,
+    PciSf,
+    Other(u16),
+}
+
+impl PortFlavour {
+    pub fn from_kernel(v: u16) -> PortFlavour {
+        match v {
+            0 => PortFlavour::Physical,
+            1 => PortFlavour::Cpu,
+            2 => PortFlavour::Dsa,
+            3 => PortFlavour::PciPf,
+            4 => PortFlavour::PciVf,
+            5 => PortFlavour::Virtual,
+            6 => PortFlavour::Unused,
+            7 => PortFlavour::PciSf,
+            n => PortFlavour::Other(n),
+        }
+    }
+}
+
+/// `DEVLINK_PORT_FN_STATE_*`: whether the function behind a port is enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FnState {
+    Inactive,
+    Active,
+}
+
+impl FnState {
+    pub fn to_kernel(self) -> u8 {
+        match self {
+            FnState::Inactive => 0,
+            FnState::Active => 1,
+        }
+    }
+}
+
+/// The port-function block of a port (`devlink port function`): present only when the
+/// driver registers port ops (mlx5, ice; not netdevsim as of 6.12).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PortFunction {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hw_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opstate: Option<String>,
+}
+
+/// One devlink port as the port dump reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Port {
+    pub dev: DevHandle,
+    pub index: u32,
+    pub flavour: PortFlavour,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pfnum: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vfnum: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sfnum: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller: Option<u32>,
+    pub external: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netdev_ifindex: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netdev: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<PortFunction>,
+}
+
+/// `DEVLINK_RATE_TYPE_*`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RateObject {
+    /// The rate of one port (a VF's, in switchdev mode).
+    Leaf { port: u32 },
+    /// A named group leaves (or nodes) can be parented to.
+    Node { name: String },
+}
+
+impl fmt::Display for RateObject {
+    /// As `devlink` names it after the handle: the port index or the node name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateObject::Leaf { port } => write!(f, "{port}"),
+            RateObject::Node { name } => f.write_str(name),
+        }
+    }
+}
+
+/// One rate object. Rates are in bytes per second, as devlink carries them (`devlink`
+/// prints them as bits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rate {
+    pub dev: DevHandle,
+    #[serde(flatten)]
+    pub object: RateObject,
+    pub tx_share: u64,
+    pub tx_max: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+/// What to change on a rate object; `None` leaves a field alone. `parent: Some("")`
+/// detaches from the parent (`devlink ... noparent`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateChange {
+    pub tx_share: Option<u64>,
+    pub tx_max: Option<u64>,
+    pub parent: Option<String>,
+}
+
+/// `devlink dev info`: the fields vifman shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DevInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+}
+
+/// Bytes/s from Mbit/s, the unit of `ip link ... max_tx_rate` and vifman's knobs.
+pub fn mbit_to_bytes(mbit: u32) -> u64 {
+    u64::from(mbit) * 125_000
+}
+
+/// Mbit/s from bytes/s, rounded down.
+pub fn bytes_to_mbit(bytes: u64) -> u64 {
+    bytes / 125_000
+}

@@ -1,0 +1,113 @@
+# netdevsim: switchdev and devlink on a real kernel (the igb NIC has neither). Needs
+# /mnt/host/modules/netdevsim.ko, built for this kernel by tests/vm/netdevsim.sh.
+# netdevsim is not PCI: its PF is addressed by netdev name (vifman resolves the devlink
+# instance from the devlink port whose netdev that is), and it has VF records but no VF
+# devices, so only devlink/rtnetlink paths are exercised here.
+KO=/mnt/host/modules/netdevsim.ko
+[ -s "$KO" ] || skip "no netdevsim.ko on the share (tests/vm/netdevsim.sh did not build it)"
+command -v devlink >/dev/null || skip "no devlink binary in the guest to read the kernel back"
+need_cmd eswitch
+
+step "load netdevsim, one device, 4 VFs"
+modprobe psample
+insmod "$KO"
+echo "10 1" > /sys/bus/netdevsim/new_device
+NSD=/sys/bus/netdevsim/devices/netdevsim10
+DL=netdevsim/netdevsim10
+for _ in $(seq 50); do [ -n "$(ls "$NSD/net" 2>/dev/null)" ] && break; sleep 0.1; done
+ND=$(ls "$NSD/net")
+echo 4 > "$NSD/sriov_numvfs"
+ip link set "$ND" up
+kmode() { devlink -j dev eswitch show "$DL" | jq -r ".dev[\"$DL\"].mode"; }
+
+NCFG=/tmp/netdevsim.toml NSTATE=/run/vifman-state-netdevsim
+: > "$NCFG"
+vfset() { vifman vf set "$@" --config "$NCFG" --state-dir "$NSTATE"; }
+vfj() { ip -j link show "$ND" | jq -c ".[0].vfinfo_list[$1]"; }
+
+step "vifman vf set: every knob (also those igb refuses), read back by ip -j link"
+if have_cmd vf set; then
+  run_ok vfset "$ND" 1 mac 02:11:22:33:44:55 vlan 200 qos 3 proto 802.1ad spoofchk off \
+    trust on state disable min_tx_rate 10 max_tx_rate 100
+  v=$(vfj 1); echo "$v"
+  expect_eq "vf1 mac" "$(jq -r .address <<<"$v")" 02:11:22:33:44:55
+  expect_eq "vf1 vlan/qos/proto" "$(jq -c '.vlan_list[0]' <<<"$v")" '{"vlan":200,"qos":3,"protocol":"802.1ad"}'
+  expect_eq "vf1 spoofchk/trust/state" "$(jq -c '[.spoofchk, .trust, .link_state]' <<<"$v")" '[false,true,"disable"]'
+  expect_eq "vf1 rates" "$(jq -c '[.rate.min_tx, .rate.max_tx]' <<<"$v")" '[10,100]'
+  run_ok vfset "$ND" 1 mac 00:00:00:00:00:00 vlan 0 qos 0 proto 802.1Q spoofchk on trust off \
+    state auto min_tx_rate 0 max_tx_rate 0
+  run_fail vfset "$ND" 9 trust on          # 4 VFs
+else
+  echo "vifman has no 'vf set' yet: knob part skipped"
+fi
+
+step "eswitch get (legacy, no representors)"
+run_ok vifman eswitch "$ND" --json
+expect_eq "handle" "$(jq -r '.devlink.bus + "/" + .devlink.dev' "$RUN_OUT")" "$DL"
+expect_eq "mode" "$(jq -r .mode "$RUN_OUT")" legacy
+expect_eq "representors" "$(jq '.representors | length' "$RUN_OUT")" 0
+
+step "eswitch legacy -> switchdev"
+run_ok vifman eswitch "$ND" switchdev
+expect_eq "kernel mode" "$(kmode)" switchdev
+run_ok vifman eswitch "$ND" --json
+cp "$RUN_OUT" "$OUT/netdevsim-eswitch.json"
+expect_eq "mode" "$(jq -r .mode "$RUN_OUT")" switchdev
+# vifman's map (vf -> port, netdev) against `devlink port show -j` and `ip -d link`.
+mine=$(jq -c '[.representors[] | {vf, port, netdev}]' "$RUN_OUT")
+theirs=$(devlink -j port show | jq -c --arg dl "$DL" '[.port | to_entries[]
+  | select(.key | startswith($dl + "/")) | select(.value.flavour == "pcivf")
+  | {vf: .value.vfnum, port: (.key | split("/")[2] | tonumber), netdev: .value.netdev}]
+  | sort_by(.vf)')
+expect_eq "representors (vifman vs devlink port show)" "$mine" "$theirs"
+expect_eq "representor count" "$(jq length <<<"$mine")" 4
+for i in 0 1 2 3; do
+  rep=$(jq -r ".[$i].netdev" <<<"$mine")
+  expect_eq "vf $i representor phys_port_name" \
+    "$(ip -j -d link show "$rep" | jq -r '.[0].phys_port_name')" "pf0vf$i"
+  expect_eq "vf $i representor ifindex" \
+    "$(ip -j link show "$rep" | jq -r '.[0].ifindex')" \
+    "$(jq -r ".representors[$i].ifindex" "$RUN_OUT")"
+done
+
+step "switchdev VF rates through devlink rate"
+# The legacy path is refused by the kernel in switchdev mode: devlink rate is the only way.
+! ip link set "$ND" vf 1 max_tx_rate 100 2>/dev/null || fail "IFLA_VF_RATE accepted in switchdev"
+run_ok vifman vf rate "$ND" 1 --min-tx-rate 10 --max-tx-rate 100
+port1=$(jq -r '.[1].port' <<<"$mine")
+rate=$(devlink -j port function rate show "$DL/$port1")
+expect_eq "tx_share (bytes/s)" "$(jq -r ".rate[\"$DL/$port1\"].tx_share" <<<"$rate")" 1250000
+expect_eq "tx_max (bytes/s)" "$(jq -r ".rate[\"$DL/$port1\"].tx_max" <<<"$rate")" 12500000
+expect_eq "PF-side vf 1 max_tx_rate" \
+  "$(ip -j link show "$ND" | jq -r '.[0].vfinfo_list[1].rate.max_tx')" 100
+run_fail vifman vf rate "$ND" 1 --max-tx-rate 6000     # above netdevsim's 5000 Mbit link
+grep -q "5000" "$RUN_ERR" || fail "the kernel's reason is not in the error: $(cat "$RUN_ERR")"
+run_ok vifman vf rate "$ND" 1 --min-tx-rate 0 --max-tx-rate 0
+
+step "vf set rollback on a real kernel refusal: switchdev refuses IFLA_VF_RATE after MAC and VLAN went in"
+if have_cmd vf set; then
+  before=$(vfj 0)
+  run_fail vfset "$ND" 0 mac 02:00:00:00:00:aa vlan 40 max_tx_rate 50
+  grep -q "rolled back mac 02:00:00:00:00:aa, vlan 40" "$RUN_ERR" || fail "no rollback report: $(cat "$RUN_ERR")"
+  expect_eq "vf 0 after the refused set" "$(vfj 0)" "$before"
+fi
+
+step "a rate node blocks a mode change: refused with the reason, nothing changed"
+devlink port function rate add "$DL/grp1" tx_max 500mbit
+run_fail vifman eswitch "$ND" legacy
+grep -q "rate node" "$RUN_ERR" || fail "no rate-node reason: $(cat "$RUN_ERR")"
+expect_eq "kernel mode" "$(kmode)" switchdev
+devlink port function rate del "$DL/grp1"
+
+step "switchdev -> legacy"
+run_ok vifman eswitch "$ND" legacy
+expect_eq "kernel mode" "$(kmode)" legacy
+expect_eq "pcivf ports left" "$(devlink -j port show | jq '[.port[] | select(.flavour == "pcivf")] | length')" 0
+run_ok vifman eswitch "$ND" legacy      # same mode: a no-op, not an error
+run_fail vifman eswitch nosuchdev0 switchdev
+run_fail vifman vf rate "$ND" 1 --max-tx-rate 10   # no VF port in legacy mode
+
+step "cleanup"
+echo 10 > /sys/bus/netdevsim/del_device
+rmmod netdevsim
+pass "vf set every knob + real-kernel rollback, legacy->switchdev->legacy, 4 representors from the port map = devlink = ip, devlink rate leaf read back, rate-node refusal"
