@@ -38,23 +38,13 @@ const PLAIN_VF: &str = "0000:3b:0a.2";
 const AUTO_VF: &str = "0000:3b:0a.3";
 const STRICT_VF: &str = "0000:3b:0a.4";
 
-struct Sim {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-    config: String,
-}
+/// The shared simulated-host harness; this file's own helpers are in the `impl` below.
+type Sim = SimEnv;
 
 impl Sim {
     /// A simulated nfv-host whose pool VFs `flr` and `plain` have the kernel's reset files.
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("pools.toml");
-        std::fs::write(&config, POOLS).unwrap();
-        let sim = Sim {
-            state: dir.path().join("state"),
-            config: config.display().to_string(),
-            _dir: dir,
-        };
+        let sim = Sim::with_config(POOLS);
         for vf in [FLR_VF, PLAIN_VF] {
             sim.give_reset(vf, "flr\n");
         }

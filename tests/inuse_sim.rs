@@ -18,22 +18,12 @@ physical_network = "one"
 const VF: &str = "0000:3b:0a.1";
 const NETDEV: &str = "enp59s0f1v1";
 
-struct Sim {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-    config: String,
-}
+/// The shared simulated-host harness; this file's own helpers are in the `impl` below.
+type Sim = SimEnv;
 
 impl Sim {
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("pool.toml");
-        std::fs::write(&config, POOL).unwrap();
-        Sim {
-            state: dir.path().join("state"),
-            config: config.display().to_string(),
-            _dir: dir,
-        }
+        Sim::with_config(POOL)
     }
     fn root(&self) -> PathBuf {
         sim_kernel(NFV, &self.state)
@@ -264,18 +254,9 @@ fn addressed_links_on_a_real_kernel() {
 /// in the live `/proc`): then it is in use, with the pid, and never allocated.
 #[test]
 fn an_open_vfio_group_is_in_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vfio.toml");
-    std::fs::write(
-        &config,
-        format!("{POOL}\n[[pf]]\naddress = \"0000:3b:00.1\"\n\n[[pf.vf]]\nvfs = \"1\"\ndriver = \"vfio-pci\"\n"),
-    )
-    .unwrap();
-    let sim = Sim {
-        state: dir.path().join("state"),
-        config: config.display().to_string(),
-        _dir: dir,
-    };
+    let sim = Sim::with_config(&format!(
+        "{POOL}\n[[pf]]\naddress = \"0000:3b:00.1\"\n\n[[pf.vf]]\nvfs = \"1\"\ndriver = \"vfio-pci\"\n"
+    ));
     run_ok(&["apply"], &sim.host());
     assert!(sim.explain().ends_with("→ one, free"), "{}", sim.explain());
     let root = sim.root();

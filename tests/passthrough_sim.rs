@@ -58,25 +58,15 @@ vendor_id = "144d"
 product_id = "a808"
 "#;
 
-struct Sim {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-    config: String,
-}
+/// The shared simulated-host harness; this file's own helpers are in the `impl` below.
+type Sim = SimEnv;
 
 /// Per device: driver, driver_override; plus each PF's sriov_numvfs.
 type Snapshot = BTreeMap<String, (Option<String>, String, String)>;
 
 impl Sim {
     fn new(config: &str) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("vifman.toml");
-        std::fs::write(&cfg, config).unwrap();
-        Sim {
-            state: dir.path().join("state"),
-            config: cfg.display().to_string(),
-            _dir: dir,
-        }
+        Sim::with_config(config)
     }
     fn run(&self, cmd: &str, extra: &[&str]) -> Output {
         let mut a: Vec<String> = vec![cmd.into()];

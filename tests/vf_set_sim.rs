@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use common::*;
@@ -16,22 +15,12 @@ pf_names = ["enp59s0f1#1"]
 physical_network = "physnet1"
 "#;
 
-struct Sim {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-    config: String,
-}
+/// The shared simulated-host harness; this file's own helpers are in the `impl` below.
+type Sim = SimEnv;
 
 impl Sim {
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("pools.toml");
-        std::fs::write(&config, POOLS).unwrap();
-        Sim {
-            state: dir.path().join("state"),
-            config: config.display().to_string(),
-            _dir: dir,
-        }
+        Sim::with_config(POOLS)
     }
     fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
         let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();

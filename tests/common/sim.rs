@@ -81,3 +81,24 @@ pub fn sim_vf_state(kernel: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("simulated VF state: {e}"));
     serde_json::to_value(dump).unwrap()
 }
+
+/// A simulated nfv-host driven through the binary: its state dir and one config file, in a
+/// temp dir that lives as long as this does. Test files add their own methods (`impl`).
+pub struct SimEnv {
+    _dir: tempfile::TempDir,
+    pub state: PathBuf,
+    pub config: String,
+}
+
+impl SimEnv {
+    pub fn with_config(config: &str) -> SimEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vifman.toml");
+        std::fs::write(&path, config).unwrap();
+        SimEnv {
+            state: dir.path().join("state"),
+            config: path.display().to_string(),
+            _dir: dir,
+        }
+    }
+}
