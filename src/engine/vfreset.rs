@@ -15,15 +15,7 @@ impl Engine<'_> {
         let mut store = self.open_store()?;
         let st: StoreState = store.load()?;
         let view = HostView::load(self.host)?;
-        let v = view
-            .vfs
-            .iter()
-            .find(|v| {
-                v.vf_index == index
-                    && (v.pf.to_string() == pf
-                        || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf))
-            })
-            .ok_or_else(|| EngineError::Request(format!("{pf} has no VF {index}")))?;
+        let v = view.vf_of(pf, index)?;
         if let Some(a) = st
             .allocations
             .iter()

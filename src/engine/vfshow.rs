@@ -29,15 +29,7 @@ impl Engine<'_> {
     pub fn vf_show(&self, pf: &str, index: u32) -> Result<VfReport, EngineError> {
         let st: StoreState = crate::store::read_state(&self.state_dir)?;
         let view = HostView::load(self.host)?;
-        let v = view
-            .vfs
-            .iter()
-            .find(|v| {
-                v.vf_index == index
-                    && (v.pf.to_string() == pf
-                        || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf))
-            })
-            .ok_or_else(|| EngineError::Request(format!("{pf} has no VF {index}")))?;
+        let v = view.vf_of(pf, index)?;
         let counters = match &v.pf_netdev {
             Some(n) => self
                 .host

@@ -257,6 +257,18 @@ impl HostView {
     }
 
     /// The one availability policy (see [`VfStatus`]).
+    /// VF `index` of the PF an operator named by PCI address or netdev (`vf show|reset`).
+    pub fn vf_of(&self, pf: &str, index: u32) -> Result<&VfView, super::EngineError> {
+        self.vfs
+            .iter()
+            .find(|v| {
+                v.vf_index == index
+                    && (v.pf.to_string() == pf
+                        || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf))
+            })
+            .ok_or_else(|| super::EngineError::Request(format!("{pf} has no VF {index}")))
+    }
+
     pub fn status(&self, cfg: &Config, st: &crate::store::StoreState, v: &VfView) -> VfStatus {
         if let Some(ex) = self.exclusion(cfg, v) {
             return VfStatus::Excluded(ex);
