@@ -27,4 +27,5 @@ pub mod store;
 pub mod sysfs;
 pub mod types;
 pub mod udev;
+pub mod view;
 pub mod vif;

@@ -136,6 +136,15 @@ impl HostArgs {
         self.host()
     }
 
+    /// The host for a read-only view: the simulated kernel when `--simulate` has one in the
+    /// state dir, else the `--sysfs-root` tree. Creates nothing.
+    pub fn read_host(&self) -> anyhow::Result<Box<dyn Host>> {
+        if self.simulate && self.state_dir.join("sim-root").is_dir() {
+            return self.host();
+        }
+        Ok(Box::new(RealHost::new(self.read_root().open()?)))
+    }
+
     pub fn config(&self) -> anyhow::Result<Config> {
         match &self.config {
             Some(p) => Ok(Config::load(p)?),
@@ -144,10 +153,7 @@ impl HostArgs {
                 if p.exists() {
                     Ok(Config::load(p)?)
                 } else {
-                    Ok(Config {
-                        exclude_default_route: true,
-                        ..Default::default()
-                    })
+                    Ok(Config::none())
                 }
             }
         }

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::hostargs::HostArgs;
 use crate::inventory::{self, Filter, PfSelector};
-use crate::sysfs::{self, SysfsRoot};
+use crate::view::HostView;
 
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
@@ -23,8 +23,8 @@ pub struct InventoryArgs {
     /// Only PFs from this PCI vendor, e.g. 8086 (Intel) or 15b3 (Mellanox).
     #[arg(long, value_name = "VENDOR", value_parser = inventory::parse_vendor)]
     pub vendor: Option<u16>,
-    /// Only VFs that are not bound to vfio-pci, have no administrative MAC and hold no
-    /// vifman allocation.
+    /// Only VFs vifman would hand out (`status` free: no allocation, no exclusion, no sign
+    /// of use outside vifman; the same verdict as `pools` and `allocate`).
     #[arg(long)]
     pub free: bool,
     /// Add each VF's traffic counters (rx/tx bytes and packets, broadcast, multicast,
@@ -33,23 +33,18 @@ pub struct InventoryArgs {
     pub stats: bool,
 }
 
-pub(crate) fn scan(root: &SysfsRoot) -> sysfs::ScanReport {
-    sysfs::scan(root)
-}
-
 pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     let root_args = args.host.read_root();
-    let root = root_args.open()?;
-    let mut inv = inventory::collect(&root, &root_args.label());
+    let config = args.host.config_if_any()?;
     let state_dir = &args.host.state_dir;
     let st = crate::store::read_state(state_dir)
         .with_context(|| format!("reading allocations from {}", state_dir.display()))?;
-    inventory::apply_store(&mut inv, &st);
-    if let Some(config) = args.host.config_if_any()? {
-        let host = crate::host::RealHost::new(root_args.open()?);
-        let pools = crate::engine::pool_of_vfs(&host, &config).context("matching VFs to pools")?;
-        inventory::apply_pools(&mut inv, &pools);
-    }
+    // One read of the host; the inventory is a projection of it (the same availability
+    // verdict as `pools` and `allocate`).
+    let host = args.host.read_host()?;
+    let view = HostView::load_display(host.as_ref());
+    let live = root_args.sysfs_root == std::path::Path::new("/");
+    let mut inv = inventory::project(&view, &root_args.label(), config.as_ref(), &st, live);
     let filter = Filter {
         pf: args.pf.clone(),
         vendor: args.vendor,
@@ -59,11 +54,6 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     if args.stats {
         // The simulated kernel for --simulate, the kernel for the live root; a plain fixture
         // tree has no counters (every VF's stats are null).
-        let host = if args.host.simulate {
-            args.host.host()?
-        } else {
-            Box::new(crate::host::RealHost::new(root_args.open()?))
-        };
         inventory::apply_stats(&mut inv, |pf| {
             host.vf_counters(pf).map_err(|e| e.to_string())
         });

@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::hostargs::HostArgs;
 use crate::inventory::passthrough;
+use crate::view::HostView;
 
 #[derive(Debug, Args)]
 pub struct PciArgs {
@@ -21,16 +22,15 @@ pub struct PciArgs {
 pub fn run(args: PciArgs) -> anyhow::Result<()> {
     let config = args.host.config_if_any()?;
     let root_args = args.host.read_root();
-    let root = root_args.open()?;
-    let scan = super::inventory::scan(&root);
-    let mut report = passthrough::build(&scan, &root_args.label(), root.noiommu());
+    // One read of the host: the report and the pools are both projections of it.
+    let host = args.host.read_host()?;
+    let view = HostView::load_display(host.as_ref());
+    let mut report = passthrough::build(&view.scan, &root_args.label(), view.noiommu);
     if let Some(config) = config {
         let state_dir = &args.host.state_dir;
         let st = crate::store::read_state(state_dir)
             .with_context(|| format!("reading allocations from {}", state_dir.display()))?;
-        let host = crate::host::RealHost::new(root_args.open()?);
-        let pools = crate::engine::device_pools(&host, &config, &st)
-            .context("matching devices to pools")?;
+        let pools = crate::engine::device_pools(&view, &config, &st);
         passthrough::apply_pools(&mut report, &pools);
     }
     if args.json {

@@ -43,7 +43,9 @@ pub struct Outcome {
 /// is the engine's, which names the step, the knob and what was rolled back.
 pub fn engine_error(e: EngineError) -> CniError {
     let c = match &e {
-        EngineError::Request(_) | EngineError::Unsupported { .. } => code::INVALID_CONFIG,
+        EngineError::Request(_) | EngineError::NoSuchVf(_) | EngineError::Unsupported { .. } => {
+            code::INVALID_CONFIG
+        }
         EngineError::NoFreeVf { .. } | EngineError::NoFreeDevice { .. } | EngineError::Busy(_) => {
             code::VF_BUSY
         }

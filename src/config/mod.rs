@@ -142,6 +142,15 @@ impl Config {
     }
 
     /// Parse TOML text; `path` only labels errors.
+    /// A host without a config file: no pools, the default exclusions (the default route's
+    /// PF stays out). What the read-only views judge availability by when there is no config.
+    pub fn none() -> Config {
+        Config {
+            exclude_default_route: true,
+            ..Default::default()
+        }
+    }
+
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |span: Option<std::ops::Range<usize>>, key: &str, message: String| {
             let (line, column) = line_col(text, span.map(|s| s.start).unwrap_or(0));

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::actuate::{self, Applied, Target};
-use super::view::{HostView, VfStatus, VfView};
 use super::{emit, AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb;
 use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
+use crate::view::{HostView, VfStatus, VfView};
 
 /// What allocate will do (printed by --dry-run).
 #[derive(Debug, Clone, Serialize)]
@@ -90,10 +90,10 @@ impl Engine<'_> {
                     skip(&format!("in use outside vifman ({})", r.join(", ")));
                     continue;
                 }
-            }
-            if v.pf_netdev.is_none() || v.state.is_none() {
-                skip("PF has no netdev / no VF state");
-                continue;
+                VfStatus::Unknown(_) => {
+                    skip("PF has no netdev / no VF state");
+                    continue;
+                }
             }
             if req.trust == Some(true) && !spec.trusted {
                 skip("pool entry not marked trusted");

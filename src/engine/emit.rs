@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
-use super::view::VfView;
 use super::{AllocateRequest, EngineError};
 use crate::store::AllocMode;
 use crate::types::MacAddress;
+use crate::view::VfView;
 use crate::vif::VersionedObject;
 
 /// A stable UUID for a physnet when the caller gives no network id: FNV-1a of the name laid

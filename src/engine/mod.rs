@@ -16,19 +16,18 @@ mod request;
 mod vfreset;
 pub mod vfset;
 mod vfshow;
-mod view;
 pub mod whole;
 
 /// The records live in [`crate::store`]; re-exported for the engine's callers.
 pub use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
+pub use crate::view::{HostView, VfStatus, VfView};
 pub use allocate::{AllocateOutcome, Plan};
 pub use attach::is_plugin_vif;
-pub use pools::{device_pools, pool_of_vfs, PoolReport, PoolsReport};
+pub use pools::{device_pools, PoolReport, PoolsReport};
 pub use reconcile::{Drift, DriftKind};
 pub use recover::recovered_vif_id;
 pub use request::AllocateRequest;
 pub use vfshow::VfReport;
-pub use view::{HostView, VfStatus, VfView};
 
 use std::path::PathBuf;
 
@@ -67,6 +66,8 @@ pub enum EngineError {
     },
     #[error("no allocation with VIF id {0}")]
     NotFound(crate::types::Uuid),
+    #[error(transparent)]
+    NoSuchVf(#[from] crate::view::NoSuchVf),
     #[error("{0}")]
     Busy(String),
     #[error(transparent)]

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::view::VfStatus;
 use super::whole::{aliases_of, physnet_of, WholeStatus};
 use super::{Engine, EngineError, HostView};
 use crate::store::{StoreState, WholeRequestKind};
 use crate::types::DeviceType;
+use crate::view::VfStatus;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PoolReport {
@@ -40,34 +40,15 @@ pub struct PoolsReport {
     pub explain: Vec<Explanation>,
 }
 
-/// The pool (physnet) `config` puts each VF of `host` in, excluded VFs left out. Reads the
-/// host only, never the store, so a read-only command (`inventory`) creates nothing.
-pub fn pool_of_vfs(
-    host: &dyn crate::host::Host,
-    config: &crate::config::Config,
-) -> Result<BTreeMap<crate::types::PciAddress, String>, EngineError> {
-    let view = HostView::load(host)?;
-    Ok(view
-        .vfs
-        .iter()
-        .filter(|v| view.exclusion(config, v).is_none())
-        .filter_map(|v| {
-            let (spec, _) = config.classify(&view.candidate(v));
-            Some((v.addr, spec?.physical_network.clone()?))
-        })
-        .collect())
-}
-
-/// Every pool each device of `host` is in: a VF's physnet, a whole device's physnet (type-PF)
-/// and `alias:<name>` for every alias it matches, with the rules `pools` counts by. A device
-/// held whole stays in the pool it was taken from (`st`), whatever passthrough changed. Reads
-/// the host and the given store only, so `vifman pci` creates nothing.
+/// Every pool each device of the view is in: a VF's physnet, a whole device's physnet
+/// (type-PF) and `alias:<name>` for every alias it matches, with the rules `pools` counts by.
+/// A device held whole stays in the pool it was taken from (`st`), whatever passthrough
+/// changed. A projection of the read model, so `vifman pci` reads the host once.
 pub fn device_pools(
-    host: &dyn crate::host::Host,
+    view: &HostView,
     config: &crate::config::Config,
     st: &StoreState,
-) -> Result<BTreeMap<crate::types::PciAddress, Vec<String>>, EngineError> {
-    let view = HostView::load(host)?;
+) -> BTreeMap<crate::types::PciAddress, Vec<String>> {
     let mut out: BTreeMap<crate::types::PciAddress, Vec<String>> = BTreeMap::new();
     // Excluded VFs included: `pools` counts them in their pool's total (as excluded).
     for v in view.vfs.iter() {
@@ -97,7 +78,7 @@ pub fn device_pools(
             out.entry(d.addr).or_default().extend(names);
         }
     }
-    Ok(out)
+    out
 }
 
 impl Engine<'_> {
@@ -153,7 +134,7 @@ impl Engine<'_> {
                     VfStatus::Allocated(_) => p.allocated += 1,
                     VfStatus::Free => p.free += 1,
                     VfStatus::Quarantined(_) => p.quarantined += 1,
-                    VfStatus::InUse(_) => {}
+                    VfStatus::InUse(_) | VfStatus::Unknown(_) => {}
                 }
             }
             explain.push(Explanation {

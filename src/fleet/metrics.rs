@@ -128,7 +128,7 @@ pub fn reason_of(e: &EngineError) -> &'static str {
         EngineError::Unsupported { .. } => "unsupported",
         EngineError::Actuation { .. } | EngineError::Quarantined { .. } => "actuation",
         EngineError::Busy(_) => "busy",
-        EngineError::Request(_) | EngineError::NotFound(_) => "request",
+        EngineError::Request(_) | EngineError::NotFound(_) | EngineError::NoSuchVf(_) => "request",
         EngineError::Store(_) | EngineError::Host(_) => "internal",
     }
 }

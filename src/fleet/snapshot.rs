@@ -141,7 +141,7 @@ pub fn take_with(
                 Holder::Plugin(id.to_string())
             }
             VfStatus::Allocated(id) => Holder::Vifman(id.to_string()),
-            VfStatus::InUse(_) => Holder::Foreign,
+            VfStatus::InUse(_) | VfStatus::Unknown(_) => Holder::Foreign,
             VfStatus::Quarantined(_) => {
                 Holder::Quarantined(rec.map(|a| a.vif_id.to_string()).unwrap_or_default())
             }
@@ -156,6 +156,7 @@ pub fn take_with(
             Holder::Vifman(id) => Some(format!("allocated outside the device plugin (VIF {id})")),
             Holder::Foreign => Some(match &status {
                 VfStatus::InUse(r) => format!("in use outside vifman ({})", r.join(", ")),
+                VfStatus::Unknown(r) => format!("state unknown ({r})"),
                 _ => "in use outside vifman".to_string(),
             }),
             _ => None,

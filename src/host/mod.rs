@@ -3,6 +3,7 @@
 //! behind it differs, so `--simulate` exercises the very code that runs in production.
 
 pub mod events;
+pub mod read;
 mod real;
 mod refusal;
 pub mod sim;
@@ -10,6 +11,7 @@ pub mod sysctl;
 
 pub use crate::netlink::{Knob, KnobKind};
 pub use events::{OnChange, Watch};
+pub use read::{HostRead, VfStateOrigin};
 pub use real::RealHost;
 pub use refusal::{refusal, Refusal};
 pub use sim::SimHost;
@@ -214,6 +216,11 @@ pub trait Host {
     fn simulated(&self) -> bool;
     fn scan(&self) -> ScanReport {
         crate::sysfs::scan(self.sysfs(Sealed(())))
+    }
+    /// The scan and every PF's VF state in one read (see [`HostRead`]): what the read model
+    /// is built from.
+    fn read(&self) -> HostRead {
+        read::read_root(self.sysfs(Sealed(())))
     }
     /// Where the host's tree is, for event watching and labels (never for reading files).
     fn location(&self) -> &std::path::Path {

@@ -55,9 +55,14 @@ impl Host for RealHost {
             if !src.exists() {
                 return Ok(Vec::new());
             }
-            return src
+            let mut links = src
                 .vf_state()
-                .map_err(|e| HostError::other("reading vf-state.json", e.to_string()));
+                .map_err(|e| HostError::other("reading vf-state.json", e.to_string()))?;
+            // A fixture's self-chosen MACs are what the kernel reported too: the same rule.
+            for l in &mut links {
+                super::normalize_self_chosen(&self.root, l);
+            }
+            return Ok(links);
         }
         let mut links = KernelVfState
             .vf_state()

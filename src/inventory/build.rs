@@ -2,24 +2,14 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
-
 use super::model::{
     DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, SCHEMA_VERSION,
 };
 use super::names::NameCache;
+use super::VfStateOrigin;
 use crate::netlink::{PfLinkState, VfState};
 use crate::sysfs::{PciDevice, ScanReport, Sriov, Warning};
 use crate::types::IfName;
-
-/// Where the `admin` part of each VF came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VfStateOrigin {
-    Kernel,
-    Fixture,
-    None,
-}
 
 pub(crate) const VFIO_DRIVER: &str = "vfio-pci";
 
@@ -149,23 +139,18 @@ fn pf_entry<'a>(
             let admin = link
                 .and_then(|l| l.vfs.iter().find(|v| v.vf == *i))
                 .map(vf_admin);
-            // No VF state at all: nothing proves the VF unused, so it is not called free.
-            let free = admin.as_ref().is_some_and(|a| {
-                super::outside_use(
-                    device.driver.as_deref(),
-                    Some(a.mac),
-                    None,
-                    &super::NetdevSigns::default(),
-                )
-                .is_empty()
-            });
             VfEntry {
                 index: *i,
                 device,
                 netdev,
                 representor,
                 admin,
-                free,
+                // Set by the projection from the one availability verdict.
+                free: false,
+                status: super::StatusInfo {
+                    state: "unknown",
+                    reasons: vec![],
+                },
                 allocation: None,
                 pool: None,
                 stats: None,

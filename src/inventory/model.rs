@@ -87,8 +87,10 @@ pub struct VfEntry {
     pub representor: Option<IfName>,
     /// Administrative settings from the PF's netlink VF info; `null` when unknown.
     pub admin: Option<VfAdmin>,
-    /// Not bound to vfio-pci and no administrative MAC set (unknown admin state = not free).
+    /// vifman would hand it out: `status.state` is `free` (see `status`).
     pub free: bool,
+    /// The one availability verdict ([`crate::view::VfStatus`]) and its reasons.
+    pub status: super::StatusInfo,
     /// The vifman allocation holding this VF (`vif_id`, `instance_uuid`, `physnet`, `mode`,
     /// `phase`), from the state directory; `null` when none.
     pub allocation: Option<serde_json::Value>,

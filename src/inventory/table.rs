@@ -40,7 +40,7 @@ pub fn render_table(inv: &Inventory) -> String {
             "LINK",
             "NUMA",
             "IOMMU",
-            "ALLOC",
+            "STATUS",
         ]);
     for pf in &inv.physical_functions {
         let d = &pf.device;
@@ -161,13 +161,7 @@ fn vf_row(vf: &VfEntry) -> Vec<String> {
         link,
         opt(d.numa_node),
         opt(d.iommu_group),
-        match &vf.allocation {
-            Some(a) => a["vif_id"]
-                .as_str()
-                .map(|s| s.chars().take(8).collect::<String>())
-                .unwrap_or_else(|| "yes".into()),
-            None => DASH.into(),
-        },
+        status(vf),
     ]
 }
 
@@ -208,4 +202,19 @@ pub fn render_stats(inv: &Inventory) -> String {
         }
     }
     format!("{t}\n")
+}
+
+/// The STATUS column: the verdict, with the first 8 characters of the VIF id when allocated.
+fn status(vf: &VfEntry) -> String {
+    let vif = vf
+        .allocation
+        .as_ref()
+        .and_then(|a| a["vif_id"].as_str())
+        .map(|s| s.chars().take(8).collect::<String>());
+    match (vf.status.state, vif) {
+        ("allocated", Some(v)) => format!("alloc {v}"),
+        ("quarantined", Some(v)) => format!("quarantined {v}"),
+        ("in_use", _) => "in use".into(),
+        (s, _) => s.into(),
+    }
 }

@@ -277,6 +277,33 @@ impl Host for SimHost {
         Ok(self.load_state()?.links)
     }
 
+    /// The simulated kernel's VF state is its merged shards, not the tree's base file.
+    fn read(&self) -> crate::host::HostRead {
+        let scan = self.scan();
+        let has_base = FixtureVfState::new(&self.dir).exists();
+        let (links, origin, state_error, warnings) = match self.load_state() {
+            Ok(d) if has_base => (d.links, crate::host::VfStateOrigin::Fixture, None, vec![]),
+            Ok(d) => (d.links, crate::host::VfStateOrigin::None, None, vec![]),
+            Err(e) => (
+                Vec::new(),
+                crate::host::VfStateOrigin::None,
+                Some(e.to_string()),
+                vec![crate::sysfs::Warning::new(
+                    format!("/{}", crate::netlink::VF_STATE_FILE),
+                    format!("ignored: {e}"),
+                )],
+            ),
+        };
+        crate::host::HostRead {
+            scan,
+            states: links.clone(),
+            links,
+            origin,
+            state_error,
+            warnings,
+        }
+    }
+
     fn addressed_links(&self) -> Result<std::collections::BTreeSet<u32>, HostError> {
         self.sim_addressed_links()
     }

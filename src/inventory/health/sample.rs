@@ -2,9 +2,10 @@
 //! uses, plus the AER and carrier counters read through the host's sysfs layer.
 
 use super::{Kind, Sample};
-use crate::engine::{AllocMode, HostView, StoreState};
 use crate::host::Host;
+use crate::store::{AllocMode, StoreState};
 use crate::types::PciAddress;
+use crate::view::HostView;
 
 /// One device's sample, as the [`super::Tracker`] takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,16 @@
-//! The engine's picture of the host: every VF with its PF, state and placement, built from one
-//! sysfs scan and one VF-state read. Scan → select → actuate → emit starts here.
+//! The one read model: every VF with its PF, state, placement and availability, built from one
+//! sysfs scan and one VF-state dump. Scan → select → actuate → emit: this is what "scan"
+//! hands on. The engine selects from it, and the inventory, `pools`, `pci`, health and the
+//! device plugin are projections of it, so a VF is free in all of them or in none.
+
+mod status;
+
+pub use status::{outside_use, NetdevSigns};
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Candidate, Config, PfOf};
-use crate::host::{Host, HostError};
-use crate::inventory::NetdevSigns;
+use crate::host::{Host, HostError, HostRead, VfStateOrigin};
 use crate::netlink::VfState;
 use crate::sysfs::{PciDevice, ScanReport};
 use crate::types::{IfName, PciAddress};
@@ -47,6 +52,9 @@ pub enum VfStatus {
     /// A release could not prove it clean: held by its record, never handed out, until an
     /// operator clears it or `reconcile --repair` completes the release (the reason says why).
     Quarantined(String),
+    /// Its PF has no netdev or reported no state for it: nothing proves it unused, and
+    /// nothing could be saved or restored, so it is not handed out.
+    Unknown(String),
 }
 
 impl VfStatus {
@@ -63,8 +71,17 @@ impl std::fmt::Display for VfStatus {
             VfStatus::InUse(r) => write!(f, "in use outside vifman ({})", r.join(", ")),
             VfStatus::Excluded(r) => f.write_str(r),
             VfStatus::Quarantined(r) => write!(f, "quarantined ({r})"),
+            VfStatus::Unknown(r) => write!(f, "state unknown ({r})"),
         }
     }
+}
+
+/// An operator named a VF the host does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("{pf} has no VF {index}")]
+pub struct NoSuchVf {
+    pub pf: String,
+    pub index: u32,
 }
 
 #[derive(Clone)]
@@ -74,6 +91,12 @@ pub struct HostView {
     /// Netdev carrying the default route (from `<root>/proc/net/route`).
     pub default_route_dev: Option<String>,
     pub noiommu: bool,
+    /// Every PF link's VF state as the kernel reports it (self-chosen MACs included), for
+    /// display; [`VfView::state`] holds the normalised one.
+    pub links: Vec<crate::netlink::PfLinkState>,
+    pub origin: VfStateOrigin,
+    /// What the read could not do, for views to show.
+    pub warnings: Vec<crate::sysfs::Warning>,
 }
 
 fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
@@ -125,11 +148,31 @@ fn signs_of(
 }
 
 impl HostView {
+    /// The read model for the engine: refuses without VF state (nothing can be saved,
+    /// compared or restored without it).
     pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
+        let r = host.read();
+        r.require_states("reading VF state")?;
+        Ok(Self::assemble(host, r))
+    }
+
+    /// The read model for views (inventory, `pci`): what could not be read is a warning, and
+    /// VFs without VF state are not free (nothing proves them unused).
+    pub fn load_display(host: &dyn Host) -> HostView {
+        Self::assemble(host, host.read())
+    }
+
+    fn assemble(host: &dyn Host, r: HostRead) -> HostView {
         // Counted by tests (one scan per CNI command): keep the target and message.
         tracing::debug!(target: "vifman::host_scan", "scanning the host");
-        let scan = host.scan();
-        let states = host.vf_states()?;
+        let HostRead {
+            scan,
+            links,
+            states,
+            origin,
+            state_error: _,
+            warnings,
+        } = r;
         let addressed = addressed(host);
         let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> =
             states.iter().map(|l| (l.ifname.as_str(), l)).collect();
@@ -189,12 +232,15 @@ impl HostView {
                     .and_then(|g| vfio_open.get(&g).map(|p| (g, p.clone())));
             }
         }
-        Ok(HostView {
+        HostView {
             default_route_dev: host.default_route_dev(),
             noiommu: host.noiommu(),
             scan,
             vfs,
-        })
+            links,
+            origin,
+            warnings,
+        }
     }
 
     /// Re-read one VF from the kernel (driver, override, netdevs, netlink state) and update
@@ -258,7 +304,7 @@ impl HostView {
 
     /// The one availability policy (see [`VfStatus`]).
     /// VF `index` of the PF an operator named by PCI address or netdev (`vf show|reset`).
-    pub fn vf_of(&self, pf: &str, index: u32) -> Result<&VfView, super::EngineError> {
+    pub fn vf_of(&self, pf: &str, index: u32) -> Result<&VfView, NoSuchVf> {
         self.vfs
             .iter()
             .find(|v| {
@@ -266,7 +312,10 @@ impl HostView {
                     && (v.pf.to_string() == pf
                         || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf))
             })
-            .ok_or_else(|| super::EngineError::Request(format!("{pf} has no VF {index}")))
+            .ok_or_else(|| NoSuchVf {
+                pf: pf.to_string(),
+                index,
+            })
     }
 
     pub fn status(&self, cfg: &Config, st: &crate::store::StoreState, v: &VfView) -> VfStatus {
@@ -292,7 +341,16 @@ impl HostView {
                 v.pf, w.id
             ));
         }
-        let use_ = crate::inventory::outside_use(
+        if v.pf_netdev.is_none() {
+            return VfStatus::Unknown("its PF has no netdev".into());
+        }
+        if v.state.is_none() {
+            return VfStatus::Unknown(format!(
+                "no VF state for it on {}",
+                v.pf_netdev.as_ref().map(|n| n.as_str()).unwrap_or("its PF")
+            ));
+        }
+        let use_ = outside_use(
             v.driver.as_deref(),
             v.state.as_ref().map(|s| s.mac),
             st.policy_vf(&v.pf, v.vf_index),

@@ -1,5 +1,5 @@
-//! The one rule for "in use outside vifman", shared by the inventory's `free` and the
-//! engine's [`crate::engine::VfStatus`], so `inventory --free`, `pools` and `allocate` agree.
+//! The one rule for "in use outside vifman", part of [`super::VfStatus`]: the inventory's
+//! `free`, `pools` and `allocate` all read it from there.
 
 use crate::store::PolicyVf;
 use crate::types::MacAddress;
