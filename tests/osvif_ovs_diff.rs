@@ -514,22 +514,6 @@ const DEVIATIONS: &[Deviation] = &[
         id: "tap-flags",
         explains: |d| d.object.starts_with("link tap") && d.field == "tun",
     },
-    Deviation {
-        id: "tap-without-port",
-        explains: |d| {
-            d.case.contains("create_port=False create_tap=True")
-                && d.object == "link tap<id>"
-                && d.field.is_empty()
-        },
-    },
-    Deviation {
-        id: "trunk-bridge-kept",
-        explains: |d| {
-            d.case.contains("trunk-bridge")
-                && d.step == "unplug"
-                && (d.object.ends_with(" tbr-1") || d.object == "link ovs-netdev")
-        },
-    },
 ];
 
 fn cases(py: &Path) -> Vec<Case> {

@@ -96,9 +96,20 @@ impl Ovs {
         let _s = tracing::info_span!("ovs_unplug_vif", port = %spec.port).entered();
         let _locks = self.lock(vif, &spec)?;
         let txn = self.txn();
+        let mut report = self.unplug_port(vif, &spec, &txn)?;
+        // os-vif (`_delete_bridge_if_trunk`, every unplug path): a Neutron trunk bridge
+        // (`tbr-…`) exists for this one VIF, so it goes with it, patch ports and all.
+        if spec.bridge.as_str().starts_with("tbr-") {
+            report.actions.extend(txn.delete_bridge(&spec.bridge)?);
+        }
+        Ok(report)
+    }
+
+    /// The unplug of the VIF's own port: hybrid or plain, then its kernel netdev.
+    fn unplug_port(&self, vif: &OvsVif, spec: &PortSpec, txn: &Txn) -> Result<Report> {
         match &vif.port {
             OvsPort::Hybrid { bridge_name, .. } => {
-                return hybrid::unplug(&txn, bridge_name, &spec);
+                return hybrid::unplug(txn, bridge_name, spec);
             }
             OvsPort::Tap {
                 hybrid_bridge,
@@ -114,7 +125,7 @@ impl Ovs {
                 {
                     let mut hs = spec.clone();
                     hs.port = hybrid_port.clone();
-                    return hybrid::unplug(&txn, hybrid_bridge, &hs);
+                    return hybrid::unplug(txn, hybrid_bridge, &hs);
                 }
             }
             _ => {}

@@ -123,7 +123,9 @@ pub fn port_spec(vif: &OvsVif, instance: &Instance, cfg: &Config) -> Result<Port
     spec.mtu = vif
         .mtu
         .resolve(cfg.network_device_mtu, spec.port.as_str())?;
-    if matches!(vif.port, OvsPort::Tap { .. }) && vif.create_tap {
+    // os-vif makes the TAP inside port creation (`_create_vif_port`): `create_tap` without
+    // `create_port` creates nothing, and a TAP nobody adds to OVS would only leak.
+    if matches!(vif.port, OvsPort::Tap { .. }) && vif.create_tap && spec.create_port {
         spec.create_tap = Some(TapSpec {
             name: spec.port.clone(),
             mtu: spec.mtu,

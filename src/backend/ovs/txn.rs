@@ -423,6 +423,36 @@ impl Txn {
         Ok(())
     }
 
+    /// Deletes a bridge by name, as `del-br`: its ports and interfaces go with it (OVSDB
+    /// garbage-collects them). Absent is fine. Returns what was done.
+    pub fn delete_bridge(&self, bridge: &IfName) -> Result<Vec<String>> {
+        let _s = tracing::info_span!("ovs_delete_bridge", %bridge).entered();
+        let mut c = self.connect()?;
+        let res = c.transact(vec![op::select(
+            "Bridge",
+            op::name_is(bridge.as_str()),
+            &["_uuid"],
+        )])?;
+        let mut ops = vec![];
+        for row in Client::rows(&res[0]) {
+            if let Some(bu) = as_uuid(&row["_uuid"]) {
+                ops.push(op::mutate(
+                    "Open_vSwitch",
+                    op::all(),
+                    json!([["bridges", "delete", ["set", [uuid(bu)]]]]),
+                ));
+            }
+        }
+        if ops.is_empty() {
+            return Ok(vec![]);
+        }
+        let sel = ops.len() + 1;
+        ops.extend(Client::bump_ops());
+        let out = c.transact(ops)?;
+        c.wait_applied(Client::next_cfg_of(&out, sel)?)?;
+        Ok(vec![format!("deleted OVS bridge {bridge}")])
+    }
+
     /// Removes ports by name (absent ones are skipped) in one transaction.
     pub fn unplug_ports(&self, ports: &[IfName]) -> Result<Vec<String>> {
         let _s = tracing::info_span!("ovs_unplug", n = ports.len()).entered();
