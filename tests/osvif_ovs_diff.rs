@@ -507,8 +507,13 @@ struct Deviation {
 /// docs/backends.md "Deliberate differences from os-vif" under its id.
 const DEVIATIONS: &[Deviation] = &[
     Deviation {
-        id: "qos-row",
-        explains: |d| d.object.starts_with("QoS ") || d.field == "qos",
+        id: "qos-vhostuser-unplug",
+        explains: |d| {
+            d.case.starts_with("vhostuser")
+                && d.step == "unplug"
+                && d.object.starts_with("QoS ")
+                && d.vifman.is_null()
+        },
     },
     Deviation {
         id: "tap-flags",
