@@ -564,6 +564,8 @@ fn osvif_ovs_plugin_and_vifman_leave_the_same_state() {
     let mut diffs = vec![];
     let mut compared = 0;
     let mut agree = 0;
+    // Two sides failing alike would "agree" on nothing plugged: os-vif must succeed.
+    let mut osvif_errors = vec![];
     for dpdk in [false, true] {
         let group: Vec<Case> = all.iter().filter(|c| c.dpdk == dpdk).cloned().collect();
         if dpdk && !Path::new(DPDK_VSWITCHD).exists() {
@@ -579,6 +581,9 @@ fn osvif_ovs_plugin_and_vifman_leave_the_same_state() {
         for ((case, sa), sb) in group.iter().zip(&a).zip(&b) {
             let mut d = vec![];
             for (((step, _), (x, ex)), (y, ey)) in STEPS.iter().zip(sa).zip(sb) {
+                if let Some(e) = ex {
+                    osvif_errors.push(format!("[{}] {step}: {e}", case.name));
+                }
                 let mut here = compare(&case.name, step, x, y);
                 if let (Some(r), Some(_)) | (Some(r), None) = (ex, ey) {
                     // The error texts are each side's own; show os-vif's next to a diff.
@@ -605,6 +610,11 @@ fn osvif_ovs_plugin_and_vifman_leave_the_same_state() {
         }
     }
 
+    assert!(
+        osvif_errors.is_empty(),
+        "os-vif itself failed:\n{}",
+        osvif_errors.join("\n")
+    );
     let docs =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/backends.md")).unwrap();
     let mut unexplained = vec![];
