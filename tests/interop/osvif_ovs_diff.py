@@ -79,6 +79,18 @@ def cases():
                             id=i, address=MAC, plugin="ovs", vif_name=("tap" + i)[:14],
                             bridge_name="br-int", network=net("br-int", mtu),
                             port_profile=profile(dp, create_port, create_tap)), isolate)
+    # Hardware offload: a VIFOpenVSwitch whose profile names the VF representor
+    # (datapath_offload). The plugin plugs it as any VIFOpenVSwitch (the representor is
+    # libvirt's/nova's business), with and without create_port.
+    for create_port in (False, True):
+        n += 1
+        i = vif_id(n)
+        prof = profile("system", create_port, None)
+        prof.datapath_offload = vif.DatapathOffloadRepresentor(
+            representor_name="eth5_3", representor_address="0000:05:00.3")
+        add("ovs offload create_port=%s" % create_port, vif.VIFOpenVSwitch(
+            id=i, address=MAC, plugin="ovs", vif_name=("tap" + i)[:14], bridge_name="br-int",
+            network=net("br-int", None), port_profile=prof), False)
     # A trunk bridge (tbr-): bridge_name in external_ids, no isolation, bridge deleted on unplug.
     n += 1
     i = vif_id(n)
