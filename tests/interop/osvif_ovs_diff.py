@@ -117,6 +117,16 @@ def cases():
                     id=i, address=MAC, plugin="ovs", vif_name=("vhu" + i)[:14],
                     path="/tmp/vifman-vhu-%02x.sock" % n, mode=mode,
                     network=net("br-int", mtu), port_profile=profile(dp)), False, dpdk=True)
+    # A VF behind a DPDK representor (VIFHostDevice, netdev datapath): port vfr<id>,
+    # type=dpdk, dpdk-devargs from the VF's physfn/virtfnN links. The caller gives both
+    # sides a fake PCI tree (see HOSTDEV_VF): vifman through --sysfs-root, os-vif through a
+    # bind mount over /sys/bus/pci/devices in a private mount namespace.
+    for mtu in (None, 1450):
+        n += 1
+        i = vif_id(n)
+        add("hostdev dp=netdev mtu=%s" % mtu, vif.VIFHostDevice(
+            id=i, address=MAC, plugin="ovs", dev_type="ethernet", dev_address="0000:05:00.3",
+            network=net("br-int", mtu), port_profile=profile("netdev")), False, dpdk=True)
     inst = instance_info.InstanceInfo(uuid=INSTANCE, name="vm1", project_id="p1").obj_to_primitive()
     for c in out:
         c["instance"] = inst
