@@ -222,3 +222,132 @@ fn switchdev_rates_go_through_the_devlink_rate_leaf() {
         .iter()
         .any(|l| l.contains("enp59s0f1 vf 1 min_tx_rate 0 max_tx_rate 100")));
 }
+
+impl Sim {
+    fn policy(&self, body: &str) -> String {
+        let p = self.state.with_file_name("policy.toml");
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    }
+}
+
+const SWITCHDEV_POLICY: &str = r#"
+[[pf]]
+address = "0000:86:00.0"
+eswitch = "switchdev"
+
+[[pf]]
+address = "0000:5e:00.1"
+numvfs = 2
+eswitch = "switchdev"
+"#;
+
+#[test]
+fn apply_puts_eswitches_in_switchdev_in_hardware_order_once() {
+    let sim = Sim::new();
+    let pol = sim.policy(SWITCHDEV_POLICY);
+    let o = sim.run(&["apply", "--dry-run", "--json", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = r["steps"].as_array().unwrap();
+    let objects: Vec<&str> = steps
+        .iter()
+        .map(|s| s["object"].as_str().unwrap())
+        .collect();
+    let ice = steps
+        .iter()
+        .find(|s| s["object"] == "devlink pci/0000:86:00.0 eswitch mode")
+        .unwrap_or_else(|| panic!("{objects:#?}"));
+    assert_eq!(
+        (ice["old"].as_str(), ice["new"].as_str()),
+        (Some("legacy"), Some("switchdev"))
+    );
+    assert!(
+        ice["rule"].as_str().unwrap().contains("no-vfs (ice)"),
+        "{ice}"
+    );
+    // mlx5 with no VFs yet: the mode before the VFs are created.
+    let esw = objects
+        .iter()
+        .position(|o| *o == "devlink pci/0000:5e:00.1 eswitch mode")
+        .unwrap();
+    let nv = objects
+        .iter()
+        .position(|o| *o == "/sys/bus/pci/devices/0000:5e:00.1/sriov_numvfs")
+        .unwrap();
+    assert!(esw < nv, "{objects:#?}");
+    assert!(sim.journal().is_empty(), "a dry run writes nothing");
+
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sim.mode("enp134s0"), "switchdev");
+    assert_eq!(sim.mode("0000:5e:00.1"), "switchdev");
+    assert_eq!(sim.numvfs("0000:86:00.0"), "16");
+    assert_eq!(sim.numvfs("0000:5e:00.1"), "2");
+    let j = sim.journal();
+    let zero = at(&j, 0, "0000:86:00.0/sriov_numvfs");
+    let set = at(&j, zero, "devlink eswitch set 0000:86:00.0 mode switchdev");
+    at(
+        &j,
+        set,
+        "\"16\" to /sys/bus/pci/devices/0000:86:00.0/sriov_numvfs",
+    );
+    let mset = at(&j, 0, "devlink eswitch set 0000:5e:00.1 mode switchdev");
+    at(
+        &j,
+        mset,
+        "\"2\" to /sys/bus/pci/devices/0000:5e:00.1/sriov_numvfs",
+    );
+
+    // In sync now: --check says so, and a re-apply writes nothing.
+    let n = sim.journal().len();
+    let o = sim.run(&["apply", "--check", "--policy", &pol], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sim.journal().len(), n);
+}
+
+#[test]
+fn apply_eswitch_refusals() {
+    let sim = Sim::new();
+    // No eswitch (i40e): switchdev is an error before anything is written; legacy is what
+    // it has, so no step.
+    let pol = sim.policy("[[pf]]\naddress = \"0000:3b:00.0\"\neswitch = \"switchdev\"\n");
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("has no devlink eswitch"),
+        "{}",
+        stderr(&o)
+    );
+    let pol = sim.policy("[[pf]]\naddress = \"0000:3b:00.0\"\neswitch = \"legacy\"\n");
+    let o = sim.run(&["apply", "--check", "--policy", &pol], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // An allocated VF on the ice PF: the mode change (which re-creates VFs) is a conflict.
+    let o = sim.run(
+        &[
+            "allocate",
+            "--physnet",
+            "physnet1",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF_ID,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pol = sim.policy("[[pf]]\naddress = \"0000:86:00.0\"\neswitch = \"switchdev\"\n");
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("would disturb allocated VFs")
+            && e.contains(VIF_ID)
+            && e.contains("eswitch mode legacy -> switchdev"),
+        "{e}"
+    );
+    assert_eq!(sim.mode("enp134s0"), "legacy");
+}

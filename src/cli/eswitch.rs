@@ -39,21 +39,19 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&c)?);
             return Ok(());
         }
-        let how = if c.steps.is_empty() {
-            "already".to_string()
+        if c.steps.is_empty() {
+            eprintln!("{}: eswitch already {}", c.devlink, c.to);
         } else {
-            format!(
-                "{} (hwdb order {}: {})",
+            let steps: Vec<String> = c.steps.iter().map(|s| s.describe()).collect();
+            eprintln!(
+                "{}: eswitch {} -> {} (hwdb order {}: {})",
+                c.devlink,
                 c.from,
+                c.to,
                 c.order,
-                c.steps
-                    .iter()
-                    .map(|s| s.describe())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        eprintln!("{}: eswitch {how} -> {}", c.devlink, c.to);
+                steps.join(", ")
+            );
+        }
         return Ok(());
     }
     if a.host.simulate {

@@ -10,12 +10,16 @@
 //!    so no VF is first grabbed by its netdev driver (and set to its final value at the end);
 //! 5. VF knobs in the kernel's IFLA_VF order (MAC first, trust last);
 //! 6. a VF driver reload where the model applies a PF-set MAC only on rebind
-//!    (`vf_reload_after_mac`), and every VF driver (re)bind after the MACs.
+//!    (`vf_reload_after_mac`), and every VF driver (re)bind after the MACs;
+//! 7. the eswitch mode where no VF is in its way: after `sriov_numvfs` 0 and before VFs are
+//!    created when the plan re-creates them, else before the VF knobs, its step doing the
+//!    driver's hwdb `eswitch_order` itself (ice: numvfs 0 and back; mlx5: unbind, rebind).
 
 use super::mac::random_mac;
 use super::resolve::Resolved;
 use super::{ApplyError, Engine, Step, StepStatus};
 use crate::config::policy::{MacPolicy, Policy, VfDriver};
+use crate::devlink::EswitchMode;
 use crate::host::{Knob, KnobKind};
 use crate::netlink::VfState;
 use crate::store::{Allocation, Phase, PolicyVf, StoreState};
@@ -56,6 +60,12 @@ pub(crate) enum Action {
         pf: PciAddress,
         vf_index: u32,
         driver: String,
+    },
+    /// The devlink eswitch mode (`engine::eswitch::change_mode`, hwdb order).
+    Eswitch {
+        pf: PciAddress,
+        from: EswitchMode,
+        to: EswitchMode,
     },
     Driver {
         pf: PciAddress,
@@ -416,6 +426,7 @@ fn plan_pf(
         }
     }
 
+    let eswitch = plan_eswitch(host, r, &allocs, recreate, out)?;
     let mut steps = vec![];
     if let Some(nd) = &r.netdev {
         let needs_up = if p.up == Some(true) {
@@ -481,6 +492,7 @@ fn plan_pf(
             ));
         }
         if cur != 0 && want != 0 {
+            // (the eswitch step goes right after this one, with no VFs in its way)
             steps.push(step(
                 &pf,
                 nv_file.clone(),
@@ -495,6 +507,9 @@ fn plan_pf(
                     vf_driver: None,
                 },
             ));
+        }
+        if want != 0 {
+            steps.extend(eswitch.clone());
         }
         steps.push(step(
             &pf,
@@ -514,8 +529,14 @@ fn plan_pf(
                 vf_driver: vf_driver.clone(),
             },
         ));
-    } else if final_ap != cur_ap {
-        steps.push(ap_step(cur_ap, final_ap, None));
+        if want == 0 {
+            steps.extend(eswitch.clone());
+        }
+    } else {
+        if final_ap != cur_ap {
+            steps.push(ap_step(cur_ap, final_ap, None));
+        }
+        steps.extend(eswitch.clone());
     }
     steps.extend(knobs);
     steps.extend(reloads);
@@ -543,4 +564,60 @@ fn plan_pf(
     }
     out.steps.extend(steps);
     Ok(())
+}
+
+/// The eswitch step of a PF whose policy names a mode other than the one devlink reports;
+/// none when it matches, or for `legacy` on a PF without an eswitch (legacy is all it has;
+/// `switchdev` there is refused by resolve). VFs an allocation holds make it a conflict
+/// when the plan does not already re-create them (the step unbinds or re-creates VFs).
+fn plan_eswitch(
+    host: &dyn crate::host::Host,
+    r: &Resolved,
+    allocs: &[&Allocation],
+    recreate: bool,
+    out: &mut Planned,
+) -> Result<Option<Step>, ApplyError> {
+    let Some(want) = r.policy.eswitch.map(|e| e.mode()) else {
+        return Ok(None);
+    };
+    let pf = r.pf;
+    let Some(info) = host.eswitch_of(&crate::host::PfId::Pci(pf))? else {
+        return Ok(None);
+    };
+    if info.mode == want {
+        return Ok(None);
+    }
+    let order = crate::engine::eswitch::order_of(&info);
+    if !recreate {
+        for a in allocs {
+            out.conflicts.push(format!(
+                "{}: the policy changes the eswitch mode {} -> {want} (hwdb order {order})",
+                describe_alloc(a),
+                info.mode
+            ));
+        }
+    }
+    let rule = format!(
+        "hwdb eswitch_order {order} ({}): {}",
+        info.driver.as_deref().unwrap_or("driver unknown"),
+        match order {
+            crate::hwdb::EswitchOrder::NoVfs =>
+                "the mode changes only with no VFs (numvfs 0, mode, numvfs back)",
+            crate::hwdb::EswitchOrder::VfsUnbound =>
+                "the mode changes only with no VF bound (unbind, mode, rebind)",
+            crate::hwdb::EswitchOrder::Any => "no constraint",
+        }
+    );
+    Ok(Some(step(
+        &pf,
+        format!("devlink {} eswitch mode", info.devlink),
+        info.mode.to_string(),
+        want.to_string(),
+        Some(&rule),
+        Action::Eswitch {
+            pf,
+            from: info.mode,
+            to: want,
+        },
+    )))
 }
