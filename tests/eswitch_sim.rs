@@ -14,6 +14,10 @@ const POOLS: &str = r#"
 [[device_spec]]
 pf_names = ["enp134s0#5"]
 physical_network = "physnet1"
+
+[[device_spec]]
+pf_names = ["enp94s0f0np0#1"]
+physical_network = "physnet-sw"
 "#;
 
 type Sim = SimEnv;
@@ -214,6 +218,22 @@ fn switchdev_rates_go_through_the_devlink_rate_leaf() {
     assert!(!j
         .iter()
         .any(|l| l.contains("enp94s0f0np0 vf 1 min_tx_rate")));
+    // The bare IFLA_VF_RATE is refused there, as the drivers refuse it.
+    {
+        use vifman::host::{Host, Knob, SimHost};
+        let host = SimHost::open(std::path::Path::new(NFV), &sim.state).unwrap();
+        let e = host
+            .set_vf(
+                &"enp94s0f0np0".parse().unwrap(),
+                1,
+                &Knob::Rate {
+                    min_mbps: 0,
+                    max_mbps: 5,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EOPNOTSUPP), "{e}");
+    }
     // A legacy PF (i40e) keeps IFLA_VF_RATE.
     let o = sim.run(&["vf", "set", "enp59s0f1", "1", "max_tx_rate", "100"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -350,4 +370,44 @@ fn apply_eswitch_refusals() {
         "{e}"
     );
     assert_eq!(sim.mode("enp134s0"), "legacy");
+}
+
+#[test]
+fn an_allocations_rate_in_switchdev_is_set_and_restored_through_the_rate_leaf() {
+    let sim = Sim::new();
+    let o = sim.run(
+        &[
+            "allocate",
+            "--physnet",
+            "physnet-sw",
+            "--instance",
+            INST,
+            "--vif-id",
+            VIF_ID,
+            "--max-tx-rate",
+            "300",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = sim.journal();
+    at(
+        &j,
+        0,
+        "devlink rate set enp94s0f0np0 vf 1 tx_share 0 tx_max 300",
+    );
+    let n = j.len();
+    let o = sim.run(&["release", "--vif-id", VIF_ID], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = sim.journal();
+    at(
+        &j,
+        n,
+        "devlink rate set enp94s0f0np0 vf 1 tx_share 0 tx_max 0",
+    );
+    assert!(
+        !j.iter()
+            .any(|l| l.contains("enp94s0f0np0 vf 1 min_tx_rate")),
+        "no IFLA_VF_RATE in switchdev mode: {j:#?}"
+    );
 }

@@ -307,6 +307,14 @@ impl Host for SimHost {
         if vf >= link.num_vf {
             return Err(HostError::kernel(&op, libc::EINVAL));
         }
+        // As the drivers answer in switchdev mode: "Please use devlink API".
+        if matches!(knob, Knob::Rate { .. })
+            && self
+                .sim_eswitch_of(&super::PfId::Pci(pf_addr))?
+                .is_some_and(|e| e.mode == crate::devlink::EswitchMode::Switchdev)
+        {
+            return Err(HostError::kernel(&op, libc::EOPNOTSUPP));
+        }
         if let Some(m) = model {
             let errno = match knob {
                 Knob::Mac { mac } if mac.is_multicast() => Some(libc::EINVAL),
