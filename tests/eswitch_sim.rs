@@ -411,3 +411,48 @@ fn an_allocations_rate_in_switchdev_is_set_and_restored_through_the_rate_leaf() 
         "no IFLA_VF_RATE in switchdev mode: {j:#?}"
     );
 }
+
+/// ice re-creates its VFs for a mode change: the policy's VF settings planned in the same
+/// apply are made on the new VFs, so one apply leaves the host in sync.
+#[test]
+fn apply_resets_vf_settings_after_a_no_vfs_mode_change() {
+    let sim = Sim::new();
+    let mac =
+        "[[pf]]\naddress = \"0000:86:00.0\"\n[[pf.vf]]\nvfs = \"6\"\nmac = \"02:00:00:00:86:06\"\n";
+    let pol = sim.policy(mac);
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let both = mac.replace(
+        "address = \"0000:86:00.0\"\n",
+        "address = \"0000:86:00.0\"\neswitch = \"switchdev\"\n",
+    );
+    let pol = sim.policy(&both);
+    let o = sim.run(&["apply", "--dry-run", "--json", "--policy", &pol], &[]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let objects: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["object"].as_str().unwrap())
+        .collect();
+    let esw = objects
+        .iter()
+        .position(|o| o.contains("eswitch mode"))
+        .unwrap();
+    let knob = objects
+        .iter()
+        .position(|o| *o == "enp134s0 vf 6 mac")
+        .unwrap_or_else(|| {
+            panic!("the MAC is planned again after the VFs are re-created: {objects:#?}")
+        });
+    assert!(esw < knob, "{objects:#?}");
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sim.run(&["apply", "--check", "--policy", &pol], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "in sync after one apply: {}",
+        stderr(&o)
+    );
+}

@@ -181,13 +181,33 @@ fn vf_facts(host: &dyn Host, addr: Option<&PciAddress>) -> (u32, Vec<BoundVf>) {
     (vfs.len() as u32, bound)
 }
 
+/// What the VF steps need to know about the PF, read once before the first step.
+struct PfFacts<'a> {
+    addr: Option<&'a PciAddress>,
+    model: Option<&'static hwdb::NicModel>,
+    autoprobe: bool,
+}
+
+fn pf_facts<'a>(host: &dyn Host, addr: Option<&'a PciAddress>) -> PfFacts<'a> {
+    let scan = addr.map(|_| host.scan());
+    let dev = addr.and_then(|a| scan.as_ref()?.device(a));
+    PfFacts {
+        addr,
+        model: dev.and_then(|d| hwdb::by_pf(d.ids.vendor?, d.ids.device?)),
+        autoprobe: dev
+            .and_then(|d| d.sriov.as_ref()?.drivers_autoprobe)
+            .unwrap_or(true),
+    }
+}
+
 fn run_step(
     host: &dyn Host,
     pf: &PfId,
-    addr: Option<&PciAddress>,
+    facts: &PfFacts,
     s: &EswitchStep,
     timeout: Duration,
 ) -> Result<(), HostError> {
+    let addr = facts.addr;
     let _span = tracing::info_span!("eswitch_step", pf = %pf, step = %s.describe()).entered();
     let need_addr =
         || addr.ok_or_else(|| HostError::other(s.describe(), "the PF has no PCI address"));
@@ -195,11 +215,14 @@ fn run_step(
         EswitchStep::RemoveVfs { .. } => {
             super::numvfs::create_vfs(host, need_addr()?, 0, false, None, timeout)
         }
-        EswitchStep::RestoreVfs { to } => {
-            let a = need_addr()?;
-            let model = host_model(host, a);
-            super::numvfs::create_vfs(host, a, *to, autoprobe_of(host, a), model, timeout)
-        }
+        EswitchStep::RestoreVfs { to } => super::numvfs::create_vfs(
+            host,
+            need_addr()?,
+            *to,
+            facts.autoprobe,
+            facts.model,
+            timeout,
+        ),
         EswitchStep::Unbind { vf } => {
             let d = crate::types::DriverName::new(&vf.driver)
                 .map_err(|m| HostError::other("driver", m.to_string()))?;
@@ -213,19 +236,6 @@ fn run_step(
         ),
         EswitchStep::SetMode { to, .. } => host.set_eswitch_mode(pf, *to),
     }
-}
-
-fn host_model(host: &dyn Host, a: &PciAddress) -> Option<&'static hwdb::NicModel> {
-    let scan = host.scan();
-    let d = scan.device(a)?;
-    hwdb::by_pf(d.ids.vendor?, d.ids.device?)
-}
-
-fn autoprobe_of(host: &dyn Host, a: &PciAddress) -> bool {
-    host.scan()
-        .device(a)
-        .and_then(|d| d.sriov.as_ref()?.drivers_autoprobe)
-        .unwrap_or(true)
 }
 
 /// The undo of a done step (None: nothing to undo).
@@ -280,13 +290,14 @@ pub(crate) fn change_mode(
     }
     let (numvfs, bound) = vf_facts(host, addr);
     let steps = plan_mode_change(order, info.mode, to, numvfs, &bound);
+    let facts = pf_facts(host, addr);
     for (k, s) in steps.iter().enumerate() {
-        if let Err(cause) = run_step(host, pf, addr, s, timeout) {
+        if let Err(cause) = run_step(host, pf, &facts, s, timeout) {
             let mut undone = vec![];
             let mut failed = vec![];
             for d in steps[..k].iter().rev() {
                 let Some(inv) = inverse(d) else { continue };
-                match run_step(host, pf, addr, &inv, timeout) {
+                match run_step(host, pf, &facts, &inv, timeout) {
                     Ok(()) => undone.push(inv.describe()),
                     Err(e) => failed.push(format!("{}: {e}", inv.describe())),
                 }
@@ -371,8 +382,13 @@ impl Engine<'_> {
         let _span = tracing::info_span!("eswitch_set", pf, mode = %mode).entered();
         let (id, addr) = resolve(self, pf)?;
         let mut held = vec![];
+        // Held to the end, as `vifman numvfs` holds it: no allocation can take a VF of this
+        // PF between the check and the change.
+        let mut _store = None;
         if let Some(a) = addr {
-            let st = self.store_state()?;
+            let mut store = self.open_store()?;
+            let st: crate::store::StoreState = store.load()?;
+            _store = Some(store);
             held.extend(st.allocations.iter().filter(|r| r.pf == a).map(|r| {
                 format!(
                     "VF {} ({}) is held by allocation {} (instance {})",
@@ -411,88 +427,5 @@ impl Engine<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vf(i: u32) -> BoundVf {
-        BoundVf {
-            index: i,
-            addr: format!("0000:5e:00.{}", i + 2).parse().unwrap(),
-            driver: "mlx5_core".into(),
-            driver_override: None,
-        }
-    }
-
-    const L: EswitchMode = EswitchMode::Legacy;
-    const S: EswitchMode = EswitchMode::Switchdev;
-
-    #[test]
-    fn same_mode_is_no_step() {
-        for o in [
-            EswitchOrder::Any,
-            EswitchOrder::NoVfs,
-            EswitchOrder::VfsUnbound,
-        ] {
-            assert!(plan_mode_change(o, S, S, 4, &[vf(0)]).is_empty());
-        }
-    }
-
-    #[test]
-    fn no_vfs_saves_and_restores_the_count() {
-        assert_eq!(
-            plan_mode_change(EswitchOrder::NoVfs, L, S, 16, &[vf(0)]),
-            vec![
-                EswitchStep::RemoveVfs { from: 16 },
-                EswitchStep::SetMode { from: L, to: S },
-                EswitchStep::RestoreVfs { to: 16 },
-            ]
-        );
-        assert_eq!(
-            plan_mode_change(EswitchOrder::NoVfs, S, L, 0, &[]),
-            vec![EswitchStep::SetMode { from: S, to: L }]
-        );
-    }
-
-    #[test]
-    fn vfs_unbound_unbinds_then_rebinds_in_index_order() {
-        let p = plan_mode_change(EswitchOrder::VfsUnbound, L, S, 4, &[vf(0), vf(1)]);
-        let names: Vec<String> = p.iter().map(|s| s.describe()).collect();
-        assert_eq!(
-            names,
-            [
-                "unbind VF 0 (0000:5e:00.2) from mlx5_core",
-                "unbind VF 1 (0000:5e:00.3) from mlx5_core",
-                "eswitch mode legacy -> switchdev",
-                "rebind VF 0 (0000:5e:00.2) to mlx5_core",
-                "rebind VF 1 (0000:5e:00.3) to mlx5_core",
-            ]
-        );
-        // VFs that exist but are unbound (vfio-pci released, or autoprobe off): mode only.
-        assert_eq!(
-            plan_mode_change(EswitchOrder::VfsUnbound, L, S, 4, &[]),
-            vec![EswitchStep::SetMode { from: L, to: S }]
-        );
-    }
-
-    #[test]
-    fn any_order_is_the_mode_alone() {
-        assert_eq!(
-            plan_mode_change(EswitchOrder::Any, S, L, 4, &[vf(0)]),
-            vec![EswitchStep::SetMode { from: S, to: L }]
-        );
-    }
-
-    #[test]
-    fn every_undoable_step_has_an_inverse() {
-        let set = EswitchStep::SetMode { from: L, to: S };
-        assert_eq!(inverse(&set), Some(EswitchStep::SetMode { from: S, to: L }));
-        assert_eq!(
-            inverse(&EswitchStep::RemoveVfs { from: 3 }),
-            Some(EswitchStep::RestoreVfs { to: 3 })
-        );
-        assert_eq!(
-            inverse(&EswitchStep::Unbind { vf: vf(1) }),
-            Some(EswitchStep::Rebind { vf: vf(1) })
-        );
-    }
-}
+#[path = "eswitch_tests.rs"]
+mod tests;

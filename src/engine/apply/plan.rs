@@ -96,7 +96,7 @@ struct VfNow {
     driver_override: Option<String>,
 }
 
-fn step(
+pub(super) fn step(
     pf: &PciAddress,
     object: String,
     old: String,
@@ -137,7 +137,7 @@ pub(super) fn predicted_vf(pf: &PciAddress, s: &Sriov, i: u32) -> Option<PciAddr
         .flatten()
 }
 
-fn describe_alloc(a: &Allocation) -> String {
+pub(super) fn describe_alloc(a: &Allocation) -> String {
     format!(
         "{} ({} vf {}) is allocated to VIF {} (instance {})",
         a.vf, a.pf_netdev, a.vf_index, a.vif_id, a.instance_uuid
@@ -229,9 +229,18 @@ fn plan_pf(
     };
     let vf_driver = model.map(|m| m.vf_driver.clone());
 
+    let (eswitch, order) = match super::eswitch_step::plan_eswitch(host, r, &allocs, recreate, out)?
+    {
+        Some((s, o)) => (Some(s), Some(o)),
+        None => (None, None),
+    };
+    // An eswitch step under the no-vfs rule re-creates the VFs itself: the knobs after it
+    // meet fresh VFs, whatever the old ones showed.
+    let fresh = recreate || (cur > 0 && order == Some(crate::hwdb::EswitchOrder::NoVfs));
+
     // The VFs as they are, or as creation leaves them.
     let mut vfs: Vec<VfNow> = Vec::with_capacity(want as usize);
-    if recreate {
+    if fresh {
         for i in 0..want {
             vfs.push(VfNow {
                 addr: predicted_vf(&pf, sriov, i),
@@ -272,7 +281,7 @@ fn plan_pf(
         if vp.driver.is_none() && create_ap != final_ap && final_ap && vf_driver.is_some() {
             vp.driver = Some(VfDriver::Kernel);
         }
-        let alloc = if recreate {
+        let alloc = if fresh {
             None
         } else {
             allocs.iter().find(|a| a.vf_index == i).copied()
@@ -426,7 +435,6 @@ fn plan_pf(
         }
     }
 
-    let eswitch = plan_eswitch(host, r, &allocs, recreate, out)?;
     let mut steps = vec![];
     if let Some(nd) = &r.netdev {
         let needs_up = if p.up == Some(true) {
@@ -564,60 +572,4 @@ fn plan_pf(
     }
     out.steps.extend(steps);
     Ok(())
-}
-
-/// The eswitch step of a PF whose policy names a mode other than the one devlink reports;
-/// none when it matches, or for `legacy` on a PF without an eswitch (legacy is all it has;
-/// `switchdev` there is refused by resolve). VFs an allocation holds make it a conflict
-/// when the plan does not already re-create them (the step unbinds or re-creates VFs).
-fn plan_eswitch(
-    host: &dyn crate::host::Host,
-    r: &Resolved,
-    allocs: &[&Allocation],
-    recreate: bool,
-    out: &mut Planned,
-) -> Result<Option<Step>, ApplyError> {
-    let Some(want) = r.policy.eswitch.map(|e| e.mode()) else {
-        return Ok(None);
-    };
-    let pf = r.pf;
-    let Some(info) = host.eswitch_of(&crate::host::PfId::Pci(pf))? else {
-        return Ok(None);
-    };
-    if info.mode == want {
-        return Ok(None);
-    }
-    let order = crate::engine::eswitch::order_of(&info);
-    if !recreate {
-        for a in allocs {
-            out.conflicts.push(format!(
-                "{}: the policy changes the eswitch mode {} -> {want} (hwdb order {order})",
-                describe_alloc(a),
-                info.mode
-            ));
-        }
-    }
-    let rule = format!(
-        "hwdb eswitch_order {order} ({}): {}",
-        info.driver.as_deref().unwrap_or("driver unknown"),
-        match order {
-            crate::hwdb::EswitchOrder::NoVfs =>
-                "the mode changes only with no VFs (numvfs 0, mode, numvfs back)",
-            crate::hwdb::EswitchOrder::VfsUnbound =>
-                "the mode changes only with no VF bound (unbind, mode, rebind)",
-            crate::hwdb::EswitchOrder::Any => "no constraint",
-        }
-    );
-    Ok(Some(step(
-        &pf,
-        format!("devlink {} eswitch mode", info.devlink),
-        info.mode.to_string(),
-        want.to_string(),
-        Some(&rule),
-        Action::Eswitch {
-            pf,
-            from: info.mode,
-            to: want,
-        },
-    )))
 }
