@@ -149,6 +149,9 @@ pub struct EswitchChange {
     pub from: EswitchMode,
     pub to: EswitchMode,
     pub steps: Vec<EswitchStep>,
+    /// VF representors with a netdev after the change, where the host reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representors: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -275,6 +278,7 @@ pub(crate) fn change_mode(
         from: info.mode,
         to,
         steps: vec![],
+        representors: info.vf_representors,
         warnings: vec![],
     };
     if info.mode == to {
@@ -327,7 +331,8 @@ pub(crate) fn change_mode(
             });
         }
     }
-    let now = host.eswitch_of(pf)?.map(|e| e.mode);
+    let after = host.eswitch_of(pf)?;
+    let now = after.as_ref().map(|e| e.mode);
     if now != Some(to) {
         return Err(EswitchError::ReadBack {
             pf: pf.to_string(),
@@ -337,8 +342,43 @@ pub(crate) fn change_mode(
                 .unwrap_or_else(|| "no eswitch".into()),
         });
     }
+    change.representors = after.and_then(|e| e.vf_representors);
+    if to == EswitchMode::Switchdev {
+        change.representors = wait_representors(host, pf, addr, timeout)?;
+    }
     change.steps = steps;
     Ok(change)
+}
+
+/// In switchdev mode every VF gets a representor netdev; wait (on kernel events) until
+/// the port map shows one per VF, so what runs next (a policy's knobs, an OVS plug) finds
+/// them. Skipped where the host does not report representors (the simulation).
+fn wait_representors(
+    host: &dyn Host,
+    pf: &PfId,
+    addr: Option<&PciAddress>,
+    timeout: Duration,
+) -> Result<Option<u32>, EswitchError> {
+    let n = match (pf, addr) {
+        (_, Some(a)) => host.vf_count(a) as u32,
+        (PfId::Netdev(nd), None) => host.vf_state_of(nd)?.map(|l| l.num_vf).unwrap_or(0),
+        (PfId::Pci(_), None) => 0,
+    };
+    let count = || {
+        host.eswitch_of(pf)
+            .ok()
+            .flatten()
+            .and_then(|e| e.vf_representors)
+    };
+    if n == 0 || count().is_none() {
+        return Ok(count());
+    }
+    host.wait_until(
+        &format!("{n} VF representors of {pf} in the devlink port map"),
+        timeout,
+        &mut || count().is_some_and(|c| c >= n),
+    )?;
+    Ok(count())
 }
 
 /// How the operator named the PF, resolved: a PCI PF by address (its netdev name or `pci/ADDR`

@@ -37,6 +37,9 @@ pub struct EswitchInfo {
     pub driver: Option<String>,
     /// Rate nodes on the instance: while one exists the kernel refuses every mode set.
     pub rate_nodes: Vec<String>,
+    /// VF representor ports (local `pcivf` ports) that have a netdev; None where the host
+    /// cannot tell (the simulation does not model representors).
+    pub vf_representors: Option<u32>,
 }
 
 /// A devlink failure as a host error: the errno kept (callers match EOPNOTSUPP, EBUSY), the
@@ -108,11 +111,20 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
             RateObject::Leaf { .. } => None,
         })
         .collect();
+    let vf_representors = dl
+        .ports_of(&dev)
+        .map_err(|e| devlink_err(&op, e))?
+        .iter()
+        .filter(|p| {
+            p.flavour == crate::devlink::PortFlavour::PciVf && !p.external && p.netdev.is_some()
+        })
+        .count() as u32;
     Ok(Some(EswitchInfo {
         devlink: dev.to_string(),
         mode,
         driver,
         rate_nodes,
+        vf_representors: Some(vf_representors),
     }))
 }
 

@@ -81,6 +81,7 @@ impl SimHost {
             mode,
             driver: Some(model.pf_driver.clone()),
             rate_nodes: vec![],
+            vf_representors: None,
         }))
     }
 

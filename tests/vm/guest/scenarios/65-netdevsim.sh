@@ -52,6 +52,7 @@ run_ok vifman eswitch "$ND" switchdev --json
 expect_eq "kernel mode" "$(kmode)" switchdev
 expect_eq "order rule" "$(jq -r '.order + " " + .driver + " " + .from + "->" + .to' "$RUN_OUT")" "any netdevsim legacy->switchdev"
 expect_eq "steps" "$(jq -c '[.steps[].step]' "$RUN_OUT")" '["set_mode"]'
+expect_eq "representors waited for" "$(jq .representors "$RUN_OUT")" 4
 run_ok vifman eswitch "$ND" --json
 cp "$RUN_OUT" "$OUT/netdevsim-eswitch.json"
 expect_eq "mode" "$(jq -r .mode "$RUN_OUT")" switchdev
@@ -115,7 +116,8 @@ expect_eq "kernel mode" "$(kmode)" switchdev
 devlink port function rate del "$DL/grp1"
 
 step "switchdev -> legacy"
-run_ok vifman eswitch "$ND" legacy
+run_ok vifman eswitch "$ND" legacy --json
+expect_eq "representors after legacy" "$(jq .representors "$RUN_OUT")" 0
 expect_eq "kernel mode" "$(kmode)" legacy
 expect_eq "pcivf ports left" "$(devlink -j port show | jq '[.port[] | select(.flavour == "pcivf")] | length')" 0
 run_ok vifman eswitch "$ND" legacy      # same mode: a no-op, not an error
