@@ -141,25 +141,34 @@ pub(super) fn real_set_eswitch_mode(pf: &PfId, mode: EswitchMode) -> Result<(), 
 
 /// The devlink rate leaf of VF `vf` of the PF whose netdev is `pf`, when that PF's
 /// eswitch is in switchdev mode; None otherwise (no devlink, legacy mode): the rate then
-/// goes through IFLA_VF_RATE as before.
+/// goes through IFLA_VF_RATE as before. A devlink that cannot say (a dump refused) is
+/// logged and taken as "not switchdev": the legacy path then reports the kernel's answer,
+/// as it did before vifman asked devlink at all.
 pub(super) fn real_switchdev_rate_leaf(
     pf: &IfName,
     vf: u32,
 ) -> Result<Option<(DevHandle, u32)>, HostError> {
     let op = format!("devlink rate leaf of {pf} vf {vf}");
-    let Some(mut dl) = open()? else {
-        return Ok(None);
+    let _span = tracing::debug_span!("devlink_rate_leaf", pf = %pf, vf).entered();
+    let unknown = |e: DevlinkError| {
+        tracing::warn!(error = %e, "{op}: devlink lookup failed; using IFLA_VF_RATE");
+        Ok(None)
     };
-    let Some(dev) =
-        instance(&mut dl, &PfId::Netdev(pf.clone())).map_err(|e| devlink_err(&op, e))?
-    else {
-        return Ok(None);
+    let mut dl = match Devlink::open() {
+        Ok(dl) => dl,
+        Err(DevlinkError::NoFamily) => return Ok(None),
+        Err(e) => return unknown(e),
+    };
+    let dev = match instance(&mut dl, &PfId::Netdev(pf.clone())) {
+        Ok(Some(d)) => d,
+        Ok(None) => return Ok(None),
+        Err(e) => return unknown(e),
     };
     match dl.eswitch(&dev) {
         Ok(e) if e.mode == EswitchMode::Switchdev => {}
         Ok(_) => return Ok(None),
         Err(e) if e.unsupported() => return Ok(None),
-        Err(e) => return Err(devlink_err(&op, e)),
+        Err(e) => return unknown(e),
     }
     let port = pf::vf_port(&mut dl, &dev, vf).map_err(|e| HostError::other(&op, e.to_string()))?;
     Ok(Some((dev, port)))
