@@ -298,6 +298,12 @@ pub trait Host {
         let _span = tracing::trace_span!("aer_counts", dev = %a).entered();
         self.sysfs(Sealed(())).aer_counts(a)
     }
+    /// Every devlink health reporter of the host, device and port reporters of every
+    /// instance (one dump), for the health model. Empty where the host has none to report:
+    /// fixture trees, the simulation, a kernel without devlink.
+    fn devlink_health(&self) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        Ok(Vec::new())
+    }
     /// The netdev's `carrier_changes` counter (link flaps are its growth over time).
     fn carrier_changes(&self, ifname: &IfName) -> Option<u64> {
         self.sysfs(Sealed(())).carrier_changes(ifname.as_str())

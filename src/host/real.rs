@@ -100,6 +100,20 @@ impl Host for RealHost {
             .map_err(|e| HostError::from_rtnl("RTM_GETADDR dump", e))
     }
 
+    fn devlink_health(&self) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Vec::new());
+        }
+        let _span = tracing::debug_span!("devlink_health").entered();
+        match crate::devlink::Devlink::open() {
+            Err(crate::devlink::DevlinkError::NoFamily) => Ok(Vec::new()),
+            Err(e) => Err(HostError::other("devlink health reporters", e.to_string())),
+            Ok(mut d) => d
+                .health_reporters()
+                .map_err(|e| HostError::other("devlink health reporters", e.to_string())),
+        }
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         self.live(&op)?;

@@ -286,6 +286,10 @@ impl Host for SimHost {
         self.sim_vf_counters(pf)
     }
 
+    fn devlink_health(&self) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        self.sim_devlink_health()
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
