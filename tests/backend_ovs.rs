@@ -259,6 +259,8 @@ fn interface_error_from_vswitchd_rolls_back_port_and_bridge() {
             sb.row("Bridge", "br-int").is_none(),
             "bridge we created rolled back"
         );
+        // No datapath in the profile = system for os-vif's QoS rule: the row went too.
+        assert_eq!(sb.rows("QoS"), Vec::<J>::new(), "QoS row rolled back");
     });
 }
 

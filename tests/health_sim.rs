@@ -306,3 +306,83 @@ fn metrics_carry_the_model() {
         "{m}"
     );
 }
+
+/// Devlink health reporters (issue 16 point 5) in the one model: the simulated kernel
+/// reports what a test plants in `.vifman-sim-devlink-health.json` (the real host dumps
+/// DEVLINK_CMD_HEALTH_REPORTER_GET). A PF reporter in error makes the PF unhealthy with the
+/// reporter's reason, and every VF of that PF with it (the device plugin's view); `vifman
+/// metrics` reports both as 0. A garbage file is a warning, not a failed check.
+#[test]
+fn a_devlink_reporter_in_error_makes_the_pf_and_its_vfs_unhealthy() {
+    let sim = Sim::new();
+    let file = sim.kernel.join(".vifman-sim-devlink-health.json");
+    let plant = |state: &str, errors: u64| {
+        let j = serde_json::json!([
+            {"dev": {"bus": "pci", "dev": PF}, "name": "fw_fatal", "state": "healthy"},
+            {"dev": {"bus": "pci", "dev": PF}, "port": 1, "name": "tx", "state": state,
+             "error_count": errors, "recover_count": 1},
+            {"dev": {"bus": "netdevsim", "dev": "netdevsim1"}, "name": "dummy", "state": "error"}
+        ]);
+        std::fs::write(&file, j.to_string()).unwrap();
+    };
+    plant("error", 3);
+    let o = sim.health(&["--instant"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let why = "devlink health reporter tx (port 1) in error (3 errors)";
+    let pf = device(&r, "pf", PF);
+    assert_eq!(reasons(pf), vec![why]);
+    assert_eq!(pf["devlink"][1]["name"], "tx");
+    assert_eq!(pf["devlink"][1]["error_count"], 3);
+    assert_eq!(pf["devlink"][0]["healthy"], true);
+    assert_eq!(
+        reasons(device(&r, "vf", VF)),
+        vec![format!("PF {PF}: {why}")]
+    );
+    // The table names the reporter too.
+    let host = host_args(&sim.state, &sim.config);
+    let mut a = vec!["health", "--instant"];
+    a.extend(host.iter().map(String::as_str));
+    let out = text(&vifman(&a).stdout);
+    assert!(out.contains(why), "{out}");
+
+    #[cfg(feature = "fleet")]
+    {
+        let m = run_ok(&["metrics"], &host_args(&sim.state, &sim.config));
+        let pf_series =
+            format!("vifman_device_healthy{{kind=\"pf\",device=\"{PF}\",netdev=\"{PF_NETDEV}\"}}");
+        assert_eq!(metric(&m, &pf_series), Some(0.0), "{m}");
+        let vf_healthy = m
+            .lines()
+            .find(|l| l.starts_with("vifman_device_healthy{kind=\"vf\"") && l.contains(VF))
+            .unwrap_or_else(|| panic!("no series for {VF}: {m}"));
+        assert!(vf_healthy.ends_with(" 0"), "{vf_healthy}");
+    }
+
+    // Recovered: healthy again (instant).
+    plant("healthy", 3);
+    let o = sim.health(&["--instant"]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(device(&r, "pf", PF)["healthy"], true);
+    assert_eq!(device(&r, "vf", VF)["healthy"], true);
+
+    std::fs::write(&file, "{not json").unwrap();
+    let o = sim.health(&["--instant"]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("vifman-sim-devlink-health.json"),
+        "{r:#}"
+    );
+    assert_eq!(device(&r, "pf", PF)["healthy"], true);
+}
+
+/// `--devlink` reads the live kernel only: refused on the simulated host, with exit 2.
+#[test]
+fn devlink_flag_is_refused_on_the_simulated_host() {
+    let sim = Sim::new();
+    let o = sim.health(&["--devlink", "pci/0000:3b:00.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("simulated"), "{}", text(&o.stderr));
+}

@@ -637,7 +637,7 @@ fn reboot_then_apply_boot_restores_allocations_and_marks_the_impossible_lost() {
 fn bad_policy_input_is_refused_before_anything_is_touched() {
     let cases: &[(&str, &str)] = &[
         ("[[pf]]\naddress = \"0000:af:00.1\"\nnumvfz = 2\n", "p.toml:3:1: pf[0].numvfz: unknown field"),
-        ("[[pf]]\naddress = \"0000:af:00.1\"\neswitch = \"switchdev\"\n", "p.toml:3:11: pf[0].eswitch: \"switchdev\" needs devlink"),
+        ("[[pf]]\naddress = \"0000:af:00.1\"\neswitch = \"switchdev\"\n", "p.toml:3:11: pf[0].eswitch: 0000:af:00.1 has no devlink eswitch (hwdb: Intel 82576 Gigabit Network Connection has no switchdev)"),
         ("[[pf]]\naddress = \"0000:af:00.1\"\nnumvfs = 8\n", "p.toml:3:10: pf[0].numvfs: 8 is above sriov_totalvfs of 0000:af:00.1 (7)"),
         ("[[pf]]\nnetdev = \"eno1\"\nnumvfs = 2\n", "p.toml:1:1: pf[0]: 0000:18:00.0 (eno1) carries the default route"),
         ("[[pf]]\naddress = \"0000:af:00.1\"\n[[pf]]\nnetdev = \"enp175s0f1\"\n", "p.toml:3:1: pf[1]: 0000:af:00.1 is already selected by "),

@@ -130,3 +130,23 @@ fn bad_data_is_rejected_with_the_model_named() {
     let zero = good.replacen("max_vfs = 7", "max_vfs = 0", 1);
     assert!(hwdb::parse(&zero).is_err());
 }
+
+/// The eswitch order rules are data keyed by PF driver: ice needs no VFs, mlx5 unbound VFs,
+/// every other driver (and one hwdb does not know, like netdevsim) none.
+#[test]
+fn eswitch_order_rules_by_driver() {
+    use vifman::hwdb::{eswitch_order, EswitchOrder};
+    assert_eq!(eswitch_order("ice"), EswitchOrder::NoVfs);
+    assert_eq!(eswitch_order("mlx5_core"), EswitchOrder::VfsUnbound);
+    assert_eq!(eswitch_order("igb"), EswitchOrder::Any);
+    assert_eq!(eswitch_order("netdevsim"), EswitchOrder::Any);
+    let e810 = vifman::hwdb::all()
+        .iter()
+        .find(|m| m.pf_driver == "ice")
+        .unwrap();
+    assert_eq!(e810.quirks.eswitch_order, EswitchOrder::NoVfs);
+    // A typo in the rule is an error, not a silently dropped constraint.
+    let bad =
+        vifman::hwdb::SOURCE.replace("eswitch_order = \"no-vfs\"", "eswitch_order = \"novfs\"");
+    assert!(vifman::hwdb::parse(&bad).is_err());
+}

@@ -10,27 +10,7 @@ use serde_json::{json, Value as J};
 use vifman::vif::{from_primitive, Manifest, Mode, VersionedObject};
 
 mod common;
-use common::norm;
-
-fn python() -> Option<PathBuf> {
-    let venv = std::env::var("VIFMAN_OSVIF_VENV")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/osvif-venv").into());
-    let py = PathBuf::from(venv).join("bin/python");
-    if py.exists() {
-        Some(py)
-    } else if std::env::var_os("VIFMAN_REQUIRE_INTEROP").is_some() {
-        panic!(
-            "os-vif venv missing at {}: run scripts/setup-osvif-venv.sh",
-            py.display()
-        );
-    } else {
-        eprintln!(
-            "SKIPPED: no os-vif venv ({}); scripts/test.sh sets it up",
-            py.display()
-        );
-        None
-    }
-}
+use common::{norm, osvif_python};
 
 fn run_py(py: &PathBuf, cmd: &str, input: Option<&J>) -> J {
     let script = concat!(
@@ -250,7 +230,7 @@ fn rust_built() -> Vec<(String, VersionedObject)> {
 
 #[test]
 fn python_built_objects_survive_vifman() {
-    let Some(py) = python() else { return };
+    let Some(py) = osvif_python() else { return };
     let emitted = run_py(&py, "emit", None);
     let mut checks = vec![];
     for item in emitted.as_array().unwrap() {
@@ -276,7 +256,7 @@ fn python_built_objects_survive_vifman() {
 
 #[test]
 fn vifman_built_objects_survive_python() {
-    let Some(py) = python() else { return };
+    let Some(py) = osvif_python() else { return };
     let built = rust_built();
     let input: Vec<J> = built
         .iter()
@@ -309,7 +289,7 @@ fn vifman_built_objects_survive_python() {
 
 #[test]
 fn downgrades_agree_with_python() {
-    let Some(py) = python() else { return };
+    let Some(py) = osvif_python() else { return };
     let oldest: Manifest = [
         "Network",
         "SubnetList",

@@ -42,6 +42,9 @@ pub struct Config {
     pub create_bridge: bool,
     /// Datapath for a new OVS bridge when the profile has none (os-vif forces `system`).
     pub default_datapath_type: String,
+    /// `QoS.type` of the row os-vif attaches to a new port whose profile datapath is
+    /// `system` (os-vif `default_qos_type`; `linux-noop` leaves the qdisc to the operator).
+    pub default_qos_type: String,
     /// The directory that plays the role of `/` for sysfs reads (representor discovery, the
     /// netdev of a VIFDirect's dev_address): `/` on a host, a fixture tree in tests. The same
     /// convention as [`crate::sysfs::SysfsRoot`] and every other vifman command.
@@ -65,6 +68,7 @@ impl Default for Config {
             network_device_mtu: 1500,
             create_bridge: false,
             default_datapath_type: "system".into(),
+            default_qos_type: ovs::qos::DEFAULT_QOS_TYPE.into(),
             sysfs_root: PathBuf::from("/"),
             require_peer: false,
             socket_dir_gid: None,

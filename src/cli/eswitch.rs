@@ -9,28 +9,70 @@ use crate::devlink::{pf, Devlink, EswitchMode, RateChange, RateObject};
 
 #[derive(Debug, Args)]
 pub struct EswitchArgs {
+    #[command(flatten)]
+    pub host: super::assign::HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
     pub pf: String,
-    /// The mode to set; without it, show the mode and the representors.
+    /// The mode to set; without it, show the mode and the representors. Set in the order
+    /// hwdb gives for the PF's driver (ice: no VFs; mlx5: VFs unbound).
     pub mode: Option<EswitchMode>,
+    /// Change the mode although an allocation holds a VF of the PF (a mode change unbinds
+    /// or re-creates VFs, per the driver's order rule).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
-    let mut dl = Devlink::open().context("devlink")?;
     if let Some(mode) = a.mode {
-        let dev = pf::resolve(&mut dl, &a.pf)?;
-        let before = pf::set_mode(&mut dl, &dev, mode).context(format!("eswitch {}", a.pf))?;
-        // Read back: the kernel may accept and still report another mode.
-        let now = dl.eswitch(&dev)?.mode;
-        anyhow::ensure!(
-            now == mode,
-            "eswitch {dev}: set {mode}, the kernel reports {now}"
-        );
-        eprintln!("{dev}: eswitch {before} -> {now}");
+        let config = a.host.config()?;
+        let host = a.host.host_to_change(true)?;
+        let engine = crate::engine::Engine::new(host.as_ref(), &config, &a.host.state_dir);
+        let c = engine
+            .eswitch_set(&a.pf, mode, a.force)
+            .context(format!("eswitch {}", a.pf))?;
+        for w in &c.warnings {
+            eprintln!("warning: {w}");
+        }
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            return Ok(());
+        }
+        if c.steps.is_empty() {
+            eprintln!("{}: eswitch already {}", c.devlink, c.to);
+        } else {
+            let steps: Vec<String> = c.steps.iter().map(|s| s.describe()).collect();
+            eprintln!(
+                "{}: eswitch {} -> {} (hwdb order {}: {})",
+                c.devlink,
+                c.from,
+                c.to,
+                c.order,
+                steps.join(", ")
+            );
+        }
         return Ok(());
     }
+    if a.host.simulate {
+        // The simulated kernel has eswitch modes but no devlink port map.
+        let host = a.host.host()?;
+        let scan = host.scan();
+        let id = match crate::engine::eswitch::pci_pf(&scan, &a.pf) {
+            Some(addr) => crate::host::PfId::Pci(addr),
+            None => crate::host::PfId::Netdev(a.pf.parse().map_err(anyhow::Error::msg)?),
+        };
+        let e = host
+            .eswitch_of(&id)?
+            .with_context(|| format!("{} has no devlink eswitch", a.pf))?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&e)?);
+        } else {
+            println!("{} ({}): mode {} (simulated)", a.pf, e.devlink, e.mode);
+        }
+        return Ok(());
+    }
+    let mut dl = Devlink::open().context("devlink")?;
     let r = pf::report(&mut dl, &a.pf).context(format!("eswitch {}", a.pf))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

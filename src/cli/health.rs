@@ -3,6 +3,10 @@
 //! check itself failed. One-shot runs debounce through a small state file in the state dir
 //! (`health.json`), so a cron job or a monitoring probe sees the same debounced answer the
 //! device plugin gives; `--instant` judges this sample alone.
+//!
+//! `--devlink DEV` shows the health reporters of one devlink instance instead, judged by the
+//! model's devlink rule: for instances the PCI model has no device for (netdevsim's
+//! `netdevsim/netdevsimN`), and to see every reporter of a PF with its counters.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,12 @@ pub struct HealthArgs {
     /// debounce without waiting.
     #[arg(long, value_name = "SECS", hide = true)]
     pub now: Option<u64>,
+    /// Show the devlink health reporters of one devlink instance (a handle BUS/DEV, a PCI
+    /// address, or a PF netdev name, as `vifman eswitch` takes it) instead of the PCI
+    /// model: every reporter with its state and counters; unhealthy when one is in error.
+    /// Read live, not debounced.
+    #[arg(long, value_name = "DEV", conflicts_with_all = ["instant", "now"])]
+    pub devlink: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -80,6 +90,9 @@ fn save_tracker(path: &Path, t: &Tracker) -> std::io::Result<()> {
 
 /// True when everything is healthy.
 fn check(a: &HealthArgs) -> anyhow::Result<bool> {
+    if let Some(dev) = &a.devlink {
+        return check_devlink(a, dev);
+    }
     let config = a.host.config()?;
     let host = a.host.host()?;
     let st = crate::store::read_state(&a.host.state_dir).context("reading the store")?;
@@ -104,6 +117,62 @@ fn check(a: &HealthArgs) -> anyhow::Result<bool> {
     print(a, &report, &warnings)?;
     let healthy = report.unhealthy().next().is_none();
     Ok(healthy)
+}
+
+#[derive(serde::Serialize)]
+struct DevlinkOutput {
+    devlink: String,
+    healthy: bool,
+    reasons: Vec<String>,
+    reporters: Vec<crate::devlink::HealthReporter>,
+}
+
+/// `--devlink DEV`: the reporters of one instance, live. True when none is in error.
+fn check_devlink(a: &HealthArgs, dev: &str) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        !a.host.simulate,
+        "--devlink reads the live kernel's devlink; the simulated host has none"
+    );
+    let mut dl = crate::devlink::Devlink::open().context("devlink")?;
+    let handle = crate::devlink::pf::resolve(&mut dl, dev)?;
+    let reporters = dl
+        .health_reporters_of(&handle)
+        .context(format!("devlink health of {handle}"))?;
+    let reasons: Vec<String> = reporters
+        .iter()
+        .map(health::DevlinkReporter::from_devlink)
+        .filter(|r| !r.healthy)
+        .map(|r| r.reason())
+        .collect();
+    let out = DevlinkOutput {
+        devlink: handle.to_string(),
+        healthy: reasons.is_empty(),
+        reasons,
+        reporters,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(out.healthy);
+    }
+    let state = if out.healthy { "healthy" } else { "unhealthy" };
+    println!("{}: {state}", out.devlink);
+    for r in &out.reasons {
+        println!("  {r}");
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["REPORTER", "PORT", "STATE", "ERRORS", "RECOVERS"]);
+    for r in &out.reporters {
+        t.add_row([
+            r.name.clone(),
+            r.port.map_or_else(|| "-".into(), |p| p.to_string()),
+            r.state.to_string(),
+            r.error_count.to_string(),
+            r.recover_count.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(out.healthy)
 }
 
 fn now_secs() -> u64 {

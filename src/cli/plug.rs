@@ -78,6 +78,11 @@ pub struct BackendArgs {
     /// Datapath type for a new OVS bridge when the port profile names none.
     #[arg(long, default_value = "system")]
     pub datapath_type: String,
+    /// QoS type of the row attached to a new OVS port whose profile datapath is system
+    /// (os-vif default_qos_type; linux-noop: OVS leaves the port's qdisc alone).
+    #[arg(long, default_value = backend::ovs::qos::DEFAULT_QOS_TYPE,
+          value_parser = clap::builder::PossibleValuesParser::new(backend::ovs::qos::QOS_TYPES))]
+    pub default_qos_type: String,
     /// Directory that plays the role of `/` for sysfs reads (representor discovery, the
     /// netdev of a VIFDirect's dev_address), as in every other vifman command.
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -114,6 +119,7 @@ impl BackendArgs {
             network_device_mtu: self.network_device_mtu,
             create_bridge: self.create_bridge,
             default_datapath_type: self.datapath_type.clone(),
+            default_qos_type: self.default_qos_type.clone(),
             sysfs_root: self.sysfs_root.clone(),
             require_peer: self.require_peer,
             socket_dir_gid: self.socket_group,

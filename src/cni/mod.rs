@@ -49,9 +49,10 @@ pub fn engine_error(e: EngineError) -> CniError {
         EngineError::NoFreeVf { .. } | EngineError::NoFreeDevice { .. } | EngineError::Busy(_) => {
             code::VF_BUSY
         }
-        EngineError::Actuation { .. } | EngineError::Quarantined { .. } | EngineError::Host(_) => {
-            code::KERNEL
-        }
+        EngineError::Actuation { .. }
+        | EngineError::Quarantined { .. }
+        | EngineError::Host(_)
+        | EngineError::Eswitch(_) => code::KERNEL,
         EngineError::NotFound(_) => code::UNKNOWN_CONTAINER,
         EngineError::Store(_) => code::STORE,
     };

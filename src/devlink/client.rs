@@ -172,6 +172,32 @@ impl Devlink {
         self.call(&op, 0, &m).map(drop)
     }
 
+    /// Every health reporter of every instance, device and port reporters alike
+    /// (`devlink health show`).
+    pub fn health_reporters(&mut self) -> Result<Vec<HealthReporter>> {
+        let op = "health reporter dump";
+        let parts = self.call(op, NLM_F_DUMP, &msg::bare(CMD_HEALTH_REPORTER_GET))?;
+        Self::decode_all(op, parts, msg::decode_health_reporter)
+    }
+
+    /// The health reporters of one instance (the dump, filtered here: older kernels ignore
+    /// a handle on a dump).
+    pub fn health_reporters_of(&mut self, dev: &DevHandle) -> Result<Vec<HealthReporter>> {
+        Ok(self
+            .health_reporters()?
+            .into_iter()
+            .filter(|r| &r.dev == dev)
+            .collect())
+    }
+
+    /// `devlink health show DEV reporter NAME` (ENOENT-style error when it does not exist).
+    pub fn health_reporter(&mut self, dev: &DevHandle, name: &str) -> Result<HealthReporter> {
+        let op = format!("health show {dev} reporter {name}");
+        let parts = self.call(&op, 0, &msg::health_reporter_get(dev, name))?;
+        let p = parts.first().ok_or_else(|| dec(&op, "no reply".into()))?;
+        msg::decode_health_reporter(p).map_err(|m| dec(&op, m))
+    }
+
     /// `devlink port function rate del DEV/NODE` (EBUSY while it has children).
     pub fn del_rate_node(&mut self, dev: &DevHandle, name: &str) -> Result<()> {
         let op = format!("rate del {dev}/{name}");

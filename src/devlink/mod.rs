@@ -1,6 +1,6 @@
 //! The one devlink client (generic netlink), next to the one rtnetlink client in
 //! [`crate::rtnl`]: eswitch mode, the port map (which netdev represents which VF), port
-//! functions and rate objects. No `devlink` binary at run time.
+//! functions, rate objects and health reporters. No `devlink` binary at run time.
 //!
 //! - [`attr`]: TLV encoding/decoding and the uAPI numbers;
 //! - [`msg`]: request encoders and reply decoders (pure, unit-tested on byte vectors);
@@ -17,8 +17,8 @@ pub mod portmap;
 
 pub use client::{Devlink, DevlinkError};
 pub use model::{
-    DevHandle, DevInfo, Eswitch, EswitchMode, FnState, Port, PortFlavour, PortFunction, Rate,
-    RateChange, RateObject,
+    DevHandle, DevInfo, Eswitch, EswitchMode, FnState, HealthReporter, Port, PortFlavour,
+    PortFunction, Rate, RateChange, RateObject, ReporterState,
 };
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A devlink instance: `bus/dev`, e.g. `pci/0000:3b:00.0` or `netdevsim/netdevsim10`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DevHandle {
     pub bus: String,
     pub dev: String,
@@ -240,4 +240,58 @@ pub fn mbit_to_bytes(mbit: u32) -> u64 {
 /// Mbit/s from bytes/s, rounded down.
 pub fn bytes_to_mbit(bytes: u64) -> u64 {
     bytes / 125_000
+}
+
+/// `DEVLINK_HEALTH_REPORTER_STATE_*` (from `include/net/devlink.h`: the uAPI carries the
+/// value as a u8 but names it only on the kernel side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReporterState {
+    Healthy,
+    Error,
+    Other(u8),
+}
+
+impl ReporterState {
+    pub fn from_kernel(v: u8) -> ReporterState {
+        match v {
+            0 => ReporterState::Healthy,
+            1 => ReporterState::Error,
+            n => ReporterState::Other(n),
+        }
+    }
+}
+
+impl fmt::Display for ReporterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReporterState::Healthy => f.write_str("healthy"),
+            ReporterState::Error => f.write_str("error"),
+            ReporterState::Other(n) => write!(f, "state {n}"),
+        }
+    }
+}
+
+/// One devlink health reporter (`devlink health show`): a driver's self-check of one
+/// function area (`tx`, `fw_fatal`, netdevsim's `dummy`), with how often it found an error
+/// and how often it (or an operator) recovered it. `port` is set for per-port reporters.
+/// Deserialisable too: the simulated kernel reads reporters a test plants in this shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReporter {
+    pub dev: DevHandle,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    pub name: String,
+    pub state: ReporterState,
+    #[serde(default)]
+    pub error_count: u64,
+    #[serde(default)]
+    pub recover_count: u64,
+    /// Milliseconds between automatic recoveries (absent without a recover op).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_period_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_recover: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_dump: Option<bool>,
 }

@@ -243,3 +243,56 @@ pub fn decode_rate(payload: &[u8]) -> Result<Rate, String> {
     };
     Ok(r)
 }
+
+/// `devlink health show DEV reporter NAME` (a GET doit; the dump is [`bare`]).
+pub fn health_reporter_get(dev: &DevHandle, name: &str) -> Vec<u8> {
+    let mut w = Writer::genl(CMD_HEALTH_REPORTER_GET, DEVLINK_GENL_VERSION);
+    handle(&mut w, dev);
+    w.str(ATTR_HEALTH_REPORTER_NAME, name);
+    w.buf
+}
+
+/// One reporter: the handle (and port index, for a port reporter) at the top level, the
+/// reporter's own attributes inside `DEVLINK_ATTR_HEALTH_REPORTER`.
+pub fn decode_health_reporter(payload: &[u8]) -> Result<HealthReporter, String> {
+    let (_, attrs) = parse_genl(payload)?;
+    let dev = dev_of(&attrs)?;
+    let port = attrs
+        .iter()
+        .find(|a| a.ty == ATTR_PORT_INDEX)
+        .and_then(|a| a.u32());
+    let nest = attrs
+        .iter()
+        .find(|a| a.ty == ATTR_HEALTH_REPORTER)
+        .ok_or("health reporter message without DEVLINK_ATTR_HEALTH_REPORTER")?;
+    let (mut name, mut state) = (None, None);
+    let mut r = HealthReporter {
+        dev,
+        port,
+        name: String::new(),
+        state: ReporterState::Healthy,
+        error_count: 0,
+        recover_count: 0,
+        grace_period_ms: None,
+        auto_recover: None,
+        auto_dump: None,
+    };
+    for a in nest.nested()? {
+        match a.ty {
+            ATTR_HEALTH_REPORTER_NAME => name = a.str(),
+            ATTR_HEALTH_REPORTER_STATE => state = a.u8(),
+            ATTR_HEALTH_REPORTER_ERR_COUNT => r.error_count = a.u64().unwrap_or(0),
+            ATTR_HEALTH_REPORTER_RECOVER_COUNT => r.recover_count = a.u64().unwrap_or(0),
+            ATTR_HEALTH_REPORTER_GRACEFUL_PERIOD => r.grace_period_ms = a.u64(),
+            ATTR_HEALTH_REPORTER_AUTO_RECOVER => r.auto_recover = a.u8().map(|v| v != 0),
+            ATTR_HEALTH_REPORTER_AUTO_DUMP => r.auto_dump = a.u8().map(|v| v != 0),
+            _ => {}
+        }
+    }
+    r.name = name.ok_or("health reporter without a name")?;
+    // A reporter without a state would read as healthy: refuse to guess.
+    r.state = ReporterState::from_kernel(
+        state.ok_or(format!("health reporter {} without a state", r.name))?,
+    );
+    Ok(r)
+}

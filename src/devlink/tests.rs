@@ -254,3 +254,76 @@ fn handles_and_modes_parse() {
     );
     assert!("SwitchDev".parse::<EswitchMode>().is_err());
 }
+
+/// netdevsim's `dummy` reporter after `break_health` with recovery failing, laid out as
+/// `devlink_nl_health_reporter_fill` does: handle, then the reporter nest (started without
+/// NLA_F_NESTED) holding name, state u8, the two u64 counters, grace period, auto flags.
+#[test]
+fn health_reporter_dump_part_decodes() {
+    let mut n = nla(115, b"dummy\0");
+    n.extend(nla(116, &[1]));
+    n.extend(nla(117, &1u64.to_ne_bytes()));
+    n.extend(nla(118, &0u64.to_ne_bytes()));
+    n.extend(nla(120, &0u64.to_ne_bytes()));
+    n.extend(nla(121, &[1]));
+    n.extend(nla(141, &[1]));
+    let mut a = handle_attrs("netdevsim", "netdevsim11");
+    a.push(nla(114, &n));
+    let r = msg::decode_health_reporter(&genl(52, &a)).unwrap();
+    assert_eq!(r.dev, DevHandle::new("netdevsim", "netdevsim11"));
+    assert_eq!((r.port, r.name.as_str()), (None, "dummy"));
+    assert_eq!(r.state, ReporterState::Error);
+    assert_eq!((r.error_count, r.recover_count), (1, 0));
+    assert_eq!(r.grace_period_ms, Some(0));
+    assert_eq!((r.auto_recover, r.auto_dump), (Some(true), Some(true)));
+
+    // An mlx5-style port reporter (port index at the top level), healthy after 3 errors
+    // and 3 recoveries, nest flagged NLA_F_NESTED, no recover op (no grace period).
+    let mut n = nla(115, b"tx\0");
+    n.extend(nla(116, &[0]));
+    n.extend(nla(117, &3u64.to_ne_bytes()));
+    n.extend(nla(118, &3u64.to_ne_bytes()));
+    let mut a = handle_attrs("pci", "0000:3b:00.0");
+    a.push(nla(3, &65535u32.to_ne_bytes()));
+    a.push(nla(114 | 0x8000, &n));
+    let r = msg::decode_health_reporter(&genl(52, &a)).unwrap();
+    assert_eq!((r.port, r.name.as_str()), (Some(65535), "tx"));
+    assert_eq!(r.state, ReporterState::Healthy);
+    assert_eq!((r.error_count, r.recover_count), (3, 3));
+    assert_eq!((r.grace_period_ms, r.auto_recover), (None, None));
+
+    // A state the uAPI does not name yet is kept, not folded into healthy.
+    let mut n = nla(115, b"fw\0");
+    n.extend(nla(116, &[7]));
+    let mut a = handle_attrs("pci", "x");
+    a.push(nla(114, &n));
+    let r = msg::decode_health_reporter(&genl(52, &a)).unwrap();
+    assert_eq!(r.state, ReporterState::Other(7));
+}
+
+#[test]
+fn health_reporter_without_nest_name_or_state_is_an_error() {
+    assert!(msg::decode_health_reporter(&genl(52, &handle_attrs("pci", "x"))).is_err());
+    let mut a = handle_attrs("pci", "x");
+    a.push(nla(114, &nla(116, &[1])));
+    assert!(msg::decode_health_reporter(&genl(52, &a)).is_err());
+    let mut a = handle_attrs("pci", "x");
+    a.push(nla(114, &nla(115, b"tx\0")));
+    assert!(msg::decode_health_reporter(&genl(52, &a)).is_err());
+}
+
+/// `devlink health show netdevsim/netdevsim11 reporter dummy`: cmd 52, handle, name.
+#[test]
+fn health_reporter_get_encoding() {
+    let got = msg::health_reporter_get(&DevHandle::new("netdevsim", "netdevsim11"), "dummy");
+    let mut want = vec![52u8, 1, 0, 0];
+    want.extend_from_slice(&[14, 0, 1, 0]);
+    want.extend_from_slice(b"netdevsim\0\0\0");
+    want.extend_from_slice(&[16, 0, 2, 0]);
+    want.extend_from_slice(b"netdevsim11\0");
+    // "dummy\0" = 6 bytes -> nla_len 10, padded to 12; DEVLINK_ATTR_HEALTH_REPORTER_NAME 115.
+    want.extend_from_slice(&[10, 0, 115, 0]);
+    want.extend_from_slice(b"dummy\0\0\0");
+    assert_eq!(got, want);
+    assert_eq!(msg::bare(CMD_HEALTH_REPORTER_GET), vec![52u8, 1, 0, 0]);
+}

@@ -70,8 +70,22 @@ pub fn read_vf(host: &dyn Host, t: &(impl VfAt + ?Sized)) -> Result<VfState, Hos
 }
 
 /// Set a knob and verify it. Some drivers (i40e) apply asynchronously: re-read a few times.
+///
+/// The rate knob goes through the VF's devlink rate leaf when the PF's eswitch is in
+/// switchdev mode (IFLA_VF_RATE answers EOPNOTSUPP there), so an allocation's rates, `vf
+/// set` and every restore of a saved rate work in both modes with the same request. The
+/// read-back stays IFLA_VF_RATE: the drivers report the leaf's rates there (netdevsim and
+/// mlx5 share the storage).
 pub fn set_knob(host: &dyn Host, t: &(impl VfAt + ?Sized), knob: &Knob) -> Result<(), HostError> {
-    host.set_vf(t.pf_netdev(), t.vf_index(), knob)?;
+    let via_devlink = match knob {
+        Knob::Rate { min_mbps, max_mbps } => {
+            host.set_vf_rate_switchdev(t.pf_netdev(), t.vf_index(), *min_mbps, *max_mbps)?
+        }
+        _ => false,
+    };
+    if !via_devlink {
+        host.set_vf(t.pf_netdev(), t.vf_index(), knob)?;
+    }
     for attempt in 0..5 {
         let s = read_vf(host, t)?;
         if knob.holds_in(&s) {

@@ -6,6 +6,7 @@ mod allocate;
 pub mod apply;
 mod attach;
 mod emit;
+pub mod eswitch;
 mod handoff;
 mod numvfs;
 mod pools;
@@ -70,10 +71,19 @@ pub enum EngineError {
     NoSuchVf(#[from] crate::view::NoSuchVf),
     #[error("{0}")]
     Busy(String),
+    /// An eswitch mode change refused or failed (names the rule, the step, the rollback).
+    #[error(transparent)]
+    Eswitch(Box<eswitch::EswitchError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Host(#[from] HostError),
+}
+
+impl From<eswitch::EswitchError> for EngineError {
+    fn from(e: eswitch::EswitchError) -> Self {
+        EngineError::Eswitch(Box::new(e))
+    }
 }
 
 pub struct Engine<'a> {

@@ -104,33 +104,47 @@ impl Engine<'_> {
                     vf_count(self.host) == 0
                 })?;
         }
-        self.host.write(&SysWrite::NumVfs(addr, n))?;
         let autoprobe_on = autoprobe.or(sriov.drivers_autoprobe).unwrap_or(true);
         let model = hwdb::by_pf(dev.ids.vendor.unwrap_or(0), dev.ids.device.unwrap_or(0));
-        let host = self.host;
-        let mut ready = || {
-            if vf_count(host) != n as usize {
-                return false;
-            }
-            if n == 0 || !autoprobe_on {
-                return true;
-            }
-            // Each VF bound, and with a netdev when its driver is a NIC driver: point reads
-            // of the new VFs only, not a rescan of the host per wake-up.
-            let vfs = host.vfs_of(&addr);
-            vfs.len() == n as usize
-                && vfs.iter().all(|(_, a)| match host.driver_of(a) {
-                    None => false,
-                    Some(drv) => {
-                        model.is_none_or(|m| m.vf_driver != drv) || !host.netdevs_of(a).is_empty()
-                    }
-                })
-        };
-        self.host.wait_until(
-            &format!("{n} VFs of {addr} with drivers and netdevs"),
-            timeout,
-            &mut ready,
-        )?;
+        create_vfs(self.host, &addr, n, autoprobe_on, model, timeout)?;
         Ok(format!("{addr}: {current} -> {n} VFs"))
     }
+}
+
+/// Write `sriov_numvfs` = `n` (from 0) and wait, on kernel events, until the VFs exist and,
+/// when autoprobe is on, are bound, with netdevs where their driver is the model's VF
+/// driver. Shared by `vifman numvfs` and the eswitch order rule that re-creates VFs.
+pub(crate) fn create_vfs(
+    host: &dyn crate::host::Host,
+    addr: &PciAddress,
+    n: u32,
+    autoprobe_on: bool,
+    model: Option<&hwdb::NicModel>,
+    timeout: Duration,
+) -> Result<(), crate::host::HostError> {
+    host.write(&SysWrite::NumVfs(*addr, n))?;
+    let mut ready = || {
+        if host.vf_count(addr) != n as usize {
+            return false;
+        }
+        if n == 0 || !autoprobe_on {
+            return true;
+        }
+        // Each VF bound, and with a netdev when its driver is a NIC driver: point reads
+        // of the new VFs only, not a rescan of the host per wake-up.
+        let vfs = host.vfs_of(addr);
+        vfs.len() == n as usize
+            && vfs.iter().all(|(_, a)| match host.driver_of(a) {
+                None => false,
+                Some(drv) => {
+                    model.is_none_or(|m| m.vf_driver != drv) || !host.netdevs_of(a).is_empty()
+                }
+            })
+    };
+    let what = if n == 0 {
+        format!("VFs of {addr} removed")
+    } else {
+        format!("{n} VFs of {addr} with drivers and netdevs")
+    };
+    host.wait_until(&what, timeout, &mut ready)
 }

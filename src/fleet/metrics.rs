@@ -126,7 +126,9 @@ pub fn reason_of(e: &EngineError) -> &'static str {
         EngineError::NoFreeVf { .. } => "no_free_vf",
         EngineError::NoFreeDevice { .. } => "no_free_device",
         EngineError::Unsupported { .. } => "unsupported",
-        EngineError::Actuation { .. } | EngineError::Quarantined { .. } => "actuation",
+        EngineError::Actuation { .. }
+        | EngineError::Quarantined { .. }
+        | EngineError::Eswitch(_) => "actuation",
         EngineError::Busy(_) => "busy",
         EngineError::Request(_) | EngineError::NotFound(_) | EngineError::NoSuchVf(_) => "request",
         EngineError::Store(_) | EngineError::Host(_) => "internal",

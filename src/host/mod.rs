@@ -2,6 +2,7 @@
 //! The engine above is identical on a real kernel and on the simulation; only the [`Host`]
 //! behind it differs, so `--simulate` exercises the very code that runs in production.
 
+mod eswitch;
 pub mod events;
 pub mod read;
 mod real;
@@ -10,6 +11,7 @@ pub mod sim;
 pub mod sysctl;
 
 pub use crate::netlink::{Knob, KnobKind};
+pub use eswitch::{EswitchInfo, PfId};
 pub use events::{OnChange, Watch};
 pub use read::{HostRead, VfStateOrigin};
 pub use real::RealHost;
@@ -303,6 +305,12 @@ pub trait Host {
         let _span = tracing::trace_span!("aer_counts", dev = %a).entered();
         self.sysfs(Sealed(())).aer_counts(a)
     }
+    /// Every devlink health reporter of the host, device and port reporters of every
+    /// instance (one dump), for the health model. Empty where the host has none to report:
+    /// fixture trees, the simulation, a kernel without devlink.
+    fn devlink_health(&self) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        Ok(Vec::new())
+    }
     /// The netdev's `carrier_changes` counter (link flaps are its growth over time).
     fn carrier_changes(&self, ifname: &IfName) -> Option<u64> {
         self.sysfs(Sealed(())).carrier_changes(ifname.as_str())
@@ -322,6 +330,37 @@ pub trait Host {
     }
     /// One VF knob, one RTM_SETLINK on the PF (by name), so a failure names exactly one knob.
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError>;
+    /// The PF's devlink eswitch; None where it has no devlink instance with an eswitch (igb,
+    /// fixture trees read without the simulation).
+    fn eswitch_of(&self, pf: &PfId) -> Result<Option<EswitchInfo>, HostError> {
+        let _ = pf;
+        Ok(None)
+    }
+    /// The bare devlink eswitch mode set: the vendor order rules are the engine's
+    /// (`engine::eswitch`), this is one kernel request.
+    fn set_eswitch_mode(
+        &self,
+        pf: &PfId,
+        mode: crate::devlink::EswitchMode,
+    ) -> Result<(), HostError> {
+        Err(HostError::kernel(
+            format!("devlink eswitch set {pf} mode {mode}"),
+            libc::EOPNOTSUPP,
+        ))
+    }
+    /// Both VF rates through the VF's devlink rate leaf, when the PF's eswitch is in
+    /// switchdev mode (where IFLA_VF_RATE answers EOPNOTSUPP, "Please use devlink API").
+    /// `Ok(false)`: not switchdev (or no devlink), the caller uses [`Host::set_vf`].
+    fn set_vf_rate_switchdev(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        min_mbps: u32,
+        max_mbps: u32,
+    ) -> Result<bool, HostError> {
+        let _ = (pf, vf, min_mbps, max_mbps);
+        Ok(false)
+    }
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;
     /// Administratively down (undoing a `link_up`, or a policy's `up = false`).

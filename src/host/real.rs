@@ -105,12 +105,61 @@ impl Host for RealHost {
             .map_err(|e| HostError::from_rtnl("RTM_GETADDR dump", e))
     }
 
+    fn devlink_health(&self) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Vec::new());
+        }
+        let _span = tracing::debug_span!("devlink_health").entered();
+        match crate::devlink::Devlink::open() {
+            Err(crate::devlink::DevlinkError::NoFamily) => Ok(Vec::new()),
+            Err(e) => Err(HostError::other("devlink health reporters", e.to_string())),
+            Ok(mut d) => d
+                .health_reporters()
+                .map_err(|e| HostError::other("devlink health reporters", e.to_string())),
+        }
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         self.live(&op)?;
         Rtnl::open()
             .and_then(|mut s| s.set_vf(pf, vf, knob))
             .map_err(|e| HostError::from_rtnl(op, e))
+    }
+
+    fn eswitch_of(&self, pf: &super::PfId) -> Result<Option<super::EswitchInfo>, HostError> {
+        if !self.root.is_host() {
+            return Ok(None);
+        }
+        super::eswitch::real_eswitch_of(pf)
+    }
+
+    fn set_eswitch_mode(
+        &self,
+        pf: &super::PfId,
+        mode: crate::devlink::EswitchMode,
+    ) -> Result<(), HostError> {
+        self.live(&format!("devlink eswitch set {pf} mode {mode}"))?;
+        super::eswitch::real_set_eswitch_mode(pf, mode)
+    }
+
+    fn set_vf_rate_switchdev(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        min_mbps: u32,
+        max_mbps: u32,
+    ) -> Result<bool, HostError> {
+        if !self.root.is_host() {
+            return Ok(false);
+        }
+        match super::eswitch::real_switchdev_rate_leaf(pf, vf)? {
+            None => Ok(false),
+            Some((dev, port)) => {
+                super::eswitch::real_set_rate_leaf(&dev, port, min_mbps, max_mbps)?;
+                Ok(true)
+            }
+        }
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {

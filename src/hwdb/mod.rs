@@ -59,6 +59,62 @@ pub struct Quirks {
     pub numvfs_needs_pf_up: bool,
     /// A PF-set VF MAC takes effect only after the VF driver is unbound and rebound.
     pub vf_reload_after_mac: bool,
+    /// What must hold before the devlink eswitch mode may change (see [`EswitchOrder`]).
+    pub eswitch_order: EswitchOrder,
+}
+
+/// The vendor order rule for a devlink eswitch mode change: the drivers differ in what they
+/// accept while VFs exist, and getting it wrong is the SR-IOV operator's most reported
+/// switchdev failure. Data (`eswitch_order` in a `[drivers.X]` table), not code branches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EswitchOrder {
+    /// No constraint (netdevsim; a driver hwdb does not know).
+    #[default]
+    Any,
+    /// The mode changes only with no VFs (ice: "Changing eswitch mode is allowed only if
+    /// there is no VFs created"): sriov_numvfs 0, the mode, the VF count back.
+    NoVfs,
+    /// The mode changes only with no VF bound to a driver (mlx5): unbind the VFs, the mode,
+    /// rebind them.
+    VfsUnbound,
+}
+
+impl EswitchOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EswitchOrder::Any => "any",
+            EswitchOrder::NoVfs => "no-vfs",
+            EswitchOrder::VfsUnbound => "vfs-unbound",
+        }
+    }
+}
+
+impl std::fmt::Display for EswitchOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The eswitch order rule of PF driver `driver` (its `[drivers.X]` table), [`EswitchOrder::Any`]
+/// for a driver hwdb has no rule for. Keyed by driver, not model: a devlink instance names
+/// its driver, and a netdevsim PF has no PCI ids to look a model up by.
+pub fn eswitch_order(driver: &str) -> EswitchOrder {
+    static RULES: OnceLock<std::collections::BTreeMap<String, EswitchOrder>> = OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            toml::from_str::<raw::RawDb>(SOURCE)
+                .map(|db| {
+                    db.drivers
+                        .into_iter()
+                        .filter_map(|(k, c)| Some((k, c.eswitch_order?)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .get(driver)
+        .copied()
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +248,7 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
                 over.vf_reload_after_mac,
                 drv.vf_reload_after_mac,
             )?,
+            eswitch_order: over.eswitch_order.or(drv.eswitch_order).unwrap_or_default(),
         };
         let notes = [
             drv.notes.as_deref(),

@@ -26,6 +26,7 @@ pub struct RawCaps {
     pub pf_must_be_up: Option<bool>,
     pub numvfs_needs_pf_up: Option<bool>,
     pub vf_reload_after_mac: Option<bool>,
+    pub eswitch_order: Option<super::EswitchOrder>,
     pub notes: Option<String>,
 }
 

@@ -5,7 +5,8 @@
 #
 # Prints the path of netdevsim.ko on stdout, logs on stderr. The module is cached in
 # GUEST_DIR/netdevsim/ (so it goes away with its guest, and a new kernel builds a new one),
-# keyed on the kernel package version and this script. Downloads share CACHE_DIR/dl.
+# keyed on the kernel package version, this script and the fault patch. Downloads share
+# CACHE_DIR/dl.
 #
 # Why netdevsim: the QEMU igb NIC has no switchdev, devlink ports or devlink rate; netdevsim
 # has them all (SR-IOV VF records with every IFLA_VF_* knob, eswitch legacy/switchdev with
@@ -20,6 +21,10 @@
 #   - CONFIG_DEBUG_INFO_BTF_MODULES=y wants pahole: overridden empty on the make line (BTF
 #     only matters to BPF tracing of the module).
 # The compiler must be the kernel's (CONFIG_CC_VERSION_TEXT): gcc-12 on bookworm.
+# Fault injection: netdevsim-faults.patch (this project's own, next to this script) is
+# applied to the source before building. It adds one-shot debugfs knobs under
+# /sys/kernel/debug/netdevsim/netdevsimN/faults/ that make the next VF knob op,
+# sriov_configure or eswitch mode set fail with a chosen errno (the rollback tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -34,7 +39,8 @@ kpkgver=$(awk -F= -v p="linux-image-$kver" '$1==p {print $2}' "$guest/versions")
 [ -n "$kpkgver" ] || { log "no linux-image-$kver in $guest/versions"; exit 1; }
 series=$(echo "$kver" | cut -d. -f1,2)                      # 6.12
 
-key=$( { echo "$kver $kpkgver"; cat "$here/netdevsim.sh"; } | sha256sum | cut -c1-16)
+patchfile=$here/netdevsim-faults.patch
+key=$( { echo "$kver $kpkgver"; cat "$here/netdevsim.sh" "$patchfile"; } | sha256sum | cut -c1-16)
 out=$guest/netdevsim
 if [ -f "$out/.complete-$key" ]; then
   log "cached $out/netdevsim.ko"; echo "$out/netdevsim.ko"; exit 0
@@ -65,6 +71,7 @@ H=$tmp/root/usr/src/linux-headers-$kver
 sed -i "s|^include /usr/src/|include $tmp/root/usr/src/|" "$H/Makefile"
 tar -C "$tmp/src" -xJf "$tmp/root/usr/src/linux-source-$series.tar.xz" \
   "linux-source-$series/drivers/net/netdevsim"
+patch -s -p1 -d "$tmp/src/linux-source-$series" < "$patchfile" >&2
 cp -r "$tmp/src/linux-source-$series/drivers/net/netdevsim" "$tmp/build"
 
 cc=gcc-12; command -v "$cc" >/dev/null || cc=gcc

@@ -11,6 +11,7 @@ pub mod client;
 pub mod hybrid;
 pub mod jsonrpc;
 pub mod netdev;
+pub mod qos;
 pub mod remote;
 pub mod spec;
 pub mod txn;
@@ -96,9 +97,24 @@ impl Ovs {
         let _s = tracing::info_span!("ovs_unplug_vif", port = %spec.port).entered();
         let _locks = self.lock(vif, &spec)?;
         let txn = self.txn();
+        let (mut report, port) = self.unplug_port(vif, &spec, &txn)?;
+        if let Some(t) = &spec.qos_type {
+            report.actions.extend(txn.delete_qos(&port, t)?);
+        }
+        // os-vif (`_delete_bridge_if_trunk`, every unplug path): a Neutron trunk bridge
+        // (`tbr-…`) exists for this one VIF, so it goes with it, patch ports and all.
+        if spec.bridge.as_str().starts_with("tbr-") {
+            report.actions.extend(txn.delete_bridge(&spec.bridge)?);
+        }
+        Ok(report)
+    }
+
+    /// The unplug of the VIF's own port: hybrid or plain, then its kernel netdev. Returns
+    /// the name of the OVS port it removed (`qvo…` for a hybrid plug).
+    fn unplug_port(&self, vif: &OvsVif, spec: &PortSpec, txn: &Txn) -> Result<(Report, IfName)> {
         match &vif.port {
             OvsPort::Hybrid { bridge_name, .. } => {
-                return hybrid::unplug(&txn, bridge_name, &spec);
+                return Ok((hybrid::unplug(txn, bridge_name, spec)?, spec.port.clone()));
             }
             OvsPort::Tap {
                 hybrid_bridge,
@@ -114,7 +130,7 @@ impl Ovs {
                 {
                     let mut hs = spec.clone();
                     hs.port = hybrid_port.clone();
-                    return hybrid::unplug(&txn, hybrid_bridge, &hs);
+                    return Ok((hybrid::unplug(txn, hybrid_bridge, &hs)?, hs.port));
                 }
             }
             _ => {}
@@ -132,7 +148,7 @@ impl Ovs {
                 report.actions.push(format!("deleted tap {}", spec.port));
             }
         }
-        Ok(report)
+        Ok((report, spec.port.clone()))
     }
 }
 

@@ -37,6 +37,9 @@ pub struct PortSpec {
     /// A kernel representor: set up on plug, down on unplug.
     pub representor: bool,
     pub isolate: bool,
+    /// The `QoS` row os-vif gives a new port (`default_qos_type`) when the profile's
+    /// datapath — `system` when it names none, even for vhost-user — is `system`.
+    pub qos_type: Option<String>,
 }
 
 /// Resolves a VIF to its port, applying os-vif's preconditions and naming.
@@ -70,6 +73,9 @@ pub fn port_spec(vif: &OvsVif, instance: &Instance, cfg: &Config) -> Result<Port
         delete_netdev: false,
         representor: false,
         isolate: cfg.isolate_vif && !tbr,
+        // os-vif's `supports_tc_qdisc`: the profile's datapath with its own default, not
+        // the datapath the bridge gets.
+        qos_type: (dp.unwrap_or("system") == "system").then(|| cfg.default_qos_type.clone()),
     };
     match &vif.port {
         OvsPort::Tap { vif_name, .. } => {
@@ -123,7 +129,9 @@ pub fn port_spec(vif: &OvsVif, instance: &Instance, cfg: &Config) -> Result<Port
     spec.mtu = vif
         .mtu
         .resolve(cfg.network_device_mtu, spec.port.as_str())?;
-    if matches!(vif.port, OvsPort::Tap { .. }) && vif.create_tap {
+    // os-vif makes the TAP inside port creation (`_create_vif_port`): `create_tap` without
+    // `create_port` creates nothing, and a TAP nobody adds to OVS would only leak.
+    if matches!(vif.port, OvsPort::Tap { .. }) && vif.create_tap && spec.create_port {
         spec.create_tap = Some(TapSpec {
             name: spec.port.clone(),
             mtu: spec.mtu,

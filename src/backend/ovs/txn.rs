@@ -11,6 +11,7 @@ use serde_json::{json, Value as J};
 use super::client::{self, as_uuid, map, named, op, set_items, uuid, Client};
 use super::jsonrpc::OvsdbError;
 use super::netdev::{delete_tap, prepare_tap, set_netdev};
+use super::qos;
 use super::spec::PortSpec;
 use crate::backend::rtnl::Rtnl;
 use crate::backend::{BackendError, Config, Report, Result};
@@ -24,6 +25,7 @@ const DEAD_VLAN: i64 = 4095;
 struct Created {
     bridges: Vec<(String, String)>,
     ports: Vec<(String, String, String)>,
+    qos: Vec<String>,
 }
 
 /// A handle on one OVSDB endpoint. Holds no connection: each call connects, so a handle
@@ -257,6 +259,7 @@ impl Txn {
         let mut bridge_ref: BTreeMap<String, J> = BTreeMap::new();
         let mut pending_bridge_inserts: Vec<(String, usize)> = vec![];
         let mut port_inserts: Vec<(String, String, usize)> = vec![];
+        let mut qos_inserts: Vec<usize> = vec![];
         for (i, s) in specs.iter().enumerate() {
             if !bridge_ref.contains_key(s.bridge.as_str()) {
                 match bridge_row(s.bridge.as_str()) {
@@ -363,6 +366,14 @@ impl Txn {
                         port["vlan_mode"] = json!("trunk");
                         port["trunks"] = json!(DEAD_VLAN);
                     }
+                    // Only a new port gets a QoS row (os-vif: an existing port may carry
+                    // Neutron's QoS by now); a stale row of the same id is replaced.
+                    if let Some(t) = &s.qos_type {
+                        ops.push(qos::delete(s.port.as_str(), t));
+                        qos_inserts.push(ops.len());
+                        ops.push(qos::insert(s.port.as_str(), t, &format!("qos{i}")));
+                        port["qos"] = named(&format!("qos{i}"));
+                    }
                     port_inserts.push((s.port.to_string(), s.bridge.to_string(), ops.len()));
                     ops.push(op::insert("Port", port, &format!("p{i}")));
                     ops.push(op::mutate(
@@ -385,6 +396,11 @@ impl Txn {
         for (p, b, idx) in port_inserts {
             if let Some(u) = out[idx].get("uuid").and_then(as_uuid) {
                 created.ports.push((p, b, u.to_string()));
+            }
+        }
+        for idx in qos_inserts {
+            if let Some(u) = out[idx].get("uuid").and_then(as_uuid) {
+                created.qos.push(u.to_string());
             }
         }
         let next = Client::next_cfg_of(&out, sel)?;
@@ -419,8 +435,60 @@ impl Txn {
         ops.extend(Client::bump_ops());
         let out = c.transact(ops)?;
         let next = Client::next_cfg_of(&out, sel)?;
+        // QoS is a root table: its rows outlive the ports that referenced them. ovsdb-server
+        // checks references before it collects the unreferenced Port rows, so the QoS rows
+        // go in a second transaction, once the ports are gone.
+        if !created.qos.is_empty() {
+            let del = created
+                .qos
+                .iter()
+                .map(|qu| json!({"op": "delete", "table": "QoS", "where": op::uuid_is(qu)}))
+                .collect();
+            c.transact(del)?;
+        }
         c.wait_applied(next)?;
         Ok(())
+    }
+
+    /// Deletes the port's os-vif QoS row, if any (os-vif `delete_qos_if_exists` after
+    /// `del-port`). Unreferenced, it has no effect on the datapath: no vswitchd wait.
+    pub fn delete_qos(&self, port: &IfName, qos_type: &str) -> Result<Vec<String>> {
+        let mut c = self.connect()?;
+        let res = c.transact(vec![qos::delete(port.as_str(), qos_type)])?;
+        Ok(match res[0]["count"].as_u64() {
+            Some(n) if n > 0 => vec![format!("deleted QoS row of {port}")],
+            _ => vec![],
+        })
+    }
+
+    /// Deletes a bridge by name, as `del-br`: its ports and interfaces go with it (OVSDB
+    /// garbage-collects them). Absent is fine. Returns what was done.
+    pub fn delete_bridge(&self, bridge: &IfName) -> Result<Vec<String>> {
+        let _s = tracing::info_span!("ovs_delete_bridge", %bridge).entered();
+        let mut c = self.connect()?;
+        let res = c.transact(vec![op::select(
+            "Bridge",
+            op::name_is(bridge.as_str()),
+            &["_uuid"],
+        )])?;
+        let mut ops = vec![];
+        for row in Client::rows(&res[0]) {
+            if let Some(bu) = as_uuid(&row["_uuid"]) {
+                ops.push(op::mutate(
+                    "Open_vSwitch",
+                    op::all(),
+                    json!([["bridges", "delete", ["set", [uuid(bu)]]]]),
+                ));
+            }
+        }
+        if ops.is_empty() {
+            return Ok(vec![]);
+        }
+        let sel = ops.len() + 1;
+        ops.extend(Client::bump_ops());
+        let out = c.transact(ops)?;
+        c.wait_applied(Client::next_cfg_of(&out, sel)?)?;
+        Ok(vec![format!("deleted OVS bridge {bridge}")])
     }
 
     /// Removes ports by name (absent ones are skipped) in one transaction.

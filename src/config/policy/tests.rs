@@ -57,6 +57,15 @@ fn full_policy_parses_and_later_entries_win_per_key() {
         Some(MacPolicy::Explicit(_))
     ));
     assert_eq!(p.pfs[1].select.device, Some((0x8086, 0x1592)));
+    assert_eq!(
+        p.pfs[1].eswitch,
+        Some(crate::config::policy::Eswitch::Legacy)
+    );
+    let sw = parse("[[pf]]\naddress = \"0000:86:00.0\"\neswitch = \"switchdev\"\n").unwrap();
+    assert_eq!(
+        sw.pfs[0].eswitch,
+        Some(crate::config::policy::Eswitch::Switchdev)
+    );
     assert_eq!(pf.pos("numvfs").line, 4);
 }
 
@@ -65,7 +74,7 @@ fn errors_name_file_line_column_and_key() {
     let cases: &[(&str, &str)] = &[
         ("[[pf]]\naddress = \"0000:3b:00.0\"\nnumfvs = 2\n", "p.toml:3:1: pf[0].numfvs: unknown field"),
         ("[[pf]]\naddress = \"0000:3b:00.0\"\n[[pf.vf]]\nvfs = \"0-1\"\ndriver = \"vfio\"\n", "p.toml:5:10: pf[0].vf[0].driver: \"vfio\" is not a VF driver"),
-        ("[[pf]]\naddress = \"0000:3b:00.0\"\neswitch = \"switchdev\"\n", "p.toml:3:11: pf[0].eswitch: \"switchdev\" needs devlink"),
+        ("[[pf]]\naddress = \"0000:3b:00.0\"\neswitch = \"offload\"\n", "p.toml:3:11: pf[0].eswitch: \"offload\" is not an eswitch mode"),
         ("[[pf]]\nnumvfs = 2\n", "pf[0].address: a [[pf]] entry needs a selector"),
         ("[[pf]]\naddress = \"0000:3b:00.0\"\nnumvfs = 2\n[[pf.vf]]\nvfs = \"1-2\"\n", "p.toml:5:7: pf[0].vf[0].vfs: VF 2 does not exist with numvfs = 2"),
         ("[[pf]]\naddress = \"0000:3b:00.0\"\n[[pf.vf]]\nvfs = \"0-1\"\nmac = \"02:00:00:00:00:01\"\n", "pf[0].vf[0].mac: an explicit MAC cannot go to 2 VFs"),

@@ -40,9 +40,21 @@ impl PfSelectorSet {
     }
 }
 
+/// The devlink eswitch mode a PF must be in; `vifman apply` sets it through
+/// `engine::eswitch` in the order hwdb gives for the PF's driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eswitch {
     Legacy,
+    Switchdev,
+}
+
+impl Eswitch {
+    pub fn mode(self) -> crate::devlink::EswitchMode {
+        match self {
+            Eswitch::Legacy => crate::devlink::EswitchMode::Legacy,
+            Eswitch::Switchdev => crate::devlink::EswitchMode::Switchdev,
+        }
+    }
 }
 
 /// Which driver a VF must end up on.
@@ -261,13 +273,7 @@ pub(super) fn from_raw(
             note("eswitch".into(), at(e));
             match e.get_ref().as_str() {
                 "legacy" => Some(Eswitch::Legacy),
-                "switchdev" => {
-                    return Err((
-                        "eswitch".into(),
-                        "\"switchdev\" needs devlink eswitch support, which vifman does not have yet; refusing rather than leaving the eswitch in legacy mode (use \"legacy\" or remove the key)".into(),
-                        at(e),
-                    ))
-                }
+                "switchdev" => Some(Eswitch::Switchdev),
                 other => {
                     return Err((
                         "eswitch".into(),

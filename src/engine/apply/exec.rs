@@ -119,6 +119,30 @@ fn set_numvfs(
     })
 }
 
+/// The eswitch mode through the same engine function as `vifman eswitch PF MODE`, in the
+/// hwdb order of the PF's driver (with VFs present it unbinds or re-creates them itself).
+fn set_eswitch(
+    host: &dyn Host,
+    pf: &PciAddress,
+    to: crate::devlink::EswitchMode,
+) -> Result<bool, HostError> {
+    use crate::engine::eswitch::{change_mode, EswitchError};
+    match change_mode(
+        host,
+        &crate::host::PfId::Pci(*pf),
+        Some(pf),
+        to,
+        NUMVFS_TIMEOUT,
+    ) {
+        Ok(c) => Ok(!c.steps.is_empty()),
+        Err(EswitchError::Host(e)) => Err(e),
+        Err(e) => Err(HostError::other(
+            format!("eswitch {pf} {to}"),
+            e.to_string(),
+        )),
+    }
+}
+
 /// Do one step; Ok(false) when the kernel already showed the new value.
 fn run(host: &dyn Host, a: &Action) -> Result<bool, HostError> {
     match a {
@@ -168,6 +192,7 @@ fn run(host: &dyn Host, a: &Action) -> Result<bool, HostError> {
             host.reprobe(&vf, &d)?;
             Ok(true)
         }
+        Action::Eswitch { pf, to, .. } => set_eswitch(host, pf, *to),
         Action::Driver {
             pf,
             vf_index,
@@ -223,6 +248,7 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
             actuate::set_knob(host, &t, orig)
         }
         Action::Reload { .. } => Ok(()),
+        Action::Eswitch { pf, from, .. } => set_eswitch(host, pf, *from).map(drop),
         Action::Driver {
             pf,
             vf_index,

@@ -7,6 +7,7 @@
 
 mod boot;
 mod boot_whole;
+mod eswitch_step;
 mod exec;
 pub mod integration;
 mod mac;

@@ -10,12 +10,16 @@
 //!    so no VF is first grabbed by its netdev driver (and set to its final value at the end);
 //! 5. VF knobs in the kernel's IFLA_VF order (MAC first, trust last);
 //! 6. a VF driver reload where the model applies a PF-set MAC only on rebind
-//!    (`vf_reload_after_mac`), and every VF driver (re)bind after the MACs.
+//!    (`vf_reload_after_mac`), and every VF driver (re)bind after the MACs;
+//! 7. the eswitch mode where no VF is in its way: after `sriov_numvfs` 0 and before VFs are
+//!    created when the plan re-creates them, else before the VF knobs, its step doing the
+//!    driver's hwdb `eswitch_order` itself (ice: numvfs 0 and back; mlx5: unbind, rebind).
 
 use super::mac::random_mac;
 use super::resolve::Resolved;
 use super::{ApplyError, Engine, Step, StepStatus};
 use crate::config::policy::{MacPolicy, Policy, VfDriver};
+use crate::devlink::EswitchMode;
 use crate::host::{Knob, KnobKind};
 use crate::netlink::VfState;
 use crate::store::{Allocation, Phase, PolicyVf, StoreState};
@@ -57,6 +61,12 @@ pub(crate) enum Action {
         vf_index: u32,
         driver: String,
     },
+    /// The devlink eswitch mode (`engine::eswitch::change_mode`, hwdb order).
+    Eswitch {
+        pf: PciAddress,
+        from: EswitchMode,
+        to: EswitchMode,
+    },
     Driver {
         pf: PciAddress,
         vf_index: u32,
@@ -86,7 +96,7 @@ struct VfNow {
     driver_override: Option<String>,
 }
 
-fn step(
+pub(super) fn step(
     pf: &PciAddress,
     object: String,
     old: String,
@@ -127,7 +137,7 @@ pub(super) fn predicted_vf(pf: &PciAddress, s: &Sriov, i: u32) -> Option<PciAddr
         .flatten()
 }
 
-fn describe_alloc(a: &Allocation) -> String {
+pub(super) fn describe_alloc(a: &Allocation) -> String {
     format!(
         "{} ({} vf {}) is allocated to VIF {} (instance {})",
         a.vf, a.pf_netdev, a.vf_index, a.vif_id, a.instance_uuid
@@ -219,9 +229,18 @@ fn plan_pf(
     };
     let vf_driver = model.map(|m| m.vf_driver.clone());
 
+    let (eswitch, order) = match super::eswitch_step::plan_eswitch(host, r, &allocs, recreate, out)?
+    {
+        Some((s, o)) => (Some(s), Some(o)),
+        None => (None, None),
+    };
+    // An eswitch step under the no-vfs rule re-creates the VFs itself: the knobs after it
+    // meet fresh VFs, whatever the old ones showed.
+    let fresh = recreate || (cur > 0 && order == Some(crate::hwdb::EswitchOrder::NoVfs));
+
     // The VFs as they are, or as creation leaves them.
     let mut vfs: Vec<VfNow> = Vec::with_capacity(want as usize);
-    if recreate {
+    if fresh {
         for i in 0..want {
             vfs.push(VfNow {
                 addr: predicted_vf(&pf, sriov, i),
@@ -262,7 +281,7 @@ fn plan_pf(
         if vp.driver.is_none() && create_ap != final_ap && final_ap && vf_driver.is_some() {
             vp.driver = Some(VfDriver::Kernel);
         }
-        let alloc = if recreate {
+        let alloc = if fresh {
             None
         } else {
             allocs.iter().find(|a| a.vf_index == i).copied()
@@ -481,6 +500,7 @@ fn plan_pf(
             ));
         }
         if cur != 0 && want != 0 {
+            // (the eswitch step goes right after this one, with no VFs in its way)
             steps.push(step(
                 &pf,
                 nv_file.clone(),
@@ -495,6 +515,9 @@ fn plan_pf(
                     vf_driver: None,
                 },
             ));
+        }
+        if want != 0 {
+            steps.extend(eswitch.clone());
         }
         steps.push(step(
             &pf,
@@ -514,8 +537,14 @@ fn plan_pf(
                 vf_driver: vf_driver.clone(),
             },
         ));
-    } else if final_ap != cur_ap {
-        steps.push(ap_step(cur_ap, final_ap, None));
+        if want == 0 {
+            steps.extend(eswitch.clone());
+        }
+    } else {
+        if final_ap != cur_ap {
+            steps.push(ap_step(cur_ap, final_ap, None));
+        }
+        steps.extend(eswitch.clone());
     }
     steps.extend(knobs);
     steps.extend(reloads);

@@ -108,7 +108,6 @@ pub(super) fn resolve<'p>(
             let model = hwdb::by_pf(d.ids.vendor.unwrap_or(0), d.ids.device.unwrap_or(0));
             check_pf(
                 engine,
-                scan,
                 policy,
                 p,
                 d,
@@ -135,7 +134,6 @@ pub(super) fn resolve<'p>(
 #[allow(clippy::too_many_arguments)]
 fn check_pf(
     engine: &Engine,
-    scan: &ScanReport,
     policy: &Policy,
     p: &PfPolicy,
     d: &PciDevice,
@@ -198,11 +196,19 @@ fn check_pf(
             here(if p.mtu.is_some() { "mtu" } else { "up" })
         ));
     }
-    if p.eswitch.is_some() && scan.representors.iter().any(|r| r.pf == a) {
-        errors.push(format!(
-            "{}: {a} has VF representors (switchdev mode); changing the eswitch mode needs devlink support, which vifman does not have yet",
-            here("eswitch")
-        ));
+    if p.eswitch == Some(crate::config::policy::Eswitch::Switchdev) {
+        match engine.host.eswitch_of(&crate::host::PfId::Pci(a)) {
+            Ok(Some(_)) => {}
+            Ok(None) => errors.push(format!(
+                "{}: {a} has no devlink eswitch ({}); it cannot be put in switchdev mode",
+                here("eswitch"),
+                match model {
+                    Some(m) if !m.caps.switchdev => format!("hwdb: {} has no switchdev", m.name),
+                    _ => "no devlink instance with an eswitch".to_string(),
+                }
+            )),
+            Err(e) => errors.push(format!("{}: {a}: {e}", here("eswitch"))),
+        }
     }
     let knob_vfs = p.vfs.iter().any(|v| {
         v.mac.is_some()

@@ -2,6 +2,7 @@
 //! host answers from an RTM_GETADDR dump), so the simulation keeps them in
 //! `.vifman-sim-addrs.json` at the top of its tree — `{"<ifname>": ["192.0.2.5/24", …]}` —
 //! which a test writes to give a VF netdev an address behind vifman's back.
+//! Likewise the per-VF counters and the devlink health reporters (below).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -66,5 +67,27 @@ impl SimHost {
             serde_json::from_slice(&text)
                 .map_err(|e| HostError::other("simulate", format!("{VFSTATS}: {e}")))?;
         Ok(m.remove(pf.as_str()).unwrap_or_default())
+    }
+}
+
+/// The simulation's devlink health reporters (the simulated kernel has no devlink), kept
+/// like the counters in `.vifman-sim-devlink-health.json` at the top of its tree: a list of
+/// reporters in the shape `vifman health --devlink --json` prints them
+/// (`[{"dev": {"bus": "pci", "dev": "0000:3b:00.1"}, "name": "tx", "state": "error",
+/// "error_count": 3}]`), which a test writes to break a reporter.
+pub const DEVLINK_HEALTH: &str = ".vifman-sim-devlink-health.json";
+
+impl SimHost {
+    pub(super) fn sim_devlink_health(
+        &self,
+    ) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        let c = self.confined()?;
+        let text = match c.read(Path::new(DEVLINK_HEALTH), 1 << 20) {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(HostError::from_access("simulate", &e)),
+        };
+        serde_json::from_slice(&text)
+            .map_err(|e| HostError::other("simulate", format!("{DEVLINK_HEALTH}: {e}")))
     }
 }

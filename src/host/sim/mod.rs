@@ -8,6 +8,7 @@
 
 mod addrs;
 pub mod dispatch;
+mod eswitch;
 mod faults;
 mod hotplug;
 mod journal;
@@ -312,6 +313,10 @@ impl Host for SimHost {
         self.sim_vf_counters(pf)
     }
 
+    fn devlink_health(&self) -> Result<Vec<crate::devlink::HealthReporter>, HostError> {
+        self.sim_devlink_health()
+    }
+
     fn set_vf(&self, pf: &IfName, vf: u32, knob: &Knob) -> Result<(), HostError> {
         let op = format!("{pf} vf {vf} {}", knob.describe());
         let _span = tracing::info_span!("sim_setlink_vf", pf = %pf, vf, knob = knob.kind().name())
@@ -332,6 +337,14 @@ impl Host for SimHost {
             .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
         if vf >= link.num_vf {
             return Err(HostError::kernel(&op, libc::EINVAL));
+        }
+        // As the drivers answer in switchdev mode: "Please use devlink API".
+        if matches!(knob, Knob::Rate { .. })
+            && self
+                .sim_eswitch_of(&super::PfId::Pci(pf_addr))?
+                .is_some_and(|e| e.mode == crate::devlink::EswitchMode::Switchdev)
+        {
+            return Err(HostError::kernel(&op, libc::EOPNOTSUPP));
         }
         if let Some(m) = model {
             let errno = match knob {
@@ -363,6 +376,28 @@ impl Host for SimHost {
 
     fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
         self.load_link(pf.as_str())
+    }
+
+    fn eswitch_of(&self, pf: &super::PfId) -> Result<Option<super::EswitchInfo>, HostError> {
+        self.sim_eswitch_of(pf)
+    }
+
+    fn set_eswitch_mode(
+        &self,
+        pf: &super::PfId,
+        mode: crate::devlink::EswitchMode,
+    ) -> Result<(), HostError> {
+        self.sim_set_eswitch_mode(pf, mode)
+    }
+
+    fn set_vf_rate_switchdev(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        min_mbps: u32,
+        max_mbps: u32,
+    ) -> Result<bool, HostError> {
+        self.sim_set_vf_rate_switchdev(pf, vf, min_mbps, max_mbps)
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {

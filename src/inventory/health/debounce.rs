@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{conditions, HealthInput, HealthPolicy, Kind};
+use super::{conditions, DevlinkReporter, HealthInput, HealthPolicy, Kind};
 use crate::sysfs::aer::AerCounts;
 use crate::types::PciAddress;
 
@@ -53,6 +53,10 @@ pub struct DeviceHealth {
     /// Carrier changes within the flap window, when there was history to tell.
     pub carrier_changes_in_window: Option<u64>,
     pub quarantined: bool,
+    /// The device's devlink health reporters at this sample (absent without a devlink
+    /// instance), so `vifman health` shows the counters behind a devlink reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devlink: Vec<DevlinkReporter>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -207,6 +211,7 @@ impl Tracker {
                     aer: i.sample.aer,
                     carrier_changes_in_window: flaps,
                     quarantined: i.sample.quarantine.is_some(),
+                    devlink: i.sample.devlink.clone(),
                 }
             })
             .collect();

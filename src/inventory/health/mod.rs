@@ -26,16 +26,48 @@ pub enum Kind {
     Vf,
 }
 
-/// One devlink health reporter's state. The hook for the devlink client (another module
-/// builds it): it fills [`Sample::devlink`]; until then nothing does, and the model is
-/// complete without it.
+/// One devlink health reporter of the device's own devlink instance (`pci/ADDR`), as
+/// [`samples`] fills it from the devlink client: a driver's self-check (mlx5 `tx`,
+/// `fw_fatal`, ...) that the kernel keeps in `error` until it recovers. Only `error` makes
+/// the device unhealthy; the counters are shown, and a reporter that recovers by itself
+/// (auto-recover) is healthy again at the next sample.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevlinkReporter {
     /// The reporter's name (`tx`, `rx`, `fw_fatal`, …).
     pub name: String,
+    /// The devlink port of a per-port reporter (None: a device reporter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
     /// False when devlink reports the reporter in `error` state.
     pub healthy: bool,
     pub error_count: u64,
+    #[serde(default)]
+    pub recover_count: u64,
+}
+
+impl DevlinkReporter {
+    /// The model's view of a reporter the devlink client decoded.
+    pub fn from_devlink(r: &crate::devlink::HealthReporter) -> DevlinkReporter {
+        DevlinkReporter {
+            name: r.name.clone(),
+            port: r.port,
+            healthy: r.state != crate::devlink::ReporterState::Error,
+            error_count: r.error_count,
+            recover_count: r.recover_count,
+        }
+    }
+
+    /// The condition text of a reporter in error.
+    pub fn reason(&self) -> String {
+        let port = self
+            .port
+            .map(|p| format!(" (port {p})"))
+            .unwrap_or_default();
+        format!(
+            "devlink health reporter {}{port} in error ({} errors)",
+            self.name, self.error_count
+        )
+    }
 }
 
 /// What the host shows about one device at one instant: every input of the model.
@@ -153,12 +185,12 @@ pub fn conditions(
             }
         }
     }
-    for d in s.devlink.iter().filter(|d| !d.healthy) {
-        r.push(format!(
-            "devlink health reporter {} in error ({} errors)",
-            d.name, d.error_count
-        ));
-    }
+    r.extend(
+        s.devlink
+            .iter()
+            .filter(|d| !d.healthy)
+            .map(DevlinkReporter::reason),
+    );
     r
 }
 

@@ -1,7 +1,8 @@
 //! Gathering the model's inputs from one host view: the same scan the rest of the read path
-//! uses, plus the AER and carrier counters read through the host's sysfs layer.
+//! uses, plus the AER and carrier counters read through the host's sysfs layer and the
+//! devlink health reporters (one dump through the host's devlink client).
 
-use super::{Kind, Sample};
+use super::{DevlinkReporter, Kind, Sample};
 use crate::host::Host;
 use crate::store::{AllocMode, StoreState};
 use crate::types::PciAddress;
@@ -17,7 +18,8 @@ pub struct HealthInput {
 }
 
 /// Every SR-IOV PF and every VF of the view, sampled now, plus one warning per AER file
-/// that exists but could not be read or parsed (naming the file).
+/// that exists but could not be read or parsed (naming the file), and one when the devlink
+/// health reporters cannot be read (the devices are then judged without them).
 pub fn samples(
     host: &dyn Host,
     view: &HostView,
@@ -26,11 +28,16 @@ pub fn samples(
     let _span = tracing::debug_span!("health_samples").entered();
     let mut out = Vec::new();
     let mut warnings = Vec::new();
+    let reporters = host.devlink_health().unwrap_or_else(|e| {
+        warnings.push(e.to_string());
+        Vec::new()
+    });
     let mut aer = |a: &PciAddress| {
         let (c, bad) = host.aer_counts(a);
         warnings.extend(bad);
         c
     };
+    let devlink = |a: &PciAddress| devlink_of(&reporters, a);
     let reps: std::collections::BTreeSet<&str> = view
         .scan
         .representors
@@ -62,7 +69,7 @@ pub fn samples(
                 carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
                 netdev: netdev.map(|n| n.to_string()),
                 aer: aer(&pf.address),
-                devlink: Vec::new(),
+                devlink: devlink(&pf.address),
                 quarantine: None,
             },
         });
@@ -87,10 +94,26 @@ pub fn samples(
                 carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
                 netdev: netdev.map(|n| n.to_string()),
                 aer: aer(&v.addr),
-                devlink: Vec::new(),
+                devlink: devlink(&v.addr),
                 quarantine: rec.and_then(|a| a.quarantine.as_ref().map(|q| q.reason.clone())),
             },
         });
     }
     (out, warnings)
+}
+
+/// The reporters of the devlink instance `pci/ADDR` of device `a`, device and port
+/// reporters alike (mlx5 keeps `tx`/`rx` on the uplink port). A VF has reporters only where
+/// its driver gives it a devlink instance of its own (mlx5 VFs); a VF is judged on its
+/// PF's through the model's PF-to-VF propagation anyway. Non-PCI instances (netdevsim) have
+/// no PCI device to attach to: `vifman health --devlink` shows them.
+pub fn devlink_of(
+    reporters: &[crate::devlink::HealthReporter],
+    a: &PciAddress,
+) -> Vec<DevlinkReporter> {
+    reporters
+        .iter()
+        .filter(|r| r.dev.bus == "pci" && r.dev.dev.parse::<PciAddress>().ok().as_ref() == Some(a))
+        .map(DevlinkReporter::from_devlink)
+        .collect()
 }

@@ -185,8 +185,10 @@ fn driver_missing_quarantine_and_devlink_hook() {
         quarantine: Some("reset failed: EIO".into()),
         devlink: vec![DevlinkReporter {
             name: "tx".into(),
+            port: None,
             healthy: false,
             error_count: 3,
+            recover_count: 0,
         }],
         ..good_vf()
     };
@@ -210,4 +212,101 @@ fn the_tracker_survives_a_state_file_round_trip() {
     let text = serde_json::to_string(&t).unwrap();
     let back: Tracker = serde_json::from_str(&text).unwrap();
     assert_eq!(back, t);
+}
+
+fn reporter(
+    dev: &str,
+    port: Option<u32>,
+    name: &str,
+    error: bool,
+) -> crate::devlink::HealthReporter {
+    crate::devlink::HealthReporter {
+        dev: dev.parse().unwrap(),
+        port,
+        name: name.into(),
+        state: if error {
+            crate::devlink::ReporterState::Error
+        } else {
+            crate::devlink::ReporterState::Healthy
+        },
+        error_count: if error { 2 } else { 0 },
+        recover_count: 1,
+        grace_period_ms: Some(500),
+        auto_recover: Some(true),
+        auto_dump: None,
+    }
+}
+
+/// The devlink client's reporters land on the device of their `pci/ADDR` instance only
+/// (device and port reporters alike); other buses and other devices get none.
+#[test]
+fn devlink_reporters_attach_to_their_pci_instance() {
+    let all = vec![
+        reporter("pci/0000:3b:00.0", None, "fw_fatal", false),
+        reporter("pci/0000:3b:00.0", Some(65535), "tx", true),
+        reporter("pci/0000:3b:00.1", None, "fw", true),
+        reporter("netdevsim/netdevsim11", None, "dummy", true),
+    ];
+    let got = sample::devlink_of(&all, &pf());
+    assert_eq!(
+        got,
+        vec![
+            DevlinkReporter {
+                name: "fw_fatal".into(),
+                port: None,
+                healthy: true,
+                error_count: 0,
+                recover_count: 1,
+            },
+            DevlinkReporter {
+                name: "tx".into(),
+                port: Some(65535),
+                healthy: false,
+                error_count: 2,
+                recover_count: 1,
+            },
+        ]
+    );
+    assert!(sample::devlink_of(&all, &vf()).is_empty());
+}
+
+/// A PF whose devlink reporter is in error is unhealthy, debounced like every condition,
+/// and so are its VFs (the device plugin's and the metrics' view: both read this report);
+/// recovered, both come back.
+#[test]
+fn a_pf_devlink_reporter_in_error_makes_pf_and_vfs_unhealthy() {
+    let p = policy();
+    let mut t = Tracker::default();
+    let broken = Sample {
+        devlink: sample::devlink_of(&[reporter("pci/0000:3b:00.0", Some(1), "tx", true)], &pf()),
+        ..good_pf()
+    };
+    assert!(
+        t.observe(&p, 0, &inputs(good_pf(), good_vf()))
+            .unhealthy()
+            .count()
+            == 0
+    );
+    let r = t.observe(&p, 5, &inputs(broken.clone(), good_vf()));
+    assert_eq!(
+        r.get(Kind::Pf, &pf()).unwrap().pending,
+        vec!["devlink health reporter tx (port 1) in error (2 errors)"]
+    );
+    let r = t.observe(&p, 15, &inputs(broken, good_vf()));
+    let pfh = r.get(Kind::Pf, &pf()).unwrap();
+    assert!(!pfh.healthy);
+    assert_eq!(pfh.devlink.len(), 1);
+    assert_eq!(
+        vf_health(&r).reasons,
+        vec!["PF 0000:3b:00.0: devlink health reporter tx (port 1) in error (2 errors)"]
+    );
+    // The JSON of `vifman health` carries the reporter with its counters.
+    let j = serde_json::to_value(pfh).unwrap();
+    assert_eq!(j["devlink"][0]["name"], "tx");
+    assert_eq!(j["devlink"][0]["recover_count"], 1);
+    for now in [20, 30, 40] {
+        t.observe(&p, now, &inputs(good_pf(), good_vf()));
+    }
+    let r = t.observe(&p, 50, &inputs(good_pf(), good_vf()));
+    assert!(r.unhealthy().count() == 0, "{r:?}");
 }

@@ -47,9 +47,12 @@ expect_eq "handle" "$(jq -r '.devlink.bus + "/" + .devlink.dev' "$RUN_OUT")" "$D
 expect_eq "mode" "$(jq -r .mode "$RUN_OUT")" legacy
 expect_eq "representors" "$(jq '.representors | length' "$RUN_OUT")" 0
 
-step "eswitch legacy -> switchdev"
-run_ok vifman eswitch "$ND" switchdev
+step "eswitch legacy -> switchdev (engine: hwdb order rule of driver netdevsim = any)"
+run_ok vifman eswitch "$ND" switchdev --json
 expect_eq "kernel mode" "$(kmode)" switchdev
+expect_eq "order rule" "$(jq -r '.order + " " + .driver + " " + .from + "->" + .to' "$RUN_OUT")" "any netdevsim legacy->switchdev"
+expect_eq "steps" "$(jq -c '[.steps[].step]' "$RUN_OUT")" '["set_mode"]'
+expect_eq "representors waited for" "$(jq .representors "$RUN_OUT")" 4
 run_ok vifman eswitch "$ND" --json
 cp "$RUN_OUT" "$OUT/netdevsim-eswitch.json"
 expect_eq "mode" "$(jq -r .mode "$RUN_OUT")" switchdev
@@ -84,11 +87,24 @@ run_fail vifman vf rate "$ND" 1 --max-tx-rate 6000     # above netdevsim's 5000 
 grep -q "5000" "$RUN_ERR" || fail "the kernel's reason is not in the error: $(cat "$RUN_ERR")"
 run_ok vifman vf rate "$ND" 1 --min-tx-rate 0 --max-tx-rate 0
 
-step "vf set rollback on a real kernel refusal: switchdev refuses IFLA_VF_RATE after MAC and VLAN went in"
+step "vf set min/max_tx_rate in switchdev: routed through the devlink rate leaf automatically"
+if have_cmd vf set; then
+  run_ok vfset "$ND" 1 min_tx_rate 20 max_tx_rate 100
+  rate=$(devlink -j port function rate show "$DL/$port1")
+  echo "$rate"
+  expect_eq "vf set -> tx_share (bytes/s)" "$(jq -r ".rate[\"$DL/$port1\"].tx_share" <<<"$rate")" 2500000
+  expect_eq "vf set -> tx_max (bytes/s)" "$(jq -r ".rate[\"$DL/$port1\"].tx_max" <<<"$rate")" 12500000
+  run_ok vfset "$ND" 1 max_tx_rate 0 min_tx_rate 0
+  rate=$(devlink -j port function rate show "$DL/$port1")
+  expect_eq "vf set -> tx_max cleared" "$(jq -r ".rate[\"$DL/$port1\"].tx_max // 0" <<<"$rate")" 0
+fi
+
+step "vf set rollback on a real kernel refusal: devlink rate refuses 6000 Mbit after MAC and VLAN went in"
 if have_cmd vf set; then
   before=$(vfj 0)
-  run_fail vfset "$ND" 0 mac 02:00:00:00:00:aa vlan 40 max_tx_rate 50
+  run_fail vfset "$ND" 0 mac 02:00:00:00:00:aa vlan 40 max_tx_rate 6000
   grep -q "rolled back mac 02:00:00:00:00:aa, vlan 40" "$RUN_ERR" || fail "no rollback report: $(cat "$RUN_ERR")"
+  grep -q "5000" "$RUN_ERR" || fail "the kernel's reason is not in the error: $(cat "$RUN_ERR")"
   expect_eq "vf 0 after the refused set" "$(vfj 0)" "$before"
 fi
 
@@ -100,7 +116,8 @@ expect_eq "kernel mode" "$(kmode)" switchdev
 devlink port function rate del "$DL/grp1"
 
 step "switchdev -> legacy"
-run_ok vifman eswitch "$ND" legacy
+run_ok vifman eswitch "$ND" legacy --json
+expect_eq "representors after legacy" "$(jq .representors "$RUN_OUT")" 0
 expect_eq "kernel mode" "$(kmode)" legacy
 expect_eq "pcivf ports left" "$(devlink -j port show | jq '[.port[] | select(.flavour == "pcivf")] | length')" 0
 run_ok vifman eswitch "$ND" legacy      # same mode: a no-op, not an error
@@ -110,4 +127,4 @@ run_fail vifman vf rate "$ND" 1 --max-tx-rate 10   # no VF port in legacy mode
 step "cleanup"
 echo 10 > /sys/bus/netdevsim/del_device
 rmmod netdevsim
-pass "vf set every knob + real-kernel rollback, legacy->switchdev->legacy, 4 representors from the port map = devlink = ip, devlink rate leaf read back, rate-node refusal"
+pass "vf set every knob + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal"

@@ -1,0 +1,471 @@
+//! Eswitch mode changes in the order the vendor driver needs (hwdb `eswitch_order`, keyed
+//! by the devlink instance's driver): ice changes mode only with no VFs (numvfs 0, mode,
+//! numvfs back and wait for the VFs), mlx5 only with no VF bound (unbind, mode, rebind),
+//! netdevsim and unknown drivers have no constraint. One function ([`change_mode`]) does it
+//! for `vifman eswitch PF MODE` and for `vifman apply`'s `eswitch` step; the planning part
+//! ([`plan_mode_change`]) is pure, so the order is tested without a kernel.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::actuate;
+use super::{Engine, EngineError};
+use crate::devlink::EswitchMode;
+use crate::host::{EswitchInfo, Host, HostError, PfId, SysWrite};
+use crate::hwdb::{self, EswitchOrder};
+use crate::types::{IfName, PciAddress};
+
+/// How long re-created VFs may take to appear and bind (as `vifman numvfs`).
+pub(crate) const ESWITCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EswitchError {
+    #[error(
+        "{pf} has no devlink eswitch (no devlink instance, or its driver has no eswitch mode)"
+    )]
+    NoEswitch { pf: String },
+    #[error("refusing eswitch mode {mode} on {pf} ({devlink}): rate node(s) {nodes} exist (the kernel refuses any mode set with EBUSY); delete them first")]
+    RateNodes {
+        pf: String,
+        devlink: String,
+        mode: EswitchMode,
+        nodes: String,
+    },
+    #[error("refusing eswitch mode {mode} on {pf}: {held}; a mode change {effect}; release them first or add --force")]
+    Allocated {
+        pf: String,
+        mode: EswitchMode,
+        held: String,
+        effect: &'static str,
+    },
+    /// `change`: "eswitch PF -> MODE (hwdb order O for driver D)".
+    #[error("{change}: {step} failed: {cause}; {rollback}")]
+    Step {
+        change: String,
+        step: String,
+        /// Not a `#[source]`: the message carries it once.
+        cause: Box<HostError>,
+        rollback: String,
+    },
+    #[error("eswitch {pf}: set {want}, the kernel reports {now}")]
+    ReadBack {
+        pf: String,
+        want: EswitchMode,
+        now: String,
+    },
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
+/// A VF bound to a driver, as the `vfs-unbound` rule needs it to rebind it after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BoundVf {
+    pub index: u32,
+    pub addr: PciAddress,
+    pub driver: String,
+    pub driver_override: Option<String>,
+}
+
+/// One step of a mode change, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "step")]
+pub enum EswitchStep {
+    /// `sriov_numvfs` N -> 0 (the count is restored by [`EswitchStep::RestoreVfs`]).
+    RemoveVfs {
+        from: u32,
+    },
+    Unbind {
+        vf: BoundVf,
+    },
+    SetMode {
+        from: EswitchMode,
+        to: EswitchMode,
+    },
+    Rebind {
+        vf: BoundVf,
+    },
+    /// `sriov_numvfs` 0 -> N, waited for until the VFs exist (and bind, with autoprobe).
+    RestoreVfs {
+        to: u32,
+    },
+}
+
+impl EswitchStep {
+    pub fn describe(&self) -> String {
+        match self {
+            EswitchStep::RemoveVfs { from } => format!("sriov_numvfs {from} -> 0"),
+            EswitchStep::Unbind { vf } => {
+                format!("unbind VF {} ({}) from {}", vf.index, vf.addr, vf.driver)
+            }
+            EswitchStep::SetMode { from, to } => format!("eswitch mode {from} -> {to}"),
+            EswitchStep::Rebind { vf } => {
+                format!("rebind VF {} ({}) to {}", vf.index, vf.addr, vf.driver)
+            }
+            EswitchStep::RestoreVfs { to } => format!("sriov_numvfs 0 -> {to}"),
+        }
+    }
+}
+
+/// The steps that take an eswitch from `from` to `to` under `order`, given the PF's VF count
+/// and its VFs bound to a driver. Empty when already there.
+pub fn plan_mode_change(
+    order: EswitchOrder,
+    from: EswitchMode,
+    to: EswitchMode,
+    numvfs: u32,
+    bound: &[BoundVf],
+) -> Vec<EswitchStep> {
+    if from == to {
+        return vec![];
+    }
+    let set = EswitchStep::SetMode { from, to };
+    match order {
+        EswitchOrder::NoVfs if numvfs > 0 => vec![
+            EswitchStep::RemoveVfs { from: numvfs },
+            set,
+            EswitchStep::RestoreVfs { to: numvfs },
+        ],
+        EswitchOrder::VfsUnbound if !bound.is_empty() => {
+            let mut v: Vec<_> = bound
+                .iter()
+                .map(|b| EswitchStep::Unbind { vf: b.clone() })
+                .collect();
+            v.push(set);
+            v.extend(bound.iter().map(|b| EswitchStep::Rebind { vf: b.clone() }));
+            v
+        }
+        _ => vec![set],
+    }
+}
+
+/// What a mode change did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EswitchChange {
+    pub pf: String,
+    pub devlink: String,
+    pub driver: Option<String>,
+    pub order: EswitchOrder,
+    pub from: EswitchMode,
+    pub to: EswitchMode,
+    pub steps: Vec<EswitchStep>,
+    /// VF representors with a netdev after the change, where the host reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representors: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The order rule for an eswitch: hwdb's rule for its driver (Any when unknown).
+pub fn order_of(info: &EswitchInfo) -> EswitchOrder {
+    info.driver
+        .as_deref()
+        .map(hwdb::eswitch_order)
+        .unwrap_or_default()
+}
+
+/// The PCI PF's VF count and bound VFs, as the plan needs them (none for a non-PCI PF).
+fn vf_facts(host: &dyn Host, addr: Option<&PciAddress>) -> (u32, Vec<BoundVf>) {
+    let Some(a) = addr else {
+        return (0, vec![]);
+    };
+    let vfs = host.vfs_of(a);
+    let bound = vfs
+        .iter()
+        .filter_map(|(i, v)| {
+            Some(BoundVf {
+                index: *i,
+                addr: *v,
+                driver: host.driver_of(v)?,
+                driver_override: host.driver_override_of(v),
+            })
+        })
+        .collect();
+    (vfs.len() as u32, bound)
+}
+
+/// What the VF steps need to know about the PF, read once before the first step.
+struct PfFacts<'a> {
+    addr: Option<&'a PciAddress>,
+    model: Option<&'static hwdb::NicModel>,
+    autoprobe: bool,
+}
+
+fn pf_facts<'a>(host: &dyn Host, addr: Option<&'a PciAddress>) -> PfFacts<'a> {
+    let scan = addr.map(|_| host.scan());
+    let dev = addr.and_then(|a| scan.as_ref()?.device(a));
+    PfFacts {
+        addr,
+        model: dev.and_then(|d| hwdb::by_pf(d.ids.vendor?, d.ids.device?)),
+        autoprobe: dev
+            .and_then(|d| d.sriov.as_ref()?.drivers_autoprobe)
+            .unwrap_or(true),
+    }
+}
+
+fn run_step(
+    host: &dyn Host,
+    pf: &PfId,
+    facts: &PfFacts,
+    s: &EswitchStep,
+    timeout: Duration,
+) -> Result<(), HostError> {
+    let addr = facts.addr;
+    let _span = tracing::info_span!("eswitch_step", pf = %pf, step = %s.describe()).entered();
+    let need_addr =
+        || addr.ok_or_else(|| HostError::other(s.describe(), "the PF has no PCI address"));
+    match s {
+        EswitchStep::RemoveVfs { .. } => {
+            super::numvfs::create_vfs(host, need_addr()?, 0, false, None, timeout)
+        }
+        EswitchStep::RestoreVfs { to } => super::numvfs::create_vfs(
+            host,
+            need_addr()?,
+            *to,
+            facts.autoprobe,
+            facts.model,
+            timeout,
+        ),
+        EswitchStep::Unbind { vf } => {
+            let d = crate::types::DriverName::new(&vf.driver)
+                .map_err(|m| HostError::other("driver", m.to_string()))?;
+            host.write(&SysWrite::Unbind(vf.addr, d))
+        }
+        EswitchStep::Rebind { vf } => actuate::rebind(
+            host,
+            &vf.addr,
+            Some(&vf.driver),
+            vf.driver_override.as_deref(),
+        ),
+        EswitchStep::SetMode { to, .. } => host.set_eswitch_mode(pf, *to),
+    }
+}
+
+/// The undo of a done step (None: nothing to undo).
+fn inverse(s: &EswitchStep) -> Option<EswitchStep> {
+    match s {
+        EswitchStep::RemoveVfs { from } => Some(EswitchStep::RestoreVfs { to: *from }),
+        EswitchStep::Unbind { vf } => Some(EswitchStep::Rebind { vf: vf.clone() }),
+        EswitchStep::SetMode { from, to } => Some(EswitchStep::SetMode {
+            from: *to,
+            to: *from,
+        }),
+        EswitchStep::Rebind { .. } | EswitchStep::RestoreVfs { .. } => None,
+    }
+}
+
+/// Change the eswitch of `pf` to `to` in the order hwdb gives for its driver, read back.
+/// `addr` is the PF's PCI address where it has one (the VF steps need it). A failing step
+/// undoes the steps before it in reverse; the error names the step and what was undone.
+/// Refusals (rate nodes) come before any change; allocations are the caller's check.
+pub(crate) fn change_mode(
+    host: &dyn Host,
+    pf: &PfId,
+    addr: Option<&PciAddress>,
+    to: EswitchMode,
+    timeout: Duration,
+) -> Result<EswitchChange, EswitchError> {
+    let _span = tracing::info_span!("eswitch_change", pf = %pf, to = %to).entered();
+    let info = host
+        .eswitch_of(pf)?
+        .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?;
+    let order = order_of(&info);
+    let mut change = EswitchChange {
+        pf: pf.to_string(),
+        devlink: info.devlink.clone(),
+        driver: info.driver.clone(),
+        order,
+        from: info.mode,
+        to,
+        steps: vec![],
+        representors: info.vf_representors,
+        warnings: vec![],
+    };
+    if info.mode == to {
+        return Ok(change);
+    }
+    if !info.rate_nodes.is_empty() {
+        return Err(EswitchError::RateNodes {
+            pf: pf.to_string(),
+            devlink: info.devlink,
+            mode: to,
+            nodes: info.rate_nodes.join(", "),
+        });
+    }
+    let (numvfs, bound) = vf_facts(host, addr);
+    let steps = plan_mode_change(order, info.mode, to, numvfs, &bound);
+    let facts = pf_facts(host, addr);
+    for (k, s) in steps.iter().enumerate() {
+        if let Err(cause) = run_step(host, pf, &facts, s, timeout) {
+            let mut undone = vec![];
+            let mut failed = vec![];
+            for d in steps[..k].iter().rev() {
+                let Some(inv) = inverse(d) else { continue };
+                match run_step(host, pf, &facts, &inv, timeout) {
+                    Ok(()) => undone.push(inv.describe()),
+                    Err(e) => failed.push(format!("{}: {e}", inv.describe())),
+                }
+            }
+            // A half-done no-vfs change must not leave the PF without its VFs.
+            let rollback = match (undone.is_empty(), failed.is_empty()) {
+                (true, true) => "nothing was changed before it".to_string(),
+                (_, true) => format!("undone: {}", undone.join(", ")),
+                _ => format!(
+                    "undone: {}; NOT undone: {}",
+                    if undone.is_empty() {
+                        "-".into()
+                    } else {
+                        undone.join(", ")
+                    },
+                    failed.join("; ")
+                ),
+            };
+            return Err(EswitchError::Step {
+                change: format!(
+                    "eswitch {pf} -> {to} (hwdb order {order} for driver {})",
+                    info.driver.as_deref().unwrap_or("(unknown)")
+                ),
+                step: s.describe(),
+                cause: Box::new(cause),
+                rollback,
+            });
+        }
+    }
+    let after = host.eswitch_of(pf)?;
+    let now = after.as_ref().map(|e| e.mode);
+    if now != Some(to) {
+        return Err(EswitchError::ReadBack {
+            pf: pf.to_string(),
+            want: to,
+            now: now
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "no eswitch".into()),
+        });
+    }
+    change.representors = after.and_then(|e| e.vf_representors);
+    if to == EswitchMode::Switchdev {
+        change.representors = wait_representors(host, pf, addr, timeout)?;
+    }
+    change.steps = steps;
+    Ok(change)
+}
+
+/// In switchdev mode every VF gets a representor netdev; wait (on kernel events) until
+/// the port map shows one per VF, so what runs next (a policy's knobs, an OVS plug) finds
+/// them. Skipped where the host does not report representors (the simulation).
+fn wait_representors(
+    host: &dyn Host,
+    pf: &PfId,
+    addr: Option<&PciAddress>,
+    timeout: Duration,
+) -> Result<Option<u32>, EswitchError> {
+    let n = match (pf, addr) {
+        (_, Some(a)) => host.vf_count(a) as u32,
+        (PfId::Netdev(nd), None) => host.vf_state_of(nd)?.map(|l| l.num_vf).unwrap_or(0),
+        (PfId::Pci(_), None) => 0,
+    };
+    let count = || {
+        host.eswitch_of(pf)
+            .ok()
+            .flatten()
+            .and_then(|e| e.vf_representors)
+    };
+    if n == 0 || count().is_none() {
+        return Ok(count());
+    }
+    host.wait_until(
+        &format!("{n} VF representors of {pf} in the devlink port map"),
+        timeout,
+        &mut || count().is_some_and(|c| c >= n),
+    )?;
+    Ok(count())
+}
+
+/// How the operator named the PF, resolved: a PCI PF by address (its netdev name or `pci/ADDR`
+/// handle work too), a non-PCI PF (netdevsim) by its netdev.
+fn resolve(engine: &Engine, pf: &str) -> Result<(PfId, Option<PciAddress>), EngineError> {
+    if let Some(a) = pci_pf(&engine.host.scan(), pf) {
+        return Ok((PfId::Pci(a), Some(a)));
+    }
+    if let Ok(n) = pf.parse::<IfName>() {
+        let id = PfId::Netdev(n);
+        if engine.host.eswitch_of(&id)?.is_some() {
+            return Ok((id, None));
+        }
+    }
+    Err(EswitchError::NoEswitch { pf: pf.to_string() }.into())
+}
+
+/// The SR-IOV PCI PF named by `pf` (address, `pci/ADDR` handle or netdev), if it is one.
+pub fn pci_pf(scan: &crate::sysfs::ScanReport, pf: &str) -> Option<PciAddress> {
+    super::numvfs::resolve_pf(scan, pf.strip_prefix("pci/").unwrap_or(pf)).ok()
+}
+
+/// What a mode change does to VFs an allocation holds, for the refusal.
+fn effect(order: EswitchOrder) -> &'static str {
+    match order {
+        EswitchOrder::NoVfs => "removes and re-creates every VF (hwdb order no-vfs), losing their configuration",
+        EswitchOrder::VfsUnbound => "unbinds every VF from its driver (hwdb order vfs-unbound) and moves VF policy to the representors",
+        EswitchOrder::Any => "moves VF policy (VLAN, rate, spoof checking) to the representors",
+    }
+}
+
+impl Engine<'_> {
+    /// `vifman eswitch PF MODE`: refused while an allocation holds a VF of the PF (or the
+    /// PF itself) unless `force`, then [`change_mode`].
+    pub fn eswitch_set(
+        &self,
+        pf: &str,
+        mode: EswitchMode,
+        force: bool,
+    ) -> Result<EswitchChange, EngineError> {
+        let _span = tracing::info_span!("eswitch_set", pf, mode = %mode).entered();
+        let (id, addr) = resolve(self, pf)?;
+        let mut held = vec![];
+        // Held to the end, as `vifman numvfs` holds it: no allocation can take a VF of this
+        // PF between the check and the change.
+        let mut _store = None;
+        if let Some(a) = addr {
+            let mut store = self.open_store()?;
+            let st: crate::store::StoreState = store.load()?;
+            _store = Some(store);
+            held.extend(st.allocations.iter().filter(|r| r.pf == a).map(|r| {
+                format!(
+                    "VF {} ({}) is held by allocation {} (instance {})",
+                    r.vf_index, r.vf, r.vif_id, r.instance_uuid
+                )
+            }));
+            if let Some(w) = st.whole_holder(&a) {
+                held.push(format!("{a} is passed through whole (allocation {})", w.id));
+            }
+        }
+        let info = self
+            .host
+            .eswitch_of(&id)?
+            .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?;
+        let mut warnings = vec![];
+        if !held.is_empty() && info.mode != mode {
+            if !force {
+                return Err(EswitchError::Allocated {
+                    pf: pf.to_string(),
+                    mode,
+                    held: held.join("; "),
+                    effect: effect(order_of(&info)),
+                }
+                .into());
+            }
+            warnings.push(format!(
+                "--force: {}; a mode change {}",
+                held.join("; "),
+                effect(order_of(&info))
+            ));
+        }
+        let mut change = change_mode(self.host, &id, addr.as_ref(), mode, ESWITCH_TIMEOUT)?;
+        change.warnings.extend(warnings);
+        Ok(change)
+    }
+}
+
+#[cfg(test)]
+#[path = "eswitch_tests.rs"]
+mod tests;

@@ -1,0 +1,196 @@
+//! The devlink side of a PF as the engine needs it: its eswitch (instance, mode, driver,
+//! rate nodes), a mode change, and a VF rate through the VF's devlink rate leaf. The real
+//! kernel answers over generic netlink ([`crate::devlink`]); the simulation keeps the mode in
+//! a file of its own (see `sim/eswitch.rs`). A PF without a devlink instance (igb, a fixture
+//! tree) has no eswitch: `None`, and the callers keep the legacy paths.
+
+use serde::Serialize;
+
+use super::HostError;
+use crate::devlink::{pf, DevHandle, Devlink, DevlinkError, EswitchMode, RateChange, RateObject};
+use crate::types::{IfName, PciAddress};
+
+/// How the engine names a PF to the devlink side: PCI PFs by address (their instance is
+/// `pci/ADDR`), non-PCI ones (netdevsim) by their netdev.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PfId {
+    Pci(PciAddress),
+    Netdev(IfName),
+}
+
+impl std::fmt::Display for PfId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PfId::Pci(a) => write!(f, "{a}"),
+            PfId::Netdev(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A PF's devlink eswitch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EswitchInfo {
+    /// The devlink handle, `bus/dev`.
+    pub devlink: String,
+    pub mode: EswitchMode,
+    /// The instance's driver (devlink dev info), which keys the hwdb order rule.
+    pub driver: Option<String>,
+    /// Rate nodes on the instance: while one exists the kernel refuses every mode set.
+    pub rate_nodes: Vec<String>,
+    /// VF representor ports (local `pcivf` ports) that have a netdev; None where the host
+    /// cannot tell (the simulation does not model representors).
+    pub vf_representors: Option<u32>,
+}
+
+/// A devlink failure as a host error: the errno kept (callers match EOPNOTSUPP, EBUSY), the
+/// kernel's extended-ack text kept in the operation's name so the reason reaches the user.
+fn devlink_err(op: &str, e: DevlinkError) -> HostError {
+    match &e {
+        DevlinkError::Request { err, .. } => match (err.errno(), err) {
+            (Some(errno), crate::rtnl::RtnlError::Kernel { ext: Some(ext), .. }) => {
+                HostError::kernel(format!("{op} [{ext}]"), errno)
+            }
+            (Some(errno), _) => HostError::kernel(op, errno),
+            _ => HostError::other(op, e.to_string()),
+        },
+        _ => HostError::other(op, e.to_string()),
+    }
+}
+
+/// The devlink instance of `pf`, if it has one (None also when the kernel has no devlink).
+fn instance(dl: &mut Devlink, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError> {
+    match pf {
+        PfId::Pci(a) => {
+            let h = DevHandle::new("pci", &a.to_string());
+            Ok(dl.devices()?.contains(&h).then_some(h))
+        }
+        PfId::Netdev(n) => match pf::resolve(dl, n.as_str()) {
+            Ok(h) => Ok(Some(h)),
+            Err(pf::PfError::Devlink(e)) => Err(e),
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+fn open() -> Result<Option<Devlink>, HostError> {
+    match Devlink::open() {
+        Ok(dl) => Ok(Some(dl)),
+        Err(DevlinkError::NoFamily) => Ok(None),
+        Err(e) => Err(devlink_err("devlink", e)),
+    }
+}
+
+/// The eswitch of `pf` on the live kernel; None without a devlink instance or when the
+/// driver has no eswitch (EOPNOTSUPP: i40e registers devlink for info only).
+pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostError> {
+    let _span = tracing::debug_span!("devlink_eswitch_get", pf = %pf).entered();
+    let op = format!("devlink eswitch of {pf}");
+    let Some(mut dl) = open()? else {
+        return Ok(None);
+    };
+    let Some(dev) = instance(&mut dl, pf).map_err(|e| devlink_err(&op, e))? else {
+        return Ok(None);
+    };
+    let mode = match dl.eswitch(&dev) {
+        Ok(e) => e.mode,
+        Err(e) if e.unsupported() => return Ok(None),
+        Err(e) => return Err(devlink_err(&op, e)),
+    };
+    let driver = dl
+        .info(&dev)
+        .ok()
+        .and_then(|i| i.driver)
+        .filter(|d| !d.is_empty());
+    let rate_nodes = dl
+        .rates()
+        .map_err(|e| devlink_err(&op, e))?
+        .into_iter()
+        .filter(|r| r.dev == dev)
+        .filter_map(|r| match r.object {
+            RateObject::Node { name } => Some(name),
+            RateObject::Leaf { .. } => None,
+        })
+        .collect();
+    let vf_representors = dl
+        .ports_of(&dev)
+        .map_err(|e| devlink_err(&op, e))?
+        .iter()
+        .filter(|p| {
+            p.flavour == crate::devlink::PortFlavour::PciVf && !p.external && p.netdev.is_some()
+        })
+        .count() as u32;
+    Ok(Some(EswitchInfo {
+        devlink: dev.to_string(),
+        mode,
+        driver,
+        rate_nodes,
+        vf_representors: Some(vf_representors),
+    }))
+}
+
+pub(super) fn real_set_eswitch_mode(pf: &PfId, mode: EswitchMode) -> Result<(), HostError> {
+    let _span = tracing::info_span!("devlink_eswitch_set", pf = %pf, mode = %mode).entered();
+    let op = format!("devlink eswitch set {pf} mode {mode}");
+    let mut dl = open()?.ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+    let dev = instance(&mut dl, pf)
+        .map_err(|e| devlink_err(&op, e))?
+        .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
+    dl.set_eswitch_mode(&dev, mode)
+        .map_err(|e| devlink_err(&op, e))
+}
+
+/// The devlink rate leaf of VF `vf` of the PF whose netdev is `pf`, when that PF's
+/// eswitch is in switchdev mode; None otherwise (no devlink, legacy mode): the rate then
+/// goes through IFLA_VF_RATE as before. A devlink that cannot say (a dump refused) is
+/// logged and taken as "not switchdev": the legacy path then reports the kernel's answer,
+/// as it did before vifman asked devlink at all.
+pub(super) fn real_switchdev_rate_leaf(
+    pf: &IfName,
+    vf: u32,
+) -> Result<Option<(DevHandle, u32)>, HostError> {
+    let op = format!("devlink rate leaf of {pf} vf {vf}");
+    let _span = tracing::debug_span!("devlink_rate_leaf", pf = %pf, vf).entered();
+    let unknown = |e: DevlinkError| {
+        tracing::warn!(error = %e, "{op}: devlink lookup failed; using IFLA_VF_RATE");
+        Ok(None)
+    };
+    let mut dl = match Devlink::open() {
+        Ok(dl) => dl,
+        Err(DevlinkError::NoFamily) => return Ok(None),
+        Err(e) => return unknown(e),
+    };
+    let dev = match instance(&mut dl, &PfId::Netdev(pf.clone())) {
+        Ok(Some(d)) => d,
+        Ok(None) => return Ok(None),
+        Err(e) => return unknown(e),
+    };
+    match dl.eswitch(&dev) {
+        Ok(e) if e.mode == EswitchMode::Switchdev => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.unsupported() => return Ok(None),
+        Err(e) => return unknown(e),
+    }
+    let port = pf::vf_port(&mut dl, &dev, vf).map_err(|e| HostError::other(&op, e.to_string()))?;
+    Ok(Some((dev, port)))
+}
+
+/// Both rates of a VF through its devlink rate leaf (tx_share = min, tx_max = max, Mbit/s
+/// carried as bytes/s).
+pub(super) fn real_set_rate_leaf(
+    dev: &DevHandle,
+    port: u32,
+    min_mbps: u32,
+    max_mbps: u32,
+) -> Result<(), HostError> {
+    let _span =
+        tracing::info_span!("devlink_rate_set", dev = %dev, port, min_mbps, max_mbps).entered();
+    let op = format!("devlink rate set {dev}/{port} tx_share {min_mbps} tx_max {max_mbps} Mbit/s");
+    let mut dl = open()?.ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+    let change = RateChange {
+        tx_share: Some(crate::devlink::model::mbit_to_bytes(min_mbps)),
+        tx_max: Some(crate::devlink::model::mbit_to_bytes(max_mbps)),
+        parent: None,
+    };
+    dl.set_rate(dev, &RateObject::Leaf { port }, &change)
+        .map_err(|e| devlink_err(&op, e))
+}

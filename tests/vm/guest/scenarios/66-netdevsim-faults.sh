@@ -1,0 +1,142 @@
+# netdevsim-faults: devlink health and injected kernel failures on a real kernel (issue 16
+# points 5 and 6). Its own netdevsim device (id 11), so it does not depend on the netdevsim
+# scenario's state. Needs /mnt/host/modules/netdevsim.ko built with
+# tests/vm/netdevsim-faults.patch (one-shot debugfs knobs faults/*: the next such op fails
+# with that errno, then the knob clears itself).
+# netdevsim is not PCI: its devlink instance is netdevsim/netdevsim11, addressed by handle or
+# by its PF netdev; its VFs are records behind the PF netdev (no VF device to allocate).
+KO=/mnt/host/modules/netdevsim.ko
+[ -s "$KO" ] || skip "no netdevsim.ko on the share (tests/vm/netdevsim.sh did not build it)"
+command -v devlink >/dev/null || skip "no devlink binary in the guest to read the kernel back"
+need_cmd eswitch health
+[[ "$(vifman health --help)" == *--devlink* ]] || skip "vifman health has no --devlink yet"
+
+step "load netdevsim (own device 11, 4 VFs), debugfs"
+grep -q '^psample ' /proc/modules || modprobe psample
+grep -q '^netdevsim ' /proc/modules || insmod "$KO"
+grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
+echo "11 1" > /sys/bus/netdevsim/new_device
+NSD=/sys/bus/netdevsim/devices/netdevsim11
+DL=netdevsim/netdevsim11
+DBG=/sys/kernel/debug/netdevsim/netdevsim11
+for _ in $(seq 50); do [ -n "$(ls "$NSD/net" 2>/dev/null)" ] && break; sleep 0.1; done
+ND=$(ls "$NSD/net")
+echo 4 > "$NSD/sriov_numvfs"
+ip link set "$ND" up
+[ -d "$DBG/faults" ] || fail "no $DBG/faults: netdevsim.ko was built without netdevsim-faults.patch"
+kmode() { devlink -j dev eswitch show "$DL" | jq -r ".dev[\"$DL\"].mode"; }
+NCFG=/tmp/netdevsim-faults.toml NSTATE=/run/vifman-state-netdevsim-faults
+: > "$NCFG"
+vfset() { vifman vf set "$@" --config "$NCFG" --state-dir "$NSTATE"; }
+vfj() { ip -j link show "$ND" | jq -c ".[0].vfinfo_list[$1]"; }
+# The kernel's view of one reporter (iproute2's JSON nests it under the handle).
+kreporter() { devlink -j health show "$DL" reporter "$1" | jq -c "[.. | objects | select(.reporter? == \"$1\")][0]"; }
+# vifman health --devlink, JSON in $HJ, exit status in $HRC (0 healthy, 1 unhealthy).
+HJ=/tmp/health-devlink.json
+vhealth() { HRC=0; vifman health --devlink "$1" --json --config "$NCFG" --state-dir "$NSTATE" > "$HJ" || HRC=$?; cat "$HJ"; }
+vrep() { jq -c --arg n "$1" '.reporters[] | select(.name == $n) | {state, error_count, recover_count}' "$HJ"; }
+
+step "devlink health: every reporter healthy, by handle and by PF netdev"
+vhealth "$DL"
+expect_eq "exit (healthy)" "$HRC" 0
+expect_eq "healthy" "$(jq -r .healthy "$HJ")" true
+expect_eq "reporters (vifman)" "$(jq -c '[.reporters[].name] | sort' "$HJ")" \
+  "$(devlink -j health show | jq -c --arg dl "$DL" '[.health[$dl][].reporter] | sort')"
+expect_eq "dummy" "$(vrep dummy)" '{"state":"healthy","error_count":0,"recover_count":0}'
+vhealth "$ND"
+expect_eq "handle from the PF netdev" "$(jq -r .devlink "$HJ")" "$DL"
+# The PCI model's dump of every reporter works on this kernel: no devlink warning.
+run_ok vifman health --instant --json --all --config "$NCFG" --state-dir "$NSTATE"
+expect_eq "health warnings about devlink" "$(jq '[.warnings[] | select(test("devlink"))] | length' "$RUN_OUT")" 0
+
+step "break the dummy reporter (recovery set to fail): error, counts as the kernel's"
+echo Y > "$DBG/health/fail_recover"
+# With auto-recover on, the report runs the recovery, which fails: the write returns EINVAL.
+echo "vifman test break 1" > "$DBG/health/break_health" 2>/dev/null || true
+k=$(kreporter dummy); echo "kernel: $k"
+expect_eq "kernel state" "$(jq -r .state <<<"$k")" error
+vhealth "$DL"
+expect_eq "exit (unhealthy)" "$HRC" 1
+expect_eq "healthy" "$(jq -r .healthy "$HJ")" false
+expect_eq "dummy (vifman vs devlink)" "$(vrep dummy)" \
+  "$(jq -c '{state, error_count: .error, recover_count: .recover}' <<<"$k")"
+expect_eq "reason" "$(jq -r '.reasons[0]' "$HJ")" \
+  "devlink health reporter dummy in error ($(jq -r .error <<<"$k") errors)"
+expect_eq "empty reporter" "$(vrep empty | jq -r .state)" healthy
+# A second error while in error: counted, not recovered.
+echo "vifman test break 2" > "$DBG/health/break_health" 2>/dev/null || true
+k=$(kreporter dummy); echo "kernel: $k"
+vhealth "$DL"
+expect_eq "dummy after a 2nd error (vifman vs devlink)" "$(vrep dummy)" \
+  "$(jq -c '{state, error_count: .error, recover_count: .recover}' <<<"$k")"
+expect_eq "error count" "$(vrep dummy | jq .error_count)" 2
+vifman health --devlink "$DL" --config "$NCFG" --state-dir "$NSTATE" > /tmp/health-table.txt || true
+cat /tmp/health-table.txt
+grep -q "dummy in error (2 errors)" /tmp/health-table.txt || fail "the table does not give the reason"
+
+step "devlink health recover: healthy again"
+echo N > "$DBG/health/fail_recover"
+devlink health recover "$DL" reporter dummy
+k=$(kreporter dummy); echo "kernel: $k"
+vhealth "$DL"
+expect_eq "exit (healthy)" "$HRC" 0
+expect_eq "dummy (vifman vs devlink)" "$(vrep dummy)" \
+  "$(jq -c '{state, error_count: .error, recover_count: .recover}' <<<"$k")"
+expect_eq "state" "$(vrep dummy | jq -r .state)" healthy
+expect_eq "reasons" "$(jq -c .reasons "$HJ")" '[]'
+
+step "vf set: the VLAN op fails (EIO) after the MAC went in; vifman puts the MAC back"
+before=$(vfj 1); echo "before: $before"
+echo 5 > "$DBG/faults/vf_vlan"
+run_fail vfset "$ND" 1 mac 02:00:00:00:11:01 vlan 101 trust on
+grep -qi "EIO\|Input/output error" "$RUN_ERR" || fail "the kernel's error is not named: $(cat "$RUN_ERR")"
+grep -q "rolled back mac 02:00:00:00:11:01" "$RUN_ERR" || fail "no MAC rollback reported: $(cat "$RUN_ERR")"
+expect_eq "fault consumed" "$(cat "$DBG/faults/vf_vlan")" 0
+expect_eq "vf 1 after the failed set (original MAC, VLAN, trust)" "$(vfj 1)" "$before"
+# The kernel itself is not atomic: one RTM_SETLINK with mac+vlan keeps the MAC.
+echo 5 > "$DBG/faults/vf_vlan"
+! ip link set "$ND" vf 1 mac 02:00:00:00:11:02 vlan 102 2>/dev/null || fail "ip link accepted a failing VLAN"
+expect_eq "ip link: the MAC stuck (why vifman sets one knob per request)" "$(vfj 1 | jq -r .address)" 02:00:00:00:11:02
+ip link set "$ND" vf 1 mac "$(jq -r .address <<<"$before")"
+
+step "vf set: trust fails (EPERM) after MAC and VLAN went in; both rolled back"
+before=$(vfj 2)
+echo 1 > "$DBG/faults/vf_trust"
+run_fail vfset "$ND" 2 mac 02:00:00:00:22:02 vlan 202 qos 2 trust on
+grep -qi "EPERM\|not permitted" "$RUN_ERR" || fail "the kernel's error is not named: $(cat "$RUN_ERR")"
+expect_eq "vf 2 after the failed set" "$(vfj 2)" "$before"
+run_ok vfset "$ND" 2 mac 02:00:00:00:22:02 vlan 202 trust on     # one-shot: works now
+expect_eq "vf 2 set" "$(vfj 2 | jq -c '[.address, .vlan_list[0].vlan, .trust]')" '["02:00:00:00:22:02",202,true]'
+run_ok vfset "$ND" 2 mac "$(jq -r .address <<<"$before")" vlan 0 trust off
+
+step "eswitch mode set fails (EBUSY): mode unchanged, the kernel's reason in the error"
+expect_eq "kernel mode" "$(kmode)" legacy
+echo 16 > "$DBG/faults/eswitch_mode_set"
+run_fail vifman eswitch "$ND" switchdev
+grep -q "Fault injected" "$RUN_ERR" || fail "the kernel's extack is not in the error: $(cat "$RUN_ERR")"
+grep -qi "EBUSY\|busy" "$RUN_ERR" || fail "the errno is not named: $(cat "$RUN_ERR")"
+expect_eq "kernel mode after the failure" "$(kmode)" legacy
+expect_eq "pcivf ports" "$(devlink -j port show | jq --arg dl "$DL/" '[.port | to_entries[] | select(.key | startswith($dl)) | select(.value.flavour == "pcivf")] | length')" 0
+run_ok vifman eswitch "$ND" switchdev
+expect_eq "kernel mode (one-shot fault spent)" "$(kmode)" switchdev
+run_ok vifman eswitch "$ND" legacy
+
+step "sriov_configure fails (EIO): does vifman numvfs address netdevsim?"
+numvfs_note=""
+echo 5 > "$DBG/faults/sriov_configure"
+run_fail vifman numvfs "$ND" 2 --config "$NCFG" --state-dir "$NSTATE"
+expect_eq "sriov_numvfs unchanged" "$(cat "$NSD/sriov_numvfs")" 4
+if [ "$(cat "$DBG/faults/sriov_configure")" = 0 ]; then
+  grep -qi "EIO\|Input/output error" "$RUN_ERR" || fail "sriov_configure failed but the error does not name EIO: $(cat "$RUN_ERR")"
+  numvfs_note="numvfs: kernel EIO reported, count unchanged"
+else
+  # Refused before any write: vifman's numvfs is PCI-only (netdevsim has no PCI PF).
+  echo 0 > "$DBG/faults/sriov_configure"
+  numvfs_note="numvfs: refused before the kernel (not a PCI PF): $(head -c 120 "$RUN_ERR" | tr '\n' ' ')"
+fi
+echo "$numvfs_note"
+
+step "cleanup"
+echo 11 > /sys/bus/netdevsim/del_device
+grep -q '^netdevsim ' /proc/modules && rmmod netdevsim
+pass "devlink health dummy: healthy -> error (counts = devlink) -> recovered; vf set rollback on injected VLAN/trust failures (MAC back); eswitch set failure leaves legacy; $numvfs_note"
