@@ -254,6 +254,15 @@ fn assert_quarantined(sim: &Sim, pool: &str, vf: &str, o: &Output, why: &str) {
     let d = inventory_device(&inv, vf);
     assert_eq!(d["free"], false);
     assert_eq!(d["allocation"]["phase"], "quarantined", "{d}");
+    assert_eq!(d["status"]["state"], "quarantined", "{d}");
+    assert_eq!(d["health"]["healthy"], false, "{d}");
+    assert!(
+        d["health"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("quarantined: "),
+        "{d}"
+    );
     assert!(d["allocation"]["quarantine"]["reason"]
         .as_str()
         .unwrap()

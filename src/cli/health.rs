@@ -15,8 +15,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::hostargs::HostArgs;
-use crate::engine::HostView;
 use crate::inventory::health::{self, DeviceHealth, HealthReport, Kind, Tracker};
+use crate::view::HostView;
 
 /// Debounce state of one-shot `vifman health` runs, in the state dir (vifman's own file).
 pub const STATE_FILE: &str = "health.json";
@@ -69,6 +69,45 @@ pub fn run(a: HealthArgs) -> anyhow::Result<()> {
     }
 }
 
+/// How a verdict uses the debounce history in the state dir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum History {
+    /// Judge the sample alone (`--instant`).
+    None,
+    /// Read the history and keep the new one (`vifman health`: each run is a sample).
+    Keep,
+    /// Read it only: looking (`vifman inventory`) does not move the debounce.
+    Look,
+}
+
+/// The debounced verdict at `now` for every PF and VF of `view`, and the sampling warnings.
+pub(super) fn judge(
+    host: &dyn crate::host::Host,
+    view: &HostView,
+    st: &crate::store::StoreState,
+    policy: &health::HealthPolicy,
+    state_dir: &Path,
+    now: u64,
+    history: History,
+) -> (HealthReport, Vec<String>) {
+    let (inputs, warnings) = health::samples(host, view, st);
+    let state: PathBuf = state_dir.join(STATE_FILE);
+    let mut tracker = match history {
+        History::None => Tracker::default(),
+        History::Keep | History::Look => load_tracker(&state),
+    };
+    let report = tracker.observe(policy, now, &inputs);
+    if history == History::Keep {
+        if let Err(e) = save_tracker(&state, &tracker) {
+            eprintln!(
+                "warning: {}: cannot keep the health state ({e}); the next run starts afresh",
+                state.display()
+            );
+        }
+    }
+    (report, warnings)
+}
+
 fn load_tracker(path: &Path) -> Tracker {
     match std::fs::read(path) {
         Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
@@ -97,23 +136,21 @@ fn check(a: &HealthArgs) -> anyhow::Result<bool> {
     let host = a.host.host()?;
     let st = crate::store::read_state(&a.host.state_dir).context("reading the store")?;
     let view = HostView::load(host.as_ref()).context("reading the host")?;
-    let (inputs, warnings) = health::samples(host.as_ref(), &view, &st);
-    let now = a.now.unwrap_or_else(now_secs);
-    let state: PathBuf = a.host.state_dir.join(STATE_FILE);
-    let mut tracker = if a.instant {
-        Tracker::default()
+    let history = if a.instant {
+        History::None
     } else {
-        load_tracker(&state)
+        History::Keep
     };
-    let report = tracker.observe(&config.health, now, &inputs);
-    if !a.instant {
-        if let Err(e) = save_tracker(&state, &tracker) {
-            eprintln!(
-                "warning: {}: cannot keep the health state ({e}); the next run starts afresh",
-                state.display()
-            );
-        }
-    }
+    let now = a.now.unwrap_or_else(now_secs);
+    let (report, warnings) = judge(
+        host.as_ref(),
+        &view,
+        &st,
+        &config.health,
+        &a.host.state_dir,
+        now,
+        history,
+    );
     print(a, &report, &warnings)?;
     let healthy = report.unhealthy().next().is_none();
     Ok(healthy)
@@ -175,7 +212,7 @@ fn check_devlink(a: &HealthArgs, dev: &str) -> anyhow::Result<bool> {
     Ok(out.healthy)
 }
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

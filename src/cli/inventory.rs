@@ -31,6 +31,15 @@ pub struct InventoryArgs {
     /// dropped) from the PF's IFLA_VF_STATS, one netlink request per PF.
     #[arg(long)]
     pub stats: bool,
+    /// The health sample's time in seconds since the epoch (default: now), as for `health`.
+    #[arg(long, value_name = "SECS", hide = true)]
+    pub now: Option<u64>,
+}
+
+impl InventoryArgs {
+    fn host_now(&self) -> u64 {
+        self.now.unwrap_or_else(super::health::now_secs)
+    }
 }
 
 pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
@@ -42,7 +51,10 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     // One read of the host; the inventory is a projection of it (the same availability
     // verdict as `pools` and `allocate`).
     let host = args.host.read_host()?;
-    let view = HostView::load_display(host.as_ref());
+    let mut view = HostView::load_display(host.as_ref());
+    if let Some(c) = &config {
+        view.read_card_serials(host.as_ref(), c);
+    }
     let live = root_args.sysfs_root == std::path::Path::new("/");
     let mut inv = inventory::project(&view, &root_args.label(), config.as_ref(), &st, live);
     let filter = Filter {
@@ -51,6 +63,30 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
         free_only: args.free,
     };
     filter.apply(&mut inv)?;
+    // The eswitch mode (devlink) and the debounced health, for the PFs and VFs shown.
+    inventory::apply_eswitch(&mut inv, |a| {
+        host.eswitch_of(&crate::host::PfId::Pci(*a))
+            .map_err(|e| e.to_string())
+    });
+    let policy = config
+        .as_ref()
+        .map(|c| c.health.clone())
+        .unwrap_or_default();
+    let (report, health_warnings) = super::health::judge(
+        host.as_ref(),
+        &view,
+        &st,
+        &policy,
+        state_dir,
+        args.host_now(),
+        super::health::History::Look,
+    );
+    inventory::apply_health(&mut inv, &report);
+    inv.warnings.extend(
+        health_warnings
+            .into_iter()
+            .map(|w| crate::sysfs::Warning::new("health", w)),
+    );
     if args.stats {
         // The simulated kernel for --simulate, the kernel for the live root; a plain fixture
         // tree has no counters (every VF's stats are null).

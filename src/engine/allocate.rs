@@ -155,7 +155,7 @@ impl Engine<'_> {
         size: usize,
     ) -> Result<Vec<crate::types::PciAddress>, EngineError> {
         let st: StoreState = self.open_store()?.load()?;
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         let mut per_pf: BTreeMap<_, usize> = BTreeMap::new();
         for a in &st.allocations {
             *per_pf.entry(a.pf).or_default() += 1;
@@ -222,7 +222,7 @@ impl Engine<'_> {
                 Ok(i) => i,
                 Err(e) if cached => {
                     let _ = e;
-                    view = HostView::load(self.host)?;
+                    view = self.load_view()?;
                     cached = false;
                     continue;
                 }
@@ -234,7 +234,7 @@ impl Engine<'_> {
             if view.refresh_vf(self.host, i)? {
                 break i;
             }
-            view = HostView::load(self.host)?;
+            view = self.load_view()?;
             cached = false;
         };
         let taken = if cached {

@@ -109,6 +109,14 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// A fresh view of the host with what this engine's config needs besides the scan (card
+    /// serials for `remote_managed` specs).
+    pub fn load_view(&self) -> Result<HostView, EngineError> {
+        let mut v = HostView::load(self.host)?;
+        v.read_card_serials(self.host, self.config);
+        Ok(v)
+    }
+
     fn open_store(&self) -> Result<Store, EngineError> {
         Ok(Store::open(&self.state_dir)?)
     }
@@ -119,7 +127,7 @@ impl<'a> Engine<'a> {
         let cached = self.cache.lock().ok().and_then(|mut c| c.take());
         match cached {
             Some((t, v)) if t.elapsed() < VIEW_TTL => Ok((v, Some(t))),
-            _ => Ok((HostView::load(self.host)?, None)),
+            _ => Ok((self.load_view()?, None)),
         }
     }
 

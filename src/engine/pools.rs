@@ -84,7 +84,7 @@ pub fn device_pools(
 impl Engine<'_> {
     pub fn pools(&self) -> Result<PoolsReport, EngineError> {
         let st: StoreState = self.open_store()?.load()?;
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         let mut pools: BTreeMap<(String, DeviceType), PoolReport> = self
             .config
             .physnets()

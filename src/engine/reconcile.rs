@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::actuate::{self, Target};
 use super::handoff;
-use super::{Engine, EngineError, HostView};
+use super::{Engine, EngineError};
 use crate::hwdb;
 use crate::store::{AllocMode, Phase, StoreState};
 
@@ -60,7 +60,7 @@ impl Engine<'_> {
             (self.open_store()?, None)
         };
         let mut st: StoreState = store.load()?;
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         let mut out = std::mem::take(&mut stale);
         if let Some(set_aside) = &rebuilt {
             tracing::warn!(

@@ -48,7 +48,7 @@ impl Engine<'_> {
         let taken = since.unwrap_or_else(std::time::Instant::now);
         let mut pos = view.vfs.iter().position(|v| v.addr == rec.vf);
         if since.is_some() && pos.is_none_or(|p| view.refresh_vf(self.host, p).is_err()) {
-            view = super::HostView::load(self.host)?;
+            view = self.load_view()?;
             pos = view.vfs.iter().position(|v| v.addr == rec.vf);
         }
         match pos {

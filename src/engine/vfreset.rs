@@ -3,7 +3,7 @@
 //! override it had.
 
 use super::actuate;
-use super::{Engine, EngineError, HostView};
+use super::{Engine, EngineError};
 use crate::store::{Phase, StoreState};
 
 impl Engine<'_> {
@@ -14,7 +14,7 @@ impl Engine<'_> {
         // Held for the whole cycle: no allocate can pick the VF while it is unbound.
         let mut store = self.open_store()?;
         let st: StoreState = store.load()?;
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         let v = view.vf_of(pf, index)?;
         if let Some(a) = st
             .allocations

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::actuate::{self, VfRef};
-use super::{Engine, EngineError, HostView};
+use super::{Engine, EngineError};
 use crate::host::{HostError, Knob, KnobKind};
 use crate::netlink::{VfLinkState, VfState, VlanProto};
 use crate::store::{Phase, StoreState};
@@ -169,7 +169,7 @@ impl Engine<'_> {
         // Held for the whole change: no allocate can pick the VF half-set.
         let mut store = self.open_store()?;
         let st: StoreState = store.load()?;
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         // A PCI PF (by address or netdev) is checked against allocations; a PF with VF
         // records but no VF functions (netdevsim) is addressed by netdev name only.
         let pci = view.vfs.iter().find(|v| {

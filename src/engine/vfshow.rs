@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Engine, EngineError, HostView};
+use super::{Engine, EngineError};
 use crate::netlink::VfState;
 use crate::rtnl::VfCounters;
 use crate::store::StoreState;
@@ -28,7 +28,7 @@ impl Engine<'_> {
     /// VF `index` of PF `pf` (netdev name or PCI address).
     pub fn vf_show(&self, pf: &str, index: u32) -> Result<VfReport, EngineError> {
         let st: StoreState = crate::store::read_state(&self.state_dir)?;
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         let v = view.vf_of(pf, index)?;
         let counters = match &v.pf_netdev {
             Some(n) => self

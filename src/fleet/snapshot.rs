@@ -117,7 +117,7 @@ pub fn take_with(
 ) -> Result<(Snapshot, HealthReport), EngineError> {
     let _span = tracing::debug_span!("snapshot").entered();
     let st: StoreState = crate::store::read_state(&engine.state_dir)?;
-    let view = HostView::load(engine.host)?;
+    let view = engine.load_view()?;
     let (inputs, warnings) = health::samples(engine.host, &view, &st);
     for w in &warnings {
         tracing::warn!("health: {w}");

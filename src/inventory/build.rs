@@ -152,6 +152,7 @@ fn pf_entry<'a>(
                     reasons: vec![],
                 },
                 allocation: None,
+                health: None,
                 pool: None,
                 stats: None,
             }
@@ -169,6 +170,9 @@ fn pf_entry<'a>(
             drivers_autoprobe: sr.drivers_autoprobe,
         },
         switchdev: scan.representors.iter().any(|r| r.pf == pf.address),
+        // Joined after filtering (`apply_eswitch`, `apply_health`).
+        eswitch: None,
+        health: None,
         vfs,
     };
     (entry, link.map(|l| l.ifname.as_str()))

@@ -4,6 +4,7 @@
 //! ([`crate::view::HostView`]) that it joins, filters and renders. The JSON shape is a public contract, documented in
 //! `docs/inventory.md`; bump [`SCHEMA_VERSION`] on any incompatible change.
 
+mod augment;
 mod build;
 mod filter;
 pub mod health;
@@ -17,6 +18,7 @@ mod table;
 
 pub use crate::host::VfStateOrigin;
 pub use crate::view::{outside_use, NetdevSigns};
+pub use augment::{apply_eswitch, apply_health, EswitchEntry, HealthEntry};
 pub use build::build;
 pub use filter::{parse_vendor, Filter, FilterError, PfSelector};
 pub use model::{

@@ -73,8 +73,13 @@ pub struct PfEntry {
     /// The PF's own netdevs (uplinks); VF representors are listed on their VF instead.
     pub netdevs: Vec<NetdevInfo>,
     pub sriov: SriovInfo,
-    /// True when at least one VF representor was found (eswitch in switchdev mode).
+    /// True when the eswitch is in switchdev mode (devlink says so, or VF representors
+    /// were found).
     pub switchdev: bool,
+    /// The eswitch mode and where it comes from; `null` when the host cannot tell.
+    pub eswitch: Option<super::EswitchEntry>,
+    /// The debounced health verdict (`null` when the device could not be sampled).
+    pub health: Option<super::HealthEntry>,
     pub vfs: Vec<VfEntry>,
 }
 
@@ -94,6 +99,8 @@ pub struct VfEntry {
     /// The vifman allocation holding this VF (`vif_id`, `instance_uuid`, `physnet`, `mode`,
     /// `phase`), from the state directory; `null` when none.
     pub allocation: Option<serde_json::Value>,
+    /// The debounced health verdict (`null` when the device could not be sampled).
+    pub health: Option<super::HealthEntry>,
     /// The pool (physnet) the config's device_spec puts this VF in, unless excluded; only
     /// present when a config was read (`--config`, or the default file exists).
     #[serde(skip_serializing_if = "Option::is_none")]

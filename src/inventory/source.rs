@@ -14,16 +14,24 @@ pub fn load_link_dump(root: &SysfsRoot) -> (VfStateDump, VfStateOrigin, Vec<Warn
 }
 
 /// The whole unfiltered inventory of `root` with no config and no allocations, as
-/// `vifman inventory --sysfs-root` shows it without a state dir. `label` is how the root is
-/// spelled in the output.
+/// `vifman inventory --sysfs-root` shows it without a state dir (health judged on this one
+/// sample, as with no debounce history). `label` is how the root is spelled in the output.
 pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     let host = crate::host::RealHost::new(root.clone());
     let view = crate::view::HostView::load_display(&host);
-    project(
-        &view,
-        label,
-        None,
-        &crate::store::StoreState::default(),
-        root.is_host(),
-    )
+    let st = crate::store::StoreState::default();
+    let mut inv = project(&view, label, None, &st, root.is_host());
+    super::apply_eswitch(&mut inv, |a| {
+        crate::host::Host::eswitch_of(&host, &crate::host::PfId::Pci(*a)).map_err(|e| e.to_string())
+    });
+    let (inputs, warnings) = super::health::samples(&host, &view, &st);
+    let report = super::health::Tracker::default().observe(
+        &super::health::HealthPolicy::default(),
+        0,
+        &inputs,
+    );
+    super::apply_health(&mut inv, &report);
+    inv.warnings
+        .extend(warnings.into_iter().map(|w| Warning::new("health", w)));
+    inv
 }

@@ -41,6 +41,7 @@ pub fn render_table(inv: &Inventory) -> String {
             "NUMA",
             "IOMMU",
             "STATUS",
+            "HEALTH",
         ]);
     for pf in &inv.physical_functions {
         let d = &pf.device;
@@ -61,6 +62,7 @@ pub fn render_table(inv: &Inventory) -> String {
             opt(d.numa_node),
             opt(d.iommu_group),
             DASH.into(),
+            health(pf.health.as_ref()),
         ]);
         for vf in &pf.vfs {
             t.add_row(vf_row(vf));
@@ -80,7 +82,15 @@ pub fn render_table(inv: &Inventory) -> String {
             opt(s.num_vfs),
             opt(s.total_vfs),
             pf.vfs.len(),
-            if pf.switchdev { ", switchdev" } else { "" },
+            match &pf.eswitch {
+                Some(e) if e.source == "devlink" => format!(
+                    ", eswitch {} (devlink {})",
+                    e.mode,
+                    e.devlink.as_deref().unwrap_or("?")
+                ),
+                Some(e) => format!(", eswitch {} (from representors)", e.mode),
+                None => String::new(),
+            },
             match s.drivers_autoprobe {
                 Some(false) => ", VF driver autoprobe off",
                 _ => "",
@@ -162,7 +172,17 @@ fn vf_row(vf: &VfEntry) -> Vec<String> {
         opt(d.numa_node),
         opt(d.iommu_group),
         status(vf),
+        health(vf.health.as_ref()),
     ]
+}
+
+/// `ok`, `bad` (reasons in `vifman health` and the JSON) or `-` when not sampled.
+fn health(h: Option<&super::HealthEntry>) -> String {
+    match h {
+        Some(h) if h.healthy => "ok".into(),
+        Some(_) => "bad".into(),
+        None => DASH.into(),
+    }
 }
 
 /// The `--stats` table: one row per VF with counters (`-` where the PF reported none).

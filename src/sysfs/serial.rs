@@ -96,6 +96,17 @@ impl SysfsRoot {
             .ok()
             .and_then(|b| sn_from_vpd(&b))
     }
+
+    /// The raw VPD of a function, when it exposes one (`None`: no VPD capability, or it
+    /// cannot be read).
+    pub fn vpd(&self, a: &PciAddress) -> Option<Vec<u8>> {
+        let c = self.confined().ok()?;
+        c.read(
+            &PathBuf::from(format!("sys/bus/pci/devices/{a}/vpd")),
+            32768,
+        )
+        .ok()
+    }
 }
 
 #[cfg(test)]

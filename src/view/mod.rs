@@ -97,6 +97,9 @@ pub struct HostView {
     pub origin: VfStateOrigin,
     /// What the read could not do, for views to show.
     pub warnings: Vec<crate::sysfs::Warning>,
+    /// Card serial numbers (VPD), looked up only for a config with a `remote_managed` spec
+    /// ([`HostView::read_card_serials`]): reading VPD is slow on real hardware.
+    pub card_serials: std::collections::BTreeMap<PciAddress, Option<String>>,
 }
 
 fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
@@ -240,6 +243,7 @@ impl HostView {
             links,
             origin,
             warnings,
+            card_serials: Default::default(),
         }
     }
 
@@ -287,7 +291,7 @@ impl HostView {
         self.vfs.iter().find(|v| &v.addr == addr)
     }
 
-    pub fn candidate<'a>(&self, v: &'a VfView) -> Candidate<'a> {
+    pub fn candidate<'a>(&'a self, v: &'a VfView) -> Candidate<'a> {
         Candidate {
             address: v.addr,
             vendor: v.ids.0,
@@ -298,8 +302,22 @@ impl HostView {
                 netdev: v.pf_netdev.as_ref().map(|n| n.as_str()),
                 vf_index: v.vf_index,
             }),
-            card_serial_number: None,
+            card_serial_number: self.card_serials.get(&v.addr).map(|s| s.as_deref()),
         }
+    }
+
+    /// Look up every VF's card serial when `cfg` has a `remote_managed` spec (nova refuses
+    /// such a VF without one); otherwise nothing is read and the check is skipped.
+    pub fn read_card_serials(&mut self, host: &dyn Host, cfg: &crate::config::Config) {
+        if !cfg.device_specs.iter().any(|s| s.remote_managed) {
+            return;
+        }
+        let _span = tracing::debug_span!("card_serials").entered();
+        self.card_serials = self
+            .vfs
+            .iter()
+            .map(|v| (v.addr, host.card_serial(&v.addr, Some(&v.pf))))
+            .collect();
     }
 
     /// The one availability policy (see [`VfStatus`]).

@@ -175,7 +175,7 @@ impl Engine<'_> {
                 req.id
             )));
         }
-        let view = HostView::load(self.host)?;
+        let view = self.load_view()?;
         let picked = self.select_whole(&view, &st, req)?;
         let mut devices: Vec<BoundDevice> = picked
             .iter()
