@@ -26,11 +26,6 @@ impl Sim {
     fn new() -> Sim {
         Sim::with_config(POOLS)
     }
-    fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.extend(host_args(&self.state, &self.config));
-        Vifman::new(&a).envs(env).output()
-    }
     fn mode(&self, pf: &str) -> String {
         let o = self.run(&["eswitch", pf, "--json"], &[]);
         assert!(o.status.success(), "{}", stderr(&o));

@@ -60,14 +60,6 @@ impl Sim {
     fn root(&self) -> PathBuf {
         sim_kernel(NFV, &self.state)
     }
-    fn host(&self) -> Vec<String> {
-        host_args(&self.state, &self.config)
-    }
-    fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.extend(self.host());
-        Vifman::new(&a).envs(env).output()
-    }
     fn ok(&self, cmd: &[&str]) -> String {
         run_ok(cmd, &self.host())
     }

@@ -6,11 +6,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::*;
 use vifman::engine::apply::stable_mac;
 
-const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
-const INST: &str = "11111111-2222-3333-4444-555555555555";
 const VIF1: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01";
 const VIF2: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d02";
 const VIF3: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d03";
@@ -59,41 +57,18 @@ vfs = "2-3"
 driver = "none"
 "#;
 
-struct Sim {
-    dir: tempfile::TempDir,
-    state: PathBuf,
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+/// The shared simulated-host harness on the shipped config; this file's own helpers are in
+/// the `impl` below.
+type Sim = SimEnv;
 
 impl Sim {
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        Sim {
-            state: dir.path().join("state"),
-            dir,
-        }
+        Sim::shipped()
     }
     fn policy(&self, name: &str, body: &str) -> String {
-        let p = self.dir.path().join(name);
+        let p = self.dir().join(name);
         std::fs::write(&p, body).unwrap();
         p.display().to_string()
-    }
-    fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vifman"));
-        c.args(cmd)
-            .args(["--sysfs-root", NFV, "--simulate", "--state-dir"])
-            .arg(&self.state)
-            .args(["--config", CONFIG])
-            .env_remove("VIFMAN_SIM_FAIL")
-            .env_remove("VIFMAN_SIM_CRASH")
-            .env_remove("VIFMAN_POLICY");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
     }
     fn ok(&self, cmd: &[&str]) -> String {
         let o = self.run(cmd, &[]);
@@ -673,7 +648,7 @@ fn bad_policy_input_is_refused_before_anything_is_touched() {
 fn generated_unit_and_rules_validate() {
     let s = Sim::new();
     let pol = s.policy("p.toml", FULL);
-    let out = s.dir.path().join("gen");
+    let out = s.dir().join("gen");
     let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
         .args([
             "generate",
@@ -851,7 +826,7 @@ fn reboot_with_a_cni_attachment_whose_netns_is_gone() {
     let rec = vifman::store::read_allocations(&s.state).unwrap()[0].clone();
     let (pf, idx) = (rec.pf_netdev.to_string(), rec.vf_index as u64);
     // The pod's namespace: any file will do for a VF that moves no netdev.
-    let netns = s.dir.path().join("netns-pod");
+    let netns = s.dir().join("netns-pod");
     std::fs::write(&netns, "").unwrap();
     let conf = serde_json::json!({"cniVersion": "1.0.0", "name": "sriov-net",
         "type": "vifman-cni", "deviceID": rec.vf.to_string(), "vlan": 200});

@@ -35,9 +35,6 @@ impl Sim {
             .join("net")
             .join(NETDEV)
     }
-    fn host(&self) -> Vec<String> {
-        host_args(&self.state, &self.config)
-    }
     fn explain(&self) -> String {
         run_ok(&["pools", "--explain"], &self.host())
             .lines()
@@ -47,20 +44,18 @@ impl Sim {
     }
     /// Allocate from the one-VF pool and release again; the allocate's stderr when refused.
     fn try_allocate(&self) -> Result<(), String> {
-        let mut a: Vec<String> = [
-            "allocate",
-            "--physnet",
-            "one",
-            "--instance",
-            INST,
-            "--vif-id",
-            "6f0f6f2c-7c9a-4b9d-9c9f-000000000001",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(self.host());
-        let o = Vifman::new(&a).output();
+        let o = self.run(
+            &[
+                "allocate",
+                "--physnet",
+                "one",
+                "--instance",
+                INST,
+                "--vif-id",
+                "6f0f6f2c-7c9a-4b9d-9c9f-000000000001",
+            ],
+            &[],
+        );
         if !o.status.success() {
             return Err(text(&o.stderr));
         }

@@ -183,13 +183,7 @@ type SideResult = Vec<Vec<(Snapshot, Option<String>)>>;
 /// Waits until ovs-vswitchd has applied everything written so far (a waited write), so
 /// both sides are compared in the same, settled state.
 fn settle(sb: &OvsSandbox, n: usize) {
-    sb.vsctl(&[
-        "--timeout=30",
-        "set",
-        "Open_vSwitch",
-        ".",
-        &format!("external_ids:osvif-ovs-diff={n}"),
-    ]);
+    sb.settle(&format!("osvif-ovs-diff={n}"));
 }
 
 fn vsctl_tables(sb: &OvsSandbox) -> Vec<(String, Vec<J>)> {
@@ -375,11 +369,7 @@ fn links() -> Vec<(String, J)> {
 
 /// Back to an empty OVS and no links but `lo` and the userspace datapath's `ovs-netdev`.
 fn reset(sb: &OvsSandbox) {
-    for br in sb.vsctl(&["list-br"]).lines() {
-        sb.vsctl(&["--if-exists", "del-br", br]);
-    }
-    sb.vsctl(&["--", "--all", "destroy", "QoS"]);
-    settle(sb, 0);
+    sb.reset("osvif-ovs-diff=0");
     for (name, _) in links() {
         if name != "ovs-netdev" {
             // A veth's peer goes with it: the second delete may find nothing.

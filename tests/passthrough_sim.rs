@@ -68,21 +68,18 @@ impl Sim {
     fn new(config: &str) -> Sim {
         Sim::with_config(config)
     }
-    fn run(&self, cmd: &str, extra: &[&str]) -> Output {
-        let mut a: Vec<String> = vec![cmd.into()];
-        a.extend(host_args(&self.state, &self.config));
-        a.extend(extra.iter().map(|s| s.to_string()));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        vifman(&a)
+    /// `vifman cmd extra… host…`.
+    fn cmd(&self, cmd: &str, extra: &[&str]) -> Output {
+        self.run(&[&[cmd], extra].concat(), &[])
     }
     fn ok(&self, cmd: &str, extra: &[&str]) -> String {
-        let o = self.run(cmd, extra);
+        let o = self.cmd(cmd, extra);
         assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o.stderr));
         text(&o.stdout)
     }
     /// Fails, says `why` on stderr.
     fn refused(&self, cmd: &str, extra: &[&str], why: &str) -> String {
-        let o = self.run(cmd, extra);
+        let o = self.cmd(cmd, extra);
         let err = text(&o.stderr);
         assert!(!o.status.success(), "{cmd} {extra:?} succeeded");
         assert!(err.contains(why), "{cmd} {extra:?}: {err:?} lacks {why:?}");
@@ -571,7 +568,7 @@ fn bad_alias_requests_and_configs_are_clear_errors() {
         ),
     ] {
         let broken = Sim::new(&CONFIG.replacen(bad, why, 1));
-        let o = broken.run("pools", &[]);
+        let o = broken.cmd("pools", &[]);
         assert!(!o.status.success(), "config with {why} accepted");
         assert!(
             text(&o.stderr).contains("alias["),
@@ -586,15 +583,18 @@ fn kernel_failure_part_way_rolls_every_device_back() {
     let sim = Sim::new(CONFIG);
     let before = sim.snapshot();
     for step in ["driver_override", "unbind", "probe"] {
-        let mut a: Vec<String> = vec!["allocate".into()];
-        a.extend(host_args(&sim.state, &sim.config));
-        for x in ["--alias", "i350", "--count", "2", "--instance", INST] {
-            a.push(x.into());
-        }
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let o = Vifman::new(&a)
-            .env("VIFMAN_SIM_FAIL", format!("{step}:EIO"))
-            .output();
+        let o = sim.run(
+            &[
+                "allocate",
+                "--alias",
+                "i350",
+                "--count",
+                "2",
+                "--instance",
+                INST,
+            ],
+            &[("VIFMAN_SIM_FAIL", &format!("{step}:EIO"))],
+        );
         let err = text(&o.stderr);
         assert!(!o.status.success(), "{step}: succeeded");
         assert!(
@@ -630,11 +630,10 @@ fn crash_part_way_is_undone_by_reconcile_repair() {
         let sim = Sim::new(CONFIG);
         sim.ok("numvfs", &["0000:18:00.0", "2"]);
         let before = sim.snapshot();
-        let mut a: Vec<String> = vec!["allocate".into()];
-        a.extend(host_args(&sim.state, &sim.config));
-        a.extend(args.iter().map(|s| s.to_string()));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let o = Vifman::new(&a).env("VIFMAN_SIM_CRASH", step).output();
+        let o = sim.run(
+            &[&["allocate"], &args[..]].concat(),
+            &[("VIFMAN_SIM_CRASH", step)],
+        );
         assert!(!o.status.success(), "{args:?}: survived the crash");
         assert_ne!(
             sim.snapshot(),
@@ -706,13 +705,10 @@ fn boot_replay_that_cannot_rebind_marks_lost_and_leaves_the_boot_state() {
     let pristine = sim.snapshot();
     sim.ok("allocate", &["--alias", "nvme", "--instance", INST]);
     std::fs::remove_dir_all(sim.root()).unwrap();
-    let mut a: Vec<String> = vec!["apply".into()];
-    a.extend(host_args(&sim.state, &sim.config));
-    for x in ["--boot", "--policy", &pol] {
-        a.push(x.into());
-    }
-    let a: Vec<&str> = a.iter().map(String::as_str).collect();
-    let o = Vifman::new(&a).env("VIFMAN_SIM_FAIL", "probe:EIO").output();
+    let o = sim.run(
+        &["apply", "--boot", "--policy", &pol],
+        &[("VIFMAN_SIM_FAIL", "probe:EIO")],
+    );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
     assert!(
@@ -791,13 +787,7 @@ fn one_time_use_devices_are_handed_out_once_until_an_operator_reset() {
         &["--alias", "nvme", "--instance", INST],
         "one_time_use: handed out once",
     );
-    let sub = |words: &[&str]| {
-        let mut a: Vec<String> = vec!["one-time-use".into(), words[0].into()];
-        a.extend(host_args(&sim.state, &sim.config));
-        a.extend(words[1..].iter().map(|s| s.to_string()));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        vifman(&a)
-    };
+    let sub = |words: &[&str]| sim.run(&[&["one-time-use"], words].concat(), &[]);
     let listed = sub(&["list"]);
     assert!(listed.status.success(), "{}", text(&listed.stderr));
     assert_eq!(text(&listed.stdout).trim(), "0000:d9:00.0");

@@ -22,11 +22,6 @@ impl Sim {
     fn new() -> Sim {
         Sim::with_config(POOLS)
     }
-    fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.extend(host_args(&self.state, &self.config));
-        Vifman::new(&a).envs(env).output()
-    }
     /// VF `index` of enp59s0f1 as the simulated kernel holds it.
     fn vf(&self, index: u64) -> serde_json::Value {
         let st = sim_vf_state(&sim_kernel(NFV, &self.state));

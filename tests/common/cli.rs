@@ -23,14 +23,15 @@ pub fn command() -> Command {
 
 /// `program` (vifman, or a wrapper such as `setpriv` or `sh` that runs [`BIN`]) with
 /// nothing inherited that would change what vifman does: no fault injection, no state dir /
-/// config / sysfs root / log filter from the caller's environment; run from the crate root
-/// (examples and fixtures are named relative to it).
+/// config / policy / sysfs root / log filter from the caller's environment; run from the
+/// crate root (examples and fixtures are named relative to it).
 pub fn under(program: &str) -> Command {
     let mut c = Command::new(program);
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     for v in [
         "VIFMAN_SIM_FAIL",
         "VIFMAN_SIM_CRASH",
+        "VIFMAN_POLICY",
         "VIFMAN_STATE_DIR",
         "VIFMAN_CONFIG",
         "VIFMAN_SYSFS_ROOT",

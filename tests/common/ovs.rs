@@ -147,14 +147,7 @@ impl OvsSandbox {
         )?;
         self.daemons
             .push(("ovs-vswitchd".into(), self.dir.join("ovs-vswitchd")));
-        // A waited write returns only once ovs-vswitchd has picked up the config.
-        self.vsctl_raw(&[
-            "--timeout=30",
-            "set",
-            "Open_vSwitch",
-            ".",
-            "external_ids:sandbox=ready",
-        ])?;
+        self.settle_raw("sandbox=ready")?;
         Ok(())
     }
 
@@ -172,6 +165,34 @@ impl OvsSandbox {
     /// `ovs-vsctl` for assertions: an independent reader of the rows we wrote.
     pub fn vsctl(&self, args: &[&str]) -> String {
         self.vsctl_raw(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A waited write of `external_ids:{mark}` (`key=value`) to the Open_vSwitch row: it
+    /// returns only once ovs-vswitchd has applied everything written so far.
+    pub fn settle_raw(&self, mark: &str) -> Result<String, String> {
+        self.vsctl_raw(&[
+            "--timeout=30",
+            "set",
+            "Open_vSwitch",
+            ".",
+            &format!("external_ids:{mark}"),
+        ])
+    }
+
+    /// [`settle_raw`](Self::settle_raw), failing the test on an error.
+    pub fn settle(&self, mark: &str) {
+        self.settle_raw(mark).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Back to an empty OVS without restarting the daemons (their clients keep their
+    /// connections): every bridge, with its ports and interfaces, and every QoS row
+    /// destroyed, then settled with `mark` (see [`settle`](Self::settle)).
+    pub fn reset(&self, mark: &str) {
+        for br in self.vsctl(&["list-br"]).lines() {
+            self.vsctl(&["--if-exists", "del-br", br]);
+        }
+        self.vsctl(&["--", "--all", "destroy", "QoS"]);
+        self.settle(mark);
     }
 
     /// All rows of a table as name -> row (ovs-vsctl JSON, decoded to plain JSON).

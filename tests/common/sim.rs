@@ -2,8 +2,9 @@
 //! simulation, and the two ways a test may look at the simulated kernel.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
-use super::cli::{text, vifman};
+use super::cli::{text, vifman, Vifman};
 
 pub const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
 pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
@@ -85,12 +86,13 @@ pub fn sim_vf_state(kernel: &Path) -> serde_json::Value {
 /// A simulated nfv-host driven through the binary: its state dir and one config file, in a
 /// temp dir that lives as long as this does. Test files add their own methods (`impl`).
 pub struct SimEnv {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub state: PathBuf,
     pub config: String,
 }
 
 impl SimEnv {
+    /// With `config` (the file's text) as its config file.
     pub fn with_config(config: &str) -> SimEnv {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vifman.toml");
@@ -98,7 +100,35 @@ impl SimEnv {
         SimEnv {
             state: dir.path().join("state"),
             config: path.display().to_string(),
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// With the shipped host's own config, [`CONFIG`].
+    pub fn shipped() -> SimEnv {
+        let dir = tempfile::tempdir().unwrap();
+        SimEnv {
+            state: dir.path().join("state"),
+            config: CONFIG.into(),
+            dir,
+        }
+    }
+
+    /// The temp dir holding the state dir (and the config file): room for a test's own files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The arguments naming this simulated host ([`host_args`]).
+    pub fn host(&self) -> Vec<String> {
+        host_args(&self.state, &self.config)
+    }
+
+    /// `vifman cmd host…` with `env` added to the clean environment; its output, whatever
+    /// the exit status.
+    pub fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        a.extend(self.host());
+        Vifman::new(&a).envs(env).output()
     }
 }
