@@ -257,3 +257,43 @@ fn eopnotsupp_falls_back_to_ifla_vf_mac() {
     );
     assert_eq!(sim.show(SW_PF, 3)["admin"]["mac"], "00:00:00:00:00:00");
 }
+
+/// `vifman apply`: a policy MAC on a switchdev VF goes through the port function, and when a
+/// later step of the same PF fails, the MAC step's undo puts hw_addr and state back.
+#[test]
+fn an_apply_plan_sets_and_undoes_through_the_port_function() {
+    let sim = Sim::new();
+    sim.plant_state(2, "inactive");
+    let pol = sim.state.with_file_name("policy.toml");
+    std::fs::write(
+        &pol,
+        "[[pf]]\naddress = \"0000:5e:00.0\"\n[[pf.vf]]\nvfs = \"2\"\nmac = \"02:00:00:5e:00:02\"\ntrust = true\n",
+    )
+    .unwrap();
+    let pol = pol.display().to_string();
+    let o = sim.run(
+        &["apply", "--policy", &pol],
+        &[("VIFMAN_SIM_FAIL", "vf.trust:EIO")],
+    );
+    assert!(!o.status.success());
+    let j = sim.journal();
+    let set = pos(&j, "vf 2 hw_addr 02:00:00:5e:00:02 state active");
+    let undo = pos(&j, "vf 2 hw_addr 00:00:00:00:00:00");
+    assert!(set < undo, "{j:#?}");
+    pos(
+        &j,
+        "devlink port function set enp94s0f0np0 vf 2 state inactive",
+    );
+    let r = sim.show(SW_PF, 2);
+    assert_eq!(r["port_function"]["hw_addr"], "00:00:00:00:00:00", "{r}");
+    assert_eq!(r["port_function"]["state"], "inactive", "{r}");
+
+    // Without the fault: set, and in sync after.
+    let o = sim.run(&["apply", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = sim.show(SW_PF, 2);
+    assert_eq!(r["port_function"]["hw_addr"], "02:00:00:5e:00:02", "{r}");
+    assert_eq!(r["port_function"]["state"], "active", "{r}");
+    let o = sim.run(&["apply", "--check", "--policy", &pol], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
