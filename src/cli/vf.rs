@@ -114,6 +114,14 @@ pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
             if let Some(s) = &r.admin {
                 println!("admin: mac {} vlan {} qos {}", s.mac, s.vlan, s.qos);
             }
+            if let Some(f) = &r.port_function {
+                match f.state {
+                    Some(st) => {
+                        println!("port function: {} hw_addr {} state {st}", f.port, f.hw_addr)
+                    }
+                    None => println!("port function: {} hw_addr {}", f.port, f.hw_addr),
+                }
+            }
             println!(
                 "reset methods: {}",
                 r.reset_methods

@@ -127,8 +127,9 @@ impl PortFlavour {
     }
 }
 
-/// `DEVLINK_PORT_FN_STATE_*`: whether the function behind a port is enabled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// `DEVLINK_PORT_FN_STATE_*`: whether the function behind a port is enabled. Deserialisable
+/// because a VF's state before vifman activated it is kept in the allocation record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FnState {
     Inactive,
@@ -140,6 +141,36 @@ impl FnState {
         match self {
             FnState::Inactive => 0,
             FnState::Active => 1,
+        }
+    }
+
+    pub fn from_kernel(v: u8) -> Option<FnState> {
+        match v {
+            0 => Some(FnState::Inactive),
+            1 => Some(FnState::Active),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FnState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FnState::Inactive => "inactive",
+            FnState::Active => "active",
+        })
+    }
+}
+
+impl FromStr for FnState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "inactive" => Ok(FnState::Inactive),
+            "active" => Ok(FnState::Active),
+            _ => Err(format!(
+                "port function state {s:?} is neither \"active\" nor \"inactive\""
+            )),
         }
     }
 }
@@ -154,6 +185,14 @@ pub struct PortFunction {
     pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opstate: Option<String>,
+}
+
+impl PortFunction {
+    /// The state as a [`FnState`]; None when the function reports none (VF ports of mlx5
+    /// and ice report only hw_addr) or one this build does not know.
+    pub fn fn_state(&self) -> Option<FnState> {
+        self.state.as_deref().and_then(|s| s.parse().ok())
+    }
 }
 
 /// One devlink port as the port dump reports it.

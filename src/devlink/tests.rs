@@ -159,6 +159,42 @@ fn port_function_set_encoding() {
     );
 }
 
+/// hw_addr only: what the engine sends to a VF port that reports no state (mlx5, ice VF
+/// ports), `devlink port function set pci/0000:3b:00.0/2 hw_addr 02:00:00:00:00:01`.
+#[test]
+fn port_function_set_hw_addr_only_encoding() {
+    let dev = DevHandle::new("pci", "0000:3b:00.0");
+    let got = msg::port_function_set(&dev, 2, Some([2, 0, 0, 0, 0, 1]), None);
+    // Nest: 4 + (4+6+2 pad) = 16, and nothing after it.
+    assert_eq!(
+        &got[got.len() - 16..],
+        &[16, 0, 0x91, 0x80, 10, 0, 1, 0, 2, 0, 0, 0, 0, 1, 0, 0]
+    );
+    assert_eq!(
+        &got[got.len() - 24..got.len() - 16],
+        &[8, 0, 3, 0, 2, 0, 0, 0]
+    );
+}
+
+/// The port dump's state decodes to the typed state the engine saves and restores, and the
+/// kernel numbers round-trip.
+#[test]
+fn port_function_state_is_typed() {
+    let f = PortFunction {
+        hw_addr: Some("02:00:00:00:00:01".into()),
+        state: Some("inactive".into()),
+        opstate: None,
+    };
+    assert_eq!(f.fn_state(), Some(FnState::Inactive));
+    assert_eq!(PortFunction::default().fn_state(), None);
+    for s in [FnState::Active, FnState::Inactive] {
+        assert_eq!(FnState::from_kernel(s.to_kernel()), Some(s));
+        assert_eq!(s.to_string().parse::<FnState>(), Ok(s));
+    }
+    assert_eq!(FnState::from_kernel(7), None);
+    assert!("up".parse::<FnState>().is_err());
+}
+
 #[test]
 fn rate_requests_encode_leaf_node_parent() {
     let dev = nsim();

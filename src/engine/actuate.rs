@@ -19,6 +19,11 @@ pub enum Applied {
         original: Option<String>,
         original_override: Option<String>,
     },
+    /// The VF's devlink port-function state before a MAC set through the function
+    /// activated it (see [`super::portfn`]).
+    FnState {
+        original: crate::devlink::FnState,
+    },
 }
 
 pub struct Target<'a> {
@@ -76,11 +81,17 @@ pub fn read_vf(host: &dyn Host, t: &(impl VfAt + ?Sized)) -> Result<VfState, Hos
 /// set` and every restore of a saved rate work in both modes with the same request. The
 /// read-back stays IFLA_VF_RATE: the drivers report the leaf's rates there (netdevsim and
 /// mlx5 share the storage).
+///
+/// The MAC goes through the VF's devlink port function where the VF's port offers one
+/// (switchdev mode), falling back to IFLA_VF_MAC where the function answers EOPNOTSUPP (see
+/// [`super::portfn::set_mac`]); the read-back below then checks IFLA_VF_MAC too, which the
+/// drivers report from the same vport MAC.
 pub fn set_knob(host: &dyn Host, t: &(impl VfAt + ?Sized), knob: &Knob) -> Result<(), HostError> {
     let via_devlink = match knob {
         Knob::Rate { min_mbps, max_mbps } => {
             host.set_vf_rate_switchdev(t.pf_netdev(), t.vf_index(), *min_mbps, *max_mbps)?
         }
+        Knob::Mac { mac } => super::portfn::set_mac(host, t, *mac)?,
         _ => false,
     };
     if !via_devlink {
@@ -158,6 +169,7 @@ pub fn undo(
     for a in applied.iter().rev() {
         let r = match a {
             Applied::Knob { original } => set_knob(host, t, original),
+            Applied::FnState { original } => super::portfn::restore_state(host, t, *original),
             // A bind that failed at its first write changed nothing: nothing to put back
             // (and re-writing a file the kernel just refused would only fail again).
             Applied::Driver {
@@ -218,7 +230,8 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
 }
 
 /// Set every PF-side knob that differs from the recorded original back to it, in the
-/// kernel's order. Whether the admin MAC changed, and the failures.
+/// kernel's order, then the port-function state. Whether the admin MAC changed, and the
+/// failures.
 pub fn restore_knobs(host: &dyn Host, a: &Allocation) -> (bool, Vec<String>) {
     let t = target(a);
     let mut failures = vec![];
@@ -237,6 +250,12 @@ pub fn restore_knobs(host: &dyn Host, a: &Allocation) -> (bool, Vec<String>) {
         match set_knob(host, &t, &orig) {
             Ok(()) => mac_changed |= kind == KnobKind::Mac,
             Err(e) => failures.push(e.to_string()),
+        }
+    }
+    // After the MAC: a MAC restored through the port function leaves it active.
+    if let Some(s) = a.original.port_fn_state {
+        if let Err(e) = super::portfn::restore_state(host, &t, s) {
+            failures.push(e.to_string());
         }
     }
     (mac_changed, failures)

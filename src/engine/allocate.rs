@@ -325,6 +325,13 @@ impl Engine<'_> {
                 .and_then(|n| n.mac),
         });
         let vif = emit::vif(req, v, mac_for_vif)?;
+        // A MAC set through the VF's port function activates a function that reports itself
+        // inactive: the state before goes into the record for release to put back.
+        let port_fn_state = if knobs.iter().any(|k| k.kind() == KnobKind::Mac) {
+            super::portfn::state_of(self.host, &pf_netdev, v.vf_index)?
+        } else {
+            None
+        };
         let view_idx = idx;
         let mut rec = Allocation {
             vif_id: req.vif_id,
@@ -342,6 +349,7 @@ impl Engine<'_> {
                 vf: state.clone(),
                 driver: v.driver.clone(),
                 driver_override: v.driver_override.clone(),
+                port_fn_state,
             },
             vif: vif.clone(),
             created: super::now(),
@@ -368,6 +376,9 @@ impl Engine<'_> {
                 self.host
                     .link_up(&pf_netdev)
                     .map_err(|e| ("bringing the PF up".to_string(), e))?;
+            }
+            if let Some(original) = port_fn_state {
+                applied.push(Applied::FnState { original });
             }
             for k in &knobs {
                 let original = Knob::current(k.kind(), &state).unwrap_or_else(|| k.clone());

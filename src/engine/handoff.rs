@@ -144,6 +144,16 @@ pub fn read_back(host: &dyn Host, a: &Allocation) -> Vec<String> {
             }
         }
     }
+    if let Some(orig) = a.original.port_fn_state {
+        match super::portfn::state_of(host, &a.pf_netdev, a.vf_index) {
+            Err(e) => f.push(e.to_string()),
+            Ok(Some(now)) if now != orig => f.push(format!(
+                "read back {} vf {}: port function state {now}, was {orig}",
+                a.pf_netdev, a.vf_index
+            )),
+            Ok(_) => {}
+        }
+    }
     f
 }
 

@@ -10,6 +10,7 @@ pub mod eswitch;
 mod handoff;
 mod numvfs;
 mod pools;
+mod portfn;
 mod reconcile;
 mod recover;
 mod release;

@@ -89,6 +89,7 @@ impl Engine<'_> {
                     vf: base,
                     driver: v.driver.clone(),
                     driver_override: v.driver_override.clone(),
+                    port_fn_state: None,
                 },
                 vif: serde_json::Value::Null,
                 created: super::now(),

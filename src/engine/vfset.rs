@@ -208,10 +208,16 @@ impl Engine<'_> {
             Err(_) => return Err(EngineError::Request(format!("{pf} has no VF {index}"))),
         };
         let knobs = want.knobs(&before).map_err(EngineError::Request)?;
+        // A MAC through the port function may activate it: the state before, to roll back.
+        let fn_before = if knobs.iter().any(|k| k.kind() == KnobKind::Mac) {
+            super::portfn::state_of(self.host, &pf_netdev, index)?
+        } else {
+            None
+        };
         let mut applied: Vec<Knob> = vec![];
         for k in &knobs {
             if let Err(cause) = actuate::set_knob(self.host, &t, k) {
-                return Err(self.roll_back(&t, &before, &applied, k, cause));
+                return Err(self.roll_back(&t, (&before, fn_before), &applied, k, cause));
             }
             applied.push(k.clone());
         }
@@ -229,7 +235,7 @@ impl Engine<'_> {
     fn roll_back(
         &self,
         t: &VfRef<'_>,
-        before: &VfState,
+        (before, fn_before): (&VfState, Option<crate::devlink::FnState>),
         applied: &[Knob],
         failed: &Knob,
         cause: HostError,
@@ -249,6 +255,11 @@ impl Engine<'_> {
                 continue;
             }
             if let Err(e) = actuate::set_knob(self.host, t, &orig) {
+                failures.push(e.to_string());
+            }
+        }
+        if let Some(s) = fn_before {
+            if let Err(e) = super::portfn::restore_state(self.host, t, s) {
                 failures.push(e.to_string());
             }
         }

@@ -17,6 +17,10 @@ pub struct VfReport {
     pub driver: Option<String>,
     pub netdevs: Vec<String>,
     pub admin: Option<VfState>,
+    /// The VF's devlink port function (switchdev mode, where the driver offers one): the
+    /// hw_addr vifman sets the MAC through there, and the function's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_function: Option<crate::host::VfPortFunction>,
     /// The status every view uses (`free`, `allocated (VIF …)`, `quarantined (…)`, …).
     pub status: String,
     pub reset_methods: Option<Vec<String>>,
@@ -38,6 +42,10 @@ impl Engine<'_> {
                 .find(|c| c.vf == index),
             None => None,
         };
+        let port_function = match &v.pf_netdev {
+            Some(n) => self.host.vf_port_function(n, index)?,
+            None => None,
+        };
         Ok(VfReport {
             address: v.addr.to_string(),
             pf: v.pf.to_string(),
@@ -46,6 +54,7 @@ impl Engine<'_> {
             driver: v.driver.clone(),
             netdevs: v.netdevs.iter().map(|n| n.to_string()).collect(),
             admin: v.state.clone(),
+            port_function,
             status: view.status(self.config, &st, v).to_string(),
             reset_methods: self.host.reset_methods_of(&v.addr),
             counters,

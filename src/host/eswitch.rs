@@ -44,7 +44,7 @@ pub struct EswitchInfo {
 
 /// A devlink failure as a host error: the errno kept (callers match EOPNOTSUPP, EBUSY), the
 /// kernel's extended-ack text kept in the operation's name so the reason reaches the user.
-fn devlink_err(op: &str, e: DevlinkError) -> HostError {
+pub(super) fn devlink_err(op: &str, e: DevlinkError) -> HostError {
     match &e {
         DevlinkError::Request { err, .. } => match (err.errno(), err) {
             (Some(errno), crate::rtnl::RtnlError::Kernel { ext: Some(ext), .. }) => {
@@ -58,7 +58,7 @@ fn devlink_err(op: &str, e: DevlinkError) -> HostError {
 }
 
 /// The devlink instance of `pf`, if it has one (None also when the kernel has no devlink).
-fn instance(dl: &mut Devlink, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError> {
+pub(super) fn instance(dl: &mut Devlink, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError> {
     match pf {
         PfId::Pci(a) => {
             let h = DevHandle::new("pci", &a.to_string());
@@ -72,7 +72,7 @@ fn instance(dl: &mut Devlink, pf: &PfId) -> Result<Option<DevHandle>, DevlinkErr
     }
 }
 
-fn open() -> Result<Option<Devlink>, HostError> {
+pub(super) fn open() -> Result<Option<Devlink>, HostError> {
     match Devlink::open() {
         Ok(dl) => Ok(Some(dl)),
         Err(DevlinkError::NoFamily) => Ok(None),

@@ -4,6 +4,7 @@
 
 mod eswitch;
 pub mod events;
+mod portfn;
 pub mod read;
 mod real;
 mod refusal;
@@ -13,6 +14,7 @@ pub mod sysctl;
 pub use crate::netlink::{Knob, KnobKind};
 pub use eswitch::{EswitchInfo, PfId};
 pub use events::{OnChange, Watch};
+pub use portfn::{describe_set as describe_port_function_set, VfPortFunction};
 pub use read::{HostRead, VfStateOrigin};
 pub use real::RealHost;
 pub use refusal::{refusal, Refusal};
@@ -61,12 +63,17 @@ pub enum HostError {
         what: String,
         waited: Duration,
     },
+    /// Neither MAC path took the address: the VF's devlink port function answered
+    /// EOPNOTSUPP to hw_addr, and IFLA_VF_MAC was refused too. Nothing was changed.
+    #[error("{op}: the devlink port function does not support hw_addr (EOPNOTSUPP), and the IFLA_VF_MAC fallback was refused: {legacy}")]
+    MacUnsupported { op: String, legacy: Box<HostError> },
 }
 
 impl HostError {
     pub fn errno(&self) -> Option<i32> {
         match self {
             HostError::Kernel { errno, .. } => Some(*errno),
+            HostError::MacUnsupported { legacy, .. } => legacy.errno(),
             _ => None,
         }
     }
@@ -374,6 +381,26 @@ pub trait Host {
     ) -> Result<bool, HostError> {
         let _ = (pf, vf, min_mbps, max_mbps);
         Ok(false)
+    }
+    /// The devlink port function of VF `vf`, when the PF's eswitch is in switchdev mode and
+    /// the VF's port reports a function with hw_addr; None otherwise (legacy mode, no
+    /// devlink, netdevsim), and the VF's MAC goes through IFLA_VF_MAC.
+    fn vf_port_function(&self, pf: &IfName, vf: u32) -> Result<Option<VfPortFunction>, HostError> {
+        let _ = (pf, vf);
+        Ok(None)
+    }
+    /// `devlink port function set` on VF `vf`'s port: hw_addr, then state, in one request.
+    fn set_vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        hw_addr: Option<crate::types::MacAddress>,
+        state: Option<crate::devlink::FnState>,
+    ) -> Result<(), HostError> {
+        Err(HostError::kernel(
+            portfn::describe_set(pf, vf, hw_addr, state),
+            libc::EOPNOTSUPP,
+        ))
     }
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;

@@ -162,6 +162,28 @@ impl Host for RealHost {
         }
     }
 
+    fn vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+    ) -> Result<Option<super::VfPortFunction>, HostError> {
+        if !self.root.is_host() {
+            return Ok(None);
+        }
+        super::portfn::real_vf_port_function(pf, vf)
+    }
+
+    fn set_vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        hw_addr: Option<crate::types::MacAddress>,
+        state: Option<crate::devlink::FnState>,
+    ) -> Result<(), HostError> {
+        self.live(&super::portfn::describe_set(pf, vf, hw_addr, state))?;
+        super::portfn::real_set_vf_port_function(pf, vf, hw_addr, state)
+    }
+
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {
         let (rel, value) = w.target();
         let _span =

@@ -81,6 +81,11 @@ pub struct Original {
     pub vf: VfState,
     pub driver: Option<String>,
     pub driver_override: Option<String>,
+    /// The state of the VF's devlink port function before vifman set its MAC there (and
+    /// activated it), when the function reports one. Its hw_addr needs no field: it is the
+    /// admin MAC in `vf`. Absent in older stores and for VFs without a port-function state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_fn_state: Option<crate::devlink::FnState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

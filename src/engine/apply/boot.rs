@@ -168,10 +168,16 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
         return Ok(notes.join("; "));
     }
     let state = actuate::read_vf(host, &t).map_err(|e| e.to_string())?;
+    let port_fn_state = if a.requested.iter().any(|k| k.kind() == KnobKind::Mac) {
+        crate::engine::portfn::state_of(host, &pf_netdev, a.vf_index).map_err(|e| e.to_string())?
+    } else {
+        None
+    };
     a.original = Original {
         vf: state.clone(),
         driver: host.driver_of(&a.vf),
         driver_override: host.driver_override_of(&a.vf),
+        port_fn_state,
     };
     if let Some(att) = a.cni.as_mut() {
         // A CNI attachment survives in the store only: what it saved of the VF and its netdev
@@ -209,6 +215,9 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
         {
             host.link_up(&pf_netdev)
                 .map_err(|e| ("bringing the PF up".to_string(), e))?;
+        }
+        if let Some(original) = a.original.port_fn_state {
+            applied.push(Applied::FnState { original });
         }
         for k in &a.requested {
             let original =

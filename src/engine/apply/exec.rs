@@ -26,7 +26,7 @@ pub(super) fn execute(host: &dyn Host, steps: &mut [Step]) -> bool {
             let _span =
                 tracing::info_span!("apply_step", object = %steps[k].object, new = %steps[k].new)
                     .entered();
-            match run(host, &steps[k].action) {
+            match run(host, &mut steps[k].action) {
                 Ok(true) => steps[k].status = StepStatus::Done,
                 Ok(false) => steps[k].status = StepStatus::AlreadyDone,
                 Err(e) => {
@@ -144,7 +144,7 @@ fn set_eswitch(
 }
 
 /// Do one step; Ok(false) when the kernel already showed the new value.
-fn run(host: &dyn Host, a: &Action) -> Result<bool, HostError> {
+fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
     match a {
         Action::Up(nd) => set_link(host, nd, true),
         Action::Down(nd) => set_link(host, nd, false),
@@ -168,6 +168,7 @@ fn run(host: &dyn Host, a: &Action) -> Result<bool, HostError> {
             pf_netdev,
             vf_index,
             to,
+            fn_state_from,
             ..
         } => {
             let t = Target {
@@ -177,6 +178,9 @@ fn run(host: &dyn Host, a: &Action) -> Result<bool, HostError> {
             };
             if to.holds_in(&actuate::read_vf(host, &t)?) {
                 return Ok(false);
+            }
+            if to.kind() == crate::host::KnobKind::Mac {
+                *fn_state_from = crate::engine::portfn::state_of(host, pf_netdev, *vf_index)?;
             }
             actuate::set_knob(host, &t, to)?;
             Ok(true)
@@ -237,15 +241,21 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
             pf_netdev,
             vf_index,
             from,
+            fn_state_from,
             ..
         } => {
-            let Some(orig) = from else { return Ok(()) };
             let t = Target {
                 vf: vf_addr(host, pf, *vf_index)?,
                 pf_netdev,
                 vf_index: *vf_index,
             };
-            actuate::set_knob(host, &t, orig)
+            if let Some(orig) = from {
+                actuate::set_knob(host, &t, orig)?;
+            }
+            match fn_state_from {
+                Some(s) => crate::engine::portfn::restore_state(host, &t, *s),
+                None => Ok(()),
+            }
         }
         Action::Reload { .. } => Ok(()),
         Action::Eswitch { pf, from, .. } => set_eswitch(host, pf, *from).map(drop),

@@ -55,6 +55,9 @@ pub(crate) enum Action {
         vf_index: u32,
         from: Option<Knob>,
         to: Knob,
+        /// The VF's devlink port-function state before a MAC step, captured when the step
+        /// runs (a MAC through the function may activate it), so its undo puts it back.
+        fn_state_from: Option<crate::devlink::FnState>,
     },
     Reload {
         pf: PciAddress,
@@ -376,6 +379,7 @@ fn plan_pf(
                     vf_index: i,
                     from,
                     to: k,
+                    fn_state_from: None,
                 },
             ));
         }

@@ -12,12 +12,14 @@ mod eswitch;
 mod faults;
 mod hotplug;
 mod journal;
+mod portfn;
 mod reset;
 mod tree;
 
 pub use addrs::ADDRS;
 pub use faults::{errno_by_name, Faults};
 pub use journal::{read_journal, JOURNAL};
+pub use portfn::PORTFN_STATE_FILE;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -398,6 +400,24 @@ impl Host for SimHost {
         max_mbps: u32,
     ) -> Result<bool, HostError> {
         self.sim_set_vf_rate_switchdev(pf, vf, min_mbps, max_mbps)
+    }
+
+    fn vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+    ) -> Result<Option<super::VfPortFunction>, HostError> {
+        self.sim_vf_port_function(pf, vf)
+    }
+
+    fn set_vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        hw_addr: Option<MacAddress>,
+        state: Option<crate::devlink::FnState>,
+    ) -> Result<(), HostError> {
+        self.sim_set_vf_port_function(pf, vf, hw_addr, state)
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {

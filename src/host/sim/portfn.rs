@@ -1,0 +1,144 @@
+//! The simulated devlink port function of a VF: present for every VF of a PF whose simulated
+//! eswitch is in switchdev mode (see `eswitch.rs`), as on mlx5 and ice. Its hw_addr shares
+//! storage with the VF's IFLA_VF_MAC (mlx5 and ice keep one vport MAC that both requests
+//! write and both reads report), so a MAC set either way reads back both ways. VF ports of
+//! those drivers report no state; a test that wants a function with one (as SF ports and
+//! some firmware report) plants `PF VF active|inactive` lines in `.vifman-sim-portfn`, and
+//! state sets are then kept there.
+//!
+//! Faults (see `faults.rs`): `devlink.portfn` fails the whole request before anything
+//! changes (`devlink.portfn:EOPNOTSUPP` is a driver without hw_addr ops);
+//! `devlink.portfn:IGNORE` accepts it and changes nothing; `devlink.portfn.state` fails the
+//! state after hw_addr was applied, as the kernel's request handler can (it applies hw_addr
+//! first, then state): the half-done case the engine must undo.
+
+use std::path::Path;
+
+use super::SimHost;
+use crate::devlink::{EswitchMode, FnState};
+use crate::host::{describe_port_function_set, HostError, PfId, VfPortFunction};
+use crate::types::{IfName, MacAddress};
+
+/// The simulation's port-function states, `PF VF STATE` per line.
+pub const PORTFN_STATE_FILE: &str = ".vifman-sim-portfn";
+
+impl SimHost {
+    fn recorded_fn_states(&self) -> Vec<(String, u32, FnState)> {
+        let Ok(c) = self.confined() else {
+            return vec![];
+        };
+        let text = c
+            .read(Path::new(PORTFN_STATE_FILE), 1 << 20)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let pf = w.next()?.to_string();
+                let vf = w.next()?.parse().ok()?;
+                let s = w.next()?.parse().ok()?;
+                Some((pf, vf, s))
+            })
+            .collect()
+    }
+
+    fn record_fn_state(&self, pf: &IfName, vf: u32, s: FnState, op: &str) -> Result<(), HostError> {
+        let mut all: Vec<_> = self
+            .recorded_fn_states()
+            .into_iter()
+            .filter(|(p, v, _)| !(p == pf.as_str() && *v == vf))
+            .collect();
+        all.push((pf.to_string(), vf, s));
+        let text: String = all
+            .iter()
+            .map(|(p, v, s)| format!("{p} {v} {s}\n"))
+            .collect();
+        self.confined()?
+            .replace(Path::new(PORTFN_STATE_FILE), text.as_bytes())
+            .map_err(|e| HostError::from_access(op, &e))
+    }
+
+    pub(super) fn sim_vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+    ) -> Result<Option<VfPortFunction>, HostError> {
+        let _span = tracing::debug_span!("sim_devlink_port_function_get", pf = %pf, vf).entered();
+        let Some(esw) = self.sim_eswitch_of(&PfId::Netdev(pf.clone()))? else {
+            return Ok(None);
+        };
+        if esw.mode != EswitchMode::Switchdev {
+            return Ok(None);
+        }
+        let Some(link) = self.load_link(pf.as_str())? else {
+            return Ok(None);
+        };
+        if vf >= link.num_vf {
+            return Ok(None);
+        }
+        let hw_addr = link
+            .vfs
+            .iter()
+            .find(|s| s.vf == vf)
+            .map(|s| s.mac)
+            .unwrap_or(MacAddress::ZERO);
+        let state = self
+            .recorded_fn_states()
+            .into_iter()
+            .find(|(p, v, _)| p == pf.as_str() && *v == vf)
+            .map(|(_, _, s)| s);
+        Ok(Some(VfPortFunction {
+            // The simulation numbers VF ports after the PF's own port: vf + 1.
+            port: format!("{}/{}", esw.devlink, vf + 1),
+            hw_addr,
+            state,
+        }))
+    }
+
+    pub(super) fn sim_set_vf_port_function(
+        &self,
+        pf: &IfName,
+        vf: u32,
+        hw_addr: Option<MacAddress>,
+        state: Option<FnState>,
+    ) -> Result<(), HostError> {
+        let op = describe_port_function_set(pf, vf, hw_addr, state);
+        let _span = tracing::info_span!("sim_devlink_port_function_set", pf = %pf, vf).entered();
+        self.faults.check("devlink.portfn", &op)?;
+        // Validated before anything is applied, as the kernel validates the nest.
+        let now = self
+            .sim_vf_port_function(pf, vf)?
+            .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+        if state.is_some() && now.state.is_none() {
+            return Err(HostError::kernel(&op, libc::EOPNOTSUPP));
+        }
+        if hw_addr.is_some_and(|m| m.is_multicast()) {
+            return Err(HostError::kernel(&op, libc::EINVAL));
+        }
+        self.journal(&op);
+        if self.faults.ignored("devlink.portfn") {
+            return Ok(());
+        }
+        if let Some(mac) = hw_addr {
+            let mut link = self
+                .load_link(pf.as_str())?
+                .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
+            let knob = crate::host::Knob::Mac { mac };
+            match link.vfs.iter_mut().find(|s| s.vf == vf) {
+                Some(s) => knob.apply_to(s),
+                None => {
+                    let mut s = super::default_vf_state(vf);
+                    knob.apply_to(&mut s);
+                    link.vfs.push(s);
+                    link.vfs.sort_by_key(|s| s.vf);
+                }
+            }
+            self.save_link(&link)?;
+        }
+        if let Some(s) = state {
+            self.faults.check("devlink.portfn.state", &op)?;
+            self.record_fn_state(pf, vf, s, &op)?;
+        }
+        Ok(())
+    }
+}
