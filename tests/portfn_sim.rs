@@ -28,11 +28,6 @@ impl Sim {
     fn new() -> Sim {
         Sim::with_config(POOLS)
     }
-    fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.extend(host_args(&self.state, &self.config));
-        Vifman::new(&a).envs(env).output()
-    }
     fn journal(&self) -> Vec<String> {
         vifman::host::sim::read_journal(&sim_kernel(NFV, &self.state))
     }
