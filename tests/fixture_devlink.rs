@@ -244,6 +244,19 @@ fn switchdev_to_legacy_and_back_on_the_simulated_host_updates_the_record() {
         .filter(|p| p["dev"]["dev"] == MLX_PF && p["flavour"] == "pcivf")
         .all(|p| p["function"]["opstate"] == "attached"
             && p["function"]["hw_addr"] == "00:00:00:00:00:00"));
+    // A VF MAC set shows as its port function's hw_addr, as mlx5 reports it.
+    run_ok(
+        &["vf", "set", "enp94s0f0np0", "1", "mac", "fa:16:3e:5e:00:11"],
+        &host,
+    );
+    let rec = read_record(&kernel);
+    let vf1 = rec["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["dev"]["dev"] == MLX_PF && p["vfnum"] == 1)
+        .unwrap();
+    assert_eq!(vf1["function"]["hw_addr"], "fa:16:3e:5e:00:11", "{vf1:#}");
 }
 
 #[test]
