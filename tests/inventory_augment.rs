@@ -13,27 +13,38 @@ fn pf<'a>(inv: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
     inventory_device(inv, addr)
 }
 
-fn fixture_inventory() -> serde_json::Value {
+fn inventory_of(root: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path().join("state");
     let out = vifman_ok(&[
         "inventory",
         "--json",
         "--sysfs-root",
-        NFV,
+        root,
         "--state-dir",
         s.to_str().unwrap(),
     ]);
     serde_json::from_str(&out).unwrap()
 }
 
+fn fixture_inventory() -> serde_json::Value {
+    inventory_of(NFV)
+}
+
 #[test]
-fn a_fixture_tree_shows_the_eswitch_from_its_representors() {
+fn a_fixture_tree_answers_the_eswitch_from_its_devlink_record_else_its_representors() {
     let inv = fixture_inventory();
     let p = pf(&inv, MLX5);
     assert_eq!(p["switchdev"], true);
     assert_eq!(p["eswitch"]["mode"], "switchdev", "{}", p["eswitch"]);
-    assert_eq!(p["eswitch"]["source"], "representors");
+    assert_eq!(p["eswitch"]["source"], "devlink");
+    assert_eq!(p["eswitch"]["devlink"], format!("pci/{MLX5}"));
+    // The second port of the card is in legacy mode by its record.
+    let p1 = pf(&inv, "0000:5e:00.1");
+    assert_eq!(p1["eswitch"]["mode"], "legacy", "{}", p1["eswitch"]);
+    assert_eq!(p1["switchdev"], false);
+    // A PF without devlink facts and without representors: nothing to tell.
+    assert!(pf(&inv, "0000:af:00.0")["eswitch"].is_null());
     // Every PF has a health verdict, and so has every VF.
     for p in inv["physical_functions"].as_array().unwrap() {
         assert!(p["health"]["healthy"].is_boolean(), "{}", p["address"]);
@@ -41,6 +52,19 @@ fn a_fixture_tree_shows_the_eswitch_from_its_representors() {
             assert!(v["health"]["healthy"].is_boolean(), "{}", v["address"]);
         }
     }
+
+    // Without the record, the representors still say switchdev.
+    let dir = tempfile::tempdir().unwrap();
+    let root = nfv_copy(dir.path());
+    std::fs::remove_file(root.join("devlink.json")).unwrap();
+    let inv = inventory_of(root.to_str().unwrap());
+    let e = &pf(&inv, MLX5)["eswitch"];
+    assert_eq!(
+        (e["mode"].as_str(), e["source"].as_str()),
+        (Some("switchdev"), Some("representors")),
+        "{e}"
+    );
+    assert!(pf(&inv, "0000:5e:00.1")["eswitch"].is_null());
 }
 
 #[test]

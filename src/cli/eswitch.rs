@@ -55,7 +55,8 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if a.host.simulate {
-        // The simulated kernel has eswitch modes but no devlink port map.
+        // The simulated kernel's eswitch: the mode, rate nodes and representor count (from
+        // the tree's devlink record where it has one), not the live port dump.
         let host = a.host.host()?;
         let scan = host.scan();
         let id = match crate::engine::eswitch::pci_pf(&scan, &a.pf) {

@@ -87,13 +87,14 @@ pub fn run(cmd: FixtureCommand) -> anyhow::Result<()> {
                 format!("capturing {} into {}", sysfs_root.display(), out.display())
             })?;
             eprintln!(
-                "captured {} PCI devices, {} netdevs; {} entries skipped; vf-state: {}",
+                "captured {} PCI devices, {} netdevs; {} entries skipped; vf-state: {}; devlink: {}",
                 r.devices,
                 r.netdevs,
                 r.skipped.len(),
                 r.vf_state
                     .as_deref()
-                    .unwrap_or("none (no netlink reader yet)")
+                    .unwrap_or("none (no netlink reader yet)"),
+                r.devlink.as_deref().unwrap_or("none")
             );
         }
         #[cfg(feature = "mount")]

@@ -6,7 +6,8 @@
 //! - [`msg`]: request encoders and reply decoders (pure, unit-tested on byte vectors);
 //! - [`model`]: the decoded types;
 //! - [`client`]: [`Devlink`], the socket;
-//! - [`pf`]: a PF's instance, representors from the port map, eswitch mode changes.
+//! - [`pf`]: a PF's instance, representors from the port map, eswitch mode changes;
+//! - [`record`]: a fixture tree's devlink facts (`devlink.json`), the port map off a live host.
 
 pub mod attr;
 pub mod client;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod msg;
 pub mod pf;
 pub mod portmap;
+pub mod record;
 
 pub use client::{Devlink, DevlinkError};
 pub use model::{

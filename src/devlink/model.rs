@@ -40,7 +40,7 @@ impl FromStr for DevHandle {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EswitchMode {
     Legacy,
@@ -97,7 +97,7 @@ pub struct Eswitch {
 }
 
 /// `DEVLINK_PORT_FLAVOUR_*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortFlavour {
     Physical,
@@ -177,7 +177,7 @@ impl FromStr for FnState {
 
 /// The port-function block of a port (`devlink port function`): present only when the
 /// driver registers port ops (mlx5, ice; not netdevsim as of 6.12).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortFunction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hw_addr: Option<String>,
@@ -195,8 +195,9 @@ impl PortFunction {
     }
 }
 
-/// One devlink port as the port dump reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One devlink port as the port dump reports it. Deserialisable too: a fixture tree records
+/// its port dump in this shape (see [`super::record`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
     pub dev: DevHandle,
     pub index: u32,
@@ -211,6 +212,7 @@ pub struct Port {
     pub sfnum: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub controller: Option<u32>,
+    #[serde(default)]
     pub external: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netdev_ifindex: Option<u32>,
@@ -221,7 +223,7 @@ pub struct Port {
 }
 
 /// `DEVLINK_RATE_TYPE_*`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum RateObject {
     /// The rate of one port (a VF's, in switchdev mode).
@@ -242,7 +244,7 @@ impl fmt::Display for RateObject {
 
 /// One rate object. Rates are in bytes per second, as devlink carries them (`devlink`
 /// prints them as bits).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rate {
     pub dev: DevHandle,
     #[serde(flatten)]

@@ -194,3 +194,27 @@ pub(super) fn real_set_rate_leaf(
     dl.set_rate(dev, &RateObject::Leaf { port }, &change)
         .map_err(|e| devlink_err(&op, e))
 }
+
+/// The eswitch of PF `a` as a tree's devlink record (`devlink.json`) has it: the answer a
+/// fixture tree gives where the live kernel's devlink would answer. None when the record has
+/// no instance for the PF.
+pub(crate) fn eswitch_from_record(
+    r: &crate::devlink::record::DevlinkRecord,
+    a: &PciAddress,
+) -> Option<EswitchInfo> {
+    let dev = crate::devlink::DevHandle::new("pci", &a.to_string());
+    let inst = r.instance(&dev)?;
+    let reps = r
+        .ports_of(&dev)
+        .filter(|p| {
+            p.flavour == crate::devlink::PortFlavour::PciVf && !p.external && p.netdev.is_some()
+        })
+        .count() as u32;
+    Some(EswitchInfo {
+        devlink: dev.to_string(),
+        mode: inst.mode,
+        driver: inst.driver.clone(),
+        rate_nodes: r.rate_nodes_of(&dev),
+        vf_representors: Some(reps),
+    })
+}

@@ -1,11 +1,13 @@
 //! One read of the host for the read model: the sysfs scan and the VF-state dump, taken
 //! together so every netdev's attributes come from the dump instead of per-netdev sysfs files,
-//! with the devlink port map applied to the representors on the live host. The engine and
-//! every view read the host through this, once per command.
+//! with the devlink port map (the kernel's, or a fixture's `devlink.json`) applied to the
+//! representors. The engine and every view read the host through this, once per command.
 
 use serde::Serialize;
 
 use super::HostError;
+use crate::devlink::record::{DevlinkRecord, DEVLINK_FILE};
+use crate::devlink::Port;
 use crate::netlink::{FixtureVfState, PfLinkState, VfStateDump, VfStateSource, VF_STATE_FILE};
 use crate::rtnl::KernelVfState;
 use crate::sysfs::{scan_with_deferred_links, ScanReport, SysfsRoot, Warning};
@@ -71,6 +73,42 @@ fn strip_path(msg: &str, path: &std::path::Path) -> String {
     msg.strip_prefix(&p).unwrap_or(msg).to_string()
 }
 
+/// The devlink port map of `root`: the kernel's on the live host, the tree's recorded one
+/// (`devlink.json`) on a fixture or the simulated kernel's copy. None where there is none.
+/// A malformed record is a warning naming the file; the reader then goes on without it.
+pub(crate) fn port_map(root: &SysfsRoot) -> (Option<Vec<Port>>, Option<Warning>) {
+    if root.is_host() {
+        return (crate::devlink::portmap::live_ports(), None);
+    }
+    let Ok(c) = root.confined() else {
+        return (None, None);
+    };
+    match DevlinkRecord::load(c) {
+        Ok(r) => (r.map(|r| r.ports), None),
+        Err(e) => {
+            tracing::debug!(error = %e, "{DEVLINK_FILE} ignored; representors by phys_port_name");
+            (
+                None,
+                Some(Warning::new(
+                    format!("/{DEVLINK_FILE}"),
+                    format!("ignored: {e}; representors by phys_port_name"),
+                )),
+            )
+        }
+    }
+}
+
+/// Representors by the one rule (see `devlink::portmap`): where a port map exists it is
+/// authoritative for the PFs it has instances of; name parsing stays for the others and
+/// for trees without one. Used by every read, the plain one and the simulated kernel's.
+pub(crate) fn apply_devlink_port_map(root: &SysfsRoot, scan: &mut ScanReport) -> Option<Warning> {
+    let (ports, warning) = port_map(root);
+    if let Some(ports) = ports {
+        crate::devlink::portmap::apply_port_map(&mut scan.representors, &ports);
+    }
+    warning
+}
+
 /// The scan and the dump of `root`, the dump loaded on its own thread while the scan reads
 /// the PCI devices and joined for the netdev half.
 pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
@@ -93,17 +131,12 @@ pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
         // The scan always asks; should it not, read the dump here.
         (report, loaded.unwrap_or_else(|| load_link_dump(root)))
     });
-    // On the live host the devlink port map is authoritative for representors; name
-    // parsing stays for PFs without a devlink instance (and for fixture trees).
-    if root.is_host() {
-        if let Some(ports) = crate::devlink::portmap::live_ports() {
-            crate::devlink::portmap::apply_port_map(&mut scan.representors, &ports);
-        }
-    }
-    let (links, origin, state_error, warnings) = match loaded {
+    let devlink_warning = apply_devlink_port_map(root, &mut scan);
+    let (links, origin, state_error, mut warnings) = match loaded {
         Ok((d, o)) => (d.links, o, None, Vec::new()),
         Err((m, w)) => (Vec::new(), VfStateOrigin::None, Some(m), vec![w]),
     };
+    warnings.extend(devlink_warning);
     let mut states = links.clone();
     for l in &mut states {
         super::normalize_self_chosen(root, l);

@@ -61,6 +61,10 @@ pub struct Quirks {
     pub vf_reload_after_mac: bool,
     /// What must hold before the devlink eswitch mode may change (see [`EswitchOrder`]).
     pub eswitch_order: EswitchOrder,
+    /// A devlink eswitch mode change resets the VFs' configuration (MAC, VLAN, rates, trust)
+    /// to the defaults, as the driver tears the eswitch down and builds it again. The
+    /// simulated kernel does the same; absent means false.
+    pub eswitch_resets_vfs: bool,
 }
 
 /// The vendor order rule for a devlink eswitch mode change: the drivers differ in what they
@@ -249,6 +253,10 @@ pub fn parse(text: &str) -> Result<Vec<NicModel>, HwdbError> {
                 drv.vf_reload_after_mac,
             )?,
             eswitch_order: over.eswitch_order.or(drv.eswitch_order).unwrap_or_default(),
+            eswitch_resets_vfs: over
+                .eswitch_resets_vfs
+                .or(drv.eswitch_resets_vfs)
+                .unwrap_or(false),
         };
         let notes = [
             drv.notes.as_deref(),

@@ -27,6 +27,7 @@ pub struct RawCaps {
     pub numvfs_needs_pf_up: Option<bool>,
     pub vf_reload_after_mac: Option<bool>,
     pub eswitch_order: Option<super::EswitchOrder>,
+    pub eswitch_resets_vfs: Option<bool>,
     pub notes: Option<String>,
 }
 

@@ -1,11 +1,14 @@
-//! The simulated devlink eswitch. A PF has one when hwdb says its driver does switchdev; its
-//! mode starts as the fixture shows it (switchdev when VF representors, `pfNvfM` port names,
-//! hang off the PF) and changes are kept in `.vifman-sim-eswitch` at the top of the tree.
+//! The simulated devlink eswitch. A PF has one when hwdb says its driver does switchdev. Where
+//! the tree's `devlink.json` has the PF's instance, that record is the state (see
+//! `sim/devlink.rs`: mode, VF ports, representors, rate nodes). Elsewhere its mode starts as
+//! the fixture shows it (switchdev when VF representors, `pfNvfM` port names, hang off the
+//! PF) and changes are kept in `.vifman-sim-eswitch` at the top of the tree.
 //! Mode sets are refused the way the vendor drivers refuse them, so the engine's order rules
 //! are exercised: `no-vfs` (ice) answers EOPNOTSUPP while VFs exist, `vfs-unbound` (mlx5)
-//! EBUSY while a VF is bound to a driver. Representor netdevs are not created or removed
-//! (a gap: the simulated tree keeps the fixture's). In switchdev mode a VF rate goes to the
-//! simulated rate leaf, which shares storage with IFLA_VF_RATE (as netdevsim's does).
+//! EBUSY while a VF is bound to a driver; every mode set is refused with EBUSY while the
+//! record has rate nodes on the instance. Representor netdevs are created and removed only
+//! for PFs in the record. In switchdev mode a VF rate goes to the simulated rate leaf, which
+//! shares storage with IFLA_VF_RATE (as netdevsim's does).
 
 use std::path::Path;
 
@@ -70,6 +73,9 @@ impl SimHost {
         let Some(model) = self.model_of(&a).filter(|m| m.caps.switchdev) else {
             return Ok(None);
         };
+        if let Some(e) = self.record_eswitch(&a, model) {
+            return Ok(Some(e));
+        }
         let mode = self
             .recorded_modes()
             .into_iter()
@@ -101,6 +107,7 @@ impl SimHost {
             .model_of(&a)
             .filter(|m| m.caps.switchdev)
             .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+        self.record_refuse_rate_nodes(&a, &op)?;
         let vfs = self.vfs_of(&a);
         match model.quirks.eswitch_order {
             EswitchOrder::NoVfs if !vfs.is_empty() => {
@@ -118,6 +125,9 @@ impl SimHost {
             _ => {}
         }
         self.journal(&op);
+        if self.record_set_mode(&a, model, mode, &op)? {
+            return Ok(());
+        }
         let mut modes: Vec<_> = self
             .recorded_modes()
             .into_iter()

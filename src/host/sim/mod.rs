@@ -7,6 +7,7 @@
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
 mod addrs;
+mod devlink;
 pub mod dispatch;
 mod eswitch;
 mod faults;
@@ -282,9 +283,10 @@ impl Host for SimHost {
 
     /// The simulated kernel's VF state is its merged shards, not the tree's base file.
     fn read(&self) -> crate::host::HostRead {
-        let scan = self.scan();
+        let mut scan = self.scan();
+        let devlink_warning = super::read::apply_devlink_port_map(&self.root, &mut scan);
         let has_base = FixtureVfState::new(&self.dir).exists();
-        let (links, origin, state_error, warnings) = match self.load_state() {
+        let (links, origin, state_error, mut warnings) = match self.load_state() {
             Ok(d) if has_base => (d.links, crate::host::VfStateOrigin::Fixture, None, vec![]),
             Ok(d) => (d.links, crate::host::VfStateOrigin::None, None, vec![]),
             Err(e) => (
@@ -297,6 +299,7 @@ impl Host for SimHost {
                 )],
             ),
         };
+        warnings.extend(devlink_warning);
         crate::host::HostRead {
             scan,
             states: links.clone(),
@@ -373,7 +376,12 @@ impl Host for SimHost {
                 link.vfs.sort_by_key(|s| s.vf);
             }
         }
-        self.save_link(&link)
+        self.save_link(&link)?;
+        // A VF's MAC is its port function's hw_addr in the devlink port map.
+        match knob {
+            Knob::Mac { .. } => self.sync_devlink_vfs(&pf_addr, &op),
+            _ => Ok(()),
+        }
     }
 
     fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
@@ -435,7 +443,7 @@ impl Host for SimHost {
         self.faults.check(fault, &op)?;
         self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
-        match w {
+        let done = match w {
             SysWrite::NumVfs(pf, n) => t
                 .set_numvfs(self, pf, *n, self.model_of(pf))
                 .map_err(|e| e.with_op(&op)),
@@ -458,6 +466,17 @@ impl Host for SimHost {
             SysWrite::Unbind(a, d) => t.unbind(a, d.as_str()).map_err(|e| e.with_op(&op)),
             SysWrite::Probe(a) => t.probe(a).map_err(|e| e.with_op(&op)),
             SysWrite::Reset(a) => reset::reset(self, &t, a).map_err(|e| e.with_op(&op)),
+        };
+        done?;
+        // The devlink port map follows the VFs (count, binding) of a PF it has.
+        let pf = match w {
+            SysWrite::NumVfs(pf, _) => Some(*pf),
+            SysWrite::Unbind(a, _) | SysWrite::Probe(a) => self.pf_of_vf(a),
+            _ => None,
+        };
+        match pf {
+            Some(pf) => self.sync_devlink_vfs(&pf, &op),
+            None => Ok(()),
         }
     }
 

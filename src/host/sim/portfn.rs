@@ -134,6 +134,12 @@ impl SimHost {
                 }
             }
             self.save_link(&link)?;
+            // The devlink record's port map carries the same hw_addr (one storage, as mlx5).
+            if let Some(pf_addr) =
+                super::tree::Tree::new(self.confined()?).netdev_device(pf.as_str())
+            {
+                self.sync_devlink_vfs(&pf_addr, &op)?;
+            }
         }
         if let Some(s) = state {
             self.faults.check("devlink.portfn.state", &op)?;

@@ -180,7 +180,7 @@ impl<'a> Tree<'a> {
 
     /// The PF's own netdev, not one of its switchdev representors (which live in the same
     /// `net/` directory and carry `pfXvfY`-style phys_port_names).
-    fn uplink_netdev(&self, pf_dir: &Path) -> Option<String> {
+    pub(super) fn uplink_netdev(&self, pf_dir: &Path) -> Option<String> {
         let mut names = self.netdevs_of(pf_dir);
         names.sort();
         names.into_iter().find(|nd| {
@@ -195,7 +195,7 @@ impl<'a> Tree<'a> {
         self.c.link_name(&dev_dir.join("driver"))
     }
 
-    fn max_file_number(&self, glob_dir: &str, file: &str) -> u32 {
+    pub(super) fn max_file_number(&self, glob_dir: &str, file: &str) -> u32 {
         self.list(glob_dir)
             .into_iter()
             .filter_map(|e| self.read(Path::new(glob_dir).join(e).join(file)))

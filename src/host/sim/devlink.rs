@@ -1,0 +1,327 @@
+//! The simulated kernel's devlink, for PFs the tree's `devlink.json` has an instance of
+//! (see [`crate::devlink::record`]): the record is the kernel's state, so the eswitch mode is
+//! read from it and every change is written back to it, keeping the port map (which the
+//! inventory's representors come from) consistent with the tree:
+//!
+//! - a mode set is refused with EBUSY while the instance has rate nodes, before the driver is
+//!   asked, as `devlink_nl_eswitch_set_doit` does ("Rate node(s) exists.");
+//! - switchdev gives every VF a `pcivf` port and a representor netdev under the PF; legacy
+//!   removes both (with their rate leaves), as the drivers do;
+//! - where hwdb says the driver resets the VFs on a mode change (`eswitch_resets_vfs`:
+//!   mlx5), their VF state and port-function `hw_addr` go back to the defaults;
+//! - a VF count change, a VF bind or unbind and a VF MAC set re-derive the PF's VF ports
+//!   (created or removed, `hw_addr` and `opstate` refreshed).
+//!
+//! PFs without an instance in the record keep `sim/eswitch.rs`'s file of modes.
+
+use std::path::{Path, PathBuf};
+
+use super::{tree::Tree, SimHost};
+use crate::devlink::record::{DevlinkRecord, DEVLINK_FILE};
+use crate::devlink::{DevHandle, EswitchMode, Port, PortFlavour, PortFunction, RateObject};
+use crate::host::{EswitchInfo, Host, HostError};
+use crate::hwdb::NicModel;
+use crate::types::PciAddress;
+
+fn handle(a: &PciAddress) -> DevHandle {
+    DevHandle::new("pci", &a.to_string())
+}
+
+/// The name udev would give a new representor: the uplink's name without its `npN` suffix
+/// plus `rN` (the fixture's `enp94s0f0np0` → `enp94s0f0r0`), else the kernel's `ethN`.
+fn representor_name(uplink: Option<&str>, vf: u32, ifindex: u32) -> String {
+    let base = uplink.map(|u| match u.rfind("np") {
+        Some(i) if i > 0 && u[i + 2..].bytes().all(|b| b.is_ascii_digit()) => &u[..i],
+        _ => u,
+    });
+    match base.map(|b| format!("{b}r{vf}")) {
+        Some(n) if n.len() <= 15 => n,
+        _ => format!("eth{ifindex}"),
+    }
+}
+
+impl SimHost {
+    /// The simulated kernel's devlink record; None without one. A malformed record is left
+    /// alone (the readers report it) and the simulation goes on as if there were none.
+    pub(super) fn devlink_record(&self) -> Option<DevlinkRecord> {
+        match DevlinkRecord::load(self.confined().ok()?) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "simulated devlink: {DEVLINK_FILE} ignored");
+                None
+            }
+        }
+    }
+
+    fn save_devlink_record(&self, r: &DevlinkRecord, op: &str) -> Result<(), HostError> {
+        self.confined()?
+            .replace(Path::new(DEVLINK_FILE), r.to_json().as_bytes())
+            .map_err(|e| HostError::from_access(op, &e))
+    }
+
+    /// The eswitch of PF `a` as the record has it; None when the record has no instance
+    /// for it (the caller falls back to the file of modes).
+    pub(super) fn record_eswitch(&self, a: &PciAddress, model: &NicModel) -> Option<EswitchInfo> {
+        let r = self.devlink_record()?;
+        let mut info = crate::host::eswitch::eswitch_from_record(&r, a)?;
+        info.driver = info.driver.or_else(|| Some(model.pf_driver.clone()));
+        Some(info)
+    }
+
+    /// EBUSY while the instance has rate nodes: the devlink core refuses every mode set then,
+    /// whatever the driver would say.
+    pub(super) fn record_refuse_rate_nodes(
+        &self,
+        a: &PciAddress,
+        op: &str,
+    ) -> Result<(), HostError> {
+        let Some(r) = self.devlink_record() else {
+            return Ok(());
+        };
+        let nodes = r.rate_nodes_of(&handle(a));
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        Err(HostError::kernel(
+            format!("{op} [Rate node(s) exists: {}]", nodes.join(", ")),
+            libc::EBUSY,
+        ))
+    }
+
+    /// The mode set, on a PF the record has: the mode written, the VFs reset where the
+    /// driver resets them, the VF ports and representors made to match. `Ok(false)`: the
+    /// record has no instance for `a`.
+    pub(super) fn record_set_mode(
+        &self,
+        a: &PciAddress,
+        model: &NicModel,
+        mode: EswitchMode,
+        op: &str,
+    ) -> Result<bool, HostError> {
+        let Some(mut r) = self.devlink_record() else {
+            return Ok(false);
+        };
+        let dev = handle(a);
+        let Some(inst) = r.instance_mut(&dev) else {
+            return Ok(false);
+        };
+        if inst.mode == mode {
+            return Ok(true);
+        }
+        let _span = tracing::info_span!("sim_devlink_mode", dev = %dev, mode = %mode).entered();
+        inst.mode = mode;
+        if model.quirks.eswitch_resets_vfs {
+            self.reset_vf_config(a, op)?;
+        }
+        self.sync_vf_ports(&mut r, a, op)?;
+        self.save_devlink_record(&r, op)?;
+        Ok(true)
+    }
+
+    /// The VF state of PF `a` back to the defaults (every knob), as a driver that rebuilds its
+    /// eswitch leaves it.
+    fn reset_vf_config(&self, a: &PciAddress, op: &str) -> Result<(), HostError> {
+        let t = Tree::new(self.confined()?);
+        let Some(uplink) = t.device_dir(a).and_then(|d| t.uplink_netdev(&d)) else {
+            return Ok(());
+        };
+        let Some(mut link) = self.load_link(&uplink)? else {
+            return Ok(());
+        };
+        tracing::info!(pf = %a, "{op}: VF configuration reset by the driver");
+        link.vfs = (0..link.num_vf).map(super::default_vf_state).collect();
+        self.save_link(&link)
+    }
+
+    /// After a write that may change PF `pf`'s VFs (count, binding, MAC): its VF ports
+    /// re-derived, the record rewritten when something changed. A PF the record has no
+    /// instance of is left alone.
+    pub(super) fn sync_devlink_vfs(&self, pf: &PciAddress, op: &str) -> Result<(), HostError> {
+        let Some(mut r) = self.devlink_record() else {
+            return Ok(());
+        };
+        if r.instance(&handle(pf)).is_none() {
+            return Ok(());
+        }
+        let before = r.clone();
+        self.sync_vf_ports(&mut r, pf, op)?;
+        if r != before {
+            self.save_devlink_record(&r, op)?;
+        }
+        Ok(())
+    }
+
+    /// The PF of a VF, for a write that named the VF.
+    pub(super) fn pf_of_vf(&self, vf: &PciAddress) -> Option<PciAddress> {
+        let t = Tree::new(self.confined().ok()?);
+        let dir = t.device_dir(vf)?;
+        t.resolve(&dir.join("physfn"))?
+            .file_name()?
+            .to_str()?
+            .parse()
+            .ok()
+    }
+
+    /// One `pcivf` port (and representor netdev) per VF in switchdev mode, none in legacy;
+    /// the kept ports' function block refreshed from the VF state and binding.
+    fn sync_vf_ports(
+        &self,
+        r: &mut DevlinkRecord,
+        pf: &PciAddress,
+        op: &str,
+    ) -> Result<(), HostError> {
+        let dev = handle(pf);
+        let Some(mode) = r.instance(&dev).map(|i| i.mode) else {
+            return Ok(());
+        };
+        let c = self.confined()?;
+        let t = Tree::new(c);
+        let pf_dir = t
+            .device_dir(pf)
+            .ok_or_else(|| HostError::kernel(op, libc::ENODEV))?;
+        let uplink = t.uplink_netdev(&pf_dir);
+        let vfs: Vec<(u32, PciAddress)> = match mode {
+            EswitchMode::Switchdev => self.vfs_of(pf),
+            EswitchMode::Legacy => vec![],
+        };
+        let state = match &uplink {
+            Some(u) => self.load_link(u)?,
+            None => None,
+        };
+        // Ports of VFs that are gone (or all, in legacy): their representors and leaves too.
+        let (gone, kept): (Vec<Port>, Vec<Port>) =
+            std::mem::take(&mut r.ports).into_iter().partition(|p| {
+                p.dev == dev
+                    && p.flavour == PortFlavour::PciVf
+                    && !p.external
+                    && !vfs.iter().any(|(i, _)| Some(*i) == p.vfnum.map(u32::from))
+            });
+        r.ports = kept;
+        for p in &gone {
+            if let Some(nd) = &p.netdev {
+                let ndir = pf_dir.join("net").join(nd);
+                if c.exists(&ndir) {
+                    let _ = c.remove_file(&PathBuf::from(format!("sys/class/net/{nd}")));
+                    c.remove_all(&ndir)
+                        .map_err(|e| HostError::from_access(op, &e))?;
+                }
+            }
+            r.rates
+                .retain(|x| !(x.dev == dev && x.object == RateObject::Leaf { port: p.index }));
+        }
+        for (i, vf) in &vfs {
+            let mac = state
+                .as_ref()
+                .and_then(|l| l.vfs.iter().find(|s| s.vf == *i))
+                .map(|s| s.mac.to_string())
+                .unwrap_or_else(|| "00:00:00:00:00:00".into());
+            let function = PortFunction {
+                hw_addr: Some(mac),
+                state: Some("active".into()),
+                opstate: Some(
+                    if self.driver_of(vf).is_some() {
+                        "attached"
+                    } else {
+                        "detached"
+                    }
+                    .into(),
+                ),
+            };
+            if let Some(p) = r.ports.iter_mut().find(|p| {
+                p.dev == dev
+                    && p.flavour == PortFlavour::PciVf
+                    && p.vfnum.map(u32::from) == Some(*i)
+            }) {
+                p.function = Some(function);
+                continue;
+            }
+            let index = (i + 1..)
+                .find(|n| !r.ports.iter().any(|p| p.dev == dev && p.index == *n))
+                .unwrap_or(u32::MAX);
+            let (netdev, ifindex) =
+                self.add_representor(&t, &pf_dir, pf, uplink.as_deref(), *i, op)?;
+            r.ports.push(Port {
+                dev: dev.clone(),
+                index,
+                flavour: PortFlavour::PciVf,
+                number: None,
+                pfnum: Some(u16::from(pf.function())),
+                vfnum: u16::try_from(*i).ok(),
+                sfnum: None,
+                controller: Some(0),
+                external: false,
+                netdev_ifindex: Some(ifindex),
+                netdev: Some(netdev),
+                function: Some(function),
+            });
+        }
+        r.ports
+            .sort_by(|a, b| (&a.dev, a.index).cmp(&(&b.dev, b.index)));
+        Ok(())
+    }
+
+    /// A VF representor netdev under the PF's device, as mlx5 registers them: the PF's
+    /// switch id, `pfXvfY` as its port name, down until someone brings it up.
+    fn add_representor(
+        &self,
+        t: &Tree,
+        pf_dir: &Path,
+        pf: &PciAddress,
+        uplink: Option<&str>,
+        vf: u32,
+        op: &str,
+    ) -> Result<(String, u32), HostError> {
+        let ifindex = t.max_file_number("sys/class/net", "ifindex") + 1;
+        let name = representor_name(uplink, vf, ifindex);
+        let ndir = pf_dir.join("net").join(&name);
+        t.c.create_dir_all(&ndir)
+            .map_err(|e| HostError::from_access(op, &e))?;
+        let h = format!("{pf}/{vf}")
+            .bytes()
+            .fold(0xcbf29ce484222325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100000001b3)
+            });
+        let mac = format!(
+            "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            (h >> 8) as u8,
+            (h >> 16) as u8,
+            (h >> 24) as u8,
+            (h >> 32) as u8,
+            (h >> 40) as u8
+        );
+        let switch_id =
+            uplink.and_then(|u| t.read(pf_dir.join("net").join(u).join("phys_switch_id")));
+        let mut files = vec![
+            ("address", format!("{mac}\n")),
+            ("ifindex", format!("{ifindex}\n")),
+            ("operstate", "down\n".into()),
+            ("mtu", "1500\n".into()),
+            ("addr_assign_type", "1\n".into()),
+            ("type", "1\n".into()),
+            ("phys_port_name", format!("pf{}vf{vf}\n", pf.function())),
+        ];
+        if let Some(s) = switch_id {
+            files.push(("phys_switch_id", format!("{}\n", s.trim())));
+        }
+        for (f, v) in files {
+            t.put(ndir.join(f), v)?;
+        }
+        t.link(&ndir.join("device"), pf_dir)?;
+        t.link(&PathBuf::from(format!("sys/class/net/{name}")), &ndir)?;
+        Ok((name, ifindex))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::representor_name;
+
+    #[test]
+    fn representors_are_named_after_the_uplink() {
+        assert_eq!(representor_name(Some("enp94s0f0np0"), 2, 40), "enp94s0f0r2");
+        assert_eq!(representor_name(Some("eth3"), 1, 40), "eth3r1");
+        // Not an `npN` suffix, and too long with `r1`: the kernel's name.
+        assert_eq!(representor_name(Some("enp216s0f0np10x"), 1, 40), "eth40");
+        assert_eq!(representor_name(None, 0, 7), "eth7");
+    }
+}
