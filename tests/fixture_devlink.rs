@@ -157,6 +157,17 @@ fn representors_come_from_the_port_map_on_fixture_and_simulated_hosts() {
     // reads the same tree), then the simulated kernel's own read of its copy.
     let plain = inventory(&["--sysfs-root", &r, "--state-dir", &s]);
     assert_eq!(representors(&plain, MLX_PF), want);
+    // `plug`'s point lookup of a VF's representor (the OVS backend's) gives the same answer.
+    let sysfs = vifman::sysfs::SysfsRoot::new(&root).unwrap();
+    for (vf, rep) in &want {
+        let addr = inventory_device(&plain, MLX_PF)["vfs"][*vf as usize]["address"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let looked_up = vifman::sysfs::representor::find_representor(&sysfs, addr).ok();
+        assert_eq!(&looked_up, rep, "VF {vf}: plug's lookup vs the inventory");
+    }
     assert!(
         warnings(&plain).iter().all(|w| !w.contains("devlink")),
         "{:?}",

@@ -76,6 +76,21 @@ pub fn live_ports() -> Option<Vec<Port>> {
     }
 }
 
+/// The devlink port map of `root`: the kernel's on the live host, the tree's recorded one
+/// (`devlink.json`) on a fixture or the simulated kernel's copy; `Ok(None)` where there is
+/// none. A malformed record is the error (the read path turns it into a warning).
+pub fn ports_of_root(
+    root: &crate::sysfs::SysfsRoot,
+) -> Result<Option<Vec<Port>>, super::record::RecordError> {
+    if root.is_host() {
+        return Ok(live_ports());
+    }
+    let Ok(c) = root.confined() else {
+        return Ok(None);
+    };
+    Ok(super::record::DevlinkRecord::load(c)?.map(|r| r.ports))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::HostError;
-use crate::devlink::record::{DevlinkRecord, DEVLINK_FILE};
+use crate::devlink::record::DEVLINK_FILE;
 use crate::devlink::Port;
 use crate::netlink::{FixtureVfState, PfLinkState, VfStateDump, VfStateSource, VF_STATE_FILE};
 use crate::rtnl::KernelVfState;
@@ -77,14 +77,8 @@ fn strip_path(msg: &str, path: &std::path::Path) -> String {
 /// (`devlink.json`) on a fixture or the simulated kernel's copy. None where there is none.
 /// A malformed record is a warning naming the file; the reader then goes on without it.
 pub(crate) fn port_map(root: &SysfsRoot) -> (Option<Vec<Port>>, Option<Warning>) {
-    if root.is_host() {
-        return (crate::devlink::portmap::live_ports(), None);
-    }
-    let Ok(c) = root.confined() else {
-        return (None, None);
-    };
-    match DevlinkRecord::load(c) {
-        Ok(r) => (r.map(|r| r.ports), None),
+    match crate::devlink::portmap::ports_of_root(root) {
+        Ok(p) => (p, None),
         Err(e) => {
             tracing::debug!(error = %e, "{DEVLINK_FILE} ignored; representors by phys_port_name");
             (

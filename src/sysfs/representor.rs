@@ -268,17 +268,17 @@ pub fn device_netdevs(root: &SysfsRoot, dev: PciAddress) -> Result<Vec<String>, 
     })
 }
 
-/// The representor netdev of VF `vf` on the kernel (switchdev) datapath: on the live host,
-/// the devlink port map's (`devlink::portmap`, as the inventory) when the PF has a devlink
-/// instance; otherwise the netdev that shares the PF uplink's `phys_switch_id` and whose
+/// The representor netdev of VF `vf` on the kernel (switchdev) datapath: the devlink port
+/// map's (`devlink::portmap`, as the inventory: the live kernel's or a tree's record) when the
+/// PF has a devlink instance; otherwise the netdev that shares the PF uplink's `phys_switch_id` and whose
 /// `phys_port_name` names this VF under the same rule as [`match_representors`].
 pub fn find_representor(root: &SysfsRoot, vf: PciAddress) -> Result<String, LookupError> {
     let _s = tracing::debug_span!("find_representor", %vf).entered();
     let pt = Point::new(root)?;
     let loc = vf_location_in(&pt, vf)?;
-    // The live host's devlink port map first (the same rule the inventory applies).
-    if root.is_host() {
-        let ports = crate::devlink::portmap::live_ports().unwrap_or_default();
+    // The devlink port map first (the same rule and source the inventory applies: the live
+    // kernel's, or a tree's recorded one; a malformed record is ignored as by the read path).
+    if let Ok(Some(ports)) = crate::devlink::portmap::ports_of_root(root) {
         match crate::devlink::portmap::port_map_representor(&ports, loc.pf, loc.vf_index) {
             Some(Some(name)) => return Ok(name),
             Some(None) => {
