@@ -165,15 +165,7 @@ impl SimHost {
             return Err(HostError::kernel(&op, libc::EINVAL));
         }
         let knob = crate::host::Knob::Rate { min_mbps, max_mbps };
-        match link.vfs.iter_mut().find(|s| s.vf == vf) {
-            Some(s) => knob.apply_to(s),
-            None => {
-                let mut s = super::default_vf_state(vf);
-                knob.apply_to(&mut s);
-                link.vfs.push(s);
-                link.vfs.sort_by_key(|s| s.vf);
-            }
-        }
+        super::apply_vf_knob(&mut link, vf, &knob);
         self.save_link(&link)?;
         Ok(true)
     }

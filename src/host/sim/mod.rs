@@ -268,6 +268,21 @@ pub(crate) fn default_vf_state(vf: u32) -> VfState {
     }
 }
 
+/// Apply `knob` to VF `vf` of a simulated PF link, creating the VF's entry with the kernel's
+/// defaults when the dump had none: the one store every simulated VF write lands in
+/// (IFLA_VF_*, the devlink rate leaf, the port function's hw_addr).
+pub(crate) fn apply_vf_knob(link: &mut crate::netlink::PfLinkState, vf: u32, knob: &Knob) {
+    match link.vfs.iter_mut().find(|s| s.vf == vf) {
+        Some(s) => knob.apply_to(s),
+        None => {
+            let mut s = default_vf_state(vf);
+            knob.apply_to(&mut s);
+            link.vfs.push(s);
+            link.vfs.sort_by_key(|s| s.vf);
+        }
+    }
+}
+
 impl Host for SimHost {
     fn sysfs(&self, _: super::Sealed) -> &SysfsRoot {
         &self.root
@@ -367,15 +382,7 @@ impl Host for SimHost {
                 return Err(HostError::kernel(&op, e));
             }
         }
-        match link.vfs.iter_mut().find(|s| s.vf == vf) {
-            Some(s) => knob.apply_to(s),
-            None => {
-                let mut s = default_vf_state(vf);
-                knob.apply_to(&mut s);
-                link.vfs.push(s);
-                link.vfs.sort_by_key(|s| s.vf);
-            }
-        }
+        apply_vf_knob(&mut link, vf, knob);
         self.save_link(&link)?;
         // A VF's MAC is its port function's hw_addr in the devlink port map.
         match knob {

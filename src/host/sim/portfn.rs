@@ -124,15 +124,7 @@ impl SimHost {
                 .load_link(pf.as_str())?
                 .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
             let knob = crate::host::Knob::Mac { mac };
-            match link.vfs.iter_mut().find(|s| s.vf == vf) {
-                Some(s) => knob.apply_to(s),
-                None => {
-                    let mut s = super::default_vf_state(vf);
-                    knob.apply_to(&mut s);
-                    link.vfs.push(s);
-                    link.vfs.sort_by_key(|s| s.vf);
-                }
-            }
+            super::apply_vf_knob(&mut link, vf, &knob);
             self.save_link(&link)?;
             // The devlink record's port map carries the same hw_addr (one storage, as mlx5).
             if let Some(pf_addr) =
