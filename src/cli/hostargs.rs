@@ -79,9 +79,10 @@ impl HostArgs {
     /// The sysfs tree to read: the simulated kernel's copy in the state dir after
     /// `--simulate` commands, else `--sysfs-root` (read-only commands create nothing).
     pub fn read_root(&self) -> RootArgs {
-        let sim = self.state_dir.join("sim-root");
-        if self.simulate && sim.is_dir() {
-            return RootArgs { sysfs_root: sim };
+        if self.simulate {
+            if let Some(sim) = crate::host::SimHost::existing_tree(&self.state_dir) {
+                return RootArgs { sysfs_root: sim };
+            }
         }
         self.root.clone()
     }
@@ -139,7 +140,7 @@ impl HostArgs {
     /// The host for a read-only view: the simulated kernel when `--simulate` has one in the
     /// state dir, else the `--sysfs-root` tree. Creates nothing.
     pub fn read_host(&self) -> anyhow::Result<Box<dyn Host>> {
-        if self.simulate && self.state_dir.join("sim-root").is_dir() {
+        if self.simulate && crate::host::SimHost::existing_tree(&self.state_dir).is_some() {
             return self.host();
         }
         Ok(Box::new(RealHost::new(self.read_root().open()?)))

@@ -21,7 +21,7 @@ pub use error::TypeError;
 pub use ifname::IfName;
 pub use ipnet::IpPrefix;
 pub use mac::MacAddress;
-pub use pci::PciAddress;
+pub use pci::{vf_rid, PciAddress};
 pub use reset::{offers_flr, ResetPolicy};
 pub use uuid::Uuid;
 pub use vlan::VlanId;

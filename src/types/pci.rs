@@ -54,6 +54,29 @@ impl PciAddress {
     pub fn function(&self) -> u8 {
         self.function
     }
+
+    /// Routing ID: bus in the high byte, device and function in the low byte.
+    pub fn rid(&self) -> u16 {
+        (u16::from(self.bus) << 8) | (u16::from(self.slot) << 3) | u16::from(self.function)
+    }
+
+    /// Address of VF `n` of this PF: the SR-IOV rule RID(PF) + First VF Offset + n × VF
+    /// Stride, in the PF's domain. The one copy of the rule, for the fixture writer and the
+    /// simulated kernel alike; None when the VF would land past bus 255.
+    pub fn vf_address(&self, offset: u32, stride: u32, n: u32) -> Option<PciAddress> {
+        vf_rid(self.rid(), offset, stride, n).map(|rid| PciAddress {
+            domain: self.domain,
+            bus: (rid >> 8) as u8,
+            slot: ((rid >> 3) & 0x1f) as u8,
+            function: (rid & 7) as u8,
+        })
+    }
+}
+
+/// The routing ID of VF `n` of the PF at `pf_rid`; None past the last bus.
+pub fn vf_rid(pf_rid: u16, offset: u32, stride: u32, n: u32) -> Option<u16> {
+    let rid = u64::from(pf_rid) + u64::from(offset) + u64::from(stride) * u64::from(n);
+    u16::try_from(rid).ok()
 }
 
 fn hex_exact(s: &str, digits: usize) -> Option<u32> {
@@ -131,6 +154,21 @@ super::serde_as_string!(PciAddress, "a PCI address like 0000:3b:00.1");
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn vf_addresses_follow_offset_and_stride() {
+        // The igb lab: PF 01:00.0, offset 128, stride 2 → VF1 at 01:10.2.
+        let pf: PciAddress = "0000:01:00.0".parse().unwrap();
+        assert_eq!(
+            pf.vf_address(128, 2, 1).unwrap().to_string(),
+            "0000:01:10.2"
+        );
+        // i40e in nfv-host: PF 3b:00.0, offset 16, stride 1 → VF8 at 3b:03.0.
+        let pf: PciAddress = "0000:3b:00.0".parse().unwrap();
+        assert_eq!(pf.vf_address(16, 1, 8).unwrap().to_string(), "0000:3b:03.0");
+        let last: PciAddress = "0000:ff:1f.0".parse().unwrap();
+        assert_eq!(last.vf_address(128, 2, 0), None);
+    }
 
     #[test]
     fn parses_and_displays_lowercase() {

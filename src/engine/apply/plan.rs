@@ -123,21 +123,9 @@ fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "(none)".into())
 }
 
-/// Where VF `i` will appear: the PF's routing id + offset + i × stride (PCIe SR-IOV).
+/// Where VF `i` will appear (the SR-IOV routing-ID rule, [`PciAddress::vf_address`]).
 pub(super) fn predicted_vf(pf: &PciAddress, s: &Sriov, i: u32) -> Option<PciAddress> {
-    let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
-    let r = rid + s.offset? + i * s.stride?;
-    (r <= 0xffff)
-        .then(|| {
-            PciAddress::new(
-                pf.domain(),
-                (r >> 8) as u8,
-                ((r >> 3) & 0x1f) as u8,
-                (r & 7) as u8,
-            )
-            .ok()
-        })
-        .flatten()
+    pf.vf_address(s.offset?, s.stride?, i)
 }
 
 pub(super) fn describe_alloc(a: &Allocation) -> String {

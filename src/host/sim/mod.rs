@@ -80,6 +80,13 @@ const SIM_ROOT: &str = "sim-root";
 const STATE_LIMIT: usize = 256 << 20;
 
 impl SimHost {
+    /// The simulated kernel's tree in `state_dir` when a `--simulate` command made one: read-
+    /// only views read it without opening (and so without creating) a simulation.
+    pub fn existing_tree(state_dir: &Path) -> Option<PathBuf> {
+        let dir = state_dir.join(SIM_ROOT);
+        dir.is_dir().then_some(dir)
+    }
+
     /// Open the simulation of `fixture` kept in `state_dir`, copying the fixture on first use.
     pub fn open(fixture: &Path, state_dir: &Path) -> Result<SimHost, HostError> {
         let op = "simulate";

@@ -279,7 +279,6 @@ impl<'a> Tree<'a> {
                 .unwrap_or_default();
             let autoprobe =
                 num("sriov_drivers_autoprobe").unwrap_or(1) == 1 && self.bus_autoprobe();
-            let rid = ((pf.bus() as u32) << 8) | ((pf.slot() as u32) << 3) | pf.function() as u32;
             let parent = pf_dir.parent().unwrap_or(Path::new("")).to_path_buf();
             let has_group = self.c.exists(&pf_dir.join("iommu_group"));
             if offset == 0 || stride == 0 {
@@ -291,20 +290,9 @@ impl<'a> Tree<'a> {
             // Every VF address first: a bad offset/stride is refused before anything exists.
             let mut addrs = Vec::with_capacity(n as usize);
             for i in 0..n {
-                let vr = rid + offset + i * stride;
-                if vr > 0xffff {
-                    return Err(HostError::other(
-                        "sim",
-                        format!("VF {i} of {pf} would be past the last bus (routing id {vr:#x})"),
-                    ));
-                }
-                let vf = PciAddress::new(
-                    pf.domain(),
-                    (vr >> 8) as u8,
-                    ((vr >> 3) & 0x1f) as u8,
-                    (vr & 7) as u8,
-                )
-                .map_err(|e| HostError::other("sim", e.to_string()))?;
+                let vf = pf.vf_address(offset, stride, i).ok_or_else(|| {
+                    HostError::other("sim", format!("VF {i} of {pf} would be past the last bus"))
+                })?;
                 let vf_dir = parent.join(vf.to_string());
                 if vf == *pf || self.c.exists(&vf_dir) {
                     return Err(HostError::other(
