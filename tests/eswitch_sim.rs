@@ -191,7 +191,7 @@ fn an_allocated_vf_blocks_the_mode_change_unless_forced() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = sim.run(&["eswitch", "enp134s0", "switchdev", "--force"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("warning: --force"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: forced: "), "{}", stderr(&o));
     assert_eq!(sim.mode("enp134s0"), "switchdev");
 }
 

@@ -439,7 +439,10 @@ fn an_allocation_blocks_a_conflicting_plan_unless_forced() {
     let v: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(v[0]["phase"], "lost", "{v}");
     assert!(
-        v[0]["lost_reason"].as_str().unwrap().contains("--force"),
+        v[0]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("a forced apply set sriov_numvfs"),
         "{v}"
     );
 }

@@ -11,6 +11,7 @@ pub mod fixture;
 pub mod fleet;
 pub mod generate;
 pub mod health;
+pub mod hint;
 pub mod hostargs;
 pub mod inventory;
 pub mod libvirt;
@@ -123,8 +124,17 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// Run a parsed command; the returned error is printed by main with exit code 1.
+/// Run a parsed command; the returned error is printed by main with exit code 1, with the
+/// command-line hint for it (see [`hint`]); the CNI plugin's errors go to the runtime as
+/// they are.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Command::Cni(_)) {
+        return run_command(cli);
+    }
+    run_command(cli).map_err(hint::with_hint)
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Vif(cmd) => vif::run(cmd),
         Command::Fixture(cmd) => fixture::run(cmd),

@@ -25,7 +25,8 @@ pub struct ListArgs {
 pub struct ResetArgs {
     #[command(flatten)]
     pub host: HostArgs,
-    /// The device's PCI address.
+    /// The device's PCI address (`18:00.0` means domain 0000).
+    #[arg(value_parser = crate::types::PciAddress::parse_user)]
     pub address: crate::types::PciAddress,
 }
 
@@ -48,5 +49,21 @@ pub fn run(cmd: OneTimeUseCommand) -> anyhow::Result<()> {
             println!("{} is offered again", a.address);
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn reset_takes_an_address_without_its_domain() {
+        let cli = crate::cli::Cli::try_parse_from(["vifman", "one-time-use", "reset", "18:00.0"])
+            .unwrap();
+        let crate::cli::Command::OneTimeUse(super::OneTimeUseCommand::Reset(a)) = cli.command
+        else {
+            panic!("not one-time-use reset");
+        };
+        assert_eq!(a.address.to_string(), "0000:18:00.0");
     }
 }

@@ -43,12 +43,16 @@ pub struct Outcome {
 /// is the engine's, which names the step, the knob and what was rolled back.
 pub fn engine_error(e: EngineError) -> CniError {
     let c = match &e {
-        EngineError::Request(_) | EngineError::NoSuchVf(_) | EngineError::Unsupported { .. } => {
-            code::INVALID_CONFIG
-        }
-        EngineError::NoFreeVf { .. } | EngineError::NoFreeDevice { .. } | EngineError::Busy(_) => {
-            code::VF_BUSY
-        }
+        EngineError::Request(_)
+        | EngineError::NoSuchVf(_)
+        | EngineError::Unsupported { .. }
+        | EngineError::NotQuarantined { .. }
+        | EngineError::ZeroCount { .. } => code::INVALID_CONFIG,
+        EngineError::NoFreeVf { .. }
+        | EngineError::NoFreeDevice { .. }
+        | EngineError::Busy(_)
+        | EngineError::VfAllocated { .. }
+        | EngineError::ResetAllocated { .. } => code::VF_BUSY,
         EngineError::Actuation { .. }
         | EngineError::Quarantined { .. }
         | EngineError::Host(_)

@@ -426,8 +426,9 @@ impl Engine<'_> {
                     )
                 } else {
                     format!(
-                        "ROLLBACK INCOMPLETE ({}); the record stays pending for `vifman reconcile --repair`",
-                        failures.join("; ")
+                        "ROLLBACK INCOMPLETE ({}); {}",
+                        failures.join("; "),
+                        super::PENDING_FOR_REPAIR
                     )
                 };
                 Err(EngineError::Actuation {

@@ -32,7 +32,7 @@ pub enum EswitchError {
         mode: EswitchMode,
         nodes: String,
     },
-    #[error("refusing eswitch mode {mode} on {pf}: {held}; a mode change {effect}; release them first or add --force")]
+    #[error("refusing eswitch mode {mode} on {pf}: {held}; a mode change {effect}; release them first (or override)")]
     Allocated {
         pf: String,
         mode: EswitchMode,
@@ -455,7 +455,7 @@ impl Engine<'_> {
                 .into());
             }
             warnings.push(format!(
-                "--force: {}; a mode change {}",
+                "forced: {}; a mode change {}",
                 held.join("; "),
                 effect(order_of(&info))
             ));

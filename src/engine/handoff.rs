@@ -180,25 +180,27 @@ impl Engine<'_> {
     }
 
     /// `vifman release --clear-quarantine`: the operator vouches for a quarantined VF (named
-    /// by VF address or VIF id). The record is dropped without touching the hardware.
+    /// by VF address, with or without its domain, or VIF id). The record is dropped without
+    /// touching the hardware.
     pub fn clear_quarantine(&self, what: &str) -> Result<Allocation, EngineError> {
         let _span = tracing::info_span!("clear_quarantine", what).entered();
         let mut store = self.open_store()?;
         let mut st: crate::store::StoreState = store.load()?;
+        let addr = crate::types::PciAddress::parse_user(what).ok();
         let i = st
             .allocations
             .iter()
-            .position(|a| a.vf.to_string() == what || a.vif_id.to_string() == what)
+            .position(|a| addr == Some(a.vf) || a.vif_id.to_string() == what)
             .or_else(|| {
                 let id: crate::types::Uuid = what.parse().ok()?;
                 st.by_vif(&id)
             })
             .ok_or_else(|| EngineError::Request(format!("no allocation record for {what}")))?;
         if st.allocations[i].phase != Phase::Quarantined {
-            return Err(EngineError::Request(format!(
-                "{} (VIF {}) is not quarantined; release it with `vifman release --vif-id`",
-                st.allocations[i].vf, st.allocations[i].vif_id
-            )));
+            return Err(EngineError::NotQuarantined {
+                vf: st.allocations[i].vf,
+                vif_id: st.allocations[i].vif_id,
+            });
         }
         let rec = st.allocations.remove(i);
         store.save(&st)?;

@@ -61,11 +61,35 @@ pub enum EngineError {
         rollback: String,
     },
     /// A release could not prove the VF clean; its record stays, phase quarantined.
-    #[error("release of {vf} could not prove it clean: {reason}; the VF is quarantined (out of every pool) until `vifman release --clear-quarantine {vf}` or a successful `vifman reconcile --repair`")]
+    #[error("release of {vf} could not prove it clean: {reason}; the VF is quarantined (out of every pool) until an operator clears the quarantine or a repair completes the release")]
     Quarantined {
         vf: crate::types::PciAddress,
         reason: String,
     },
+    /// A VF setting change refused because an allocation holds the VF (the caller may
+    /// override: the change is then not recorded).
+    #[error("{vf} (VF {index} of {pf}) is allocated (VIF {vif_id}); a change is not recorded (release restores the allocation's recorded original, not the change)")]
+    VfAllocated {
+        vf: crate::types::PciAddress,
+        index: u32,
+        pf: String,
+        vif_id: crate::types::Uuid,
+    },
+    /// A VF reset refused because an allocation holds the VF (its release resets it).
+    #[error("{vf} is allocated (VIF {vif_id}); its release resets it")]
+    ResetAllocated {
+        vf: crate::types::PciAddress,
+        vif_id: crate::types::Uuid,
+    },
+    /// Clearing a quarantine asked for a record that is not quarantined.
+    #[error("{vf} (VIF {vif_id}) is not quarantined; an ordinary release frees it")]
+    NotQuarantined {
+        vf: crate::types::PciAddress,
+        vif_id: crate::types::Uuid,
+    },
+    /// A whole-device request for no devices (`what`: "alias NAME").
+    #[error("{what}: a request for 0 devices; at least 1 is needed")]
+    ZeroCount { what: String },
     #[error("no allocation with VIF id {0}")]
     NotFound(crate::types::Uuid),
     #[error(transparent)]
@@ -80,6 +104,14 @@ pub enum EngineError {
     #[error(transparent)]
     Host(#[from] HostError),
 }
+
+/// How an [`EngineError::Actuation`]'s rollback ends when its record is kept for a repair.
+pub const PENDING_FOR_REPAIR: &str = "the record stays pending for a repair";
+/// How it ends when a release stopped half way and may be retried (or repaired).
+pub const RELEASING_FOR_RETRY: &str =
+    "the record stays in phase releasing for another release or a repair";
+/// How it ends when a VF reset failed and the VF could not go back to its driver.
+pub const LEFT_UNBOUND: &str = "the VF is left without its driver, not reset";
 
 impl From<eswitch::EswitchError> for EngineError {
     fn from(e: eswitch::EswitchError) -> Self {

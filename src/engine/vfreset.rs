@@ -21,10 +21,10 @@ impl Engine<'_> {
             .iter()
             .find(|a| a.vf == v.addr && a.phase != Phase::Quarantined)
         {
-            return Err(EngineError::Busy(format!(
-                "{} is allocated (VIF {}); `vifman release` resets it as part of the release",
-                v.addr, a.vif_id
-            )));
+            return Err(EngineError::ResetAllocated {
+                vf: v.addr,
+                vif_id: a.vif_id,
+            });
         }
         if let Some(w) = st.whole_holder(&v.pf).or_else(|| st.whole_holder(&v.addr)) {
             return Err(EngineError::Busy(format!(
@@ -63,7 +63,7 @@ impl Engine<'_> {
             (Err(e), Err(b)) => Err(fail(
                 "resetting",
                 e,
-                &format!("and rebinding it failed too ({b}); run `vifman reconcile`"),
+                &format!("and rebinding it failed too ({b}); {}", super::LEFT_UNBOUND),
             )),
             (Ok(()), Err(b)) => Err(fail(
                 "rebinding",

@@ -172,11 +172,7 @@ impl Engine<'_> {
         let view = self.load_view()?;
         // A PCI PF (by address or netdev) is checked against allocations; a PF with VF
         // records but no VF functions (netdevsim) is addressed by netdev name only.
-        let pci = view.vfs.iter().find(|v| {
-            v.vf_index == index
-                && (v.pf.to_string() == pf
-                    || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf))
-        });
+        let pci = view.vf_of(pf, index).ok();
         let pf_netdev: IfName = match pci {
             Some(v) => {
                 if let Some(a) = st
@@ -185,10 +181,12 @@ impl Engine<'_> {
                     .find(|a| a.vf == v.addr && a.phase != Phase::Quarantined)
                 {
                     if !force {
-                        return Err(EngineError::Busy(format!(
-                            "{} (VF {index} of {pf}) is allocated (VIF {}); --force to change it anyway (release restores the allocation's recorded original, not this)",
-                            v.addr, a.vif_id
-                        )));
+                        return Err(EngineError::VfAllocated {
+                            vf: v.addr,
+                            index,
+                            pf: pf.to_string(),
+                            vif_id: a.vif_id,
+                        });
                     }
                 }
                 v.pf_netdev.clone().ok_or_else(|| {

@@ -129,8 +129,14 @@ pub fn reason_of(e: &EngineError) -> &'static str {
         EngineError::Actuation { .. }
         | EngineError::Quarantined { .. }
         | EngineError::Eswitch(_) => "actuation",
-        EngineError::Busy(_) => "busy",
-        EngineError::Request(_) | EngineError::NotFound(_) | EngineError::NoSuchVf(_) => "request",
+        EngineError::Busy(_)
+        | EngineError::VfAllocated { .. }
+        | EngineError::ResetAllocated { .. } => "busy",
+        EngineError::Request(_)
+        | EngineError::NotFound(_)
+        | EngineError::NoSuchVf(_)
+        | EngineError::NotQuarantined { .. }
+        | EngineError::ZeroCount { .. } => "request",
         EngineError::Store(_) | EngineError::Host(_) => "internal",
     }
 }

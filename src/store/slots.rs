@@ -46,11 +46,11 @@ pub enum StoreError {
     /// A file that is not what vifman created: a symlink, a FIFO, another user's file.
     #[error("{path}: {reason}; refusing to use it")]
     Unsafe { path: PathBuf, reason: String },
-    #[error("state directory {dir}: no slot can be read ({detail}); refusing to guess; run `vifman reconcile --repair` to set the damaged files aside and rebuild what the hardware shows")]
+    #[error("state directory {dir}: no slot can be read ({detail}); refusing to guess; a repair sets the damaged files aside and rebuilds what the hardware shows")]
     Damaged { dir: PathBuf, detail: String },
-    #[error("state directory {dir} has held allocations (its `marker` file exists) but {detail}; refusing to start from an empty store, which would hand allocated VFs out again; run `vifman reconcile --repair` to rebuild what the hardware shows")]
+    #[error("state directory {dir} has held allocations (its `marker` file exists) but {detail}; refusing to start from an empty store, which would hand allocated VFs out again; a repair rebuilds what the hardware shows")]
     Lost { dir: PathBuf, detail: String },
-    #[error("state directory {dir}: slot generation {seq} is the last one; a new write would look older than it; move the directory aside and run `vifman reconcile --repair`")]
+    #[error("state directory {dir}: slot generation {seq} is the last one; a new write would look older than it; move the directory aside and repair the store")]
     Exhausted { dir: PathBuf, seq: u64 },
     #[error("{path}: the records cannot be decoded: {source}")]
     Decode {

@@ -322,12 +322,14 @@ impl HostView {
 
     /// The one availability policy (see [`VfStatus`]).
     /// VF `index` of the PF an operator named by PCI address or netdev (`vf show|reset`).
+    /// A PCI address may omit its domain (`3b:00.0` is `0000:3b:00.0`).
     pub fn vf_of(&self, pf: &str, index: u32) -> Result<&VfView, NoSuchVf> {
+        let addr = crate::types::PciAddress::parse_user(pf).ok();
         self.vfs
             .iter()
             .find(|v| {
                 v.vf_index == index
-                    && (v.pf.to_string() == pf
+                    && (addr == Some(v.pf)
                         || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf))
             })
             .ok_or_else(|| NoSuchVf {

@@ -293,7 +293,7 @@ pub(super) fn mark_removed(st: &mut StoreState, steps: &[Step]) {
         {
             a.phase = Phase::Lost;
             a.lost_reason = Some(format!(
-                "`vifman apply --force` set sriov_numvfs of {pf} {from} -> 0, removing this VF"
+                "a forced apply set sriov_numvfs of {pf} {from} -> 0, removing this VF"
             ));
         }
     }

@@ -30,10 +30,10 @@ pub enum ApplyError {
     #[error("{}", .0.join("\n"))]
     Invalid(Vec<String>),
     /// The plan would remove or reconfigure allocated VFs.
-    #[error("the plan would disturb allocated VFs (nothing was changed; --force overrides):\n{}", .0.join("\n"))]
+    #[error("the plan would disturb allocated VFs (nothing was changed; a forced apply overrides):\n{}", .0.join("\n"))]
     Allocated(Vec<String>),
     /// The policy names PFs handed to guests whole; no apply (not even forced) touches them.
-    #[error("the policy names PFs passed through whole (nothing was changed; release them first, --force does not override):\n{}", .0.join("\n"))]
+    #[error("the policy names PFs passed through whole (nothing was changed; release them first, no forced apply overrides this):\n{}", .0.join("\n"))]
     HeldWhole(Vec<String>),
     #[error(transparent)]
     Engine(#[from] EngineError),

@@ -91,7 +91,9 @@ impl Engine<'_> {
                     ))
                 })?;
                 if *count == 0 {
-                    return Err(EngineError::Request("--count must be at least 1".into()));
+                    return Err(EngineError::ZeroCount {
+                        what: format!("alias {name}"),
+                    });
                 }
                 (format!("alias {name}"), *count as usize, a.numa_policy)
             }
@@ -279,8 +281,9 @@ impl Engine<'_> {
                     "rolled back, every device is as it was".to_string()
                 } else {
                     format!(
-                        "ROLLBACK INCOMPLETE ({}); the record stays pending for `vifman reconcile --repair`",
-                        failures.join("; ")
+                        "ROLLBACK INCOMPLETE ({}); {}",
+                        failures.join("; "),
+                        crate::engine::PENDING_FOR_REPAIR
                     )
                 };
                 Err(EngineError::Actuation {

@@ -31,7 +31,7 @@ impl Engine<'_> {
             return Err(EngineError::Actuation {
                 step: format!("restoring allocation {id}"),
                 cause: crate::host::HostError::other("restore", failures.join("; ")),
-                rollback: "the record stays in phase releasing; run `vifman release` again or `vifman reconcile --repair`".into(),
+                rollback: crate::engine::RELEASING_FOR_RETRY.into(),
             });
         }
         st.devices.remove(i);

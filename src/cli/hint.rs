@@ -1,0 +1,143 @@
+//! The command-line hints for library errors. The engine and the store state the domain fact
+//! ("VF X is allocated", "the store cannot be read"); which flag or command acts on it is the
+//! CLI's business, added here when the error is printed (other callers, the device plugin
+//! and the CNI plugin, pass the engine's message on without it).
+
+use std::fmt;
+
+use crate::engine::apply::ApplyError;
+use crate::engine::eswitch::EswitchError;
+use crate::engine::{EngineError, LEFT_UNBOUND, PENDING_FOR_REPAIR, RELEASING_FOR_RETRY};
+use crate::store::StoreError;
+
+const REPAIR: &str = "run `vifman reconcile --repair`";
+
+/// The hint for the first error in `e`'s chain that has one.
+pub fn hint(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|c| {
+        if let Some(e) = c.downcast_ref::<EngineError>() {
+            engine(e)
+        } else if let Some(e) = c.downcast_ref::<ApplyError>() {
+            apply(e)
+        } else if let Some(e) = c.downcast_ref::<EswitchError>() {
+            eswitch(e)
+        } else if let Some(e) = c.downcast_ref::<StoreError>() {
+            store(e)
+        } else {
+            None
+        }
+    })
+}
+
+/// `e` with its CLI hint (if any) after the message: one error whose text is the whole chain,
+/// as main prints it, then the hint, on a line of its own when the message has several.
+pub fn with_hint(e: anyhow::Error) -> anyhow::Error {
+    match hint(&e) {
+        Some(hint) => anyhow::Error::new(Hinted { err: e, hint }),
+        None => e,
+    }
+}
+
+#[derive(Debug)]
+struct Hinted {
+    err: anyhow::Error,
+    hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let msg = self
+            .err
+            .chain()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
+        let sep = if msg.contains('\n') { "\n" } else { "; " };
+        write!(f, "{msg}{sep}{}", self.hint)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+fn engine(e: &EngineError) -> Option<String> {
+    match e {
+        EngineError::Quarantined { vf, .. } => Some(format!(
+            "clear it with `vifman release --clear-quarantine {vf}` or {REPAIR}"
+        )),
+        EngineError::VfAllocated { .. } => Some("--force changes it anyway".into()),
+        EngineError::ResetAllocated { vif_id, .. } => Some(format!(
+            "`vifman release --vif-id {vif_id}` resets it as part of the release"
+        )),
+        EngineError::NotQuarantined { vif_id, .. } => Some(format!(
+            "release it with `vifman release --vif-id {vif_id}`"
+        )),
+        EngineError::ZeroCount { .. } => Some("--count must be at least 1".into()),
+        EngineError::Actuation { rollback, .. } if rollback.ends_with(PENDING_FOR_REPAIR) => {
+            Some(REPAIR.into())
+        }
+        EngineError::Actuation { rollback, .. } if rollback.ends_with(RELEASING_FOR_RETRY) => {
+            Some(format!("run `vifman release` again or {REPAIR}"))
+        }
+        EngineError::Actuation { rollback, .. } if rollback.ends_with(LEFT_UNBOUND) => {
+            Some("run `vifman reconcile`".into())
+        }
+        EngineError::Eswitch(e) => eswitch(e),
+        EngineError::Store(e) => store(e),
+        _ => None,
+    }
+}
+
+fn apply(e: &ApplyError) -> Option<String> {
+    match e {
+        ApplyError::Allocated(_) => Some("--force overrides".into()),
+        ApplyError::HeldWhole(_) => Some("--force does not override".into()),
+        ApplyError::Engine(e) => engine(e),
+        ApplyError::Store(e) => store(e),
+        _ => None,
+    }
+}
+
+fn eswitch(e: &EswitchError) -> Option<String> {
+    match e {
+        EswitchError::Allocated { .. } => Some("--force changes the mode anyway".into()),
+        _ => None,
+    }
+}
+
+fn store(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Damaged { .. } | StoreError::Lost { .. } => Some(REPAIR.into()),
+        StoreError::Exhausted { .. } => Some(format!("after moving the directory aside, {REPAIR}")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hint_follows_the_chain_and_the_message() {
+        let vf: crate::types::PciAddress = "0000:3b:02.0".parse().unwrap();
+        let e = anyhow::Error::new(EngineError::Quarantined {
+            vf,
+            reason: "FLR failed".into(),
+        })
+        .context("release x");
+        let text = with_hint(e).to_string();
+        assert!(
+            text.starts_with("release x: release of 0000:3b:02.0"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "; clear it with `vifman release --clear-quarantine 0000:3b:02.0` or run `vifman reconcile --repair`"
+            ),
+            "{text}"
+        );
+        let e = anyhow::Error::new(ApplyError::Allocated(vec!["a".into(), "b".into()]));
+        assert!(with_hint(e).to_string().ends_with("\nb\n--force overrides"));
+        let plain = anyhow::anyhow!("no hint");
+        assert_eq!(with_hint(plain).to_string(), "no hint");
+    }
+}
