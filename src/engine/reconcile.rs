@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::actuate::{self, Target};
 use super::handoff;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, VfStatus};
 use crate::hwdb;
 use crate::store::{AllocMode, Phase, StoreState};
 
@@ -21,7 +21,8 @@ pub enum DriftKind {
     ConfigDiffers,
     /// An active vfio allocation whose VF is not on vfio-pci.
     DriverDiffers,
-    /// A VF configured (admin MAC set or on vfio-pci) with no record of ours.
+    /// A VF with no record of ours that the read model finds in use outside vifman (any
+    /// signal of [`crate::view::outside_use`]), or one a store rebuild recorded again.
     Unrecorded,
     /// Two records for one VF (must never happen; reported loudly).
     Duplicate,
@@ -214,16 +215,16 @@ impl Engine<'_> {
             if st.holds(&v.addr) || st.whole_holder(&v.addr).is_some() {
                 continue;
             }
-            let mac = v.state.as_ref().map(|s| s.mac).filter(|m| !m.is_zero());
-            if mac.is_some() || v.driver.as_deref() == Some("vfio-pci") {
+            // The read model's one verdict (not a rule of reconcile's own), so every sign of
+            // outside use is reported, worded as the inventory, `pools --explain`, `vf show`
+            // and `allocate` word it: `in use outside vifman (reasons)`.
+            let status = view.status(self.config, &st, v);
+            if matches!(status, VfStatus::InUse(_)) {
                 out.push(Drift {
                     kind: DriftKind::Unrecorded,
                     vf: v.addr.to_string(),
                     vif_id: None,
-                    detail: match mac {
-                        Some(m) => format!("admin MAC {m} set, no vifman record (left alone)"),
-                        None => "bound to vfio-pci, no vifman record (left alone)".into(),
-                    },
+                    detail: format!("{status}, no vifman record (left alone)"),
                     repaired: None,
                 });
             }

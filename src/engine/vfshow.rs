@@ -24,7 +24,8 @@ pub struct VfReport {
     /// The status every view uses (`free`, `allocated (VIF …)`, `quarantined (…)`, …).
     pub status: String,
     pub reset_methods: Option<Vec<String>>,
-    /// IFLA_VF_STATS; None where the host reports none (fixture trees, the simulation).
+    /// IFLA_VF_STATS; None where the host reports none (fixture trees, a simulation without
+    /// its counters file).
     pub counters: Option<VfCounters>,
 }
 
