@@ -12,5 +12,7 @@ cargo fmt --check
 cargo clippy --all-targets --all-features -- -D warnings
 export VIFMAN_REQUIRE_INTEROP=1
 export VIFMAN_REQUIRE_LIBVIRT=1   # deps.sh installed virt-xml-validate and virsh
+export VIFMAN_REQUIRE_OVS=1       # deps.sh installed openvswitch-switch
+export VIFMAN_REQUIRE_NETNS=1     # the suite runs as root: netns/TAP tests must run, not skip
 cargo test --all-features --no-fail-fast 2>&1
 echo "test.sh: done in $(( $(date +%s) - start ))s" >&2

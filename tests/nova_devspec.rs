@@ -1,4 +1,5 @@
-//! nova's own device_spec test cases (nova/tests/unit/pci/test_devspec.py, test_utils.py),
+//! nova's own device_spec test cases (nova/tests/unit/pci/test_devspec.py; test_utils.py's are
+//! in tests/nova_pci_utils.rs),
 //! transcribed as data in tests/data/nova_devspec.json, run against vifman's reading of
 //! nova's JSON form. A case vifman deliberately answers differently carries a `vifman`
 //! override with the reason (also in docs/assignment.md); every other case must agree.
@@ -105,5 +106,5 @@ fn nova_devspec_cases_agree_or_differ_on_purpose() {
         cases.len()
     );
     assert_eq!(agree + differ, cases.len());
-    assert!(cases.len() >= 80);
+    assert!(cases.len() >= 79);
 }

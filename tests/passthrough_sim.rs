@@ -836,3 +836,44 @@ fn managed_no_vfs_are_not_bound_to_vfio_by_vifman() {
     );
     assert!(sim.ok("allocations", &[]).trim().lines().count() <= 1);
 }
+
+/// nova lets several `[pci] alias` entries share a name: the alias takes a device matching any
+/// of them (`pci_device_prop_match`), counted once in one pool.
+#[test]
+fn alias_entries_sharing_a_name_are_one_pool() {
+    let config = format!(
+        "{CONFIG}\n[[alias]]\nname = \"storage-or-gpu\"\nvendor_id = \"144d\"\nproduct_id = \"a808\"\ndevice_type = \"type-PCI\"\n\
+         [[alias]]\nname = \"storage-or-gpu\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\ndevice_type = \"type-PCI\"\n"
+    );
+    let sim = Sim::new(&config);
+    let p = sim.pools();
+    assert_eq!(
+        pool(&p, "alias:storage-or-gpu", "type-PCI")["total"],
+        2,
+        "{p}"
+    );
+    let pci: serde_json::Value = serde_json::from_str(&sim.ok("pci", &["--json"])).unwrap();
+    let of = |a: &str| -> Vec<String> {
+        let d = pci["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["address"] == a)
+            .unwrap();
+        serde_json::from_value(d["pools"].clone()).unwrap()
+    };
+    assert_eq!(of("0000:d9:00.0"), ["alias:nvme", "alias:storage-or-gpu"]);
+    assert_eq!(of("0000:d8:00.0"), ["alias:a6000", "alias:storage-or-gpu"]);
+    let out = sim.ok(
+        "allocate",
+        &["--alias", "storage-or-gpu", "--instance", INST],
+    );
+    assert!(
+        out.contains("0000:d9:00.0") || out.contains("0000:d8:00.0"),
+        "{out}"
+    );
+    sim.ok(
+        "release",
+        &["--instance", INST, "--alias", "storage-or-gpu"],
+    );
+}

@@ -138,3 +138,40 @@ fn without_remote_managed_the_serial_does_not_matter() {
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["pools"][0]["total"], 4, "{out}");
 }
+
+/// `vifman pci --config` lists VFs with their pools: the same card-serial rule as `pools`.
+#[test]
+fn pci_pools_follow_the_card_serial_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = nfv_copy(dir.path());
+    let cfg = dir.path().join("vifman.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let state = dir.path().join("state");
+    let pools_of_vf = || -> serde_json::Value {
+        let out = vifman_ok(&[
+            "pci",
+            "--json",
+            "--sysfs-root",
+            root.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ]);
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        j["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["address"] == VF)
+            .unwrap_or_else(|| panic!("{VF} not listed: {out}"))["pools"]
+            .clone()
+    };
+    assert_eq!(pools_of_vf(), serde_json::json!([]), "no card serial yet");
+    std::fs::write(dev(&root, PF).join("vpd"), vpd(Some("MT2113X00000"))).unwrap();
+    assert_eq!(
+        pools_of_vf(),
+        serde_json::json!(["offload"]),
+        "the PF's card serial lets the remote_managed spec take the VF"
+    );
+}

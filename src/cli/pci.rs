@@ -24,7 +24,12 @@ pub fn run(args: PciArgs) -> anyhow::Result<()> {
     let root_args = args.host.read_root();
     // One read of the host: the report and the pools are both projections of it.
     let host = args.host.read_host()?;
-    let view = HostView::load_display(host.as_ref());
+    let mut view = HostView::load_display(host.as_ref());
+    // The pools include VFs: a remote_managed spec takes only VFs with a card serial, read
+    // (as by `inventory` and `pools`) only when the config has such a spec.
+    if let Some(c) = &config {
+        view.read_card_serials(host.as_ref(), c);
+    }
     let mut report = passthrough::build(&view.scan, &root_args.label(), view.noiommu);
     if let Some(config) = config {
         let state_dir = &args.host.state_dir;

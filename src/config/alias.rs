@@ -1,5 +1,7 @@
 //! `[[alias]]`: nova's `[pci] alias`, a name for "N devices with these ids" that a request can
-//! ask for (`vifman allocate --alias NAME --count N`).
+//! ask for (`vifman allocate --alias NAME --count N`). As in nova, several entries may share a
+//! name (one per product, say) when their `device_type` and `numa_policy` agree; a device
+//! serves the alias when it matches any of them ([`serves`], nova's `pci_device_prop_match`).
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -10,10 +12,12 @@ use crate::types::{DeviceType, NumaPolicy};
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAlias {
     name: Spanned<String>,
-    vendor_id: Spanned<String>,
-    product_id: Spanned<String>,
+    vendor_id: Option<Spanned<String>>,
+    product_id: Option<Spanned<String>>,
     device_type: Option<Spanned<String>>,
     numa_policy: Option<Spanned<String>>,
+    /// nova's schema allows "pci" only and nothing uses it; accepted for nova.conf's sake.
+    capability_type: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,15 @@ impl Alias {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     }
+}
+
+/// nova's `pci_device_prop_match` for an alias request: whether a device with these ids and
+/// type serves alias `name`, i.e. matches any of the entries named so.
+pub fn serves(entries: &[Alias], name: &str, vendor: u16, device: u16, t: DeviceType) -> bool {
+    entries
+        .iter()
+        .filter(|a| a.name == name)
+        .any(|a| a.matches(vendor, device, t))
 }
 
 type AliasError = (String, String, Option<std::ops::Range<usize>>);
@@ -92,10 +105,37 @@ impl Alias {
                 ("numa_policy".to_string(), e.to_string(), Some(s.span()))
             })?,
         };
+        if let Some(c) = &r.capability_type {
+            if c.get_ref() != "pci" {
+                return Err((
+                    "capability_type".into(),
+                    format!("{:?}: nova allows only \"pci\"", c.get_ref()),
+                    Some(c.span()),
+                ));
+            }
+        }
+        // A malformed id is reported before a missing one.
+        let vendor_id = r
+            .vendor_id
+            .as_ref()
+            .map(|v| hex("vendor_id", v))
+            .transpose()?;
+        let product_id = r
+            .product_id
+            .as_ref()
+            .map(|v| hex("product_id", v))
+            .transpose()?;
+        let required = |key: &str| -> AliasError {
+            (
+                key.into(),
+                "missing: vifman's aliases name their devices by vendor_id and product_id (nova's ids-less aliases ask Placement for a resource_class)".into(),
+                None,
+            )
+        };
         Ok(Alias {
             name: r.name.into_inner(),
-            vendor_id: hex("vendor_id", &r.vendor_id)?,
-            product_id: hex("product_id", &r.product_id)?,
+            vendor_id: vendor_id.ok_or_else(|| required("vendor_id"))?,
+            product_id: product_id.ok_or_else(|| required("product_id"))?,
             device_type,
             numa_policy,
         })

@@ -9,7 +9,7 @@ pub mod policy;
 mod spec;
 
 pub use address::AddressSpec;
-pub use alias::Alias;
+pub use alias::{serves as alias_serves, Alias};
 pub use spec::{Candidate, DeviceSpec, MatchOutcome, PfOf, PfSelector};
 
 use std::path::{Path, PathBuf};
@@ -198,12 +198,26 @@ impl Config {
                     message,
                 )
             })?;
-            if aliases.iter().any(|x| x.name == alias.name) {
-                return Err(invalid(
-                    Some(span),
-                    &format!("alias[{i}].name"),
-                    format!("alias {:?} is defined twice", alias.name),
-                ));
+            // nova: entries may share a name (the alias takes a device matching any of
+            // them) when their NUMA policy and device type agree.
+            if let Some(first) = aliases.iter().find(|x| x.name == alias.name) {
+                let conflict = if first.numa_policy != alias.numa_policy {
+                    Some("NUMA policy")
+                } else if first.device_type != alias.device_type {
+                    Some("device_type")
+                } else {
+                    None
+                };
+                if let Some(what) = conflict {
+                    return Err(invalid(
+                        Some(span),
+                        &format!("alias[{i}].name"),
+                        format!(
+                            "alias {:?}: {what} mismatch with its earlier entry (entries of one alias must agree, as in nova)",
+                            alias.name
+                        ),
+                    ));
+                }
             }
             aliases.push(alias);
         }

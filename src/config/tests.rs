@@ -225,6 +225,23 @@ product_id = "1521"
 }
 
 #[test]
+fn alias_entries_sharing_a_name_match_any_of_them() {
+    let c = Config::parse(
+        "[[alias]]\nname = \"qat\"\nvendor_id = \"8086\"\nproduct_id = \"4443\"\ncapability_type = \"pci\"\n\
+         [[alias]]\nname = \"qat\"\nvendor_id = \"8086\"\nproduct_id = \"4444\"\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    use crate::types::DeviceType::Pci;
+    assert!(super::alias_serves(&c.aliases, "qat", 0x8086, 0x4443, Pci));
+    assert!(super::alias_serves(&c.aliases, "qat", 0x8086, 0x4444, Pci));
+    assert!(!super::alias_serves(&c.aliases, "qat", 0x8086, 0x4445, Pci));
+    assert!(!super::alias_serves(
+        &c.aliases, "other", 0x8086, 0x4443, Pci
+    ));
+}
+
+#[test]
 fn bad_aliases_name_line_and_key() {
     for (text, want) in [
         (
@@ -232,8 +249,20 @@ fn bad_aliases_name_line_and_key() {
             "5:15: alias[0].numa_policy",
         ),
         (
-            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n",
-            "alias[1].name: alias \"x\" is defined twice",
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2231\"\nnuma_policy = \"required\"\n",
+            "alias[1].name: alias \"x\": NUMA policy mismatch",
+        ),
+        (
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2231\"\ndevice_type = \"type-PF\"\n",
+            "alias[1].name: alias \"x\": device_type mismatch",
+        ),
+        (
+            "[[alias]]\nname = \"x\"\nproduct_id = \"2230\"\n",
+            "alias[0].vendor_id: missing",
+        ),
+        (
+            "[[alias]]\nname = \"x\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\ncapability_type = \"usb\"\n",
+            "alias[0].capability_type",
         ),
         (
             "[[alias]]\nname = \"a b\"\nvendor_id = \"10de\"\nproduct_id = \"2230\"\n",

@@ -205,12 +205,15 @@ pub fn take_with(
             .into_iter()
             .map(String::from)
             .collect(),
-        aliases: engine
-            .config
-            .aliases
-            .iter()
-            .map(|a| a.name.clone())
-            .collect(),
+        aliases: engine.config.aliases.iter().map(|a| a.name.clone()).fold(
+            vec![],
+            |mut v: Vec<String>, n| {
+                if !v.contains(&n) {
+                    v.push(n);
+                }
+                v
+            },
+        ),
     };
     Ok((snap, report))
 }

@@ -81,12 +81,15 @@ impl Engine<'_> {
                         if self.config.aliases.is_empty() {
                             "no [[alias]]".to_string()
                         } else {
-                            self.config
+                            let mut names: Vec<&str> = self
+                                .config
                                 .aliases
                                 .iter()
                                 .map(|a| a.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                                .collect();
+                            names.sort_unstable();
+                            names.dedup();
+                            names.join(", ")
                         }
                     ))
                 })?;

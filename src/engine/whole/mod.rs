@@ -195,8 +195,14 @@ pub fn aliases_of<'c>(cfg: &'c Config, d: &WholeDevice) -> Vec<&'c Alias> {
     if cfg.classify(&d.candidate()).0.is_none() {
         return vec![];
     }
-    cfg.aliases
-        .iter()
-        .filter(|a| a.matches(d.ids.0, d.ids.1, d.device_type))
-        .collect()
+    // One per name: an alias whose entries share a name (nova's multi-spec alias) is one pool.
+    let mut out: Vec<&Alias> = vec![];
+    for a in &cfg.aliases {
+        if !out.iter().any(|o| o.name == a.name)
+            && crate::config::alias_serves(&cfg.aliases, &a.name, d.ids.0, d.ids.1, d.device_type)
+        {
+            out.push(a);
+        }
+    }
+    out
 }
