@@ -1,7 +1,7 @@
 //! The devlink client against the real kernel in a private network namespace: the family
 //! lookup, dumps that end (NLMSG_DONE handled, no hang) and typed errors naming the
 //! operation. A fresh netns has no devlink instances; netdevsim-backed behaviour is
-//! tested in the VM tier (tests/vm/guest/scenarios/60-netdevsim.sh).
+//! tested in the VM tier (tests/vm/guest/scenarios/65-netdevsim.sh).
 
 mod common;
 

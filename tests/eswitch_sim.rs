@@ -451,3 +451,49 @@ fn apply_resets_vf_settings_after_a_no_vfs_mode_change() {
         stderr(&o)
     );
 }
+
+/// Inline and encap modes: the simulated eswitch has none and refuses them as netdevsim
+/// does (EOPNOTSUPP), and in the kernel's order: a mode change in the same request goes in
+/// first, so vifman puts the mode back (and the VFs it unbound) and says so.
+#[test]
+fn inline_and_encap_modes_refused_with_the_mode_put_back() {
+    let sim = Sim::new();
+    assert_eq!(sim.mode("enp94s0f0np0"), "switchdev");
+    let o = sim.run(&["eswitch", "0000:5e:00.0", "--inline-mode", "link"], &[]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("inline-mode link"), "{e}");
+    assert!(e.contains("EOPNOTSUPP"), "{e}");
+    assert!(e.contains("nothing was changed"), "{e}");
+    assert_eq!(sim.mode("enp94s0f0np0"), "switchdev");
+
+    let o = sim.run(
+        &["eswitch", "0000:5e:00.0", "legacy", "--encap-mode", "basic"],
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("encap-mode basic"), "{e}");
+    assert!(
+        e.contains("eswitch mode legacy -> switchdev (the kernel had applied the mode before refusing encap-mode basic)"),
+        "{e}"
+    );
+    assert!(!e.contains("NOT undone"), "{e}");
+    assert_eq!(sim.mode("enp94s0f0np0"), "switchdev");
+    let j = sim.journal();
+    let legacy = at(&j, 0, "devlink eswitch set 0000:5e:00.0 mode legacy");
+    at(
+        &j,
+        legacy,
+        "devlink eswitch set 0000:5e:00.0 mode switchdev",
+    );
+    let inv = sim_inventory(NFV, &sim.state);
+    let pf = inventory_device(&inv, "0000:5e:00.0");
+    for vf in pf["vfs"].as_array().unwrap() {
+        assert!(vf["driver"].is_string(), "rebound: {vf}");
+    }
+
+    // Not a value devlink knows: a usage error before anything runs.
+    let o = sim.run(&["eswitch", "0000:5e:00.0", "--inline-mode", "ip"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -22,6 +22,12 @@ impl Sim {
     fn new() -> Sim {
         Sim::with_config(POOLS)
     }
+    /// Runs `cmd`, asserting success; its stdout.
+    fn ok(&self, cmd: &[&str]) -> String {
+        let o = self.run(cmd, &[]);
+        assert!(o.status.success(), "{cmd:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    }
     /// VF `index` of enp59s0f1 as the simulated kernel holds it.
     fn vf(&self, index: u64) -> serde_json::Value {
         let st = sim_vf_state(&sim_kernel(NFV, &self.state));
@@ -193,4 +199,81 @@ fn vf_set_refuses_an_allocated_vf_unless_forced() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(sim.vf(1)["vlan"], 5);
+}
+
+/// A PF whose VFs are not PCI functions (netdevsim's), modelled as a netdev with VF records
+/// in the simulated kernel's netlink state and no device in the tree: `vf show` falls back
+/// to the netlink records by netdev name, as `vf set` does; PCI-only fields are null.
+#[test]
+fn vf_show_and_set_a_non_pci_pf_by_netdev_name() {
+    let sim = Sim::new();
+    let kernel = sim_kernel(NFV, &sim.state);
+    let shards = kernel.join("vf-state.d");
+    std::fs::create_dir_all(&shards).unwrap();
+    let vf = |i: u32| {
+        serde_json::json!({"vf": i, "mac": "00:00:00:00:00:00", "vlan": 0, "qos": 0,
+            "vlan_proto": "802.1Q", "spoofchk": true, "trust": false, "link_state": "auto",
+            "min_tx_rate": 0, "max_tx_rate": 0})
+    };
+    let link = serde_json::json!({"ifname": "eni0np0", "ifindex": 900, "num_vf": 2,
+        "vfs": [vf(0), vf(1)]});
+    std::fs::write(shards.join("eni0np0.json"), link.to_string()).unwrap();
+    let none = serde_json::json!({"ifname": "eni1np0", "ifindex": 901, "num_vf": 0, "vfs": []});
+    std::fs::write(shards.join("eni1np0.json"), none.to_string()).unwrap();
+
+    let all: serde_json::Value =
+        serde_json::from_str(&sim.ok(&["vf", "show", "eni0np0", "--json"])).unwrap();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    for (i, r) in all.iter().enumerate() {
+        assert_eq!(r["vf_index"], i as u64);
+        assert_eq!(r["address"], serde_json::Value::Null, "{r}");
+        assert_eq!(r["pf"], "eni0np0");
+        assert_eq!(r["pf_netdev"], "eni0np0");
+        assert_eq!(r["driver"], serde_json::Value::Null);
+        assert_eq!(r["reset_methods"], serde_json::Value::Null);
+        assert_eq!(r["admin"], vf(i as u32), "{r}");
+        assert!(r["status"].as_str().unwrap().contains("not a PCI"), "{r}");
+    }
+
+    sim.ok(&[
+        "vf",
+        "set",
+        "eni0np0",
+        "1",
+        "mac",
+        "02:00:00:00:01:01",
+        "vlan",
+        "7",
+        "trust",
+        "on",
+    ]);
+    let one: serde_json::Value =
+        serde_json::from_str(&sim.ok(&["vf", "show", "eni0np0", "1", "--json"])).unwrap();
+    assert_eq!(one["admin"]["mac"], "02:00:00:00:01:01", "{one}");
+    assert_eq!(one["admin"]["vlan"], 7);
+    assert_eq!(one["admin"]["trust"], true);
+    assert_eq!(one["address"], serde_json::Value::Null);
+
+    let o = sim.run(&["vf", "show", "eni0np0", "5"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("eni0np0 has no VF 5"), "{}", stderr(&o));
+    for args in [
+        &["vf", "show", "eni1np0"][..],
+        &["vf", "show", "eni1np0", "0"],
+    ] {
+        let o = sim.run(args, &[]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("eni1np0 has no VFs"), "{}", stderr(&o));
+    }
+    let o = sim.run(&["vf", "show", "nosuch0"], &[]);
+    assert!(stderr(&o).contains("nosuch0 has no VFs"), "{}", stderr(&o));
+    // A PCI PF still answers from the host view (with its PCI address).
+    let pci: serde_json::Value =
+        serde_json::from_str(&sim.ok(&["vf", "show", "enp59s0f1", "--json"])).unwrap();
+    assert!(pci
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["address"].is_string()));
 }

@@ -1,11 +1,13 @@
-//! `vifman eswitch PF [legacy|switchdev]` and `vifman vf rate`: devlink operations on a PF,
+//! `vifman eswitch PF [legacy|switchdev] [--inline-mode M] [--encap-mode M]` and `vifman vf rate`: devlink operations on a PF,
 //! addressed by netdev name, PCI address or devlink handle (netdevsim PFs are not PCI).
 
 use anyhow::Context;
 use clap::Args;
 
 use crate::devlink::model::{bytes_to_mbit, mbit_to_bytes};
-use crate::devlink::{pf, Devlink, EswitchMode, RateChange, RateObject};
+use crate::devlink::{
+    pf, Devlink, EncapMode, EswitchMode, EswitchSet, InlineMode, RateChange, RateObject,
+};
 
 #[derive(Debug, Args)]
 pub struct EswitchArgs {
@@ -16,6 +18,13 @@ pub struct EswitchArgs {
     /// The mode to set; without it, show the mode and the representors. Set in the order
     /// hwdb gives for the PF's driver (ice: no VFs; mlx5: VFs unbound).
     pub mode: Option<EswitchMode>,
+    /// The inline mode (DEVLINK_ATTR_ESWITCH_INLINE_MODE), set in the mode's request when
+    /// the mode changes too, read back where the driver reports it.
+    #[arg(long, value_enum)]
+    pub inline_mode: Option<InlineMode>,
+    /// The encap mode (DEVLINK_ATTR_ESWITCH_ENCAP_MODE), as --inline-mode.
+    #[arg(long, value_enum)]
+    pub encap_mode: Option<EncapMode>,
     /// Change the mode although an allocation holds a VF of the PF (a mode change unbinds
     /// or re-creates VFs, per the driver's order rule).
     #[arg(long)]
@@ -25,13 +34,18 @@ pub struct EswitchArgs {
 }
 
 pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
-    if let Some(mode) = a.mode {
+    let want = EswitchSet {
+        mode: a.mode,
+        inline_mode: a.inline_mode,
+        encap_mode: a.encap_mode,
+    };
+    if !want.is_empty() {
         let config = a.host.config()?;
         let host = a.host.host_to_change(true)?;
         let engine = crate::engine::Engine::new(host.as_ref(), &config, &a.host.state_dir);
         let c = engine
-            .eswitch_set(&a.pf, mode, a.force)
-            .context(format!("eswitch {}", a.pf))?;
+            .eswitch_set(&a.pf, &want, a.force)
+            .context(format!("eswitch {} {want}", a.pf))?;
         for w in &c.warnings {
             eprintln!("warning: {w}");
         }
@@ -40,7 +54,10 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         if c.steps.is_empty() {
-            eprintln!("{}: eswitch already {}", c.devlink, c.to);
+            eprintln!("{}: eswitch already {want}", c.devlink);
+        } else if c.from == c.to {
+            let steps: Vec<String> = c.steps.iter().map(|s| s.describe()).collect();
+            eprintln!("{}: {}", c.devlink, steps.join(", "));
         } else {
             let steps: Vec<String> = c.steps.iter().map(|s| s.describe()).collect();
             eprintln!(
@@ -79,7 +96,21 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!("{} ({}): mode {}", r.pf, r.devlink, r.eswitch.mode);
+    let named = |v: Option<u8>, f: fn(u8) -> Option<String>| {
+        v.map(|b| f(b).unwrap_or_else(|| b.to_string()))
+    };
+    let mut line = format!("{} ({}): mode {}", r.pf, r.devlink, r.eswitch.mode);
+    if let Some(m) = named(r.eswitch.inline_mode, |b| {
+        InlineMode::from_kernel(b).map(|m| m.to_string())
+    }) {
+        line.push_str(&format!(" inline-mode {m}"));
+    }
+    if let Some(m) = named(r.eswitch.encap_mode, |b| {
+        EncapMode::from_kernel(b).map(|m| m.to_string())
+    }) {
+        line.push_str(&format!(" encap-mode {m}"));
+    }
+    println!("{line}");
     for rep in &r.representors {
         println!(
             "  vf {} pf {} port {} representor {}",

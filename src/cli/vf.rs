@@ -11,8 +11,9 @@ pub enum VfCommand {
     /// Reset one VF (unbind its driver, write its `reset`, rebind the same driver). Refused
     /// for an allocated VF: a release resets it.
     Reset(ResetArgs),
-    /// One VF: device, PF-side state, status (free, allocated, quarantined, in use and
-    /// why), reset methods and traffic counters (IFLA_VF_STATS).
+    /// One VF (or, without N, every VF of the PF): device, PF-side state, status (free,
+    /// allocated, quarantined, in use and why), reset methods and traffic counters
+    /// (IFLA_VF_STATS). A PF whose VFs are not PCI functions (netdevsim) by netdev name.
     Show(ShowArgs),
     /// Set VF knobs the way `ip link set PF vf N ...` does (mac, vlan, qos, proto, spoofchk,
     /// trust, state, min_tx_rate, max_tx_rate), one knob at a time, each read back; on a
@@ -26,10 +27,10 @@ pub enum VfCommand {
 pub struct ShowArgs {
     #[command(flatten)]
     pub host: HostArgs,
-    /// The PF, by netdev name or PCI address.
+    /// The PF, by netdev name or PCI address (a non-PCI PF such as netdevsim's: netdev name).
     pub pf: String,
-    /// The VF index on that PF.
-    pub vf: u32,
+    /// The VF index on that PF; without it, every VF of the PF (a JSON array).
+    pub vf: Option<u32>,
     #[arg(long)]
     pub json: bool,
 }
@@ -95,47 +96,26 @@ pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
             let config = a.host.config()?;
             let host = a.host.host()?;
             let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-            let r = engine
-                .vf_show(&a.pf, a.vf)
-                .context(format!("VF {} of {}", a.vf, a.pf))?;
+            let reports = match a.vf {
+                Some(n) => vec![engine
+                    .vf_show(&a.pf, n)
+                    .context(format!("VF {n} of {}", a.pf))?],
+                None => engine
+                    .vf_show_all(&a.pf)
+                    .context(format!("VFs of {}", a.pf))?,
+            };
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                match a.vf {
+                    Some(_) => println!("{}", serde_json::to_string_pretty(&reports[0])?),
+                    None => println!("{}", serde_json::to_string_pretty(&reports)?),
+                }
                 return Ok(());
             }
-            println!(
-                "{} (VF {} of {} {}), driver {}",
-                r.address,
-                r.vf_index,
-                r.pf_netdev.as_deref().unwrap_or("-"),
-                r.pf,
-                r.driver.as_deref().unwrap_or("none")
-            );
-            println!("status: {}", r.status);
-            if let Some(s) = &r.admin {
-                println!("admin: mac {} vlan {} qos {}", s.mac, s.vlan, s.qos);
-            }
-            if let Some(f) = &r.port_function {
-                match f.state {
-                    Some(st) => {
-                        println!("port function: {} hw_addr {} state {st}", f.port, f.hw_addr)
-                    }
-                    None => println!("port function: {} hw_addr {}", f.port, f.hw_addr),
+            for (k, r) in reports.iter().enumerate() {
+                if k > 0 {
+                    println!();
                 }
-            }
-            println!(
-                "reset methods: {}",
-                r.reset_methods
-                    .as_ref()
-                    .map(|m| m.join(" "))
-                    .unwrap_or_else(|| "none".into())
-            );
-            match &r.counters {
-                Some(c) => println!(
-                    "rx: {} bytes {} packets {} broadcast {} multicast {} dropped; tx: {} bytes {} packets {} dropped",
-                    c.rx_bytes, c.rx_packets, c.broadcast, c.multicast, c.rx_dropped,
-                    c.tx_bytes, c.tx_packets, c.tx_dropped
-                ),
-                None => println!("counters: not reported"),
+                print_report(r);
             }
             Ok(())
         }
@@ -152,5 +132,60 @@ pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+fn print_report(r: &crate::engine::VfReport) {
+    println!(
+        "{} (VF {} of {} {}), driver {}",
+        r.address.as_deref().unwrap_or("not PCI"),
+        r.vf_index,
+        r.pf_netdev.as_deref().unwrap_or("-"),
+        r.pf,
+        r.driver.as_deref().unwrap_or("none")
+    );
+    println!("status: {}", r.status);
+    if let Some(s) = &r.admin {
+        println!(
+            "admin: mac {} vlan {} qos {} proto {} spoofchk {} trust {} state {} min_tx_rate {} max_tx_rate {}",
+            s.mac,
+            s.vlan,
+            s.qos,
+            s.vlan_proto.as_str(),
+            onoff(s.spoofchk),
+            onoff(s.trust),
+            s.link_state.label(),
+            s.min_tx_rate,
+            s.max_tx_rate
+        );
+    }
+    if let Some(f) = &r.port_function {
+        match f.state {
+            Some(st) => println!("port function: {} hw_addr {} state {st}", f.port, f.hw_addr),
+            None => println!("port function: {} hw_addr {}", f.port, f.hw_addr),
+        }
+    }
+    println!(
+        "reset methods: {}",
+        r.reset_methods
+            .as_ref()
+            .map(|m| m.join(" "))
+            .unwrap_or_else(|| "none".into())
+    );
+    match &r.counters {
+        Some(c) => println!(
+            "rx: {} bytes {} packets {} broadcast {} multicast {} dropped; tx: {} bytes {} packets {} dropped",
+            c.rx_bytes, c.rx_packets, c.broadcast, c.multicast, c.rx_dropped,
+            c.tx_bytes, c.tx_packets, c.tx_dropped
+        ),
+        None => println!("counters: not reported"),
+    }
+}
+
+fn onoff(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "-",
     }
 }

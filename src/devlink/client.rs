@@ -109,8 +109,14 @@ impl Devlink {
     /// `devlink dev eswitch set DEV mode M`. Vendor ordering rules (VFs first or not) are
     /// the caller's business: this is the bare kernel operation.
     pub fn set_eswitch_mode(&mut self, dev: &DevHandle, mode: EswitchMode) -> Result<()> {
-        let op = format!("eswitch set {dev} mode {mode}");
-        self.call(&op, 0, &msg::eswitch_set(dev, mode)).map(drop)
+        self.set_eswitch(dev, &EswitchSet::mode(mode))
+    }
+
+    /// `devlink dev eswitch set DEV [mode M] [inline-mode I] [encap-mode E]`: one request,
+    /// so a mode change and the inline/encap modes it needs go in together.
+    pub fn set_eswitch(&mut self, dev: &DevHandle, set: &EswitchSet) -> Result<()> {
+        let op = format!("eswitch set {dev} {set}");
+        self.call(&op, 0, &msg::eswitch_set(dev, set)).map(drop)
     }
 
     /// Every port of every instance (`devlink port show`).

@@ -19,8 +19,8 @@ pub mod record;
 
 pub use client::{Devlink, DevlinkError};
 pub use model::{
-    DevHandle, DevInfo, Eswitch, EswitchMode, FnState, HealthReporter, Port, PortFlavour,
-    PortFunction, Rate, RateChange, RateObject, ReporterState,
+    DevHandle, DevInfo, EncapMode, Eswitch, EswitchMode, EswitchSet, FnState, HealthReporter,
+    InlineMode, Port, PortFlavour, PortFunction, Rate, RateChange, RateObject, ReporterState,
 };
 
 #[cfg(test)]

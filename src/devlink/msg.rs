@@ -38,10 +38,20 @@ pub fn on_dev(cmd: u8, dev: &DevHandle) -> Vec<u8> {
     w.buf
 }
 
-pub fn eswitch_set(dev: &DevHandle, mode: EswitchMode) -> Vec<u8> {
+/// `devlink dev eswitch set DEV [mode M] [inline-mode I] [encap-mode E]`: the attributes
+/// given, in the `devlink` tool's order (mode u16, inline-mode u8, encap-mode u8).
+pub fn eswitch_set(dev: &DevHandle, set: &EswitchSet) -> Vec<u8> {
     let mut w = Writer::genl(CMD_ESWITCH_SET, DEVLINK_GENL_VERSION);
     handle(&mut w, dev);
-    w.u16(ATTR_ESWITCH_MODE, mode.to_kernel());
+    if let Some(m) = set.mode {
+        w.u16(ATTR_ESWITCH_MODE, m.to_kernel());
+    }
+    if let Some(m) = set.inline_mode {
+        w.u8(ATTR_ESWITCH_INLINE_MODE, m.to_kernel());
+    }
+    if let Some(m) = set.encap_mode {
+        w.u8(ATTR_ESWITCH_ENCAP_MODE, m.to_kernel());
+    }
     w.buf
 }
 

@@ -51,7 +51,7 @@ fn family_lookup_request_and_reply() {
 
 #[test]
 fn eswitch_set_encodes_handle_then_mode() {
-    let got = msg::eswitch_set(&nsim(), EswitchMode::Switchdev);
+    let got = msg::eswitch_set(&nsim(), &EswitchSet::mode(EswitchMode::Switchdev));
     let mut want = vec![30u8, 1, 0, 0];
     // "netdevsim\0" = 10 bytes -> nla_len 14, padded to 16.
     want.extend_from_slice(&[14, 0, 1, 0]);
@@ -62,6 +62,74 @@ fn eswitch_set_encodes_handle_then_mode() {
     // DEVLINK_ATTR_ESWITCH_MODE (25), u16 1, padded.
     want.extend_from_slice(&[6, 0, 25, 0, 1, 0, 0, 0]);
     assert_eq!(got, want);
+}
+
+/// The handle attributes of `nsim()`, as written out in the test above.
+fn nsim_handle_bytes() -> Vec<u8> {
+    let mut v = vec![14, 0, 1, 0];
+    v.extend_from_slice(b"netdevsim\0\0\0");
+    v.extend_from_slice(&[16, 0, 2, 0]);
+    v.extend_from_slice(b"netdevsim10\0");
+    v
+}
+
+#[test]
+fn eswitch_set_encodes_mode_inline_and_encap_in_one_request() {
+    let set = EswitchSet {
+        mode: Some(EswitchMode::Switchdev),
+        inline_mode: Some(InlineMode::Transport),
+        encap_mode: Some(EncapMode::Basic),
+    };
+    let mut want = vec![30u8, 1, 0, 0];
+    want.extend(nsim_handle_bytes());
+    // DEVLINK_ATTR_ESWITCH_MODE (25), u16 1, padded.
+    want.extend_from_slice(&[6, 0, 25, 0, 1, 0, 0, 0]);
+    // DEVLINK_ATTR_ESWITCH_INLINE_MODE (26), u8 3 (transport), padded.
+    want.extend_from_slice(&[5, 0, 26, 0, 3, 0, 0, 0]);
+    // DEVLINK_ATTR_ESWITCH_ENCAP_MODE (62), u8 1 (basic), padded.
+    want.extend_from_slice(&[5, 0, 62, 0, 1, 0, 0, 0]);
+    assert_eq!(msg::eswitch_set(&nsim(), &set), want);
+    assert_eq!(
+        set.to_string(),
+        "mode switchdev inline-mode transport encap-mode basic"
+    );
+}
+
+#[test]
+fn eswitch_set_encodes_inline_or_encap_alone_without_a_mode() {
+    for (inline, byte) in [
+        (InlineMode::None, 0u8),
+        (InlineMode::Link, 1),
+        (InlineMode::Network, 2),
+        (InlineMode::Transport, 3),
+    ] {
+        let set = EswitchSet {
+            inline_mode: Some(inline),
+            ..EswitchSet::default()
+        };
+        let mut want = vec![30u8, 1, 0, 0];
+        want.extend(nsim_handle_bytes());
+        want.extend_from_slice(&[5, 0, 26, 0, byte, 0, 0, 0]);
+        assert_eq!(msg::eswitch_set(&nsim(), &set), want, "{inline}");
+        assert_eq!(InlineMode::from_kernel(byte), Some(inline));
+    }
+    for (encap, byte) in [(EncapMode::None, 0u8), (EncapMode::Basic, 1)] {
+        let set = EswitchSet {
+            encap_mode: Some(encap),
+            ..EswitchSet::default()
+        };
+        let mut want = vec![30u8, 1, 0, 0];
+        want.extend(nsim_handle_bytes());
+        want.extend_from_slice(&[5, 0, 62, 0, byte, 0, 0, 0]);
+        assert_eq!(msg::eswitch_set(&nsim(), &set), want, "{encap}");
+        assert_eq!(EncapMode::from_kernel(byte), Some(encap));
+    }
+    assert_eq!(InlineMode::from_kernel(4), None);
+    assert_eq!(EncapMode::from_kernel(2), None);
+    // Nothing asked: the handle alone (the caller does not send it; the encoder stays total).
+    let mut want = vec![30u8, 1, 0, 0];
+    want.extend(nsim_handle_bytes());
+    assert_eq!(msg::eswitch_set(&nsim(), &EswitchSet::default()), want);
 }
 
 #[test]

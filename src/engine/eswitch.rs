@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::actuate;
 use super::{Engine, EngineError};
-use crate::devlink::EswitchMode;
+use crate::devlink::{EncapMode, EswitchMode, EswitchSet, InlineMode};
 use crate::host::{EswitchInfo, Host, HostError, PfId, SysWrite};
 use crate::hwdb::{self, EswitchOrder};
 use crate::types::{IfName, PciAddress};
@@ -51,7 +51,8 @@ pub enum EswitchError {
     #[error("eswitch {pf}: set {want}, the kernel reports {now}")]
     ReadBack {
         pf: String,
-        want: EswitchMode,
+        /// What was set, as `devlink` words ("mode switchdev", "inline-mode link").
+        want: String,
         now: String,
     },
     #[error(transparent)]
@@ -82,6 +83,14 @@ pub enum EswitchStep {
         from: EswitchMode,
         to: EswitchMode,
     },
+    /// The inline and/or encap mode set with the eswitch mode unchanged (with a mode
+    /// change they go in the [`EswitchStep::SetMode`] request).
+    SetAttrs {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        inline_mode: Option<InlineMode>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encap_mode: Option<EncapMode>,
+    },
     Rebind {
         vf: BoundVf,
     },
@@ -99,6 +108,17 @@ impl EswitchStep {
                 format!("unbind VF {} ({}) from {}", vf.index, vf.addr, vf.driver)
             }
             EswitchStep::SetMode { from, to } => format!("eswitch mode {from} -> {to}"),
+            EswitchStep::SetAttrs {
+                inline_mode,
+                encap_mode,
+            } => format!(
+                "eswitch {}",
+                EswitchSet {
+                    mode: None,
+                    inline_mode: *inline_mode,
+                    encap_mode: *encap_mode,
+                }
+            ),
             EswitchStep::Rebind { vf } => {
                 format!("rebind VF {} ({}) to {}", vf.index, vf.addr, vf.driver)
             }
@@ -149,6 +169,11 @@ pub struct EswitchChange {
     pub from: EswitchMode,
     pub to: EswitchMode,
     pub steps: Vec<EswitchStep>,
+    /// The inline and encap modes read back after the change, where the driver reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_mode: Option<InlineMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encap_mode: Option<EncapMode>,
     /// VF representors with a netdev after the change, where the host reports them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub representors: Option<u32>,
@@ -203,11 +228,14 @@ fn pf_facts<'a>(host: &dyn Host, addr: Option<&'a PciAddress>) -> PfFacts<'a> {
     }
 }
 
+/// `attrs`: the inline/encap modes that go with a [`EswitchStep::SetMode`] (none for an
+/// undo).
 fn run_step(
     host: &dyn Host,
     pf: &PfId,
     facts: &PfFacts,
     s: &EswitchStep,
+    attrs: &EswitchSet,
     timeout: Duration,
 ) -> Result<(), HostError> {
     let addr = facts.addr;
@@ -237,7 +265,24 @@ fn run_step(
             Some(&vf.driver),
             vf.driver_override.as_deref(),
         ),
-        EswitchStep::SetMode { to, .. } => host.set_eswitch_mode(pf, *to),
+        EswitchStep::SetMode { to, .. } => host.set_eswitch(
+            pf,
+            &EswitchSet {
+                mode: Some(*to),
+                ..*attrs
+            },
+        ),
+        EswitchStep::SetAttrs {
+            inline_mode,
+            encap_mode,
+        } => host.set_eswitch(
+            pf,
+            &EswitchSet {
+                mode: None,
+                inline_mode: *inline_mode,
+                encap_mode: *encap_mode,
+            },
+        ),
     }
 }
 
@@ -250,7 +295,9 @@ fn inverse(s: &EswitchStep) -> Option<EswitchStep> {
             from: *to,
             to: *from,
         }),
-        EswitchStep::Rebind { .. } | EswitchStep::RestoreVfs { .. } => None,
+        EswitchStep::Rebind { .. }
+        | EswitchStep::RestoreVfs { .. }
+        | EswitchStep::SetAttrs { .. } => None,
     }
 }
 
@@ -265,10 +312,31 @@ pub(crate) fn change_mode(
     to: EswitchMode,
     timeout: Duration,
 ) -> Result<EswitchChange, EswitchError> {
-    let _span = tracing::info_span!("eswitch_change", pf = %pf, to = %to).entered();
+    change(host, pf, addr, &EswitchSet::mode(to), timeout)
+}
+
+/// [`change_mode`] with the inline and encap modes: with a mode change they go in the mode's
+/// request (as `devlink dev eswitch set DEV mode M inline-mode I` sends them), without one
+/// in a request of their own; each is read back where the driver reports it. A mode or
+/// attribute that already holds is not sent.
+pub(crate) fn change(
+    host: &dyn Host,
+    pf: &PfId,
+    addr: Option<&PciAddress>,
+    want: &EswitchSet,
+    timeout: Duration,
+) -> Result<EswitchChange, EswitchError> {
+    let _span = tracing::info_span!("eswitch_change", pf = %pf, want = %want).entered();
     let info = host
         .eswitch_of(pf)?
         .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?;
+    let to = want.mode.unwrap_or(info.mode);
+    // Attributes the driver reports as already set are not sent; unreported ones are.
+    let attrs = EswitchSet {
+        mode: None,
+        inline_mode: want.inline_mode.filter(|m| info.inline_mode != Some(*m)),
+        encap_mode: want.encap_mode.filter(|m| info.encap_mode != Some(*m)),
+    };
     let order = order_of(&info);
     let mut change = EswitchChange {
         pf: pf.to_string(),
@@ -278,10 +346,31 @@ pub(crate) fn change_mode(
         from: info.mode,
         to,
         steps: vec![],
+        inline_mode: info.inline_mode,
+        encap_mode: info.encap_mode,
         representors: info.vf_representors,
         warnings: vec![],
     };
     if info.mode == to {
+        if attrs.is_empty() {
+            return Ok(change);
+        }
+        let step = EswitchStep::SetAttrs {
+            inline_mode: attrs.inline_mode,
+            encap_mode: attrs.encap_mode,
+        };
+        let facts = pf_facts(host, addr);
+        run_step(host, pf, &facts, &step, &attrs, timeout).map_err(|cause| EswitchError::Step {
+            change: info.devlink.clone(),
+            step: step.describe(),
+            cause: Box::new(cause),
+            rollback: "nothing was changed before it".into(),
+        })?;
+        let after = host.eswitch_of(pf)?;
+        read_back_attrs(pf, &attrs, after.as_ref())?;
+        change.inline_mode = after.as_ref().and_then(|e| e.inline_mode);
+        change.encap_mode = after.as_ref().and_then(|e| e.encap_mode);
+        change.steps = vec![step];
         return Ok(change);
     }
     if !info.rate_nodes.is_empty() {
@@ -296,12 +385,32 @@ pub(crate) fn change_mode(
     let steps = plan_mode_change(order, info.mode, to, numvfs, &bound);
     let facts = pf_facts(host, addr);
     for (k, s) in steps.iter().enumerate() {
-        if let Err(cause) = run_step(host, pf, &facts, s, timeout) {
+        if let Err(cause) = run_step(host, pf, &facts, s, &attrs, timeout) {
             let mut undone = vec![];
             let mut failed = vec![];
+            // One eswitch set is not atomic in the kernel: it sets the mode, then refuses
+            // an inline/encap mode the driver lacks (netdevsim: EOPNOTSUPP) with the new
+            // mode in place. Put the mode back first.
+            if let EswitchStep::SetMode { from, to } = s {
+                let now = host.eswitch_of(pf).ok().flatten().map(|e| e.mode);
+                if !attrs.is_empty() && now == Some(*to) {
+                    let inv = EswitchStep::SetMode {
+                        from: *to,
+                        to: *from,
+                    };
+                    let what = format!(
+                        "{} (the kernel had applied the mode before refusing {attrs})",
+                        inv.describe()
+                    );
+                    match run_step(host, pf, &facts, &inv, &EswitchSet::default(), timeout) {
+                        Ok(()) => undone.push(what),
+                        Err(e) => failed.push(format!("{what}: {e}")),
+                    }
+                }
+            }
             for d in steps[..k].iter().rev() {
                 let Some(inv) = inverse(d) else { continue };
-                match run_step(host, pf, &facts, &inv, timeout) {
+                match run_step(host, pf, &facts, &inv, &EswitchSet::default(), timeout) {
                     Ok(()) => undone.push(inv.describe()),
                     Err(e) => failed.push(format!("{}: {e}", inv.describe())),
                 }
@@ -336,18 +445,50 @@ pub(crate) fn change_mode(
     if now != Some(to) {
         return Err(EswitchError::ReadBack {
             pf: pf.to_string(),
-            want: to,
+            want: format!("mode {to}"),
             now: now
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "no eswitch".into()),
         });
     }
+    read_back_attrs(pf, &attrs, after.as_ref())?;
+    change.inline_mode = after.as_ref().and_then(|e| e.inline_mode);
+    change.encap_mode = after.as_ref().and_then(|e| e.encap_mode);
     change.representors = after.and_then(|e| e.vf_representors);
     if to == EswitchMode::Switchdev {
         change.representors = wait_representors(host, pf, addr, timeout)?;
     }
     change.steps = steps;
     Ok(change)
+}
+
+/// The inline/encap modes set, against what the driver reports after: a driver that reports
+/// one must report the value set (one that reports none cannot be checked, as `devlink`
+/// cannot either).
+fn read_back_attrs(
+    pf: &PfId,
+    attrs: &EswitchSet,
+    after: Option<&EswitchInfo>,
+) -> Result<(), EswitchError> {
+    let bad = |want: String, now: String| EswitchError::ReadBack {
+        pf: pf.to_string(),
+        want,
+        now,
+    };
+    if let (Some(w), Some(now)) = (attrs.inline_mode, after.and_then(|e| e.inline_mode)) {
+        if w != now {
+            return Err(bad(
+                format!("inline-mode {w}"),
+                format!("inline-mode {now}"),
+            ));
+        }
+    }
+    if let (Some(w), Some(now)) = (attrs.encap_mode, after.and_then(|e| e.encap_mode)) {
+        if w != now {
+            return Err(bad(format!("encap-mode {w}"), format!("encap-mode {now}")));
+        }
+    }
+    Ok(())
 }
 
 /// In switchdev mode every VF gets a representor netdev; wait (on kernel events) until
@@ -416,10 +557,10 @@ impl Engine<'_> {
     pub fn eswitch_set(
         &self,
         pf: &str,
-        mode: EswitchMode,
+        want: &EswitchSet,
         force: bool,
     ) -> Result<EswitchChange, EngineError> {
-        let _span = tracing::info_span!("eswitch_set", pf, mode = %mode).entered();
+        let _span = tracing::info_span!("eswitch_set", pf, want = %want).entered();
         let (id, addr) = resolve(self, pf)?;
         let mut held = vec![];
         // Held to the end, as `vifman numvfs` holds it: no allocation can take a VF of this
@@ -443,6 +584,7 @@ impl Engine<'_> {
             .host
             .eswitch_of(&id)?
             .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?;
+        let mode = want.mode.unwrap_or(info.mode);
         let mut warnings = vec![];
         if !held.is_empty() && info.mode != mode {
             if !force {
@@ -460,7 +602,7 @@ impl Engine<'_> {
                 effect(order_of(&info))
             ));
         }
-        let mut change = change_mode(self.host, &id, addr.as_ref(), mode, ESWITCH_TIMEOUT)?;
+        let mut change = change(self.host, &id, addr.as_ref(), want, ESWITCH_TIMEOUT)?;
         change.warnings.extend(warnings);
         Ok(change)
     }

@@ -1,16 +1,26 @@
-//! `vifman vf show PF N`: one VF as vifman sees it — device, PF-side state, the one status
-//! (free, allocated, quarantined, in use with the reasons) and its traffic counters.
+//! `vifman vf show PF [N]`: one VF (or every VF of the PF) as vifman sees it — device,
+//! PF-side state, the one status (free, allocated, quarantined, in use with the reasons)
+//! and its traffic counters. A PF whose VFs are not PCI functions (netdevsim) is shown from
+//! its netlink VF records alone, by netdev name, as `vf set` addresses it: the PCI-only
+//! fields (address, driver, netdevs, reset methods) are then null or empty.
 
 use serde::Serialize;
 
 use super::{Engine, EngineError};
-use crate::netlink::VfState;
+use crate::netlink::{PfLinkState, VfState};
 use crate::rtnl::VfCounters;
 use crate::store::StoreState;
+use crate::types::IfName;
+use crate::view::HostView;
+
+/// The status of a VF that is not a PCI function: vifman cannot allocate it.
+pub const NOT_PCI_STATUS: &str = "not a PCI function (not allocatable)";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VfReport {
-    pub address: String,
+    /// The VF's PCI address; null for a VF that is not a PCI function (netdevsim).
+    pub address: Option<String>,
+    /// The PF's PCI address, or its netdev name for a non-PCI PF.
     pub pf: String,
     pub pf_netdev: Option<String>,
     pub vf_index: u32,
@@ -30,17 +40,79 @@ pub struct VfReport {
 }
 
 impl Engine<'_> {
-    /// VF `index` of PF `pf` (netdev name or PCI address).
+    /// VF `index` of PF `pf` (netdev name or PCI address; a non-PCI PF by netdev name).
     pub fn vf_show(&self, pf: &str, index: u32) -> Result<VfReport, EngineError> {
         let st: StoreState = crate::store::read_state(&self.state_dir)?;
         let view = self.load_view()?;
+        match view.vf_of(pf, index) {
+            Ok(_) => self.pci_report(&st, &view, pf, index),
+            Err(no_such) => {
+                if view.vfs.iter().any(|v| names(v, pf)) {
+                    return Err(no_such.into());
+                }
+                let link = self.non_pci_pf(pf)?.ok_or_else(|| no_vfs(pf))?;
+                let vf = link.vfs.iter().find(|v| v.vf == index).ok_or_else(|| {
+                    EngineError::Request(format!(
+                        "{pf} has no VF {index} (its {} VF(s) are 0-{})",
+                        link.vfs.len(),
+                        link.vfs.len().saturating_sub(1)
+                    ))
+                })?;
+                self.netlink_report(&link, vf)
+            }
+        }
+    }
+
+    /// Every VF of PF `pf`, by index.
+    pub fn vf_show_all(&self, pf: &str) -> Result<Vec<VfReport>, EngineError> {
+        let st: StoreState = crate::store::read_state(&self.state_dir)?;
+        let view = self.load_view()?;
+        let mut pci: Vec<u32> = view
+            .vfs
+            .iter()
+            .filter(|v| names(v, pf))
+            .map(|v| v.vf_index)
+            .collect();
+        pci.sort_unstable();
+        if !pci.is_empty() {
+            return pci
+                .into_iter()
+                .map(|i| self.pci_report(&st, &view, pf, i))
+                .collect();
+        }
+        let link = self.non_pci_pf(pf)?.ok_or_else(|| no_vfs(pf))?;
+        let mut vfs: Vec<&VfState> = link.vfs.iter().collect();
+        vfs.sort_by_key(|v| v.vf);
+        vfs.into_iter()
+            .map(|v| self.netlink_report(&link, v))
+            .collect()
+    }
+
+    /// The netlink VF records of a PF named by netdev that vifman's view does not list as
+    /// a PCI PF: None when `pf` is no netdev; an error when the netdev has no VFs.
+    fn non_pci_pf(&self, pf: &str) -> Result<Option<PfLinkState>, EngineError> {
+        let Ok(name) = pf.parse::<IfName>() else {
+            return Ok(None);
+        };
+        let Some(link) = self.host.vf_state_of(&name)? else {
+            return Ok(None);
+        };
+        if link.vfs.is_empty() {
+            return Err(no_vfs(pf));
+        }
+        Ok(Some(link))
+    }
+
+    fn pci_report(
+        &self,
+        st: &StoreState,
+        view: &HostView,
+        pf: &str,
+        index: u32,
+    ) -> Result<VfReport, EngineError> {
         let v = view.vf_of(pf, index)?;
         let counters = match &v.pf_netdev {
-            Some(n) => self
-                .host
-                .vf_counters(n)?
-                .into_iter()
-                .find(|c| c.vf == index),
+            Some(n) => self.counters_of(n, index)?,
             None => None,
         };
         let port_function = match &v.pf_netdev {
@@ -48,7 +120,7 @@ impl Engine<'_> {
             None => None,
         };
         Ok(VfReport {
-            address: v.addr.to_string(),
+            address: Some(v.addr.to_string()),
             pf: v.pf.to_string(),
             pf_netdev: v.pf_netdev.as_ref().map(|n| n.to_string()),
             vf_index: index,
@@ -56,9 +128,46 @@ impl Engine<'_> {
             netdevs: v.netdevs.iter().map(|n| n.to_string()).collect(),
             admin: v.state.clone(),
             port_function,
-            status: view.status(self.config, &st, v).to_string(),
+            status: view.status(self.config, st, v).to_string(),
             reset_methods: self.host.reset_methods_of(&v.addr),
             counters,
         })
     }
+
+    /// A VF known only from its PF's netlink dump (no PCI function): PF-side state, port
+    /// function and counters; the PCI-only fields empty.
+    fn netlink_report(&self, link: &PfLinkState, vf: &VfState) -> Result<VfReport, EngineError> {
+        Ok(VfReport {
+            address: None,
+            pf: link.ifname.to_string(),
+            pf_netdev: Some(link.ifname.to_string()),
+            vf_index: vf.vf,
+            driver: None,
+            netdevs: vec![],
+            admin: Some(vf.clone()),
+            port_function: self.host.vf_port_function(&link.ifname, vf.vf)?,
+            status: NOT_PCI_STATUS.to_string(),
+            reset_methods: None,
+            counters: self.counters_of(&link.ifname, vf.vf)?,
+        })
+    }
+
+    fn counters_of(&self, pf: &IfName, index: u32) -> Result<Option<VfCounters>, EngineError> {
+        Ok(self
+            .host
+            .vf_counters(pf)?
+            .into_iter()
+            .find(|c| c.vf == index))
+    }
+}
+
+/// `pf` as an operator named it: the VF's PF by PCI address or netdev name.
+fn names(v: &crate::view::VfView, pf: &str) -> bool {
+    v.pf.to_string() == pf || v.pf_netdev.as_ref().is_some_and(|n| n.as_str() == pf)
+}
+
+fn no_vfs(pf: &str) -> EngineError {
+    EngineError::Request(format!(
+        "{pf} has no VFs: no SR-IOV PF by that PCI address, and no netdev by that name with a VF (not an SR-IOV PF, or its VF count is 0)"
+    ))
 }

@@ -7,7 +7,10 @@
 use serde::Serialize;
 
 use super::HostError;
-use crate::devlink::{pf, DevHandle, Devlink, DevlinkError, EswitchMode, RateChange, RateObject};
+use crate::devlink::{
+    pf, DevHandle, Devlink, DevlinkError, EncapMode, EswitchMode, EswitchSet, InlineMode,
+    RateChange, RateObject,
+};
 use crate::types::{IfName, PciAddress};
 
 /// How the engine names a PF to the devlink side: PCI PFs by address (their instance is
@@ -33,6 +36,12 @@ pub struct EswitchInfo {
     /// The devlink handle, `bus/dev`.
     pub devlink: String,
     pub mode: EswitchMode,
+    /// The inline and encap modes, where the driver reports them (mlx5 does; netdevsim
+    /// and the simulation do not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inline_mode: Option<InlineMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encap_mode: Option<EncapMode>,
     /// The instance's driver (devlink dev info), which keys the hwdb order rule.
     pub driver: Option<String>,
     /// Rate nodes on the instance: while one exists the kernel refuses every mode set.
@@ -91,8 +100,8 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
     let Some(dev) = instance(&mut dl, pf).map_err(|e| devlink_err(&op, e))? else {
         return Ok(None);
     };
-    let mode = match dl.eswitch(&dev) {
-        Ok(e) => e.mode,
+    let esw = match dl.eswitch(&dev) {
+        Ok(e) => e,
         Err(e) if e.unsupported() => return Ok(None),
         Err(e) => return Err(devlink_err(&op, e)),
     };
@@ -121,22 +130,23 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
         .count() as u32;
     Ok(Some(EswitchInfo {
         devlink: dev.to_string(),
-        mode,
+        mode: esw.mode,
+        inline_mode: esw.inline_mode.and_then(InlineMode::from_kernel),
+        encap_mode: esw.encap_mode.and_then(EncapMode::from_kernel),
         driver,
         rate_nodes,
         vf_representors: Some(vf_representors),
     }))
 }
 
-pub(super) fn real_set_eswitch_mode(pf: &PfId, mode: EswitchMode) -> Result<(), HostError> {
-    let _span = tracing::info_span!("devlink_eswitch_set", pf = %pf, mode = %mode).entered();
-    let op = format!("devlink eswitch set {pf} mode {mode}");
+pub(super) fn real_set_eswitch(pf: &PfId, set: &EswitchSet) -> Result<(), HostError> {
+    let _span = tracing::info_span!("devlink_eswitch_set", pf = %pf, set = %set).entered();
+    let op = format!("devlink eswitch set {pf} {set}");
     let mut dl = open()?.ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
     let dev = instance(&mut dl, pf)
         .map_err(|e| devlink_err(&op, e))?
         .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
-    dl.set_eswitch_mode(&dev, mode)
-        .map_err(|e| devlink_err(&op, e))
+    dl.set_eswitch(&dev, set).map_err(|e| devlink_err(&op, e))
 }
 
 /// The devlink rate leaf of VF `vf` of the PF whose netdev is `pf`, when that PF's
@@ -213,6 +223,8 @@ pub(crate) fn eswitch_from_record(
     Some(EswitchInfo {
         devlink: dev.to_string(),
         mode: inst.mode,
+        inline_mode: None,
+        encap_mode: None,
         driver: inst.driver.clone(),
         rate_nodes: r.rate_nodes_of(&dev),
         vf_representors: Some(reps),

@@ -364,8 +364,12 @@ pub trait Host {
         pf: &PfId,
         mode: crate::devlink::EswitchMode,
     ) -> Result<(), HostError> {
+        self.set_eswitch(pf, &crate::devlink::EswitchSet::mode(mode))
+    }
+    /// One `devlink dev eswitch set` request: the mode and/or the inline and encap modes.
+    fn set_eswitch(&self, pf: &PfId, set: &crate::devlink::EswitchSet) -> Result<(), HostError> {
         Err(HostError::kernel(
-            format!("devlink eswitch set {pf} mode {mode}"),
+            format!("devlink eswitch set {pf} {set}"),
             libc::EOPNOTSUPP,
         ))
     }

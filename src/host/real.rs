@@ -134,13 +134,13 @@ impl Host for RealHost {
         super::eswitch::real_eswitch_of(pf)
     }
 
-    fn set_eswitch_mode(
+    fn set_eswitch(
         &self,
         pf: &super::PfId,
-        mode: crate::devlink::EswitchMode,
+        set: &crate::devlink::EswitchSet,
     ) -> Result<(), HostError> {
-        self.live(&format!("devlink eswitch set {pf} mode {mode}"))?;
-        super::eswitch::real_set_eswitch_mode(pf, mode)
+        self.live(&format!("devlink eswitch set {pf} {set}"))?;
+        super::eswitch::real_set_eswitch(pf, set)
     }
 
     fn set_vf_rate_switchdev(

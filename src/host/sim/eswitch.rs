@@ -85,6 +85,8 @@ impl SimHost {
         Ok(Some(EswitchInfo {
             devlink: format!("pci/{a}"),
             mode,
+            inline_mode: None,
+            encap_mode: None,
             driver: Some(model.pf_driver.clone()),
             rate_nodes: vec![],
             vf_representors: None,

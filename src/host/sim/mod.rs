@@ -355,22 +355,26 @@ impl Host for SimHost {
             return Ok(());
         }
         let t = tree::Tree::new(self.confined()?);
-        let pf_addr = t
-            .netdev_device(pf.as_str())
-            .ok_or_else(|| HostError::kernel(&op, libc::ENODEV))?;
-        let model = self.model_of(&pf_addr);
-        let mut link = self
-            .load_link(pf.as_str())?
-            .ok_or_else(|| HostError::kernel(&op, libc::EOPNOTSUPP))?;
+        // A netdev with VF records but no device in the tree is a non-PCI PF (netdevsim's):
+        // no driver model, so every knob is taken, as netdevsim takes them.
+        let pf_addr = t.netdev_device(pf.as_str());
+        let mut link = match (pf_addr, self.load_link(pf.as_str())?) {
+            (_, Some(l)) => l,
+            (Some(_), None) => return Err(HostError::kernel(&op, libc::EOPNOTSUPP)),
+            (None, None) => return Err(HostError::kernel(&op, libc::ENODEV)),
+        };
+        let model = pf_addr.and_then(|a| self.model_of(&a));
         if vf >= link.num_vf {
             return Err(HostError::kernel(&op, libc::EINVAL));
         }
         // As the drivers answer in switchdev mode: "Please use devlink API".
-        if matches!(knob, Knob::Rate { .. })
-            && self
-                .sim_eswitch_of(&super::PfId::Pci(pf_addr))?
-                .is_some_and(|e| e.mode == crate::devlink::EswitchMode::Switchdev)
-        {
+        let switchdev = match pf_addr {
+            Some(a) if matches!(knob, Knob::Rate { .. }) => self
+                .sim_eswitch_of(&super::PfId::Pci(a))?
+                .is_some_and(|e| e.mode == crate::devlink::EswitchMode::Switchdev),
+            _ => false,
+        };
+        if switchdev {
             return Err(HostError::kernel(&op, libc::EOPNOTSUPP));
         }
         if let Some(m) = model {
@@ -392,8 +396,8 @@ impl Host for SimHost {
         apply_vf_knob(&mut link, vf, knob);
         self.save_link(&link)?;
         // A VF's MAC is its port function's hw_addr in the devlink port map.
-        match knob {
-            Knob::Mac { .. } => self.sync_devlink_vfs(&pf_addr, &op),
+        match (knob, pf_addr) {
+            (Knob::Mac { .. }, Some(a)) => self.sync_devlink_vfs(&a, &op),
             _ => Ok(()),
         }
     }
@@ -406,12 +410,25 @@ impl Host for SimHost {
         self.sim_eswitch_of(pf)
     }
 
-    fn set_eswitch_mode(
+    fn set_eswitch(
         &self,
         pf: &super::PfId,
-        mode: crate::devlink::EswitchMode,
+        set: &crate::devlink::EswitchSet,
     ) -> Result<(), HostError> {
-        self.sim_set_eswitch_mode(pf, mode)
+        // The kernel's order (devlink_nl_eswitch_set_doit): the mode first, then the
+        // inline and encap modes. The simulated eswitch models the mode only and refuses
+        // the others as a driver without them does (netdevsim: EOPNOTSUPP), after the mode
+        // change went in, as the kernel leaves it.
+        if let Some(mode) = set.mode {
+            self.sim_set_eswitch_mode(pf, mode)?;
+        }
+        if set.inline_mode.is_some() || set.encap_mode.is_some() {
+            return Err(HostError::kernel(
+                format!("devlink eswitch set {pf} {set} [the simulated eswitch has no inline/encap modes]"),
+                libc::EOPNOTSUPP,
+            ));
+        }
+        Ok(())
     }
 
     fn set_vf_rate_switchdev(

@@ -24,6 +24,14 @@ NCFG=/tmp/netdevsim.toml NSTATE=/run/vifman-state-netdevsim
 : > "$NCFG"
 vfset() { vifman vf set "$@" --config "$NCFG" --state-dir "$NSTATE"; }
 vfj() { ip -j link show "$ND" | jq -c ".[0].vfinfo_list[$1]"; }
+# One VF's knobs in one shape: from `ip -j -d link show` vfinfo_list (ipvf) and from
+# `vifman vf show --json` .admin (vsvf).
+ipvf='{vf, mac: .address, vlan: (.vlan_list[0].vlan // .vlan // 0),
+  qos: (.vlan_list[0].qos // .qos // 0), proto: (.vlan_list[0].protocol // "802.1Q"),
+  spoofchk, trust, state: .link_state, min: (.rate.min_tx // 0), max: (.rate.max_tx // 0)}'
+vsvf='{vf, mac, vlan, qos, proto: .vlan_proto, spoofchk, trust, state: .link_state,
+  min: .min_tx_rate, max: .max_tx_rate}'
+kvfs() { ip -j -d link show "$ND" | jq -c "[.[0].vfinfo_list[] | $ipvf]"; }
 
 step "vifman vf set: every knob (also those igb refuses), read back by ip -j link"
 if have_cmd vf set; then
@@ -34,6 +42,28 @@ if have_cmd vf set; then
   expect_eq "vf1 vlan/qos/proto" "$(jq -c '.vlan_list[0]' <<<"$v")" '{"vlan":200,"qos":3,"protocol":"802.1ad"}'
   expect_eq "vf1 spoofchk/trust/state" "$(jq -c '[.spoofchk, .trust, .link_state]' <<<"$v")" '[false,true,"disable"]'
   expect_eq "vf1 rates" "$(jq -c '[.rate.min_tx, .rate.max_tx]' <<<"$v")" '[10,100]'
+  run_ok vfset "$ND" 2 mac 02:11:22:33:44:66 vlan 7 trust on max_tx_rate 50
+
+  step "vifman vf show on the non-PCI PF: every knob read back = ip -j -d link vfinfo_list"
+  vfshow() { vifman vf show "$@" --config "$NCFG" --state-dir "$NSTATE"; }
+  run_ok vfshow "$ND" --json
+  cp "$RUN_OUT" "$OUT/netdevsim-vf-show.json"
+  expect_eq "vf show: VF count" "$(jq length "$RUN_OUT")" 4
+  expect_eq "vf show: all VFs (vifman vs ip)" "$(jq -c "[.[].admin | $vsvf]" "$RUN_OUT")" "$(kvfs)"
+  expect_eq "vf show: PCI-only fields null" \
+    "$(jq -c '[.[] | [.address, .driver, .reset_methods, (.netdevs | length), .pf_netdev]] | unique' "$RUN_OUT")" \
+    "[[null,null,null,0,\"$ND\"]]"
+  run_ok vfshow "$ND" 1 --json
+  expect_eq "vf show 1 (vifman vs ip)" "$(jq -c ".admin | $vsvf" "$RUN_OUT")" "$(kvfs | jq -c '.[1]')"
+  expect_eq "vf show 1 knobs" "$(jq -c '.admin | [.mac, .vlan, .qos, .vlan_proto, .spoofchk, .trust, .link_state, .min_tx_rate, .max_tx_rate]' "$RUN_OUT")" \
+    '["02:11:22:33:44:55",200,3,"802.1ad",false,true,"disable",10,100]'
+  expect_eq "vf show 1 index/address" "$(jq -c '[.vf_index, .address]' "$RUN_OUT")" '[1,null]'
+  run_ok vfshow "$ND" 2 --json
+  expect_eq "vf show 2 (vifman vs ip)" "$(jq -c ".admin | $vsvf" "$RUN_OUT")" "$(kvfs | jq -c '.[2]')"
+  run_ok vfshow "$ND" 1                    # the text form works too
+  run_fail vfshow "$ND" 9
+  grep -q "has no VF 9" "$RUN_ERR" || fail "no clear error for VF 9: $(cat "$RUN_ERR")"
+  run_ok vfset "$ND" 2 mac 00:00:00:00:00:00 vlan 0 trust off max_tx_rate 0
   run_ok vfset "$ND" 1 mac 00:00:00:00:00:00 vlan 0 qos 0 proto 802.1Q spoofchk on trust off \
     state auto min_tx_rate 0 max_tx_rate 0
   run_fail vfset "$ND" 9 trust on          # 4 VFs
@@ -46,6 +76,31 @@ run_ok vifman eswitch "$ND" --json
 expect_eq "handle" "$(jq -r '.devlink.bus + "/" + .devlink.dev' "$RUN_OUT")" "$DL"
 expect_eq "mode" "$(jq -r .mode "$RUN_OUT")" legacy
 expect_eq "representors" "$(jq '.representors | length' "$RUN_OUT")" 0
+
+step "eswitch inline-mode/encap-mode: netdevsim has neither (EOPNOTSUPP), reported clearly"
+esw_attrs() { devlink -j dev eswitch show "$DL" | jq -c ".dev[\"$DL\"] | [.[\"inline-mode\"], .[\"encap-mode\"]]"; }
+expect_eq "devlink reports no inline/encap mode" "$(esw_attrs)" '[null,null]'
+for a in "--inline-mode transport" "--encap-mode basic"; do
+  # shellcheck disable=SC2086
+  run_fail vifman eswitch "$ND" $a
+  cat "$RUN_ERR"
+  grep -q "${a#--}" "$RUN_ERR" || fail "the refused attribute is not named: $(cat "$RUN_ERR")"
+  grep -Eq "EOPNOTSUPP|not supported" "$RUN_ERR" || fail "no EOPNOTSUPP in: $(cat "$RUN_ERR")"
+  expect_eq "kernel mode after the refused $a" "$(kmode)" legacy
+done
+# With a mode change in the same request (as `devlink dev eswitch set DEV mode M
+# inline-mode I` sends it) the kernel sets the mode before it refuses the inline mode:
+# vifman puts the mode back and says so.
+run_fail vifman eswitch "$ND" switchdev --inline-mode link
+cat "$RUN_ERR"
+grep -q "inline-mode link" "$RUN_ERR" || fail "the refused attribute is not named: $(cat "$RUN_ERR")"
+grep -Eq "EOPNOTSUPP|not supported" "$RUN_ERR" || fail "no EOPNOTSUPP in: $(cat "$RUN_ERR")"
+if grep -q "the kernel had applied the mode" "$RUN_ERR"; then
+  echo "kernel applied mode switchdev before refusing inline-mode; vifman put it back"
+fi
+grep -q "NOT undone" "$RUN_ERR" && fail "rollback incomplete: $(cat "$RUN_ERR")"
+expect_eq "kernel mode after the refused mode+inline set" "$(kmode)" legacy
+expect_eq "no representors left" "$(devlink -j port show | jq '[.port[] | select(.flavour == "pcivf")] | length')" 0
 
 step "eswitch legacy -> switchdev (engine: hwdb order rule of driver netdevsim = any)"
 run_ok vifman eswitch "$ND" switchdev --json
@@ -124,7 +179,14 @@ run_ok vifman eswitch "$ND" legacy      # same mode: a no-op, not an error
 run_fail vifman eswitch nosuchdev0 switchdev
 run_fail vifman vf rate "$ND" 1 --max-tx-rate 10   # no VF port in legacy mode
 
+step "vf show on a netdev without VFs: a clear error"
+echo 0 > "$NSD/sriov_numvfs"
+run_fail vifman vf show "$ND" --config "$NCFG" --state-dir "$NSTATE"
+grep -q "$ND has no VFs" "$RUN_ERR" || fail "no clear no-VFs error: $(cat "$RUN_ERR")"
+run_fail vifman vf show "$ND" 0 --config "$NCFG" --state-dir "$NSTATE"
+grep -q "$ND has no VFs" "$RUN_ERR" || fail "no clear no-VFs error: $(cat "$RUN_ERR")"
+
 step "cleanup"
 echo 10 > /sys/bus/netdevsim/del_device
 rmmod netdevsim
-pass "vf set every knob + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal"
+pass "vf set every knob, vf show (all and one) = ip vfinfo_list, inline/encap refused (EOPNOTSUPP) with the mode put back + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal"
