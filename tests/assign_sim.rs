@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::*;
 
@@ -15,50 +14,21 @@ type Snapshot = (
     BTreeMap<String, (Option<String>, String, Vec<String>)>,
 );
 
-struct Sim {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-    fixture: String,
-    config: String,
-}
+/// The shared simulated-host harness; this file's own helpers are in the `impl` below.
+type Sim = SimEnv;
 
 impl Sim {
     fn new(fixture: &str, config: &str) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        Sim {
-            state: dir.path().join("state"),
-            _dir: dir,
-            fixture: fixture.into(),
-            config: config.into(),
-        }
-    }
-    fn args<'a>(&'a self, cmd: &'a str, extra: &[&'a str]) -> Vec<String> {
-        let mut v: Vec<String> = vec![
-            cmd.into(),
-            "--sysfs-root".into(),
-            self.fixture.clone(),
-            "--simulate".into(),
-            "--state-dir".into(),
-            self.state.display().to_string(),
-            "--config".into(),
-            self.config.clone(),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    }
-    fn run(&self, cmd: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
-        let a = self.args(cmd, extra);
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        Vifman::new(&a).envs(env).output()
+        Sim::on_fixture(fixture, config)
     }
     fn ok(&self, cmd: &str, extra: &[&str]) -> String {
-        let o = self.run(cmd, extra, &[]);
+        let o = self.runner(cmd, extra).output();
         assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o.stderr));
         text(&o.stdout)
     }
     /// The simulated kernel's own files, for an independent reader of its state.
     fn root(&self) -> PathBuf {
-        sim_kernel(&self.fixture, &self.state)
+        self.kernel_dir()
     }
     /// What "the VF's state" means: VF netlink config, and per device its driver,
     /// driver_override and netdev names.
@@ -272,7 +242,7 @@ fn capability_refusal_touches_nothing_and_forced_kernel_errors_roll_back() {
             "fa:16:3e:99:00:01",
         ];
         a.extend(args.iter().copied());
-        let o = sim.run("allocate", &a, &[]);
+        let o = sim.runner("allocate", &a).output();
         assert_eq!(o.status.code(), Some(1), "{knob}");
         let err = text(&o.stderr);
         assert!(
@@ -285,7 +255,7 @@ fn capability_refusal_touches_nothing_and_forced_kernel_errors_roll_back() {
             "{knob}: refused request changed state"
         );
         a.push("--force-unsupported");
-        let o = sim.run("allocate", &a, &[]);
+        let o = sim.runner("allocate", &a).output();
         assert_eq!(o.status.code(), Some(1));
         let err = text(&o.stderr);
         assert!(
@@ -344,11 +314,10 @@ fn injected_failure_at_each_step_rolls_back() {
             id.as_str(),
         ];
         a.extend(all);
-        let o = sim.run(
-            "allocate",
-            &a,
-            &[("VIFMAN_SIM_FAIL", &format!("{step}:EIO"))],
-        );
+        let o = sim
+            .runner("allocate", &a)
+            .env("VIFMAN_SIM_FAIL", format!("{step}:EIO"))
+            .output();
         assert_eq!(o.status.code(), Some(1), "{step}");
         let err = text(&o.stderr);
         assert!(
@@ -363,22 +332,24 @@ fn injected_failure_at_each_step_rolls_back() {
     }
     // Trust on the trusted pool, failing at trust (the last knob).
     let id = uuid(701);
-    let o = sim.run(
-        "allocate",
-        &[
-            "--physnet",
-            "physnet1",
-            "--instance",
-            INST,
-            "--vif-id",
-            &id,
-            "--mac",
-            "fa:16:3e:77:00:02",
-            "--trust",
-            "on",
-        ],
-        &[("VIFMAN_SIM_FAIL", "vf.trust:EPERM")],
-    );
+    let o = sim
+        .runner(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet1",
+                "--instance",
+                INST,
+                "--vif-id",
+                &id,
+                "--mac",
+                "fa:16:3e:77:00:02",
+                "--trust",
+                "on",
+            ],
+        )
+        .env("VIFMAN_SIM_FAIL", "vf.trust:EPERM")
+        .output();
     assert!(
         text(&o.stderr).contains("trust failed") && text(&o.stderr).contains("EPERM"),
         "{}",
@@ -413,7 +384,7 @@ fn bad_input_is_rejected_without_state_change() {
     ] {
         let mut a = base.clone();
         a.extend(extra.iter().copied());
-        let o = sim.run("allocate", &a, &[]);
+        let o = sim.runner("allocate", &a).output();
         assert_eq!(o.status.code(), Some(1), "{extra:?}");
         assert!(
             text(&o.stderr).contains(needle),
@@ -421,39 +392,43 @@ fn bad_input_is_rejected_without_state_change() {
             text(&o.stderr)
         );
     }
-    let o = sim.run(
-        "allocate",
-        &["--physnet", "nope", "--instance", INST, "--vif-id", &id],
-        &[],
-    );
+    let o = sim
+        .runner(
+            "allocate",
+            &["--physnet", "nope", "--instance", INST, "--vif-id", &id],
+        )
+        .output();
     assert!(
         text(&o.stderr).contains("unknown physnet \"nope\""),
         "{}",
         text(&o.stderr)
     );
-    let o = sim.run(
-        "allocate",
-        &[
-            "--physnet",
-            "physnet3",
-            "--instance",
-            "not-a-uuid",
-            "--vif-id",
-            &id,
-        ],
-        &[],
-    );
+    let o = sim
+        .runner(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                "not-a-uuid",
+                "--vif-id",
+                &id,
+            ],
+        )
+        .output();
     assert!(text(&o.stderr).contains("not a UUID"));
-    let o = sim.run("numvfs", &["../../x", "2"], &[]);
+    let o = sim.runner("numvfs", &["../../x", "2"]).output();
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("neither a PCI address nor an interface name"),
         "{}",
         text(&o.stderr)
     );
-    let o = sim.run("numvfs", &["averyveryverylongifname", "2"], &[]);
+    let o = sim
+        .runner("numvfs", &["averyveryverylongifname", "2"])
+        .output();
     assert!(text(&o.stderr).contains("15"), "{}", text(&o.stderr));
-    let o = sim.run("release", &["--vif-id", &uuid(4242)], &[]);
+    let o = sim.runner("release", &["--vif-id", &uuid(4242)]).output();
     assert!(
         text(&o.stderr).contains("no allocation"),
         "{}",
@@ -506,7 +481,7 @@ fn numvfs_follows_kernel_rules() {
     assert_eq!(count(&sim), 4);
     assert!(sim.ok("numvfs", &[pf, "2"]).contains("4 -> 2"));
     assert_eq!(count(&sim), 2);
-    let o = sim.run("numvfs", &[pf, "99"], &[]);
+    let o = sim.runner("numvfs", &[pf, "99"]).output();
     assert!(text(&o.stderr).contains("at most 7"), "{}", text(&o.stderr));
     sim.ok("numvfs", &["0000:af:00.0", "0"]);
     assert_eq!(count(&sim), 0);
@@ -527,7 +502,7 @@ fn numvfs_follows_kernel_rules() {
         "allocate",
         &["--physnet", "physnet3", "--instance", INST, "--vif-id", &id],
     );
-    let o = sim.run("numvfs", &[pf, "2"], &[]);
+    let o = sim.runner("numvfs", &[pf, "2"]).output();
     assert!(
         text(&o.stderr).contains("allocated VF"),
         "{}",
@@ -593,8 +568,8 @@ fn concurrent_processes_never_share_a_vf() {
     // the VF's admin MAC is its own: a VF handed out twice would carry someone else's.
     let workers: Vec<_> = (0..8u32)
         .map(|w| {
-            let args_base = sim.args("allocate", &[]);
-            let rel_base = sim.args("release", &[]);
+            let args_base = sim.args_for("allocate", &[]);
+            let rel_base = sim.args_for("release", &[]);
             let root = sim.root();
             std::thread::spawn(move || {
                 let mut held = vec![];
@@ -678,7 +653,7 @@ fn concurrent_holders_get_distinct_vfs() {
     let per = free / 8 + 1;
     let workers: Vec<_> = (0..8u32)
         .map(|w| {
-            let base = sim.args("allocate", &[]);
+            let base = sim.args_for("allocate", &[]);
             std::thread::spawn(move || {
                 let mut got = vec![];
                 for i in 0..per {
@@ -764,11 +739,11 @@ fn kill_9_at_random_points_then_reconcile() {
         let crash_release = !live.is_empty() && r % 3 == 0;
         let mut a = if crash_release {
             let victim = live[(r as usize / 3) % live.len()].clone();
-            let mut a = sim.args("release", &[]);
+            let mut a = sim.args_for("release", &[]);
             a.extend(["--vif-id".into(), victim]);
             a
         } else {
-            let mut a = sim.args("allocate", &[]);
+            let mut a = sim.args_for("allocate", &[]);
             a.extend(
                 [
                     "--physnet",

@@ -1,9 +1,11 @@
 //! `vifman config import-nova nova.conf`: nova's `[pci]` options as vifman.toml, read back
 //! by vifman with the same meaning; bad JSON named by its nova.conf line.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::*;
 use vifman::config::Config;
 
 const NOVA_CONF: &str = r#"[DEFAULT]
@@ -27,13 +29,6 @@ alias = [{"name": "nvme", "vendor_id": "144d", "product_id": "a808"}]
 [libvirt]
 virt_type = kvm
 "#;
-
-fn vifman(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args(args)
-        .output()
-        .expect("run vifman")
-}
 
 #[test]
 fn a_realistic_nova_conf_becomes_an_equivalent_vifman_toml() {

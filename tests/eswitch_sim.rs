@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Output;
-
 use common::*;
 
 const POOLS: &str = r#"
@@ -42,10 +40,6 @@ impl Sim {
             .trim()
             .to_string()
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Index of the first journal line containing `needle` at or after `from`.

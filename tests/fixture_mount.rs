@@ -827,7 +827,7 @@ fn sigterm_and_fusermount_unmount_cleanly_one_process_per_mount() {
     let t = tempfile::tempdir().unwrap();
     let mnt = t.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vifman"))
+    let mut child = command()
         .args([
             "fixture",
             "mount",

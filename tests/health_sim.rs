@@ -29,34 +29,22 @@ const PF: &str = "0000:3b:00.1";
 const PF_NETDEV: &str = "enp59s0f1";
 const VF: &str = "0000:3b:0a.1";
 
-struct Sim {
-    _dir: tempfile::TempDir,
-    state: PathBuf,
-    config: String,
-    kernel: PathBuf,
-}
+/// The shared simulated-host harness on [`CONFIG`]; this file's own helpers are in the `impl`
+/// below.
+type Sim = SimEnv;
 
 impl Sim {
+    /// The simulated kernel exists from the start: tests change its files before any command.
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("vifman.toml");
-        std::fs::write(&config, CONFIG).unwrap();
-        let state = dir.path().join("state");
-        let kernel = sim_kernel(NFV, &state);
-        Sim {
-            state,
-            config: config.display().to_string(),
-            kernel,
-            _dir: dir,
-        }
+        let sim = Sim::with_config(CONFIG);
+        sim.kernel_dir();
+        sim
     }
 
     fn health(&self, extra: &[&str]) -> Output {
         let mut a = vec!["health", "--json", "--all"];
         a.extend_from_slice(extra);
-        let host = host_args(&self.state, &self.config);
-        a.extend(host.iter().map(String::as_str));
-        vifman(&a)
+        self.run(&a, &[])
     }
 
     /// `vifman health --now T`: the report as JSON, and the exit status.
@@ -72,12 +60,13 @@ impl Sim {
     }
 
     fn dev_file(&self, addr: &str, name: &str) -> PathBuf {
-        self.kernel
+        self.kernel_dir()
             .join(format!("sys/bus/pci/devices/{addr}/{name}"))
     }
 
     fn net_file(&self, netdev: &str, name: &str) -> PathBuf {
-        self.kernel.join(format!("sys/class/net/{netdev}/{name}"))
+        self.kernel_dir()
+            .join(format!("sys/class/net/{netdev}/{name}"))
     }
 }
 
@@ -116,10 +105,7 @@ fn the_shipped_host_and_the_exit_status() {
     );
     assert_eq!(device(&r, "vf", VF)["healthy"], true);
     // The table lists the unhealthy devices only; exit 1 without --json too.
-    let host = host_args(&sim.state, &sim.config);
-    let mut a = vec!["health", "--instant"];
-    a.extend(host.iter().map(String::as_str));
-    let o = vifman(&a);
+    let o = sim.run(&["health", "--instant"], &[]);
     assert_eq!(o.status.code(), Some(1));
     let out = text(&o.stdout);
     assert!(out.contains("0000:86:02.3") && !out.contains(VF), "{out}");
@@ -284,7 +270,7 @@ fn device_plugin_and_placement_views() {
 fn metrics_carry_the_model() {
     let sim = Sim::new();
     std::fs::write(sim.dev_file(VF, "aer_dev_correctable"), "TOTAL_ERR_COR 7\n").unwrap();
-    let m = run_ok(&["metrics"], &host_args(&sim.state, &sim.config));
+    let m = run_ok(&["metrics"], &sim.host());
     let s = |kind: &str, dev: &str, nd: &str| {
         format!("vifman_device_healthy{{kind=\"{kind}\",device=\"{dev}\",netdev=\"{nd}\"}}")
     };
@@ -315,7 +301,7 @@ fn metrics_carry_the_model() {
 #[test]
 fn a_devlink_reporter_in_error_makes_the_pf_and_its_vfs_unhealthy() {
     let sim = Sim::new();
-    let file = sim.kernel.join(".vifman-sim-devlink-health.json");
+    let file = sim.kernel_dir().join(".vifman-sim-devlink-health.json");
     let plant = |state: &str, errors: u64| {
         let j = serde_json::json!([
             {"dev": {"bus": "pci", "dev": PF}, "name": "fw_fatal", "state": "healthy"},
@@ -340,15 +326,12 @@ fn a_devlink_reporter_in_error_makes_the_pf_and_its_vfs_unhealthy() {
         vec![format!("PF {PF}: {why}")]
     );
     // The table names the reporter too.
-    let host = host_args(&sim.state, &sim.config);
-    let mut a = vec!["health", "--instant"];
-    a.extend(host.iter().map(String::as_str));
-    let out = text(&vifman(&a).stdout);
+    let out = text(&sim.run(&["health", "--instant"], &[]).stdout);
     assert!(out.contains(why), "{out}");
 
     #[cfg(feature = "fleet")]
     {
-        let m = run_ok(&["metrics"], &host_args(&sim.state, &sim.config));
+        let m = run_ok(&["metrics"], &sim.host());
         let pf_series =
             format!("vifman_device_healthy{{kind=\"pf\",device=\"{PF}\",netdev=\"{PF_NETDEV}\"}}");
         assert_eq!(metric(&m, &pf_series), Some(0.0), "{m}");

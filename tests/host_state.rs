@@ -81,7 +81,7 @@ impl Sim {
         text(&o.stdout)
     }
     fn root(&self) -> PathBuf {
-        common::sim_kernel(NFV, &self.state)
+        self.kernel_dir()
     }
     fn journal(&self) -> Vec<String> {
         vifman::host::sim::read_journal(&self.root())
@@ -300,20 +300,18 @@ fn ordering_rules_show_in_the_kernels_journal() {
 fn pf_up_before_numvfs_where_the_model_needs_it() {
     let dir = tempfile::tempdir().unwrap();
     let fx = dir.path().join("bnxt");
-    let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args([
-            "fixture",
-            "generate",
-            "--pfs",
-            "1",
-            "--vfs",
-            "0",
-            "--model",
-            "broadcom-bcm57414",
-        ])
-        .arg(&fx)
-        .output()
-        .unwrap();
+    let o = Vifman::new([
+        "fixture",
+        "generate",
+        "--pfs",
+        "1",
+        "--vfs",
+        "0",
+        "--model",
+        "broadcom-bcm57414",
+    ])
+    .arg(&fx)
+    .output();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let net = std::fs::read_dir(fx.join("sys/class/net"))
         .unwrap()
@@ -325,15 +323,12 @@ fn pf_up_before_numvfs_where_the_model_needs_it() {
     std::fs::write(ndir.join("operstate"), "down\n").unwrap();
     let _ = std::fs::write(ndir.join("flags"), "0x1002\n");
     let run = |state: &Path, args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_vifman"))
-            .args(args)
+        Vifman::new(args)
             .arg("--sysfs-root")
             .arg(&fx)
             .args(["--simulate", "--state-dir"])
             .arg(state)
-            .env_remove("VIFMAN_SIM_FAIL")
             .output()
-            .unwrap()
     };
     // The kernel's refusal, without vifman's ordering: `vifman numvfs` does not bring PFs up.
     let raw = run(&dir.path().join("s1"), &["numvfs", &net, "4"]);
@@ -353,7 +348,7 @@ fn pf_up_before_numvfs_where_the_model_needs_it() {
         "{}",
         text(&o.stdout)
     );
-    let j = vifman::host::sim::read_journal(&common::sim_kernel(fx.to_str().unwrap(), &state));
+    let j = vifman::host::sim::read_journal(&sim_kernel(fx.to_str().unwrap(), &state));
     assert!(
         j[0].ends_with(" up") && j[1].contains("sriov_numvfs"),
         "{j:?}"
@@ -494,11 +489,9 @@ fn reboot_then_apply_boot_restores_allocations_and_marks_the_impossible_lost() {
         "300",
     ]);
     let inv = |s: &Sim| {
-        let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
-            .args(["inventory", "--json", "--sysfs-root"])
+        let o = Vifman::new(["inventory", "--json", "--sysfs-root"])
             .arg(s.root())
-            .output()
-            .unwrap();
+            .output();
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v
     };
@@ -652,19 +645,11 @@ fn generated_unit_and_rules_validate() {
     let s = Sim::new();
     let pol = s.policy("p.toml", FULL);
     let out = s.dir().join("gen");
-    let o = Command::new(env!("CARGO_BIN_EXE_vifman"))
-        .args([
-            "generate",
-            "systemd",
-            "--exec",
-            env!("CARGO_BIN_EXE_vifman"),
-            "--policy",
-            &pol,
-            "--output",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = Vifman::new([
+        "generate", "systemd", "--exec", BIN, "--policy", &pol, "--output",
+    ])
+    .arg(&out)
+    .output();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let unit = std::fs::read_to_string(out.join("vifman-apply.service")).unwrap();
     for want in [
@@ -737,10 +722,8 @@ fn generated_unit_and_rules_validate() {
 #[test]
 fn policy_configured_vfs_stay_free_for_allocation() {
     let work = tempfile::tempdir().unwrap();
-    let v = env!("CARGO_BIN_EXE_vifman");
-    let run = |args: &[&str]| -> Output { Command::new(v).args(args).output().unwrap() };
     let fx = work.path().join("h");
-    let o = run(&[
+    let o = vifman(&[
         "fixture",
         "generate",
         "--pfs",
@@ -770,7 +753,7 @@ fn policy_configured_vfs_stay_free_for_allocation() {
         let mut a = vec![cmd];
         a.extend(host);
         a.extend(extra);
-        run(&a)
+        vifman(&a)
     };
     let o = with("apply", &["--config", cfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -811,7 +794,6 @@ fn policy_configured_vfs_stay_free_for_allocation() {
 /// state) and leaves the allocation its holder's. The vfio-bound VF needs no netdev move.
 #[test]
 fn reboot_with_a_cni_attachment_whose_netns_is_gone() {
-    use std::io::Write;
     let s = Sim::new();
     let pol = s.policy("p.toml", FULL);
     s.ok(&["apply", "--policy", &pol]);
@@ -833,27 +815,16 @@ fn reboot_with_a_cni_attachment_whose_netns_is_gone() {
     std::fs::write(&netns, "").unwrap();
     let conf = serde_json::json!({"cniVersion": "1.0.0", "name": "sriov-net",
         "type": "vifman-cni", "deviceID": rec.vf.to_string(), "vlan": 200});
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vifman"));
-    c.args(["cni", "--sysfs-root", NFV, "--simulate", "--state-dir"])
-        .arg(&s.state)
-        .args(["--config", CONFIG])
+    let o = s
+        .runner("cni", &[])
         .env("CNI_COMMAND", "ADD")
         .env("CNI_CONTAINERID", "c1")
         .env("CNI_IFNAME", "net1")
         .env("CNI_NETNS", &netns)
         .env("CNI_PATH", "/nonexistent")
         .env("CNI_ARGS", format!("K8S_POD_UID={INST}"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.to_string().as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+        .stdin(conf.to_string())
+        .output();
     assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(s.vf(&pf, idx)["vlan"], 200);
 

@@ -18,44 +18,22 @@ const VIF2: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d02";
 /// Every command here answers at once; 20 s means it hung.
 const QUICK: Duration = Duration::from_secs(20);
 
-struct Sim {
-    dir: tempfile::TempDir,
-    state: PathBuf,
-    config: String,
-}
+/// The shared simulated-host harness on the shipped config, every command limited to
+/// [`QUICK`]; this file's own helpers are in the `impl` below.
+type Sim = SimEnv;
 
 impl Sim {
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        Sim {
-            state: dir.path().join("state"),
-            dir,
-            config: CONFIG.into(),
-        }
-    }
-    fn args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = [cmd, "--sysfs-root", NFV, "--simulate", "--state-dir"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        v.push(self.state.display().to_string());
-        v.push("--config".into());
-        v.push(self.config.clone());
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    }
-    fn run(&self, cmd: &str, extra: &[&str]) -> Output {
-        let a = self.args(cmd, extra);
-        vifman_within(&a.iter().map(String::as_str).collect::<Vec<_>>(), QUICK)
+        Sim::shipped().with_limit(QUICK)
     }
     fn ok(&self, cmd: &str, extra: &[&str]) -> Output {
-        let o = self.run(cmd, extra);
+        let o = self.runner(cmd, extra).output();
         assert!(o.status.success(), "{cmd} {extra:?}: {}", text(&o.stderr));
         o
     }
     /// A clean failure: non-zero exit, one line on stderr containing every needle.
     fn fails(&self, cmd: &str, extra: &[&str], needles: &[&str]) -> String {
-        let o = self.run(cmd, extra);
+        let o = self.runner(cmd, extra).output();
         let err = text(&o.stderr);
         assert!(!o.status.success(), "{cmd} {extra:?} succeeded: {err}");
         assert_eq!(
@@ -71,7 +49,7 @@ impl Sim {
     /// Allocate with a VLAN only (no MAC): the VF then looks free to anyone without the record,
     /// which is what makes a lost store dangerous.
     fn allocate(&self, vif: &str) -> Output {
-        self.run(
+        self.runner(
             "allocate",
             &[
                 "--physnet",
@@ -84,6 +62,7 @@ impl Sim {
                 "100",
             ],
         )
+        .output()
     }
     fn allocations(&self) -> serde_json::Value {
         let o = vifman_within(
@@ -107,7 +86,7 @@ impl Sim {
 #[test]
 fn state_dir_is_0700_whatever_the_umask() {
     let sim = Sim::new();
-    let a = sim.args("pools", &[]);
+    let a = sim.args_for("pools", &[]);
     let cmd = format!(
         "umask 000; exec '{}' {}",
         BIN,
@@ -304,7 +283,7 @@ fn damaged_slots_fall_back_with_a_warning_or_are_refused() {
 fn symlinked_slots_and_a_fifo_lock_are_refused_at_once() {
     let sim = Sim::new();
     assert!(sim.allocate(VIF).status.success());
-    let outside = sim.dir.path().join("precious");
+    let outside = sim.dir().join("precious");
     std::fs::write(&outside, b"not vifman's").unwrap();
     // A slot replaced by a symlink to a file outside the state dir.
     let a = sim.slot("state.a");
@@ -391,17 +370,19 @@ fn one_vif_id_in_two_spellings_is_one_vif() {
     sim.ok("release", &["--vif-id", &VIF.to_uppercase()]);
     assert_eq!(sim.allocations(), serde_json::json!([]));
     // And an upper-case instance id is stored lower-case.
-    let o = sim.run(
-        "allocate",
-        &[
-            "--physnet",
-            "physnet3",
-            "--instance",
-            &INST.to_uppercase(),
-            "--vif-id",
-            &VIF.replace('-', ""),
-        ],
-    );
+    let o = sim
+        .runner(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                &INST.to_uppercase(),
+                "--vif-id",
+                &VIF.replace('-', ""),
+            ],
+        )
+        .output();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let list = sim.allocations();
     assert_eq!(list[0]["vif_id"], VIF);
@@ -419,17 +400,19 @@ fn bad_ids_are_refused_before_anything_happens() {
         "6f0f6f2c--7c9a4b9d-9c9f-0a3a5b1b1d01",
         "",
     ] {
-        let o = sim.run("release", &["--vif-id", bad]);
+        let o = sim.runner("release", &["--vif-id", bad]).output();
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
         assert!(
             text(&o.stderr).contains("is not a UUID"),
             "{bad:?}: {}",
             text(&o.stderr)
         );
-        let o = sim.run(
-            "allocate",
-            &["--physnet", "physnet3", "--instance", bad, "--vif-id", VIF2],
-        );
+        let o = sim
+            .runner(
+                "allocate",
+                &["--physnet", "physnet3", "--instance", bad, "--vif-id", VIF2],
+            )
+            .output();
         assert!(
             text(&o.stderr).contains("is not a UUID"),
             "{bad:?}: {}",
@@ -482,7 +465,7 @@ fn config_typos_are_errors_with_line_and_column() {
     let sim = Sim::new();
     assert!(sim.allocate(VIF).status.success());
     for (toml, want) in cases {
-        let cfg = sim.dir.path().join("typo.toml");
+        let cfg = sim.dir().join("typo.toml");
         std::fs::write(&cfg, toml).unwrap();
         let mut s = Sim::new();
         s.state = sim.state.clone();

@@ -181,7 +181,7 @@ fn closed_stdout_is_not_a_panic() {
         vec!["inventory", "--sysfs-root", NFV],
         vec!["pci", "--sysfs-root", NFV, "--json"],
     ] {
-        let out = std::process::Command::new(BIN)
+        let out = command()
             .args(&args)
             .stdout(w.try_clone().unwrap())
             .output()

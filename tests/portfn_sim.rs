@@ -67,10 +67,6 @@ impl Sim {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn pos(j: &[String], needle: &str) -> usize {
     j.iter()
         .position(|l| l.contains(needle))

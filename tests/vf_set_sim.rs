@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Output;
-
 use common::*;
 
 const POOLS: &str = r#"
@@ -44,10 +42,6 @@ impl Sim {
             .unwrap()
             .clone()
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -16,6 +16,11 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A finished command's stderr, as text.
+pub fn stderr(o: &Output) -> String {
+    text(&o.stderr)
+}
+
 /// `vifman` with nothing inherited that would change what it does (see [`under`]).
 pub fn command() -> Command {
     under(BIN)

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
-use super::cli::{text, vifman, Vifman};
+use super::cli::{text, vifman, Vifman, LIMIT};
 
 pub const NFV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sysfs/nfv-host");
 pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nfv-host.toml");
@@ -12,9 +13,14 @@ pub const INST: &str = "11111111-2222-3333-4444-555555555555";
 
 /// Arguments naming a simulated nfv-host in `state`.
 pub fn host_args(state: &Path, config: &str) -> Vec<String> {
+    sim_args(NFV, state, config)
+}
+
+/// Arguments naming a simulation of the fixture tree `fixture` in `state`.
+pub fn sim_args(fixture: &str, state: &Path, config: &str) -> Vec<String> {
     vec![
         "--sysfs-root".into(),
-        NFV.into(),
+        fixture.into(),
         "--simulate".into(),
         "--state-dir".into(),
         state.display().to_string(),
@@ -83,12 +89,15 @@ pub fn sim_vf_state(kernel: &Path) -> serde_json::Value {
     serde_json::to_value(dump).unwrap()
 }
 
-/// A simulated nfv-host driven through the binary: its state dir and one config file, in a
-/// temp dir that lives as long as this does. Test files add their own methods (`impl`).
+/// A simulated host (nfv-host unless made [`SimEnv::on_fixture`]) driven through the
+/// binary: its state dir and one config file, in a temp dir that lives as long as this does.
+/// Test files add their own methods (`impl`).
 pub struct SimEnv {
     dir: tempfile::TempDir,
     pub state: PathBuf,
     pub config: String,
+    fixture: String,
+    limit: Duration,
 }
 
 impl SimEnv {
@@ -101,6 +110,8 @@ impl SimEnv {
             state: dir.path().join("state"),
             config: path.display().to_string(),
             dir,
+            fixture: NFV.into(),
+            limit: LIMIT,
         }
     }
 
@@ -111,7 +122,52 @@ impl SimEnv {
             state: dir.path().join("state"),
             config: CONFIG.into(),
             dir,
+            fixture: NFV.into(),
+            limit: LIMIT,
         }
+    }
+
+    /// A simulation of the fixture tree `fixture` (a path) with the config file `config` (a
+    /// path).
+    pub fn on_fixture(fixture: &str, config: &str) -> SimEnv {
+        let dir = tempfile::tempdir().unwrap();
+        SimEnv {
+            state: dir.path().join("state"),
+            config: config.into(),
+            dir,
+            fixture: fixture.into(),
+            limit: LIMIT,
+        }
+    }
+
+    /// Every command this runs fails the test after `limit` (default [`LIMIT`]).
+    pub fn with_limit(mut self, limit: Duration) -> SimEnv {
+        self.limit = limit;
+        self
+    }
+
+    /// The fixture tree this simulates.
+    pub fn fixture(&self) -> &str {
+        &self.fixture
+    }
+
+    /// The simulated kernel's own files ([`sim_kernel`]), created if no command ran yet.
+    pub fn kernel_dir(&self) -> PathBuf {
+        sim_kernel(&self.fixture, &self.state)
+    }
+
+    /// `cmd host… extra…`: the whole argument list, for a test that builds its own process.
+    pub fn args_for(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+        let mut v = vec![cmd.to_string()];
+        v.extend(self.host());
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+
+    /// The runner for `vifman cmd host… extra…` with this host's time limit: add environment
+    /// or stdin, then `.output()`.
+    pub fn runner(&self, cmd: &str, extra: &[&str]) -> Vifman {
+        Vifman::new(self.args_for(cmd, extra)).limit(self.limit)
     }
 
     /// The temp dir holding the state dir (and the config file): room for a test's own files.
@@ -119,9 +175,9 @@ impl SimEnv {
         self.dir.path()
     }
 
-    /// The arguments naming this simulated host ([`host_args`]).
+    /// The arguments naming this simulated host ([`sim_args`]).
     pub fn host(&self) -> Vec<String> {
-        host_args(&self.state, &self.config)
+        sim_args(&self.fixture, &self.state, &self.config)
     }
 
     /// `vifman cmd host…` with `env` added to the clean environment; its output, whatever
@@ -129,6 +185,6 @@ impl SimEnv {
     pub fn run(&self, cmd: &[&str], env: &[(&str, &str)]) -> Output {
         let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
         a.extend(self.host());
-        Vifman::new(&a).envs(env).output()
+        Vifman::new(&a).envs(env).limit(self.limit).output()
     }
 }
