@@ -24,7 +24,7 @@ log() { echo "vm-build: $*" >&2; }
 
 # Modules the scenarios load, plus what they pull in (resolved below with modprobe).
 MODULES="igb igbvf 9p 9pnet_virtio virtio_pci vfio vfio-pci vfio_iommu_type1 bridge veth
-  macvlan macvtap tap tun 8021q dummy e1000e nvme i2c-i801 psample ${VIFMAN_VM_MODULES:-}"
+  macvlan macvtap tap tun 8021q bonding dummy e1000e nvme i2c-i801 psample ${VIFMAN_VM_MODULES:-}"
 # psample: the one module dependency of the out-of-tree netdevsim.ko (tests/vm/netdevsim.sh).
 # Host binaries copied into the guest (with their libraries). dash is /bin/sh: busybox ash
 # would run its own `ip` applet (no `vf` support) before PATH. ethtool/lspci/devlink are

@@ -4,7 +4,7 @@
 # and the quarantine shows in inventory, metrics, health and the device plugin; a reset
 # write that fails in the kernel (a read-only bind mount over `reset`) quarantines too;
 # per-VF counters in inventory --stats and metrics equal `ip -s`;
-# a VF in use (up with an address, under a bridge, in another netns, with a hand-set MAC)
+# a VF in use (up with an address, under a bridge or a bond, in another netns, with a hand-set MAC)
 # is never allocated. vifman never writes `reset` with a driver bound (that hung this guest
 # for minutes under TCG): main.sh's per-scenario timeout turns a hang into a FAIL.
 need_cmd allocate release allocations reconcile pools vf
@@ -218,4 +218,11 @@ for why in "netdev $nd0 is up with an address" "netdev $nd1 is under br17" \
   grep -qF "$why" "$RUN_ERR" || fail "refusal does not say '$why': $(cat "$RUN_ERR")"
 done
 ip netns del vm17; ip link del br17
-pass "release: unbind+FLR+restore+igbvf rebind, MAC as saved; flr-less VF quarantined (inventory, metrics, health, device plugin), never reallocated, repaired; failed reset write (EROFS) quarantined, cleared by a second release; inventory --stats and metrics = ip -s; up+address, bridge port, other netns, hand-set MAC never allocated"
+# The same VF enslaved to a bond (a real bonding module): refused for the bond too.
+modprobe bonding max_bonds=0 2>/dev/null || true
+ip link add bond17 type bond mode active-backup
+ip link set "$nd1" down; ip link set "$nd1" master bond17
+run_fail allocate --vif-id "$(uuid)"
+grep -qF "netdev $nd1 is under bond17" "$RUN_ERR" || fail "refusal does not name the bond: $(cat "$RUN_ERR")"
+ip link del bond17
+pass "release: unbind+FLR+restore+igbvf rebind, MAC as saved; flr-less VF quarantined (inventory, metrics, health, device plugin), never reallocated, repaired; failed reset write (EROFS) quarantined, cleared by a second release; inventory --stats and metrics = ip -s; up+address, bridge port, other netns, hand-set MAC, bond slave never allocated"
