@@ -217,12 +217,13 @@ for why in "netdev $nd0 is up with an address" "netdev $nd1 is under br17" \
   "on igbvf but its netdev is not in this namespace" "carries an admin MAC"; do
   grep -qF "$why" "$RUN_ERR" || fail "refusal does not say '$why': $(cat "$RUN_ERR")"
 done
-ip netns del vm17; ip link del br17
-# The same VF enslaved to a bond (a real bonding module): refused for the bond too.
+# The bridged VF moves to a bond (a real bonding module), the other signs staying:
+# refused for the bond too.
+ip link del br17
 modprobe bonding max_bonds=0 2>/dev/null || true
 ip link add bond17 type bond mode active-backup
 ip link set "$nd1" down; ip link set "$nd1" master bond17
 run_fail allocate --vif-id "$(uuid)"
 grep -qF "netdev $nd1 is under bond17" "$RUN_ERR" || fail "refusal does not name the bond: $(cat "$RUN_ERR")"
-ip link del bond17
+ip netns del vm17; ip link del bond17
 pass "release: unbind+FLR+restore+igbvf rebind, MAC as saved; flr-less VF quarantined (inventory, metrics, health, device plugin), never reallocated, repaired; failed reset write (EROFS) quarantined, cleared by a second release; inventory --stats and metrics = ip -s; up+address, bridge port, other netns, hand-set MAC, bond slave never allocated"
