@@ -154,18 +154,7 @@ fn mlx5_unbinds_its_vfs_around_the_mode_change() {
 #[test]
 fn an_allocated_vf_blocks_the_mode_change_unless_forced() {
     let sim = Sim::new();
-    let o = sim.run(
-        &[
-            "allocate",
-            "--physnet",
-            "physnet1",
-            "--instance",
-            INST,
-            "--vif-id",
-            VIF_ID,
-        ],
-        &[],
-    );
+    let o = sim.allocate_vif("physnet1", VIF_ID, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let n = sim.journal().len();
     let o = sim.run(&["eswitch", "enp134s0", "switchdev"], &[]);
@@ -335,18 +324,7 @@ fn apply_eswitch_refusals() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // An allocated VF on the ice PF: the mode change (which re-creates VFs) is a conflict.
-    let o = sim.run(
-        &[
-            "allocate",
-            "--physnet",
-            "physnet1",
-            "--instance",
-            INST,
-            "--vif-id",
-            VIF_ID,
-        ],
-        &[],
-    );
+    let o = sim.allocate_vif("physnet1", VIF_ID, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let pol = sim.policy("[[pf]]\naddress = \"0000:86:00.0\"\neswitch = \"switchdev\"\n");
     let o = sim.run(&["apply", "--policy", &pol], &[]);
@@ -364,20 +342,7 @@ fn apply_eswitch_refusals() {
 #[test]
 fn an_allocations_rate_in_switchdev_is_set_and_restored_through_the_rate_leaf() {
     let sim = Sim::new();
-    let o = sim.run(
-        &[
-            "allocate",
-            "--physnet",
-            "physnet-sw",
-            "--instance",
-            INST,
-            "--vif-id",
-            VIF_ID,
-            "--max-tx-rate",
-            "300",
-        ],
-        &[],
-    );
+    let o = sim.allocate_vif("physnet-sw", VIF_ID, &["--max-tx-rate", "300"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = sim.journal();
     at(

@@ -90,20 +90,10 @@ impl Sim {
         (drv, ovr, s)
     }
     fn allocate(&self, pool: &str, id: &str, env: &[(&str, &str)]) -> Output {
-        self.run(
-            &[
-                "allocate",
-                "--physnet",
-                pool,
-                "--instance",
-                INST,
-                "--vif-id",
-                id,
-                "--mac",
-                "fa:16:3e:17:00:01",
-                "--vlan",
-                "117",
-            ],
+        self.allocate_vif(
+            pool,
+            id,
+            &["--mac", "fa:16:3e:17:00:01", "--vlan", "117"],
             env,
         )
     }

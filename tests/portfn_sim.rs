@@ -47,17 +47,7 @@ impl Sim {
         .unwrap();
     }
     fn allocate(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut a = vec![
-            "allocate",
-            "--physnet",
-            "physnet-sw",
-            "--instance",
-            INST,
-            "--vif-id",
-            VIF_ID,
-        ];
-        a.extend_from_slice(extra);
-        self.run(&a, env)
+        self.allocate_vif("physnet-sw", VIF_ID, extra, env)
     }
     fn records(&self) -> usize {
         let o = self.run(&["allocations", "--json"], &[]);

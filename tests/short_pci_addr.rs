@@ -43,20 +43,7 @@ impl Sim {
         sim_kernel(NFV, &self.state)
     }
     fn allocate(&self, pool: &str, id: &str, env: &[(&str, &str)]) -> Output {
-        self.run(
-            &[
-                "allocate",
-                "--physnet",
-                pool,
-                "--instance",
-                INST,
-                "--vif-id",
-                id,
-                "--vlan",
-                "117",
-            ],
-            env,
-        )
+        self.allocate_vif(pool, id, &["--vlan", "117"], env)
     }
     fn records(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&run_ok(&["allocations", "--json"], &self.host())).unwrap()

@@ -164,20 +164,7 @@ fn vf_set_applies_reads_back_and_rolls_back() {
 #[test]
 fn vf_set_refuses_an_allocated_vf_unless_forced() {
     let sim = Sim::new();
-    let o = sim.run(
-        &[
-            "allocate",
-            "--physnet",
-            "physnet1",
-            "--instance",
-            INST,
-            "--vif-id",
-            VIF_ID,
-            "--vlan",
-            "117",
-        ],
-        &[],
-    );
+    let o = sim.allocate_vif("physnet1", VIF_ID, &["--vlan", "117"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = sim.run(&["vf", "set", "enp59s0f1", "1", "vlan", "5"], &[]);
     assert!(!o.status.success());

@@ -187,4 +187,25 @@ impl SimEnv {
         a.extend(self.host());
         Vifman::new(&a).envs(env).limit(self.limit).output()
     }
+
+    /// `vifman allocate --physnet POOL --instance INST --vif-id ID EXTRA…` on this host.
+    pub fn allocate_vif(
+        &self,
+        pool: &str,
+        vif_id: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut a = vec![
+            "allocate",
+            "--physnet",
+            pool,
+            "--instance",
+            INST,
+            "--vif-id",
+            vif_id,
+        ];
+        a.extend_from_slice(extra);
+        self.run(&a, env)
+    }
 }
