@@ -329,19 +329,14 @@ pub trait Host {
     fn device_serial(&self, a: &PciAddress) -> Option<String> {
         self.sysfs(Sealed(())).device_serial(a)
     }
-    /// The card serial number nova requires of a `remote_managed` VF: the VPD `SN` (not the
-    /// DSN: nova reads libvirt's VPD capability) of the VF, or of its PF when the VF has no
-    /// VPD (nova's fallback: whether a VF exposes VPD is a firmware setting).
-    fn card_serial(&self, vf: &PciAddress, pf: Option<&PciAddress>) -> Option<String> {
-        let _span = tracing::debug_span!("card_serial", vf = %vf).entered();
-        let s = self.sysfs(Sealed(()));
-        // As nova: a VF with a VPD of its own answers from it, SN or not.
-        match s.vpd(vf) {
-            Some(v) => crate::sysfs::serial::sn_from_vpd(&v),
-            None => pf
-                .and_then(|p| s.vpd(p))
-                .and_then(|v| crate::sysfs::serial::sn_from_vpd(&v)),
-        }
+    /// The VPD serial of one function as nova reads it for `remote_managed` (the VPD `SN`,
+    /// not the DSN: nova reads libvirt's VPD capability): None when the function has no VPD,
+    /// `Some(None)` when its VPD carries no serial (then nova does not fall back to the PF).
+    fn vpd_serial(&self, a: &PciAddress) -> Option<Option<String>> {
+        let _span = tracing::debug_span!("vpd_serial", dev = %a).entered();
+        self.sysfs(Sealed(()))
+            .vpd(a)
+            .map(|v| crate::sysfs::serial::sn_from_vpd(&v))
     }
     fn vf_states(&self) -> Result<Vec<PfLinkState>, HostError>;
     /// One PF's VF state (cheaper than a full dump on a big host). The PF is named, never

@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use super::eswitch::{devlink_err, instance, open};
-use super::{HostError, PfId};
+use super::eswitch::{devlink_err, open};
+use super::HostError;
 use crate::devlink::{Devlink, DevlinkError, EswitchMode, FnState, PortFlavour};
 use crate::types::{IfName, MacAddress};
 
@@ -52,7 +52,14 @@ fn lookup(
     pf: &IfName,
     vf: u32,
 ) -> Result<Option<(crate::devlink::DevHandle, u32, VfPortFunction)>, DevlinkError> {
-    let Some(dev) = instance(dl, &PfId::Netdev(pf.clone()))? else {
+    // One port dump serves both questions: which instance has `pf` as its netdev (as
+    // `pf::resolve` asks it) and which of its ports is the VF's.
+    let ports = dl.ports()?;
+    let Some(dev) = ports
+        .iter()
+        .find(|p| p.netdev.as_deref() == Some(pf.as_str()) && p.flavour != PortFlavour::PciVf)
+        .map(|p| p.dev.clone())
+    else {
         return Ok(None);
     };
     match dl.eswitch(&dev) {
@@ -61,8 +68,9 @@ fn lookup(
         Err(e) if e.unsupported() => return Ok(None),
         Err(e) => return Err(e),
     }
-    let port = dl.ports_of(&dev)?.into_iter().find(|p| {
-        p.flavour == PortFlavour::PciVf
+    let port = ports.into_iter().find(|p| {
+        p.dev == dev
+            && p.flavour == PortFlavour::PciVf
             && !p.external
             && p.controller.unwrap_or(0) == 0
             && p.vfnum.map(u32::from) == Some(vf)

@@ -92,9 +92,7 @@ impl SysfsRoot {
         {
             return Some(s);
         }
-        c.read(&dir.join("vpd"), 32768)
-            .ok()
-            .and_then(|b| sn_from_vpd(&b))
+        self.vpd(a).and_then(|b| sn_from_vpd(&b))
     }
 
     /// The raw VPD of a function, when it exposes one (`None`: no VPD capability, or it

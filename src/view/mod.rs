@@ -313,10 +313,21 @@ impl HostView {
             return;
         }
         let _span = tracing::debug_span!("card_serials").entered();
+        // A VF without VPD of its own takes its PF's (nova's fallback): each PF read once.
+        let mut pf_serial: BTreeMap<PciAddress, Option<String>> = BTreeMap::new();
         self.card_serials = self
             .vfs
             .iter()
-            .map(|v| (v.addr, host.card_serial(&v.addr, Some(&v.pf))))
+            .map(|v| {
+                let s = match host.vpd_serial(&v.addr) {
+                    Some(own) => own,
+                    None => pf_serial
+                        .entry(v.pf)
+                        .or_insert_with(|| host.vpd_serial(&v.pf).flatten())
+                        .clone(),
+                };
+                (v.addr, s)
+            })
             .collect();
     }
 

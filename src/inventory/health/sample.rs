@@ -37,7 +37,9 @@ pub fn samples(
         warnings.extend(bad);
         c
     };
-    let devlink = |a: &PciAddress| devlink_of(&reporters, a);
+    // Grouped once by PCI instance (every device is sampled; most have no reporters).
+    let by_dev = by_pci_instance(&reporters);
+    let devlink = |a: &PciAddress| by_dev.get(a).cloned().unwrap_or_default();
     let reps: std::collections::BTreeSet<&str> = view
         .scan
         .representors
@@ -107,13 +109,25 @@ pub fn samples(
 /// its driver gives it a devlink instance of its own (mlx5 VFs); a VF is judged on its
 /// PF's through the model's PF-to-VF propagation anyway. Non-PCI instances (netdevsim) have
 /// no PCI device to attach to: `vifman health --devlink` shows them.
+#[cfg(test)]
 pub fn devlink_of(
     reporters: &[crate::devlink::HealthReporter],
     a: &PciAddress,
 ) -> Vec<DevlinkReporter> {
-    reporters
-        .iter()
-        .filter(|r| r.dev.bus == "pci" && r.dev.dev.parse::<PciAddress>().ok().as_ref() == Some(a))
-        .map(DevlinkReporter::from_devlink)
-        .collect()
+    by_pci_instance(reporters).remove(a).unwrap_or_default()
+}
+
+/// The reporters of every `pci/ADDR` instance, in dump order within each.
+fn by_pci_instance(
+    reporters: &[crate::devlink::HealthReporter],
+) -> std::collections::HashMap<PciAddress, Vec<DevlinkReporter>> {
+    let mut m: std::collections::HashMap<PciAddress, Vec<DevlinkReporter>> = Default::default();
+    for r in reporters.iter().filter(|r| r.dev.bus == "pci") {
+        if let Ok(a) = r.dev.dev.parse::<PciAddress>() {
+            m.entry(a)
+                .or_default()
+                .push(DevlinkReporter::from_devlink(r));
+        }
+    }
+    m
 }
