@@ -96,7 +96,14 @@ pub(crate) fn port_map(root: &SysfsRoot) -> (Option<Vec<Port>>, Option<Warning>)
 /// authoritative for the PFs it has instances of; name parsing stays for the others and
 /// for trees without one. Used by every read, the plain one and the simulated kernel's.
 pub(crate) fn apply_devlink_port_map(root: &SysfsRoot, scan: &mut ScanReport) -> Option<Warning> {
-    let (ports, warning) = port_map(root);
+    apply_ports(scan, port_map(root))
+}
+
+/// [`apply_devlink_port_map`] with the port map already read; its warning back.
+fn apply_ports(
+    scan: &mut ScanReport,
+    (ports, warning): (Option<Vec<Port>>, Option<Warning>),
+) -> Option<Warning> {
     if let Some(ports) = ports {
         crate::devlink::portmap::apply_port_map(&mut scan.representors, &ports);
     }
@@ -108,8 +115,11 @@ pub(crate) fn apply_devlink_port_map(root: &SysfsRoot, scan: &mut ScanReport) ->
 pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
     let _span = tracing::debug_span!("host_read", root = %root.path().display()).entered();
     type Loaded = Result<(VfStateDump, VfStateOrigin), (String, Warning)>;
-    let (mut scan, loaded): (ScanReport, Loaded) = std::thread::scope(|s| {
+    type PortMap = (Option<Vec<Port>>, Option<Warning>);
+    let (mut scan, loaded, port_map): (ScanReport, Loaded, PortMap) = std::thread::scope(|s| {
         let job = s.spawn(|| load_link_dump(root));
+        // The devlink port dump is independent of both: it runs alongside them.
+        let ports_job = s.spawn(|| port_map(root));
         let mut loaded: Option<Loaded> = None;
         let empty = VfStateDump::default();
         let report = scan_with_deferred_links(root, || {
@@ -123,9 +133,11 @@ pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
             }
         });
         // The scan always asks; should it not, read the dump here.
-        (report, loaded.unwrap_or_else(|| load_link_dump(root)))
+        let loaded = loaded.unwrap_or_else(|| load_link_dump(root));
+        let ports = ports_job.join().unwrap_or_else(|_| port_map(root));
+        (report, loaded, ports)
     });
-    let devlink_warning = apply_devlink_port_map(root, &mut scan);
+    let devlink_warning = apply_ports(&mut scan, port_map);
     let (links, origin, state_error, mut warnings) = match loaded {
         Ok((d, o)) => (d.links, o, None, Vec::new()),
         Err((m, w)) => (Vec::new(), VfStateOrigin::None, Some(m), vec![w]),
