@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::engine::apply::ApplyError;
 use crate::engine::eswitch::EswitchError;
-use crate::engine::{EngineError, LEFT_UNBOUND, PENDING_FOR_REPAIR, RELEASING_FOR_RETRY};
+use crate::engine::{EngineError, Recovery};
 use crate::store::StoreError;
 
 const REPAIR: &str = "run `vifman reconcile --repair`";
@@ -72,15 +72,11 @@ fn engine(e: &EngineError) -> Option<String> {
             "release it with `vifman release --vif-id {vif_id}`"
         )),
         EngineError::ZeroCount { .. } => Some("--count must be at least 1".into()),
-        EngineError::Actuation { rollback, .. } if rollback.ends_with(PENDING_FOR_REPAIR) => {
-            Some(REPAIR.into())
-        }
-        EngineError::Actuation { rollback, .. } if rollback.ends_with(RELEASING_FOR_RETRY) => {
-            Some(format!("run `vifman release` again or {REPAIR}"))
-        }
-        EngineError::Actuation { rollback, .. } if rollback.ends_with(LEFT_UNBOUND) => {
-            Some("run `vifman reconcile`".into())
-        }
+        EngineError::Actuation { next: Some(n), .. } => Some(match n {
+            Recovery::Repair => REPAIR.into(),
+            Recovery::RetryRelease => format!("run `vifman release` again or {REPAIR}"),
+            Recovery::Reconcile => "run `vifman reconcile`".into(),
+        }),
         EngineError::Eswitch(e) => eswitch(e),
         EngineError::Store(e) => store(e),
         _ => None,

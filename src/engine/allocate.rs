@@ -414,6 +414,7 @@ impl Engine<'_> {
             }
             Err((step, source)) => {
                 let failures = actuate::undo(self.host, &t, &applied, model);
+                let next = (!failures.is_empty()).then_some(super::Recovery::Repair);
                 let rollback = if failures.is_empty() {
                     let i = st.by_vif(&req.vif_id).expect("just recorded");
                     st.allocations.remove(i);
@@ -435,6 +436,7 @@ impl Engine<'_> {
                     step,
                     cause: source,
                     rollback,
+                    next,
                 })
             }
         }

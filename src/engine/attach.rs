@@ -165,6 +165,7 @@ impl Engine<'_> {
                     step,
                     cause,
                     rollback,
+                    next: None,
                 })
             }
         }
@@ -252,6 +253,7 @@ impl Engine<'_> {
                 step: format!("restoring {} after {}", rec.vf, key),
                 cause: crate::host::HostError::other("restore", failures.join("; ")),
                 rollback: "the attachment stays recorded; DEL again to retry".into(),
+                next: None,
             });
         }
         st.allocations[i].cni = None;

@@ -59,6 +59,8 @@ pub enum EngineError {
         cause: HostError,
         /// What happened to the changes made before the failure.
         rollback: String,
+        /// What an operator has to do next, when the rollback left something for them.
+        next: Option<Recovery>,
     },
     /// A release could not prove the VF clean; its record stays, phase quarantined.
     #[error("release of {vf} could not prove it clean: {reason}; the VF is quarantined (out of every pool) until an operator clears the quarantine or a repair completes the release")]
@@ -103,6 +105,17 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Host(#[from] HostError),
+}
+
+/// What an [`EngineError::Actuation`] leaves for an operator (the CLI names the command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The record stays pending: a repair finishes or undoes it.
+    Repair,
+    /// A release stopped half way: release again, or repair.
+    RetryRelease,
+    /// A VF was left without its driver: reconcile shows and mends it.
+    Reconcile,
 }
 
 /// How an [`EngineError::Actuation`]'s rollback ends when its record is kept for a repair.

@@ -43,14 +43,15 @@ impl Engine<'_> {
             )));
         }
         let (driver, over) = (v.driver.clone(), v.driver_override.clone());
-        let fail = |step: &str, cause, rollback: &str| EngineError::Actuation {
+        let fail = |step: &str, cause, rollback: &str, next| EngineError::Actuation {
             step: format!("{step} {}", v.addr),
             cause,
             rollback: rollback.into(),
+            next,
         };
         if driver.is_some() {
             actuate::rebind(self.host, &v.addr, None, over.as_deref())
-                .map_err(|e| fail("unbinding", e, "nothing was reset"))?;
+                .map_err(|e| fail("unbinding", e, "nothing was reset", None))?;
         }
         let reset = self.host.reset_function(&v.addr);
         let back = actuate::rebind(self.host, &v.addr, driver.as_deref(), over.as_deref());
@@ -59,16 +60,19 @@ impl Engine<'_> {
                 "resetting",
                 e,
                 "the VF is back on its driver, not reset",
+                None,
             )),
             (Err(e), Err(b)) => Err(fail(
                 "resetting",
                 e,
                 &format!("and rebinding it failed too ({b}); {}", super::LEFT_UNBOUND),
+                Some(super::Recovery::Reconcile),
             )),
             (Ok(()), Err(b)) => Err(fail(
                 "rebinding",
                 b,
                 "the VF was reset but is left without its driver",
+                None,
             )),
             (Ok(()), Ok(())) => {
                 drop(store);

@@ -281,6 +281,7 @@ impl Engine<'_> {
             step: format!("{} vf {} {}", t.pf_netdev, t.vf_index, failed.describe()),
             cause,
             rollback,
+            next: None,
         }
     }
 }

@@ -278,6 +278,7 @@ impl Engine<'_> {
             }
             Err((step, cause)) => {
                 let failures = self.restore_whole(&rec);
+                let next = (!failures.is_empty()).then_some(crate::engine::Recovery::Repair);
                 let rollback = if failures.is_empty() {
                     st.devices.retain(|r| r.id != rec.id);
                     store.save(&st)?;
@@ -293,6 +294,7 @@ impl Engine<'_> {
                     step,
                     cause,
                     rollback,
+                    next,
                 })
             }
         }

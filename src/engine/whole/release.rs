@@ -32,6 +32,7 @@ impl Engine<'_> {
                 step: format!("restoring allocation {id}"),
                 cause: crate::host::HostError::other("restore", failures.join("; ")),
                 rollback: crate::engine::RELEASING_FOR_RETRY.into(),
+                next: Some(crate::engine::Recovery::RetryRelease),
             });
         }
         st.devices.remove(i);
