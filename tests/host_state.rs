@@ -834,7 +834,7 @@ fn reboot_with_a_cni_attachment_whose_netns_is_gone() {
     assert!(
         out.contains(&format!("restored {} (vif {VIF2})", rec.vf))
             && out.contains("CNI attachment")
-            && out.contains("`vifman reconcile --repair` undoes it"),
+            && out.contains("which is gone; a repair undoes it (run `vifman reconcile --repair`)"),
         "{out}"
     );
     assert_eq!(

@@ -175,14 +175,18 @@ fn print(r: &ApplyReport, json: bool, what: &str) -> anyhow::Result<()> {
         println!("forced over an allocation: {f}");
     }
     if let Some(b) = &r.boot {
-        for x in &b.restored {
-            println!("restored {} (vif {}): {}", x.vf, x.vif_id, x.detail);
-        }
-        for x in &b.lost {
-            println!("LOST {} (vif {}): {}", x.vf, x.vif_id, x.detail);
-        }
-        for x in &b.skipped {
-            println!("skipped {} (vif {}): {}", x.vf, x.vif_id, x.detail);
+        for (what, list) in [
+            ("restored", &b.restored),
+            ("LOST", &b.lost),
+            ("skipped", &b.skipped),
+        ] {
+            for x in list {
+                let next = x
+                    .next
+                    .map(|n| format!(" ({})", crate::cli::hint::recovery(n, Some(&x.vif_id))))
+                    .unwrap_or_default();
+                println!("{what} {} (vif {}): {}{next}", x.vf, x.vif_id, x.detail);
+            }
         }
     }
     match r.outcome {

@@ -336,7 +336,7 @@ pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
     } else {
         for d in &drift {
             println!(
-                "{:<22} {} {}{}{}",
+                "{:<22} {} {}{}{}{}",
                 serde_json::to_value(&d.kind)?.as_str().unwrap_or("?"),
                 d.vf,
                 d.vif_id
@@ -347,6 +347,9 @@ pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
                 d.repaired
                     .as_deref()
                     .map(|r| format!(" -> {r}"))
+                    .unwrap_or_default(),
+                d.next
+                    .map(|n| format!(" ({})", crate::cli::hint::recovery(n, d.vif_id.as_deref())))
                     .unwrap_or_default()
             );
         }

@@ -72,14 +72,24 @@ fn engine(e: &EngineError) -> Option<String> {
             "release it with `vifman release --vif-id {vif_id}`"
         )),
         EngineError::ZeroCount { .. } => Some("--count must be at least 1".into()),
-        EngineError::Actuation { next: Some(n), .. } => Some(match n {
-            Recovery::Repair => REPAIR.into(),
-            Recovery::RetryRelease => format!("run `vifman release` again or {REPAIR}"),
-            Recovery::Reconcile => "run `vifman reconcile`".into(),
-        }),
+        EngineError::Actuation { next: Some(n), .. } => Some(recovery(*n, None)),
         EngineError::Eswitch(e) => eswitch(e),
         EngineError::Store(e) => store(e),
         _ => None,
+    }
+}
+
+/// The command for a [`Recovery`]; `vif_id` names the record where the step needs it.
+pub fn recovery(n: Recovery, vif_id: Option<&str>) -> String {
+    let vif = vif_id.unwrap_or("ID");
+    match n {
+        Recovery::Repair => REPAIR.into(),
+        Recovery::RetryRelease => format!("run `vifman release` again or {REPAIR}"),
+        Recovery::Reconcile => "run `vifman reconcile`".into(),
+        Recovery::ReleaseVif => {
+            format!("`vifman release --vif-id {vif}` puts it back to the kernel defaults")
+        }
+        Recovery::Release => format!("`vifman release --vif-id {vif}` drops the record"),
     }
 }
 

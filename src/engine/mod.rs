@@ -107,8 +107,10 @@ pub enum EngineError {
     Host(#[from] HostError),
 }
 
-/// What an [`EngineError::Actuation`] leaves for an operator (the CLI names the command).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an operator does next after an [`EngineError::Actuation`], a boot replay that left a
+/// record alone, or a reconcile finding; the engine states it, the CLI names the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Recovery {
     /// The record stays pending: a repair finishes or undoes it.
     Repair,
@@ -116,6 +118,11 @@ pub enum Recovery {
     RetryRelease,
     /// A VF was left without its driver: reconcile shows and mends it.
     Reconcile,
+    /// A record vifman made for hardware it found configured: releasing that VIF puts the
+    /// VF back to the kernel defaults.
+    ReleaseVif,
+    /// A whole-device record whose device left the bus: releasing it drops the record.
+    Release,
 }
 
 /// How an [`EngineError::Actuation`]'s rollback ends when its record is kept for a repair.

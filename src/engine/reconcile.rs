@@ -44,8 +44,11 @@ pub struct Drift {
     pub vf: String,
     pub vif_id: Option<String>,
     pub detail: String,
-    /// What --repair did, if anything.
+    /// What the repair did, if anything.
     pub repaired: Option<String>,
+    /// What an operator does next, when anything (the CLI names the command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<super::Recovery>,
 }
 
 impl Engine<'_> {
@@ -85,6 +88,7 @@ impl Engine<'_> {
                 vif_id: Some(a.vif_id.to_string()),
                 detail,
                 repaired: None,
+                next: None,
             };
             if !seen.insert(a.vf) {
                 let mut x = d(DriftKind::Duplicate, "second record for this VF".into());
@@ -226,6 +230,7 @@ impl Engine<'_> {
                     vif_id: None,
                     detail: format!("{status}, no vifman record (left alone)"),
                     repaired: None,
+                    next: None,
                 });
             }
         }
@@ -261,6 +266,7 @@ impl Engine<'_> {
                     att.key, att.phase, att.netns
                 ),
                 repaired: None,
+                next: None,
             };
             if repair {
                 x.repaired = Some(match crate::cni::del::teardown_orphan(self, rec) {

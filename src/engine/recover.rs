@@ -105,8 +105,9 @@ impl Engine<'_> {
                 vif_id: Some(vif_id.to_string()),
                 detail: format!("configured ({what}) with no record after the store was lost"),
                 repaired: Some(format!(
-                    "recorded as recovered VIF {vif_id} so it is not handed out again; `vifman release --vif-id {vif_id}` puts it back to the kernel defaults"
+                    "recorded as recovered VIF {vif_id} so it is not handed out again"
                 )),
+                next: Some(super::Recovery::ReleaseVif),
             });
         }
         out

@@ -10,6 +10,7 @@ mod real;
 mod refusal;
 pub mod sim;
 pub mod sysctl;
+pub mod tun;
 
 pub use crate::netlink::{Knob, KnobKind};
 pub use eswitch::{EswitchInfo, PfId};

@@ -441,7 +441,7 @@ impl Store {
         };
         if damaged {
             self.warnings.push(format!(
-                "{} is {}; using {} (generation {seq}); allocations saved after it may be missing: check with `vifman reconcile`",
+                "{} is {}; using {} (generation {seq}); allocations saved after it may be missing: a reconcile compares the records with the hardware",
                 self.dir.join(SLOTS[1 - i]).display(),
                 other.describe(),
                 SLOTS[i],

@@ -28,6 +28,9 @@ pub struct BootRecord {
     pub vif_id: String,
     pub vf: String,
     pub detail: String,
+    /// What an operator does about it, when anything (the CLI names the command).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<crate::engine::Recovery>,
 }
 
 fn rec(a: &Allocation, detail: String) -> BootRecord {
@@ -35,8 +38,12 @@ fn rec(a: &Allocation, detail: String) -> BootRecord {
         vif_id: a.vif_id.to_string(),
         vf: a.vf.to_string(),
         detail,
+        next: None,
     }
 }
+
+/// A record interrupted before the reboot is left alone: a repair finishes or undoes it.
+pub(super) const INTERRUPTED: &str = "interrupted before the reboot; left for a repair";
 
 /// Restore every active allocation; each outcome is saved durably as soon as it is known.
 pub(super) fn replay(
@@ -56,10 +63,10 @@ pub(super) fn replay(
                 continue;
             }
             Phase::Pending | Phase::Releasing => {
-                out.skipped.push(rec(
-                    a,
-                    "interrupted before the reboot; left for `vifman reconcile --repair`".into(),
-                ));
+                out.skipped.push(BootRecord {
+                    next: Some(crate::engine::Recovery::Repair),
+                    ..rec(a, INTERRUPTED.into())
+                });
                 continue;
             }
             Phase::Quarantined => {
@@ -74,7 +81,17 @@ pub(super) fn replay(
             Phase::Active => {}
         }
         match restore_one(host, scan, a) {
-            Ok(detail) => out.restored.push(rec(a, detail)),
+            Ok(detail) => {
+                // A CNI attachment whose namespace is gone is undone by a repair.
+                let gone = a
+                    .cni
+                    .as_ref()
+                    .is_some_and(|c| !std::path::Path::new(&c.netns).exists());
+                out.restored.push(BootRecord {
+                    next: gone.then_some(crate::engine::Recovery::Repair),
+                    ..rec(a, detail)
+                })
+            }
             Err(reason) => {
                 tracing::warn!(vif = %a.vif_id, vf = %a.vf, %reason, "allocation lost");
                 a.phase = Phase::Lost;
@@ -202,7 +219,7 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
             if std::path::Path::new(&att.netns).exists() {
                 String::new()
             } else {
-                ", which is gone: `vifman reconcile --repair` undoes it".to_string()
+                ", which is gone; a repair undoes it".to_string()
             }
         ));
     }

@@ -22,6 +22,7 @@ fn rec(r: &DeviceAllocation, detail: String) -> BootRecord {
             .collect::<Vec<_>>()
             .join(","),
         detail,
+        next: None,
     }
 }
 
@@ -43,10 +44,10 @@ pub(super) fn replay(
                 continue;
             }
             Phase::Pending | Phase::Releasing => {
-                out.skipped.push(rec(
-                    r,
-                    "interrupted before the reboot; left for `vifman reconcile --repair`".into(),
-                ));
+                out.skipped.push(BootRecord {
+                    next: Some(crate::engine::Recovery::Repair),
+                    ..rec(r, super::boot::INTERRUPTED.into())
+                });
                 continue;
             }
             Phase::Active => {}
@@ -57,7 +58,15 @@ pub(super) fn replay(
                 tracing::warn!(id = %r.id, %reason, "whole-device allocation lost");
                 r.phase = Phase::Lost;
                 r.lost_reason = Some(reason.clone());
-                out.lost.push(rec(r, reason));
+                // VFs made behind vifman's back: once removed, a repair rebinds the device.
+                let vfs = r
+                    .devices
+                    .iter()
+                    .any(|d| !host.vfs_of(&d.address).is_empty());
+                out.lost.push(BootRecord {
+                    next: vfs.then_some(crate::engine::Recovery::Repair),
+                    ..rec(r, reason)
+                });
             }
         }
         store.save(st)?;
@@ -76,7 +85,7 @@ fn restore(host: &dyn Host, r: &mut DeviceAllocation) -> Result<String, String> 
         let vfs = host.vfs_of(&d.address).len();
         if vfs > 0 {
             return Err(format!(
-                "{} has {vfs} VF(s) after boot; remove them, then `vifman reconcile --repair`",
+                "{} has {vfs} VF(s) after boot; it goes back to vfio-pci only once they are removed and the record repaired",
                 d.address
             ));
         }

@@ -121,7 +121,7 @@ impl HostView {
         }
         if st.used_once.contains(&d.addr) {
             return WholeStatus::Unavailable(format!(
-                "one_time_use: handed out once; `vifman one-time-use reset {}` after resetting it",
+                "one_time_use: handed out once; back in the pool when an operator resets {}'s one-time-use mark",
                 d.addr
             ));
         }

@@ -21,6 +21,7 @@ impl Engine<'_> {
                 vif_id: Some(rec.id.to_string()),
                 detail,
                 repaired: None,
+                next: None,
             };
             let first = rec
                 .devices
@@ -54,12 +55,15 @@ impl Engine<'_> {
                 Phase::Active => {
                     for b in &rec.devices {
                         let Some(dev) = view.scan.device(&b.address) else {
-                            out.push(d(
-                                DriftKind::VfVanished,
-                                b.address.to_string(),
-                                "the device is no longer on the PCI bus (left for `vifman release`)"
-                                    .into(),
-                            ));
+                            out.push(Drift {
+                                next: Some(crate::engine::Recovery::Release),
+                                ..d(
+                                    DriftKind::VfVanished,
+                                    b.address.to_string(),
+                                    "the device is no longer on the PCI bus (left for a release)"
+                                        .into(),
+                                )
+                            });
                             continue;
                         };
                         if dev.driver.as_deref() == Some("vfio-pci") {
