@@ -251,6 +251,18 @@ impl Config {
         self.aliases.iter().find(|a| a.name == name)
     }
 
+    /// Each alias name once, in config order: entries sharing a name (nova's multi-spec
+    /// alias) are one pool.
+    pub fn alias_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = vec![];
+        for a in &self.aliases {
+            if !out.contains(&a.name.as_str()) {
+                out.push(&a.name);
+            }
+        }
+        out
+    }
+
     /// First spec that matches, with the reasons each earlier spec did not (for --explain).
     pub fn classify(&self, c: &Candidate) -> (Option<&DeviceSpec>, Vec<(usize, String)>) {
         let mut why_not = vec![];

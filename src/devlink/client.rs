@@ -196,14 +196,6 @@ impl Devlink {
             .collect())
     }
 
-    /// `devlink health show DEV reporter NAME` (ENOENT-style error when it does not exist).
-    pub fn health_reporter(&mut self, dev: &DevHandle, name: &str) -> Result<HealthReporter> {
-        let op = format!("health show {dev} reporter {name}");
-        let parts = self.call(&op, 0, &msg::health_reporter_get(dev, name))?;
-        let p = parts.first().ok_or_else(|| dec(&op, "no reply".into()))?;
-        msg::decode_health_reporter(p).map_err(|m| dec(&op, m))
-    }
-
     /// `devlink port function rate del DEV/NODE` (EBUSY while it has children).
     pub fn del_rate_node(&mut self, dev: &DevHandle, name: &str) -> Result<()> {
         let op = format!("rate del {dev}/{name}");

@@ -254,14 +254,6 @@ pub fn decode_rate(payload: &[u8]) -> Result<Rate, String> {
     Ok(r)
 }
 
-/// `devlink health show DEV reporter NAME` (a GET doit; the dump is [`bare`]).
-pub fn health_reporter_get(dev: &DevHandle, name: &str) -> Vec<u8> {
-    let mut w = Writer::genl(CMD_HEALTH_REPORTER_GET, DEVLINK_GENL_VERSION);
-    handle(&mut w, dev);
-    w.str(ATTR_HEALTH_REPORTER_NAME, name);
-    w.buf
-}
-
 /// One reporter: the handle (and port index, for a port reporter) at the top level, the
 /// reporter's own attributes inside `DEVLINK_ATTR_HEALTH_REPORTER`.
 pub fn decode_health_reporter(payload: &[u8]) -> Result<HealthReporter, String> {

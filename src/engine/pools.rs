@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::whole::{aliases_of, physnet_of, WholeStatus};
+use super::whole::{pool_names, WholeStatus};
 use super::{Engine, EngineError, HostView};
 use crate::store::{StoreState, WholeRequestKind};
 use crate::types::DeviceType;
@@ -65,15 +65,7 @@ pub fn device_pools(
             WholeRequestKind::Physnet(p) => Some(p.clone()),
             WholeRequestKind::Alias(_) => None,
         });
-        let mut names: Vec<String> = held
-            .or_else(|| physnet_of(config, &d))
-            .into_iter()
-            .collect();
-        names.extend(
-            aliases_of(config, &d)
-                .iter()
-                .map(|a| format!("alias:{}", a.name)),
-        );
+        let names = pool_names(config, &d, held);
         if !names.is_empty() {
             out.entry(d.addr).or_default().extend(names);
         }
@@ -171,15 +163,7 @@ impl Engine<'_> {
                 WholeRequestKind::Physnet(p) => Some(p.clone()),
                 WholeRequestKind::Alias(_) => None,
             });
-            let mut names: Vec<String> = held
-                .or_else(|| physnet_of(self.config, &d))
-                .into_iter()
-                .collect();
-            names.extend(
-                aliases_of(self.config, &d)
-                    .iter()
-                    .map(|a| format!("alias:{}", a.name)),
-            );
+            let names = pool_names(self.config, &d, held);
             let status = view.whole_status(self.config, st, &d, false);
             for n in &names {
                 let p = pools

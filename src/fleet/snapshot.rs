@@ -205,30 +205,22 @@ pub fn take_with(
             .into_iter()
             .map(String::from)
             .collect(),
-        aliases: engine.config.aliases.iter().map(|a| a.name.clone()).fold(
-            vec![],
-            |mut v: Vec<String>, n| {
-                if !v.contains(&n) {
-                    v.push(n);
-                }
-                v
-            },
-        ),
+        aliases: engine
+            .config
+            .alias_names()
+            .into_iter()
+            .map(String::from)
+            .collect(),
     };
     Ok((snap, report))
 }
 
 /// Whole devices with the same status rule allocation uses (no `--bind-group`).
 fn whole(engine: &Engine<'_>, view: &HostView, st: &StoreState) -> Vec<WholeInfo> {
-    use crate::engine::whole::{aliases_of, physnet_of, WholeStatus};
+    use crate::engine::whole::{pool_names, WholeStatus};
     let mut out = vec![];
     for d in view.whole_devices() {
-        let mut pools: Vec<String> = physnet_of(engine.config, &d).into_iter().collect();
-        pools.extend(
-            aliases_of(engine.config, &d)
-                .iter()
-                .map(|a| format!("alias:{}", a.name)),
-        );
+        let pools = pool_names(engine.config, &d, None);
         let status = view.whole_status(engine.config, st, &d, false);
         if pools.is_empty() && !matches!(status, WholeStatus::Allocated(_)) {
             continue;

@@ -81,14 +81,8 @@ impl Engine<'_> {
                         if self.config.aliases.is_empty() {
                             "no [[alias]]".to_string()
                         } else {
-                            let mut names: Vec<&str> = self
-                                .config
-                                .aliases
-                                .iter()
-                                .map(|a| a.name.as_str())
-                                .collect();
+                            let mut names = self.config.alias_names();
                             names.sort_unstable();
-                            names.dedup();
                             names.join(", ")
                         }
                     ))

@@ -189,6 +189,19 @@ pub fn physnet_of(cfg: &Config, d: &WholeDevice) -> Option<String> {
         .and_then(|s| s.physical_network.clone())
 }
 
+/// The pools a whole device is counted in: its physical network (the one its record was
+/// allocated from, if `held`, else its device_spec's), then `alias:NAME` for each alias it
+/// serves. Pools, the device plugin and `vifman pci` name them alike.
+pub fn pool_names(cfg: &Config, d: &WholeDevice, held: Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = held.or_else(|| physnet_of(cfg, d)).into_iter().collect();
+    names.extend(
+        aliases_of(cfg, d)
+            .iter()
+            .map(|a| format!("alias:{}", a.name)),
+    );
+    names
+}
+
 /// The aliases a whole device serves: it must be in some device_spec (nova's allow-list) and
 /// match the alias's ids and type.
 pub fn aliases_of<'c>(cfg: &'c Config, d: &WholeDevice) -> Vec<&'c Alias> {
