@@ -7,6 +7,7 @@
 
 mod cni;
 mod device;
+mod files;
 mod record;
 mod slots;
 

@@ -19,12 +19,17 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::AtFlags;
 use rustix::io::Errno;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+pub use super::files::create_state_dir;
+#[cfg(test)]
+use super::files::{euid, Mode};
+use super::files::{open_dir, open_in, sync_dir};
 
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/vifman";
 
@@ -66,14 +71,14 @@ pub enum StoreError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
-fn errno(path: &Path) -> impl FnOnce(Errno) -> StoreError + '_ {
+pub(super) fn errno(path: &Path) -> impl FnOnce(Errno) -> StoreError + '_ {
     move |e| StoreError::Io {
         path: path.to_path_buf(),
         source: e.into(),
@@ -139,150 +144,6 @@ impl Slot {
     }
 }
 
-fn file_kind(t: FileType) -> &'static str {
-    match t {
-        FileType::RegularFile => "regular file",
-        FileType::Directory => "directory",
-        FileType::Symlink => "symbolic link",
-        FileType::Fifo => "FIFO",
-        FileType::Socket => "socket",
-        FileType::CharacterDevice => "character device",
-        FileType::BlockDevice => "block device",
-        FileType::Unknown => "special file",
-    }
-}
-
-fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
-/// Refuse anything but a regular file owned by the user running vifman.
-fn check_file(fd: impl AsFd, path: &Path) -> Result<(), StoreError> {
-    let st = rustix::fs::fstat(fd).map_err(errno(path))?;
-    let t = FileType::from_raw_mode(st.st_mode);
-    if t != FileType::RegularFile {
-        return Err(StoreError::Unsafe {
-            path: path.to_path_buf(),
-            reason: format!("is a {}, not a regular file", file_kind(t)),
-        });
-    }
-    if st.st_uid != euid() {
-        return Err(StoreError::Unsafe {
-            path: path.to_path_buf(),
-            reason: format!(
-                "is owned by uid {}, not by the user running vifman (uid {})",
-                st.st_uid,
-                euid()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Open `name` in the state directory without following a symlink and without blocking on a
-/// FIFO; `None` when it does not exist and `create` is false.
-fn open_in(
-    dirfd: &OwnedFd,
-    dir: &Path,
-    name: &str,
-    create: bool,
-) -> Result<Option<File>, StoreError> {
-    let path = dir.join(name);
-    let mut flags =
-        OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    if create {
-        flags |= OFlags::CREATE;
-    }
-    match rustix::fs::openat(dirfd, name, flags, Mode::from_raw_mode(0o600)) {
-        Ok(fd) => {
-            check_file(&fd, &path)?;
-            Ok(Some(File::from(fd)))
-        }
-        Err(Errno::NOENT) if !create => Ok(None),
-        Err(e) => {
-            // Name what is there instead of the bare errno (ELOOP for a symlink, ENXIO for a
-            // socket, EISDIR for a directory).
-            if let Ok(st) = rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                let t = FileType::from_raw_mode(st.st_mode);
-                if t != FileType::RegularFile {
-                    let reason = if t == FileType::Symlink {
-                        "is a symbolic link (vifman never follows links in its state directory)"
-                            .to_string()
-                    } else {
-                        format!("is a {}, not a regular file", file_kind(t))
-                    };
-                    return Err(StoreError::Unsafe { path, reason });
-                }
-            }
-            Err(errno(&path)(e))
-        }
-    }
-}
-
-/// Open the state directory itself, creating it (0700 whatever the umask) when `create`.
-/// `None` when it does not exist and `create` is false. The directory may be reached through
-/// a symlink an administrator set up; the files inside never are.
-fn open_dir(dir: &Path, create: bool) -> Result<Option<OwnedFd>, StoreError> {
-    let mut created = false;
-    if create {
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
-            Ok(()) => created = true,
-            Err(Errno::EXIST) => {}
-            Err(e) => return Err(errno(dir)(e)),
-        }
-    }
-    let fd = match rustix::fs::open(
-        dir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) if !create => return Ok(None),
-        Err(Errno::NOTDIR) => {
-            return Err(StoreError::Unsafe {
-                path: dir.to_path_buf(),
-                reason: "is not a directory".into(),
-            })
-        }
-        Err(e) => return Err(errno(dir)(e)),
-    };
-    if created {
-        // mkdir's mode passes through the umask; the docs promise 0700.
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700)).map_err(errno(dir))?;
-    }
-    let st = rustix::fs::fstat(&fd).map_err(errno(dir))?;
-    if st.st_uid != euid() {
-        return Err(StoreError::Unsafe {
-            path: dir.to_path_buf(),
-            reason: format!(
-                "is owned by uid {}, not by the user running vifman (uid {})",
-                st.st_uid,
-                euid()
-            ),
-        });
-    }
-    if st.st_mode & 0o022 != 0 {
-        return Err(StoreError::Unsafe {
-            path: dir.to_path_buf(),
-            reason: format!(
-                "is writable by other users (mode {:o}), who could replace the store's files; `chmod 700` it",
-                st.st_mode & 0o7777
-            ),
-        });
-    }
-    Ok(Some(fd))
-}
-
-/// Create the state directory (mode 0700 whatever the umask) if it is missing, and check it.
-/// Callers that put their own files there (the simulated kernel) call this first, so the
-/// directory never starts out with the wrong mode.
-pub fn create_state_dir(dir: &Path) -> Result<(), StoreError> {
-    open_dir(dir, true).map(|_| ())
-}
-
 fn read_slot(f: Option<&mut File>, path: &Path) -> Result<Slot, StoreError> {
     let Some(f) = f else {
         return Ok(Slot::Missing);
@@ -291,10 +152,6 @@ fn read_slot(f: Option<&mut File>, path: &Path) -> Result<Slot, StoreError> {
     f.seek(SeekFrom::Start(0)).map_err(io(path))?;
     f.read_to_end(&mut buf).map_err(io(path))?;
     Ok(Slot::parse(&buf))
-}
-
-fn sync_dir(dirfd: &OwnedFd, dir: &Path) -> Result<(), StoreError> {
-    rustix::fs::fsync(dirfd).map_err(errno(dir))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub mod jsonrpc;
 pub mod netdev;
 pub mod qos;
 pub mod remote;
+mod remove;
 pub mod spec;
 pub mod txn;
 

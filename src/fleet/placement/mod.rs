@@ -2,6 +2,7 @@
 //! vifman's own subtree, next to (never inside) what nova and neutron report.
 
 pub mod client;
+pub mod desired;
 pub mod sync;
 
 pub use client::Client;
