@@ -442,7 +442,10 @@ fn non_viable_group_is_refused_with_the_same_reason_everywhere() {
     let reason = "IOMMU group 55 member 0000:d8:00.1 is bound to nvme";
     let p = sim.pools();
     let v = verdict(&p, "0000:d8:00.0");
-    assert!(v.contains(reason) && v.contains("--bind-group"), "{v}");
+    assert!(
+        v.contains(reason) && v.contains("whole group bound to vfio-pci (bind-group)"),
+        "{v}"
+    );
     assert_eq!(pool(&p, "alias:a6000", "type-PCI")["free"], 0, "{p}");
     let pci: serde_json::Value = serde_json::from_str(&vifman_ok(&[
         "pci",

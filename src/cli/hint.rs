@@ -89,7 +89,7 @@ pub fn recovery(n: Recovery, vif_id: Option<&str>) -> String {
         Recovery::ReleaseVif => {
             format!("`vifman release --vif-id {vif}` puts it back to the kernel defaults")
         }
-        Recovery::Release => format!("`vifman release --vif-id {vif}` drops the record"),
+        Recovery::Release => format!("`vifman release --vif-id {vif}` frees it"),
     }
 }
 

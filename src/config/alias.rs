@@ -92,7 +92,7 @@ impl Alias {
                 if t == DeviceType::Vf {
                     return Err((
                         "device_type".into(),
-                        "type-VF aliases are not supported: VFs are handed out by physical network (allocate --physnet)".into(),
+                        "type-VF aliases are not supported: VFs are handed out by physical network (a physnet request), not by alias".into(),
                         Some(s.span()),
                     ));
                 }

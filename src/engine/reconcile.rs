@@ -100,13 +100,16 @@ impl Engine<'_> {
                 continue;
             }
             if a.phase == Phase::Lost {
-                out.push(d(
-                    DriftKind::Lost,
-                    format!(
-                        "not restored after a reboot: {}; `vifman release` frees it",
-                        a.lost_reason.as_deref().unwrap_or("no reason recorded")
-                    ),
-                ));
+                out.push(Drift {
+                    next: Some(super::Recovery::Release),
+                    ..d(
+                        DriftKind::Lost,
+                        format!(
+                            "not restored after a reboot: {}; a release frees it",
+                            a.lost_reason.as_deref().unwrap_or("no reason recorded")
+                        ),
+                    )
+                });
                 continue;
             }
             let Some(v) = view.vf(&a.vf) else {

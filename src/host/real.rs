@@ -33,7 +33,7 @@ impl RealHost {
         Err(HostError::other(
             op,
             format!(
-                "{} is not the live system; a fixture tree is only changed through the simulated kernel (add --simulate)",
+                "{} is not the live system; a fixture tree is only changed through the simulated kernel",
                 self.root.path().display()
             ),
         ))

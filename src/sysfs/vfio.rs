@@ -99,7 +99,10 @@ pub fn whole_device_verdict(
     }
     let mut why: Vec<String> = blockers.into_iter().map(|b| b.reason).collect();
     if fixable && !bind_group {
-        why.push("pass --bind-group to bind the whole group to vfio-pci".into());
+        why.push(
+            "allocating it with its whole group bound to vfio-pci (bind-group) would allow it"
+                .into(),
+        );
     }
     Err(why.join("; "))
 }
@@ -148,7 +151,7 @@ mod tests {
         let why = whole_device_verdict(&s, gpu, false, false).unwrap_err();
         assert!(
             why.contains("member 0000:01:00.1 is bound to snd_hda_intel")
-                && why.contains("--bind-group"),
+                && why.contains("(bind-group) would allow it"),
             "{why}"
         );
         assert_eq!(
@@ -162,6 +165,6 @@ mod tests {
         let s = scan(vec![dev(G[1], 7, &G[1..], None, 0x010802)]);
         let why = whole_device_verdict(&s, &s.devices[0], false, true).unwrap_err();
         assert!(why.contains("0000:01:00.1 is not on the PCI bus"), "{why}");
-        assert!(!why.contains("--bind-group"), "{why}");
+        assert!(!why.contains("bind-group"), "{why}");
     }
 }

@@ -158,7 +158,8 @@ pub fn open(
         Remote::Ssl { host, port } => {
             let files = tls.ok_or_else(|| OvsdbError::Tls {
                 remote: remote.to_string(),
-                msg: "an ssl: remote needs a private key, a certificate and a CA certificate (--private-key, --certificate, --ca-cert)".into(),
+                msg: "an ssl: remote needs a private key, a certificate and a CA certificate"
+                    .into(),
             })?;
             let config = client_config(remote, files)?;
             let name = ServerName::try_from(host.clone()).map_err(|e| OvsdbError::Tls {

@@ -109,7 +109,7 @@ impl SimHost {
                     return Err(HostError::other(
                         op,
                         format!(
-                            "{} simulates {:?}, not {}; use another --state-dir or remove it",
+                            "{} simulates {:?}, not {}; use another state directory or remove it",
                             dir.display(),
                             src.trim(),
                             fixture_abs.display()
