@@ -329,6 +329,41 @@ fn a_devlink_reporter_in_error_makes_the_pf_and_its_vfs_unhealthy() {
     let out = text(&sim.run(&["health", "--instant"], &[]).stdout);
     assert!(out.contains(why), "{out}");
 
+    // The inventory shows the same verdict (never advancing the debounce state).
+    let inv = sim.run(&["inventory", "--json"], &[]);
+    assert!(inv.status.success(), "{}", text(&inv.stderr));
+    let inv: serde_json::Value = serde_json::from_slice(&inv.stdout).unwrap();
+    let ipf = inventory_device(&inv, PF);
+    assert_eq!(ipf["health"]["healthy"], false, "{}", ipf["health"]);
+    assert!(
+        ipf["health"]["reasons"].to_string().contains(why),
+        "{}",
+        ipf["health"]
+    );
+    let ivf = inventory_device(&inv, VF);
+    assert_eq!(ivf["health"]["healthy"], false, "{}", ivf["health"]);
+
+    // The device plugin's snapshot (what ListAndWatch sends kubelet) marks the VF
+    // unhealthy with the reporter's reason once the debounce has seen it twice.
+    #[cfg(feature = "fleet")]
+    {
+        use vifman::fleet::snapshot::take_with;
+        let host = vifman::host::SimHost::open(Path::new(NFV), &sim.state).unwrap();
+        let config = vifman::config::Config::load(Path::new(&sim.config)).unwrap();
+        let engine = vifman::engine::Engine::new(&host, &config, &sim.state);
+        let mut t = vifman::inventory::health::Tracker::default();
+        let vf: vifman::types::PciAddress = VF.parse().unwrap();
+        take_with(&engine, &mut t, 0).unwrap();
+        take_with(&engine, &mut t, 5).unwrap();
+        let (snap, _) = take_with(&engine, &mut t, 15).unwrap();
+        let v = snap.vf(&vf).unwrap();
+        assert!(!v.healthy, "{v:?}");
+        assert_eq!(
+            v.reason.as_deref(),
+            Some(format!("PF {PF}: {why}").as_str())
+        );
+    }
+
     #[cfg(feature = "fleet")]
     {
         let m = run_ok(&["metrics"], &sim.host());
