@@ -14,5 +14,6 @@ export VIFMAN_REQUIRE_INTEROP=1
 export VIFMAN_REQUIRE_LIBVIRT=1   # deps.sh installed virt-xml-validate and virsh
 export VIFMAN_REQUIRE_OVS=1       # deps.sh installed openvswitch-switch
 export VIFMAN_REQUIRE_NETNS=1     # the suite runs as root: netns/TAP tests must run, not skip
+export VIFMAN_VM_STRICT=1         # every VM scenario must PASS: a SKIP (e.g. netdevsim not built) fails
 cargo test --all-features --no-fail-fast 2>&1
 echo "test.sh: done in $(( $(date +%s) - start ))s" >&2
