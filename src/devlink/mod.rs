@@ -24,4 +24,6 @@ pub use model::{
 };
 
 #[cfg(test)]
+mod recorded_tests;
+#[cfg(test)]
 mod tests;

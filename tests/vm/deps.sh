@@ -12,7 +12,8 @@ need_qemu() {
   qemu-system-x86_64 -device help 2>/dev/null | grep -q '"igb"' && return 1
   return 0
 }
-HOST_PKGS=(cpio kmod xz-utils zstd iproute2)
+HOST_PKGS=(cpio kmod xz-utils zstd iproute2 strace)
+# strace: staged into the guest by run.sh (the devlink-recorded scenario records requests).
 missing=()
 for p in "${HOST_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -50,10 +50,15 @@ objcopy --strip-debug "$vifman" "$share/bin/vifman" 2>/dev/null || cp "$vifman" 
 # libc, libm, libgcc_s and the loader are in the initrd already.
 ldd "$vifman" | grep -o '/[^ ]*' | { grep -Ev '/(libc|libm|libgcc_s|ld-linux[^/]*)\.so' || true; } |
   while read -r lib; do cp -L "$lib" "$share/lib/"; done
-# Test tooling for the guest (VIFMAN_VM_EXTRA_BINS="path ...", e.g. the kubelet probe).
-for b in ${VIFMAN_VM_EXTRA_BINS:-}; do
+# Test tooling for the guest (VIFMAN_VM_EXTRA_BINS="path ...", e.g. the kubelet probe), and
+# the host's strace (tests/vm/deps.sh installs it; the devlink-recorded scenario records the
+# netlink requests of iproute2 and vifman with it), each with the libraries the guest lacks.
+# Staged here rather than built into the initrd: the guest image stays the same.
+for b in ${VIFMAN_VM_EXTRA_BINS:-} $(command -v strace || true); do
   [ -x "$b" ] || continue
   objcopy --strip-debug "$b" "$share/bin/${b##*/}" 2>/dev/null || cp "$b" "$share/bin/"
+  ldd "$b" | grep -o '/[^ ]*' | { grep -Ev '/(libc|libm|libgcc_s|ld-linux[^/]*)\.so' || true; } |
+    while read -r lib; do [ -e "$share/lib/${lib##*/}" ] || cp -L "$lib" "$share/lib/"; done
 done
 cp -r "$here/guest" "$share/guest"
 # netdevsim.ko for the switchdev/devlink scenario, built for this guest's kernel. Optional:
