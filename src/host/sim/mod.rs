@@ -16,6 +16,8 @@ mod journal;
 mod portfn;
 mod reset;
 mod tree;
+#[cfg(test)]
+mod tree_tests;
 
 pub use addrs::ADDRS;
 pub use faults::{errno_by_name, Faults};
