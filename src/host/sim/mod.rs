@@ -32,11 +32,10 @@ use super::{Host, HostError, Knob, SysWrite};
 use crate::confined::Confined;
 use crate::hwdb::{self, NicModel};
 use crate::netlink::{
-    FixtureVfState, PfLinkState, VfLinkState, VfState, VfStateDump, VfStateSource, VlanProto,
-    VF_STATE_SHARDS,
+    FixtureVfState, PfLinkState, VfState, VfStateDump, VfStateSource, VF_STATE_SHARDS,
 };
 use crate::sysfs::SysfsRoot;
-use crate::types::{IfName, MacAddress, PciAddress, VlanId};
+use crate::types::{IfName, MacAddress, PciAddress};
 
 const SOURCE_MARK: &str = ".vifman-sim-source";
 
@@ -262,21 +261,6 @@ impl SimHost {
     }
 }
 
-pub(crate) fn default_vf_state(vf: u32) -> VfState {
-    VfState {
-        vf,
-        mac: MacAddress::from_slice(&[0; 6]).expect("six bytes"),
-        vlan: VlanId::new(0).expect("0 is a VLAN"),
-        qos: 0,
-        vlan_proto: VlanProto::Dot1Q,
-        spoofchk: Some(true),
-        trust: Some(false),
-        link_state: VfLinkState::Auto,
-        min_tx_rate: 0,
-        max_tx_rate: 0,
-    }
-}
-
 /// Apply `knob` to VF `vf` of a simulated PF link, creating the VF's entry with the kernel's
 /// defaults when the dump had none: the one store every simulated VF write lands in
 /// (IFLA_VF_*, the devlink rate leaf, the port function's hw_addr).
@@ -284,7 +268,7 @@ pub(crate) fn apply_vf_knob(link: &mut crate::netlink::PfLinkState, vf: u32, kno
     match link.vfs.iter_mut().find(|s| s.vf == vf) {
         Some(s) => knob.apply_to(s),
         None => {
-            let mut s = default_vf_state(vf);
+            let mut s = VfState::unconfigured(vf);
             knob.apply_to(&mut s);
             link.vfs.push(s);
             link.vfs.sort_by_key(|s| s.vf);

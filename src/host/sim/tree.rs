@@ -5,11 +5,15 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Component, Path, PathBuf};
 
-use super::{default_vf_state, SimHost};
+use crate::fixture::layout;
+use crate::fixture::model::NetdevSpec;
+use crate::fixture::shape::{self, Sink, ARPHRD_ETHER};
+
+use super::SimHost;
 use crate::confined::{AccessError, Confined, ATTR_LIMIT};
 use crate::host::HostError;
 use crate::hwdb::NicModel;
-use crate::netlink::PfLinkState;
+use crate::netlink::{PfLinkState, VfState};
 use crate::types::{IfName, PciAddress};
 
 pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
@@ -35,23 +39,20 @@ pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `target` as seen from the directory holding `link` (both inside the root).
-fn relative(link: &Path, target: &Path) -> PathBuf {
-    let from: Vec<Component> = link
-        .parent()
-        .unwrap_or(Path::new(""))
-        .components()
-        .collect();
-    let to: Vec<Component> = target.components().collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..from.len() {
-        out.push("..");
-    }
-    for c in &to[common..] {
-        out.push(c);
-    }
-    out
+/// A locally administered MAC derived from `seed` (FNV-1a), as a driver that invents one at
+/// probe gives it: stable across runs, so two simulations of one fixture agree.
+pub(super) fn local_mac(seed: &str) -> String {
+    let h = seed.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        (h >> 8) as u8,
+        (h >> 16) as u8,
+        (h >> 24) as u8,
+        (h >> 32) as u8,
+        (h >> 40) as u8
+    )
 }
 
 /// The simulation's tree, every access confined to it (see [`crate::confined`]): a fixture
@@ -62,6 +63,24 @@ pub struct Tree<'a> {
 
 pub(super) fn acc_err(e: AccessError) -> HostError {
     HostError::from_access("sim", &e)
+}
+
+/// The simulated kernel writes the fixture writer's shapes into its confined copy; files are
+/// replaced atomically, as a sysfs attribute changes in one step.
+impl Sink for Tree<'_> {
+    type Error = HostError;
+
+    fn dir(&self, rel: &Path) -> Result<(), HostError> {
+        self.c.create_dir_all(rel).map_err(acc_err)
+    }
+
+    fn file(&self, rel: &Path, content: &[u8]) -> Result<(), HostError> {
+        self.put(rel, content)
+    }
+
+    fn symlink(&self, rel: &Path, target: &Path) -> Result<(), HostError> {
+        self.c.symlink(target, rel).map_err(acc_err)
+    }
 }
 
 impl<'a> Tree<'a> {
@@ -101,12 +120,6 @@ impl<'a> Tree<'a> {
 
     pub fn device_dir(&self, a: &PciAddress) -> Option<PathBuf> {
         self.resolve(&PathBuf::from(format!("sys/bus/pci/devices/{a}")))
-    }
-
-    pub(super) fn link(&self, link_rel: &Path, target_rel: &Path) -> Result<(), HostError> {
-        self.c
-            .symlink(&relative(link_rel, target_rel), link_rel)
-            .map_err(acc_err)
     }
 
     pub fn read_attr(&self, a: &PciAddress, attr: &str) -> Option<String> {
@@ -273,10 +286,6 @@ impl<'a> Tree<'a> {
         } else {
             let offset = num("sriov_offset").unwrap_or(1);
             let stride = num("sriov_stride").unwrap_or(1);
-            let vf_device = self
-                .read(pf_dir.join("sriov_vf_device"))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default();
             let autoprobe =
                 num("sriov_drivers_autoprobe").unwrap_or(1) == 1 && self.bus_autoprobe();
             let parent = pf_dir.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -303,39 +312,7 @@ impl<'a> Tree<'a> {
                 addrs.push((vf, vf_dir));
             }
             for (i, (vf, vf_dir)) in (0..n).zip(addrs) {
-                self.c.create_dir_all(&vf_dir).map_err(acc_err)?;
-                for attr in [
-                    "vendor",
-                    "subsystem_vendor",
-                    "subsystem_device",
-                    "class",
-                    "revision",
-                    "numa_node",
-                    "local_cpulist",
-                    "local_cpus",
-                ] {
-                    if let Ok(v) = self.c.read(&pf_dir.join(attr), ATTR_LIMIT) {
-                        self.put(vf_dir.join(attr), v)?;
-                    }
-                }
-                self.put(vf_dir.join("device"), format!("0x{vf_device}\n"))?;
-                self.put(vf_dir.join("driver_override"), "(null)\n")?;
-                self.put(vf_dir.join("config"), [0u8; 256])?;
-                // Every SR-IOV VF must support FLR (PCIe spec); the simulation gives its VFs
-                // the reset files when the fixture's PF has them, as the kernel shows them.
-                if self.c.exists(&pf_dir.join("reset_method")) {
-                    self.put(vf_dir.join("reset_method"), "flr\n")?;
-                    self.put(vf_dir.join("reset"), "")?;
-                }
-                self.link(&vf_dir.join("physfn"), &pf_dir)?;
-                self.link(&pf_dir.join(format!("virtfn{i}")), &vf_dir)?;
-                self.link(&PathBuf::from(format!("sys/bus/pci/devices/{vf}")), &vf_dir)?;
-                if has_group {
-                    let g = self.next_iommu_group();
-                    let gdir = PathBuf::from(format!("sys/kernel/iommu_groups/{g}"));
-                    self.link(&gdir.join("devices").join(vf.to_string()), &vf_dir)?;
-                    self.link(&vf_dir.join("iommu_group"), &gdir)?;
-                }
+                self.add_vf(&pf_dir, i, &vf, &vf_dir, has_group)?;
                 if autoprobe {
                     if let Some(m) = model {
                         self.bind(
@@ -364,11 +341,59 @@ impl<'a> Tree<'a> {
                     },
                 };
                 entry.num_vf = n;
-                entry.vfs = (0..n).map(default_vf_state).collect();
+                entry.vfs = (0..n).map(VfState::unconfigured).collect();
                 sim.save_link(&entry)?;
             }
         }
         self.put(pf_dir.join("sriov_numvfs"), format!("{n}\n"))
+    }
+
+    /// VF `n` of the PF at `pf_dir` appears at `vf_dir`, unbound: the identity files it
+    /// inherits from its PF, and the links the fixture writer gives a VF (on the bus, to and
+    /// from its PF, in a new IOMMU group of its own when the PF has one).
+    fn add_vf(
+        &self,
+        pf_dir: &Path,
+        n: u32,
+        vf: &PciAddress,
+        vf_dir: &Path,
+        has_group: bool,
+    ) -> Result<(), HostError> {
+        self.dir(vf_dir)?;
+        for attr in [
+            "vendor",
+            "subsystem_vendor",
+            "subsystem_device",
+            "class",
+            "revision",
+            "numa_node",
+            "local_cpulist",
+            "local_cpus",
+        ] {
+            if let Ok(v) = self.c.read(&pf_dir.join(attr), ATTR_LIMIT) {
+                self.put(vf_dir.join(attr), v)?;
+            }
+        }
+        let vf_device = self
+            .read(pf_dir.join("sriov_vf_device"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        self.put(vf_dir.join("device"), format!("0x{vf_device}\n"))?;
+        self.put(vf_dir.join("driver_override"), "(null)\n")?;
+        self.put(vf_dir.join("config"), [0u8; 256])?;
+        // Every SR-IOV VF must support FLR (PCIe spec); the simulation gives its VFs
+        // the reset files when the fixture's PF has them, as the kernel shows them.
+        if self.c.exists(&pf_dir.join("reset_method")) {
+            self.put(vf_dir.join("reset_method"), "flr\n")?;
+            self.put(vf_dir.join("reset"), "")?;
+        }
+        shape::physfn(self, vf_dir, pf_dir)?;
+        shape::virtfn(self, pf_dir, n, vf_dir)?;
+        shape::on_bus(self, vf, vf_dir)?;
+        if has_group {
+            shape::iommu_member(self, self.next_iommu_group(), vf, vf_dir)?;
+        }
+        Ok(())
     }
 
     pub(super) fn remove_vf(&self, vf_dir: &Path) -> Result<(), HostError> {
@@ -378,21 +403,15 @@ impl<'a> Tree<'a> {
             .unwrap_or_default()
             .to_string();
         if let Some(drv) = self.driver_of(vf_dir) {
-            let _ = self
-                .c
-                .remove_file(Path::new(&format!("sys/bus/pci/drivers/{drv}/{name}")));
+            let _ = self.c.remove_file(&layout::driver_dir(&drv).join(&name));
         }
         for nd in self.netdevs_of(vf_dir) {
-            let _ = self
-                .c
-                .remove_file(Path::new(&format!("sys/class/net/{nd}")));
+            let _ = self.c.remove_file(&layout::class_net_link(&nd));
         }
         if let Some(g) = self.resolve(&vf_dir.join("iommu_group")) {
             let _ = self.c.remove_all(&g);
         }
-        let _ = self
-            .c
-            .remove_file(Path::new(&format!("sys/bus/pci/devices/{name}")));
+        let _ = self.c.remove_file(&layout::bus_device_link(&name));
         self.c.remove_all(vf_dir).map_err(acc_err)
     }
 
@@ -408,8 +427,10 @@ impl<'a> Tree<'a> {
         driver: &str,
         vf: Option<(Option<&str>, u32, &NicModel)>,
     ) -> Result<(), HostError> {
-        let ddir = PathBuf::from(format!("sys/bus/pci/drivers/{driver}"));
-        for f in ["bind", "unbind", "new_id", "remove_id", "uevent"] {
+        // Loading the module made its directory (the fixture writer's control files, and the
+        // `uevent` every kobject has); the first bind in the simulation stands in for that.
+        let ddir = layout::driver_dir(driver);
+        for f in layout::DRIVER_FILES.iter().chain(&["uevent"]) {
             let p = ddir.join(f);
             if !self.c.exists(&p) {
                 self.put(p, "")?;
@@ -443,38 +464,19 @@ impl<'a> Tree<'a> {
                 )
             }),
         };
-        {
-            if let Some(name) = name {
-                let ifindex = self.max_file_number("sys/class/net", "ifindex") + 1;
-                let ndir = dev_dir.join("net").join(&name);
-                self.c.create_dir_all(&ndir).map_err(acc_err)?;
-                let h = dev.to_string().bytes().fold(0xcbf29ce484222325u64, |h, b| {
-                    (h ^ b as u64).wrapping_mul(0x100000001b3)
-                });
-                let mac = format!(
-                    "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                    (h >> 8) as u8,
-                    (h >> 16) as u8,
-                    (h >> 24) as u8,
-                    (h >> 32) as u8,
-                    (h >> 40) as u8
-                );
-                for (f, v) in [
-                    ("address", format!("{mac}\n")),
-                    ("ifindex", format!("{ifindex}\n")),
-                    ("operstate", "down\n".into()),
-                    ("mtu", "1500\n".into()),
-                    ("addr_assign_type", "1\n".into()),
-                    ("type", "1\n".into()),
-                ] {
-                    self.put(ndir.join(f), v)?;
-                }
-                self.link(&ndir.join("device"), dev_dir)?;
-                self.link(&PathBuf::from(format!("sys/class/net/{name}")), &ndir)?;
-            }
+        if let Some(name) = name {
+            let nd = NetdevSpec {
+                addr_assign_type: 1,
+                ..NetdevSpec::new(
+                    &name,
+                    &local_mac(&dev.to_string()),
+                    self.max_file_number("sys/class/net", "ifindex") + 1,
+                )
+            };
+            let ndir = dev_dir.join("net").join(&name);
+            shape::netdev(self, &nd, &ndir, Some(dev_dir), ARPHRD_ETHER, "down")?;
         }
-        self.link(&ddir.join(dev.to_string()), dev_dir)?;
-        self.link(&dev_dir.join("driver"), &ddir)
+        shape::bound(self, driver, dev, dev_dir)
     }
 
     /// udev gives a rebound NIC the same (path-based) name again; remember names across
@@ -516,11 +518,9 @@ impl<'a> Tree<'a> {
         self.c.remove_file(&dir.join("driver")).map_err(acc_err)?;
         let _ = self
             .c
-            .remove_file(Path::new(&format!("sys/bus/pci/drivers/{driver}/{dev}")));
+            .remove_file(&layout::driver_dir(driver).join(dev.to_string()));
         for nd in netdevs {
-            let _ = self
-                .c
-                .remove_file(Path::new(&format!("sys/class/net/{nd}")));
+            let _ = self.c.remove_file(&layout::class_net_link(&nd));
         }
         let _ = self.c.remove_all(&dir.join("net"));
         Ok(())

@@ -208,17 +208,7 @@ fn simulated_vfs_match_the_fixture_writers_vfs() {
             differ.push(format!("{p}: fixture {v:?}, not in the simulation"));
         }
     }
-    // Today's divergences, each a place where the simulation is not what the kernel makes: a
-    // netdev's `device` link spelled by a second relative-link rule, and no `subsystem` links.
-    let vf = "sys/devices/pci0000:17/0000:17:00.0/0000:18:10";
-    let known = [
-        format!("{vf}.0/net/eno1v0/device: simulated \"L ../..\", fixture \"L ../../../0000:18:10.0\""),
-        format!("{vf}.2/net/eno1v1/device: simulated \"L ../..\", fixture \"L ../../../0000:18:10.2\""),
-        format!("{vf}.0/net/eno1v0/subsystem: fixture \"L ../../../../../../class/net\", not in the simulation"),
-        format!("{vf}.0/subsystem: fixture \"L ../../../../bus/pci\", not in the simulation"),
-        format!("{vf}.2/net/eno1v1/subsystem: fixture \"L ../../../../../../class/net\", not in the simulation"),
-        format!("{vf}.2/subsystem: fixture \"L ../../../../bus/pci\", not in the simulation"),
-    ];
-    assert_eq!(differ, known, "{}", differ.join("\n"));
+    // One relative-link rule (the kernel's) and one shape writer: no divergence left.
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert!(compared > 30, "only {compared} entries compared");
 }
