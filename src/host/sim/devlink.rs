@@ -16,7 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::tree::{local_mac, Tree};
+use super::bind::local_mac;
+use super::tree::Tree;
 use super::SimHost;
 use crate::devlink::record::{DevlinkRecord, DEVLINK_FILE};
 use crate::devlink::{DevHandle, EswitchMode, Port, PortFlavour, PortFunction, RateObject};

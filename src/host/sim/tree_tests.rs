@@ -153,24 +153,13 @@ fn igb_host(root: &Path, vfs: u16) {
 }
 
 /// What both trees say about a VF where the simulated kernel and the fixture writer model the
-/// same thing: the identity files a VF inherits from its PF, every link (its targets written by
-/// one relative-link rule), and the netdev's numbers.
-const COMPARABLE: &[&str] = &[
-    "vendor",
-    "device",
-    "subsystem_vendor",
-    "subsystem_device",
-    "class",
-    "revision",
-    "numa_node",
-    "local_cpulist",
-    "driver_override",
-    "ifindex",
-    "mtu",
-    "operstate",
-    "type",
-    "addr_assign_type",
-];
+/// same thing: the files a VF inherits from its PF (and its own device ID and override), every
+/// link (its targets written by one relative-link rule), and the netdev's numbers.
+fn comparable(name: &str) -> bool {
+    super::numvfs::INHERITED.contains(&name)
+        || ["device", "driver_override"].contains(&name)
+        || ["ifindex", "mtu", "operstate", "type", "addr_assign_type"].contains(&name)
+}
 
 #[test]
 fn simulated_vfs_match_the_fixture_writers_vfs() {
@@ -186,8 +175,8 @@ fn simulated_vfs_match_the_fixture_writers_vfs() {
     let mut differ = Vec::new();
     for (p, v) in &s {
         let name = p.rsplit('/').next().unwrap();
-        let comparable = v.starts_with("L ") || COMPARABLE.contains(&name);
-        if !comparable || p.starts_with(crate::netlink::VF_STATE_SHARDS) {
+        let wanted = v.starts_with("L ") || comparable(name);
+        if !wanted || p.starts_with(crate::netlink::VF_STATE_SHARDS) {
             continue;
         }
         // The simulated kernel adds to what the fixture has; where both have it, they agree.
