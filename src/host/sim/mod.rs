@@ -258,16 +258,19 @@ impl Host for SimHost {
             return Err(HostError::kernel(&op, libc::EOPNOTSUPP));
         }
         if let Some(m) = model {
+            // The core's checks (rtnetlink, any driver), then this driver's refusals from the
+            // one table the engine's pre-check also reads, then the link-speed bound.
             let errno = match knob {
                 Knob::Mac { mac } if mac.is_multicast() => Some(libc::EINVAL),
                 Knob::Vlan { qos, .. } if *qos > 7 => Some(libc::EINVAL),
-                k if super::refusal(m, k).is_some() => super::refusal(m, k).map(|r| r.errno),
-                Knob::Rate { max_mbps, .. }
-                    if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) =>
-                {
-                    Some(libc::EINVAL)
-                }
-                _ => None,
+                k => super::refusal(m, k).map(|r| r.errno).or_else(|| match k {
+                    Knob::Rate { max_mbps, .. }
+                        if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) =>
+                    {
+                        Some(libc::EINVAL)
+                    }
+                    _ => None,
+                }),
             };
             if let Some(e) = errno {
                 return Err(HostError::kernel(&op, e));
