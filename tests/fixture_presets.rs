@@ -2,7 +2,8 @@
 //! the same tree, so nobody hand-edits a fixture and the generator cannot drift silently.
 
 use std::path::{Path, PathBuf};
-use vifman::fixture::{compare::diff_trees, preset, VfStateFile};
+use vifman::fixture::{compare::diff_trees, preset};
+use vifman::netlink::VfStateDump;
 
 fn committed(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,12 +115,10 @@ fn nfv_host_is_internally_consistent() {
     assert!(dflt.starts_with("eno1\t"));
 
     // VF state: some free, some in use, and one entry per VF.
-    let state: VfStateFile = serde_json::from_str(&read(&root.join("vf-state.json"))).unwrap();
+    let state: VfStateDump = serde_json::from_str(&read(&root.join("vf-state.json"))).unwrap();
     let all: Vec<_> = state.links.iter().flat_map(|l| &l.vfs).collect();
-    assert!(all.iter().any(|v| v.mac == "00:00:00:00:00:00"));
-    assert!(all
-        .iter()
-        .any(|v| v.mac != "00:00:00:00:00:00" && v.vlan != 0));
+    assert!(all.iter().any(|v| v.mac.is_zero()));
+    assert!(all.iter().any(|v| !v.mac.is_zero() && v.vlan.get() != 0));
     for l in &state.links {
         assert_eq!(l.num_vf as usize, l.vfs.len());
         let ifindex = read(&root.join(format!("sys/class/net/{}/ifindex", l.ifname)));

@@ -94,6 +94,26 @@ pub struct VfState {
     pub max_tx_rate: u32,
 }
 
+impl VfState {
+    /// VF `vf` as the kernel reports it when nobody has configured it (just created by
+    /// `sriov_numvfs`, or reset): zero MAC, no VLAN, spoof checking on, not trusted, link state
+    /// auto, no rate limits.
+    pub fn unconfigured(vf: u32) -> Self {
+        VfState {
+            vf,
+            mac: MacAddress::from_slice(&[0; 6]).expect("six bytes"),
+            vlan: VlanId::default(),
+            qos: 0,
+            vlan_proto: VlanProto::Dot1Q,
+            spoofchk: Some(true),
+            trust: Some(false),
+            link_state: VfLinkState::Auto,
+            min_tx_rate: 0,
+            max_tx_rate: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VlanProto {
     #[serde(rename = "802.1Q")]

@@ -235,7 +235,7 @@ fn plan_pf(
         for i in 0..want {
             vfs.push(VfNow {
                 addr: predicted_vf(&pf, sriov, i),
-                state: crate::host::sim::default_vf_state(i),
+                state: crate::netlink::VfState::unconfigured(i),
                 driver: if create_ap { vf_driver.clone() } else { None },
                 driver_override: None,
             });
@@ -253,7 +253,7 @@ fn plan_pf(
                 state: link
                     .as_ref()
                     .and_then(|l| l.vfs.iter().find(|s| s.vf == i).cloned())
-                    .unwrap_or_else(|| crate::host::sim::default_vf_state(i)),
+                    .unwrap_or_else(|| crate::netlink::VfState::unconfigured(i)),
                 driver: d.and_then(|d| d.driver.clone()),
                 driver_override: d.and_then(|d| d.driver_override.clone()),
             });

@@ -16,11 +16,16 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{tree::Tree, SimHost};
+use super::bind::local_mac;
+use super::tree::Tree;
+use super::SimHost;
 use crate::devlink::record::{DevlinkRecord, DEVLINK_FILE};
 use crate::devlink::{DevHandle, EswitchMode, Port, PortFlavour, PortFunction, RateObject};
+use crate::fixture::model::NetdevSpec;
+use crate::fixture::shape::{self, ARPHRD_ETHER};
 use crate::host::{EswitchInfo, Host, HostError};
 use crate::hwdb::NicModel;
+use crate::netlink::VfState;
 use crate::types::PciAddress;
 
 fn handle(a: &PciAddress) -> DevHandle {
@@ -129,7 +134,7 @@ impl SimHost {
             return Ok(());
         };
         tracing::info!(pf = %a, "{op}: VF configuration reset by the driver");
-        link.vfs = (0..link.num_vf).map(super::default_vf_state).collect();
+        link.vfs = (0..link.num_vf).map(VfState::unconfigured).collect();
         self.save_link(&link)
     }
 
@@ -273,41 +278,17 @@ impl SimHost {
     ) -> Result<(String, u32), HostError> {
         let ifindex = t.max_file_number("sys/class/net", "ifindex") + 1;
         let name = representor_name(uplink, vf, ifindex);
-        let ndir = pf_dir.join("net").join(&name);
-        t.c.create_dir_all(&ndir)
-            .map_err(|e| HostError::from_access(op, &e))?;
-        let h = format!("{pf}/{vf}")
-            .bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x100000001b3)
-            });
-        let mac = format!(
-            "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            (h >> 8) as u8,
-            (h >> 16) as u8,
-            (h >> 24) as u8,
-            (h >> 32) as u8,
-            (h >> 40) as u8
-        );
         let switch_id =
             uplink.and_then(|u| t.read(pf_dir.join("net").join(u).join("phys_switch_id")));
-        let mut files = vec![
-            ("address", format!("{mac}\n")),
-            ("ifindex", format!("{ifindex}\n")),
-            ("operstate", "down\n".into()),
-            ("mtu", "1500\n".into()),
-            ("addr_assign_type", "1\n".into()),
-            ("type", "1\n".into()),
-            ("phys_port_name", format!("pf{}vf{vf}\n", pf.function())),
-        ];
-        if let Some(s) = switch_id {
-            files.push(("phys_switch_id", format!("{}\n", s.trim())));
-        }
-        for (f, v) in files {
-            t.put(ndir.join(f), v)?;
-        }
-        t.link(&ndir.join("device"), pf_dir)?;
-        t.link(&PathBuf::from(format!("sys/class/net/{name}")), &ndir)?;
+        let nd = NetdevSpec {
+            addr_assign_type: 1,
+            phys_port_name: Some(format!("pf{}vf{vf}", pf.function())),
+            phys_switch_id: switch_id.map(|s| s.trim().to_string()),
+            ..NetdevSpec::new(&name, &local_mac(&format!("{pf}/{vf}")), ifindex)
+        };
+        let ndir = pf_dir.join("net").join(&name);
+        shape::netdev(t, &nd, &ndir, Some(pf_dir), ARPHRD_ETHER, "down")
+            .map_err(|e| e.with_op(op))?;
         Ok((name, ifindex))
     }
 }

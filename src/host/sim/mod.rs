@@ -7,20 +7,27 @@
 //! --simulate` commands sees one evolving host while the shipped fixture stays untouched.
 
 mod addrs;
+mod bind;
 mod devlink;
 pub mod dispatch;
 mod eswitch;
 mod faults;
 mod hotplug;
 mod journal;
+mod numvfs;
 mod portfn;
 mod reset;
+mod state;
 mod tree;
+#[cfg(test)]
+mod tree_tests;
 
 pub use addrs::ADDRS;
 pub use faults::{errno_by_name, Faults};
 pub use journal::{read_journal, JOURNAL};
 pub use portfn::PORTFN_STATE_FILE;
+pub(crate) use state::apply_vf_knob;
+use state::{drop_link_records, FileKey};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,12 +36,9 @@ use super::events::{self, OnChange, Watch};
 use super::{Host, HostError, Knob, SysWrite};
 use crate::confined::Confined;
 use crate::hwdb::{self, NicModel};
-use crate::netlink::{
-    FixtureVfState, PfLinkState, VfLinkState, VfState, VfStateDump, VfStateSource, VlanProto,
-    VF_STATE_SHARDS,
-};
+use crate::netlink::{FixtureVfState, PfLinkState};
 use crate::sysfs::SysfsRoot;
-use crate::types::{IfName, MacAddress, PciAddress, VlanId};
+use crate::types::{IfName, MacAddress, PciAddress};
 
 const SOURCE_MARK: &str = ".vifman-sim-source";
 
@@ -48,36 +52,8 @@ pub struct SimHost {
     shards: std::sync::Mutex<std::collections::HashMap<String, (FileKey, PfLinkState)>>,
 }
 
-type FileKey = crate::confined::FileIdentity;
-
-/// The simulated kernel keeps each netdev's state in its sysfs files and changes them (operstate,
-/// new netdevs on rebind); a fixture's recorded link dump would go stale at the first change,
-/// so the simulation's copy has none and its readers use the files.
-fn drop_link_records(dir: &Path) -> std::io::Result<()> {
-    let c = Confined::open(dir)?;
-    let p = Path::new(crate::netlink::VF_STATE_FILE);
-    let Ok(text) = c.read(p, STATE_LIMIT) else {
-        return Ok(());
-    };
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&text) else {
-        return Ok(()); // a broken file stays broken, for the readers to report
-    };
-    if v.as_object_mut()
-        .and_then(|o| o.remove("netdevs"))
-        .is_none()
-    {
-        return Ok(());
-    }
-    let text = serde_json::to_string_pretty(&v).expect("JSON value encodes") + "\n";
-    c.replace(p, text.as_bytes())
-        .map_err(|e| std::io::Error::other(e.to_string()))
-}
-
 /// The simulated kernel's tree inside the state dir.
 const SIM_ROOT: &str = "sim-root";
-
-/// The simulation's VF-state files of a big host run to a few MiB.
-const STATE_LIMIT: usize = 256 << 20;
 
 impl SimHost {
     /// The simulated kernel's tree in `state_dir` when a `--simulate` command made one: read-
@@ -179,72 +155,6 @@ impl SimHost {
         &self.dir
     }
 
-    /// Every PF's VF state: vf-state.json merged with the per-PF shards the simulation wrote.
-    pub(crate) fn load_state(&self) -> Result<VfStateDump, HostError> {
-        let src = FixtureVfState::new(&self.dir);
-        if !src.exists() {
-            return Ok(VfStateDump::default());
-        }
-        src.vf_state()
-            .map(|links| VfStateDump {
-                links,
-                netdevs: Vec::new(),
-            })
-            .map_err(|e| HostError::other("simulate", e.to_string()))
-    }
-
-    /// One PF's VF state, reading only its shard when there is one (the base file, which the
-    /// simulation never rewrites, is parsed once per process).
-    pub(crate) fn load_link(&self, pf: &str) -> Result<Option<PfLinkState>, HostError> {
-        let c = self.confined()?;
-        let shard = Path::new(VF_STATE_SHARDS).join(format!("{pf}.json"));
-        match c.identity(&shard) {
-            Ok(key) => {
-                // Re-parse only when the file changed: every write swaps in a new inode, so
-                // (inode, size, mtime) identifies a version, also across processes.
-                if let Some((k, l)) = self.shards.lock().ok().and_then(|c| c.get(pf).cloned()) {
-                    if k == key {
-                        return Ok(Some(l));
-                    }
-                }
-                let t = c
-                    .read(&shard, STATE_LIMIT)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .map_err(|e| HostError::from_access("simulate", &e))?;
-                let l: PfLinkState = serde_json::from_str(&t).map_err(|e| {
-                    HostError::other("simulate", format!("{}: {e}", shard.display()))
-                })?;
-                if let Ok(mut c) = self.shards.lock() {
-                    c.insert(pf.to_string(), (key, l.clone()));
-                }
-                return Ok(Some(l));
-            }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(HostError::from_access("simulate", &e)),
-        }
-        let base = self.base.get_or_init(|| {
-            c.read(Path::new(crate::netlink::VF_STATE_FILE), STATE_LIMIT)
-                .ok()
-                .and_then(|t| serde_json::from_slice::<VfStateDump>(&t).ok())
-                .map(|d| d.links)
-                .unwrap_or_default()
-        });
-        Ok(base.iter().find(|l| l.ifname.as_str() == pf).cloned())
-    }
-
-    /// Write one PF's shard atomically (the simulated kernel's netlink state).
-    pub(crate) fn save_link(&self, link: &PfLinkState) -> Result<(), HostError> {
-        let c = self.confined()?;
-        let p = Path::new(VF_STATE_SHARDS).join(format!("{}.json", link.ifname));
-        let text = serde_json::to_string(link).expect("state encodes");
-        c.replace(&p, text.as_bytes())
-            .map_err(|e| HostError::from_access("simulate", &e))?;
-        if let (Ok(key), Ok(mut m)) = (c.identity(&p), self.shards.lock()) {
-            m.insert(link.ifname.to_string(), (key, link.clone()));
-        }
-        Ok(())
-    }
-
     /// The simulation's files, every access confined to its copy of the tree.
     fn confined(&self) -> Result<&Confined, HostError> {
         self.root
@@ -257,36 +167,6 @@ impl SimHost {
         let v = t.read_hex(pf, "vendor")?;
         let d = t.read_hex(pf, "device")?;
         hwdb::by_pf(v, d).or_else(|| hwdb::lookup(v, d))
-    }
-}
-
-pub(crate) fn default_vf_state(vf: u32) -> VfState {
-    VfState {
-        vf,
-        mac: MacAddress::from_slice(&[0; 6]).expect("six bytes"),
-        vlan: VlanId::new(0).expect("0 is a VLAN"),
-        qos: 0,
-        vlan_proto: VlanProto::Dot1Q,
-        spoofchk: Some(true),
-        trust: Some(false),
-        link_state: VfLinkState::Auto,
-        min_tx_rate: 0,
-        max_tx_rate: 0,
-    }
-}
-
-/// Apply `knob` to VF `vf` of a simulated PF link, creating the VF's entry with the kernel's
-/// defaults when the dump had none: the one store every simulated VF write lands in
-/// (IFLA_VF_*, the devlink rate leaf, the port function's hw_addr).
-pub(crate) fn apply_vf_knob(link: &mut crate::netlink::PfLinkState, vf: u32, knob: &Knob) {
-    match link.vfs.iter_mut().find(|s| s.vf == vf) {
-        Some(s) => knob.apply_to(s),
-        None => {
-            let mut s = default_vf_state(vf);
-            knob.apply_to(&mut s);
-            link.vfs.push(s);
-            link.vfs.sort_by_key(|s| s.vf);
-        }
     }
 }
 
@@ -378,16 +258,19 @@ impl Host for SimHost {
             return Err(HostError::kernel(&op, libc::EOPNOTSUPP));
         }
         if let Some(m) = model {
+            // The core's checks (rtnetlink, any driver), then this driver's refusals from the
+            // one table the engine's pre-check also reads, then the link-speed bound.
             let errno = match knob {
                 Knob::Mac { mac } if mac.is_multicast() => Some(libc::EINVAL),
                 Knob::Vlan { qos, .. } if *qos > 7 => Some(libc::EINVAL),
-                k if super::refusal(m, k).is_some() => super::refusal(m, k).map(|r| r.errno),
-                Knob::Rate { max_mbps, .. }
-                    if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) =>
-                {
-                    Some(libc::EINVAL)
-                }
-                _ => None,
+                k => super::refusal(m, k).map(|r| r.errno).or_else(|| match k {
+                    Knob::Rate { max_mbps, .. }
+                        if *max_mbps > t.link_speed(pf.as_str()).unwrap_or(u32::MAX) =>
+                    {
+                        Some(libc::EINVAL)
+                    }
+                    _ => None,
+                }),
             };
             if let Some(e) = errno {
                 return Err(HostError::kernel(&op, e));
