@@ -287,7 +287,7 @@ fn bad_names_and_values_are_refused_before_anything_is_sent() {
     let rec = sim.record();
     let n = sim.journal().len();
     let long = "n".repeat(65);
-    // Names: clap refuses them with the validator's reason (usage error, exit 2).
+    // Names: refused with the rule they break (exit 1, like a bad MAC), for every command.
     for (name, why) in [
         ("a/b", "contains '/'"),
         ("17", "all digits"),
@@ -295,16 +295,21 @@ fn bad_names_and_values_are_refused_before_anything_is_sent() {
         ("x y", "only letters"),
         (long.as_str(), "longer than 64"),
     ] {
-        let o = sim.0.run(&["rate-node", "add", PF, name], &[]);
-        assert_eq!(o.status.code(), Some(2), "{name:?}: {}", stderr(&o));
-        let e = stderr(&o);
-        assert!(
-            e.contains("invalid rate node name") && e.contains(why),
-            "{name:?}: {e}"
-        );
+        for cmd in [
+            &["rate-node", "add", PF, name][..],
+            &["rate-node", "set", PF, name, "--max-tx-rate", "1"],
+            &["rate-node", "del", PF, name],
+            &["rate-node", "add", PF, "g3", "--parent", name],
+            &["vf", "rate", PF, "1", "--parent", name],
+        ] {
+            let e = sim.refused(cmd);
+            assert!(
+                e.contains("invalid rate node name") && e.contains(why),
+                "{cmd:?}: {e}"
+            );
+        }
     }
-    let o = sim.0.run(&["vf", "rate", PF, "1", "--parent", "a/b"], &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Usage errors (exit 2): both --parent and --no-parent, a negative rate.
     let o = sim.0.run(
         &["vf", "rate", PF, "1", "--parent", "grp1", "--no-parent"],
         &[],

@@ -43,24 +43,30 @@ pub struct RateFlags {
     pub max_tx_rate: Option<u32>,
     /// Parent to this rate node.
     #[arg(long, value_name = "NODE", conflicts_with = "no_parent")]
-    pub parent: Option<RateNodeName>,
+    pub parent: Option<String>,
     /// Detach from the parent node.
     #[arg(long)]
     pub no_parent: bool,
 }
 
 impl RateFlags {
-    fn want(&self) -> RateWant {
-        RateWant {
+    fn want(&self) -> anyhow::Result<RateWant> {
+        Ok(RateWant {
             min_mbps: self.min_tx_rate,
             max_mbps: self.max_tx_rate,
             parent: match (&self.parent, self.no_parent) {
-                (Some(p), _) => ParentWant::Set(p.clone()),
+                (Some(p), _) => ParentWant::Set(node_name(p).context("--parent")?),
                 (None, true) => ParentWant::Clear,
                 (None, false) => ParentWant::Keep,
             },
-        }
+        })
     }
+}
+
+/// A node name validated here, not by clap: a bad name is a refused request (exit 1, the
+/// rule named), like a bad MAC, not a usage error.
+fn node_name(s: &str) -> anyhow::Result<RateNodeName> {
+    s.parse::<RateNodeName>().map_err(anyhow::Error::new)
 }
 
 #[derive(Debug, Args)]
@@ -70,7 +76,7 @@ pub struct NodeArgs {
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
     pub pf: String,
     /// The node's name: letters, digits, '_', '-', '.', ':' (not all digits, at most 64).
-    pub name: RateNodeName,
+    pub name: String,
     #[command(flatten)]
     pub rates: RateFlags,
     #[arg(long)]
@@ -83,7 +89,7 @@ pub struct DelArgs {
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
     pub pf: String,
-    pub name: RateNodeName,
+    pub name: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -152,27 +158,33 @@ pub fn run(cmd: RateNodeCommand) -> anyhow::Result<()> {
             let config = a.host.config()?;
             let host = a.host.host_to_change(true)?;
             let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-            let r = engine
-                .rate_node_add(&a.pf, &a.name, &a.rates.want())
-                .context(format!("rate-node add {} {}", a.pf, a.name))?;
+            let what = format!("rate-node add {} {}", a.pf, a.name);
+            let (name, want) = (
+                node_name(&a.name).context(what.clone())?,
+                a.rates.want().context(what.clone())?,
+            );
+            let r = engine.rate_node_add(&a.pf, &name, &want).context(what)?;
             print_result(&r, a.json, host.simulated())
         }
         RateNodeCommand::Set(a) => {
             let config = a.host.config()?;
             let host = a.host.host_to_change(true)?;
             let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-            let r = engine
-                .rate_node_set(&a.pf, &a.name, &a.rates.want())
-                .context(format!("rate-node set {} {}", a.pf, a.name))?;
+            let what = format!("rate-node set {} {}", a.pf, a.name);
+            let (name, want) = (
+                node_name(&a.name).context(what.clone())?,
+                a.rates.want().context(what.clone())?,
+            );
+            let r = engine.rate_node_set(&a.pf, &name, &want).context(what)?;
             print_result(&r, a.json, host.simulated())
         }
         RateNodeCommand::Del(a) => {
             let config = a.host.config()?;
             let host = a.host.host_to_change(true)?;
             let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-            let r = engine
-                .rate_node_del(&a.pf, &a.name)
-                .context(format!("rate-node del {} {}", a.pf, a.name))?;
+            let what = format!("rate-node del {} {}", a.pf, a.name);
+            let name = node_name(&a.name).context(what.clone())?;
+            let r = engine.rate_node_del(&a.pf, &name).context(what)?;
             print_result(&r, a.json, host.simulated())
         }
     }
@@ -182,7 +194,7 @@ pub fn run(cmd: RateNodeCommand) -> anyhow::Result<()> {
 /// VF rates through the VF's devlink rate leaf, the path switchdev mode requires (the legacy
 /// IFLA_VF_RATE answers EOPNOTSUPP there), read back. With no flag, the leaf as it is.
 pub fn vf_rate(a: RateArgs) -> anyhow::Result<()> {
-    let want = a.rates.want();
+    let want = a.rates.want().context(format!("VF {} of {}", a.vf, a.pf))?;
     let config = a.host.config()?;
     let host = if want.is_empty() {
         a.host.read_host()?

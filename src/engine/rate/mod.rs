@@ -32,7 +32,7 @@ pub enum RateError {
         node: String,
         known: String,
     },
-    #[error("VF {vf} of {pf} has no devlink rate leaf: VF ports and their leaves exist in switchdev mode only, and the eswitch of {devlink} is {mode}; nothing was changed")]
+    #[error("VF {vf} of {pf} has no devlink rate leaf on {devlink} (eswitch {mode}): VF ports and their leaves exist in switchdev mode only, one per VF; nothing was changed")]
     NoLeaf {
         pf: String,
         vf: u32,
@@ -304,214 +304,230 @@ fn result(pf: &str, devlink: &str, action: &'static str, e: Option<&RateEntry>) 
     }
 }
 
-impl Engine<'_> {
-    /// `vifman rate-node list PF`: every rate object of the PF's instance.
-    pub fn rate_list(&self, pf: &str) -> Result<RateReport, EngineError> {
-        let _span = tracing::info_span!("rate_list", pf).entered();
-        let (_, objs) = resolve(self.host, pf)?;
-        Ok(RateReport {
-            pf: pf.to_string(),
-            devlink: objs.devlink.clone(),
-            mode: objs.mode,
-            rates: objs.rates.iter().map(RateLine::from).collect(),
-        })
-    }
+/// `vifman rate-node list PF`: every rate object of the PF's instance.
+pub fn list(host: &dyn Host, pf: &str) -> Result<RateReport, RateError> {
+    let _span = tracing::info_span!("rate_list", pf).entered();
+    let (_, objs) = resolve(host, pf)?;
+    Ok(RateReport {
+        pf: pf.to_string(),
+        devlink: objs.devlink.clone(),
+        mode: objs.mode,
+        rates: objs.rates.iter().map(RateLine::from).collect(),
+    })
+}
 
-    /// `vifman rate-node add PF NAME ...`: a new node with its rates and parent, read back.
+/// `vifman rate-node add PF NAME ...`: a new node with its rates and parent, read back.
+pub fn node_add(
+    host: &dyn Host,
+    pf: &str,
+    name: &RateNodeName,
+    want: &RateWant,
+) -> Result<RateResult, RateError> {
+    let _span = tracing::info_span!("rate_node_add", pf, node = %name).entered();
+    let what = format!("rate node add {pf}/{name}");
+    let (id, objs) = resolve(host, pf)?;
+    if objs.node(name.as_str()).is_some() {
+        return Err(RateError::NodeExists {
+            devlink: objs.devlink,
+            node: name.to_string(),
+        });
+    }
+    check_parent(&objs, want)?;
+    let want = RateWant {
+        // A new node has no parent to detach from.
+        parent: match &want.parent {
+            ParentWant::Clear => ParentWant::Keep,
+            p => p.clone(),
+        },
+        ..want.clone()
+    };
+    want.check(None).map_err(|reason| RateError::Invalid {
+        what: what.clone(),
+        reason,
+    })?;
+    let op = RateOp::NewNode {
+        name: name.to_string(),
+        change: want.change(),
+    };
+    if let Err(cause) = host.change_rate(&id, &op) {
+        // The kernel frees a node whose first settings failed (devlink_nl_rate_new_doit).
+        let mut rollback = "nothing was changed".to_string();
+        if objs.mode == EswitchMode::Legacy && cause.errno() == Some(libc::EOPNOTSUPP) {
+            rollback.push_str(&format!(
+                " (the eswitch of {} is legacy: drivers create rate nodes in switchdev mode only)",
+                objs.devlink
+            ));
+        }
+        return Err(RateError::Kernel {
+            what,
+            cause: Box::new(cause),
+            rollback,
+        });
+    }
+    let after = host.rate_objects(&id)?;
+    let got = after.as_ref().and_then(|o| o.node(name.as_str()));
+    let bad = match got {
+        None => Some(("node", "present".to_string(), "absent".to_string())),
+        Some(g) => want.mismatch(g),
+    };
+    if let Some((field, w, g)) = bad {
+        let del = RateOp::DelNode {
+            name: name.to_string(),
+        };
+        let rollback = match got.map(|_| host.change_rate(&id, &del)) {
+            None => "nothing to delete".to_string(),
+            Some(Ok(())) => format!("deleted the node again ({})", del.describe(&id)),
+            Some(Err(e)) => format!("the node is left in place: {e}"),
+        };
+        return Err(RateError::ReadBack {
+            what,
+            field,
+            want: w,
+            got: g,
+            rollback,
+        });
+    }
+    Ok(result(pf, &objs.devlink, "added", got))
+}
+
+/// `vifman rate-node set PF NAME ...`: rates and/or parent of an existing node.
+pub fn node_set(
+    host: &dyn Host,
+    pf: &str,
+    name: &RateNodeName,
+    want: &RateWant,
+) -> Result<RateResult, RateError> {
+    let _span = tracing::info_span!("rate_node_set", pf, node = %name).entered();
+    let what = format!("rate node set {pf}/{name}");
+    let (id, objs) = resolve(host, pf)?;
+    let before = objs
+        .node(name.as_str())
+        .ok_or_else(|| unknown_node(&objs, name.as_str()))?;
+    if want.is_empty() {
+        return Err(RateError::Invalid {
+            what,
+            reason: "nothing to set: give a rate, a parent or no parent".into(),
+        });
+    }
+    check_parent(&objs, want)?;
+    if let ParentWant::Set(p) = &want.parent {
+        let why = if p == name {
+            Some("a node cannot be its own parent")
+        } else if below(&objs, p.as_str(), name.as_str()) {
+            Some("that node is below it (a cycle)")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(RateError::BadParent {
+                devlink: objs.devlink.clone(),
+                node: name.to_string(),
+                parent: p.to_string(),
+                why,
+            });
+        }
+    }
+    want.check(Some(before))
+        .map_err(|reason| RateError::Invalid {
+            what: what.clone(),
+            reason,
+        })?;
+    let got = set_existing(host, &id, Target::Node(name.as_str()), before, want, &what)?;
+    Ok(result(pf, &objs.devlink, "set", Some(&got)))
+}
+
+/// `vifman rate-node del PF NAME`: refused while anything is parented to it.
+pub fn node_del(host: &dyn Host, pf: &str, name: &RateNodeName) -> Result<RateResult, RateError> {
+    let _span = tracing::info_span!("rate_node_del", pf, node = %name).entered();
+    let what = format!("rate node del {pf}/{name}");
+    let (id, objs) = resolve(host, pf)?;
+    if objs.node(name.as_str()).is_none() {
+        return Err(unknown_node(&objs, name.as_str()));
+    }
+    let children = children_of(&objs, name.as_str());
+    if !children.is_empty() {
+        return Err(RateError::HasChildren {
+            devlink: objs.devlink,
+            node: name.to_string(),
+            children: children.join(", "),
+        });
+    }
+    let op = RateOp::DelNode {
+        name: name.to_string(),
+    };
+    host.change_rate(&id, &op)
+        .map_err(|cause| RateError::Kernel {
+            what: what.clone(),
+            cause: Box::new(cause),
+            rollback: "nothing was changed".into(),
+        })?;
+    let after = host.rate_objects(&id)?;
+    if after.as_ref().and_then(|o| o.node(name.as_str())).is_some() {
+        return Err(RateError::ReadBack {
+            what,
+            field: "node",
+            want: "deleted".into(),
+            got: "still present".into(),
+            rollback: "nothing to put back".into(),
+        });
+    }
+    Ok(result(pf, &objs.devlink, "deleted", None))
+}
+
+/// `vifman vf rate PF N ...`: VF `vf`'s leaf (rates and/or parent), read back; with
+/// nothing asked, the leaf as it is.
+pub fn vf_leaf(
+    host: &dyn Host,
+    pf: &str,
+    vf: u32,
+    want: &RateWant,
+) -> Result<RateResult, RateError> {
+    let _span = tracing::info_span!("vf_rate", pf, vf).entered();
+    let what = format!("VF {vf} of {pf}: rate leaf");
+    let (id, objs) = resolve(host, pf)?;
+    let before = objs.leaf_of_vf(vf).ok_or_else(|| RateError::NoLeaf {
+        pf: pf.to_string(),
+        vf,
+        devlink: objs.devlink.clone(),
+        mode: objs.mode,
+    })?;
+    if want.is_empty() {
+        return Ok(result(pf, &objs.devlink, "unchanged", Some(before)));
+    }
+    check_parent(&objs, want)?;
+    want.check(Some(before))
+        .map_err(|reason| RateError::Invalid {
+            what: what.clone(),
+            reason,
+        })?;
+    let got = set_existing(host, &id, Target::Vf(vf), before, want, &what)?;
+    Ok(result(pf, &objs.devlink, "set", Some(&got)))
+}
+
+impl Engine<'_> {
+    pub fn rate_list(&self, pf: &str) -> Result<RateReport, EngineError> {
+        Ok(list(self.host, pf)?)
+    }
     pub fn rate_node_add(
         &self,
         pf: &str,
         name: &RateNodeName,
         want: &RateWant,
     ) -> Result<RateResult, EngineError> {
-        let _span = tracing::info_span!("rate_node_add", pf, node = %name).entered();
-        let what = format!("rate node add {pf}/{name}");
-        let (id, objs) = resolve(self.host, pf)?;
-        if objs.node(name.as_str()).is_some() {
-            return Err(RateError::NodeExists {
-                devlink: objs.devlink,
-                node: name.to_string(),
-            }
-            .into());
-        }
-        check_parent(&objs, want)?;
-        let want = RateWant {
-            // A new node has no parent to detach from.
-            parent: match &want.parent {
-                ParentWant::Clear => ParentWant::Keep,
-                p => p.clone(),
-            },
-            ..want.clone()
-        };
-        want.check(None).map_err(|reason| RateError::Invalid {
-            what: what.clone(),
-            reason,
-        })?;
-        let op = RateOp::NewNode {
-            name: name.to_string(),
-            change: want.change(),
-        };
-        if let Err(cause) = self.host.change_rate(&id, &op) {
-            // The kernel frees a node whose first settings failed (devlink_nl_rate_new_doit).
-            let mut rollback = "nothing was changed".to_string();
-            if objs.mode == EswitchMode::Legacy && cause.errno() == Some(libc::EOPNOTSUPP) {
-                rollback.push_str(&format!(
-                    " (the eswitch of {} is legacy: drivers create rate nodes in switchdev mode only)",
-                    objs.devlink
-                ));
-            }
-            return Err(RateError::Kernel {
-                what,
-                cause: Box::new(cause),
-                rollback,
-            }
-            .into());
-        }
-        let after = self.host.rate_objects(&id)?;
-        let got = after.as_ref().and_then(|o| o.node(name.as_str()));
-        let bad = match got {
-            None => Some(("node", "present".to_string(), "absent".to_string())),
-            Some(g) => want.mismatch(g),
-        };
-        if let Some((field, w, g)) = bad {
-            let del = RateOp::DelNode {
-                name: name.to_string(),
-            };
-            let rollback = match got.map(|_| self.host.change_rate(&id, &del)) {
-                None => "nothing to delete".to_string(),
-                Some(Ok(())) => format!("deleted the node again ({})", del.describe(&id)),
-                Some(Err(e)) => format!("the node is left in place: {e}"),
-            };
-            return Err(RateError::ReadBack {
-                what,
-                field,
-                want: w,
-                got: g,
-                rollback,
-            }
-            .into());
-        }
-        Ok(result(pf, &objs.devlink, "added", got))
+        Ok(node_add(self.host, pf, name, want)?)
     }
-
-    /// `vifman rate-node set PF NAME ...`: rates and/or parent of an existing node.
     pub fn rate_node_set(
         &self,
         pf: &str,
         name: &RateNodeName,
         want: &RateWant,
     ) -> Result<RateResult, EngineError> {
-        let _span = tracing::info_span!("rate_node_set", pf, node = %name).entered();
-        let what = format!("rate node set {pf}/{name}");
-        let (id, objs) = resolve(self.host, pf)?;
-        let before = objs
-            .node(name.as_str())
-            .ok_or_else(|| unknown_node(&objs, name.as_str()))?;
-        if want.is_empty() {
-            return Err(RateError::Invalid {
-                what,
-                reason: "nothing to set: give a rate, a parent or no parent".into(),
-            }
-            .into());
-        }
-        check_parent(&objs, want)?;
-        if let ParentWant::Set(p) = &want.parent {
-            let why = if p == name {
-                Some("a node cannot be its own parent")
-            } else if below(&objs, p.as_str(), name.as_str()) {
-                Some("that node is below it (a cycle)")
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(RateError::BadParent {
-                    devlink: objs.devlink.clone(),
-                    node: name.to_string(),
-                    parent: p.to_string(),
-                    why,
-                }
-                .into());
-            }
-        }
-        want.check(Some(before))
-            .map_err(|reason| RateError::Invalid {
-                what: what.clone(),
-                reason,
-            })?;
-        let got = set_existing(
-            self.host,
-            &id,
-            Target::Node(name.as_str()),
-            before,
-            want,
-            &what,
-        )?;
-        Ok(result(pf, &objs.devlink, "set", Some(&got)))
+        Ok(node_set(self.host, pf, name, want)?)
     }
-
-    /// `vifman rate-node del PF NAME`: refused while anything is parented to it.
     pub fn rate_node_del(&self, pf: &str, name: &RateNodeName) -> Result<RateResult, EngineError> {
-        let _span = tracing::info_span!("rate_node_del", pf, node = %name).entered();
-        let what = format!("rate node del {pf}/{name}");
-        let (id, objs) = resolve(self.host, pf)?;
-        if objs.node(name.as_str()).is_none() {
-            return Err(unknown_node(&objs, name.as_str()).into());
-        }
-        let children = children_of(&objs, name.as_str());
-        if !children.is_empty() {
-            return Err(RateError::HasChildren {
-                devlink: objs.devlink,
-                node: name.to_string(),
-                children: children.join(", "),
-            }
-            .into());
-        }
-        let op = RateOp::DelNode {
-            name: name.to_string(),
-        };
-        self.host
-            .change_rate(&id, &op)
-            .map_err(|cause| RateError::Kernel {
-                what: what.clone(),
-                cause: Box::new(cause),
-                rollback: "nothing was changed".into(),
-            })?;
-        let after = self.host.rate_objects(&id)?;
-        if after.as_ref().and_then(|o| o.node(name.as_str())).is_some() {
-            return Err(RateError::ReadBack {
-                what,
-                field: "node",
-                want: "deleted".into(),
-                got: "still present".into(),
-                rollback: "nothing to put back".into(),
-            }
-            .into());
-        }
-        Ok(result(pf, &objs.devlink, "deleted", None))
+        Ok(node_del(self.host, pf, name)?)
     }
-
-    /// `vifman vf rate PF N ...`: VF `vf`'s leaf (rates and/or parent), read back; with
-    /// nothing asked, the leaf as it is.
     pub fn vf_rate(&self, pf: &str, vf: u32, want: &RateWant) -> Result<RateResult, EngineError> {
-        let _span = tracing::info_span!("vf_rate", pf, vf).entered();
-        let what = format!("VF {vf} of {pf}: rate leaf");
-        let (id, objs) = resolve(self.host, pf)?;
-        let before = objs.leaf_of_vf(vf).ok_or_else(|| RateError::NoLeaf {
-            pf: pf.to_string(),
-            vf,
-            devlink: objs.devlink.clone(),
-            mode: objs.mode,
-        })?;
-        if want.is_empty() {
-            return Ok(result(pf, &objs.devlink, "unchanged", Some(before)));
-        }
-        check_parent(&objs, want)?;
-        want.check(Some(before))
-            .map_err(|reason| RateError::Invalid {
-                what: what.clone(),
-                reason,
-            })?;
-        let got = set_existing(self.host, &id, Target::Vf(vf), before, want, &what)?;
-        Ok(result(pf, &objs.devlink, "set", Some(&got)))
+        Ok(vf_leaf(self.host, pf, vf, want)?)
     }
 }
