@@ -22,6 +22,14 @@ fn every_host_command_accepts_the_same_set() {
     .iter()
     .map(|c| vec![*c])
     .collect();
+    cmds.extend([
+        vec!["eswitch"],
+        vec!["vf", "rate"],
+        vec!["rate-node", "list"],
+        vec!["rate-node", "add"],
+        vec!["rate-node", "set"],
+        vec!["rate-node", "del"],
+    ]);
     if cfg!(feature = "fleet") {
         cmds.extend([
             vec!["device-plugin"],

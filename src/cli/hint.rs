@@ -74,6 +74,7 @@ fn engine(e: &EngineError) -> Option<String> {
         EngineError::ZeroCount { .. } => Some("--count must be at least 1".into()),
         EngineError::Actuation { next: Some(n), .. } => Some(recovery(*n, None)),
         EngineError::Eswitch(e) => eswitch(e),
+        EngineError::Rate(e) => rate(e),
         EngineError::Store(e) => store(e),
         _ => None,
     }
@@ -106,6 +107,18 @@ fn apply(e: &ApplyError) -> Option<String> {
 fn eswitch(e: &EswitchError) -> Option<String> {
     match e {
         EswitchError::Allocated { .. } => Some("--force changes the mode anyway".into()),
+        _ => None,
+    }
+}
+
+fn rate(e: &crate::engine::rate::RateError) -> Option<String> {
+    use crate::engine::rate::RateError;
+    match e {
+        RateError::HasChildren { .. } => {
+            Some("`vifman vf rate PF N --no-parent` (or `vifman rate-node set PF NODE --no-parent`) unparents them".into())
+        }
+        RateError::NoLeaf { .. } => Some("`vifman eswitch PF switchdev` gives VFs their ports".into()),
+        RateError::UnknownNode { .. } => Some("`vifman rate-node list PF` shows them".into()),
         _ => None,
     }
 }

@@ -19,6 +19,7 @@ pub mod onetime;
 pub mod pci;
 pub mod plug;
 pub mod privilege;
+pub mod rate;
 mod values;
 pub mod vf;
 pub mod vif;
@@ -70,6 +71,10 @@ pub enum Command {
     /// Show a PF's eswitch mode and representors (from the devlink port map), or set the
     /// mode: `vifman eswitch PF [legacy|switchdev]`.
     Eswitch(eswitch::EswitchArgs),
+    /// Devlink rate nodes of a PF (switchdev): `vifman rate-node list|add|set|del PF ...`;
+    /// VF leaves are parented to them with `vifman vf rate PF N --parent NODE`.
+    #[command(subcommand)]
+    RateNode(rate::RateNodeCommand),
     /// List allocations.
     Allocations(assign::ListArgs),
     /// Compare allocation records with the hardware; --repair fixes what it can.
@@ -147,6 +152,7 @@ fn run_command(cli: Cli) -> anyhow::Result<()> {
         Command::Release(args) => assign::release(args),
         Command::Vf(cmd) => vf::run(cmd),
         Command::Eswitch(args) => eswitch::run(args),
+        Command::RateNode(cmd) => rate::run(cmd),
         Command::Allocations(args) => assign::allocations(args),
         Command::Reconcile(args) => assign::reconcile(args),
         Command::Numvfs(args) => assign::numvfs(args),

@@ -19,8 +19,9 @@ pub enum VfCommand {
     /// trust, state, min_tx_rate, max_tx_rate), one knob at a time, each read back; on a
     /// failure the knobs already applied are put back.
     Set(SetArgs),
-    /// A VF's rate through its devlink rate leaf (switchdev mode), read back.
-    Rate(super::eswitch::RateArgs),
+    /// A VF's rate leaf (switchdev mode): rates and parent node through devlink, read back;
+    /// with no flag, the leaf as it is.
+    Rate(super::rate::RateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,7 +67,7 @@ pub struct ResetArgs {
 
 pub fn run(cmd: VfCommand) -> anyhow::Result<()> {
     match cmd {
-        VfCommand::Rate(a) => super::eswitch::rate(a),
+        VfCommand::Rate(a) => super::rate::vf_rate(a),
         VfCommand::Set(a) => {
             let want = crate::engine::vfset::VfSettings::parse(&a.settings)
                 .map_err(anyhow::Error::msg)

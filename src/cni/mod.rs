@@ -56,7 +56,8 @@ pub fn engine_error(e: EngineError) -> CniError {
         EngineError::Actuation { .. }
         | EngineError::Quarantined { .. }
         | EngineError::Host(_)
-        | EngineError::Eswitch(_) => code::KERNEL,
+        | EngineError::Eswitch(_)
+        | EngineError::Rate(_) => code::KERNEL,
         EngineError::NotFound(_) => code::UNKNOWN_CONTAINER,
         EngineError::Store(_) => code::STORE,
     };

@@ -503,7 +503,7 @@ fn wait_representors(
     let n = match (pf, addr) {
         (_, Some(a)) => host.vf_count(a) as u32,
         (PfId::Netdev(nd), None) => host.vf_state_of(nd)?.map(|l| l.num_vf).unwrap_or(0),
-        (PfId::Pci(_), None) => 0,
+        (PfId::Pci(_) | PfId::Handle(_), None) => 0,
     };
     let count = || {
         host.eswitch_of(pf)

@@ -11,6 +11,7 @@ mod handoff;
 mod numvfs;
 mod pools;
 mod portfn;
+pub mod rate;
 mod reconcile;
 mod recover;
 mod release;
@@ -101,6 +102,10 @@ pub enum EngineError {
     /// An eswitch mode change refused or failed (names the rule, the step, the rollback).
     #[error(transparent)]
     Eswitch(Box<eswitch::EswitchError>),
+    /// A devlink rate node or leaf change refused or failed (names the node, the reason,
+    /// what was put back).
+    #[error(transparent)]
+    Rate(Box<rate::RateError>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -128,7 +128,8 @@ pub fn reason_of(e: &EngineError) -> &'static str {
         EngineError::Unsupported { .. } => "unsupported",
         EngineError::Actuation { .. }
         | EngineError::Quarantined { .. }
-        | EngineError::Eswitch(_) => "actuation",
+        | EngineError::Eswitch(_)
+        | EngineError::Rate(_) => "actuation",
         EngineError::Busy(_)
         | EngineError::VfAllocated { .. }
         | EngineError::ResetAllocated { .. } => "busy",

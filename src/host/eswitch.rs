@@ -14,11 +14,13 @@ use crate::devlink::{
 use crate::types::{IfName, PciAddress};
 
 /// How the engine names a PF to the devlink side: PCI PFs by address (their instance is
-/// `pci/ADDR`), non-PCI ones (netdevsim) by their netdev.
+/// `pci/ADDR`), non-PCI ones (netdevsim) by their netdev or by the devlink handle the
+/// operator gave (`netdevsim/netdevsim10`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PfId {
     Pci(PciAddress),
     Netdev(IfName),
+    Handle(DevHandle),
 }
 
 impl std::fmt::Display for PfId {
@@ -26,6 +28,7 @@ impl std::fmt::Display for PfId {
         match self {
             PfId::Pci(a) => write!(f, "{a}"),
             PfId::Netdev(n) => write!(f, "{n}"),
+            PfId::Handle(h) => write!(f, "{h}"),
         }
     }
 }
@@ -78,6 +81,7 @@ pub(super) fn instance(dl: &mut Devlink, pf: &PfId) -> Result<Option<DevHandle>,
             Err(pf::PfError::Devlink(e)) => Err(e),
             Err(_) => Ok(None),
         },
+        PfId::Handle(h) => Ok(dl.devices()?.contains(h).then(|| h.clone())),
     }
 }
 

@@ -5,6 +5,7 @@
 mod eswitch;
 pub mod events;
 mod portfn;
+mod rate;
 pub mod read;
 mod real;
 mod refusal;
@@ -16,6 +17,7 @@ pub use crate::netlink::{Knob, KnobKind};
 pub use eswitch::{EswitchInfo, PfId};
 pub use events::{OnChange, Watch};
 pub use portfn::{describe_set as describe_port_function_set, VfPortFunction};
+pub use rate::{RateEntry, RateObjects, RateOp};
 pub use read::{HostRead, VfStateOrigin};
 pub use real::RealHost;
 pub use refusal::{refusal, Refusal};
@@ -401,6 +403,18 @@ pub trait Host {
             portfn::describe_set(pf, vf, hw_addr, state),
             libc::EOPNOTSUPP,
         ))
+    }
+    /// The devlink rate objects (VF leaves and nodes) of the PF's instance; None where the
+    /// PF has no devlink eswitch.
+    fn rate_objects(&self, pf: &PfId) -> Result<Option<RateObjects>, HostError> {
+        let _ = pf;
+        Ok(None)
+    }
+    /// One devlink rate request ([`RateOp`]): a node added, set or deleted, or a VF's leaf
+    /// set (rates and/or parent). No checks beyond the kernel's: the engine's are in
+    /// `engine::rate`.
+    fn change_rate(&self, pf: &PfId, op: &RateOp) -> Result<(), HostError> {
+        Err(HostError::kernel(op.describe(pf), libc::EOPNOTSUPP))
     }
     fn write(&self, w: &SysWrite) -> Result<(), HostError>;
     fn link_up(&self, ifname: &IfName) -> Result<(), HostError>;

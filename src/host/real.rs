@@ -184,6 +184,26 @@ impl Host for RealHost {
         super::portfn::real_set_vf_port_function(pf, vf, hw_addr, state)
     }
 
+    fn rate_objects(&self, pf: &super::PfId) -> Result<Option<super::RateObjects>, HostError> {
+        if !self.root.is_host() {
+            let Some((r, a)) = self.recorded_pf(pf) else {
+                return Ok(None);
+            };
+            let uplink = super::rate::record_uplink(&r, &a).and_then(|u| u.parse().ok());
+            let link = match uplink {
+                Some(u) => self.vf_state_of(&u)?,
+                None => None,
+            };
+            return Ok(super::rate::rates_from_record(&r, &a, link.as_ref()));
+        }
+        super::rate::real_rate_objects(pf)
+    }
+
+    fn change_rate(&self, pf: &super::PfId, op: &super::RateOp) -> Result<(), HostError> {
+        self.live(&op.describe(pf))?;
+        super::rate::real_change_rate(pf, op)
+    }
+
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {
         let (rel, value) = w.target();
         let _span =
@@ -329,6 +349,18 @@ impl RealHost {
     /// A fixture tree's answer for the eswitch: its devlink record's, where it has one (a
     /// malformed record is reported by the read path and answers nothing here).
     fn recorded_eswitch(&self, pf: &super::PfId) -> Option<super::EswitchInfo> {
+        let (r, a) = self.recorded_pf(pf)?;
+        super::eswitch::eswitch_from_record(&r, &a)
+    }
+
+    /// The tree's devlink record and the PCI address of the PF `pf` names in it.
+    fn recorded_pf(
+        &self,
+        pf: &super::PfId,
+    ) -> Option<(
+        crate::devlink::record::DevlinkRecord,
+        crate::types::PciAddress,
+    )> {
         let c = self.root.confined().ok()?;
         let r = crate::devlink::record::DevlinkRecord::load(c)
             .ok()
@@ -339,7 +371,8 @@ impl RealHost {
                 let a: crate::types::PciAddress = i.dev.dev.parse().ok()?;
                 self.root.netdevs_of(&a).contains(n).then_some(a)
             })?,
+            super::PfId::Handle(h) => r.instance(h)?.dev.dev.parse().ok()?,
         };
-        super::eswitch::eswitch_from_record(&r, &a)
+        Some((r, a))
     }
 }

@@ -16,6 +16,8 @@ pub enum TypeError {
     Uuid { input: String, reason: &'static str },
     #[error("{input:?} is not a driver name: {reason}")]
     DriverName { input: String, reason: &'static str },
+    #[error("invalid rate node name {input:?}: {reason}")]
+    RateNodeName { input: String, reason: &'static str },
     /// A keyword out of a fixed set (device type, NUMA policy).
     #[error("invalid {what} {input:?}: {reason}")]
     Keyword {

@@ -7,9 +7,11 @@
 //! selectors against the host and the checks that need the host (totalvfs, default route, a
 //! PF chosen twice) happen in [`crate::engine::apply`], before anything is touched.
 
+mod ratenodes;
 mod raw;
 mod values;
 
+pub use ratenodes::RateNodePolicy;
 pub use values::{Eswitch, MacPolicy, PfSelectorSet, VfDriver, VfPolicy};
 
 use std::collections::BTreeMap;
@@ -41,6 +43,8 @@ pub struct PfPolicy {
     pub manage_nm: bool,
     /// `[[pf.vf]]` entries in file order; a later entry overrides an earlier one per key.
     pub vfs: Vec<VfPolicy>,
+    /// `[[pf.rate_nodes]]` in file order (parents before children), created in that order.
+    pub rate_nodes: Vec<RateNodePolicy>,
     /// Position of the table and of each key that was written (`"numvfs"`, `"vf[1].mac"`).
     pub at: Pos,
     pub key_at: BTreeMap<String, Pos>,
@@ -157,23 +161,31 @@ impl Policy {
 fn table_path(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let mut pf: Option<usize> = None;
-    let mut vf: Option<usize> = None;
+    let (mut vf, mut rn): (Option<usize>, Option<usize>) = (None, None);
+    // The sub-table the offset is in: `vf` or `rate_nodes`.
+    let mut sub: Option<&str> = None;
     let mut other = false;
     for line in before.lines() {
         let t: String = line.trim().chars().filter(|c| !c.is_whitespace()).collect();
         if t.starts_with("[[pf]]") {
             pf = Some(pf.map_or(0, |n| n + 1));
-            vf = None;
+            (vf, rn, sub) = (None, None, None);
             other = false;
         } else if t.starts_with("[[pf.vf]]") {
             vf = Some(vf.map_or(0, |n| n + 1));
+            sub = Some("vf");
+            other = false;
+        } else if t.starts_with("[[pf.rate_nodes]]") {
+            rn = Some(rn.map_or(0, |n| n + 1));
+            sub = Some("rate_nodes");
             other = false;
         } else if t.starts_with('[') {
             other = true;
         }
     }
-    match (other, pf, vf) {
-        (false, Some(p), Some(v)) => format!("pf[{p}].vf[{v}]."),
+    match (other, pf, sub) {
+        (false, Some(p), Some("vf")) => format!("pf[{p}].vf[{}].", vf.unwrap_or(0)),
+        (false, Some(p), Some(_)) => format!("pf[{p}].rate_nodes[{}].", rn.unwrap_or(0)),
         (false, Some(p), None) => format!("pf[{p}]."),
         _ => String::new(),
     }

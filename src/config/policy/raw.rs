@@ -45,6 +45,17 @@ pub(super) struct RawPf {
     pub manage_nm: Option<Spanned<Flag>>,
     #[serde(default)]
     pub vf: Vec<Spanned<RawVf>>,
+    #[serde(default)]
+    pub rate_nodes: Vec<Spanned<RawRateNode>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRateNode {
+    pub name: Option<Spanned<String>>,
+    pub min_tx_rate: Option<Spanned<i64>>,
+    pub max_tx_rate: Option<Spanned<i64>>,
+    pub parent: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

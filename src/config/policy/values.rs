@@ -316,6 +316,17 @@ pub(super) fn from_raw(
             }
         }
     }
+    let rate_nodes = super::ratenodes::from_raw(&r.rate_nodes)?;
+    for (j, n) in r.rate_nodes.iter().enumerate() {
+        note(format!("rate_nodes[{j}]"), at(n));
+    }
+    if eswitch == Some(Eswitch::Legacy) && !rate_nodes.is_empty() {
+        return Err((
+            "rate_nodes".into(),
+            "rate nodes exist in switchdev mode only; eswitch = \"legacy\" contradicts them".into(),
+            r.eswitch.as_ref().and_then(at),
+        ));
+    }
     Ok(PfPolicy {
         index,
         select,
@@ -326,6 +337,7 @@ pub(super) fn from_raw(
         eswitch,
         manage_nm: opt_flag("manage_nm", &r.manage_nm)?.unwrap_or(false),
         vfs,
+        rate_nodes,
         at: Pos::default(),
         key_at,
     })

@@ -197,6 +197,7 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             Ok(true)
         }
         Action::Eswitch { pf, to, .. } => set_eswitch(host, pf, *to),
+        Action::RateNode { pf, name, want, .. } => super::rate_step::run(host, pf, name, want),
         Action::Driver {
             pf,
             vf_index,
@@ -259,6 +260,9 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
         }
         Action::Reload { .. } => Ok(()),
         Action::Eswitch { pf, from, .. } => set_eswitch(host, pf, *from).map(drop),
+        Action::RateNode {
+            pf, name, before, ..
+        } => super::rate_step::undo(host, pf, name, before.as_ref()),
         Action::Driver {
             pf,
             vf_index,

@@ -12,6 +12,7 @@ mod exec;
 pub mod integration;
 mod mac;
 mod plan;
+mod rate_step;
 mod resolve;
 
 pub use boot::{BootOutcome, BootRecord};

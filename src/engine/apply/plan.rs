@@ -13,7 +13,9 @@
 //!    (`vf_reload_after_mac`), and every VF driver (re)bind after the MACs;
 //! 7. the eswitch mode where no VF is in its way: after `sriov_numvfs` 0 and before VFs are
 //!    created when the plan re-creates them, else before the VF knobs, its step doing the
-//!    driver's hwdb `eswitch_order` itself (ice: numvfs 0 and back; mlx5: unbind, rebind).
+//!    driver's hwdb `eswitch_order` itself (ice: numvfs 0 and back; mlx5: unbind, rebind);
+//! 8. devlink rate nodes (`[[pf.rate_nodes]]`, file order) after the eswitch mode and before
+//!    the VF knobs.
 
 use super::mac::random_mac;
 use super::resolve::Resolved;
@@ -63,6 +65,14 @@ pub(crate) enum Action {
         pf: PciAddress,
         vf_index: u32,
         driver: String,
+    },
+    /// A devlink rate node added or set (`engine::rate`); `before`: the node as found
+    /// (None: absent, the undo deletes it).
+    RateNode {
+        pf: PciAddress,
+        name: crate::types::RateNodeName,
+        want: crate::engine::rate::RateWant,
+        before: Option<crate::host::RateEntry>,
     },
     /// The devlink eswitch mode (`engine::eswitch::change_mode`, hwdb order).
     Eswitch {
@@ -225,6 +235,7 @@ fn plan_pf(
         Some((s, o)) => (Some(s), Some(o)),
         None => (None, None),
     };
+    let rate_nodes = super::rate_step::plan_rate_nodes(host, r, eswitch.is_some())?;
     // An eswitch step under the no-vfs rule re-creates the VFs itself: the knobs after it
     // meet fresh VFs, whatever the old ones showed.
     let fresh = recreate || (cur > 0 && order == Some(crate::hwdb::EswitchOrder::NoVfs));
@@ -538,6 +549,7 @@ fn plan_pf(
         }
         steps.extend(eswitch.clone());
     }
+    steps.extend(rate_nodes);
     steps.extend(knobs);
     steps.extend(reloads);
     steps.extend(drivers);

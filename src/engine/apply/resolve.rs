@@ -210,6 +210,26 @@ fn check_pf(
             Err(e) => errors.push(format!("{}: {a}: {e}", here("eswitch"))),
         }
     }
+    if !p.rate_nodes.is_empty() {
+        // Nodes are created in switchdev mode only (netdevsim and mlx5 refuse them in
+        // legacy): the PF must be there already or be put there by this policy.
+        match engine.host.eswitch_of(&crate::host::PfId::Pci(a)) {
+            Ok(Some(e))
+                if e.mode == crate::devlink::EswitchMode::Switchdev
+                    || p.eswitch == Some(crate::config::policy::Eswitch::Switchdev) => {}
+            Ok(Some(e)) => errors.push(format!(
+                "{}: {a} ({}) is in {} mode and rate nodes exist in switchdev mode only; add eswitch = \"switchdev\"",
+                here("rate_nodes[0]"),
+                e.devlink,
+                e.mode
+            )),
+            Ok(None) => errors.push(format!(
+                "{}: {a} has no devlink eswitch, so no rate nodes",
+                here("rate_nodes[0]")
+            )),
+            Err(e) => errors.push(format!("{}: {a}: {e}", here("rate_nodes[0]"))),
+        }
+    }
     let knob_vfs = p.vfs.iter().any(|v| {
         v.mac.is_some()
             || v.spoofchk.is_some()

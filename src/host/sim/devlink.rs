@@ -28,7 +28,7 @@ use crate::hwdb::NicModel;
 use crate::netlink::VfState;
 use crate::types::PciAddress;
 
-fn handle(a: &PciAddress) -> DevHandle {
+pub(super) fn handle(a: &PciAddress) -> DevHandle {
     DevHandle::new("pci", &a.to_string())
 }
 
@@ -58,7 +58,7 @@ impl SimHost {
         }
     }
 
-    fn save_devlink_record(&self, r: &DevlinkRecord, op: &str) -> Result<(), HostError> {
+    pub(super) fn save_devlink_record(&self, r: &DevlinkRecord, op: &str) -> Result<(), HostError> {
         self.confined()?
             .replace(Path::new(DEVLINK_FILE), r.to_json().as_bytes())
             .map_err(|e| HostError::from_access(op, &e))

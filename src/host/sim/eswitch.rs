@@ -22,10 +22,13 @@ use crate::types::{IfName, PciAddress};
 const ESWITCH_FILE: &str = ".vifman-sim-eswitch";
 
 impl SimHost {
-    fn sim_pf_addr(&self, pf: &PfId) -> Option<PciAddress> {
+    pub(super) fn sim_pf_addr(&self, pf: &PfId) -> Option<PciAddress> {
         match pf {
             PfId::Pci(a) => Some(*a),
             PfId::Netdev(n) => Tree::new(self.confined().ok()?).netdev_device(n.as_str()),
+            // The simulation's instances are all PCI.
+            PfId::Handle(h) if h.bus == "pci" => h.dev.parse().ok(),
+            PfId::Handle(_) => None,
         }
     }
 

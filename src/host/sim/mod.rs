@@ -16,6 +16,7 @@ mod hotplug;
 mod journal;
 mod numvfs;
 mod portfn;
+mod rate;
 mod reset;
 mod state;
 mod tree;
@@ -340,6 +341,14 @@ impl Host for SimHost {
         state: Option<crate::devlink::FnState>,
     ) -> Result<(), HostError> {
         self.sim_set_vf_port_function(pf, vf, hw_addr, state)
+    }
+
+    fn rate_objects(&self, pf: &super::PfId) -> Result<Option<super::RateObjects>, HostError> {
+        self.sim_rate_objects(pf)
+    }
+
+    fn change_rate(&self, pf: &super::PfId, op: &super::RateOp) -> Result<(), HostError> {
+        self.sim_change_rate(pf, op)
     }
 
     fn write(&self, w: &SysWrite) -> Result<(), HostError> {

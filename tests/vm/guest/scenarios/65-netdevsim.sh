@@ -170,6 +170,54 @@ grep -q "rate node" "$RUN_ERR" || fail "no rate-node reason: $(cat "$RUN_ERR")"
 expect_eq "kernel mode" "$(kmode)" switchdev
 devlink port function rate del "$DL/grp1"
 
+step "rate nodes and VF leaf parents through vifman, read back by devlink port function rate show"
+# Both views in one shape: {key: node name or port index, type, tx_share, tx_max, parent}.
+# devlink omits zero rates and absent parents; vifman reports them as 0 and null.
+dl_rates() { devlink -j port function rate show | jq -c --arg dl "$DL" '[.rate | to_entries[]
+  | select(.key | startswith($dl + "/"))
+  | {key: (.key | split("/")[2]), type: .value.type, tx_share: (.value.tx_share // 0 | tonumber),
+     tx_max: (.value.tx_max // 0 | tonumber), parent: (.value.parent // null)}] | sort_by(.key)'; }
+vm_rates() { vifman rate-node list "$ND" --json | jq -c '[.rates[]
+  | {key: (if .type == "node" then .name else (.port | tostring) end), type, tx_share, tx_max, parent}]
+  | sort_by(.key)'; }
+dl_one() { dl_rates | jq -c --arg k "$1" '.[] | select(.key == $k)'; }
+run_ok vifman rate-node add "$ND" tenant --min-tx-rate 100 --max-tx-rate 500 --json
+expect_eq "node add read back (vifman)" "$(jq -c '.object | [.type, .name, .tx_share, .tx_max]' "$RUN_OUT")" '["node","tenant",12500000,62500000]'
+expect_eq "node tenant (devlink)" "$(dl_one tenant)" '{"key":"tenant","type":"node","tx_share":12500000,"tx_max":62500000,"parent":null}'
+run_ok vifman rate-node add "$ND" gold --max-tx-rate 200 --parent tenant
+expect_eq "node gold (devlink)" "$(dl_one gold)" '{"key":"gold","type":"node","tx_share":0,"tx_max":25000000,"parent":"tenant"}'
+run_ok vifman rate-node set "$ND" gold --max-tx-rate 300 --no-parent
+expect_eq "node gold after set (devlink)" "$(dl_one gold)" '{"key":"gold","type":"node","tx_share":0,"tx_max":37500000,"parent":null}'
+port2=$(jq -r '.[2].port' <<<"$mine")
+run_ok vifman vf rate "$ND" 1 --parent tenant --max-tx-rate 100 --json
+expect_eq "leaf vf 1 read back (vifman)" "$(jq -c '.object | [.vf, .port, .parent, .max_tx_rate]' "$RUN_OUT")" "[1,$port1,\"tenant\",100]"
+run_ok vifman vf rate "$ND" 2 --parent tenant
+expect_eq "leaf vf 1 (devlink)" "$(dl_one "$port1" | jq -c '[.type, .parent, .tx_max]')" '["leaf","tenant",12500000]'
+expect_eq "leaf vf 2 (devlink)" "$(dl_one "$port2" | jq -c '[.type, .parent]')" '["leaf","tenant"]'
+theirs_rates=$(dl_rates); echo "$theirs_rates"
+expect_eq "every rate object (vifman rate-node list vs devlink)" "$(vm_rates)" "$theirs_rates"
+expect_eq "objects: 2 nodes + 4 leaves" "$(jq -c '[group_by(.type)[] | length]' <<<"$theirs_rates")" '[4,2]'
+vifman rate-node list "$ND" > "$OUT/netdevsim-rate-nodes.txt"
+run_fail vifman rate-node del "$ND" tenant            # VF leaves are parented to it
+cat "$RUN_ERR"
+grep -q "VF 1 (leaf $port1), VF 2 (leaf $port2)" "$RUN_ERR" || fail "children not named: $(cat "$RUN_ERR")"
+expect_eq "objects after the refused del (devlink)" "$(dl_rates)" "$theirs_rates"
+run_fail vifman rate-node add "$ND" tenant            # exists
+run_fail vifman rate-node add "$ND" 'a/b'             # not a node name
+run_fail vifman vf rate "$ND" 3 --parent nosuch
+expect_eq "objects after refused requests (devlink)" "$(dl_rates)" "$theirs_rates"
+run_fail vifman eswitch "$ND" legacy                  # nodes block the mode change
+grep -q "rate node(s) gold, tenant" "$RUN_ERR" || fail "no rate-node reason: $(cat "$RUN_ERR")"
+run_ok vifman vf rate "$ND" 1 --no-parent --max-tx-rate 0
+run_ok vifman vf rate "$ND" 2 --no-parent
+expect_eq "leaves unparented (devlink)" \
+  "$(dl_rates | jq -c '[.[] | select(.type == "leaf") | .parent] | unique')" '[null]'
+run_ok vifman rate-node del "$ND" tenant
+run_ok vifman rate-node del "$ND" gold --json
+expect_eq "del read back" "$(jq -r .action "$RUN_OUT")" deleted
+expect_eq "no nodes left (devlink)" "$(dl_rates | jq '[.[] | select(.type == "node")] | length')" 0
+expect_eq "every rate object after cleanup (vifman vs devlink)" "$(vm_rates)" "$(dl_rates)"
+
 step "switchdev -> legacy"
 run_ok vifman eswitch "$ND" legacy --json
 expect_eq "representors after legacy" "$(jq .representors "$RUN_OUT")" 0
@@ -189,4 +237,4 @@ grep -q "$ND has no VFs" "$RUN_ERR" || fail "no clear no-VFs error: $(cat "$RUN_
 step "cleanup"
 echo 10 > /sys/bus/netdevsim/del_device
 rmmod netdevsim
-pass "vf set every knob, vf show (all and one) = ip vfinfo_list, inline/encap refused (EOPNOTSUPP) with the mode put back + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal"
+pass "vf set every knob, vf show (all and one) = ip vfinfo_list, inline/encap refused (EOPNOTSUPP) with the mode put back + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal, rate nodes and leaf parents via vifman = devlink port function rate show"
