@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::actuate;
+use super::vfcount::VfCountPf;
 use super::{Engine, EngineError};
 use crate::devlink::{EncapMode, EswitchMode, EswitchSet, InlineMode};
 use crate::host::{EswitchInfo, Host, HostError, PfId, SysWrite};
@@ -189,10 +190,16 @@ pub fn order_of(info: &EswitchInfo) -> EswitchOrder {
         .unwrap_or_default()
 }
 
-/// The PCI PF's VF count and bound VFs, as the plan needs them (none for a non-PCI PF).
-fn vf_facts(host: &dyn Host, addr: Option<&PciAddress>) -> (u32, Vec<BoundVf>) {
+/// The PF's VF count and bound VFs, as the plan needs them: a non-PCI PF (netdevsim) has
+/// a count (its `sriov_numvfs`) but no VF devices to bind.
+fn vf_facts(host: &dyn Host, addr: Option<&PciAddress>, facts: &PfFacts) -> (u32, Vec<BoundVf>) {
     let Some(a) = addr else {
-        return (0, vec![]);
+        let n = facts
+            .count
+            .as_ref()
+            .and_then(|c| c.count(host))
+            .unwrap_or(0);
+        return (n, vec![]);
     };
     let vfs = host.vfs_of(a);
     let bound = vfs
@@ -209,23 +216,34 @@ fn vf_facts(host: &dyn Host, addr: Option<&PciAddress>) -> (u32, Vec<BoundVf>) {
     (vfs.len() as u32, bound)
 }
 
-/// What the VF steps need to know about the PF, read once before the first step.
-struct PfFacts<'a> {
-    addr: Option<&'a PciAddress>,
-    model: Option<&'static hwdb::NicModel>,
-    autoprobe: bool,
+/// What the VF steps need to know about the PF, read once before the first step: how its
+/// VF count is changed and waited for (PCI: VF devices that bind; non-PCI: the bus device's
+/// `sriov_numvfs` and the PF netdev's VF records). None: the PF has no VF count vifman can
+/// change.
+struct PfFacts {
+    count: Option<VfCountPf>,
 }
 
-fn pf_facts<'a>(host: &dyn Host, addr: Option<&'a PciAddress>) -> PfFacts<'a> {
-    let scan = addr.map(|_| host.scan());
-    let dev = addr.and_then(|a| scan.as_ref()?.device(a));
-    PfFacts {
-        addr,
-        model: dev.and_then(|d| hwdb::by_pf(d.ids.vendor?, d.ids.device?)),
-        autoprobe: dev
-            .and_then(|d| d.sriov.as_ref()?.drivers_autoprobe)
-            .unwrap_or(true),
-    }
+fn pf_facts(host: &dyn Host, pf: &PfId, addr: Option<&PciAddress>) -> PfFacts {
+    let count = match (addr, pf) {
+        (Some(a), _) => {
+            let scan = host.scan();
+            let dev = scan.device(a);
+            Some(VfCountPf::Pci {
+                addr: *a,
+                model: dev.and_then(|d| hwdb::by_pf(d.ids.vendor?, d.ids.device?)),
+                autoprobe: dev
+                    .and_then(|d| d.sriov.as_ref()?.drivers_autoprobe)
+                    .unwrap_or(true),
+            })
+        }
+        (None, PfId::Netdev(n)) => host
+            .bus_device_of(n)
+            .and_then(|d| host.bus_sriov(&d))
+            .map(|s| VfCountPf::bus(&s)),
+        (None, PfId::Pci(_)) => None,
+    };
+    PfFacts { count }
 }
 
 /// `attrs`: the inline/encap modes that go with a [`EswitchStep::SetMode`] (none for an
@@ -238,22 +256,16 @@ fn run_step(
     attrs: &EswitchSet,
     timeout: Duration,
 ) -> Result<(), HostError> {
-    let addr = facts.addr;
     let _span = tracing::info_span!("eswitch_step", pf = %pf, step = %s.describe()).entered();
-    let need_addr =
-        || addr.ok_or_else(|| HostError::other(s.describe(), "the PF has no PCI address"));
+    let count = || {
+        facts
+            .count
+            .as_ref()
+            .ok_or_else(|| HostError::other(s.describe(), "the PF has no sriov_numvfs"))
+    };
     match s {
-        EswitchStep::RemoveVfs { .. } => {
-            super::numvfs::create_vfs(host, need_addr()?, 0, false, None, timeout)
-        }
-        EswitchStep::RestoreVfs { to } => super::numvfs::create_vfs(
-            host,
-            need_addr()?,
-            *to,
-            facts.autoprobe,
-            facts.model,
-            timeout,
-        ),
+        EswitchStep::RemoveVfs { .. } => count()?.set(host, 0, timeout),
+        EswitchStep::RestoreVfs { to } => count()?.set(host, *to, timeout),
         EswitchStep::Unbind { vf } => {
             let d = crate::types::DriverName::new(&vf.driver)
                 .map_err(|m| HostError::other("driver", m.to_string()))?;
@@ -312,18 +324,21 @@ pub(crate) fn change_mode(
     to: EswitchMode,
     timeout: Duration,
 ) -> Result<EswitchChange, EswitchError> {
-    change(host, pf, addr, &EswitchSet::mode(to), timeout)
+    change(host, pf, addr, &EswitchSet::mode(to), None, timeout)
 }
 
 /// [`change_mode`] with the inline and encap modes: with a mode change they go in the mode's
 /// request (as `devlink dev eswitch set DEV mode M inline-mode I` sends them), without one
 /// in a request of their own; each is read back where the driver reports it. A mode or
-/// attribute that already holds is not sent.
+/// attribute that already holds is not sent. `order` overrides hwdb's rule for the driver
+/// (an operator who knows a driver hwdb does not, or a test making netdevsim follow ice's
+/// order); None takes hwdb's.
 pub(crate) fn change(
     host: &dyn Host,
     pf: &PfId,
     addr: Option<&PciAddress>,
     want: &EswitchSet,
+    order: Option<EswitchOrder>,
     timeout: Duration,
 ) -> Result<EswitchChange, EswitchError> {
     let _span = tracing::info_span!("eswitch_change", pf = %pf, want = %want).entered();
@@ -337,7 +352,7 @@ pub(crate) fn change(
         inline_mode: want.inline_mode.filter(|m| info.inline_mode != Some(*m)),
         encap_mode: want.encap_mode.filter(|m| info.encap_mode != Some(*m)),
     };
-    let order = order_of(&info);
+    let order = order.unwrap_or_else(|| order_of(&info));
     let mut change = EswitchChange {
         pf: pf.to_string(),
         devlink: info.devlink.clone(),
@@ -359,7 +374,7 @@ pub(crate) fn change(
             inline_mode: attrs.inline_mode,
             encap_mode: attrs.encap_mode,
         };
-        let facts = pf_facts(host, addr);
+        let facts = pf_facts(host, pf, addr);
         run_step(host, pf, &facts, &step, &attrs, timeout).map_err(|cause| EswitchError::Step {
             change: info.devlink.clone(),
             step: step.describe(),
@@ -381,9 +396,9 @@ pub(crate) fn change(
             nodes: info.rate_nodes.join(", "),
         });
     }
-    let (numvfs, bound) = vf_facts(host, addr);
+    let facts = pf_facts(host, pf, addr);
+    let (numvfs, bound) = vf_facts(host, addr, &facts);
     let steps = plan_mode_change(order, info.mode, to, numvfs, &bound);
-    let facts = pf_facts(host, addr);
     for (k, s) in steps.iter().enumerate() {
         if let Err(cause) = run_step(host, pf, &facts, s, &attrs, timeout) {
             let mut undone = vec![];
@@ -404,6 +419,17 @@ pub(crate) fn change(
                     );
                     match run_step(host, pf, &facts, &inv, &EswitchSet::default(), timeout) {
                         Ok(()) => undone.push(what),
+                        Err(e) => failed.push(format!("{what}: {e}")),
+                    }
+                }
+            }
+            // A re-creation that failed half way (a timeout with some VFs made) leaves VFs
+            // the mode cannot change with (no-vfs order): clear them before undoing the mode.
+            if let (EswitchStep::RestoreVfs { .. }, Some(c)) = (s, facts.count.as_ref()) {
+                if c.count(host).is_some_and(|n| n > 0) {
+                    let what = "sriov_numvfs back to 0 (the failed re-creation left VFs)";
+                    match c.set(host, 0, timeout) {
+                        Ok(()) => undone.push(what.to_string()),
                         Err(e) => failed.push(format!("{what}: {e}")),
                     }
                 }
@@ -558,6 +584,7 @@ impl Engine<'_> {
         &self,
         pf: &str,
         want: &EswitchSet,
+        order: Option<EswitchOrder>,
         force: bool,
     ) -> Result<EswitchChange, EngineError> {
         let _span = tracing::info_span!("eswitch_set", pf, want = %want).entered();
@@ -602,7 +629,7 @@ impl Engine<'_> {
                 effect(order_of(&info))
             ));
         }
-        let mut change = change(self.host, &id, addr.as_ref(), want, ESWITCH_TIMEOUT)?;
+        let mut change = change(self.host, &id, addr.as_ref(), want, order, ESWITCH_TIMEOUT)?;
         change.warnings.extend(warnings);
         Ok(change)
     }
