@@ -19,8 +19,8 @@ pub struct BusSriov {
     pub num_vfs: Result<u32, String>,
     /// `sriov_totalvfs` where the device has one.
     pub total_vfs: Option<u32>,
-    /// The device's netdevs (its `net/` directory), sorted: the PF netdev(s) whose netlink
-    /// VF records are the VFs.
+    /// The device's netdevs (its `net/` directory) that are not VF representors, sorted:
+    /// the PF netdev(s) whose netlink VF records are the VFs.
     pub netdevs: Vec<IfName>,
 }
 
@@ -58,10 +58,19 @@ impl SysfsRoot {
             .read_attr(&dir.join("sriov_totalvfs"))
             .ok()
             .and_then(|t| t.trim().parse().ok());
+        // In switchdev mode the VF representors hang off the same device: they carry no VF
+        // records, so they are not the PF netdev (their phys_port_name says `pfNvfM`).
+        let representor = |n: &str| {
+            c.read_attr(&dir.join("net").join(n).join("phys_port_name"))
+                .ok()
+                .and_then(|p| super::representor::parse_port_name(p.trim()))
+                .is_some()
+        };
         let mut netdevs: Vec<IfName> = c
             .list(&dir.join("net"))
             .unwrap_or_default()
             .into_iter()
+            .filter(|n| !representor(n))
             .filter_map(|n| n.parse().ok())
             .collect();
         netdevs.sort();
