@@ -511,6 +511,12 @@ fn the_order_rule_can_be_overridden() {
     );
     assert!(!o.status.success());
     assert!(
+        stderr(&o)
+            .contains("order no-vfs as asked, instead of hwdb's vfs-unbound for driver mlx5_core"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
         stderr(&o).contains("undone: eswitch mode switchdev -> legacy"),
         "{}",
         stderr(&o)

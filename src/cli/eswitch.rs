@@ -66,7 +66,7 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
         } else {
             let steps: Vec<String> = c.steps.iter().map(|s| s.describe()).collect();
             eprintln!(
-                "{}: eswitch {} -> {} (hwdb order {}: {})",
+                "{}: eswitch {} -> {} (order {}: {})",
                 c.devlink,
                 c.from,
                 c.to,
