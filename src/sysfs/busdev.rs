@@ -82,3 +82,70 @@ impl SysfsRoot {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// netdevsim's layout: the PF netdev and, in switchdev mode, VF representors under the
+    /// bus device; a PCI netdev beside it.
+    #[test]
+    fn a_netdevsim_pf_from_its_netdev_with_representors_left_out() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let dev = r.join("sys/devices/netdevsim3");
+        for (nd, port) in [("eth0", "p0"), ("eth1", "pf0vf0"), ("eth2", "pf0vf1")] {
+            std::fs::create_dir_all(dev.join("net").join(nd)).unwrap();
+            std::fs::write(
+                dev.join("net").join(nd).join("phys_port_name"),
+                format!("{port}\n"),
+            )
+            .unwrap();
+            symlink(
+                "../../../netdevsim3",
+                dev.join("net").join(nd).join("device"),
+            )
+            .unwrap();
+        }
+        std::fs::write(dev.join("sriov_numvfs"), "2\n").unwrap();
+        symlink("../../bus/netdevsim", dev.join("subsystem")).unwrap();
+        std::fs::create_dir_all(r.join("sys/bus/netdevsim/devices")).unwrap();
+        symlink(
+            "../../../devices/netdevsim3",
+            r.join("sys/bus/netdevsim/devices/netdevsim3"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(r.join("sys/class/net")).unwrap();
+        symlink(
+            "../../devices/netdevsim3/net/eth0",
+            r.join("sys/class/net/eth0"),
+        )
+        .unwrap();
+        // A PCI netdev: not a bus device of this kind.
+        let pci = r.join("sys/devices/pci0000:00/0000:00:03.0");
+        std::fs::create_dir_all(pci.join("net/ens3")).unwrap();
+        symlink("../../../0000:00:03.0", pci.join("net/ens3/device")).unwrap();
+        std::fs::create_dir_all(r.join("sys/bus/pci")).unwrap();
+        symlink("../../../bus/pci", pci.join("subsystem")).unwrap();
+        symlink(
+            "../../devices/pci0000:00/0000:00:03.0/net/ens3",
+            r.join("sys/class/net/ens3"),
+        )
+        .unwrap();
+
+        let root = SysfsRoot::new(r).unwrap();
+        let d = root.netdev_bus_device(&"eth0".parse().unwrap()).unwrap();
+        assert_eq!(d.to_string(), "netdevsim/netdevsim3");
+        assert_eq!(root.netdev_bus_device(&"ens3".parse().unwrap()), None);
+        assert_eq!(root.netdev_bus_device(&"nope0".parse().unwrap()), None);
+        let s = root.bus_sriov(&d).unwrap();
+        assert_eq!(s.num_vfs, Ok(2));
+        assert_eq!(s.total_vfs, None, "netdevsim has no sriov_totalvfs");
+        assert_eq!(s.netdevs, vec!["eth0".parse::<IfName>().unwrap()]);
+        std::fs::write(dev.join("sriov_numvfs"), "two\n").unwrap();
+        assert!(root.bus_sriov(&d).unwrap().num_vfs.is_err());
+        let other: BusDevice = "netdevsim/netdevsim4".parse().unwrap();
+        assert!(root.bus_sriov(&other).is_none());
+    }
+}
