@@ -456,3 +456,76 @@ fn inline_and_encap_modes_refused_with_the_mode_put_back() {
     let o = sim.run(&["eswitch", "0000:5e:00.0", "--inline-mode", "ip"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// ice's order re-creates the VFs after the mode; when the kernel refuses the new count the
+/// mode goes back and the count is restored, and the error says both.
+#[test]
+fn a_refused_vf_re_creation_rolls_back_mode_and_count() {
+    let sim = Sim::new();
+    let o = sim.run(
+        &["eswitch", "enp134s0", "switchdev"],
+        &[("VIFMAN_SIM_FAIL", "numvfs.enable:EIO")],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("sriov_numvfs 0 -> 16 failed")
+            && e.contains("EIO")
+            && e.contains("undone: eswitch mode switchdev -> legacy, sriov_numvfs 0 -> 16"),
+        "{e}"
+    );
+    assert_eq!(sim.mode("enp134s0"), "legacy");
+    assert_eq!(sim.numvfs("0000:86:00.0"), "16");
+}
+
+/// `--order` overrides hwdb's rule for the driver: mlx5 (vfs-unbound) taken through ice's
+/// no-vfs order instead, with the same rollback.
+#[test]
+fn the_order_rule_can_be_overridden() {
+    let sim = Sim::new();
+    let o = sim.run(
+        &[
+            "eswitch",
+            "0000:5e:00.0",
+            "legacy",
+            "--order",
+            "no-vfs",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["order"], "no-vfs");
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["remove_vfs", "set_mode", "restore_vfs"]);
+    assert_eq!(sim.mode("enp94s0f0np0"), "legacy");
+    let o = sim.run(
+        &["eswitch", "0000:5e:00.0", "switchdev", "--order", "no-vfs"],
+        &[("VIFMAN_SIM_FAIL", "numvfs.enable:EIO")],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o)
+            .contains("order no-vfs as asked, instead of hwdb's vfs-unbound for driver mlx5_core"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("undone: eswitch mode switchdev -> legacy"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(sim.mode("enp94s0f0np0"), "legacy");
+    let o = sim.run(
+        &["eswitch", "0000:5e:00.0", "legacy", "--order", "sideways"],
+        &[],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no-vfs"), "{}", stderr(&o));
+}

@@ -361,12 +361,16 @@ pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
 pub struct NumvfsArgs {
     #[command(flatten)]
     pub host: HostArgs,
-    /// The PF, by PCI address or netdev name.
+    /// The PF, by PCI address or netdev name; a PF that is not a PCI function (netdevsim)
+    /// by netdev name or BUS/DEVICE (its devlink handle, e.g. netdevsim/netdevsim1).
     pub pf: String,
+    /// The VF count. A refused count leaves the old one in place (rolled back if the
+    /// removal to 0 before it went in).
     pub count: u32,
+    /// sriov_drivers_autoprobe for the new VFs (PCI PFs only).
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     pub autoprobe: Option<bool>,
-    /// Seconds to wait for the VFs and their netdevs.
+    /// Seconds to wait for the VFs and their netdevs (for a non-PCI PF: its VF records).
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
 }

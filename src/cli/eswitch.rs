@@ -23,6 +23,11 @@ pub struct EswitchArgs {
     /// The encap mode (DEVLINK_ATTR_ESWITCH_ENCAP_MODE), as --inline-mode.
     #[arg(long, value_enum)]
     pub encap_mode: Option<EncapMode>,
+    /// The order rule instead of hwdb's for the PF's driver (`eswitch_order`): `no-vfs`
+    /// (VF count 0, the mode, the count back), `vfs-unbound` (VFs unbound, the mode,
+    /// rebound) or `any`. For a driver hwdb does not know yet; a step that fails is undone.
+    #[arg(long, value_enum)]
+    pub order: Option<crate::hwdb::EswitchOrder>,
     /// Change the mode although an allocation holds a VF of the PF (a mode change unbinds
     /// or re-creates VFs, per the driver's order rule).
     #[arg(long)]
@@ -42,7 +47,7 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
         let host = a.host.host_to_change(true)?;
         let engine = crate::engine::Engine::new(host.as_ref(), &config, &a.host.state_dir);
         let c = engine
-            .eswitch_set(&a.pf, &want, a.force)
+            .eswitch_set(&a.pf, &want, a.order, a.force)
             .context(format!("eswitch {} {want}", a.pf))?;
         for w in &c.warnings {
             eprintln!("warning: {w}");
@@ -59,7 +64,7 @@ pub fn run(a: EswitchArgs) -> anyhow::Result<()> {
         } else {
             let steps: Vec<String> = c.steps.iter().map(|s| s.describe()).collect();
             eprintln!(
-                "{}: eswitch {} -> {} (hwdb order {}: {})",
+                "{}: eswitch {} -> {} (order {}: {})",
                 c.devlink,
                 c.from,
                 c.to,

@@ -40,6 +40,22 @@ impl From<DevicePluginMode> for AllocMode {
     }
 }
 
+const ALL_ORDERS: [crate::hwdb::EswitchOrder; 3] = [
+    crate::hwdb::EswitchOrder::Any,
+    crate::hwdb::EswitchOrder::NoVfs,
+    crate::hwdb::EswitchOrder::VfsUnbound,
+];
+
+/// `vifman eswitch --order`: hwdb's `eswitch_order` spellings.
+impl ValueEnum for crate::hwdb::EswitchOrder {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ALL_ORDERS
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +70,11 @@ mod tests {
             AllocMode::from(DevicePluginMode::from_str("hostdev-vfio", false).unwrap()),
             AllocMode::HostdevVfio
         );
+        for o in ALL_ORDERS {
+            assert_eq!(
+                crate::hwdb::EswitchOrder::from_str(o.as_str(), false),
+                Ok(o)
+            );
+        }
     }
 }

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::actuate;
 use super::{Engine, EngineError};
 use crate::devlink::{EncapMode, EswitchMode, EswitchSet, InlineMode};
-use crate::host::{EswitchInfo, Host, HostError, PfId, SysWrite};
+use crate::host::{EswitchInfo, Host, HostError, PfId};
 use crate::hwdb::{self, EswitchOrder};
 use crate::types::{IfName, PciAddress};
+#[cfg(test)]
+use steps::inverse;
+use steps::{pf_facts, run_step, undo, vf_facts};
 
 /// How long re-created VFs may take to appear and bind (as `vifman numvfs`).
 pub(crate) const ESWITCH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -189,118 +191,6 @@ pub fn order_of(info: &EswitchInfo) -> EswitchOrder {
         .unwrap_or_default()
 }
 
-/// The PCI PF's VF count and bound VFs, as the plan needs them (none for a non-PCI PF).
-fn vf_facts(host: &dyn Host, addr: Option<&PciAddress>) -> (u32, Vec<BoundVf>) {
-    let Some(a) = addr else {
-        return (0, vec![]);
-    };
-    let vfs = host.vfs_of(a);
-    let bound = vfs
-        .iter()
-        .filter_map(|(i, v)| {
-            Some(BoundVf {
-                index: *i,
-                addr: *v,
-                driver: host.driver_of(v)?,
-                driver_override: host.driver_override_of(v),
-            })
-        })
-        .collect();
-    (vfs.len() as u32, bound)
-}
-
-/// What the VF steps need to know about the PF, read once before the first step.
-struct PfFacts<'a> {
-    addr: Option<&'a PciAddress>,
-    model: Option<&'static hwdb::NicModel>,
-    autoprobe: bool,
-}
-
-fn pf_facts<'a>(host: &dyn Host, addr: Option<&'a PciAddress>) -> PfFacts<'a> {
-    let scan = addr.map(|_| host.scan());
-    let dev = addr.and_then(|a| scan.as_ref()?.device(a));
-    PfFacts {
-        addr,
-        model: dev.and_then(|d| hwdb::by_pf(d.ids.vendor?, d.ids.device?)),
-        autoprobe: dev
-            .and_then(|d| d.sriov.as_ref()?.drivers_autoprobe)
-            .unwrap_or(true),
-    }
-}
-
-/// `attrs`: the inline/encap modes that go with a [`EswitchStep::SetMode`] (none for an
-/// undo).
-fn run_step(
-    host: &dyn Host,
-    pf: &PfId,
-    facts: &PfFacts,
-    s: &EswitchStep,
-    attrs: &EswitchSet,
-    timeout: Duration,
-) -> Result<(), HostError> {
-    let addr = facts.addr;
-    let _span = tracing::info_span!("eswitch_step", pf = %pf, step = %s.describe()).entered();
-    let need_addr =
-        || addr.ok_or_else(|| HostError::other(s.describe(), "the PF has no PCI address"));
-    match s {
-        EswitchStep::RemoveVfs { .. } => {
-            super::numvfs::create_vfs(host, need_addr()?, 0, false, None, timeout)
-        }
-        EswitchStep::RestoreVfs { to } => super::numvfs::create_vfs(
-            host,
-            need_addr()?,
-            *to,
-            facts.autoprobe,
-            facts.model,
-            timeout,
-        ),
-        EswitchStep::Unbind { vf } => {
-            let d = crate::types::DriverName::new(&vf.driver)
-                .map_err(|m| HostError::other("driver", m.to_string()))?;
-            host.write(&SysWrite::Unbind(vf.addr, d))
-        }
-        EswitchStep::Rebind { vf } => actuate::rebind(
-            host,
-            &vf.addr,
-            Some(&vf.driver),
-            vf.driver_override.as_deref(),
-        ),
-        EswitchStep::SetMode { to, .. } => host.set_eswitch(
-            pf,
-            &EswitchSet {
-                mode: Some(*to),
-                ..*attrs
-            },
-        ),
-        EswitchStep::SetAttrs {
-            inline_mode,
-            encap_mode,
-        } => host.set_eswitch(
-            pf,
-            &EswitchSet {
-                mode: None,
-                inline_mode: *inline_mode,
-                encap_mode: *encap_mode,
-            },
-        ),
-    }
-}
-
-/// The undo of a done step (None: nothing to undo).
-fn inverse(s: &EswitchStep) -> Option<EswitchStep> {
-    match s {
-        EswitchStep::RemoveVfs { from } => Some(EswitchStep::RestoreVfs { to: *from }),
-        EswitchStep::Unbind { vf } => Some(EswitchStep::Rebind { vf: vf.clone() }),
-        EswitchStep::SetMode { from, to } => Some(EswitchStep::SetMode {
-            from: *to,
-            to: *from,
-        }),
-        EswitchStep::Rebind { .. }
-        | EswitchStep::RestoreVfs { .. }
-        | EswitchStep::SetAttrs { .. } => None,
-    }
-}
-
 /// Change the eswitch of `pf` to `to` in the order hwdb gives for its driver, read back.
 /// `addr` is the PF's PCI address where it has one (the VF steps need it). A failing step
 /// undoes the steps before it in reverse; the error names the step and what was undone.
@@ -312,18 +202,21 @@ pub(crate) fn change_mode(
     to: EswitchMode,
     timeout: Duration,
 ) -> Result<EswitchChange, EswitchError> {
-    change(host, pf, addr, &EswitchSet::mode(to), timeout)
+    change(host, pf, addr, &EswitchSet::mode(to), None, timeout)
 }
 
 /// [`change_mode`] with the inline and encap modes: with a mode change they go in the mode's
 /// request (as `devlink dev eswitch set DEV mode M inline-mode I` sends them), without one
 /// in a request of their own; each is read back where the driver reports it. A mode or
-/// attribute that already holds is not sent.
+/// attribute that already holds is not sent. `order` overrides hwdb's rule for the driver
+/// (an operator who knows a driver hwdb does not, or a test making netdevsim follow ice's
+/// order); None takes hwdb's.
 pub(crate) fn change(
     host: &dyn Host,
     pf: &PfId,
     addr: Option<&PciAddress>,
     want: &EswitchSet,
+    order: Option<EswitchOrder>,
     timeout: Duration,
 ) -> Result<EswitchChange, EswitchError> {
     let _span = tracing::info_span!("eswitch_change", pf = %pf, want = %want).entered();
@@ -337,7 +230,15 @@ pub(crate) fn change(
         inline_mode: want.inline_mode.filter(|m| info.inline_mode != Some(*m)),
         encap_mode: want.encap_mode.filter(|m| info.encap_mode != Some(*m)),
     };
-    let order = order_of(&info);
+    let hwdb_order = order_of(&info);
+    let driver = info.driver.as_deref().unwrap_or("(unknown)");
+    let order_label = match order {
+        Some(o) if o != hwdb_order => {
+            format!("order {o} as asked, instead of hwdb's {hwdb_order} for driver {driver}")
+        }
+        _ => format!("hwdb order {hwdb_order} for driver {driver}"),
+    };
+    let order = order.unwrap_or(hwdb_order);
     let mut change = EswitchChange {
         pf: pf.to_string(),
         devlink: info.devlink.clone(),
@@ -359,7 +260,7 @@ pub(crate) fn change(
             inline_mode: attrs.inline_mode,
             encap_mode: attrs.encap_mode,
         };
-        let facts = pf_facts(host, addr);
+        let facts = pf_facts(host, pf, addr);
         run_step(host, pf, &facts, &step, &attrs, timeout).map_err(|cause| EswitchError::Step {
             change: info.devlink.clone(),
             step: step.describe(),
@@ -381,59 +282,14 @@ pub(crate) fn change(
             nodes: info.rate_nodes.join(", "),
         });
     }
-    let (numvfs, bound) = vf_facts(host, addr);
+    let facts = pf_facts(host, pf, addr);
+    let (numvfs, bound) = vf_facts(host, addr, &facts);
     let steps = plan_mode_change(order, info.mode, to, numvfs, &bound);
-    let facts = pf_facts(host, addr);
     for (k, s) in steps.iter().enumerate() {
         if let Err(cause) = run_step(host, pf, &facts, s, &attrs, timeout) {
-            let mut undone = vec![];
-            let mut failed = vec![];
-            // One eswitch set is not atomic in the kernel: it sets the mode, then refuses
-            // an inline/encap mode the driver lacks (netdevsim: EOPNOTSUPP) with the new
-            // mode in place. Put the mode back first.
-            if let EswitchStep::SetMode { from, to } = s {
-                let now = host.eswitch_of(pf).ok().flatten().map(|e| e.mode);
-                if !attrs.is_empty() && now == Some(*to) {
-                    let inv = EswitchStep::SetMode {
-                        from: *to,
-                        to: *from,
-                    };
-                    let what = format!(
-                        "{} (the kernel had applied the mode before refusing {attrs})",
-                        inv.describe()
-                    );
-                    match run_step(host, pf, &facts, &inv, &EswitchSet::default(), timeout) {
-                        Ok(()) => undone.push(what),
-                        Err(e) => failed.push(format!("{what}: {e}")),
-                    }
-                }
-            }
-            for d in steps[..k].iter().rev() {
-                let Some(inv) = inverse(d) else { continue };
-                match run_step(host, pf, &facts, &inv, &EswitchSet::default(), timeout) {
-                    Ok(()) => undone.push(inv.describe()),
-                    Err(e) => failed.push(format!("{}: {e}", inv.describe())),
-                }
-            }
-            // A half-done no-vfs change must not leave the PF without its VFs.
-            let rollback = match (undone.is_empty(), failed.is_empty()) {
-                (true, true) => "nothing was changed before it".to_string(),
-                (_, true) => format!("undone: {}", undone.join(", ")),
-                _ => format!(
-                    "undone: {}; NOT undone: {}",
-                    if undone.is_empty() {
-                        "-".into()
-                    } else {
-                        undone.join(", ")
-                    },
-                    failed.join("; ")
-                ),
-            };
+            let rollback = undo(host, pf, &facts, &steps[..k], s, &attrs, timeout);
             return Err(EswitchError::Step {
-                change: format!(
-                    "eswitch {pf} -> {to} (hwdb order {order} for driver {})",
-                    info.driver.as_deref().unwrap_or("(unknown)")
-                ),
+                change: format!("eswitch {pf} -> {to} ({order_label})"),
                 step: s.describe(),
                 cause: Box::new(cause),
                 rollback,
@@ -558,6 +414,7 @@ impl Engine<'_> {
         &self,
         pf: &str,
         want: &EswitchSet,
+        order: Option<EswitchOrder>,
         force: bool,
     ) -> Result<EswitchChange, EngineError> {
         let _span = tracing::info_span!("eswitch_set", pf, want = %want).entered();
@@ -602,11 +459,14 @@ impl Engine<'_> {
                 effect(order_of(&info))
             ));
         }
-        let mut change = change(self.host, &id, addr.as_ref(), want, ESWITCH_TIMEOUT)?;
+        let mut change = change(self.host, &id, addr.as_ref(), want, order, ESWITCH_TIMEOUT)?;
         change.warnings.extend(warnings);
         Ok(change)
     }
 }
+
+#[path = "eswitch_steps.rs"]
+mod steps;
 
 #[cfg(test)]
 #[path = "eswitch_tests.rs"]

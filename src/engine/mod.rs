@@ -16,6 +16,7 @@ mod reconcile;
 mod recover;
 mod release;
 mod request;
+mod vfcount;
 mod vfreset;
 pub mod vfset;
 mod vfshow;

@@ -1,8 +1,10 @@
 //! numvfs: change a PF's VF count the way the kernel needs it (0 first), then wait for the VFs
-//! and their netdevs to exist.
+//! and their netdevs to exist; a refused count is rolled back (`vfcount`). A PF that is not
+//! a PCI function (netdevsim) is addressed by netdev or `BUS/DEVICE` and changed the same way.
 
 use std::time::Duration;
 
+use super::vfcount::{change_count, VfCountPf};
 use super::{Engine, EngineError};
 use crate::host::SysWrite;
 use crate::hwdb;
@@ -17,7 +19,7 @@ pub fn resolve_pf(scan: &ScanReport, s: &str) -> Result<PciAddress, EngineError>
         Err(_) => {
             let nd = s.parse::<crate::types::IfName>().map_err(|e| {
                 EngineError::Request(format!(
-                    "PF {s:?}: neither a PCI address nor an interface name ({e})"
+                    "PF {s:?}: neither a PCI address nor an interface name, nor a non-PCI SR-IOV device BUS/DEVICE ({e})"
                 ))
             })?;
             scan.netdev(nd.as_str())
@@ -48,7 +50,14 @@ impl Engine<'_> {
         let mut store = self.open_store()?;
         let st: StoreState = store.load()?;
         let scan = self.host.scan();
-        let addr = resolve_pf(&scan, pf)?;
+        let addr = match resolve_pf(&scan, pf) {
+            Ok(a) => a,
+            // Not a PCI PF: a netdevsim-style bus device with a VF count of its own?
+            Err(pci) => match super::vfcount::resolve_bus_pf(self.host, pf) {
+                Some(s) => return self.numvfs_bus(&s, n, autoprobe, timeout),
+                None => return Err(pci),
+            },
+        };
         let busy: Vec<String> = st
             .allocations
             .iter()
@@ -95,18 +104,16 @@ impl Engine<'_> {
         if current == n {
             return Ok(format!("{addr}: already {n} VFs"));
         }
-        let vf_count = |host: &dyn crate::host::Host| host.vf_count(&addr);
-        if current != 0 && n != 0 {
-            // The kernel answers EBUSY to N -> M; disable first.
-            self.host.write(&SysWrite::NumVfs(addr, 0))?;
-            self.host
-                .wait_until(&format!("{addr} VFs removed"), timeout, &mut || {
-                    vf_count(self.host) == 0
-                })?;
-        }
         let autoprobe_on = autoprobe.or(sriov.drivers_autoprobe).unwrap_or(true);
         let model = hwdb::by_pf(dev.ids.vendor.unwrap_or(0), dev.ids.device.unwrap_or(0));
-        create_vfs(self.host, &addr, n, autoprobe_on, model, timeout)?;
+        let target = VfCountPf::Pci {
+            addr,
+            autoprobe: autoprobe_on,
+            model,
+        };
+        // 0 first when both counts are non-zero (the kernel answers EBUSY to N -> M); a
+        // refused new count puts the old one back.
+        change_count(self.host, &target, current, n, timeout)?;
         Ok(format!("{addr}: {current} -> {n} VFs"))
     }
 }

@@ -30,7 +30,7 @@ use crate::sysfs::AccessError;
 use crate::sysfs::{ScanReport, SysfsRoot};
 /// Kept here too: driver names appear in every [`SysWrite`] the host performs.
 pub use crate::types::DriverName;
-use crate::types::{IfName, PciAddress};
+use crate::types::{BusDevice, IfName, PciAddress};
 
 /// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
 /// the engine saves, compares and restores what an administrator set, not what igbvf picked.
@@ -158,6 +158,8 @@ pub fn errno_name(e: i32) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SysWrite {
     NumVfs(PciAddress, u32),
+    /// `sriov_numvfs` of a PF that is not a PCI function (netdevsim's bus device).
+    BusNumVfs(BusDevice, u32),
     Autoprobe(PciAddress, bool),
     /// `None` clears it (writes "\n", as the kernel expects).
     DriverOverride(PciAddress, Option<DriverName>),
@@ -176,6 +178,9 @@ impl SysWrite {
                 format!("sys/bus/pci/devices/{a}/sriov_numvfs"),
                 format!("{n}\n"),
             ),
+            SysWrite::BusNumVfs(d, n) => {
+                (format!("{}/sriov_numvfs", d.sysfs_dir()), format!("{n}\n"))
+            }
             SysWrite::Autoprobe(a, b) => (
                 format!("sys/bus/pci/devices/{a}/sriov_drivers_autoprobe"),
                 format!("{}\n", *b as u8),
@@ -251,6 +256,15 @@ pub trait Host {
     /// VFs the PCI core has created for PF `pf` (its `virtfnN` links).
     fn vf_count(&self, pf: &PciAddress) -> usize {
         self.sysfs(Sealed(())).virtfn_count(pf)
+    }
+    /// The non-PCI bus device behind netdev `n` (netdevsim's), if it is one.
+    fn bus_device_of(&self, n: &IfName) -> Option<BusDevice> {
+        self.sysfs(Sealed(())).netdev_bus_device(n)
+    }
+    /// The SR-IOV facts of a non-PCI PF (`sriov_numvfs`, its netdevs); None when `d` is
+    /// not one.
+    fn bus_sriov(&self, d: &BusDevice) -> Option<crate::sysfs::busdev::BusSriov> {
+        self.sysfs(Sealed(())).bus_sriov(d)
     }
     /// PF `pf`'s VFs by index, from its `virtfnN` links.
     fn vfs_of(&self, pf: &PciAddress) -> Vec<(u32, PciAddress)> {

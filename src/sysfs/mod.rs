@@ -6,6 +6,7 @@
 
 pub mod aer;
 mod attr;
+pub mod busdev;
 pub mod checkpoint;
 mod fd;
 mod model;

@@ -4,6 +4,7 @@
 //! path or a syscall argument: there is no way to build an address like `../../etc` or an
 //! interface name with a `/` in it.
 
+mod busdev;
 mod device;
 mod driver;
 mod error;
@@ -16,6 +17,7 @@ mod reset;
 pub mod uuid;
 mod vlan;
 
+pub use busdev::BusDevice;
 pub use device::{DeviceType, NumaPolicy};
 pub use driver::DriverName;
 pub use error::TypeError;

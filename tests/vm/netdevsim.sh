@@ -4,9 +4,10 @@
 #   tests/vm/netdevsim.sh GUEST_DIR [CACHE_DIR]     (CACHE_DIR default: <repo>/target/vm-cache)
 #
 # Prints the path of netdevsim.ko on stdout, logs on stderr. The module is cached in
-# GUEST_DIR/netdevsim/ (so it goes away with its guest, and a new kernel builds a new one),
-# keyed on the kernel package version, this script and the fault patch. Downloads share
-# CACHE_DIR/dl.
+# GUEST_DIR/netdevsim/KEY/ (so it goes away with its guest, and a new kernel builds a new one),
+# KEY hashing the kernel package version, this script and the fault patch: branches with
+# different patches sharing one guest cache keep a module each instead of rebuilding the
+# other's. Downloads share CACHE_DIR/dl.
 #
 # Why netdevsim: the QEMU igb NIC has no switchdev, devlink ports or devlink rate; netdevsim
 # has them all (SR-IOV VF records with every IFLA_VF_* knob, eswitch legacy/switchdev with
@@ -24,7 +25,8 @@
 # Fault injection: netdevsim-faults.patch (this project's own, next to this script) is
 # applied to the source before building. It adds one-shot debugfs knobs under
 # /sys/kernel/debug/netdevsim/netdevsimN/faults/ that make the next VF knob op,
-# sriov_configure or eswitch mode set fail with a chosen errno (the rollback tests).
+# sriov_configure (any, or only one creating VFs: sriov_enable) or eswitch mode set fail
+# with a chosen errno (the rollback tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -41,7 +43,7 @@ series=$(echo "$kver" | cut -d. -f1,2)                      # 6.12
 
 patchfile=$here/netdevsim-faults.patch
 key=$( { echo "$kver $kpkgver"; cat "$here/netdevsim.sh" "$patchfile"; } | sha256sum | cut -c1-16)
-out=$guest/netdevsim
+out=$guest/netdevsim/$key
 if [ -f "$out/.complete-$key" ]; then
   log "cached $out/netdevsim.ko"; echo "$out/netdevsim.ko"; exit 0
 fi

@@ -4,6 +4,9 @@
 //! One-shot per process, so the rollback that follows a failure can itself succeed.
 //! `vf.vlan:IGNORE` makes the first VLAN set answer success and change nothing (a driver that
 //! applies asynchronously and loses the change): what only a read-back catches.
+//! `numvfs` fails any `sriov_numvfs` write, `numvfs.enable` only one that creates VFs (so
+//! the removal of an N -> 0 -> M change goes in and the rollback after it runs), as the VM
+//! tier's patched netdevsim does with `faults/sriov_configure` and `faults/sriov_enable`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -8,6 +8,7 @@
 
 mod addrs;
 mod bind;
+mod busdev;
 mod devlink;
 pub mod dispatch;
 mod eswitch;
@@ -355,7 +356,7 @@ impl Host for SimHost {
         let op = w.describe();
         let _span = tracing::info_span!("sim_sysfs_write", op = %op).entered();
         let fault = match w {
-            SysWrite::NumVfs(..) => "numvfs",
+            SysWrite::NumVfs(..) | SysWrite::BusNumVfs(..) => "numvfs",
             SysWrite::Autoprobe(..) => "autoprobe",
             SysWrite::DriverOverride(..) => "driver_override",
             SysWrite::Unbind(..) => "unbind",
@@ -364,9 +365,17 @@ impl Host for SimHost {
         };
         super::refuse_bound_reset(self, w)?;
         self.faults.check(fault, &op)?;
+        // `numvfs.enable`: only a write that creates VFs fails (the netdevsim patch's
+        // `sriov_enable` knob), so the removal before it succeeds and the rollback runs.
+        if let SysWrite::NumVfs(_, n) | SysWrite::BusNumVfs(_, n) = w {
+            if *n > 0 {
+                self.faults.check("numvfs.enable", &op)?;
+            }
+        }
         self.journal(&op);
         let t = tree::Tree::new(self.confined()?);
         let done = match w {
+            SysWrite::BusNumVfs(d, n) => return self.set_bus_numvfs(d, *n, &op),
             SysWrite::NumVfs(pf, n) => t
                 .set_numvfs(self, pf, *n, self.model_of(pf))
                 .map_err(|e| e.with_op(&op)),

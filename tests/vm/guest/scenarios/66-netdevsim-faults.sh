@@ -5,6 +5,10 @@
 # with that errno, then the knob clears itself).
 # netdevsim is not PCI: its devlink instance is netdevsim/netdevsim11, addressed by handle or
 # by its PF netdev; its VFs are records behind the PF netdev (no VF device to allocate).
+# `vifman numvfs` changes its VF count (sriov_numvfs of the bus device): a refused removal
+# leaves the count, a refused new count after the removal is rolled back (faults/
+# sriov_configure, faults/sriov_enable); `vifman eswitch --order no-vfs` re-creates the VFs
+# around the mode change as for ice, and a failed re-creation rolls mode and count back.
 KO=/mnt/host/modules/netdevsim.ko
 [ -s "$KO" ] || skip "no netdevsim.ko on the share (tests/vm/netdevsim.sh did not build it)"
 command -v devlink >/dev/null || skip "no devlink binary in the guest to read the kernel back"
@@ -24,6 +28,7 @@ ND=$(ls "$NSD/net")
 echo 4 > "$NSD/sriov_numvfs"
 ip link set "$ND" up
 [ -d "$DBG/faults" ] || fail "no $DBG/faults: netdevsim.ko was built without netdevsim-faults.patch"
+[ -e "$DBG/faults/sriov_enable" ] || fail "no $DBG/faults/sriov_enable: netdevsim.ko was built from an older netdevsim-faults.patch"
 kmode() { devlink -j dev eswitch show "$DL" | jq -r ".dev[\"$DL\"].mode"; }
 NCFG=/tmp/netdevsim-faults.toml NSTATE=/run/vifman-state-netdevsim-faults
 : > "$NCFG"
@@ -121,22 +126,71 @@ run_ok vifman eswitch "$ND" switchdev
 expect_eq "kernel mode (one-shot fault spent)" "$(kmode)" switchdev
 run_ok vifman eswitch "$ND" legacy
 
-step "sriov_configure fails (EIO): does vifman numvfs address netdevsim?"
-numvfs_note=""
+# The VF count as the kernel itself reports it: netdevsim's sriov_numvfs and the number of
+# vfinfo_list entries of the PF netdev (IFLA_VFINFO_LIST, read by iproute2, not vifman).
+kstate() { echo "$(cat "$NSD/sriov_numvfs") $(ip -j link show "$ND" | jq '.[0].vfinfo_list // [] | length')"; }
+nvfs() { vifman numvfs "$@" --config "$NCFG" --state-dir "$NSTATE"; }
+# vifman's own error line, for the log (the netlink crate's WARN lines about netdevsim's
+# VLAN protocol 0 crowd run_fail's excerpt).
+errline() { echo "vifman: $(grep -v 'WARN' "$RUN_ERR" | tail -n 2 || true)"; }
+pcivf_ports() { devlink -j port show | jq --arg dl "$DL/" '[.port | to_entries[] | select(.key | startswith($dl)) | select(.value.flavour == "pcivf")] | length'; }
+
+step "numvfs on netdevsim (not PCI): by PF netdev and by devlink handle, read back by the kernel"
+expect_eq "kernel count before" "$(kstate)" "4 4"
+run_ok nvfs "$ND" 2
+grep -qF "$DL ($ND): 4 -> 2 VFs (read back 2)" "$RUN_OUT" || fail "unexpected report: $(cat "$RUN_OUT")"
+expect_eq "kernel count (sriov_numvfs, vfinfo_list)" "$(kstate)" "2 2"
+run_ok nvfs "$DL" 4
+expect_eq "kernel count after numvfs by handle" "$(kstate)" "4 4"
+
+step "sriov_configure fails (EIO) at the removal to 0: EIO named, the count stays 4"
 echo 5 > "$DBG/faults/sriov_configure"
-run_fail vifman numvfs "$ND" 2 --config "$NCFG" --state-dir "$NSTATE"
-expect_eq "sriov_numvfs unchanged" "$(cat "$NSD/sriov_numvfs")" 4
-if [ "$(cat "$DBG/faults/sriov_configure")" = 0 ]; then
-  grep -qi "EIO\|Input/output error" "$RUN_ERR" || fail "sriov_configure failed but the error does not name EIO: $(cat "$RUN_ERR")"
-  numvfs_note="numvfs: kernel EIO reported, count unchanged"
-else
-  # Refused before any write: vifman's numvfs is PCI-only (netdevsim has no PCI PF).
-  echo 0 > "$DBG/faults/sriov_configure"
-  numvfs_note="numvfs: refused before the kernel (not a PCI PF): $(head -c 120 "$RUN_ERR" | tr '\n' ' ')"
-fi
-echo "$numvfs_note"
+run_fail nvfs "$ND" 2
+errline
+grep -q "EIO" "$RUN_ERR" || fail "the kernel's errno is not named: $(cat "$RUN_ERR")"
+grep -qF "sriov_numvfs 4 -> 0 on $DL failed" "$RUN_ERR" || fail "the failed step is not named: $(cat "$RUN_ERR")"
+grep -qF "nothing to roll back: the kernel kept the count at 4" "$RUN_ERR" || fail "no rollback verdict: $(cat "$RUN_ERR")"
+expect_eq "fault consumed" "$(cat "$DBG/faults/sriov_configure")" 0
+expect_eq "kernel count after the refused removal" "$(kstate)" "4 4"
+
+step "sriov_enable fails (EIO) after the removal went in: vifman rolls back to 4 VFs"
+echo 5 > "$DBG/faults/sriov_enable"
+run_fail nvfs "$ND" 2
+errline
+grep -q "EIO" "$RUN_ERR" || fail "the kernel's errno is not named: $(cat "$RUN_ERR")"
+grep -qF "sriov_numvfs 0 -> 2 on $DL failed" "$RUN_ERR" || fail "the failed step is not named: $(cat "$RUN_ERR")"
+grep -qF "rolled back: sriov_numvfs 0 -> 4, read back 4" "$RUN_ERR" || fail "no rollback reported: $(cat "$RUN_ERR")"
+expect_eq "fault consumed" "$(cat "$DBG/faults/sriov_enable")" 0
+expect_eq "kernel count after the rollback" "$(kstate)" "4 4"
+
+step "the faults are spent: numvfs 2 works, then back to the original 4"
+run_ok nvfs "$ND" 2
+expect_eq "kernel count" "$(kstate)" "2 2"
+run_ok nvfs "$ND" 4
+expect_eq "kernel count (original)" "$(kstate)" "4 4"
+
+step "eswitch switchdev in ice's order (--order no-vfs): the VF re-creation fails (EIO); mode and count rolled back"
+expect_eq "kernel mode" "$(kmode)" legacy
+echo 5 > "$DBG/faults/sriov_enable"
+run_fail vifman eswitch "$ND" switchdev --order no-vfs
+errline
+grep -q "EIO" "$RUN_ERR" || fail "the kernel's errno is not named: $(cat "$RUN_ERR")"
+grep -qF "sriov_numvfs 0 -> 4 failed" "$RUN_ERR" || fail "the failed step is not named: $(cat "$RUN_ERR")"
+grep -qF "undone: eswitch mode switchdev -> legacy, sriov_numvfs 0 -> 4" "$RUN_ERR" || fail "no rollback reported: $(cat "$RUN_ERR")"
+expect_eq "fault consumed" "$(cat "$DBG/faults/sriov_enable")" 0
+expect_eq "kernel mode after the rollback" "$(kmode)" legacy
+expect_eq "kernel count after the rollback" "$(kstate)" "4 4"
+expect_eq "pcivf ports after the rollback" "$(pcivf_ports)" 0
+run_ok vifman eswitch "$ND" switchdev --order no-vfs --json
+expect_eq "steps" "$(jq -c '[.steps[].step]' "$RUN_OUT")" '["remove_vfs","set_mode","restore_vfs"]'
+expect_eq "kernel mode" "$(kmode)" switchdev
+expect_eq "kernel count in switchdev" "$(kstate)" "4 4"
+expect_eq "pcivf ports (representors)" "$(pcivf_ports)" 4
+run_ok vifman eswitch "$ND" legacy --order no-vfs
+expect_eq "kernel mode" "$(kmode)" legacy
+expect_eq "kernel count (original)" "$(kstate)" "4 4"
 
 step "cleanup"
 echo 11 > /sys/bus/netdevsim/del_device
 grep -q '^netdevsim ' /proc/modules && rmmod netdevsim
-pass "devlink health dummy: healthy -> error (counts = devlink) -> recovered; vf set rollback on injected VLAN/trust failures (MAC back); eswitch set failure leaves legacy; $numvfs_note"
+pass "devlink health dummy: healthy -> error (counts = devlink) -> recovered; vf set rollback on injected VLAN/trust failures (MAC back); eswitch set failure leaves legacy; numvfs on netdevsim: EIO at the removal leaves 4, EIO after it rolled back to 4 (sriov_numvfs and vfinfo_list); eswitch no-vfs order: failed re-creation rolls mode and count back"

@@ -1,0 +1,151 @@
+//! Point reads of an SR-IOV PF that is not a PCI function: a device on another bus with an
+//! `sriov_numvfs` of its own (netdevsim: `sys/bus/netdevsim/devices/netdevsimN`). Its VFs
+//! are records behind its netdev (no `virtfnN`, no VF devices), so the VF count is the
+//! `sriov_numvfs` value and, on the netlink side, the PF's IFLA_NUM_VF. netdevsim has no
+//! `sriov_totalvfs` (its limit is debugfs `max_vfs`): a device without one has no known
+//! limit, and the kernel's answer decides.
+
+use std::path::PathBuf;
+
+use super::root::SysfsRoot;
+use crate::types::{BusDevice, IfName};
+
+/// What sysfs says about a non-PCI SR-IOV PF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusSriov {
+    pub device: BusDevice,
+    /// `sriov_numvfs`; `Err` with the reason when it cannot be read or parsed (an unreadable
+    /// count is not zero).
+    pub num_vfs: Result<u32, String>,
+    /// `sriov_totalvfs` where the device has one.
+    pub total_vfs: Option<u32>,
+    /// The device's netdevs (its `net/` directory) that are not VF representors, sorted:
+    /// the PF netdev(s) whose netlink VF records are the VFs.
+    pub netdevs: Vec<IfName>,
+}
+
+impl SysfsRoot {
+    /// The non-PCI bus device behind netdev `ifname` (its `device` link, and that device's
+    /// `subsystem` link for the bus); None for a PCI netdev, a virtual one, or no such netdev.
+    pub fn netdev_bus_device(&self, ifname: &IfName) -> Option<BusDevice> {
+        let c = self.confined().ok()?;
+        let dev = PathBuf::from(format!("sys/class/net/{ifname}/device"));
+        let name = c.link_name(&dev)?;
+        let bus = c.link_name(&dev.join("subsystem"))?;
+        if bus == "pci" {
+            return None;
+        }
+        BusDevice::new(&bus, &name).ok()
+    }
+
+    /// The SR-IOV facts of bus device `d`; None when it does not exist or has no
+    /// `sriov_numvfs` (not an SR-IOV PF).
+    pub fn bus_sriov(&self, d: &BusDevice) -> Option<BusSriov> {
+        let c = self.confined().ok()?;
+        let dir = PathBuf::from(d.sysfs_dir());
+        let numvfs = dir.join("sriov_numvfs");
+        if !c.exists(&numvfs) {
+            return None;
+        }
+        let num_vfs = match c.read_attr(&numvfs) {
+            Ok(t) => t
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("/{} reads {:?}, not a count", numvfs.display(), t.trim())),
+            Err(e) => Err(e.to_string()),
+        };
+        let total_vfs = c
+            .read_attr(&dir.join("sriov_totalvfs"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        // In switchdev mode the VF representors hang off the same device: they carry no VF
+        // records, so they are not the PF netdev (their phys_port_name says `pfNvfM`).
+        let representor = |n: &str| {
+            c.read_attr(&dir.join("net").join(n).join("phys_port_name"))
+                .ok()
+                .and_then(|p| super::representor::parse_port_name(p.trim()))
+                .is_some()
+        };
+        let mut netdevs: Vec<IfName> = c
+            .list(&dir.join("net"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !representor(n))
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        netdevs.sort();
+        Some(BusSriov {
+            device: d.clone(),
+            num_vfs,
+            total_vfs,
+            netdevs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// netdevsim's layout: the PF netdev and, in switchdev mode, VF representors under the
+    /// bus device; a PCI netdev beside it.
+    #[test]
+    fn a_netdevsim_pf_from_its_netdev_with_representors_left_out() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let dev = r.join("sys/devices/netdevsim3");
+        for (nd, port) in [("eth0", "p0"), ("eth1", "pf0vf0"), ("eth2", "pf0vf1")] {
+            std::fs::create_dir_all(dev.join("net").join(nd)).unwrap();
+            std::fs::write(
+                dev.join("net").join(nd).join("phys_port_name"),
+                format!("{port}\n"),
+            )
+            .unwrap();
+            symlink(
+                "../../../netdevsim3",
+                dev.join("net").join(nd).join("device"),
+            )
+            .unwrap();
+        }
+        std::fs::write(dev.join("sriov_numvfs"), "2\n").unwrap();
+        symlink("../../bus/netdevsim", dev.join("subsystem")).unwrap();
+        std::fs::create_dir_all(r.join("sys/bus/netdevsim/devices")).unwrap();
+        symlink(
+            "../../../devices/netdevsim3",
+            r.join("sys/bus/netdevsim/devices/netdevsim3"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(r.join("sys/class/net")).unwrap();
+        symlink(
+            "../../devices/netdevsim3/net/eth0",
+            r.join("sys/class/net/eth0"),
+        )
+        .unwrap();
+        // A PCI netdev: not a bus device of this kind.
+        let pci = r.join("sys/devices/pci0000:00/0000:00:03.0");
+        std::fs::create_dir_all(pci.join("net/ens3")).unwrap();
+        symlink("../../../0000:00:03.0", pci.join("net/ens3/device")).unwrap();
+        std::fs::create_dir_all(r.join("sys/bus/pci")).unwrap();
+        symlink("../../../bus/pci", pci.join("subsystem")).unwrap();
+        symlink(
+            "../../devices/pci0000:00/0000:00:03.0/net/ens3",
+            r.join("sys/class/net/ens3"),
+        )
+        .unwrap();
+
+        let root = SysfsRoot::new(r).unwrap();
+        let d = root.netdev_bus_device(&"eth0".parse().unwrap()).unwrap();
+        assert_eq!(d.to_string(), "netdevsim/netdevsim3");
+        assert_eq!(root.netdev_bus_device(&"ens3".parse().unwrap()), None);
+        assert_eq!(root.netdev_bus_device(&"nope0".parse().unwrap()), None);
+        let s = root.bus_sriov(&d).unwrap();
+        assert_eq!(s.num_vfs, Ok(2));
+        assert_eq!(s.total_vfs, None, "netdevsim has no sriov_totalvfs");
+        assert_eq!(s.netdevs, vec!["eth0".parse::<IfName>().unwrap()]);
+        std::fs::write(dev.join("sriov_numvfs"), "two\n").unwrap();
+        assert!(root.bus_sriov(&d).unwrap().num_vfs.is_err());
+        let other: BusDevice = "netdevsim/netdevsim4".parse().unwrap();
+        assert!(root.bus_sriov(&other).is_none());
+    }
+}

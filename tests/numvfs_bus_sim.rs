@@ -1,0 +1,240 @@
+//! `vifman numvfs` on a PF that is not a PCI function (netdevsim's bus device,
+//! `sys/bus/netdevsim/devices/netdevsimN` with `sriov_numvfs` and the PF netdev under `net/`)
+//! and the rollback of a refused VF count, on the simulated host: the count changes through
+//! 0 and is read back (the file and the PF's netlink VF records); an injected failure of the
+//! removal leaves the count alone, one of the new count after the removal puts the old count
+//! back and says so; the same rollback for a PCI PF. The real-kernel side is the VM scenario
+//! `netdevsim-faults` (netdevsim with the fault patch's `sriov_configure`/`sriov_enable`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+const POOLS: &str = r#"
+[[device_spec]]
+pf_names = ["enp175s0f0"]
+physical_network = "physnet3"
+"#;
+
+const ND: &str = "eni7np0";
+const DEV: &str = "netdevsim/netdevsim7";
+
+struct Nsim {
+    sim: SimEnv,
+    kernel: PathBuf,
+}
+
+fn symlink(target: &str, link: &Path) {
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+impl Nsim {
+    /// The nfv-host simulation plus netdevsim device 7 with `vfs` VFs behind netdev eni7np0,
+    /// laid out as the kernel lays it out.
+    fn new(vfs: u32) -> Nsim {
+        let sim = SimEnv::with_config(POOLS);
+        let k = sim_kernel(NFV, &sim.state);
+        let dev = k.join("sys/devices/netdevsim7");
+        let net = dev.join("net").join(ND);
+        std::fs::create_dir_all(&net).unwrap();
+        std::fs::write(dev.join("sriov_numvfs"), format!("{vfs}\n")).unwrap();
+        symlink("../../bus/netdevsim", &dev.join("subsystem"));
+        symlink("../../../netdevsim7", &net.join("device"));
+        for (f, v) in [
+            ("ifindex", "907"),
+            ("operstate", "up"),
+            ("flags", "0x1003"),
+            ("mtu", "1500"),
+            ("address", "02:00:00:07:00:00"),
+            ("type", "1"),
+        ] {
+            std::fs::write(net.join(f), format!("{v}\n")).unwrap();
+        }
+        symlink(
+            "../../../devices/netdevsim7",
+            &k.join("sys/bus/netdevsim/devices/netdevsim7"),
+        );
+        symlink(
+            &format!("../../devices/netdevsim7/net/{ND}"),
+            &k.join("sys/class/net").join(ND),
+        );
+        let shards = k.join("vf-state.d");
+        std::fs::create_dir_all(&shards).unwrap();
+        let vf = |i: u32| {
+            serde_json::json!({"vf": i, "mac": "00:00:00:00:00:00", "vlan": 0, "qos": 0,
+                "vlan_proto": "802.1Q", "spoofchk": true, "trust": false, "link_state": "auto",
+                "min_tx_rate": 0, "max_tx_rate": 0})
+        };
+        let link = serde_json::json!({"ifname": ND, "ifindex": 907, "num_vf": vfs,
+            "vfs": (0..vfs).map(vf).collect::<Vec<_>>()});
+        std::fs::write(shards.join(format!("{ND}.json")), link.to_string()).unwrap();
+        Nsim { sim, kernel: k }
+    }
+
+    /// `sriov_numvfs` as the simulated kernel holds it.
+    fn numvfs(&self) -> u32 {
+        std::fs::read_to_string(
+            self.kernel
+                .join("sys/bus/netdevsim/devices/netdevsim7/sriov_numvfs"),
+        )
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+    }
+
+    /// The PF's VF records as vifman reads them (`vf show`): how many.
+    fn vf_records(&self) -> usize {
+        let o = self.sim.run(&["vf", "show", ND, "--json"], &[]);
+        if !o.status.success() {
+            assert!(stderr(&o).contains("has no VFs"), "{}", stderr(&o));
+            return 0;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_array().unwrap().len()
+    }
+
+    fn numvfs_run(&self, pf: &str, n: &str, fail: &str) -> std::process::Output {
+        let env: Vec<(&str, &str)> = if fail.is_empty() {
+            vec![]
+        } else {
+            vec![("VIFMAN_SIM_FAIL", fail)]
+        };
+        self.sim.run(&["numvfs", pf, n], &env)
+    }
+
+    fn journal_writes(&self) -> Vec<String> {
+        vifman::host::sim::read_journal(&self.kernel)
+            .into_iter()
+            .filter(|l| l.contains("netdevsim7/sriov_numvfs"))
+            .collect()
+    }
+}
+
+#[test]
+fn numvfs_changes_a_non_pci_pf_by_netdev_and_by_handle() {
+    let n = Nsim::new(2);
+    let o = n.numvfs_run(ND, "4", "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("{DEV} ({ND}): 2 -> 4 VFs (read back 4)")),
+        "{out}"
+    );
+    assert_eq!(n.numvfs(), 4);
+    assert_eq!(n.vf_records(), 4, "the PF's VF records follow the count");
+    // Through 0: the kernel refuses N -> M.
+    let w = n.journal_writes();
+    assert_eq!(w.len(), 2, "{w:#?}");
+    assert!(w[0].contains("\"0\"") && w[1].contains("\"4\""), "{w:#?}");
+
+    let o = n.numvfs_run(DEV, "1", "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(n.numvfs(), 1);
+    let o = n.numvfs_run(DEV, "1", "");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already 1 VFs"));
+    assert_eq!(
+        n.journal_writes().len(),
+        4,
+        "nothing written for the same count"
+    );
+    let o = n.numvfs_run(ND, "0", "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!((n.numvfs(), n.vf_records()), (0, 0));
+
+    // No driver autoprobe on VFs that are not devices; nothing written.
+    let o = n.sim.run(&["numvfs", ND, "2", "--autoprobe", "off"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a PCI PF"), "{}", stderr(&o));
+    assert_eq!(n.numvfs(), 0);
+    // A bus device that is not there is named as such.
+    let o = n.numvfs_run("netdevsim/netdevsim9", "2", "");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("neither a PCI address nor an interface name"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_refused_removal_leaves_the_count_alone() {
+    let n = Nsim::new(2);
+    let o = n.numvfs_run(ND, "3", "numvfs:EIO");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("sriov_numvfs 2 -> 0 on {DEV} failed"))
+            && e.contains("EIO")
+            && e.contains("nothing to roll back: the kernel kept the count at 2"),
+        "{e}"
+    );
+    assert_eq!((n.numvfs(), n.vf_records()), (2, 2));
+    assert!(n.journal_writes().is_empty(), "no write went in");
+}
+
+#[test]
+fn a_refused_count_after_the_removal_is_rolled_back() {
+    let n = Nsim::new(2);
+    let o = n.numvfs_run(ND, "3", "numvfs.enable:EIO");
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("sriov_numvfs 0 -> 3 on {DEV} failed"))
+            && e.contains("EIO")
+            && e.contains("rolled back: sriov_numvfs 0 -> 2, read back 2"),
+        "{e}"
+    );
+    assert_eq!(
+        (n.numvfs(), n.vf_records()),
+        (2, 2),
+        "the old count is back"
+    );
+    let w = n.journal_writes();
+    assert_eq!(w.len(), 2, "0, then 2 again: {w:#?}");
+    assert!(w[0].contains("\"0\"") && w[1].contains("\"2\""), "{w:#?}");
+    // The fault was one-shot: the same request works now.
+    let o = n.numvfs_run(ND, "3", "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!((n.numvfs(), n.vf_records()), (3, 3));
+}
+
+#[test]
+fn a_pci_pf_gets_its_count_back_too() {
+    let sim = SimEnv::with_config(POOLS);
+    let k = sim_kernel(NFV, &sim.state);
+    let virtfns = || {
+        std::fs::read_dir(k.join("sys/bus/pci/devices/0000:af:00.0"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("virtfn")
+            })
+            .count()
+    };
+    assert_eq!(virtfns(), 4);
+    let o = sim.run(
+        &["numvfs", "enp175s0f0", "2"],
+        &[("VIFMAN_SIM_FAIL", "numvfs.enable:ENOMEM")],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("sriov_numvfs 0 -> 2 on 0000:af:00.0 failed")
+            && e.contains("ENOMEM")
+            && e.contains("rolled back: sriov_numvfs 0 -> 4, read back 4"),
+        "{e}"
+    );
+    assert_eq!(virtfns(), 4, "the VFs are back");
+    let inv = sim_inventory(NFV, &sim.state);
+    let pf = inventory_device(&inv, "0000:af:00.0");
+    for vf in pf["vfs"].as_array().unwrap() {
+        assert_eq!(vf["driver"], "igbvf", "re-created VFs bind again: {vf}");
+    }
+}
