@@ -66,6 +66,10 @@ pub(super) fn pf_facts(host: &dyn Host, pf: &PfId, addr: Option<&PciAddress>) ->
             .bus_device_of(n)
             .and_then(|d| host.bus_sriov(&d))
             .map(|s| VfCountPf::bus(&s)),
+        (None, PfId::Handle(h)) => crate::types::BusDevice::new(&h.bus, &h.dev)
+            .ok()
+            .and_then(|d| host.bus_sriov(&d))
+            .map(|s| VfCountPf::bus(&s)),
         (None, PfId::Pci(_)) => None,
     };
     PfFacts { count }

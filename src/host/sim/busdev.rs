@@ -47,7 +47,7 @@ impl SimHost {
                 ifname: nd.clone(),
                 ifindex,
                 num_vf: n,
-                vfs: (0..n).map(super::default_vf_state).collect(),
+                vfs: (0..n).map(crate::netlink::VfState::unconfigured).collect(),
             })?;
         }
         Ok(())
