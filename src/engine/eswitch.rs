@@ -64,8 +64,8 @@ pub enum EswitchError {
 pub struct BoundVf {
     pub index: u32,
     pub addr: PciAddress,
-    pub driver: String,
-    pub driver_override: Option<String>,
+    pub driver: crate::types::DriverName,
+    pub driver_override: Option<crate::types::DriverName>,
 }
 
 /// One step of a mode change, in order.
@@ -164,7 +164,7 @@ pub fn plan_mode_change(
 pub struct EswitchChange {
     pub pf: String,
     pub devlink: String,
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     pub order: EswitchOrder,
     pub from: EswitchMode,
     pub to: EswitchMode,
@@ -254,16 +254,12 @@ fn run_step(
             facts.model,
             timeout,
         ),
-        EswitchStep::Unbind { vf } => {
-            let d = crate::types::DriverName::new(&vf.driver)
-                .map_err(|m| HostError::other("driver", m.to_string()))?;
-            host.write(&SysWrite::Unbind(vf.addr, d))
-        }
+        EswitchStep::Unbind { vf } => host.write(&SysWrite::Unbind(vf.addr, vf.driver.clone())),
         EswitchStep::Rebind { vf } => actuate::rebind(
             host,
             &vf.addr,
             Some(&vf.driver),
-            vf.driver_override.as_deref(),
+            vf.driver_override.as_ref(),
         ),
         EswitchStep::SetMode { to, .. } => host.set_eswitch(
             pf,

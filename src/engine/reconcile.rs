@@ -204,8 +204,8 @@ impl Engine<'_> {
                                 match actuate::rebind(
                                     self.host,
                                     &a.vf,
-                                    Some("vfio-pci"),
-                                    Some("vfio-pci"),
+                                    Some(&crate::types::DriverName::vfio_pci()),
+                                    Some(&crate::types::DriverName::vfio_pci()),
                                 ) {
                                     Ok(()) => "rebound to vfio-pci".into(),
                                     Err(e) => format!("rebind failed: {e}"),

@@ -16,7 +16,7 @@ pub mod uuid;
 mod vlan;
 
 pub use device::{DeviceType, NumaPolicy};
-pub use driver::DriverName;
+pub use driver::{DriverName, VFIO_PCI};
 pub use error::TypeError;
 pub use ifname::IfName;
 pub use ipnet::IpPrefix;

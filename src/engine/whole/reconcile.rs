@@ -82,8 +82,8 @@ impl Engine<'_> {
                                 match crate::engine::actuate::rebind(
                                     self.host,
                                     &b.address,
-                                    Some("vfio-pci"),
-                                    Some("vfio-pci"),
+                                    Some(&crate::types::DriverName::vfio_pci()),
+                                    Some(&crate::types::DriverName::vfio_pci()),
                                 ) {
                                     Ok(()) => "rebound to vfio-pci".into(),
                                     Err(e) => format!("rebind failed: {e}"),

@@ -74,7 +74,7 @@ impl DevlinkReporter {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sample {
     pub present: bool,
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     /// A vifman record put the VF on vfio-pci (so its netdev and driver are expected gone).
     pub vfio_ours: bool,
     /// The device's own netdev (a PF's uplink; a VF's netdev in this namespace, if any).

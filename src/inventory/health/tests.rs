@@ -11,7 +11,7 @@ fn vf() -> PciAddress {
 fn good_pf() -> Sample {
     Sample {
         present: true,
-        driver: Some("ice".into()),
+        driver: Some("ice".parse().unwrap()),
         netdev: Some("ens1f0".into()),
         operstate: Some("up".into()),
         carrier_changes: Some(2),
@@ -21,7 +21,7 @@ fn good_pf() -> Sample {
 fn good_vf() -> Sample {
     Sample {
         present: true,
-        driver: Some("iavf".into()),
+        driver: Some("iavf".parse().unwrap()),
         ..Default::default()
     }
 }
