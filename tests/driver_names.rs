@@ -127,7 +127,15 @@ fn a_real_driver_name_with_a_space_is_kept() {
     let d = device(&report, &a);
     assert_eq!(d.driver.as_deref(), Some("i6300ESB timer"));
     assert_eq!(d.driver_override.as_deref(), Some("i6300ESB timer"));
-    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // (igb-real is a partial capture: its own missing links are warned about, nothing else.)
+    assert!(
+        !report
+            .warnings
+            .iter()
+            .any(|w| w.path.contains(&a.to_string()) || w.message.contains("not a driver name")),
+        "{:?}",
+        report.warnings
+    );
     assert_eq!(
         root.driver_of(&a).unwrap().as_deref(),
         Some("i6300ESB timer")

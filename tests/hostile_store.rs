@@ -497,7 +497,8 @@ fn a_record_with_an_invalid_driver_name_is_refused_on_load() {
         });
         let before = tree_digest(&sim.state);
         let needles = [slot.to_str().unwrap(), "cannot be decoded", shown];
-        sim.fails("allocations", &[], &needles);
+        let err = sim.fails("allocations", &[], &needles);
+        assert_eq!(err.matches(shown).count(), 1, "said once: {err}");
         sim.fails("release", &["--vif-id", VIF], &needles);
         sim.fails("reconcile", &[], &needles);
         sim.fails(
