@@ -48,6 +48,20 @@ fn raw_drivers(root: &Path) -> Vec<(PciAddress, Option<String>, Option<String>)>
     out
 }
 
+/// The inventory entry (any depth) whose `address` is `a`.
+fn find_device<'v>(v: &'v serde_json::Value, a: &str) -> Option<&'v serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.get("address").and_then(|x| x.as_str()) == Some(a) && m.contains_key("status") {
+                return Some(v);
+            }
+            m.values().find_map(|x| find_device(x, a))
+        }
+        serde_json::Value::Array(xs) => xs.iter().find_map(|x| find_device(x, a)),
+        _ => None,
+    }
+}
+
 fn device<'a>(r: &'a ScanReport, a: &PciAddress) -> &'a PciDevice {
     r.device(a).unwrap_or_else(|| panic!("{a} dropped"))
 }
@@ -101,6 +115,7 @@ fn with_driver(name: &str, override_: Option<&str>) -> (tempfile::TempDir, PciAd
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir(t.path().join("sys")).unwrap();
     copy_tree(&src.join("sys"), &t.path().join("sys"));
+    std::fs::copy(src.join("vf-state.json"), t.path().join("vf-state.json")).unwrap();
     let a: PciAddress = "0000:01:10.0".parse().unwrap();
     let dev = t.path().join(format!("sys/bus/pci/devices/{a}"));
     let drv = t.path().join("sys/bus/pci/drivers").join(name);
@@ -185,6 +200,16 @@ fn a_refused_driver_name_is_a_warning_not_a_lost_device() {
     assert!(
         json.contains("is not a driver name"),
         "no warning in {json}"
+    );
+    // Bound to something vifman cannot name: never free (the one availability verdict).
+    let v = serde_json::to_value(&inv).unwrap();
+    let vf = find_device(&v, &a.to_string()).unwrap_or_else(|| panic!("{a} not in {v}"));
+    assert_eq!(vf["driver"], serde_json::Value::Null);
+    assert_eq!(vf["free"], false, "{vf}");
+    assert_eq!(vf["status"]["state"], "in_use", "{vf}");
+    assert!(
+        vf["status"]["reasons"].to_string().contains("cannot use"),
+        "{vf}"
     );
     // The rendered table escapes nothing into the terminal.
     assert!(!vifman::inventory::render_table(&inv).contains('\u{1b}'));

@@ -173,6 +173,26 @@ mod tests {
         );
     }
 
+    /// A member bound to a driver whose name the scan refused is not "unbound": it blocks,
+    /// and `--bind-group` cannot move it (its driver cannot be named to unbind it).
+    #[test]
+    fn a_member_on_an_unnameable_driver_blocks_even_with_bind_group() {
+        let mut odd = dev(G[2], 7, &G, None, 0x040300);
+        odd.driver_unusable = true;
+        assert!(odd.is_bound());
+        let s = scan(vec![
+            dev(G[0], 7, &G, Some("pcieport"), 0x060400),
+            dev(G[1], 7, &G, None, 0x030000),
+            odd,
+        ]);
+        let why = whole_device_verdict(&s, &s.devices[1], false, true).unwrap_err();
+        assert!(
+            why.contains("0000:01:00.1 is bound to a driver whose name vifman cannot use"),
+            "{why}"
+        );
+        assert!(!why.contains("bind-group"), "{why}");
+    }
+
     #[test]
     fn an_unseen_member_blocks_even_with_bind_group() {
         let s = scan(vec![dev(G[1], 7, &G[1..], None, 0x010802)]);
