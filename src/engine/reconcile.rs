@@ -191,7 +191,9 @@ impl Engine<'_> {
                         }
                         out.push(x);
                     }
-                    if a.mode == AllocMode::HostdevVfio && v.driver.as_deref() != Some("vfio-pci") {
+                    if a.mode == AllocMode::HostdevVfio
+                        && !v.driver.as_ref().is_some_and(|d| d.is_vfio_pci())
+                    {
                         let mut x = d(
                             DriftKind::DriverDiffers,
                             format!(

@@ -10,7 +10,7 @@ use super::model::{PciDevice, ScanReport};
 use crate::types::{DriverName, PciAddress};
 
 /// Drivers that leave a device safe to share a group with an assigned device.
-pub const HARMLESS: [&str; 2] = ["vfio-pci", "pci-stub"];
+pub const HARMLESS: [&str; 2] = [crate::types::VFIO_PCI, "pci-stub"];
 
 /// One reason a group cannot go to vfio as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,7 @@ impl Engine<'_> {
                             });
                             continue;
                         };
-                        if dev.driver.as_deref() == Some("vfio-pci") {
+                        if dev.driver.as_ref().is_some_and(|d| d.is_vfio_pci()) {
                             continue;
                         }
                         let mut x = d(
