@@ -30,7 +30,12 @@ fn main() {
         // with the oslo exception kind (`ObjectActionError: ...`) as callers expect.
         let mut msg = e.to_string();
         for cause in e.chain().skip(1) {
-            msg.push_str(&format!(": {cause}"));
+            // Errors that already print their source (the store's decode error quotes serde's
+            // message) would otherwise say it twice.
+            let cause = cause.to_string();
+            if !msg.ends_with(&cause) {
+                msg.push_str(&format!(": {cause}"));
+            }
         }
         eprintln!("{}", escape_controls(&msg));
         std::process::exit(1);

@@ -442,6 +442,88 @@ fn bad_ids_are_refused_before_anything_happens() {
     assert_eq!(tree_digest(&sim.state), before);
 }
 
+/// The store's slot checksum (FNV-1a 64), so a test can write a slot the store accepts as
+/// undamaged and only the record inside it is wrong.
+fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in data {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Rewrite slot `name` with `edit` applied to its records, header and checksum kept valid.
+fn rewrite_slot(path: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let buf = std::fs::read(path).unwrap();
+    let nl = buf.iter().position(|b| *b == b'\n').unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&buf[..nl]).unwrap();
+    let len = header["len"].as_u64().unwrap() as usize;
+    let mut body: serde_json::Value = serde_json::from_slice(&buf[nl + 1..nl + 1 + len]).unwrap();
+    edit(&mut body);
+    let body = serde_json::to_vec(&body).unwrap();
+    let header = serde_json::json!({"seq": header["seq"], "len": body.len(), "hash": fnv1a(&body)});
+    let mut out = serde_json::to_vec(&header).unwrap();
+    out.push(b'\n');
+    out.extend_from_slice(&body);
+    std::fs::write(path, out).unwrap();
+}
+
+/// Driver names in records are typed on load like every other id: a record whose saved
+/// original driver is not a driver name (a path, a control character) would otherwise be
+/// written to `driver_override` or spliced into `drivers/<name>/unbind` on release. Every
+/// command refuses the store with one line naming the slot file and the bad value, exits
+/// non-zero, and changes nothing.
+#[test]
+fn a_record_with_an_invalid_driver_name_is_refused_on_load() {
+    for (bad, shown) in [
+        (
+            "../../evil",
+            r#""../../evil" is not a driver name: contains '/'"#,
+        ),
+        (
+            "igb\n",
+            r#""igb\n" is not a driver name: contains a control character"#,
+        ),
+    ] {
+        let sim = Sim::new();
+        assert!(sim.allocate(VIF).status.success());
+        let good = sim.allocations();
+        assert!(good[0]["original"]["driver"].is_string(), "{good}");
+        // allocate wrote two generations: pending (state.a), active (state.b).
+        let slot = sim.slot("state.b");
+        rewrite_slot(&slot, |b| {
+            b["allocations"][0]["original"]["driver"] = bad.into()
+        });
+        let before = tree_digest(&sim.state);
+        let needles = [slot.to_str().unwrap(), "cannot be decoded", shown];
+        let err = sim.fails("allocations", &[], &needles);
+        assert_eq!(err.matches(shown).count(), 1, "said once: {err}");
+        sim.fails("release", &["--vif-id", VIF], &needles);
+        sim.fails("reconcile", &[], &needles);
+        sim.fails(
+            "allocate",
+            &[
+                "--physnet",
+                "physnet3",
+                "--instance",
+                INST,
+                "--vif-id",
+                VIF2,
+                "--vlan",
+                "7",
+            ],
+            &needles,
+        );
+        assert_eq!(tree_digest(&sim.state), before, "{bad:?}: state changed");
+        // The same record with the name it had loads again: only the value was refused.
+        rewrite_slot(&slot, |b| {
+            b["allocations"][0]["original"]["driver"] = good[0]["original"]["driver"].clone()
+        });
+        assert_eq!(sim.allocations(), good);
+    }
+}
+
 #[test]
 fn config_typos_are_errors_with_line_and_column() {
     let cases = [

@@ -46,7 +46,7 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
     let v = view
         .vf(&vf)
         .ok_or_else(|| CniError::key("deviceID", format!("{vf} is not a VF on this host")))?;
-    let vfio = v.driver.as_deref() == Some("vfio-pci");
+    let vfio = v.driver.as_ref().is_some_and(|d| d.is_vfio_pci());
     let host_ifname: Option<IfName> = if vfio {
         None
     } else {

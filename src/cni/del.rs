@@ -149,7 +149,7 @@ fn returned_netdev(e: &Engine<'_>, t: &Teardown) -> Option<crate::types::IfName>
     let on_its_way = t.att.sandbox_ifindex.is_some()
         && !std::path::Path::new(&t.att.netns).exists()
         && e.host.device_present(&t.vf)
-        && e.host.driver_of(&t.vf).is_some_and(|d| d != "vfio-pci");
+        && e.host.driver_of(&t.vf).is_some_and(|d| !d.is_vfio_pci());
     if !on_its_way {
         return now();
     }

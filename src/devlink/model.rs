@@ -389,7 +389,7 @@ pub struct RateChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DevInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
 }

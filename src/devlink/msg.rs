@@ -125,7 +125,9 @@ pub fn decode_info(payload: &[u8]) -> Result<DevInfo, String> {
     let mut i = DevInfo::default();
     for a in &attrs {
         match a.ty {
-            ATTR_INFO_DRIVER_NAME => i.driver = a.str(),
+            // An empty or unacceptable name is no name: the eswitch order rule then falls
+            // back to "any order", as for a driver hwdb does not know.
+            ATTR_INFO_DRIVER_NAME => i.driver = a.str().and_then(|s| s.parse().ok()),
             ATTR_INFO_SERIAL_NUMBER => i.serial = a.str(),
             _ => {}
         }

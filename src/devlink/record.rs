@@ -31,7 +31,7 @@ pub struct InstanceRecord {
     pub mode: EswitchMode,
     /// `devlink dev info` driver name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
 }
 
 /// `devlink.json`: the devlink dumps of a host, in the client's own types.
@@ -232,7 +232,7 @@ mod tests {
             instances: vec![InstanceRecord {
                 dev: dev.clone(),
                 mode: EswitchMode::Switchdev,
-                driver: Some("mlx5_core".into()),
+                driver: Some("mlx5_core".parse().unwrap()),
             }],
             ports: vec![
                 port(&dev, 65535, PortFlavour::Physical, None, "enp94s0f0np0"),

@@ -16,8 +16,8 @@ pub enum Applied {
         original: Knob,
     },
     Driver {
-        original: Option<String>,
-        original_override: Option<String>,
+        original: Option<DriverName>,
+        original_override: Option<DriverName>,
     },
     /// The VF's devlink port-function state before a MAC set through the function
     /// activated it (see [`super::portfn`]).
@@ -116,20 +116,14 @@ pub fn set_knob(host: &dyn Host, t: &(impl VfAt + ?Sized), knob: &Knob) -> Resul
     Ok(())
 }
 
-fn driver_name(s: &str) -> Result<DriverName, HostError> {
-    DriverName::new(s).map_err(|m| HostError::other("driver", m.to_string()))
-}
-
 /// Bind `vf` to `to` with `driver_override` = `override_to` (see [`Host::bind`]).
 pub fn rebind(
     host: &dyn Host,
     vf: &PciAddress,
-    to: Option<&str>,
-    override_to: Option<&str>,
+    to: Option<&DriverName>,
+    override_to: Option<&DriverName>,
 ) -> Result<(), HostError> {
-    let to = to.map(driver_name).transpose()?;
-    let over = override_to.map(driver_name).transpose()?;
-    host.bind(vf, to.as_ref(), over.as_ref())
+    host.bind(vf, to, override_to)
 }
 
 /// A PF-set MAC reaches some VF drivers (igb/ixgbe) only after the VF driver reloads.
@@ -143,7 +137,7 @@ pub fn reload_vf_driver(
         return Ok(());
     }
     match host.driver_of(vf) {
-        Some(d) if d == m.vf_driver => host.reprobe(vf, &driver_name(&d)?),
+        Some(d) if d == m.vf_driver => host.reprobe(vf, &d),
         _ => Ok(()),
     }
 }
@@ -183,12 +177,7 @@ pub fn undo(
             Applied::Driver {
                 original,
                 original_override,
-            } => rebind(
-                host,
-                &t.vf,
-                original.as_deref(),
-                original_override.as_deref(),
-            ),
+            } => rebind(host, &t.vf, original.as_ref(), original_override.as_ref()),
         };
         if let Err(e) = r {
             failures.push(e.to_string());
@@ -213,8 +202,8 @@ pub fn restore(host: &dyn Host, a: &Allocation, model: Option<&NicModel>) -> Vec
         if let Err(e) = rebind(
             host,
             &a.vf,
-            a.original.driver.as_deref(),
-            a.original.driver_override.as_deref(),
+            a.original.driver.as_ref(),
+            a.original.driver_override.as_ref(),
         ) {
             failures.push(e.to_string());
         }

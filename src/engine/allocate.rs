@@ -9,6 +9,7 @@ use super::{emit, AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb;
 use crate::store::{AllocMode, Allocation, Original, Phase, StoreState};
+use crate::types::DriverName;
 use crate::view::{HostView, VfStatus, VfView};
 
 /// What allocate will do (printed by --dry-run).
@@ -21,7 +22,7 @@ pub struct Plan {
     pub numa_node: Option<u32>,
     pub model: Option<String>,
     pub knobs: Vec<String>,
-    pub bind_driver: Option<String>,
+    pub bind_driver: Option<crate::types::DriverName>,
     pub mode: String,
 }
 
@@ -279,8 +280,8 @@ impl Engine<'_> {
             }
         }
         let bind_driver = (req.mode == AllocMode::HostdevVfio
-            && v.driver.as_deref() != Some("vfio-pci"))
-        .then(|| "vfio-pci".to_string());
+            && !v.driver.as_ref().is_some_and(DriverName::is_vfio_pci))
+        .then(DriverName::vfio_pci);
         // nova's `managed = "no"`: the operator binds vfio-pci, vifman must not; a VF that is
         // not on vfio-pci already cannot be handed out for passthrough.
         if bind_driver.is_some() {

@@ -128,7 +128,7 @@ impl Engine<'_> {
         st.allocations[i].cni = Some(att.clone());
         st.allocations[i].requested = requested;
         store.save(&st)?;
-        let vfio = self.host.driver_of(&vf).as_deref() == Some("vfio-pci");
+        let vfio = self.host.driver_of(&vf).is_some_and(|d| d.is_vfio_pci());
         let mut applied: Vec<Applied> = vec![];
         let result = (|| -> Result<(), (String, crate::host::HostError)> {
             for k in &knobs {
@@ -241,7 +241,10 @@ impl Engine<'_> {
                 }
                 Err(e) => failures.push(e.to_string()),
             }
-            let vfio = self.host.driver_of(&rec.vf).as_deref() == Some("vfio-pci");
+            let vfio = self
+                .host
+                .driver_of(&rec.vf)
+                .is_some_and(|d| d.is_vfio_pci());
             if mac_changed && failures.is_empty() && !vfio {
                 if let Err(e) = actuate::reload_vf_driver(self.host, &rec.vf, model) {
                     failures.push(e.to_string());

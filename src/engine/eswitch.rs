@@ -66,8 +66,8 @@ pub enum EswitchError {
 pub struct BoundVf {
     pub index: u32,
     pub addr: PciAddress,
-    pub driver: String,
-    pub driver_override: Option<String>,
+    pub driver: crate::types::DriverName,
+    pub driver_override: Option<crate::types::DriverName>,
 }
 
 /// One step of a mode change, in order.
@@ -166,7 +166,7 @@ pub fn plan_mode_change(
 pub struct EswitchChange {
     pub pf: String,
     pub devlink: String,
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     pub order: EswitchOrder,
     pub from: EswitchMode,
     pub to: EswitchMode,

@@ -95,16 +95,12 @@ pub(super) fn run_step(
     match s {
         EswitchStep::RemoveVfs { .. } => count()?.set(host, 0, timeout),
         EswitchStep::RestoreVfs { to } => count()?.set(host, *to, timeout),
-        EswitchStep::Unbind { vf } => {
-            let d = crate::types::DriverName::new(&vf.driver)
-                .map_err(|m| HostError::other("driver", m.to_string()))?;
-            host.write(&SysWrite::Unbind(vf.addr, d))
-        }
+        EswitchStep::Unbind { vf } => host.write(&SysWrite::Unbind(vf.addr, vf.driver.clone())),
         EswitchStep::Rebind { vf } => actuate::rebind(
             host,
             &vf.addr,
             Some(&vf.driver),
-            vf.driver_override.as_deref(),
+            vf.driver_override.as_ref(),
         ),
         EswitchStep::SetMode { to, .. } => host.set_eswitch(
             pf,

@@ -6,7 +6,7 @@ fn vf(i: u32) -> BoundVf {
     BoundVf {
         index: i,
         addr: format!("0000:5e:00.{}", i + 2).parse().unwrap(),
-        driver: "mlx5_core".into(),
+        driver: "mlx5_core".parse().unwrap(),
         driver_override: None,
     }
 }

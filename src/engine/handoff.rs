@@ -74,7 +74,7 @@ fn reset_and_restore(host: &dyn Host, a: &Allocation) -> Vec<String> {
     // The override stays as it is while unbound: nothing probes the VF in between.
     let cur_override = host.driver_override_of(&a.vf);
     if host.driver_of(&a.vf).is_some() {
-        if let Err(e) = actuate::rebind(host, &a.vf, None, cur_override.as_deref()) {
+        if let Err(e) = actuate::rebind(host, &a.vf, None, cur_override.as_ref()) {
             failures.push(format!("unbind before reset: {e}"));
         }
     }
@@ -92,8 +92,8 @@ fn reset_and_restore(host: &dyn Host, a: &Allocation) -> Vec<String> {
         if let Err(e) = actuate::rebind(
             host,
             &a.vf,
-            a.original.driver.as_deref(),
-            a.original.driver_override.as_deref(),
+            a.original.driver.as_ref(),
+            a.original.driver_override.as_ref(),
         ) {
             failures.push(e.to_string());
         }
@@ -104,7 +104,7 @@ fn reset_and_restore(host: &dyn Host, a: &Allocation) -> Vec<String> {
 /// What differs between the kernel now and the record's original state (empty: clean).
 pub fn read_back(host: &dyn Host, a: &Allocation) -> Vec<String> {
     let mut f = vec![];
-    let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".into());
+    let show = |d: &Option<crate::types::DriverName>| d.as_deref().unwrap_or("none").to_string();
     let driver = host.driver_of(&a.vf);
     if driver != a.original.driver {
         f.push(format!(

@@ -191,7 +191,9 @@ impl Engine<'_> {
                         }
                         out.push(x);
                     }
-                    if a.mode == AllocMode::HostdevVfio && v.driver.as_deref() != Some("vfio-pci") {
+                    if a.mode == AllocMode::HostdevVfio
+                        && !v.driver.as_ref().is_some_and(|d| d.is_vfio_pci())
+                    {
                         let mut x = d(
                             DriftKind::DriverDiffers,
                             format!(
@@ -204,8 +206,8 @@ impl Engine<'_> {
                                 match actuate::rebind(
                                     self.host,
                                     &a.vf,
-                                    Some("vfio-pci"),
-                                    Some("vfio-pci"),
+                                    Some(&crate::types::DriverName::vfio_pci()),
+                                    Some(&crate::types::DriverName::vfio_pci()),
                                 ) {
                                     Ok(()) => "rebound to vfio-pci".into(),
                                     Err(e) => format!("rebind failed: {e}"),

@@ -63,7 +63,7 @@ impl Engine<'_> {
                 .filter(|k| !k.holds_in(&base))
                 .collect();
             // Already protected from selection; adopting them would claim someone else's VF.
-            let vfio = v.driver.as_deref() == Some("vfio-pci");
+            let vfio = v.driver.as_ref().is_some_and(|d| d.is_vfio_pci());
             if held.is_empty() || vfio || !state.mac.is_zero() {
                 continue;
             }

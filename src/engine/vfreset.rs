@@ -50,11 +50,11 @@ impl Engine<'_> {
             next,
         };
         if driver.is_some() {
-            actuate::rebind(self.host, &v.addr, None, over.as_deref())
+            actuate::rebind(self.host, &v.addr, None, over.as_ref())
                 .map_err(|e| fail("unbinding", e, "nothing was reset", None))?;
         }
         let reset = self.host.reset_function(&v.addr);
-        let back = actuate::rebind(self.host, &v.addr, driver.as_deref(), over.as_deref());
+        let back = actuate::rebind(self.host, &v.addr, driver.as_ref(), over.as_ref());
         match (reset, back) {
             (Err(e), Ok(())) => Err(fail(
                 "resetting",

@@ -24,7 +24,7 @@ pub struct VfReport {
     pub pf: String,
     pub pf_netdev: Option<String>,
     pub vf_index: u32,
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     pub netdevs: Vec<String>,
     pub admin: Option<VfState>,
     /// The VF's devlink port function (switchdev mode, where the driver offers one): the

@@ -35,7 +35,7 @@ pub struct VfInfo {
     pub pool: String,
     pub numa: Option<u32>,
     pub iommu_group: Option<u32>,
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     pub holder: Holder,
     /// Usable by its holder or a new one: present, PF link up, on an expected driver.
     pub healthy: bool,

@@ -46,7 +46,7 @@ pub struct EswitchInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encap_mode: Option<EncapMode>,
     /// The instance's driver (devlink dev info), which keys the hwdb order rule.
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
     /// Rate nodes on the instance: while one exists the kernel refuses every mode set.
     pub rate_nodes: Vec<String>,
     /// VF representor ports (local `pcivf` ports) that have a netdev; None where the host
@@ -109,11 +109,7 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
         Err(e) if e.unsupported() => return Ok(None),
         Err(e) => return Err(devlink_err(&op, e)),
     };
-    let driver = dl
-        .info(&dev)
-        .ok()
-        .and_then(|i| i.driver)
-        .filter(|d| !d.is_empty());
+    let driver = dl.info(&dev).ok().and_then(|i| i.driver);
     let rate_nodes = dl
         .rates()
         .map_err(|e| devlink_err(&op, e))?

@@ -211,12 +211,13 @@ pub fn refuse_bound_reset(host: &(impl Host + ?Sized), w: &SysWrite) -> Result<(
     let SysWrite::Reset(a) = w else {
         return Ok(());
     };
-    match host.driver_of(a) {
-        None => Ok(()),
-        Some(d) => Err(HostError::other(
+    match host.bound_driver(a) {
+        Ok(None) => Ok(()),
+        Ok(Some(d)) => Err(HostError::other(
             w.describe(),
             format!("{a} is bound to {d}; vifman resets a function only with no driver bound"),
         )),
+        Err(e) => Err(HostError::other(w.describe(), e.to_string())),
     }
 }
 
@@ -243,12 +244,34 @@ pub trait Host {
     fn location(&self) -> &std::path::Path {
         self.sysfs(Sealed(())).path()
     }
-    /// The driver bound to `a` now.
-    fn driver_of(&self, a: &PciAddress) -> Option<String> {
-        self.sysfs(Sealed(())).driver_of(a)
+    /// The driver bound to `a` now, for comparing and recording. A driver whose name
+    /// [`DriverName`] refuses reads as `None` here (with a logged warning); code about to
+    /// unbind or reset uses [`Host::bound_driver`], which tells the two apart.
+    fn driver_of(&self, a: &PciAddress) -> Option<DriverName> {
+        self.sysfs(Sealed(())).driver_of(a).unwrap_or_else(|e| {
+            tracing::warn!(device = %a, "driver link: {e}");
+            None
+        })
     }
-    fn driver_override_of(&self, a: &PciAddress) -> Option<String> {
-        self.sysfs(Sealed(())).driver_override_of(a)
+    /// The driver bound to `a` now: `Ok(None)` only when nothing is bound, an error naming
+    /// the device and the refused name when a driver vifman cannot name is.
+    fn bound_driver(&self, a: &PciAddress) -> Result<Option<DriverName>, HostError> {
+        self.sysfs(Sealed(())).driver_of(a).map_err(|e| {
+            HostError::other(
+                format!("{a} driver"),
+                format!("bound to a driver whose name vifman cannot use: {e}"),
+            )
+        })
+    }
+    /// `a`'s `driver_override` (`None`: unset). A value that is not a driver name reads as
+    /// `None`, with a logged warning.
+    fn driver_override_of(&self, a: &PciAddress) -> Option<DriverName> {
+        self.sysfs(Sealed(()))
+            .driver_override_of(a)
+            .unwrap_or_else(|e| {
+                tracing::warn!(device = %a, "driver_override: {e}");
+                None
+            })
     }
     fn netdevs_of(&self, a: &PciAddress) -> Vec<IfName> {
         self.sysfs(Sealed(())).netdevs_of(a)
@@ -475,8 +498,10 @@ pub trait Host {
         let _span =
             tracing::info_span!("bind", vf = %vf, to = to.map(|d| d.as_str()).unwrap_or("-"))
                 .entered();
-        let cur = self.driver_of(vf);
-        if cur.is_some() && cur.as_deref() == to.map(|d| d.as_str()) {
+        // Checked before the first write: a bound driver vifman cannot name cannot be
+        // unbound by name, and must not be taken for "unbound".
+        let cur = self.bound_driver(vf)?;
+        if cur.is_some() && cur.as_ref() == to {
             return self.write(&SysWrite::DriverOverride(*vf, override_to.cloned()));
         }
         if let Some(d) = to {
@@ -485,12 +510,12 @@ pub trait Host {
         let probe_as = to.or(override_to);
         self.write(&SysWrite::DriverOverride(*vf, probe_as.cloned()))?;
         if let Some(cur) = cur {
-            self.write(&SysWrite::Unbind(*vf, driver_name(&cur)?))?;
+            self.write(&SysWrite::Unbind(*vf, cur))?;
         }
         if let Some(d) = to {
             self.write(&SysWrite::Probe(*vf))?;
             self.wait_until(&format!("{vf} bound to {d}"), BIND_TIMEOUT, &mut || {
-                self.driver_of(vf).as_deref() == Some(d.as_str())
+                self.driver_of(vf).as_ref() == Some(d)
             })?;
         }
         if probe_as != override_to {
@@ -513,7 +538,7 @@ pub trait Host {
         let waited = self.wait_until(
             &format!("{vf} rebound to {driver}"),
             BIND_TIMEOUT,
-            &mut || self.driver_of(vf).as_deref() == Some(driver.as_str()),
+            &mut || self.driver_of(vf).as_ref() == Some(driver),
         );
         if pinned {
             self.write(&SysWrite::DriverOverride(*vf, None))?;
@@ -524,7 +549,3 @@ pub trait Host {
 
 /// How long a driver may take to bind a device after drivers_probe.
 const BIND_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn driver_name(s: &str) -> Result<DriverName, HostError> {
-    DriverName::new(s).map_err(|m| HostError::other("driver", m.to_string()))
-}

@@ -26,7 +26,10 @@ pub enum HwdbError {
         value: String,
     },
     #[error("model {key}: PF driver {driver} has no [drivers.{driver}] table")]
-    UnknownDriver { key: String, driver: String },
+    UnknownDriver {
+        key: String,
+        driver: crate::types::DriverName,
+    },
     #[error("model {key}: capability {cap} is set neither on the model nor on its driver")]
     MissingCap { key: String, cap: &'static str },
     #[error("model {key}: {what}")]
@@ -104,7 +107,8 @@ impl std::fmt::Display for EswitchOrder {
 /// for a driver hwdb has no rule for. Keyed by driver, not model: a devlink instance names
 /// its driver, and a netdevsim PF has no PCI ids to look a model up by.
 pub fn eswitch_order(driver: &str) -> EswitchOrder {
-    static RULES: OnceLock<std::collections::BTreeMap<String, EswitchOrder>> = OnceLock::new();
+    static RULES: OnceLock<std::collections::BTreeMap<crate::types::DriverName, EswitchOrder>> =
+        OnceLock::new();
     RULES
         .get_or_init(|| {
             toml::from_str::<raw::RawDb>(SOURCE)
@@ -128,8 +132,8 @@ pub struct NicModel {
     pub vendor: u16,
     pub pf_device: u16,
     pub vf_device: u16,
-    pub pf_driver: String,
-    pub vf_driver: String,
+    pub pf_driver: crate::types::DriverName,
+    pub vf_driver: crate::types::DriverName,
     /// Hardware/driver upper bound; the live sriov_totalvfs can be lower (firmware, port count).
     pub max_vfs: u32,
     pub caps: Capabilities,

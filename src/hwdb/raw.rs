@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct RawDb {
     pub schema: u32,
-    pub drivers: BTreeMap<String, RawCaps>,
+    pub drivers: BTreeMap<crate::types::DriverName, RawCaps>,
     pub model: Vec<RawModel>,
 }
 
@@ -39,8 +39,8 @@ pub struct RawModel {
     pub vendor: String,
     pub pf_device: String,
     pub vf_device: String,
-    pub pf_driver: String,
-    pub vf_driver: String,
+    pub pf_driver: crate::types::DriverName,
+    pub vf_driver: crate::types::DriverName,
     pub max_vfs: u32,
     pub source: String,
     pub notes: Option<String>,

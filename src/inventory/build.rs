@@ -11,7 +11,7 @@ use crate::netlink::{PfLinkState, VfState};
 use crate::sysfs::{PciDevice, ScanReport, Sriov, Warning};
 use crate::types::IfName;
 
-pub(crate) const VFIO_DRIVER: &str = "vfio-pci";
+pub(crate) use crate::types::VFIO_PCI as VFIO_DRIVER;
 
 /// Builds the full (unfiltered) inventory. `sysfs_root` is echoed verbatim so output does not
 /// depend on where a fixture is checked out.

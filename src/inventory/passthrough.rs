@@ -73,9 +73,10 @@ pub fn build(scan: &ScanReport, sysfs_root: &str, noiommu: bool) -> PciReport {
             // `group_viable` (public JSON) counts the device itself as a member too; its own
             // driver is reported once, by the vfio_bound check below.
             let own_ok = d.ids.is_pci_bridge()
-                || d.driver
-                    .as_deref()
-                    .is_none_or(|drv| crate::sysfs::vfio::HARMLESS.contains(&drv));
+                || (!d.driver_unusable
+                    && d.driver
+                        .as_deref()
+                        .is_none_or(|drv| crate::sysfs::vfio::HARMLESS.contains(&drv)));
             let group_viable = others_ok && own_ok;
             let vfio_bound = d.driver.as_deref() == Some(VFIO_DRIVER);
             if !vfio_bound {
@@ -83,6 +84,9 @@ pub fn build(scan: &ScanReport, sysfs_root: &str, noiommu: bool) -> PciReport {
                     0,
                     match &d.driver {
                         Some(drv) => format!("bound to {drv}, not {VFIO_DRIVER}"),
+                        None if d.driver_unusable => format!(
+                            "bound to a driver whose name vifman cannot use (see the warnings), not {VFIO_DRIVER}"
+                        ),
                         None => format!("not bound to {VFIO_DRIVER}"),
                     },
                 );
@@ -159,7 +163,7 @@ pub fn render_table(r: &PciReport) -> String {
                 .clone()
                 .unwrap_or_else(|| d.class.clone().unwrap_or_else(|| "-".into())),
             format!("{name}{role}"),
-            d.driver.clone().unwrap_or_else(|| "-".into()),
+            d.driver.as_deref().unwrap_or("-").to_string(),
             d.numa_node
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "-".into()),

@@ -24,8 +24,8 @@ pub struct BoundDevice {
     /// False for a group member bound only so that the group is viable (`--bind-group`): it
     /// is restored with the allocation but not handed to the guest.
     pub handed_out: bool,
-    pub driver: Option<String>,
-    pub driver_override: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
+    pub driver_override: Option<crate::types::DriverName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,8 +79,8 @@ pub struct Quarantine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Original {
     pub vf: VfState,
-    pub driver: Option<String>,
-    pub driver_override: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
+    pub driver_override: Option<crate::types::DriverName>,
     /// The state of the VF's devlink port function before vifman set its MAC there (and
     /// activated it), when the function reports one. Its hw_addr needs no field: it is the
     /// admin MAC in `vf`. Absent in older stores and for VFs without a port-function state.
@@ -105,7 +105,7 @@ pub struct Allocation {
     /// Knobs set on the VF, in the order applied.
     pub requested: Vec<Knob>,
     /// Driver vifman bound the VF to, if it changed it.
-    pub bound_driver: Option<String>,
+    pub bound_driver: Option<crate::types::DriverName>,
     pub original: Original,
     /// The os-vif primitive handed out.
     pub vif: serde_json::Value,
@@ -158,7 +158,7 @@ pub struct PolicyVf {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
 }
 
 impl StoreState {

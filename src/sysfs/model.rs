@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::types::{IfName, MacAddress, PciAddress};
+use crate::types::{DriverName, IfName, MacAddress, PciAddress};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PciIds {
@@ -36,10 +36,15 @@ pub struct PciDevice {
     /// device is still listed because the bus said it exists.
     pub present: bool,
     pub ids: PciIds,
-    /// Basename of the `driver` symlink; `None` when unbound.
-    pub driver: Option<String>,
-    /// `None` for the kernel's "(null)".
-    pub driver_override: Option<String>,
+    /// Basename of the `driver` symlink; `None` when unbound, or when the name is not one
+    /// [`DriverName`] accepts (the scan then carries a warning naming the link).
+    pub driver: Option<DriverName>,
+    /// A driver is bound but its name was refused (`driver` is then `None`): the device is not
+    /// free to hand out, nor harmless in an IOMMU group. The raw name is in the scan's warning.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub driver_unusable: bool,
+    /// `None` for the kernel's "(null)" (or an unacceptable name, with a warning).
+    pub driver_override: Option<DriverName>,
     /// `None` when the platform reports -1 (no NUMA affinity known).
     pub numa_node: Option<u32>,
     pub iommu_group: Option<u32>,
@@ -55,12 +60,18 @@ pub struct PciDevice {
 }
 
 impl PciDevice {
+    /// Something is bound to it, named or not.
+    pub fn is_bound(&self) -> bool {
+        self.driver.is_some() || self.driver_unusable
+    }
+
     pub(crate) fn new(address: PciAddress) -> Self {
         Self {
             address,
             present: false,
             ids: PciIds::default(),
             driver: None,
+            driver_unusable: false,
             driver_override: None,
             numa_node: None,
             iommu_group: None,

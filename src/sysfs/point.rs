@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 
 use super::root::SysfsRoot;
 use crate::confined::{AccessError, Confined};
-use crate::types::{DriverName, IfName, PciAddress};
+use crate::types::{DriverName, IfName, PciAddress, TypeError};
 
 /// The kernel prints an unset `driver_override` as `(null)`; fixtures sometimes leave it empty.
-pub fn parse_driver_override(s: &str) -> Option<String> {
+/// `None` for those, else the value typed (or why it is not a driver name).
+pub fn parse_driver_override(s: &str) -> Option<Result<DriverName, TypeError>> {
     let s = s.trim();
-    (!s.is_empty() && s != "(null)").then(|| s.to_string())
+    (!s.is_empty() && s != "(null)").then(|| DriverName::new(s))
 }
 
 fn dev(a: &PciAddress, what: &str) -> PathBuf {
@@ -45,14 +46,30 @@ impl SysfsRoot {
             .is_ok_and(|c| c.exists(&PathBuf::from(format!("sys/bus/pci/devices/{a}"))))
     }
 
-    /// The driver bound to `a`, from its `driver` link.
-    pub fn driver_of(&self, a: &PciAddress) -> Option<String> {
-        self.confined().ok()?.link_name(&dev(a, "driver"))
+    /// The driver bound to `a`, from its `driver` link: `Ok(None)` when unbound, `Err` when
+    /// a driver is bound whose name [`DriverName`] refuses (the caller must not take that
+    /// for "unbound").
+    pub fn driver_of(&self, a: &PciAddress) -> Result<Option<DriverName>, TypeError> {
+        let Some(n) = self
+            .confined()
+            .ok()
+            .and_then(|c| c.link_name(&dev(a, "driver")))
+        else {
+            return Ok(None);
+        };
+        DriverName::new(&n).map(Some)
     }
 
-    pub fn driver_override_of(&self, a: &PciAddress) -> Option<String> {
-        let c = self.confined().ok()?;
-        parse_driver_override(&c.read_attr(&dev(a, "driver_override")).ok()?)
+    /// `a`'s `driver_override`: `Ok(None)` when unset (or unreadable), `Err` for a value that
+    /// is not a driver name.
+    pub fn driver_override_of(&self, a: &PciAddress) -> Result<Option<DriverName>, TypeError> {
+        let Some(c) = self.confined().ok() else {
+            return Ok(None);
+        };
+        let Ok(s) = c.read_attr(&dev(a, "driver_override")) else {
+            return Ok(None);
+        };
+        parse_driver_override(&s).transpose()
     }
 
     /// Netdevs under `a`'s `net/` directory, sorted.
@@ -162,10 +179,15 @@ mod tests {
         let scan = crate::sysfs::scan(&root);
         let mut seen = 0;
         for d in &scan.devices {
-            assert_eq!(root.driver_of(&d.address), d.driver, "{}", d.address);
+            assert_eq!(
+                root.driver_of(&d.address),
+                Ok(d.driver.clone()),
+                "{}",
+                d.address
+            );
             assert_eq!(
                 root.driver_override_of(&d.address),
-                d.driver_override,
+                Ok(d.driver_override.clone()),
                 "{}",
                 d.address
             );
@@ -186,9 +208,17 @@ mod tests {
         assert_eq!(parse_driver_override("(null)\n"), None);
         assert_eq!(parse_driver_override(""), None);
         assert_eq!(
-            parse_driver_override("vfio-pci\n").as_deref(),
-            Some("vfio-pci")
+            parse_driver_override("vfio-pci\n"),
+            Some(Ok(DriverName::vfio_pci()))
         );
+        assert_eq!(
+            parse_driver_override("i6300ESB timer\n"),
+            Some(DriverName::new("i6300ESB timer"))
+        );
+        assert!(matches!(
+            parse_driver_override("a/b"),
+            Some(Err(TypeError::DriverName { .. }))
+        ));
         let t = "Iface\tDestination\tGateway\neth1\t0000A8C0\t0\neth0\t00000000\t0101A8C0\n";
         assert_eq!(parse_default_route(t).as_deref(), Some("eth0"));
         assert_eq!(parse_default_route("Iface\n"), None);

@@ -7,10 +7,10 @@
 //! group a device can only go to vfio in no-IOMMU mode.
 
 use super::model::{PciDevice, ScanReport};
-use crate::types::PciAddress;
+use crate::types::{DriverName, PciAddress};
 
 /// Drivers that leave a device safe to share a group with an assigned device.
-pub const HARMLESS: [&str; 2] = ["vfio-pci", "pci-stub"];
+pub const HARMLESS: [&str; 2] = [crate::types::VFIO_PCI, "pci-stub"];
 
 /// One reason a group cannot go to vfio as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct Blocker {
     pub member: Option<PciAddress>,
     /// The member's driver, when the reason is that it is bound to one: such a member can
     /// be moved to vfio-pci with the device (`--bind-group`); the others cannot.
-    pub driver: Option<String>,
+    pub driver: Option<DriverName>,
     pub reason: String,
 }
 
@@ -71,11 +71,24 @@ pub fn group_blockers(scan: &ScanReport, d: &PciDevice, noiommu: bool) -> Vec<Bl
         if md.ids.is_pci_bridge() {
             continue;
         }
-        if let Some(drv) = md.driver.as_deref().filter(|d| !HARMLESS.contains(d)) {
+        if let Some(drv) = md
+            .driver
+            .as_ref()
+            .filter(|d| !HARMLESS.contains(&d.as_str()))
+        {
             blockers.push(Blocker {
                 member: Some(*m),
-                driver: Some(drv.to_string()),
+                driver: Some(drv.clone()),
                 reason: format!("IOMMU group {group} member {m} is bound to {drv}"),
+            });
+        } else if md.driver_unusable {
+            // Bound, but to a name vifman cannot write to `driver_override`: not movable.
+            blockers.push(Blocker {
+                member: Some(*m),
+                driver: None,
+                reason: format!(
+                    "IOMMU group {group} member {m} is bound to a driver whose name vifman cannot use (see the scan warnings)"
+                ),
             });
         }
     }
@@ -116,7 +129,7 @@ mod tests {
         d.present = true;
         d.iommu_group = Some(group);
         d.iommu_group_members = members.iter().map(|m| m.parse().unwrap()).collect();
-        d.driver = driver.map(str::to_string);
+        d.driver = driver.map(|n| n.parse().unwrap());
         d.ids.class = Some(class);
         d
     }
@@ -158,6 +171,26 @@ mod tests {
             whole_device_verdict(&s, gpu, false, true),
             Ok(vec![G[2].parse().unwrap()])
         );
+    }
+
+    /// A member bound to a driver whose name the scan refused is not "unbound": it blocks,
+    /// and `--bind-group` cannot move it (its driver cannot be named to unbind it).
+    #[test]
+    fn a_member_on_an_unnameable_driver_blocks_even_with_bind_group() {
+        let mut odd = dev(G[2], 7, &G, None, 0x040300);
+        odd.driver_unusable = true;
+        assert!(odd.is_bound());
+        let s = scan(vec![
+            dev(G[0], 7, &G, Some("pcieport"), 0x060400),
+            dev(G[1], 7, &G, None, 0x030000),
+            odd,
+        ]);
+        let why = whole_device_verdict(&s, &s.devices[1], false, true).unwrap_err();
+        assert!(
+            why.contains("0000:01:00.1 is bound to a driver whose name vifman cannot use"),
+            "{why}"
+        );
+        assert!(!why.contains("bind-group"), "{why}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod vlan;
 
 pub use busdev::BusDevice;
 pub use device::{DeviceType, NumaPolicy};
-pub use driver::DriverName;
+pub use driver::{DriverName, VFIO_PCI};
 pub use error::TypeError;
 pub use ifname::IfName;
 pub use ipnet::IpPrefix;

@@ -13,7 +13,7 @@ use crate::config::{Candidate, Config, PfOf};
 use crate::host::{Host, HostError, HostRead, VfStateOrigin};
 use crate::netlink::VfState;
 use crate::sysfs::{PciDevice, ScanReport};
-use crate::types::{IfName, PciAddress};
+use crate::types::{DriverName, IfName, PciAddress};
 
 #[derive(Debug, Clone)]
 pub struct VfView {
@@ -25,8 +25,10 @@ pub struct VfView {
     pub pf_operstate: Option<String>,
     pub pf_ids: (u16, u16),
     pub ids: (u16, u16),
-    pub driver: Option<String>,
-    pub driver_override: Option<String>,
+    pub driver: Option<DriverName>,
+    /// Bound to a driver whose name vifman refused (`driver` is `None`): never free.
+    pub driver_unusable: bool,
+    pub driver_override: Option<DriverName>,
     pub numa: Option<u32>,
     pub iommu_group: Option<u32>,
     pub group_members: Vec<PciAddress>,
@@ -129,7 +131,7 @@ fn signs_of(
     scan: &ScanReport,
     addressed: &std::collections::BTreeSet<u32>,
     pf_ids: (u16, u16),
-    driver: Option<&str>,
+    driver: Option<&DriverName>,
     netdevs: &[IfName],
 ) -> NetdevSigns {
     let mut s = NetdevSigns::default();
@@ -143,9 +145,9 @@ fn signs_of(
         }
     }
     // Only a driver known to make a netdev for this NIC's VFs says the netdev went elsewhere.
-    let netdev_driver = crate::hwdb::by_pf(pf_ids.0, pf_ids.1).map(|m| m.vf_driver.as_str());
+    let netdev_driver = crate::hwdb::by_pf(pf_ids.0, pf_ids.1).map(|m| &m.vf_driver);
     if netdevs.is_empty() && driver.is_some() && driver == netdev_driver {
-        s.netdev_elsewhere = driver.map(String::from);
+        s.netdev_elsewhere = driver.cloned();
     }
     s
 }
@@ -203,6 +205,7 @@ impl HostView {
                     pf_ids: (pf.ids.vendor.unwrap_or(0), pf.ids.device.unwrap_or(0)),
                     ids: (vf.ids.vendor.unwrap_or(0), vf.ids.device.unwrap_or(0)),
                     driver: vf.driver.clone(),
+                    driver_unusable: vf.driver_unusable,
                     driver_override: vf.driver_override.clone(),
                     numa: vf.numa_node.or(pf.numa_node),
                     iommu_group: vf.iommu_group,
@@ -214,7 +217,7 @@ impl HostView {
                         &scan,
                         &addressed,
                         (pf.ids.vendor.unwrap_or(0), pf.ids.device.unwrap_or(0)),
-                        vf.driver.as_deref(),
+                        vf.driver.as_ref(),
                         &vf.netdevs,
                     ),
                 });
@@ -222,14 +225,15 @@ impl HostView {
         }
         let held = host.kubelet_devices();
         // Only read /proc when some VF is on vfio-pci: the scan is per process.
-        let vfio_open = if vfs.iter().any(|v| v.driver.as_deref() == Some("vfio-pci")) {
+        let on_vfio = |v: &VfView| v.driver.as_ref().is_some_and(DriverName::is_vfio_pci);
+        let vfio_open = if vfs.iter().any(on_vfio) {
             host.vfio_group_holders()
         } else {
             Default::default()
         };
         for v in &mut vfs {
             v.signs.kubelet_resource = held.get(&v.addr).cloned();
-            if v.driver.as_deref() == Some("vfio-pci") {
+            if on_vfio(v) {
                 v.signs.vfio_open = v
                     .iommu_group
                     .and_then(|g| vfio_open.get(&g).map(|p| (g, p.clone())));
@@ -254,7 +258,13 @@ impl HostView {
         if !host.device_present(&v.addr) {
             return Ok(false);
         }
-        let driver = host.driver_of(&v.addr);
+        let (driver, driver_unusable) = match host.bound_driver(&v.addr) {
+            Ok(d) => (d, false),
+            Err(e) => {
+                tracing::warn!("{e}");
+                (None, true)
+            }
+        };
         let driver_override = host.driver_override_of(&v.addr);
         let netdevs = host.netdevs_of(&v.addr);
         let state = match &v.pf_netdev {
@@ -268,19 +278,21 @@ impl HostView {
             &self.scan,
             &addressed(host),
             v.pf_ids,
-            driver.as_deref(),
+            driver.as_ref(),
             &netdevs,
         );
         signs.kubelet_resource = host.kubelet_devices().get(&v.addr).cloned();
         let mut old_nd = v.netdevs.clone();
         old_nd.sort();
         let same = v.driver == driver
+            && v.driver_unusable == driver_unusable
             && v.driver_override == driver_override
             && old_nd == netdevs
             && v.state == state
             && v.signs == signs;
         v.signs = signs;
         v.driver = driver;
+        v.driver_unusable = driver_unusable;
         v.driver_override = driver_override;
         v.netdevs = netdevs;
         v.state = state;
@@ -381,8 +393,13 @@ impl HostView {
                 v.pf_netdev.as_ref().map(|n| n.as_str()).unwrap_or("its PF")
             ));
         }
+        if v.driver_unusable {
+            return VfStatus::InUse(vec![
+                "bound to a driver whose name vifman cannot use (see the scan warnings)".into(),
+            ]);
+        }
         let use_ = outside_use(
-            v.driver.as_deref(),
+            v.driver.as_ref(),
             v.state.as_ref().map(|s| s.mac),
             st.policy_vf(&v.pf, v.vf_index),
             &v.signs,

@@ -2,7 +2,7 @@
 //! `free`, `pools` and `allocate` all read it from there.
 
 use crate::store::PolicyVf;
-use crate::types::MacAddress;
+use crate::types::{DriverName, MacAddress};
 
 /// What the host shows around a VF's netdevs, gathered by the engine's host view (the
 /// inventory, which reads no addresses, passes the default: no such signs).
@@ -15,7 +15,7 @@ pub struct NetdevSigns {
     pub uppers: Vec<(String, String)>,
     /// The VF is bound to its NIC's netdev driver but has no netdev in vifman's namespace:
     /// the netdev was moved into another one (a container's). The driver's name.
-    pub netdev_elsewhere: Option<String>,
+    pub netdev_elsewhere: Option<DriverName>,
     /// The kubelet resource its checkpoint says holds the VF (another device plugin's: a
     /// VF vifman's own plugin hands out has a store record, which is checked first).
     pub kubelet_resource: Option<String>,
@@ -30,13 +30,14 @@ pub struct NetdevSigns {
 /// device plugin's allocation in kubelet's checkpoint, its open `/dev/vfio/<group>`. What
 /// vifman's own host-state policy set (`own`) is not a sign of outside use.
 pub fn outside_use(
-    driver: Option<&str>,
+    driver: Option<&DriverName>,
     admin_mac: Option<MacAddress>,
     own: Option<&PolicyVf>,
     signs: &NetdevSigns,
 ) -> Vec<String> {
     let mut r = Vec::new();
-    if driver == Some("vfio-pci") && own.and_then(|o| o.driver.as_deref()) != Some("vfio-pci") {
+    let vfio = |d: Option<&DriverName>| d.is_some_and(DriverName::is_vfio_pci);
+    if vfio(driver) && !vfio(own.and_then(|o| o.driver.as_ref())) {
         r.push("bound to vfio-pci".to_string());
     }
     if let Some(m) = admin_mac.filter(|m| !m.is_zero()) {

@@ -10,7 +10,7 @@ use crate::engine::actuate;
 use crate::host::Host;
 use crate::store::{DeviceAllocation, Phase, Store, StoreState};
 
-const VFIO: &str = "vfio-pci";
+use crate::types::DriverName;
 
 fn rec(r: &DeviceAllocation, detail: String) -> BootRecord {
     BootRecord {
@@ -92,21 +92,22 @@ fn restore(host: &dyn Host, r: &mut DeviceAllocation) -> Result<String, String> 
     }
     if r.devices
         .iter()
-        .all(|d| host.driver_of(&d.address).as_deref() == Some(VFIO))
+        .all(|d| host.driver_of(&d.address).is_some_and(|d| d.is_vfio_pci()))
     {
         return Ok("already on vfio-pci".into());
     }
     let mut moved: Vec<usize> = vec![];
     for i in 0..r.devices.len() {
         let d = r.devices[i].clone();
-        if host.driver_of(&d.address).as_deref() == Some(VFIO) {
+        if host.driver_of(&d.address).is_some_and(|d| d.is_vfio_pci()) {
             continue;
         }
         let was = (
             host.driver_of(&d.address),
             host.driver_override_of(&d.address),
         );
-        if let Err(e) = actuate::rebind(host, &d.address, Some(VFIO), Some(VFIO)) {
+        let vfio = DriverName::vfio_pci();
+        if let Err(e) = actuate::rebind(host, &d.address, Some(&vfio), Some(&vfio)) {
             // This device (part-way through its rebind) first, then the ones moved before it.
             let back =
                 std::iter::once((d.address, was.0, was.1)).chain(moved.iter().rev().map(|&j| {
@@ -115,7 +116,7 @@ fn restore(host: &dyn Host, r: &mut DeviceAllocation) -> Result<String, String> 
                 }));
             let undo: Vec<String> = back
                 .filter_map(|(a, drv, ovr)| {
-                    actuate::rebind(host, &a, drv.as_deref(), ovr.as_deref())
+                    actuate::rebind(host, &a, drv.as_ref(), ovr.as_ref())
                         .err()
                         .map(|e| format!("{a}: {e}"))
                 })

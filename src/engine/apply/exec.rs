@@ -8,7 +8,7 @@ use super::plan::Action;
 use super::{Step, StepStatus};
 use crate::engine::actuate::{self, Target};
 use crate::host::{Host, HostError, SysWrite};
-use crate::types::{IfName, PciAddress};
+use crate::types::{DriverName, IfName, PciAddress};
 
 /// How long VF creation (devices, driver binds, netdevs) may take. Big E810/mlx5 PFs create
 /// 128+ VFs in several seconds on real hardware.
@@ -98,7 +98,7 @@ fn set_numvfs(
     pf: &PciAddress,
     n: u32,
     probed: bool,
-    vf_driver: Option<&str>,
+    vf_driver: Option<&DriverName>,
 ) -> Result<(), HostError> {
     host.write(&SysWrite::NumVfs(*pf, n))?;
     let what = if probed && n > 0 {
@@ -114,7 +114,7 @@ fn set_numvfs(
         !probed
             || vfs.iter().all(|(_, a)| match host.driver_of(a) {
                 None => false,
-                Some(d) => Some(d.as_str()) != vf_driver || !host.netdevs_of(a).is_empty(),
+                Some(d) => Some(&d) != vf_driver || !host.netdevs_of(a).is_empty(),
             })
     })
 }
@@ -160,7 +160,7 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             vf_driver,
             ..
         } => {
-            set_numvfs(host, pf, *to, *probed, vf_driver.as_deref())?;
+            set_numvfs(host, pf, *to, *probed, vf_driver.as_ref())?;
             Ok(true)
         }
         Action::Knob {
@@ -191,9 +191,7 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             driver,
         } => {
             let vf = vf_addr(host, pf, *vf_index)?;
-            let d = crate::types::DriverName::new(driver)
-                .map_err(|e| HostError::other("driver", e.to_string()))?;
-            host.reprobe(&vf, &d)?;
+            host.reprobe(&vf, driver)?;
             Ok(true)
         }
         Action::Eswitch { pf, to, .. } => set_eswitch(host, pf, *to),
@@ -209,7 +207,7 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             if host.driver_of(&vf) == *to && host.driver_override_of(&vf) == *override_to {
                 return Ok(false);
             }
-            actuate::rebind(host, &vf, to.as_deref(), override_to.as_deref())?;
+            actuate::rebind(host, &vf, to.as_ref(), override_to.as_ref())?;
             Ok(true)
         }
     }
@@ -271,7 +269,7 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
             ..
         } => {
             let vf = vf_addr(host, pf, *vf_index)?;
-            actuate::rebind(host, &vf, from.as_deref(), from_override.as_deref())
+            actuate::rebind(host, &vf, from.as_ref(), from_override.as_ref())
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::host::{Knob, KnobKind};
 use crate::netlink::VfState;
 use crate::store::{Allocation, Phase, PolicyVf, StoreState};
 use crate::sysfs::{ScanReport, Sriov};
-use crate::types::{IfName, PciAddress};
+use crate::types::{DriverName, IfName, PciAddress};
 
 /// What a step does, for the executor and its undo.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub(crate) enum Action {
         to: u32,
         /// After this write: are VFs probed, and by which NIC driver (for the wait).
         probed: bool,
-        vf_driver: Option<String>,
+        vf_driver: Option<DriverName>,
     },
     Knob {
         pf: PciAddress,
@@ -64,7 +64,7 @@ pub(crate) enum Action {
     Reload {
         pf: PciAddress,
         vf_index: u32,
-        driver: String,
+        driver: DriverName,
     },
     /// A devlink rate node added or set (`engine::rate`); `before`: the node as found
     /// (None: absent, the undo deletes it).
@@ -83,10 +83,10 @@ pub(crate) enum Action {
     Driver {
         pf: PciAddress,
         vf_index: u32,
-        from: Option<String>,
-        from_override: Option<String>,
-        to: Option<String>,
-        override_to: Option<String>,
+        from: Option<DriverName>,
+        from_override: Option<DriverName>,
+        to: Option<DriverName>,
+        override_to: Option<DriverName>,
     },
 }
 
@@ -105,8 +105,8 @@ pub(super) struct Planned {
 struct VfNow {
     addr: Option<PciAddress>,
     state: VfState,
-    driver: Option<String>,
-    driver_override: Option<String>,
+    driver: Option<DriverName>,
+    driver_override: Option<DriverName>,
 }
 
 pub(super) fn step(
@@ -129,8 +129,8 @@ pub(super) fn step(
     }
 }
 
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "(none)".into())
+fn opt(s: &Option<DriverName>) -> String {
+    s.as_deref().unwrap_or("(none)").to_string()
 }
 
 /// Where VF `i` will appear (the SR-IOV routing-ID rule, [`PciAddress::vf_address`]).
@@ -327,7 +327,7 @@ fn plan_pf(
             Some(MacPolicy::Random) if own_mac.is_none() => Some(now.state.mac),
             _ => own_mac,
         };
-        let own_driver = (vp.driver == Some(VfDriver::VfioPci)).then(|| "vfio-pci".to_string());
+        let own_driver = (vp.driver == Some(VfDriver::VfioPci)).then(DriverName::vfio_pci);
         if own_mac.is_some() || own_driver.is_some() {
             out.policy_vfs.push(PolicyVf {
                 pf,
@@ -384,7 +384,7 @@ fn plan_pf(
         }
         let (to, override_to) = match vp.driver {
             None => (now.driver.clone(), now.driver_override.clone()),
-            Some(VfDriver::VfioPci) => (Some("vfio-pci".to_string()), Some("vfio-pci".to_string())),
+            Some(VfDriver::VfioPci) => (Some(DriverName::vfio_pci()), Some(DriverName::vfio_pci())),
             Some(VfDriver::Kernel) => (vf_driver.clone(), None),
             Some(VfDriver::None) => (None, None),
         };
@@ -418,11 +418,11 @@ fn plan_pf(
                     },
                 ));
             }
-        } else if mac_changes
-            && model.is_some_and(|m| m.quirks.vf_reload_after_mac)
-            && now.driver.is_some()
-            && now.driver == vf_driver
-        {
+        } else if let Some(drv) = now.driver.as_ref().filter(|d| {
+            mac_changes
+                && model.is_some_and(|m| m.quirks.vf_reload_after_mac)
+                && vf_driver.as_ref() == Some(*d)
+        }) {
             reloads.push(step(
                 &pf,
                 format!("{vf_label} driver"),
@@ -432,7 +432,7 @@ fn plan_pf(
                 Action::Reload {
                     pf,
                     vf_index: i,
-                    driver: now.driver.clone().unwrap_or_default(),
+                    driver: drv.clone(),
                 },
             ));
         }

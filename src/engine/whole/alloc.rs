@@ -11,7 +11,7 @@ use super::{aliases_of, physnet_of, WholeDevice, WholeStatus};
 use crate::engine::{emit, Engine, EngineError, HostView};
 use crate::host::SysWrite;
 use crate::store::{BoundDevice, DeviceAllocation, Phase, WholeRequestKind};
-use crate::types::{DeviceType, NumaPolicy, Uuid};
+use crate::types::{DeviceType, DriverName, NumaPolicy, Uuid};
 use crate::vif::VersionedObject;
 
 /// How long removing a PF's VFs may take before the allocation gives up and rolls back.
@@ -123,7 +123,7 @@ impl Engine<'_> {
                 .classify(&d.candidate())
                 .0
                 .is_some_and(|s| s.managed == Some(false));
-            if unmanaged && d.driver.as_deref() != Some("vfio-pci") {
+            if unmanaged && !d.driver.as_ref().is_some_and(DriverName::is_vfio_pci) {
                 *skipped
                     .entry("managed = no and not on vfio-pci".into())
                     .or_default() += 1;
@@ -313,8 +313,8 @@ impl Engine<'_> {
             crate::engine::actuate::rebind(
                 self.host,
                 &d.address,
-                Some("vfio-pci"),
-                Some("vfio-pci"),
+                Some(&crate::types::DriverName::vfio_pci()),
+                Some(&crate::types::DriverName::vfio_pci()),
             )
             .map_err(|e| (format!("binding {} to vfio-pci", d.address), e))?;
         }
@@ -336,17 +336,17 @@ impl Engine<'_> {
             }
             // Through driver_override naming the original driver, then the original override:
             // the device goes back to exactly that driver, not to whichever claims it first.
-            let rebind = |to: Option<&str>, over: Option<&str>| {
+            let rebind = |to: Option<&DriverName>, over: Option<&DriverName>| {
                 crate::engine::actuate::rebind(self.host, &d.address, to, over)
             };
-            let r = match d.driver.as_deref() {
+            let r = match d.driver.as_ref() {
                 Some(drv) => rebind(Some(drv), Some(drv)).and_then(|()| {
-                    match d.driver_override.as_deref() == Some(drv) {
+                    match d.driver_override.as_ref() == Some(drv) {
                         true => Ok(()),
-                        false => rebind(Some(drv), d.driver_override.as_deref()),
+                        false => rebind(Some(drv), d.driver_override.as_ref()),
                     }
                 }),
-                None => rebind(None, d.driver_override.as_deref()),
+                None => rebind(None, d.driver_override.as_ref()),
             };
             if let Err(e) = r {
                 failures.push(format!("{}: {e}", d.address));

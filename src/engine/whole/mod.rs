@@ -21,8 +21,8 @@ pub struct WholeDevice {
     pub addr: PciAddress,
     pub device_type: DeviceType,
     pub ids: (u16, u16),
-    pub driver: Option<String>,
-    pub driver_override: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
+    pub driver_override: Option<crate::types::DriverName>,
     pub numa: Option<u32>,
     pub netdev: Option<String>,
     /// VFs currently enabled (type-PF only).

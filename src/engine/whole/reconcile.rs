@@ -66,7 +66,7 @@ impl Engine<'_> {
                             });
                             continue;
                         };
-                        if dev.driver.as_deref() == Some("vfio-pci") {
+                        if dev.driver.as_ref().is_some_and(|d| d.is_vfio_pci()) {
                             continue;
                         }
                         let mut x = d(
@@ -82,8 +82,8 @@ impl Engine<'_> {
                                 match crate::engine::actuate::rebind(
                                     self.host,
                                     &b.address,
-                                    Some("vfio-pci"),
-                                    Some("vfio-pci"),
+                                    Some(&crate::types::DriverName::vfio_pci()),
+                                    Some(&crate::types::DriverName::vfio_pci()),
                                 ) {
                                     Ok(()) => "rebound to vfio-pci".into(),
                                     Err(e) => format!("rebind failed: {e}"),

@@ -159,7 +159,7 @@ fn allocate_container(
     }
     let mut groups = BTreeSet::new();
     for a in &addrs {
-        if e.host.driver_of(a).as_deref() == Some("vfio-pci") {
+        if e.host.driver_of(a).is_some_and(|d| d.is_vfio_pci()) {
             if let Some(g) = e.host.iommu_group_of(a) {
                 groups.insert(g);
             }
@@ -180,7 +180,7 @@ fn allocate_container(
         .map(|a| super::devinfo::Device {
             vf: *a,
             pf: records_pf(e, a),
-            vfio_group: (e.host.driver_of(a).as_deref() == Some("vfio-pci"))
+            vfio_group: (e.host.driver_of(a).is_some_and(|d| d.is_vfio_pci()))
                 .then(|| e.host.iommu_group_of(a))
                 .flatten(),
         })

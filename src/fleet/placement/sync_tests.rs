@@ -11,7 +11,7 @@ fn vf(addr: &str, pf: &str, pool: &str, numa: u32, holder: Holder, healthy: bool
         pool: pool.into(),
         numa: Some(numa),
         iommu_group: None,
-        driver: Some("iavf".into()),
+        driver: Some("iavf".parse().unwrap()),
         holder,
         healthy,
         reason: None,

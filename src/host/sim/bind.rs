@@ -175,8 +175,8 @@ impl Tree<'_> {
             over
         } else {
             match model {
-                Some(m) if pf.is_some() => m.vf_driver.clone(),
-                Some(m) => m.pf_driver.clone(),
+                Some(m) if pf.is_some() => m.vf_driver.to_string(),
+                Some(m) => m.pf_driver.to_string(),
                 // No driver claims it: the kernel returns success and leaves it unbound.
                 None => return Ok(()),
             }

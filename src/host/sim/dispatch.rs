@@ -408,7 +408,7 @@ fn bind(sim: &SimHost, drv: &str, a: PciAddress, op: &str) -> Result<(), HostErr
 }
 
 /// The driver whose ID table claims `a` (the hwdb's PF or VF driver of its model).
-fn native_driver(sim: &SimHost, a: &PciAddress) -> Option<String> {
+fn native_driver(sim: &SimHost, a: &PciAddress) -> Option<DriverName> {
     let c = sim.confined().ok()?;
     let t = super::tree::Tree::new(c);
     let m = crate::hwdb::lookup(t.read_hex(a, "vendor")?, t.read_hex(a, "device")?)?;

@@ -103,7 +103,7 @@ impl Tree<'_> {
             self.read_hex(a, "vendor").unwrap_or(0),
             self.read_hex(a, "device").unwrap_or(0),
         )
-        .map(|m| m.pf_driver.clone())
+        .map(|m| m.pf_driver.to_string())
         .or_else(|| bound.clone().filter(|b| Some(b) != over.as_ref()));
         if let Some(drv) = bound {
             self.unbind(a, &drv)?;

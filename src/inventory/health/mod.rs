@@ -74,7 +74,10 @@ impl DevlinkReporter {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sample {
     pub present: bool,
-    pub driver: Option<String>,
+    pub driver: Option<crate::types::DriverName>,
+    /// Bound to a driver whose name the scan refused (`driver` is then `None`): bound, not
+    /// driverless.
+    pub driver_unusable: bool,
     /// A vifman record put the VF on vfio-pci (so its netdev and driver are expected gone).
     pub vfio_ours: bool,
     /// The device's own netdev (a PF's uplink; a VF's netdev in this namespace, if any).
@@ -148,8 +151,11 @@ pub fn conditions(
             _ => {}
         },
         Kind::Vf => match s.driver.as_deref() {
+            None if s.driver_unusable => {
+                r.push("VF is bound to a driver whose name vifman cannot use".to_string())
+            }
             None => r.push("VF is not bound to a driver".to_string()),
-            Some(d) if s.vfio_ours && d != "vfio-pci" => {
+            Some(d) if s.vfio_ours && d != crate::types::VFIO_PCI => {
                 r.push(format!("VF should be on vfio-pci, is on {d}"))
             }
             _ => {}

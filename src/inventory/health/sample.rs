@@ -66,6 +66,7 @@ pub fn samples(
             sample: Sample {
                 present: pf.present,
                 driver: pf.driver.clone(),
+                driver_unusable: pf.driver_unusable,
                 vfio_ours: false,
                 operstate: nd.and_then(|n| n.operstate.clone()),
                 carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
@@ -91,6 +92,7 @@ pub fn samples(
             sample: Sample {
                 present: view.scan.device(&v.addr).is_some_and(|d| d.present),
                 driver: v.driver.clone(),
+                driver_unusable: v.driver_unusable,
                 vfio_ours: rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio),
                 operstate: nd.and_then(|n| n.operstate.clone()),
                 carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),

@@ -11,7 +11,7 @@ fn vf() -> PciAddress {
 fn good_pf() -> Sample {
     Sample {
         present: true,
-        driver: Some("ice".into()),
+        driver: Some("ice".parse().unwrap()),
         netdev: Some("ens1f0".into()),
         operstate: Some("up".into()),
         carrier_changes: Some(2),
@@ -21,7 +21,7 @@ fn good_pf() -> Sample {
 fn good_vf() -> Sample {
     Sample {
         present: true,
-        driver: Some("iavf".into()),
+        driver: Some("iavf".parse().unwrap()),
         ..Default::default()
     }
 }
@@ -309,4 +309,19 @@ fn a_pf_devlink_reporter_in_error_makes_pf_and_vfs_unhealthy() {
     }
     let r = t.observe(&p, 50, &inputs(good_pf(), good_vf()));
     assert!(r.unhealthy().count() == 0, "{r:?}");
+}
+
+#[test]
+fn a_driver_vifman_cannot_name_is_not_reported_as_no_driver() {
+    let mut t = Tracker::default();
+    let v = Sample {
+        driver: None,
+        driver_unusable: true,
+        ..good_vf()
+    };
+    let r = t.observe(&policy(), 0, &inputs(good_pf(), v));
+    assert_eq!(
+        vf_health(&r).reasons,
+        vec!["VF is bound to a driver whose name vifman cannot use"]
+    );
 }

@@ -13,6 +13,7 @@ use super::worker::{Dir, Need, Worker};
 use crate::sysfs::attr;
 use crate::sysfs::fd;
 use crate::sysfs::model::{PciDevice, PciIds, Sriov};
+use crate::sysfs::point;
 use crate::sysfs::root::{lexical, LinkError};
 use crate::types::PciAddress;
 
@@ -136,16 +137,25 @@ impl Worker<'_, '_> {
         let mut d = PciDevice::new(address);
         d.present = true;
         d.ids = self.read_ids(dir);
-        d.driver = self.link_name(dir, c"driver");
-        d.driver_override = self
-            .attr(
-                dir,
-                c"driver_override",
-                Need::Optional,
-                "a driver name",
-                |s| Some(s.to_string()),
-            )
-            .filter(|s| !s.is_empty() && s != "(null)");
+        if let Some(n) = self.link_name(dir, c"driver") {
+            d.driver = self.driver_name(&dir.rel.join("driver"), "link target ", &n);
+            d.driver_unusable = d.driver.is_none();
+        }
+        let over = self.attr(
+            dir,
+            c"driver_override",
+            Need::Optional,
+            "a driver name",
+            |s| Some(point::parse_driver_override(s)),
+        );
+        d.driver_override = match over.flatten() {
+            Some(Ok(n)) => Some(n),
+            Some(Err(e)) => {
+                self.warn(&dir.rel.join("driver_override"), e.to_string());
+                None
+            }
+            None => None,
+        };
         d.numa_node = self
             .attr(
                 dir,

@@ -207,7 +207,9 @@ impl Worker<'_, '_> {
         }
         for d in devices.iter_mut().filter(|d| !d.present) {
             if let Some(drv) = by_addr.get(&d.address) {
-                d.driver = Some(drv.clone());
+                let rel = Path::new(PCI_DRIVERS).join(drv);
+                d.driver = self.driver_name(&rel, "directory name ", drv);
+                d.driver_unusable = d.driver.is_none();
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::sysfs::attr::{Raw, ATTR_BUF};
 use crate::sysfs::fd;
 use crate::sysfs::root::{display_rel, lexical, LinkError, Resolver, SysfsRoot};
 use crate::sysfs::warning::Warning;
-use crate::types::PciAddress;
+use crate::types::{DriverName, PciAddress};
 
 /// What every worker thread shares.
 pub(super) struct Ctx<'r> {
@@ -196,6 +196,20 @@ impl<'c, 'r> Worker<'c, 'r> {
                 let n = name.to_string_lossy();
                 let msg = e.describe(&format!("{n} link"));
                 self.warn(&dir.rel.join(n.as_ref()), msg);
+                None
+            }
+        }
+    }
+
+    /// A driver name read from `rel` (a `driver` link's target, a `drivers/` entry), typed
+    /// here once. A name [`DriverName`] refuses is a warning on `rel`, so the device is still
+    /// listed and shows why its driver is blank, instead of vanishing or carrying a name the
+    /// engine could not act on.
+    pub(super) fn driver_name(&mut self, rel: &Path, what: &str, n: &str) -> Option<DriverName> {
+        match DriverName::new(n) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.warn(rel, format!("{what}{e}"));
                 None
             }
         }
