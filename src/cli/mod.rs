@@ -122,7 +122,16 @@ pub fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // netlink-packet-route logs "BUG: Got unknown VLAN protocol 0" (a warning) for every VF
+    // record whose VLAN is unset on drivers that report protocol 0 there (netdevsim does);
+    // the crate reads it as 802.1Q, which is what vifman shows, so below -vv it is noise.
+    let quiet = if verbose < 2 {
+        ",netlink_packet_route=error"
+    } else {
+        ""
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default}{quiet}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -130,8 +130,8 @@ run_ok vifman eswitch "$ND" legacy
 # vfinfo_list entries of the PF netdev (IFLA_VFINFO_LIST, read by iproute2, not vifman).
 kstate() { echo "$(cat "$NSD/sriov_numvfs") $(ip -j link show "$ND" | jq '.[0].vfinfo_list // [] | length')"; }
 nvfs() { vifman numvfs "$@" --config "$NCFG" --state-dir "$NSTATE"; }
-# vifman's own error line, for the log (the netlink crate's WARN lines about netdevsim's
-# VLAN protocol 0 crowd run_fail's excerpt).
+# vifman's own error line, for the log (WARN lines, e.g. the netlink crate's about
+# netdevsim's VLAN protocol 0 with -vv, would crowd run_fail's excerpt).
 errline() { echo "vifman: $(grep -v 'WARN' "$RUN_ERR" | tail -n 2 || true)"; }
 pcivf_ports() { devlink -j port show | jq --arg dl "$DL/" '[.port | to_entries[] | select(.key | startswith($dl)) | select(.value.flavour == "pcivf")] | length'; }
 
