@@ -129,6 +129,20 @@ pub struct Allocation {
     /// Phase quarantined: the failed release step. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<Quarantine>,
+    /// `allocate --rate-parent`: the node the VF's devlink rate leaf was parented to, and the
+    /// parent it had before, which release and rollback put back. Absent in older stores
+    /// and for allocations that did not ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_parent: Option<LeafParentChange>,
+}
+
+/// A VF leaf's devlink rate parent as an allocation changed it (switchdev mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafParentChange {
+    /// The node the allocation parented the leaf to.
+    pub node: String,
+    /// The leaf's parent before (None: it had none).
+    pub original: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! reported with its extack text. Every change is read back; a request the kernel applied
 //! half of (it sets tx_share, tx_max, then the parent) is put back to the values before.
 
+pub mod leaf;
 mod report;
 mod want;
 
