@@ -258,3 +258,167 @@ fn policy_mistakes_are_refused_with_their_place() {
     }
     assert!(sim.nodes("enp94s0f0np0").is_empty());
 }
+
+const PARENTS: &str = r#"
+[[pf]]
+address = "0000:5e:00.0"
+
+[[pf.rate_nodes]]
+name = "tenant"
+max_tx_rate = 500
+
+[[pf.vf]]
+vfs = "1-2"
+rate_parent = "tenant"
+max_tx_rate = 100
+"#;
+
+fn leaf_parents(sim: &Sim) -> Vec<(u64, Value)> {
+    let o = sim
+        .0
+        .run(&["rate-node", "list", "enp94s0f0np0", "--json"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "leaf")
+        .map(|r| (r["vf"].as_u64().unwrap(), r["parent"].clone()))
+        .collect()
+}
+
+const LEAF1: &str = "devlink pci/0000:5e:00.0 vf 1 rate parent";
+const LEAF2: &str = "devlink pci/0000:5e:00.0 vf 2 rate parent";
+
+/// `rate_parent` parents the VFs' leaves after the nodes exist, read back by the rate dump;
+/// a second apply has no steps; a parent changed behind the policy's back is drift for
+/// `--check` and put back by the next apply.
+#[test]
+fn apply_parents_vf_leaves_after_the_nodes_then_is_in_sync() {
+    let sim = Sim::new();
+    let pol = sim.policy(PARENTS);
+    let (rc, r, e) = sim.apply(&pol, &[]);
+    assert_eq!(rc, Some(0), "{e}");
+    let objs = objects(&r);
+    let at = |o: &str| {
+        objs.iter()
+            .position(|x| x == o)
+            .unwrap_or_else(|| panic!("{o}: {objs:#?}"))
+    };
+    assert!(at(TENANT) < at(LEAF1) && at(LEAF1) < at(LEAF2), "{objs:#?}");
+    let step = &r["steps"][at(LEAF1)];
+    assert_eq!(
+        (step["old"].as_str(), step["new"].as_str()),
+        (Some("(none)"), Some("tenant"))
+    );
+    assert_eq!(
+        leaf_parents(&sim),
+        [
+            (0, Value::Null),
+            (1, Value::from("tenant")),
+            (2, Value::from("tenant")),
+            (3, Value::Null)
+        ]
+    );
+    let (rc, r, e) = sim.apply(&pol, &[]);
+    assert_eq!(rc, Some(0), "{e}");
+    assert_eq!(r["outcome"], "in-sync", "{r:#}");
+    assert!(objects(&r).is_empty(), "{r:#}");
+
+    // Drift: VF 2 unparented by hand.
+    let o = sim
+        .0
+        .run(&["vf", "rate", "enp94s0f0np0", "2", "--no-parent"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sim
+        .0
+        .run(&["apply", "--check", "--json", "--policy", &pol], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(objects(&r), [LEAF2], "{r:#}");
+    assert_eq!(
+        leaf_parents(&sim)[2],
+        (2, Value::Null),
+        "--check changes nothing"
+    );
+    let (rc, _, e) = sim.apply(&pol, &[]);
+    assert_eq!(rc, Some(0), "{e}");
+    assert_eq!(leaf_parents(&sim)[2], (2, Value::from("tenant")));
+}
+
+/// A step after the leaf parents fails: the parents are put back as found (none, or the
+/// node they had), and the nodes the run added are deleted.
+#[test]
+fn a_failing_later_step_undoes_the_leaf_parents() {
+    let sim = Sim::new();
+    let o = sim.0.run(
+        &[
+            "rate-node",
+            "add",
+            "enp94s0f0np0",
+            "old",
+            "--max-tx-rate",
+            "9",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sim
+        .0
+        .run(&["vf", "rate", "enp94s0f0np0", "2", "--parent", "old"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = leaf_parents(&sim);
+    let pol = sim.policy(&format!("{PARENTS}trust = true\n"));
+    let (rc, r, _) = sim.apply(&pol, &[("VIFMAN_SIM_FAIL", "vf.trust:EPERM")]);
+    assert_eq!(rc, Some(1));
+    assert_eq!(r["outcome"], "failed");
+    let st = statuses(&r);
+    let of = |o: &str| {
+        st.iter()
+            .find(|(x, _)| x == o)
+            .map(|(_, s)| s.as_str())
+            .unwrap_or_else(|| panic!("{o}: {st:#?}"))
+    };
+    assert_eq!(of(LEAF1), "undone", "{st:#?}");
+    assert_eq!(of(LEAF2), "undone", "{st:#?}");
+    assert_eq!(of(TENANT), "undone", "{st:#?}");
+    assert_eq!(leaf_parents(&sim), before);
+    assert_eq!(before[2], (2, Value::from("old")));
+    assert_eq!(
+        sim.nodes("enp94s0f0np0"),
+        [("old".into(), 0, 9, Value::Null)]
+    );
+}
+
+#[test]
+fn rate_parent_mistakes_are_refused_with_their_place() {
+    let sim = Sim::new();
+    for (body, key, why, place) in [
+        (
+            "[[pf]]\naddress = \"0000:5e:00.0\"\n[[pf.rate_nodes]]\nname = \"a\"\n[[pf.vf]]\nvfs = 1\nrate_parent = \"b\"\n",
+            "pf[0].vf[0].rate_parent",
+            "b is not a [[pf.rate_nodes]] entry of this PF (listed: a)",
+            "policy.toml:7:15:",
+        ),
+        (
+            "[[pf]]\naddress = \"0000:5e:00.0\"\n[[pf.vf]]\nvfs = 1\nrate_parent = \"x\"\n",
+            "pf[0].vf[0].rate_parent",
+            "(listed: none)",
+            "policy.toml:5:15:",
+        ),
+        (
+            "[[pf]]\naddress = \"0000:5e:00.0\"\n[[pf.rate_nodes]]\nname = \"a\"\n[[pf.vf]]\nvfs = 1\nrate_parent = \"a/b\"\n",
+            "pf[0].vf[0].rate_parent",
+            "contains '/'",
+            "policy.toml:7:15:",
+        ),
+    ] {
+        let pol = sim.policy(body);
+        let (rc, _, e) = sim.apply(&pol, &[]);
+        assert_eq!(rc, Some(1), "{body}: {e}");
+        assert!(e.contains(key) && e.contains(why), "{body}: {e}");
+        assert!(e.contains(place), "{body}: {e}");
+    }
+    assert!(sim.nodes("enp94s0f0np0").is_empty());
+}

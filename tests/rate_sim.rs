@@ -448,3 +448,46 @@ fn a_half_applied_leaf_request_is_put_back() {
     );
     assert_eq!(sim.nodes()[0]["tx_max"], 0);
 }
+
+/// `vf rate` on a VF an allocation holds is refused (by netdev, PCI address and devlink
+/// handle), naming the VIF and instance, with nothing sent to the kernel, like `vf set`;
+/// `--force` changes it, a read-only `vf rate` and another VF are not refused.
+#[test]
+fn vf_rate_on_an_allocated_vf_is_refused_unless_forced() {
+    let sim = Sim(SimEnv::with_config(
+        "[[device_spec]]\npf_names = [\"enp94s0f0np0#1\"]\nphysical_network = \"physnet-sw\"\n",
+    ));
+    let o = sim.0.allocate_vif("physnet-sw", VIF_ID, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = sim.leaf(1);
+    let n = sim.journal().len();
+    let handle = format!("pci/{PF_ADDR}");
+    for pf in [PF, PF_ADDR, handle.as_str()] {
+        let e = sim.refused(&["vf", "rate", pf, "1", "--max-tx-rate", "50"]);
+        assert!(
+            e.contains("is allocated") && e.contains(VIF_ID) && e.contains(INST),
+            "{e}"
+        );
+        assert!(e.contains("--force"), "the hint names the override: {e}");
+    }
+    assert_eq!(sim.journal().len(), n, "nothing sent: {:#?}", sim.journal());
+    assert_eq!(sim.leaf(1), before);
+    // Reading the leaf is not a change.
+    let r = sim.ok(&["vf", "rate", PF, "1", "--json"]);
+    assert_eq!(r["action"], "unchanged");
+    // Another VF of the PF is not held.
+    sim.ok(&["vf", "rate", PF, "2", "--max-tx-rate", "40", "--json"]);
+    assert_eq!(sim.leaf(2)["tx_max"], 5_000_000);
+    // --force changes it.
+    let r = sim.ok(&[
+        "vf",
+        "rate",
+        PF,
+        "1",
+        "--max-tx-rate",
+        "50",
+        "--force",
+        "--json",
+    ]);
+    assert_eq!(r["object"]["tx_max"], 6_250_000);
+}

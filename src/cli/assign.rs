@@ -64,6 +64,10 @@ pub struct AllocateArgs {
     pub min_tx_rate: Option<u32>,
     #[arg(long, value_name = "MBPS")]
     pub max_tx_rate: Option<u32>,
+    /// Parent the VF's devlink rate leaf to this rate node (switchdev mode; the node must
+    /// exist). Release puts the leaf's old parent back.
+    #[arg(long, value_name = "NODE")]
+    pub rate_parent: Option<String>,
     /// Prefer VFs on this NUMA node.
     #[arg(long, value_name = "N")]
     pub numa: Option<u32>,
@@ -111,6 +115,13 @@ pub fn allocate(a: AllocateArgs) -> anyhow::Result<()> {
     req.trust = a.trust;
     req.min_tx_rate = a.min_tx_rate;
     req.max_tx_rate = a.max_tx_rate;
+    if let Some(n) = &a.rate_parent {
+        req.rate_parent = Some(
+            n.parse::<crate::types::RateNodeName>()
+                .map_err(anyhow::Error::new)
+                .context("--rate-parent")?,
+        );
+    }
     req.numa = a.numa;
     req.network_id = a.network_id;
     req.force_unsupported = a.force_unsupported;

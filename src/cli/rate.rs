@@ -104,6 +104,9 @@ pub struct RateArgs {
     pub vf: u32,
     #[command(flatten)]
     pub rates: RateFlags,
+    /// Change a VF an allocation holds (its release restores the recorded original).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -203,7 +206,7 @@ pub fn vf_rate(a: RateArgs) -> anyhow::Result<()> {
     };
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
     let r = engine
-        .vf_rate(&a.pf, a.vf, &want)
+        .vf_rate(&a.pf, a.vf, &want, a.force)
         .context(format!("VF {} of {}", a.vf, a.pf))?;
     print_result(&r, a.json, host.simulated())
 }

@@ -24,6 +24,10 @@ pub enum Applied {
     FnState {
         original: crate::devlink::FnState,
     },
+    /// The VF's devlink rate leaf parent before `allocate --rate-parent` (None: none).
+    RateParent {
+        original: Option<String>,
+    },
 }
 
 pub struct Target<'a> {
@@ -164,6 +168,12 @@ pub fn undo(
         let r = match a {
             Applied::Knob { original } => set_knob(host, t, original),
             Applied::FnState { original } => super::portfn::restore_state(host, t, *original),
+            Applied::RateParent { original } => super::rate::leaf::set_parent(
+                host,
+                t.pf_netdev.as_str(),
+                t.vf_index,
+                original.as_deref(),
+            ),
             // A bind that failed at its first write changed nothing: nothing to put back
             // (and re-writing a file the kernel just refused would only fail again).
             Applied::Driver {
@@ -239,6 +249,20 @@ pub fn restore_knobs(host: &dyn Host, a: &Allocation) -> (bool, Vec<String>) {
         match set_knob(host, &t, &orig) {
             Ok(()) => mac_changed |= kind == KnobKind::Mac,
             Err(e) => failures.push(e.to_string()),
+        }
+    }
+    // The leaf's parent `allocate --rate-parent` changed, when it is not back already.
+    if let Some(c) = &a.rate_parent {
+        let pf = t.pf_netdev.as_str();
+        let r = super::rate::leaf::parent_of(host, pf, t.vf_index).and_then(|now| {
+            if now == c.original {
+                Ok(())
+            } else {
+                super::rate::leaf::set_parent(host, pf, t.vf_index, c.original.as_deref())
+            }
+        });
+        if let Err(e) = r {
+            failures.push(e.to_string());
         }
     }
     // After the MAC: a MAC restored through the port function leaves it active.

@@ -296,6 +296,18 @@ impl Engine<'_> {
                 )));
             }
         }
+        // Checked before anything changes: switchdev, the node exists, the VF has a leaf.
+        let leaf_parent = match &req.rate_parent {
+            None => None,
+            Some(node) => {
+                let original = super::rate::leaf::check_parent(self.host, &v.pf, v.vf_index, node)
+                    .map_err(|why| EngineError::Request(format!("--rate-parent {node}: {why}")))?;
+                Some(crate::store::LeafParentChange {
+                    node: node.to_string(),
+                    original,
+                })
+            }
+        };
         let plan = Plan {
             vf: v.addr.to_string(),
             pf: v.pf.to_string(),
@@ -307,7 +319,15 @@ impl Engine<'_> {
             vf_index: v.vf_index,
             numa_node: v.numa,
             model: model.map(|m| m.name.clone()),
-            knobs: knobs.iter().map(Knob::describe).collect(),
+            knobs: knobs
+                .iter()
+                .map(Knob::describe)
+                .chain(
+                    leaf_parent
+                        .iter()
+                        .map(|c| format!("rate_parent {}", c.node)),
+                )
+                .collect(),
             bind_driver: bind_driver.clone(),
             mode: req.mode.as_str().into(),
         };
@@ -359,6 +379,7 @@ impl Engine<'_> {
             quarantine: None,
             pf_serial: self.host.device_serial(&v.pf),
             cni: req.cni.clone(),
+            rate_parent: leaf_parent.clone(),
         };
         // Intent first: a crash from here on leaves a Pending record that reconcile undoes.
         st.allocations.push(rec.clone());
@@ -386,6 +407,19 @@ impl Engine<'_> {
                 actuate::set_knob(self.host, &t, k)
                     .map_err(|e| (k.kind().name().to_string(), e))?;
                 applied.push(Applied::Knob { original });
+            }
+            if let Some(c) = &leaf_parent {
+                // A refused request is put back by vf_leaf itself: recorded once it held.
+                super::rate::leaf::set_parent(
+                    self.host,
+                    pf_netdev.as_str(),
+                    v.vf_index,
+                    Some(&c.node),
+                )
+                .map_err(|e| (format!("rate parent {}", c.node), e))?;
+                applied.push(Applied::RateParent {
+                    original: c.original.clone(),
+                });
             }
             if knobs.iter().any(|k| k.kind() == KnobKind::Mac) && bind_driver.is_none() {
                 actuate::reload_vf_driver(self.host, &v.addr, model)

@@ -72,12 +72,13 @@ pub enum EngineError {
     },
     /// A VF setting change refused because an allocation holds the VF (the caller may
     /// override: the change is then not recorded).
-    #[error("{vf} (VF {index} of {pf}) is allocated (VIF {vif_id}); a change is not recorded (release restores the allocation's recorded original, not the change)")]
+    #[error("{vf} (VF {index} of {pf}) is allocated (VIF {vif_id}, instance {instance}); a change is not recorded (release restores the allocation's recorded original, not the change)")]
     VfAllocated {
         vf: crate::types::PciAddress,
         index: u32,
         pf: String,
         vif_id: crate::types::Uuid,
+        instance: crate::types::Uuid,
     },
     /// A VF reset refused because an allocation holds the VF (its release resets it).
     #[error("{vf} is allocated (VIF {vif_id}); its release resets it")]

@@ -98,6 +98,7 @@ impl Engine<'_> {
                 cni: None,
                 reset: None,
                 quarantine: None,
+                rate_parent: None,
             });
             out.push(Drift {
                 kind: DriftKind::Unrecorded,

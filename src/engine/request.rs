@@ -29,6 +29,8 @@ pub struct AllocateRequest {
     /// A CNI ADD that found no record for its VF: the attachment goes into the new record
     /// from its first (pending) write, so no other process sees the VF unattached.
     pub cni: Option<crate::store::CniAttachment>,
+    /// Parent the VF's devlink rate leaf to this node (switchdev mode; the node must exist).
+    pub rate_parent: Option<crate::types::RateNodeName>,
 }
 
 fn bad(msg: impl Into<String>) -> EngineError {
@@ -68,6 +70,7 @@ impl AllocateRequest {
             mode,
             force_unsupported: false,
             cni: None,
+            rate_parent: None,
         })
     }
 

@@ -154,6 +154,31 @@ pub struct VfSetReport {
     pub state: VfState,
 }
 
+/// Refuses a change to VF `vf` (VF `index` of `pf`) that an allocation holds, unless
+/// `force`: the allocation's release restores its recorded original, not the change.
+pub(super) fn refuse_if_held(
+    st: &StoreState,
+    vf: crate::types::PciAddress,
+    pf: &str,
+    index: u32,
+    force: bool,
+) -> Result<(), EngineError> {
+    let held = st
+        .allocations
+        .iter()
+        .find(|a| a.vf == vf && a.phase != Phase::Quarantined);
+    match held {
+        Some(a) if !force => Err(EngineError::VfAllocated {
+            vf,
+            index,
+            pf: pf.to_string(),
+            vif_id: a.vif_id,
+            instance: a.instance_uuid,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Engine<'_> {
     /// Sets VF `index` of `pf` (netdev name, or PCI address of a PCI PF). Refused for a VF
     /// an allocation holds unless `force`. On a failure, the knobs already applied are put
@@ -175,20 +200,7 @@ impl Engine<'_> {
         let pci = view.vf_of(pf, index).ok();
         let pf_netdev: IfName = match pci {
             Some(v) => {
-                if let Some(a) = st
-                    .allocations
-                    .iter()
-                    .find(|a| a.vf == v.addr && a.phase != Phase::Quarantined)
-                {
-                    if !force {
-                        return Err(EngineError::VfAllocated {
-                            vf: v.addr,
-                            index,
-                            pf: pf.to_string(),
-                            vif_id: a.vif_id,
-                        });
-                    }
-                }
+                refuse_if_held(&st, v.addr, pf, index, force)?;
                 v.pf_netdev.clone().ok_or_else(|| {
                     EngineError::Request(format!("PF {} has no netdev to set VF knobs on", v.pf))
                 })?

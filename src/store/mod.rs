@@ -15,7 +15,9 @@ use std::path::Path;
 
 pub use cni::{AttachKey, AttachPhase, CniAttachment};
 pub use device::{BoundDevice, DeviceAllocation, WholeRequestKind};
-pub use record::{AllocMode, Allocation, Original, Phase, PolicyVf, Quarantine, StoreState};
+pub use record::{
+    AllocMode, Allocation, LeafParentChange, Original, Phase, PolicyVf, Quarantine, StoreState,
+};
 pub use slots::{create_state_dir, Store, StoreError, DEFAULT_STATE_DIR};
 
 /// The allocations recorded in `dir`, read under the store's lock so a half-finished cycle of

@@ -129,6 +129,20 @@ pub struct Allocation {
     /// Phase quarantined: the failed release step. Absent in older stores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<Quarantine>,
+    /// `allocate --rate-parent`: the node the VF's devlink rate leaf was parented to, and the
+    /// parent it had before, which release and rollback put back. Absent in older stores
+    /// and for allocations that did not ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_parent: Option<LeafParentChange>,
+}
+
+/// A VF leaf's devlink rate parent as an allocation changed it (switchdev mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafParentChange {
+    /// The node the allocation parented the leaf to.
+    pub node: String,
+    /// The leaf's parent before (None: it had none).
+    pub original: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -214,14 +228,37 @@ mod tests {
         assert_eq!(a.vif_id.to_string(), "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01");
         assert_eq!(a.lost_reason, None);
         assert_eq!(a.pf_serial, None);
+        assert_eq!(a.rate_parent, None);
         let again = serde_json::to_string(&st).unwrap();
         assert!(!again.contains("pf_ifindex"), "{again}");
         assert!(
-            !again.contains("lost_reason") && !again.contains("pf_serial"),
+            !again.contains("lost_reason")
+                && !again.contains("pf_serial")
+                && !again.contains("rate_parent"),
             "{again}"
         );
         assert!(again.contains("\"6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01\""));
         let lower: Uuid = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01".parse().unwrap();
         assert_eq!(st.by_vif(&lower), Some(0));
+    }
+
+    /// `allocate --rate-parent`'s field round-trips, `original: null` meaning "no parent".
+    #[test]
+    fn a_leaf_parent_change_round_trips() {
+        let mut st: StoreState = serde_json::from_str(OLD).unwrap();
+        st.allocations[0].rate_parent = Some(LeafParentChange {
+            node: "grp1".into(),
+            original: None,
+        });
+        let text = serde_json::to_string(&st).unwrap();
+        assert!(
+            text.contains(r#""rate_parent":{"node":"grp1","original":null}"#),
+            "{text}"
+        );
+        let back: StoreState = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.allocations[0].rate_parent,
+            st.allocations[0].rate_parent
+        );
     }
 }

@@ -69,6 +69,7 @@ pub(super) struct RawVf {
     pub link_state: Option<Spanned<String>>,
     pub min_tx_rate: Option<Spanned<i64>>,
     pub max_tx_rate: Option<Spanned<i64>>,
+    pub rate_parent: Option<Spanned<String>>,
 }
 
 /// `vfs = "0-3,5"` or `vfs = 4`.

@@ -99,6 +99,9 @@ pub struct VfPolicy {
     pub link_state: Option<VfLinkState>,
     pub min_tx_rate: Option<u32>,
     pub max_tx_rate: Option<u32>,
+    /// The devlink rate node the VF's leaf is parented to (switchdev): one of the PF's
+    /// `[[pf.rate_nodes]]`, so the apply creates it before parenting the leaf.
+    pub rate_parent: Option<crate::types::RateNodeName>,
 }
 
 impl VfPolicy {
@@ -119,6 +122,7 @@ impl VfPolicy {
             link_state: later.link_state.or(self.link_state),
             min_tx_rate: later.min_tx_rate.or(self.min_tx_rate),
             max_tx_rate: later.max_tx_rate.or(self.max_tx_rate),
+            rate_parent: later.rate_parent.clone().or(self.rate_parent),
         }
     }
 }
@@ -298,6 +302,7 @@ pub(super) fn from_raw(
             ("link_state", raw.link_state.as_ref().and_then(at)),
             ("min_tx_rate", raw.min_tx_rate.as_ref().and_then(at)),
             ("max_tx_rate", raw.max_tx_rate.as_ref().and_then(at)),
+            ("rate_parent", raw.rate_parent.as_ref().and_then(at)),
         ] {
             note(format!("vf[{j}].{k}"), o);
         }
@@ -319,6 +324,27 @@ pub(super) fn from_raw(
     let rate_nodes = super::ratenodes::from_raw(&r.rate_nodes)?;
     for (j, n) in r.rate_nodes.iter().enumerate() {
         note(format!("rate_nodes[{j}]"), at(n));
+    }
+    // A leaf's parent must be a node the policy creates (before the leaves are parented).
+    for (j, v) in vfs.iter().enumerate() {
+        let Some(parent) = &v.rate_parent else {
+            continue;
+        };
+        if !rate_nodes.iter().any(|n| &n.name == parent) {
+            let known: Vec<&str> = rate_nodes.iter().map(|n| n.name.as_str()).collect();
+            return Err((
+                format!("vf[{j}].rate_parent"),
+                format!(
+                    "{parent} is not a [[pf.rate_nodes]] entry of this PF (listed: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+                r.vf[j].get_ref().rate_parent.as_ref().and_then(at),
+            ));
+        }
     }
     if eswitch == Some(Eswitch::Legacy) && !rate_nodes.is_empty() {
         return Err((
@@ -443,6 +469,11 @@ fn vf_from_raw(index: usize, r: &RawVf, numvfs: Option<u32>) -> Result<VfPolicy,
             .map(|v| int(k, v, 0, i64::from(u32::MAX), "a rate in Mbit/s"))
             .transpose()
     };
+    if let Some(n) = &r.rate_parent {
+        p.rate_parent = Some(n.get_ref().parse().map_err(|e: crate::types::TypeError| {
+            ("rate_parent".to_string(), e.to_string(), at(n))
+        })?);
+    }
     p.min_tx_rate = rate("min_tx_rate", &r.min_tx_rate)?;
     p.max_tx_rate = rate("max_tx_rate", &r.max_tx_rate)?;
     if let (Some(lo), Some(hi)) = (p.min_tx_rate, p.max_tx_rate) {

@@ -190,6 +190,8 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
     } else {
         None
     };
+    // The VFs are new after a reboot: their leaves have no parent to put back on release.
+    a.rate_parent = None;
     a.original = Original {
         vf: state.clone(),
         driver: host.driver_of(&a.vf),

@@ -196,6 +196,9 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
         }
         Action::Eswitch { pf, to, .. } => set_eswitch(host, pf, *to),
         Action::RateNode { pf, name, want, .. } => super::rate_step::run(host, pf, name, want),
+        Action::RateParent {
+            pf, vf_index, to, ..
+        } => super::rate_step::run_parent(host, pf, *vf_index, to),
         Action::Driver {
             pf,
             vf_index,
@@ -261,6 +264,9 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
         Action::RateNode {
             pf, name, before, ..
         } => super::rate_step::undo(host, pf, name, before.as_ref()),
+        Action::RateParent {
+            pf, vf_index, from, ..
+        } => super::rate_step::undo_parent(host, pf, *vf_index, from.as_deref()),
         Action::Driver {
             pf,
             vf_index,

@@ -74,6 +74,13 @@ pub(crate) enum Action {
         want: crate::engine::rate::RateWant,
         before: Option<crate::host::RateEntry>,
     },
+    /// A VF's devlink rate leaf parented to a node (`from`: its parent before, None: none).
+    RateParent {
+        pf: PciAddress,
+        vf_index: u32,
+        from: Option<String>,
+        to: crate::types::RateNodeName,
+    },
     /// The devlink eswitch mode (`engine::eswitch::change_mode`, hwdb order).
     Eswitch {
         pf: PciAddress,
@@ -271,6 +278,14 @@ fn plan_pf(
         }
     }
 
+    let leaf_parents = super::rate_step::plan_leaf_parents(
+        host,
+        r,
+        want,
+        fresh || eswitch.is_some(),
+        &allocs,
+        out,
+    )?;
     let mut knobs = vec![];
     let mut reloads = vec![];
     let mut drivers = vec![];
@@ -550,6 +565,7 @@ fn plan_pf(
         steps.extend(eswitch.clone());
     }
     steps.extend(rate_nodes);
+    steps.extend(leaf_parents);
     steps.extend(knobs);
     steps.extend(reloads);
     steps.extend(drivers);

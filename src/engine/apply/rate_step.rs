@@ -3,14 +3,17 @@
 //! one whose written keys differ is set; each step is carried out by `engine::rate` (checked,
 //! read back) and undone by deleting the node it added or setting back the values it found.
 //! They go after the eswitch step (nodes exist in switchdev mode only) and before the VF
-//! knobs, so VF rates are set with their nodes in place.
+//! knobs, so VF rates are set with their nodes in place. A VF's leaf parent
+//! (`rate_parent` in `[[pf.vf]]`) is one step per VF after the nodes: set through
+//! `engine::rate::vf_leaf`, undone by setting back the parent found (or none).
 
-use super::plan::{step, Action};
+use super::plan::{describe_alloc, step, Action, Planned};
 use super::resolve::Resolved;
 use super::{ApplyError, Step};
 use crate::devlink::model::bytes_to_mbit;
 use crate::engine::rate::{self, ParentWant, RateWant};
 use crate::host::{Host, HostError, PfId, RateEntry};
+use crate::store::Allocation;
 use crate::types::{PciAddress, RateNodeName};
 
 fn describe_entry(e: &RateEntry) -> String {
@@ -143,4 +146,119 @@ pub(super) fn undo(
         }
     };
     r.map(drop).map_err(|e| host_err(pf, name, e))
+}
+
+/// The leaf-parent steps of one PF, for VFs `0..count` whose policy names a `rate_parent`.
+/// `fresh`: the plan switches the mode or re-creates the VFs first, so every leaf starts
+/// with no parent. A VF an allocation holds is a conflict (like its knobs).
+pub(super) fn plan_leaf_parents(
+    host: &dyn Host,
+    r: &Resolved,
+    count: u32,
+    fresh: bool,
+    allocs: &[&Allocation],
+    out: &mut Planned,
+) -> Result<Vec<Step>, ApplyError> {
+    let p = r.policy;
+    let wants: Vec<(u32, RateNodeName)> = (0..count)
+        .filter_map(|i| p.for_vf(i).and_then(|v| v.rate_parent).map(|n| (i, n)))
+        .collect();
+    if wants.is_empty() {
+        return Ok(vec![]);
+    }
+    let pf = r.pf;
+    let objs = if fresh {
+        None
+    } else {
+        host.rate_objects(&PfId::Pci(pf))?
+    };
+    let devlink = objs
+        .as_ref()
+        .map(|o| o.devlink.clone())
+        .unwrap_or_else(|| format!("pci/{pf}"));
+    let mut steps = vec![];
+    for (i, to) in wants {
+        let from = objs
+            .as_ref()
+            .and_then(|o| o.leaf_of_vf(i))
+            .and_then(|l| l.parent.clone());
+        if from.as_deref() == Some(to.as_str()) {
+            continue;
+        }
+        if !fresh {
+            if let Some(a) = allocs.iter().find(|a| a.vf_index == i) {
+                out.conflicts.push(format!(
+                    "{}: the policy would set its rate parent {to}",
+                    describe_alloc(a)
+                ));
+            }
+        }
+        steps.push(step(
+            &pf,
+            format!("devlink {devlink} vf {i} rate parent"),
+            from.clone().unwrap_or_else(|| "(none)".into()),
+            to.to_string(),
+            Some("policy rate_parent: after the rate nodes exist"),
+            Action::RateParent {
+                pf,
+                vf_index: i,
+                from,
+                to,
+            },
+        ));
+    }
+    Ok(steps)
+}
+
+fn leaf_err(pf: &PciAddress, vf: u32, e: rate::RateError) -> HostError {
+    match e {
+        rate::RateError::Host(e) => e,
+        e => HostError::other(format!("VF {vf} of {pf}: rate parent"), e.to_string()),
+    }
+}
+
+/// Parent VF `vf`'s leaf to `to`; Ok(false) when it already is.
+pub(super) fn run_parent(
+    host: &dyn Host,
+    pf: &PciAddress,
+    vf: u32,
+    to: &RateNodeName,
+) -> Result<bool, HostError> {
+    let objs = host.rate_objects(&PfId::Pci(*pf))?;
+    if objs
+        .as_ref()
+        .and_then(|o| o.leaf_of_vf(vf))
+        .is_some_and(|l| l.parent.as_deref() == Some(to.as_str()))
+    {
+        return Ok(false);
+    }
+    let want = RateWant {
+        parent: ParentWant::Set(to.clone()),
+        ..Default::default()
+    };
+    rate::vf_leaf(host, &pf.to_string(), vf, &want)
+        .map(|_| true)
+        .map_err(|e| leaf_err(pf, vf, e))
+}
+
+/// Undo a done leaf-parent step: the parent found before it, or none.
+pub(super) fn undo_parent(
+    host: &dyn Host,
+    pf: &PciAddress,
+    vf: u32,
+    from: Option<&str>,
+) -> Result<(), HostError> {
+    let parent = match from {
+        None => ParentWant::Clear,
+        Some(x) => ParentWant::Set(x.parse().map_err(|e: crate::types::TypeError| {
+            HostError::other(format!("VF {vf} of {pf}: rate parent"), e.to_string())
+        })?),
+    };
+    let want = RateWant {
+        parent,
+        ..Default::default()
+    };
+    rate::vf_leaf(host, &pf.to_string(), vf, &want)
+        .map(drop)
+        .map_err(|e| leaf_err(pf, vf, e))
 }

@@ -6,6 +6,7 @@
 //! reported with its extack text. Every change is read back; a request the kernel applied
 //! half of (it sets tx_share, tx_max, then the parent) is put back to the values before.
 
+pub mod leaf;
 mod report;
 mod want;
 
@@ -406,7 +407,32 @@ impl Engine<'_> {
     pub fn rate_node_del(&self, pf: &str, name: &RateNodeName) -> Result<RateResult, EngineError> {
         Ok(node_del(self.host, pf, name)?)
     }
-    pub fn vf_rate(&self, pf: &str, vf: u32, want: &RateWant) -> Result<RateResult, EngineError> {
-        Ok(vf_leaf(self.host, pf, vf, want)?)
+    /// `vifman vf rate`: a change to a VF an allocation holds is refused unless `force`,
+    /// as `vf set` (the store is held for the change: no allocate picks the VF half-set).
+    /// A PF with no PCI VF functions (netdevsim) has no allocations to check.
+    pub fn vf_rate(
+        &self,
+        pf: &str,
+        vf: u32,
+        want: &RateWant,
+        force: bool,
+    ) -> Result<RateResult, EngineError> {
+        if want.is_empty() {
+            return Ok(vf_leaf(self.host, pf, vf, want)?);
+        }
+        let mut store = self.open_store()?;
+        let st: crate::store::StoreState = store.load()?;
+        let view = self.load_view()?;
+        // A devlink handle `pci/ADDR` is looked up by its address.
+        let key = match pf_id(self.host, pf) {
+            Ok(PfId::Pci(a)) => a.to_string(),
+            _ => pf.to_string(),
+        };
+        if let Ok(v) = view.vf_of(&key, vf) {
+            super::vfset::refuse_if_held(&st, v.addr, pf, vf, force)?;
+        }
+        let r = vf_leaf(self.host, pf, vf, want)?;
+        drop(store);
+        Ok(r)
     }
 }
