@@ -5,7 +5,7 @@
 //! They go after the eswitch step (nodes exist in switchdev mode only) and before the VF
 //! knobs, so VF rates are set with their nodes in place.
 
-use super::plan::{step, Action};
+use super::action::{step, Action};
 use super::resolve::Resolved;
 use super::{ApplyError, Step};
 use crate::devlink::model::bytes_to_mbit;
