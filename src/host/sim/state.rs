@@ -1,6 +1,7 @@
 //! The simulated kernel's netlink VF state: the fixture's `vf-state.json` (parsed once, never
 //! rewritten) overlaid by one shard per PF under `vf-state.d/`, which every simulated VF write
-//! replaces atomically, so a change rewrites one PF and not the whole host.
+//! replaces atomically, so a change rewrites one PF and not the whole host. Both files are
+//! parsed by [`FixtureVfState`], the reader fixture hosts use too: one file format, one reader.
 
 use std::path::Path;
 
