@@ -9,6 +9,28 @@ use crate::netlink::VfState;
 use crate::store::Allocation;
 use crate::types::{IfName, PciAddress};
 
+/// The pre-check before any knob is set: the first knob the NIC refuses per the hardware
+/// database ([`crate::host::refusal`], the rule the simulated kernel answers with too) is an
+/// error naming the model, unless the request forces it. Allocate and attach both call this,
+/// so they refuse the same knobs in the same words.
+pub fn refuse_unsupported(
+    model: Option<&NicModel>,
+    knobs: &[Knob],
+    force: bool,
+) -> Result<(), super::EngineError> {
+    let Some(m) = model.filter(|_| !force) else {
+        return Ok(());
+    };
+    match knobs.iter().find_map(|k| crate::host::refusal(m, k)) {
+        Some(r) => Err(super::EngineError::Unsupported {
+            model: m.name.clone(),
+            knob: r.knob.to_string(),
+            hint: r.hint.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// One change that was made and how to undo it.
 #[derive(Debug, Clone)]
 pub enum Applied {

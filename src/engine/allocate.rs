@@ -268,17 +268,7 @@ impl Engine<'_> {
         if matches!(req.mode, AllocMode::DirectVepa | AllocMode::DirectBridge) {
             knobs.retain(|k| k.kind() != KnobKind::Mac);
         }
-        if let (Some(m), false) = (model, req.force_unsupported) {
-            for k in &knobs {
-                if let Some(r) = crate::host::refusal(m, k) {
-                    return Err(EngineError::Unsupported {
-                        model: m.name.clone(),
-                        knob: r.knob.to_string(),
-                        hint: r.hint.to_string(),
-                    });
-                }
-            }
-        }
+        actuate::refuse_unsupported(model, &knobs, req.force_unsupported)?;
         let bind_driver = (req.mode == AllocMode::HostdevVfio
             && !v.driver.as_ref().is_some_and(DriverName::is_vfio_pci))
         .then(DriverName::vfio_pci);

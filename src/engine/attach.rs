@@ -102,17 +102,7 @@ impl Engine<'_> {
         };
         let state = actuate::read_vf(self.host, &t)?;
         let knobs = req.knobs((state.min_tx_rate, state.max_tx_rate));
-        if let (Some(m), false) = (model, req.force_unsupported) {
-            for k in &knobs {
-                if let Some(r) = crate::host::refusal(m, k) {
-                    return Err(EngineError::Unsupported {
-                        model: m.name.clone(),
-                        knob: r.knob.to_string(),
-                        hint: r.hint.to_string(),
-                    });
-                }
-            }
-        }
+        actuate::refuse_unsupported(model, &knobs, req.force_unsupported)?;
         att.owns_record = false;
         att.knobs_before = knobs
             .iter()

@@ -1,7 +1,13 @@
 //! The lowest layer of actuation: the only code that writes to sysfs or sends RTM_SETLINK.
 //! The engine above is identical on a real kernel and on the simulation; only the [`Host`]
 //! behind it differs, so `--simulate` exercises the very code that runs in production.
+//!
+//! This file holds the [`Host`] trait itself; what the trait speaks in lives beside it, one job
+//! per file, so a reader of the trait is not wading through errno tables: [`HostError`] and the
+//! errno names in `error`, the closed set of sysfs writes ([`SysWrite`]) and the guard every
+//! write runs first in `syswrite`, the one read of the host for the read model in `read`.
 
+mod error;
 mod eswitch;
 pub mod events;
 mod portfn;
@@ -11,215 +17,29 @@ mod real;
 mod refusal;
 pub mod sim;
 pub mod sysctl;
+mod syswrite;
 pub mod tun;
 
 pub use crate::netlink::{Knob, KnobKind};
+pub use error::{errno_name, HostError};
 pub use eswitch::{EswitchInfo, PfId};
 pub use events::{OnChange, Watch};
 pub use portfn::{describe_set as describe_port_function_set, VfPortFunction};
 pub use rate::{RateEntry, RateObjects, RateOp};
+pub use read::normalize_self_chosen;
 pub use read::{HostRead, VfStateOrigin};
 pub use real::RealHost;
 pub use refusal::{refusal, Refusal};
 pub use sim::SimHost;
+pub use syswrite::{refuse_bound_reset, SysWrite};
 
 use std::time::Duration;
 
 use crate::netlink::PfLinkState;
-use crate::sysfs::AccessError;
 use crate::sysfs::{ScanReport, SysfsRoot};
 /// Kept here too: driver names appear in every [`SysWrite`] the host performs.
 pub use crate::types::DriverName;
 use crate::types::{BusDevice, IfName, PciAddress};
-
-/// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
-/// the engine saves, compares and restores what an administrator set, not what igbvf picked.
-pub fn normalize_self_chosen(root: &SysfsRoot, link: &mut PfLinkState) {
-    let Ok(c) = root.confined() else { return };
-    for s in &mut link.vfs {
-        if s.mac.is_zero() {
-            continue;
-        }
-        let net = std::path::PathBuf::from(format!(
-            "sys/class/net/{}/device/virtfn{}/net",
-            link.ifname, s.vf
-        ));
-        let Some(name) = c.list(&net).ok().and_then(|v| v.into_iter().next()) else {
-            continue;
-        };
-        if crate::sysfs::selfmac::is_self_chosen(root, &name, &s.mac) {
-            s.mac = crate::types::MacAddress::from_slice(&[0; 6]).expect("six bytes");
-        }
-    }
-}
-
-/// A kernel error with the errno kept, so callers can name it ("trust: EOPNOTSUPP").
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    #[error("{op}: {} ({})", errno_name(*.errno), std::io::Error::from_raw_os_error(*.errno))]
-    Kernel { op: String, errno: i32 },
-    #[error("{op}: {message}")]
-    Other { op: String, message: String },
-    #[error("{op}: timed out after {waited:?} waiting for {what}")]
-    Timeout {
-        op: String,
-        what: String,
-        waited: Duration,
-    },
-    /// Neither MAC path took the address: the VF's devlink port function answered
-    /// EOPNOTSUPP to hw_addr, and IFLA_VF_MAC was refused too. Nothing was changed.
-    #[error("{op}: the devlink port function does not support hw_addr (EOPNOTSUPP), and the IFLA_VF_MAC fallback was refused: {legacy}")]
-    MacUnsupported { op: String, legacy: Box<HostError> },
-}
-
-impl HostError {
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            HostError::Kernel { errno, .. } => Some(*errno),
-            HostError::MacUnsupported { legacy, .. } => legacy.errno(),
-            _ => None,
-        }
-    }
-    pub fn kernel(op: impl Into<String>, errno: i32) -> Self {
-        HostError::Kernel {
-            op: op.into(),
-            errno,
-        }
-    }
-    pub fn other(op: impl Into<String>, message: impl Into<String>) -> Self {
-        HostError::Other {
-            op: op.into(),
-            message: message.into(),
-        }
-    }
-    /// A confined access failure: the errno where there is one, and the path named.
-    pub(crate) fn from_access(op: impl Into<String>, e: &AccessError) -> Self {
-        match e {
-            AccessError::Io { source, .. } if source.raw_os_error().is_some() => {
-                HostError::kernel(op, source.raw_os_error().unwrap_or(libc::EIO))
-            }
-            _ => HostError::other(op, e.to_string()),
-        }
-    }
-    pub(crate) fn from_io(op: impl Into<String>, e: &std::io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(n) => HostError::kernel(op, n),
-            None => HostError::other(op, e.to_string()),
-        }
-    }
-    /// A failed netlink request: the errno stays matchable; a lost reply is a timeout.
-    pub(crate) fn from_rtnl(op: impl Into<String>, e: crate::rtnl::RtnlError) -> Self {
-        use crate::rtnl::RtnlError;
-        let op = op.into();
-        match e {
-            RtnlError::Kernel { errno, ext } => {
-                if let Some(ext) = ext {
-                    tracing::info!(op = %op, errno, reason = %ext, "kernel refused");
-                }
-                HostError::kernel(op, errno)
-            }
-            RtnlError::Io(e) => HostError::from_io(format!("{op}: netlink socket"), &e),
-            RtnlError::Decode(m) => HostError::other(op, format!("malformed netlink reply: {m}")),
-            RtnlError::Timeout(waited) => HostError::Timeout {
-                op,
-                what: "the kernel's netlink reply".into(),
-                waited,
-            },
-        }
-    }
-}
-
-pub fn errno_name(e: i32) -> &'static str {
-    match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EIO => "EIO",
-        libc::ENODEV => "ENODEV",
-        libc::EBUSY => "EBUSY",
-        libc::EINVAL => "EINVAL",
-        libc::ERANGE => "ERANGE",
-        libc::EACCES => "EACCES",
-        libc::EEXIST => "EEXIST",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ENOMEM => "ENOMEM",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOSPC => "ENOSPC",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::ENETDOWN => "ENETDOWN",
-        libc::ENOTTY => "ENOTTY",
-        _ => "errno",
-    }
-}
-
-/// The sysfs writes vifman makes. An enum, not a path: nothing but these files can be written,
-/// and every path component is a validated newtype.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SysWrite {
-    NumVfs(PciAddress, u32),
-    /// `sriov_numvfs` of a PF that is not a PCI function (netdevsim's bus device).
-    BusNumVfs(BusDevice, u32),
-    Autoprobe(PciAddress, bool),
-    /// `None` clears it (writes "\n", as the kernel expects).
-    DriverOverride(PciAddress, Option<DriverName>),
-    Unbind(PciAddress, DriverName),
-    Probe(PciAddress),
-    /// `echo 1 > reset`: a function reset by the kernel's `reset_method` list. Refused by
-    /// every [`Host`] while a driver is bound (see [`refuse_bound_reset`]).
-    Reset(PciAddress),
-}
-
-impl SysWrite {
-    /// Path relative to the sysfs root, and the bytes written.
-    pub fn target(&self) -> (String, String) {
-        match self {
-            SysWrite::NumVfs(a, n) => (
-                format!("sys/bus/pci/devices/{a}/sriov_numvfs"),
-                format!("{n}\n"),
-            ),
-            SysWrite::BusNumVfs(d, n) => {
-                (format!("{}/sriov_numvfs", d.sysfs_dir()), format!("{n}\n"))
-            }
-            SysWrite::Autoprobe(a, b) => (
-                format!("sys/bus/pci/devices/{a}/sriov_drivers_autoprobe"),
-                format!("{}\n", *b as u8),
-            ),
-            SysWrite::DriverOverride(a, d) => (
-                format!("sys/bus/pci/devices/{a}/driver_override"),
-                d.as_ref()
-                    .map(|d| format!("{d}\n"))
-                    .unwrap_or_else(|| "\n".into()),
-            ),
-            SysWrite::Unbind(a, d) => (format!("sys/bus/pci/drivers/{d}/unbind"), format!("{a}\n")),
-            SysWrite::Probe(a) => ("sys/bus/pci/drivers_probe".into(), format!("{a}\n")),
-            SysWrite::Reset(a) => (format!("sys/bus/pci/devices/{a}/reset"), "1\n".into()),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        let (p, v) = self.target();
-        format!("write {:?} to /{p}", v.trim_end())
-    }
-}
-
-/// The guard every [`Host::write`] runs first: a function reset is never written while a
-/// driver is bound. The kernel would accept it (it saves and restores the driver's state
-/// around the reset), but the tenant's driver state would survive into the next tenant, and
-/// on igbvf under QEMU the write hung the guest for minutes. Failing here is instant.
-pub fn refuse_bound_reset(host: &(impl Host + ?Sized), w: &SysWrite) -> Result<(), HostError> {
-    let SysWrite::Reset(a) = w else {
-        return Ok(());
-    };
-    match host.bound_driver(a) {
-        Ok(None) => Ok(()),
-        Ok(Some(d)) => Err(HostError::other(
-            w.describe(),
-            format!("{a} is bound to {d}; vifman resets a function only with no driver bound"),
-        )),
-        Err(e) => Err(HostError::other(w.describe(), e.to_string())),
-    }
-}
 
 /// Only `host/` can make one, so only `host/` can call [`Host::sysfs`]: code above reads the
 /// kernel through the typed methods of [`Host`], never by building paths under the root.

@@ -28,7 +28,7 @@ pub struct HostRead {
     /// Every PF link's VF state as reported (the kernel's, or the fixture's), for display.
     pub links: Vec<PfLinkState>,
     /// The same with self-chosen VF MACs reported as zero (see
-    /// [`super::normalize_self_chosen`]): what the engine saves, compares and restores.
+    /// [`normalize_self_chosen`]): what the engine saves, compares and restores.
     pub states: Vec<PfLinkState>,
     pub origin: VfStateOrigin,
     /// Why there is no VF state (the kernel refused the dump, the fixture's file is bad).
@@ -145,7 +145,7 @@ pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
     warnings.extend(devlink_warning);
     let mut states = links.clone();
     for l in &mut states {
-        super::normalize_self_chosen(root, l);
+        normalize_self_chosen(root, l);
     }
     HostRead {
         scan,
@@ -163,6 +163,27 @@ impl HostRead {
         match &self.state_error {
             Some(e) => Err(HostError::other(op, e.clone())),
             None => Ok(()),
+        }
+    }
+}
+
+/// Report a self-chosen VF MAC (see [`crate::sysfs::selfmac`]) as "no admin MAC" (zero), so
+/// the engine saves, compares and restores what an administrator set, not what igbvf picked.
+pub fn normalize_self_chosen(root: &SysfsRoot, link: &mut PfLinkState) {
+    let Ok(c) = root.confined() else { return };
+    for s in &mut link.vfs {
+        if s.mac.is_zero() {
+            continue;
+        }
+        let net = std::path::PathBuf::from(format!(
+            "sys/class/net/{}/device/virtfn{}/net",
+            link.ifname, s.vf
+        ));
+        let Some(name) = c.list(&net).ok().and_then(|v| v.into_iter().next()) else {
+            continue;
+        };
+        if crate::sysfs::selfmac::is_self_chosen(root, &name, &s.mac) {
+            s.mac = crate::types::MacAddress::from_slice(&[0; 6]).expect("six bytes");
         }
     }
 }

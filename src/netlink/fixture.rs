@@ -48,6 +48,35 @@ impl FixtureVfState {
             })
     }
 
+    /// The base file, `<root>/vf-state.json`, read through `c` (a handle on the fixture root)
+    /// and parsed: the one parser of that file, for [`VfStateSource::link_dump`] and for the
+    /// simulated kernel, which reads it once and overlays its own shards.
+    pub fn read_base(&self, c: &Confined) -> Result<VfStateDump, VfStateError> {
+        let text = self.read(c, Path::new(VF_STATE_FILE))?;
+        serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// One PF's shard, `<root>/vf-state.d/<ifname>.json`, read through `c` and parsed: the one
+    /// parser of shard files, for [`VfStateSource::link_dump`] and for the simulated kernel,
+    /// which re-reads a single PF's shard when it changed.
+    pub fn read_shard(&self, c: &Confined, ifname: &str) -> Result<PfLinkState, VfStateError> {
+        self.read_shard_file(
+            c,
+            &Path::new(VF_STATE_SHARDS).join(format!("{ifname}.json")),
+        )
+    }
+
+    fn read_shard_file(&self, c: &Confined, rel: &Path) -> Result<PfLinkState, VfStateError> {
+        let text = self.read(c, rel)?;
+        serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
+            path: self.path.with_file_name(rel),
+            source,
+        })
+    }
+
     /// `<root>/vf-state.d/<ifname>.json`: one PF's links entry, overriding the same ifname in
     /// vf-state.json. The simulated kernel writes these so a VF change rewrites one PF, not
     /// the whole host.
@@ -70,13 +99,8 @@ impl VfStateSource for FixtureVfState {
             path: self.path.clone(),
             source,
         })?;
-        let VfStateDump { mut links, netdevs } = match self.read(&c, Path::new(VF_STATE_FILE)) {
-            Ok(text) => {
-                serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
-                    path: self.path.clone(),
-                    source,
-                })?
-            }
+        let VfStateDump { mut links, netdevs } = match self.read_base(&c) {
+            Ok(dump) => dump,
             Err(VfStateError::FixtureIo { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound
                     && c.kind_of(Path::new(VF_STATE_SHARDS)) == Some("directory") =>
@@ -94,13 +118,7 @@ impl VfStateSource for FixtureVfState {
                 .collect();
             shards.sort();
             for rel in shards {
-                let p = self.path.with_file_name(&rel);
-                let text = self.read(&c, &rel)?;
-                let link: PfLinkState =
-                    serde_json::from_str(&text).map_err(|source| VfStateError::FixtureFormat {
-                        path: p.clone(),
-                        source,
-                    })?;
+                let link = self.read_shard_file(&c, &rel)?;
                 match links.iter_mut().find(|l| l.ifname == link.ifname) {
                     Some(l) => *l = link,
                     None => links.push(link),

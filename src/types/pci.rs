@@ -42,6 +42,23 @@ impl PciAddress {
         })
     }
 
+    /// An address written in the code itself (the fixture presets' hardware layout). In a
+    /// `const` an out-of-range slot or function fails the build; elsewhere it panics, so it is
+    /// only for addresses whose parts are fixed by the code, never for input: that goes
+    /// through [`PciAddress::new`] or `FromStr`.
+    pub const fn literal(domain: u16, bus: u8, slot: u8, function: u8) -> Self {
+        assert!(
+            slot <= 0x1f && function <= 7,
+            "PCI slot above 0x1f or function above 7"
+        );
+        Self {
+            domain: domain as u32,
+            bus,
+            slot,
+            function,
+        }
+    }
+
     pub fn domain(&self) -> u32 {
         self.domain
     }

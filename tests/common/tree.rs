@@ -5,7 +5,13 @@ use std::path::{Path, PathBuf};
 use super::sim::NFV;
 
 /// A copy of `src` (links copied as links, so loops and dangling links stay as they are) at
-/// `dst`, which may already exist.
+/// `dst`, which may already exist. Any entry that cannot be copied fails the test.
+///
+/// Not shared with the simulated kernel's `copy_tree` (src/host/sim/tree.rs) on purpose: that
+/// one leaves special files out and turns unreadable files into empty ones so a damaged
+/// fixture still opens; here the same condition means the test's setup is broken and must
+/// panic. One function with a policy flag would also have to become public library API for
+/// the tests to reach it, exposing a simulation internal.
 pub fn copy_tree(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in std::fs::read_dir(src).unwrap() {

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::plan::Action;
+use super::action::Action;
 use super::{ApplyError, Step, StepStatus};
 use crate::engine::actuate::{self, Applied, Target};
 use crate::host::{Host, HostError, KnobKind};

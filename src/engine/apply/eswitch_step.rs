@@ -2,7 +2,7 @@
 //! one step carried out by `engine::eswitch::change_mode` (the hwdb order of the driver).
 //! Where it goes among the PF's other steps is `plan.rs`'s business.
 
-use super::plan::{describe_alloc, step, Action, Planned};
+use super::action::{describe_alloc, step, Action, Planned};
 use super::resolve::Resolved;
 use super::{ApplyError, Step};
 use crate::store::Allocation;

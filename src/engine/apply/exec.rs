@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::plan::Action;
+use super::action::Action;
 use super::{Step, StepStatus};
 use crate::engine::actuate::{self, Target};
 use crate::host::{Host, HostError, SysWrite};

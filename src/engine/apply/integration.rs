@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::plan::predicted_vf;
+use super::action::predicted_vf;
 use super::{resolve, ApplyError, Engine};
 use crate::config::policy::{Policy, VfDriver};
 

@@ -5,6 +5,7 @@
 //! resolve (policy → PFs, every host-dependent check) → plan (ordered steps, old → new) →
 //! execute (step by step, undo that PF's steps on failure) → boot replay.
 
+mod action;
 mod boot;
 mod boot_whole;
 mod eswitch_step;
@@ -88,7 +89,7 @@ pub struct Step {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip)]
-    pub(crate) action: plan::Action,
+    pub(crate) action: action::Action,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@
 //! (`rate_parent` in `[[pf.vf]]`) is one step per VF after the nodes: set through
 //! `engine::rate::vf_leaf`, undone by setting back the parent found (or none).
 
-use super::plan::{describe_alloc, step, Action, Planned};
+use super::action::{describe_alloc, step, Action, Planned};
 use super::resolve::Resolved;
 use super::{ApplyError, Step};
 use crate::devlink::model::bytes_to_mbit;

@@ -1,6 +1,7 @@
 //! The simulated kernel's netlink VF state: the fixture's `vf-state.json` (parsed once, never
 //! rewritten) overlaid by one shard per PF under `vf-state.d/`, which every simulated VF write
-//! replaces atomically, so a change rewrites one PF and not the whole host.
+//! replaces atomically, so a change rewrites one PF and not the whole host. Both files are
+//! parsed by [`FixtureVfState`], the reader fixture hosts use too: one file format, one reader.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use super::SimHost;
 use crate::confined::Confined;
 use crate::host::{HostError, Knob};
 use crate::netlink::{
-    FixtureVfState, PfLinkState, VfState, VfStateDump, VfStateSource, VF_STATE_SHARDS,
+    FixtureVfState, PfLinkState, VfState, VfStateDump, VfStateError, VfStateSource, VF_STATE_SHARDS,
 };
 
 pub(super) type FileKey = crate::confined::FileIdentity;
@@ -68,13 +69,17 @@ impl SimHost {
                         return Ok(Some(l));
                     }
                 }
-                let t = c
-                    .read(&shard, STATE_LIMIT)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .map_err(|e| HostError::from_access("simulate", &e))?;
-                let l: PfLinkState = serde_json::from_str(&t).map_err(|e| {
-                    HostError::other("simulate", format!("{}: {e}", shard.display()))
-                })?;
+                let l = FixtureVfState::new(&self.dir)
+                    .read_shard(c, pf)
+                    .map_err(|e| match e {
+                        VfStateError::FixtureIo { source, .. } => {
+                            HostError::from_io("simulate", &source)
+                        }
+                        VfStateError::FixtureFormat { source, .. } => {
+                            HostError::other("simulate", format!("{}: {source}", shard.display()))
+                        }
+                        other => HostError::other("simulate", other.to_string()),
+                    })?;
                 if let Ok(mut c) = self.shards.lock() {
                     c.insert(pf.to_string(), (key, l.clone()));
                 }
@@ -84,9 +89,8 @@ impl SimHost {
             Err(e) => return Err(HostError::from_access("simulate", &e)),
         }
         let base = self.base.get_or_init(|| {
-            c.read(Path::new(crate::netlink::VF_STATE_FILE), STATE_LIMIT)
-                .ok()
-                .and_then(|t| serde_json::from_slice::<VfStateDump>(&t).ok())
+            FixtureVfState::new(&self.dir)
+                .read_base(c)
                 .map(|d| d.links)
                 .unwrap_or_default()
         });

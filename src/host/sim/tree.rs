@@ -11,6 +11,14 @@ use crate::fixture::shape::Sink;
 use crate::host::HostError;
 use crate::types::PciAddress;
 
+/// The simulation's private copy of a fixture at `dst`: links copied as links, special files
+/// (FIFOs, sockets, device nodes) left out with a warning, and a file that cannot be read
+/// copied as an empty one, so a damaged fixture still opens and its readers report the damage.
+///
+/// `tests/common/tree.rs` has its own `copy_tree` on purpose, not a call to this one: the tests
+/// want the opposite policy (any unreadable or odd entry in a shipped fixture is a broken test
+/// setup and must fail loudly, not be papered over), and sharing this function would put a
+/// simulated-kernel internal into the library's public API only for the tests' sake.
 pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dst)?;
     for entry in fs::read_dir(src)? {

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::SimHost;
 use crate::fixture::plan::{Function, HostPlan, PfParams};
-use crate::fixture::{addr::Bdf, preset, write_host};
+use crate::fixture::{preset, write_host};
 use crate::host::{Host, SysWrite};
 use crate::types::PciAddress;
 
@@ -128,8 +128,14 @@ fn numvfs_changes_the_tree_as_pinned() {
 /// them (named and numbered as the simulated kernel names them).
 fn igb_host(root: &Path, vfs: u16) {
     let mut h = HostPlan::new();
-    let rp = h.root_port(Bdf::new(0, 0x17, 0, 0), 0x18, 0);
-    let mut f = Function::new(Bdf::new(0, 0x18, 0, 0), rp, 0x8086, 0x10c9, 0x020000);
+    let rp = h.root_port(PciAddress::literal(0, 0x17, 0, 0), 0x18, 0);
+    let mut f = Function::new(
+        PciAddress::literal(0, 0x18, 0, 0),
+        rp,
+        0x8086,
+        0x10c9,
+        0x020000,
+    );
     f.driver = Some("igb");
     let pf = h.pf(
         &f,
