@@ -428,6 +428,17 @@ pub trait Host {
         let _ = (pf, vf);
         Ok(None)
     }
+    /// Every VF port function of PF `pf`, by VF index, from one lookup (one port dump on
+    /// the real host) where [`Host::vf_port_function`] per VF would dump the ports once per
+    /// VF: `vf show PF` asks for all of them. Empty where [`Host::vf_port_function`] says
+    /// None for every VF.
+    fn vf_port_functions(
+        &self,
+        pf: &IfName,
+    ) -> Result<std::collections::BTreeMap<u32, VfPortFunction>, HostError> {
+        let _ = pf;
+        Ok(Default::default())
+    }
     /// `devlink port function set` on VF `vf`'s port: hw_addr, then state, in one request.
     fn set_vf_port_function(
         &self,

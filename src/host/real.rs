@@ -173,6 +173,16 @@ impl Host for RealHost {
         super::portfn::real_vf_port_function(pf, vf)
     }
 
+    fn vf_port_functions(
+        &self,
+        pf: &IfName,
+    ) -> Result<std::collections::BTreeMap<u32, super::VfPortFunction>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Default::default());
+        }
+        super::portfn::real_vf_port_functions(pf)
+    }
+
     fn set_vf_port_function(
         &self,
         pf: &IfName,
