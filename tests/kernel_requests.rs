@@ -184,3 +184,36 @@ fn vf_show_of_a_whole_pf_reads_counters_and_port_functions_once() {
         "{n:?}"
     );
 }
+
+/// Point 4: the inventory's eswitch reads (one per PF) share the host-wide devlink dumps on
+/// the real host: one instance dump for all the PFs here (none of them has an instance on
+/// this machine, so no eswitch get, rate or port dump follows), where asking each PF alone
+/// sends one per PF. The answers are the same either way. Counted by the real devlink
+/// client ([`vifman::rtnl::count`]); a kernel without devlink sends nothing either way.
+#[test]
+fn the_inventorys_eswitch_reads_share_the_devlink_dumps() {
+    use vifman::host::{Host, PfId, RealHost};
+    use vifman::rtnl::count::requests;
+    let host = RealHost::new(vifman::sysfs::SysfsRoot::host());
+    let pfs: Vec<PfId> = ["0000:fe:1f.0", "0000:fe:1f.1", "0000:fe:1f.2"]
+        .map(|a| PfId::Pci(a.parse().unwrap()))
+        .to_vec();
+    let before = requests();
+    let alone: Vec<_> = pfs.iter().map(|pf| host.eswitch_of(pf).ok()).collect();
+    let each = requests().since(before);
+    let before = requests();
+    let together: Vec<_> = host
+        .eswitches_of(&pfs)
+        .into_iter()
+        .map(|r| r.ok())
+        .collect();
+    let shared = requests().since(before);
+    assert_eq!(together, alone);
+    if each.devlink_dumps == 0 {
+        eprintln!("no devlink family in this kernel: nothing sent either way");
+        assert_eq!(shared.devlink_dumps, 0);
+        return;
+    }
+    assert_eq!(each.devlink_dumps, 3, "{each:?}");
+    assert_eq!(shared.devlink_dumps, 1, "{shared:?}");
+}

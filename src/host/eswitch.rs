@@ -96,12 +96,67 @@ pub(super) fn open() -> Result<Option<Devlink>, HostError> {
 /// The eswitch of `pf` on the live kernel; None without a devlink instance or when the
 /// driver has no eswitch (EOPNOTSUPP: i40e registers devlink for info only).
 pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostError> {
-    let _span = tracing::debug_span!("devlink_eswitch_get", pf = %pf).entered();
-    let op = format!("devlink eswitch of {pf}");
     let Some(mut dl) = open()? else {
         return Ok(None);
     };
-    let Some(dev) = instance(&mut dl, pf).map_err(|e| devlink_err(&op, e))? else {
+    eswitch_with(&mut dl, pf, &mut Dumps::default())
+}
+
+/// The eswitch of each PF in `pfs` on the live kernel, as [`real_eswitch_of`] gives each:
+/// one devlink socket and one instance, rate and port dump for all of them (they are
+/// host-wide: asked per PF, an inventory of N PFs sent N of each for the same answer). The
+/// eswitch get and `dev info` stay per instance.
+pub(super) fn real_eswitches_of(pfs: &[PfId]) -> Vec<Result<Option<EswitchInfo>, HostError>> {
+    let mut dl = match open() {
+        Ok(Some(dl)) => dl,
+        Ok(None) => return pfs.iter().map(|_| Ok(None)).collect(),
+        Err(_) => return pfs.iter().map(real_eswitch_of).collect(),
+    };
+    let mut dumps = Dumps::default();
+    pfs.iter()
+        .map(|pf| eswitch_with(&mut dl, pf, &mut dumps))
+        .collect()
+}
+
+/// The host-wide dumps one or more eswitch reads share. Only an answer is kept: a dump that
+/// failed is asked again for the next PF, so each PF's error is the one it had when asked
+/// alone.
+#[derive(Default)]
+struct Dumps {
+    devices: Option<Vec<DevHandle>>,
+    rates: Option<Vec<crate::devlink::Rate>>,
+    ports: Option<Vec<crate::devlink::Port>>,
+}
+
+fn shared<T: Clone>(
+    slot: &mut Option<Vec<T>>,
+    dump: impl FnOnce() -> Result<Vec<T>, DevlinkError>,
+) -> Result<Vec<T>, DevlinkError> {
+    if let Some(v) = slot {
+        return Ok(v.clone());
+    }
+    let v = dump()?;
+    *slot = Some(v.clone());
+    Ok(v)
+}
+
+fn eswitch_with(
+    dl: &mut Devlink,
+    pf: &PfId,
+    dumps: &mut Dumps,
+) -> Result<Option<EswitchInfo>, HostError> {
+    let _span = tracing::debug_span!("devlink_eswitch_get", pf = %pf).entered();
+    let op = format!("devlink eswitch of {pf}");
+    let dev = match pf {
+        PfId::Pci(a) => {
+            let h = DevHandle::new("pci", &a.to_string());
+            let devices =
+                shared(&mut dumps.devices, || dl.devices()).map_err(|e| devlink_err(&op, e))?;
+            devices.contains(&h).then_some(h)
+        }
+        _ => instance(dl, pf).map_err(|e| devlink_err(&op, e))?,
+    };
+    let Some(dev) = dev else {
         return Ok(None);
     };
     let esw = match dl.eswitch(&dev) {
@@ -110,8 +165,7 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
         Err(e) => return Err(devlink_err(&op, e)),
     };
     let driver = dl.info(&dev).ok().and_then(|i| i.driver);
-    let rate_nodes = dl
-        .rates()
+    let rate_nodes = shared(&mut dumps.rates, || dl.rates())
         .map_err(|e| devlink_err(&op, e))?
         .into_iter()
         .filter(|r| r.dev == dev)
@@ -120,12 +174,14 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
             RateObject::Leaf { .. } => None,
         })
         .collect();
-    let vf_representors = dl
-        .ports_of(&dev)
+    let vf_representors = shared(&mut dumps.ports, || dl.ports())
         .map_err(|e| devlink_err(&op, e))?
         .iter()
         .filter(|p| {
-            p.flavour == crate::devlink::PortFlavour::PciVf && !p.external && p.netdev.is_some()
+            p.dev == dev
+                && p.flavour == crate::devlink::PortFlavour::PciVf
+                && !p.external
+                && p.netdev.is_some()
         })
         .count() as u32;
     Ok(Some(EswitchInfo {

@@ -392,6 +392,12 @@ pub trait Host {
         let _ = pf;
         Ok(None)
     }
+    /// [`Host::eswitch_of`] of each PF in `pfs`, in order: the inventory asks for every PF,
+    /// and the real host shares its host-wide devlink dumps (instances, rates, ports) among
+    /// them instead of sending each per PF.
+    fn eswitches_of(&self, pfs: &[PfId]) -> Vec<Result<Option<EswitchInfo>, HostError>> {
+        pfs.iter().map(|pf| self.eswitch_of(pf)).collect()
+    }
     /// The bare devlink eswitch mode set: the vendor order rules are the engine's
     /// (`engine::eswitch`), this is one kernel request.
     fn set_eswitch_mode(

@@ -134,6 +134,16 @@ impl Host for RealHost {
         super::eswitch::real_eswitch_of(pf)
     }
 
+    fn eswitches_of(
+        &self,
+        pfs: &[super::PfId],
+    ) -> Vec<Result<Option<super::EswitchInfo>, HostError>> {
+        if !self.root.is_host() {
+            return pfs.iter().map(|pf| Ok(self.recorded_eswitch(pf))).collect();
+        }
+        super::eswitch::real_eswitches_of(pfs)
+    }
+
     fn set_eswitch(
         &self,
         pf: &super::PfId,
