@@ -113,16 +113,55 @@ pub(super) fn real_eswitches_of(pfs: &[PfId]) -> Vec<Result<Option<EswitchInfo>,
         Err(_) => return pfs.iter().map(real_eswitch_of).collect(),
     };
     let mut dumps = Dumps::default();
-    pfs.iter()
-        .map(|pf| eswitch_with(&mut dl, pf, &mut dumps))
-        .collect()
+    eswitches_with(&mut dl, pfs, &mut dumps)
+}
+
+pub(super) fn eswitches_with(
+    dl: &mut impl EswitchReads,
+    pfs: &[PfId],
+    dumps: &mut Dumps,
+) -> Vec<Result<Option<EswitchInfo>, HostError>> {
+    pfs.iter().map(|pf| eswitch_with(dl, pf, dumps)).collect()
+}
+
+/// What an eswitch read asks devlink: the client's requests, behind a trait so the sharing
+/// of the host-wide dumps is tested against a fake that counts them.
+pub(super) trait EswitchReads {
+    fn devices(&mut self) -> Result<Vec<DevHandle>, DevlinkError>;
+    /// A non-PCI PF's instance (see [`instance`]).
+    fn instance_of(&mut self, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError>;
+    fn eswitch(&mut self, dev: &DevHandle) -> Result<crate::devlink::Eswitch, DevlinkError>;
+    fn driver(&mut self, dev: &DevHandle) -> Option<crate::types::DriverName>;
+    fn rates(&mut self) -> Result<Vec<crate::devlink::Rate>, DevlinkError>;
+    fn ports(&mut self) -> Result<Vec<crate::devlink::Port>, DevlinkError>;
+}
+
+impl EswitchReads for Devlink {
+    fn devices(&mut self) -> Result<Vec<DevHandle>, DevlinkError> {
+        Devlink::devices(self)
+    }
+    fn instance_of(&mut self, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError> {
+        instance(self, pf)
+    }
+    fn eswitch(&mut self, dev: &DevHandle) -> Result<crate::devlink::Eswitch, DevlinkError> {
+        Devlink::eswitch(self, dev)
+    }
+    fn driver(&mut self, dev: &DevHandle) -> Option<crate::types::DriverName> {
+        self.info(dev).ok().and_then(|i| i.driver)
+    }
+    fn rates(&mut self) -> Result<Vec<crate::devlink::Rate>, DevlinkError> {
+        Devlink::rates(self)
+    }
+    fn ports(&mut self) -> Result<Vec<crate::devlink::Port>, DevlinkError> {
+        Devlink::ports(self)
+    }
 }
 
 /// The host-wide dumps one or more eswitch reads share. Only an answer is kept: a dump that
 /// failed is asked again for the next PF, so each PF's error is the one it had when asked
 /// alone.
 #[derive(Default)]
-struct Dumps {
+pub(super) struct Dumps {
     devices: Option<Vec<DevHandle>>,
     rates: Option<Vec<crate::devlink::Rate>>,
     ports: Option<Vec<crate::devlink::Port>>,
@@ -140,8 +179,8 @@ fn shared<T: Clone>(
     Ok(v)
 }
 
-fn eswitch_with(
-    dl: &mut Devlink,
+pub(super) fn eswitch_with(
+    dl: &mut impl EswitchReads,
     pf: &PfId,
     dumps: &mut Dumps,
 ) -> Result<Option<EswitchInfo>, HostError> {
@@ -154,7 +193,7 @@ fn eswitch_with(
                 shared(&mut dumps.devices, || dl.devices()).map_err(|e| devlink_err(&op, e))?;
             devices.contains(&h).then_some(h)
         }
-        _ => instance(dl, pf).map_err(|e| devlink_err(&op, e))?,
+        _ => dl.instance_of(pf).map_err(|e| devlink_err(&op, e))?,
     };
     let Some(dev) = dev else {
         return Ok(None);
@@ -164,7 +203,7 @@ fn eswitch_with(
         Err(e) if e.unsupported() => return Ok(None),
         Err(e) => return Err(devlink_err(&op, e)),
     };
-    let driver = dl.info(&dev).ok().and_then(|i| i.driver);
+    let driver = dl.driver(&dev);
     let rate_nodes = shared(&mut dumps.rates, || dl.rates())
         .map_err(|e| devlink_err(&op, e))?
         .into_iter()
@@ -286,3 +325,7 @@ pub(crate) fn eswitch_from_record(
         vf_representors: Some(reps),
     })
 }
+
+#[cfg(test)]
+#[path = "eswitch_tests.rs"]
+mod tests;
