@@ -64,10 +64,7 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     };
     filter.apply(&mut inv)?;
     // The eswitch mode (devlink) and the debounced health, for the PFs and VFs shown.
-    inventory::apply_eswitch(&mut inv, |a| {
-        host.eswitch_of(&crate::host::PfId::Pci(*a))
-            .map_err(|e| e.to_string())
-    });
+    inventory::apply_host_eswitch(&mut inv, host.as_ref());
     let policy = config
         .as_ref()
         .map(|c| c.health.clone())

@@ -71,6 +71,7 @@ impl Devlink {
 
     fn call(&mut self, op: &str, flags: u16, payload: &[u8]) -> Result<Vec<Vec<u8>>> {
         let _s = tracing::debug_span!("devlink", op = %op).entered();
+        crate::rtnl::count::devlink(flags & NLM_F_DUMP != 0);
         self.nl
             .raw(self.family, flags, payload)
             .map_err(|e| req(op, e))

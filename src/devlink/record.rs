@@ -192,11 +192,17 @@ impl DevlinkRecord {
     /// The record as written to disk: pretty, sorted, newline-terminated, so the generator's
     /// output is byte-stable and diffs of a changed record read well.
     pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.sorted()).expect("record encodes") + "\n"
+    }
+
+    /// The record in the order [`Self::to_json`] writes it (instances by handle, ports by
+    /// handle and index): what a reader parsing the written file gets back.
+    pub fn sorted(&self) -> DevlinkRecord {
         let mut r = self.clone();
         r.instances.sort_by(|a, b| a.dev.cmp(&b.dev));
         r.ports
             .sort_by(|a, b| (&a.dev, a.index).cmp(&(&b.dev, b.index)));
-        serde_json::to_string_pretty(&r).expect("record encodes") + "\n"
+        r
     }
 }
 

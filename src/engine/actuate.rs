@@ -113,11 +113,26 @@ pub fn read_vf(host: &dyn Host, t: &(impl VfAt + ?Sized)) -> Result<VfState, Hos
 /// [`super::portfn::set_mac`]); the read-back below then checks IFLA_VF_MAC too, which the
 /// drivers report from the same vport MAC.
 pub fn set_knob(host: &dyn Host, t: &(impl VfAt + ?Sized), knob: &Knob) -> Result<(), HostError> {
+    set_knob_seen(host, t, knob, &mut None)
+}
+
+/// [`set_knob`] for a caller that looked up the VF's port function already (to save its
+/// state): a MAC knob takes `seen` and uses it instead of asking devlink again; other knobs
+/// leave it for the MAC knob.
+pub fn set_knob_seen(
+    host: &dyn Host,
+    t: &(impl VfAt + ?Sized),
+    knob: &Knob,
+    seen: &mut Option<super::portfn::Seen>,
+) -> Result<(), HostError> {
     let via_devlink = match knob {
         Knob::Rate { min_mbps, max_mbps } => {
             host.set_vf_rate_switchdev(t.pf_netdev(), t.vf_index(), *min_mbps, *max_mbps)?
         }
-        Knob::Mac { mac } => super::portfn::set_mac(host, t, *mac)?,
+        Knob::Mac { mac } => match seen.take() {
+            Some(s) => super::portfn::set_mac_seen(host, t, *mac, s)?,
+            None => super::portfn::set_mac(host, t, *mac)?,
+        },
         _ => false,
     };
     if !via_devlink {

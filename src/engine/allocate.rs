@@ -338,11 +338,12 @@ impl Engine<'_> {
         let vif = emit::vif(req, v, mac_for_vif)?;
         // A MAC set through the VF's port function activates a function that reports itself
         // inactive: the state before goes into the record for release to put back.
-        let port_fn_state = if knobs.iter().any(|k| k.kind() == KnobKind::Mac) {
-            super::portfn::state_of(self.host, &pf_netdev, v.vf_index)?
+        let mut seen = if knobs.iter().any(|k| k.kind() == KnobKind::Mac) {
+            Some(super::portfn::look(self.host, &pf_netdev, v.vf_index)?)
         } else {
             None
         };
+        let port_fn_state = seen.as_ref().and_then(|s| s.state());
         let view_idx = idx;
         let mut rec = Allocation {
             vif_id: req.vif_id,
@@ -394,7 +395,7 @@ impl Engine<'_> {
             }
             for k in &knobs {
                 let original = Knob::current(k.kind(), &state).unwrap_or_else(|| k.clone());
-                actuate::set_knob(self.host, &t, k)
+                actuate::set_knob_seen(self.host, &t, k, &mut seen)
                     .map_err(|e| (k.kind().name().to_string(), e))?;
                 applied.push(Applied::Knob { original });
             }

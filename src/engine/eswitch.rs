@@ -219,10 +219,28 @@ pub(crate) fn change(
     order: Option<EswitchOrder>,
     timeout: Duration,
 ) -> Result<EswitchChange, EswitchError> {
-    let _span = tracing::info_span!("eswitch_change", pf = %pf, want = %want).entered();
     let info = host
         .eswitch_of(pf)?
         .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?;
+    change_from(host, pf, addr, info, None, want, order, timeout)
+}
+
+/// [`change`] from the eswitch (and, for a PCI PF, the scan) the caller read already:
+/// `vifman eswitch` resolves the PF and checks allocations with them, and asking the kernel
+/// again for the same answer would cost a devlink round (instance, eswitch, info, rate and
+/// port dumps) and a sysfs walk.
+#[allow(clippy::too_many_arguments)]
+fn change_from(
+    host: &dyn Host,
+    pf: &PfId,
+    addr: Option<&PciAddress>,
+    info: EswitchInfo,
+    scan: Option<&crate::sysfs::ScanReport>,
+    want: &EswitchSet,
+    order: Option<EswitchOrder>,
+    timeout: Duration,
+) -> Result<EswitchChange, EswitchError> {
+    let _span = tracing::info_span!("eswitch_change", pf = %pf, want = %want).entered();
     let to = want.mode.unwrap_or(info.mode);
     // Attributes the driver reports as already set are not sent; unreported ones are.
     let attrs = EswitchSet {
@@ -260,7 +278,7 @@ pub(crate) fn change(
             inline_mode: attrs.inline_mode,
             encap_mode: attrs.encap_mode,
         };
-        let facts = pf_facts(host, pf, addr);
+        let facts = pf_facts(host, pf, addr, scan);
         run_step(host, pf, &facts, &step, &attrs, timeout).map_err(|cause| EswitchError::Step {
             change: info.devlink.clone(),
             step: step.describe(),
@@ -282,7 +300,7 @@ pub(crate) fn change(
             nodes: info.rate_nodes.join(", "),
         });
     }
-    let facts = pf_facts(host, pf, addr);
+    let facts = pf_facts(host, pf, addr, scan);
     let (numvfs, bound) = vf_facts(host, addr, &facts);
     let steps = plan_mode_change(order, info.mode, to, numvfs, &bound);
     for (k, s) in steps.iter().enumerate() {
@@ -380,17 +398,39 @@ fn wait_representors(
 
 /// How the operator named the PF, resolved: a PCI PF by address (its netdev name or `pci/ADDR`
 /// handle work too), a non-PCI PF (netdevsim) by its netdev.
-fn resolve(engine: &Engine, pf: &str) -> Result<(PfId, Option<PciAddress>), EngineError> {
-    if let Some(a) = pci_pf(&engine.host.scan(), pf) {
-        return Ok((PfId::Pci(a), Some(a)));
+/// The scan it was resolved with, and a non-PCI PF's eswitch (which resolving it read), go
+/// along for [`change_from`].
+fn resolve(engine: &Engine, pf: &str) -> Result<Resolved, EngineError> {
+    let scan = engine.host.scan();
+    if let Some(a) = pci_pf(&scan, pf) {
+        return Ok(Resolved {
+            id: PfId::Pci(a),
+            addr: Some(a),
+            scan: Some(scan),
+            info: None,
+        });
     }
     if let Ok(n) = pf.parse::<IfName>() {
         let id = PfId::Netdev(n);
-        if engine.host.eswitch_of(&id)?.is_some() {
-            return Ok((id, None));
+        if let Some(info) = engine.host.eswitch_of(&id)? {
+            return Ok(Resolved {
+                id,
+                addr: None,
+                scan: None,
+                info: Some(info),
+            });
         }
     }
     Err(EswitchError::NoEswitch { pf: pf.to_string() }.into())
+}
+
+struct Resolved {
+    id: PfId,
+    addr: Option<PciAddress>,
+    /// The scan a PCI PF was found in (the VF steps read its model from it).
+    scan: Option<crate::sysfs::ScanReport>,
+    /// The eswitch, where resolving read it.
+    info: Option<EswitchInfo>,
 }
 
 /// The SR-IOV PCI PF named by `pf` (address, `pci/ADDR` handle or netdev), if it is one.
@@ -418,7 +458,12 @@ impl Engine<'_> {
         force: bool,
     ) -> Result<EswitchChange, EngineError> {
         let _span = tracing::info_span!("eswitch_set", pf, want = %want).entered();
-        let (id, addr) = resolve(self, pf)?;
+        let Resolved {
+            id,
+            addr,
+            scan,
+            info,
+        } = resolve(self, pf)?;
         let mut held = vec![];
         // Held to the end, as `vifman numvfs` holds it: no allocation can take a VF of this
         // PF between the check and the change.
@@ -437,10 +482,13 @@ impl Engine<'_> {
                 held.push(format!("{a} is passed through whole (allocation {})", w.id));
             }
         }
-        let info = self
-            .host
-            .eswitch_of(&id)?
-            .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?;
+        let info = match info {
+            Some(i) => i,
+            None => self
+                .host
+                .eswitch_of(&id)?
+                .ok_or_else(|| EswitchError::NoEswitch { pf: pf.to_string() })?,
+        };
         let mode = want.mode.unwrap_or(info.mode);
         let mut warnings = vec![];
         if !held.is_empty() && info.mode != mode {
@@ -459,7 +507,16 @@ impl Engine<'_> {
                 effect(order_of(&info))
             ));
         }
-        let mut change = change(self.host, &id, addr.as_ref(), want, order, ESWITCH_TIMEOUT)?;
+        let mut change = change_from(
+            self.host,
+            &id,
+            addr.as_ref(),
+            info,
+            scan.as_ref(),
+            want,
+            order,
+            ESWITCH_TIMEOUT,
+        )?;
         change.warnings.extend(warnings);
         Ok(change)
     }

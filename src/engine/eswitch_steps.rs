@@ -49,10 +49,23 @@ pub(super) struct PfFacts {
     pub(super) count: Option<VfCountPf>,
 }
 
-pub(super) fn pf_facts(host: &dyn Host, pf: &PfId, addr: Option<&PciAddress>) -> PfFacts {
+/// `scan`: the host's scan where the caller has one (it is read only when not).
+pub(super) fn pf_facts(
+    host: &dyn Host,
+    pf: &PfId,
+    addr: Option<&PciAddress>,
+    scan: Option<&crate::sysfs::ScanReport>,
+) -> PfFacts {
     let count = match (addr, pf) {
         (Some(a), _) => {
-            let scan = host.scan();
+            let own;
+            let scan = match scan {
+                Some(s) => s,
+                None => {
+                    own = host.scan();
+                    &own
+                }
+            };
             let dev = scan.device(a);
             Some(VfCountPf::Pci {
                 addr: *a,

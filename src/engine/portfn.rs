@@ -30,8 +30,39 @@ pub fn set_mac(
     t: &(impl VfAt + ?Sized),
     mac: MacAddress,
 ) -> Result<bool, HostError> {
+    let seen = look(host, t.pf_netdev(), t.vf_index())?;
+    set_mac_seen(host, t, mac, seen)
+}
+
+/// What one devlink lookup found of a VF's port function. The callers that save the
+/// function's state before a MAC knob (allocate, `vf set`, `apply`, boot restore) keep it and
+/// hand it to [`set_mac_seen`], so the knob asks devlink once (a port dump and an eswitch
+/// get on the real host) instead of twice for the same answer. Only valid until the next
+/// change to the VF's MAC or eswitch: the MAC knob comes first in every plan.
+#[derive(Debug, Clone)]
+pub struct Seen(Option<VfPortFunction>);
+
+impl Seen {
+    /// The function's state, for the saved-state record (as [`state_of`] says it).
+    pub fn state(&self) -> Option<FnState> {
+        self.0.as_ref().and_then(|f| f.state)
+    }
+}
+
+/// Look up the VF's port function once, to pass on to [`set_mac_seen`].
+pub fn look(host: &dyn Host, pf: &IfName, vf: u32) -> Result<Seen, HostError> {
+    host.vf_port_function(pf, vf).map(Seen)
+}
+
+/// [`set_mac`] with the port function already looked up (see [`Seen`]).
+pub fn set_mac_seen(
+    host: &dyn Host,
+    t: &(impl VfAt + ?Sized),
+    mac: MacAddress,
+    seen: Seen,
+) -> Result<bool, HostError> {
     let (pf, vf) = (t.pf_netdev(), t.vf_index());
-    let Some(before) = host.vf_port_function(pf, vf)? else {
+    let Some(before) = seen.0 else {
         return Ok(false);
     };
     let _span =

@@ -219,14 +219,15 @@ impl Engine<'_> {
         };
         let knobs = want.knobs(&before).map_err(EngineError::Request)?;
         // A MAC through the port function may activate it: the state before, to roll back.
-        let fn_before = if knobs.iter().any(|k| k.kind() == KnobKind::Mac) {
-            super::portfn::state_of(self.host, &pf_netdev, index)?
+        let mut seen = if knobs.iter().any(|k| k.kind() == KnobKind::Mac) {
+            Some(super::portfn::look(self.host, &pf_netdev, index)?)
         } else {
             None
         };
+        let fn_before = seen.as_ref().and_then(|s| s.state());
         let mut applied: Vec<Knob> = vec![];
         for k in &knobs {
-            if let Err(cause) = actuate::set_knob(self.host, &t, k) {
+            if let Err(cause) = actuate::set_knob_seen(self.host, &t, k, &mut seen) {
                 return Err(self.roll_back(&t, (&before, fn_before), &applied, k, cause));
             }
             applied.push(k.clone());

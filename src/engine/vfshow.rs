@@ -45,7 +45,13 @@ impl Engine<'_> {
         let st: StoreState = crate::store::read_state(&self.state_dir)?;
         let view = self.load_view()?;
         match view.vf_of(pf, index) {
-            Ok(_) => self.pci_report(&st, &view, pf, index),
+            Ok(v) => {
+                let pf_side = match &v.pf_netdev {
+                    Some(n) => self.pf_side_of(n, Some(index))?,
+                    None => PfSide::default(),
+                };
+                self.pci_report(&st, &view, pf, index, &pf_side)
+            }
             Err(no_such) => {
                 if view.vfs.iter().any(|v| names(v, pf)) {
                     return Err(no_such.into());
@@ -58,7 +64,8 @@ impl Engine<'_> {
                         link.vfs.len().saturating_sub(1)
                     ))
                 })?;
-                self.netlink_report(&link, vf)
+                let pf_side = self.pf_side_of(&link.ifname, Some(index))?;
+                self.netlink_report(&link, vf, &pf_side)
             }
         }
     }
@@ -75,17 +82,56 @@ impl Engine<'_> {
             .collect();
         pci.sort_unstable();
         if !pci.is_empty() {
+            // One counter dump and one port dump for the PF, not one of each per VF.
+            let mut sides: Vec<PfSide> = vec![];
+            for n in view
+                .vfs
+                .iter()
+                .filter(|v| names(v, pf))
+                .filter_map(|v| v.pf_netdev.as_ref())
+            {
+                if !sides.iter().any(|s| s.netdev.as_ref() == Some(n)) {
+                    sides.push(self.pf_side_of(n, None)?);
+                }
+            }
             return pci
                 .into_iter()
-                .map(|i| self.pci_report(&st, &view, pf, i))
+                .map(|i| {
+                    let v = view.vf_of(pf, i)?;
+                    let side = sides
+                        .iter()
+                        .find(|s| s.netdev.is_some() && s.netdev == v.pf_netdev);
+                    self.pci_report(&st, &view, pf, i, side.unwrap_or(&PfSide::default()))
+                })
                 .collect();
         }
         let link = self.non_pci_pf(pf)?.ok_or_else(|| no_vfs(pf))?;
+        let pf_side = self.pf_side_of(&link.ifname, None)?;
         let mut vfs: Vec<&VfState> = link.vfs.iter().collect();
         vfs.sort_by_key(|v| v.vf);
         vfs.into_iter()
-            .map(|v| self.netlink_report(&link, v))
+            .map(|v| self.netlink_report(&link, v, &pf_side))
             .collect()
+    }
+
+    /// What the PF netdev `pf` reports of its VFs beyond their admin state: the counters
+    /// (one link dump for all VFs) and the port functions (one devlink port dump for all, or
+    /// one VF's lookup where `only` names it).
+    fn pf_side_of(&self, pf: &IfName, only: Option<u32>) -> Result<PfSide, EngineError> {
+        let port_functions = match only {
+            Some(i) => self
+                .host
+                .vf_port_function(pf, i)?
+                .map(|f| (i, f))
+                .into_iter()
+                .collect(),
+            None => self.host.vf_port_functions(pf)?,
+        };
+        Ok(PfSide {
+            netdev: Some(pf.clone()),
+            counters: self.host.vf_counters(pf)?,
+            port_functions,
+        })
     }
 
     /// The netlink VF records of a PF named by netdev that vifman's view does not list as
@@ -109,15 +155,12 @@ impl Engine<'_> {
         view: &HostView,
         pf: &str,
         index: u32,
+        pf_side: &PfSide,
     ) -> Result<VfReport, EngineError> {
         let v = view.vf_of(pf, index)?;
-        let counters = match &v.pf_netdev {
-            Some(n) => self.counters_of(n, index)?,
-            None => None,
-        };
-        let port_function = match &v.pf_netdev {
-            Some(n) => self.host.vf_port_function(n, index)?,
-            None => None,
+        let (counters, port_function) = match &v.pf_netdev {
+            Some(n) => pf_side.of(n, index),
+            None => (None, None),
         };
         Ok(VfReport {
             address: Some(v.addr.to_string()),
@@ -136,7 +179,13 @@ impl Engine<'_> {
 
     /// A VF known only from its PF's netlink dump (no PCI function): PF-side state, port
     /// function and counters; the PCI-only fields empty.
-    fn netlink_report(&self, link: &PfLinkState, vf: &VfState) -> Result<VfReport, EngineError> {
+    fn netlink_report(
+        &self,
+        link: &PfLinkState,
+        vf: &VfState,
+        pf_side: &PfSide,
+    ) -> Result<VfReport, EngineError> {
+        let (counters, port_function) = pf_side.of(&link.ifname, vf.vf);
         Ok(VfReport {
             address: None,
             pf: link.ifname.to_string(),
@@ -145,19 +194,37 @@ impl Engine<'_> {
             driver: None,
             netdevs: vec![],
             admin: Some(vf.clone()),
-            port_function: self.host.vf_port_function(&link.ifname, vf.vf)?,
+            port_function,
             status: NOT_PCI_STATUS.to_string(),
             reset_methods: None,
-            counters: self.counters_of(&link.ifname, vf.vf)?,
+            counters,
         })
     }
+}
 
-    fn counters_of(&self, pf: &IfName, index: u32) -> Result<Option<VfCounters>, EngineError> {
-        Ok(self
-            .host
-            .vf_counters(pf)?
-            .into_iter()
-            .find(|c| c.vf == index))
+/// One PF's VF counters and port functions, read once for every VF shown.
+#[derive(Default)]
+struct PfSide {
+    /// The PF netdev they were read from; None: nothing read (a PF without a netdev).
+    netdev: Option<IfName>,
+    counters: Vec<VfCounters>,
+    port_functions: std::collections::BTreeMap<u32, crate::host::VfPortFunction>,
+}
+
+impl PfSide {
+    /// VF `index`'s counters and port function, when `pf` is the netdev they were read from.
+    fn of(
+        &self,
+        pf: &IfName,
+        index: u32,
+    ) -> (Option<VfCounters>, Option<crate::host::VfPortFunction>) {
+        if self.netdev.as_ref() != Some(pf) {
+            return (None, None);
+        }
+        (
+            self.counters.iter().find(|c| c.vf == index).cloned(),
+            self.port_functions.get(&index).cloned(),
+        )
     }
 }
 

@@ -96,12 +96,106 @@ pub(super) fn open() -> Result<Option<Devlink>, HostError> {
 /// The eswitch of `pf` on the live kernel; None without a devlink instance or when the
 /// driver has no eswitch (EOPNOTSUPP: i40e registers devlink for info only).
 pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostError> {
-    let _span = tracing::debug_span!("devlink_eswitch_get", pf = %pf).entered();
-    let op = format!("devlink eswitch of {pf}");
     let Some(mut dl) = open()? else {
         return Ok(None);
     };
-    let Some(dev) = instance(&mut dl, pf).map_err(|e| devlink_err(&op, e))? else {
+    eswitch_with(&mut dl, pf, &mut Dumps::default())
+}
+
+/// The eswitch of each PF in `pfs` on the live kernel, as [`real_eswitch_of`] gives each:
+/// one devlink socket and one instance, rate and port dump for all of them (they are
+/// host-wide: asked per PF, an inventory of N PFs sent N of each for the same answer). The
+/// eswitch get and `dev info` stay per instance.
+pub(super) fn real_eswitches_of(pfs: &[PfId]) -> Vec<Result<Option<EswitchInfo>, HostError>> {
+    let mut dl = match open() {
+        Ok(Some(dl)) => dl,
+        Ok(None) => return pfs.iter().map(|_| Ok(None)).collect(),
+        Err(_) => return pfs.iter().map(real_eswitch_of).collect(),
+    };
+    let mut dumps = Dumps::default();
+    eswitches_with(&mut dl, pfs, &mut dumps)
+}
+
+pub(super) fn eswitches_with(
+    dl: &mut impl EswitchReads,
+    pfs: &[PfId],
+    dumps: &mut Dumps,
+) -> Vec<Result<Option<EswitchInfo>, HostError>> {
+    pfs.iter().map(|pf| eswitch_with(dl, pf, dumps)).collect()
+}
+
+/// What an eswitch read asks devlink: the client's requests, behind a trait so the sharing
+/// of the host-wide dumps is tested against a fake that counts them.
+pub(super) trait EswitchReads {
+    fn devices(&mut self) -> Result<Vec<DevHandle>, DevlinkError>;
+    /// A non-PCI PF's instance (see [`instance`]).
+    fn instance_of(&mut self, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError>;
+    fn eswitch(&mut self, dev: &DevHandle) -> Result<crate::devlink::Eswitch, DevlinkError>;
+    fn driver(&mut self, dev: &DevHandle) -> Option<crate::types::DriverName>;
+    fn rates(&mut self) -> Result<Vec<crate::devlink::Rate>, DevlinkError>;
+    fn ports(&mut self) -> Result<Vec<crate::devlink::Port>, DevlinkError>;
+}
+
+impl EswitchReads for Devlink {
+    fn devices(&mut self) -> Result<Vec<DevHandle>, DevlinkError> {
+        Devlink::devices(self)
+    }
+    fn instance_of(&mut self, pf: &PfId) -> Result<Option<DevHandle>, DevlinkError> {
+        instance(self, pf)
+    }
+    fn eswitch(&mut self, dev: &DevHandle) -> Result<crate::devlink::Eswitch, DevlinkError> {
+        Devlink::eswitch(self, dev)
+    }
+    fn driver(&mut self, dev: &DevHandle) -> Option<crate::types::DriverName> {
+        self.info(dev).ok().and_then(|i| i.driver)
+    }
+    fn rates(&mut self) -> Result<Vec<crate::devlink::Rate>, DevlinkError> {
+        Devlink::rates(self)
+    }
+    fn ports(&mut self) -> Result<Vec<crate::devlink::Port>, DevlinkError> {
+        Devlink::ports(self)
+    }
+}
+
+/// The host-wide dumps one or more eswitch reads share. Only an answer is kept: a dump that
+/// failed is asked again for the next PF, so each PF's error is the one it had when asked
+/// alone.
+#[derive(Default)]
+pub(super) struct Dumps {
+    devices: Option<Vec<DevHandle>>,
+    rates: Option<Vec<crate::devlink::Rate>>,
+    ports: Option<Vec<crate::devlink::Port>>,
+}
+
+fn shared<T: Clone>(
+    slot: &mut Option<Vec<T>>,
+    dump: impl FnOnce() -> Result<Vec<T>, DevlinkError>,
+) -> Result<Vec<T>, DevlinkError> {
+    if let Some(v) = slot {
+        return Ok(v.clone());
+    }
+    let v = dump()?;
+    *slot = Some(v.clone());
+    Ok(v)
+}
+
+pub(super) fn eswitch_with(
+    dl: &mut impl EswitchReads,
+    pf: &PfId,
+    dumps: &mut Dumps,
+) -> Result<Option<EswitchInfo>, HostError> {
+    let _span = tracing::debug_span!("devlink_eswitch_get", pf = %pf).entered();
+    let op = format!("devlink eswitch of {pf}");
+    let dev = match pf {
+        PfId::Pci(a) => {
+            let h = DevHandle::new("pci", &a.to_string());
+            let devices =
+                shared(&mut dumps.devices, || dl.devices()).map_err(|e| devlink_err(&op, e))?;
+            devices.contains(&h).then_some(h)
+        }
+        _ => dl.instance_of(pf).map_err(|e| devlink_err(&op, e))?,
+    };
+    let Some(dev) = dev else {
         return Ok(None);
     };
     let esw = match dl.eswitch(&dev) {
@@ -109,9 +203,8 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
         Err(e) if e.unsupported() => return Ok(None),
         Err(e) => return Err(devlink_err(&op, e)),
     };
-    let driver = dl.info(&dev).ok().and_then(|i| i.driver);
-    let rate_nodes = dl
-        .rates()
+    let driver = dl.driver(&dev);
+    let rate_nodes = shared(&mut dumps.rates, || dl.rates())
         .map_err(|e| devlink_err(&op, e))?
         .into_iter()
         .filter(|r| r.dev == dev)
@@ -120,12 +213,14 @@ pub(super) fn real_eswitch_of(pf: &PfId) -> Result<Option<EswitchInfo>, HostErro
             RateObject::Leaf { .. } => None,
         })
         .collect();
-    let vf_representors = dl
-        .ports_of(&dev)
+    let vf_representors = shared(&mut dumps.ports, || dl.ports())
         .map_err(|e| devlink_err(&op, e))?
         .iter()
         .filter(|p| {
-            p.flavour == crate::devlink::PortFlavour::PciVf && !p.external && p.netdev.is_some()
+            p.dev == dev
+                && p.flavour == crate::devlink::PortFlavour::PciVf
+                && !p.external
+                && p.netdev.is_some()
         })
         .count() as u32;
     Ok(Some(EswitchInfo {
@@ -230,3 +325,7 @@ pub(crate) fn eswitch_from_record(
         vf_representors: Some(reps),
     })
 }
+
+#[cfg(test)]
+#[path = "eswitch_tests.rs"]
+mod tests;

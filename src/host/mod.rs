@@ -212,6 +212,12 @@ pub trait Host {
         let _ = pf;
         Ok(None)
     }
+    /// [`Host::eswitch_of`] of each PF in `pfs`, in order: the inventory asks for every PF,
+    /// and the real host shares its host-wide devlink dumps (instances, rates, ports) among
+    /// them instead of sending each per PF.
+    fn eswitches_of(&self, pfs: &[PfId]) -> Vec<Result<Option<EswitchInfo>, HostError>> {
+        pfs.iter().map(|pf| self.eswitch_of(pf)).collect()
+    }
     /// The bare devlink eswitch mode set: the vendor order rules are the engine's
     /// (`engine::eswitch`), this is one kernel request.
     fn set_eswitch_mode(
@@ -247,6 +253,17 @@ pub trait Host {
     fn vf_port_function(&self, pf: &IfName, vf: u32) -> Result<Option<VfPortFunction>, HostError> {
         let _ = (pf, vf);
         Ok(None)
+    }
+    /// Every VF port function of PF `pf`, by VF index, from one lookup (one port dump on
+    /// the real host) where [`Host::vf_port_function`] per VF would dump the ports once per
+    /// VF: `vf show PF` asks for all of them. Empty where [`Host::vf_port_function`] says
+    /// None for every VF.
+    fn vf_port_functions(
+        &self,
+        pf: &IfName,
+    ) -> Result<std::collections::BTreeMap<u32, VfPortFunction>, HostError> {
+        let _ = pf;
+        Ok(Default::default())
     }
     /// `devlink port function set` on VF `vf`'s port: hw_addr, then state, in one request.
     fn set_vf_port_function(

@@ -43,17 +43,16 @@ pub fn describe_set(
     op
 }
 
-/// The VF's port (instance and port index) and its function, when `pf`'s eswitch is in
-/// switchdev mode and the VF's local `pcivf` port reports a function with hw_addr. A devlink
-/// that cannot say (a dump refused) is logged and taken as "no port function": the legacy
-/// path then reports the kernel's answer, as it did before vifman asked devlink.
-fn lookup(
-    dl: &mut Devlink,
-    pf: &IfName,
-    vf: u32,
-) -> Result<Option<(crate::devlink::DevHandle, u32, VfPortFunction)>, DevlinkError> {
+/// The VF ports of `pf` (instance, VF number, port index) and their functions, when `pf`'s
+/// eswitch is in switchdev mode: the local `pcivf` ports that report a function with
+/// hw_addr. None when `pf` has no instance or is not in switchdev mode. A devlink that cannot
+/// say (a dump refused) is an error the callers log and take as "no port function": the
+/// legacy path then reports the kernel's answer, as it did before vifman asked devlink.
+type VfPorts = (crate::devlink::DevHandle, Vec<(u32, u32, VfPortFunction)>);
+
+fn lookup_all(dl: &mut Devlink, pf: &IfName) -> Result<Option<VfPorts>, DevlinkError> {
     // One port dump serves both questions: which instance has `pf` as its netdev (as
-    // `pf::resolve` asks it) and which of its ports is the VF's.
+    // `pf::resolve` asks it) and which of its ports are the VFs'.
     let ports = dl.ports()?;
     let Some(dev) = ports
         .iter()
@@ -68,26 +67,74 @@ fn lookup(
         Err(e) if e.unsupported() => return Ok(None),
         Err(e) => return Err(e),
     }
-    let port = ports.into_iter().find(|p| {
+    let mut vfs = vec![];
+    for port in ports.into_iter().filter(|p| {
         p.dev == dev
             && p.flavour == PortFlavour::PciVf
             && !p.external
             && p.controller.unwrap_or(0) == 0
-            && p.vfnum.map(u32::from) == Some(vf)
-    });
-    let Some(port) = port else { return Ok(None) };
-    let Some(f) = port.function.as_ref() else {
+    }) {
+        let Some(vf) = port.vfnum.map(u32::from) else {
+            continue;
+        };
+        // The first port of a VF number, as a lookup by number finds it.
+        if vfs.iter().any(|(v, _, _)| *v == vf) {
+            continue;
+        }
+        let Some(f) = port.function.as_ref() else {
+            vfs.push((vf, port.index, None));
+            continue;
+        };
+        let hw_addr: Option<MacAddress> = f.hw_addr.as_deref().and_then(|m| m.parse().ok());
+        vfs.push((
+            vf,
+            port.index,
+            hw_addr.map(|hw_addr| VfPortFunction {
+                port: format!("{dev}/{}", port.index),
+                hw_addr,
+                state: f.fn_state(),
+            }),
+        ));
+    }
+    let vfs = vfs
+        .into_iter()
+        .filter_map(|(v, i, f)| Some((v, i, f?)))
+        .collect();
+    Ok(Some((dev, vfs)))
+}
+
+/// The VF's port (instance and port index) and its function (see [`lookup_all`]).
+fn lookup(
+    dl: &mut Devlink,
+    pf: &IfName,
+    vf: u32,
+) -> Result<Option<(crate::devlink::DevHandle, u32, VfPortFunction)>, DevlinkError> {
+    let Some((dev, vfs)) = lookup_all(dl, pf)? else {
         return Ok(None);
     };
-    let Some(hw_addr) = f.hw_addr.as_deref().and_then(|m| m.parse().ok()) else {
-        return Ok(None);
+    Ok(vfs
+        .into_iter()
+        .find(|(v, _, _)| *v == vf)
+        .map(|(_, index, f)| (dev, index, f)))
+}
+
+/// Every VF port function of `pf`, by VF index, from one port dump and one eswitch get.
+pub(super) fn real_vf_port_functions(
+    pf: &IfName,
+) -> Result<std::collections::BTreeMap<u32, VfPortFunction>, HostError> {
+    let _span = tracing::debug_span!("devlink_port_functions_get", pf = %pf).entered();
+    let Some(mut dl) = open()? else {
+        return Ok(Default::default());
     };
-    let found = VfPortFunction {
-        port: format!("{dev}/{}", port.index),
-        hw_addr,
-        state: f.fn_state(),
-    };
-    Ok(Some((dev, port.index, found)))
+    match lookup_all(&mut dl, pf) {
+        Ok(f) => Ok(f
+            .map(|(_, vfs)| vfs.into_iter().map(|(v, _, f)| (v, f)).collect())
+            .unwrap_or_default()),
+        Err(e) => {
+            tracing::warn!(error = %e, "devlink port functions of {pf}: lookup failed; using IFLA_VF_MAC");
+            Ok(Default::default())
+        }
+    }
 }
 
 pub(super) fn real_vf_port_function(

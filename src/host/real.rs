@@ -134,6 +134,16 @@ impl Host for RealHost {
         super::eswitch::real_eswitch_of(pf)
     }
 
+    fn eswitches_of(
+        &self,
+        pfs: &[super::PfId],
+    ) -> Vec<Result<Option<super::EswitchInfo>, HostError>> {
+        if !self.root.is_host() {
+            return pfs.iter().map(|pf| Ok(self.recorded_eswitch(pf))).collect();
+        }
+        super::eswitch::real_eswitches_of(pfs)
+    }
+
     fn set_eswitch(
         &self,
         pf: &super::PfId,
@@ -171,6 +181,16 @@ impl Host for RealHost {
             return Ok(None);
         }
         super::portfn::real_vf_port_function(pf, vf)
+    }
+
+    fn vf_port_functions(
+        &self,
+        pf: &IfName,
+    ) -> Result<std::collections::BTreeMap<u32, super::VfPortFunction>, HostError> {
+        if !self.root.is_host() {
+            return Ok(Default::default());
+        }
+        super::portfn::real_vf_port_functions(pf)
     }
 
     fn set_vf_port_function(

@@ -42,6 +42,24 @@ pub struct HealthEntry {
     pub devlink: Vec<DevlinkReporter>,
 }
 
+/// [`apply_eswitch`] with `host`'s answers, asked for every PF in one go
+/// ([`crate::host::Host::eswitches_of`]: one set of host-wide devlink dumps per inventory,
+/// not one per PF).
+pub fn apply_host_eswitch(inv: &mut Inventory, host: &dyn crate::host::Host) {
+    let pfs: Vec<PciAddress> = inv
+        .physical_functions
+        .iter()
+        .map(|pf| pf.device.address)
+        .collect();
+    let ids: Vec<crate::host::PfId> = pfs.iter().map(|a| crate::host::PfId::Pci(*a)).collect();
+    let mut answers: std::collections::HashMap<PciAddress, Result<Option<EswitchInfo>, String>> =
+        pfs.into_iter()
+            .zip(host.eswitches_of(&ids))
+            .map(|(a, r)| (a, r.map_err(|e| e.to_string())))
+            .collect();
+    apply_eswitch(inv, |a| answers.remove(a).unwrap_or(Ok(None)));
+}
+
 /// Set each PF's `eswitch`: devlink's answer, else the representors' evidence (switchdev when
 /// VF representors hang off the PF), else unknown (`null`). A failed devlink query becomes a
 /// warning naming the PF; the fallback still applies.

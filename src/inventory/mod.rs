@@ -18,7 +18,7 @@ mod table;
 
 pub use crate::host::VfStateOrigin;
 pub use crate::view::{outside_use, NetdevSigns};
-pub use augment::{apply_eswitch, apply_health, EswitchEntry, HealthEntry};
+pub use augment::{apply_eswitch, apply_health, apply_host_eswitch, EswitchEntry, HealthEntry};
 pub use build::build;
 pub use filter::{parse_vendor, Filter, FilterError, PfSelector};
 pub use model::{

@@ -21,9 +21,7 @@ pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     let view = crate::view::HostView::load_display(&host);
     let st = crate::store::StoreState::default();
     let mut inv = project(&view, label, None, &st, root.is_host());
-    super::apply_eswitch(&mut inv, |a| {
-        crate::host::Host::eswitch_of(&host, &crate::host::PfId::Pci(*a)).map_err(|e| e.to_string())
-    });
+    super::apply_host_eswitch(&mut inv, &host);
     let (inputs, warnings) = super::health::samples(&host, &view, &st);
     let report = super::health::Tracker::default().observe(
         &super::health::HealthPolicy::default(),

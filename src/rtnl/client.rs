@@ -169,6 +169,7 @@ impl Rtnl {
         let mut pending: HashMap<u32, usize> = HashMap::new();
         let mut out = Vec::with_capacity(MAX_BATCH_BYTES);
         let mut sent = Ok(());
+        super::count::rtnl(false, reqs.len() as u64);
         for (i, r) in reqs.into_iter().enumerate() {
             let seq = self.encode(r.msg, r.flags | NLM_F_ACK, &mut out);
             pending.insert(seq, i);
@@ -213,6 +214,7 @@ impl Rtnl {
     ) -> Result<Option<NetlinkMessage<RouteNetlinkMessage>>> {
         let mut out = Vec::new();
         let seq = self.encode(msg, NLM_F_ACK, &mut out);
+        super::count::rtnl(false, 1);
         self.send(&out)?;
         let mut found = None;
         let mut res = Ok(());
@@ -241,6 +243,7 @@ impl Rtnl {
     ) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>> {
         let mut out = Vec::new();
         let seq = self.encode(msg, netlink_packet_core::NLM_F_DUMP, &mut out);
+        super::count::rtnl(true, 1);
         self.send(&out)?;
         let mut parts = Vec::new();
         let mut res = Ok(());

@@ -8,10 +8,12 @@
 //! - [`client`]: socket, sequence numbers, batching, the single receive loop with its
 //!   timeout, extended-ack decoding;
 //! - [`link`]: link request builders and [`Link`], a link as the kernel reports it;
-//! - [`vf`]: the VF-knob encoding and VF-state reads.
+//! - [`vf`]: the VF-knob encoding and VF-state reads;
+//! - [`count`]: per-process request counts (devlink's too), for tests.
 
 pub mod addr;
 pub mod client;
+pub mod count;
 pub mod link;
 pub mod vf;
 pub mod vfstats;

@@ -185,13 +185,14 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
         return Ok(notes.join("; "));
     }
     let state = actuate::read_vf(host, &t).map_err(|e| e.to_string())?;
-    let port_fn_state = if a.requested.iter().any(|k| k.kind() == KnobKind::Mac) {
-        crate::engine::portfn::state_of(host, &pf_netdev, a.vf_index).map_err(|e| e.to_string())?
+    let mut seen = if a.requested.iter().any(|k| k.kind() == KnobKind::Mac) {
+        Some(crate::engine::portfn::look(host, &pf_netdev, a.vf_index).map_err(|e| e.to_string())?)
     } else {
         None
     };
     // The VFs are new after a reboot: their leaves have no parent to put back on release.
     a.rate_parent = None;
+    let port_fn_state = seen.as_ref().and_then(|s| s.state());
     a.original = Original {
         vf: state.clone(),
         driver: host.driver_of(&a.vf),
@@ -241,7 +242,8 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
         for k in &a.requested {
             let original =
                 crate::host::Knob::current(k.kind(), &state).unwrap_or_else(|| k.clone());
-            actuate::set_knob(host, &t, k).map_err(|e| (k.kind().name().to_string(), e))?;
+            actuate::set_knob_seen(host, &t, k, &mut seen)
+                .map_err(|e| (k.kind().name().to_string(), e))?;
             applied.push(Applied::Knob { original });
         }
         let mac = a.requested.iter().any(|k| k.kind() == KnobKind::Mac);

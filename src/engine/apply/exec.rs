@@ -179,10 +179,13 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             if to.holds_in(&actuate::read_vf(host, &t)?) {
                 return Ok(false);
             }
+            let mut seen = None;
             if to.kind() == crate::host::KnobKind::Mac {
-                *fn_state_from = crate::engine::portfn::state_of(host, pf_netdev, *vf_index)?;
+                let s = crate::engine::portfn::look(host, pf_netdev, *vf_index)?;
+                *fn_state_from = s.state();
+                seen = Some(s);
             }
-            actuate::set_knob(host, &t, to)?;
+            actuate::set_knob_seen(host, &t, to, &mut seen)?;
             Ok(true)
         }
         Action::Reload {

@@ -48,20 +48,48 @@ fn representor_name(uplink: Option<&str>, vf: u32, ifindex: u32) -> String {
 impl SimHost {
     /// The simulated kernel's devlink record; None without one. A malformed record is left
     /// alone (the readers report it) and the simulation goes on as if there were none.
+    ///
+    /// Parsed once per version of the file: a mode set or a MAC knob asks for the record
+    /// several times (the eswitch, the rate nodes, the VF's port), and every write swaps in a
+    /// new inode, so (inode, size, mtime) names a version, as for the VF-state shards.
     pub(super) fn devlink_record(&self) -> Option<DevlinkRecord> {
-        match DevlinkRecord::load(self.confined().ok()?) {
+        let c = self.confined().ok()?;
+        let key = c.identity(Path::new(DEVLINK_FILE)).ok();
+        if let Some(key) = &key {
+            if let Some((k, r)) = self.record.lock().ok().and_then(|g| g.clone()) {
+                if &k == key {
+                    return r;
+                }
+            }
+        }
+        super::counts::bump(&self.counts.record_parses);
+        let r = match DevlinkRecord::load(c) {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(error = %e, "simulated devlink: {DEVLINK_FILE} ignored");
                 None
             }
+        };
+        if let (Some(key), Ok(mut g)) = (key, self.record.lock()) {
+            *g = Some((key, r.clone()));
         }
+        r
     }
 
+    /// Write the record back; the version written is what the next [`Self::devlink_record`]
+    /// returns without parsing it again.
     pub(super) fn save_devlink_record(&self, r: &DevlinkRecord, op: &str) -> Result<(), HostError> {
-        self.confined()?
-            .replace(Path::new(DEVLINK_FILE), r.to_json().as_bytes())
-            .map_err(|e| HostError::from_access(op, &e))
+        let c = self.confined()?;
+        let r = r.sorted();
+        c.replace(Path::new(DEVLINK_FILE), r.to_json().as_bytes())
+            .map_err(|e| HostError::from_access(op, &e))?;
+        if let Ok(mut g) = self.record.lock() {
+            *g = c
+                .identity(Path::new(DEVLINK_FILE))
+                .ok()
+                .map(|k| (k, Some(r)));
+        }
+        Ok(())
     }
 
     /// The eswitch of PF `a` as the record has it; None when the record has no instance

@@ -9,6 +9,7 @@
 mod addrs;
 mod bind;
 mod busdev;
+mod counts;
 mod devlink;
 pub mod dispatch;
 mod eswitch;
@@ -25,6 +26,7 @@ mod tree;
 mod tree_tests;
 
 pub use addrs::ADDRS;
+pub use counts::{SimCounts, SimCountsNow};
 pub use faults::{errno_by_name, Faults};
 pub use journal::{read_journal, JOURNAL};
 pub use portfn::PORTFN_STATE_FILE;
@@ -52,6 +54,10 @@ pub struct SimHost {
     base: std::sync::OnceLock<Vec<PfLinkState>>,
     /// Last parsed version of each per-PF shard, keyed by the file's identity.
     shards: std::sync::Mutex<std::collections::HashMap<String, (FileKey, PfLinkState)>>,
+    /// Last parsed version of `devlink.json`, keyed by the file's identity like the shards:
+    /// an operation asks the record several times and parses it once.
+    record: std::sync::Mutex<Option<(FileKey, Option<crate::devlink::record::DevlinkRecord>)>>,
+    counts: SimCounts,
 }
 
 /// The simulated kernel's tree inside the state dir.
@@ -132,6 +138,8 @@ impl SimHost {
             faults: Faults::from_env(),
             base: Default::default(),
             shards: Default::default(),
+            record: Default::default(),
+            counts: Default::default(),
         })
     }
 
@@ -145,6 +153,8 @@ impl SimHost {
             faults: Faults::from_env(),
             base: Default::default(),
             shards: Default::default(),
+            record: Default::default(),
+            counts: Default::default(),
         })
     }
 
@@ -185,8 +195,14 @@ impl Host for SimHost {
         Ok(self.load_state()?.links)
     }
 
+    fn scan(&self) -> crate::sysfs::ScanReport {
+        counts::bump(&self.counts.scans);
+        crate::sysfs::scan(&self.root)
+    }
+
     /// The simulated kernel's VF state is its merged shards, not the tree's base file.
     fn read(&self) -> crate::host::HostRead {
+        counts::bump(&self.counts.host_reads);
         let mut scan = self.scan();
         let devlink_warning = super::read::apply_devlink_port_map(&self.root, &mut scan);
         let has_base = FixtureVfState::new(&self.dir).exists();
@@ -219,6 +235,7 @@ impl Host for SimHost {
     }
 
     fn vf_counters(&self, pf: &IfName) -> Result<Vec<crate::rtnl::VfCounters>, HostError> {
+        counts::bump(&self.counts.counter_reads);
         self.sim_vf_counters(pf)
     }
 
@@ -288,10 +305,12 @@ impl Host for SimHost {
     }
 
     fn vf_state_of(&self, pf: &IfName) -> Result<Option<PfLinkState>, HostError> {
+        counts::bump(&self.counts.link_reads);
         self.load_link(pf.as_str())
     }
 
     fn eswitch_of(&self, pf: &super::PfId) -> Result<Option<super::EswitchInfo>, HostError> {
+        counts::bump(&self.counts.eswitch_reads);
         self.sim_eswitch_of(pf)
     }
 
@@ -331,7 +350,16 @@ impl Host for SimHost {
         pf: &IfName,
         vf: u32,
     ) -> Result<Option<super::VfPortFunction>, HostError> {
+        counts::bump(&self.counts.port_fn_reads);
         self.sim_vf_port_function(pf, vf)
+    }
+
+    fn vf_port_functions(
+        &self,
+        pf: &IfName,
+    ) -> Result<std::collections::BTreeMap<u32, super::VfPortFunction>, HostError> {
+        counts::bump(&self.counts.port_fn_dumps);
+        self.sim_vf_port_functions(pf)
     }
 
     fn set_vf_port_function(

@@ -12,6 +12,8 @@
 //! state after hw_addr was applied, as the kernel's request handler can (it applies hw_addr
 //! first, then state): the half-done case the engine must undo.
 
+use std::collections::BTreeMap;
+
 use std::path::Path;
 
 use super::SimHost;
@@ -64,35 +66,64 @@ impl SimHost {
         vf: u32,
     ) -> Result<Option<VfPortFunction>, HostError> {
         let _span = tracing::debug_span!("sim_devlink_port_function_get", pf = %pf, vf).entered();
+        Ok(self.sim_port_functions_of(pf, Some(vf))?.remove(&vf))
+    }
+
+    /// Every VF port function of `pf` from one read of the eswitch, the VF records and the
+    /// recorded states (as the real host reads them from one port dump).
+    pub(super) fn sim_vf_port_functions(
+        &self,
+        pf: &IfName,
+    ) -> Result<BTreeMap<u32, VfPortFunction>, HostError> {
+        let _span = tracing::debug_span!("sim_devlink_port_functions_get", pf = %pf).entered();
+        self.sim_port_functions_of(pf, None)
+    }
+
+    /// The port functions of `pf`'s VFs (only VF `only` where given): a function for every
+    /// VF below the PF's count when its eswitch is in switchdev mode.
+    fn sim_port_functions_of(
+        &self,
+        pf: &IfName,
+        only: Option<u32>,
+    ) -> Result<BTreeMap<u32, VfPortFunction>, HostError> {
+        let mut out = BTreeMap::new();
         let Some(esw) = self.sim_eswitch_of(&PfId::Netdev(pf.clone()))? else {
-            return Ok(None);
+            return Ok(out);
         };
         if esw.mode != EswitchMode::Switchdev {
-            return Ok(None);
+            return Ok(out);
         }
         let Some(link) = self.load_link(pf.as_str())? else {
-            return Ok(None);
+            return Ok(out);
         };
-        if vf >= link.num_vf {
-            return Ok(None);
+        let vfs: Vec<u32> = match only {
+            Some(vf) if vf < link.num_vf => vec![vf],
+            Some(_) => return Ok(out),
+            None => (0..link.num_vf).collect(),
+        };
+        let states = self.recorded_fn_states();
+        for vf in vfs {
+            let hw_addr = link
+                .vfs
+                .iter()
+                .find(|s| s.vf == vf)
+                .map(|s| s.mac)
+                .unwrap_or(MacAddress::ZERO);
+            let state = states
+                .iter()
+                .find(|(p, v, _)| p == pf.as_str() && *v == vf)
+                .map(|(_, _, s)| *s);
+            out.insert(
+                vf,
+                VfPortFunction {
+                    // The simulation numbers VF ports after the PF's own port: vf + 1.
+                    port: format!("{}/{}", esw.devlink, vf + 1),
+                    hw_addr,
+                    state,
+                },
+            );
         }
-        let hw_addr = link
-            .vfs
-            .iter()
-            .find(|s| s.vf == vf)
-            .map(|s| s.mac)
-            .unwrap_or(MacAddress::ZERO);
-        let state = self
-            .recorded_fn_states()
-            .into_iter()
-            .find(|(p, v, _)| p == pf.as_str() && *v == vf)
-            .map(|(_, _, s)| s);
-        Ok(Some(VfPortFunction {
-            // The simulation numbers VF ports after the PF's own port: vf + 1.
-            port: format!("{}/{}", esw.devlink, vf + 1),
-            hw_addr,
-            state,
-        }))
+        Ok(out)
     }
 
     pub(super) fn sim_set_vf_port_function(
