@@ -43,6 +43,25 @@ fn describe_want(w: &RateWant) -> String {
     }
 }
 
+/// The PF's rate objects as found, and its devlink instance name; none when the plan
+/// (re)creates the eswitch first (`fresh`): a new switchdev instance has no nodes or parents.
+fn rate_objects(
+    host: &dyn Host,
+    pf: crate::types::PciAddress,
+    fresh: bool,
+) -> Result<(Option<crate::host::RateObjects>, String), ApplyError> {
+    let objs = if fresh {
+        None
+    } else {
+        host.rate_objects(&PfId::Pci(pf))?
+    };
+    let devlink = objs
+        .as_ref()
+        .map(|o| o.devlink.clone())
+        .unwrap_or_else(|| format!("pci/{pf}"));
+    Ok((objs, devlink))
+}
+
 /// The rate-node steps of one PF. `mode_change`: the plan changes the eswitch mode first
 /// (to switchdev), after which the instance has no nodes: every node is added.
 pub(super) fn plan_rate_nodes(
@@ -55,15 +74,7 @@ pub(super) fn plan_rate_nodes(
         return Ok(vec![]);
     }
     let pf = r.pf;
-    let objs = if mode_change {
-        None
-    } else {
-        host.rate_objects(&PfId::Pci(pf))?
-    };
-    let devlink = objs
-        .as_ref()
-        .map(|o| o.devlink.clone())
-        .unwrap_or_else(|| format!("pci/{pf}"));
+    let (objs, devlink) = rate_objects(host, pf, mode_change)?;
     let mut steps = vec![];
     for n in &p.rate_nodes {
         let want = RateWant {
@@ -167,15 +178,7 @@ pub(super) fn plan_leaf_parents(
         return Ok(vec![]);
     }
     let pf = r.pf;
-    let objs = if fresh {
-        None
-    } else {
-        host.rate_objects(&PfId::Pci(pf))?
-    };
-    let devlink = objs
-        .as_ref()
-        .map(|o| o.devlink.clone())
-        .unwrap_or_else(|| format!("pci/{pf}"));
+    let (objs, devlink) = rate_objects(host, pf, fresh)?;
     let mut steps = vec![];
     for (i, to) in wants {
         let from = objs
