@@ -122,7 +122,7 @@ fn vf_set_takes_the_pf_without_its_domain_and_the_cli_names_force() {
     let e = err(&o);
     assert!(
         e.contains(&format!(
-            "{FLR_VF} (VF 1 of {PF_SHORT}) is allocated (VIF {id})"
+            "{FLR_VF} (VF 1 of {PF_SHORT}) is allocated (VIF {id}, instance "
         )),
         "{e}"
     );
