@@ -186,6 +186,9 @@ fn print(r: &ApplyReport, json: bool, what: &str) -> anyhow::Result<()> {
                     .map(|n| format!(" ({})", crate::cli::hint::recovery(n, Some(&x.vif_id))))
                     .unwrap_or_default();
                 println!("{what} {} (vif {}): {}{next}", x.vf, x.vif_id, x.detail);
+                for w in &x.warnings {
+                    println!("  warning: {w}");
+                }
             }
         }
     }

@@ -31,6 +31,10 @@ pub struct BootRecord {
     /// What an operator does about it, when anything (the CLI names the command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<crate::engine::Recovery>,
+    /// What was restored only in part (the allocation still counts as restored), e.g. a
+    /// rate parent whose node this boot's policy did not recreate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn rec(a: &Allocation, detail: String) -> BootRecord {
@@ -39,6 +43,7 @@ fn rec(a: &Allocation, detail: String) -> BootRecord {
         vf: a.vf.to_string(),
         detail,
         next: None,
+        warnings: vec![],
     }
 }
 
@@ -80,7 +85,8 @@ pub(super) fn replay(
             }
             Phase::Active => {}
         }
-        match restore_one(host, scan, a) {
+        let mut warnings = vec![];
+        match restore_one(host, scan, a, &mut warnings) {
             Ok(detail) => {
                 // A CNI attachment whose namespace is gone is undone by a repair.
                 let gone = a
@@ -89,6 +95,7 @@ pub(super) fn replay(
                     .is_some_and(|c| !std::path::Path::new(&c.netns).exists());
                 out.restored.push(BootRecord {
                     next: gone.then_some(crate::engine::Recovery::Repair),
+                    warnings,
                     ..rec(a, detail)
                 })
             }
@@ -115,10 +122,22 @@ fn in_place(host: &dyn Host, a: &Allocation, t: &Target) -> bool {
         .as_ref()
         .is_none_or(|d| host.driver_of(&a.vf).as_ref() == Some(d));
     let knobs_ok = a.requested.iter().all(|k| k.holds_in(&s));
-    driver_ok && knobs_ok && !(a.requested.is_empty() && a.bound_driver.is_none())
+    let parent_ok = a.rate_parent.as_ref().is_none_or(|c| {
+        crate::engine::rate::leaf::parent_of(host, t.pf_netdev.as_str(), t.vf_index)
+            .is_ok_and(|p| p.as_deref() == Some(c.node.as_str()))
+    });
+    driver_ok
+        && knobs_ok
+        && parent_ok
+        && !(a.requested.is_empty() && a.bound_driver.is_none() && a.rate_parent.is_none())
 }
 
-fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result<String, String> {
+fn restore_one(
+    host: &dyn Host,
+    scan: &ScanReport,
+    a: &mut Allocation,
+    warnings: &mut Vec<String>,
+) -> Result<String, String> {
     if !host.device_present(&a.pf) {
         return Err(format!("PF {} is gone", a.pf));
     }
@@ -190,8 +209,32 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
     } else {
         None
     };
-    // The VFs are new after a reboot: their leaves have no parent to put back on release.
-    a.rate_parent = None;
+    // The VF's leaf is new after a reboot and has no parent; the allocation's node is the
+    // policy's to recreate (its `[[pf.rate_nodes]]` steps ran before this replay). When the
+    // node is not there the allocation is restored without it, said in the report, and the
+    // record stops naming it so release puts no parent back.
+    let leaf_parent = match a.rate_parent.take() {
+        None => None,
+        Some(c) => match reparent_check(host, a, &c.node) {
+            // Already under the node (a second `--boot` whose other knobs did not hold):
+            // this boot's original is still the recorded one.
+            Ok(now) if now.as_deref() == Some(c.node.as_str()) => Some(c),
+            Ok(original) => Some(crate::store::LeafParentChange {
+                node: c.node,
+                original,
+            }),
+            Err(why) => {
+                tracing::warn!(vif = %a.vif_id, node = %c.node, %why, "rate parent not restored");
+                warnings.push(format!(
+                    "rate parent {} not restored ({why}); the allocation runs without it \
+                     and its release puts no parent back",
+                    c.node
+                ));
+                None
+            }
+        },
+    };
+    a.rate_parent = leaf_parent.clone();
     let port_fn_state = seen.as_ref().and_then(|s| s.state());
     a.original = Original {
         vf: state.clone(),
@@ -246,6 +289,18 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
                 .map_err(|e| (k.kind().name().to_string(), e))?;
             applied.push(Applied::Knob { original });
         }
+        if let Some(c) = &leaf_parent {
+            crate::engine::rate::leaf::set_parent(
+                host,
+                pf_netdev.as_str(),
+                a.vf_index,
+                Some(&c.node),
+            )
+            .map_err(|e| (format!("rate parent {}", c.node), e))?;
+            applied.push(Applied::RateParent {
+                original: c.original.clone(),
+            });
+        }
         let mac = a.requested.iter().any(|k| k.kind() == KnobKind::Mac);
         if mac && a.bound_driver.is_none() {
             actuate::reload_vf_driver(host, &a.vf, model)
@@ -276,6 +331,10 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
                         .as_ref()
                         .map(|d| format!(", bound to {d}"))
                         .unwrap_or_default()
+                        + &leaf_parent
+                            .as_ref()
+                            .map(|c| format!(", rate parent {}", c.node))
+                            .unwrap_or_default()
                 ),
             );
             Ok(notes.join("; "))
@@ -292,6 +351,13 @@ fn restore_one(host: &dyn Host, scan: &ScanReport, a: &mut Allocation) -> Result
             ))
         }
     }
+}
+
+/// Why the allocation's leaf cannot be parented to `node` on this boot (the PF is not in
+/// switchdev mode, the node is gone, the VF has no leaf), or the leaf's parent now.
+fn reparent_check(host: &dyn Host, a: &Allocation, node: &str) -> Result<Option<String>, String> {
+    let node: crate::types::RateNodeName = node.parse().map_err(|e| format!("{e}"))?;
+    crate::engine::rate::leaf::check_parent(host, &a.pf, a.vf_index, &node)
 }
 
 /// `--force`: allocations whose VF an applied numvfs change removed or re-created lost

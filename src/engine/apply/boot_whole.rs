@@ -23,6 +23,7 @@ fn rec(r: &DeviceAllocation, detail: String) -> BootRecord {
             .join(","),
         detail,
         next: None,
+        warnings: vec![],
     }
 }
 
