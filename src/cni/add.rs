@@ -89,6 +89,7 @@ pub fn add(e: &Engine<'_>, env: &Env, conf: &NetConf) -> Result<Value, CniError>
         netns: netns_path.clone(),
         phase: AttachPhase::Adding,
         owns_record: false,
+        rate_parent_set: false,
         knobs_before: vec![],
         requested_before: vec![],
         host_ifname: host_ifname.clone(),

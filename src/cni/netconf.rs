@@ -24,6 +24,8 @@ pub struct VfSettings {
     pub link_state: Option<String>,
     pub min_tx_rate: Option<u32>,
     pub max_tx_rate: Option<u32>,
+    /// `rateParent`: the devlink rate node the VF's leaf goes under (switchdev PFs only).
+    pub rate_parent: Option<crate::types::RateNodeName>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +134,9 @@ impl NetConf {
             link_state: string(o, "link_state")?.map(String::from),
             min_tx_rate: uint(o, "min_tx_rate", u32::MAX as u64)?,
             max_tx_rate: uint(o, "max_tx_rate", u32::MAX as u64)?,
+            rate_parent: string(o, "rateParent")?
+                .map(|s| s.parse().map_err(|e| CniError::key("rateParent", e)))
+                .transpose()?,
         };
         if vf.vlan_qos.is_some_and(|q| q != 0) && vf.vlan.unwrap_or(0) == 0 {
             return Err(CniError::key("vlanQoS", "needs a non-zero vlan"));
@@ -251,6 +256,7 @@ impl NetConf {
         r.trust = self.vf.trust;
         r.min_tx_rate = self.vf.min_tx_rate;
         r.max_tx_rate = self.vf.max_tx_rate;
+        r.rate_parent = self.vf.rate_parent.clone();
         r.validate()
             .map_err(|e| CniError::key("min_tx_rate/max_tx_rate", e))?;
         Ok(r)
@@ -305,6 +311,8 @@ mod tests {
                 "min_tx_rate/max_tx_rate:",
             ),
             (r#""deviceID":"3b:02.0x""#, "deviceID:"),
+            (r#""rateParent":"a/b""#, "rateParent:"),
+            (r#""rateParent":7"#, "rateParent:"),
             (r#""ipam":{"type":"../x"}"#, "ipam.type:"),
         ] {
             let e = parse(&format!(r#"{{"cniVersion":"1.0.0","name":"n",{conf}}}"#)).unwrap_err();

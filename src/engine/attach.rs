@@ -4,6 +4,7 @@
 //! so a VF the plugin handed to one pod can never be configured for another.
 
 use super::actuate::{self, Applied, Target};
+use super::rate;
 use super::{AllocateRequest, Engine, EngineError};
 use crate::host::{Knob, KnobKind};
 use crate::hwdb;
@@ -53,6 +54,8 @@ impl Engine<'_> {
             .ok_or_else(|| EngineError::Request("a CNI attachment names its VF".into()))?;
         let _span = tracing::info_span!("cni_attach", %vf, key = %att.key).entered();
         req.validate()?;
+        // Checked before anything changes: switchdev, the node exists, the VF has a leaf.
+        let leaf_parent = self.cni_rate_parent(req, &vf)?;
         let mut store = self.open_store()?;
         let mut st: StoreState = store.load()?;
         let Some(i) = st.allocations.iter().position(|a| a.vf == vf) else {
@@ -90,6 +93,12 @@ impl Engine<'_> {
                 pod.map(|p| format!(" ({p})")).unwrap_or_default()
             )));
         }
+        if let (Some(want), Some(has)) = (&leaf_parent, &rec.rate_parent) {
+            return Err(EngineError::Request(format!(
+                "rateParent {}: {vf}'s rate leaf is already under {} by its allocation (VIF {})",
+                want.node, has.node, rec.vif_id
+            )));
+        }
         let view = self.host_view()?;
         let v = view
             .vf(&vf)
@@ -109,6 +118,7 @@ impl Engine<'_> {
             .filter_map(|k| Knob::current(k.kind(), &state))
             .collect();
         att.requested_before = rec.requested.clone();
+        att.rate_parent_set = leaf_parent.is_some();
         let mut requested = rec.requested.clone();
         for k in &knobs {
             requested.retain(|r| r.kind() != k.kind());
@@ -117,6 +127,9 @@ impl Engine<'_> {
         // Intent first: a crash from here on leaves an attachment that DEL undoes.
         st.allocations[i].cni = Some(att.clone());
         st.allocations[i].requested = requested;
+        if leaf_parent.is_some() {
+            st.allocations[i].rate_parent = leaf_parent.clone();
+        }
         store.save(&st)?;
         let vfio = self.host.driver_of(&vf).is_some_and(|d| d.is_vfio_pci());
         let mut applied: Vec<Applied> = vec![];
@@ -126,6 +139,13 @@ impl Engine<'_> {
                 actuate::set_knob(self.host, &t, k)
                     .map_err(|e| (k.kind().name().to_string(), e))?;
                 applied.push(Applied::Knob { original });
+            }
+            if let Some(c) = &leaf_parent {
+                rate::leaf::set_parent(self.host, t.pf_netdev.as_str(), t.vf_index, Some(&c.node))
+                    .map_err(|e| (format!("rate parent {}", c.node), e))?;
+                applied.push(Applied::RateParent {
+                    original: c.original.clone(),
+                });
             }
             if knobs.iter().any(|k| k.kind() == KnobKind::Mac) && !vfio {
                 actuate::reload_vf_driver(self.host, &vf, model)
@@ -140,6 +160,9 @@ impl Engine<'_> {
                 let rollback = if failures.is_empty() {
                     st.allocations[i].cni = None;
                     st.allocations[i].requested = att.requested_before.clone();
+                    if att.rate_parent_set {
+                        st.allocations[i].rate_parent = None;
+                    }
                     store.save(&st)?;
                     format!(
                         "rolled back {} change(s), VF {vf} is as it was",
@@ -235,6 +258,20 @@ impl Engine<'_> {
                 .host
                 .driver_of(&rec.vf)
                 .is_some_and(|d| d.is_vfio_pci());
+            // The leaf parent ADD set, when it is not back already.
+            if let Some(c) = rec.rate_parent.as_ref().filter(|_| att.rate_parent_set) {
+                let pf = rec.pf_netdev.as_str();
+                let r = rate::leaf::parent_of(self.host, pf, rec.vf_index).and_then(|now| {
+                    if now == c.original {
+                        Ok(())
+                    } else {
+                        rate::leaf::set_parent(self.host, pf, rec.vf_index, c.original.as_deref())
+                    }
+                });
+                if let Err(e) = r {
+                    failures.push(e.to_string());
+                }
+            }
             if mac_changed && failures.is_empty() && !vfio {
                 if let Err(e) = actuate::reload_vf_driver(self.host, &rec.vf, model) {
                     failures.push(e.to_string());
@@ -251,12 +288,37 @@ impl Engine<'_> {
         }
         st.allocations[i].cni = None;
         st.allocations[i].requested = att.requested_before.clone();
+        if att.rate_parent_set {
+            st.allocations[i].rate_parent = None;
+        }
         store.save(&st)?;
         Ok(Some(rec))
     }
 }
 
 impl Engine<'_> {
+    /// `rateParent` checked against the host before ADD changes anything: the leaf parent
+    /// change to make (with the leaf's parent now, for DEL), or why it cannot be made.
+    fn cni_rate_parent(
+        &self,
+        req: &AllocateRequest,
+        vf: &PciAddress,
+    ) -> Result<Option<crate::store::LeafParentChange>, EngineError> {
+        let Some(node) = &req.rate_parent else {
+            return Ok(None);
+        };
+        let view = self.host_view()?;
+        let v = view
+            .vf(vf)
+            .ok_or_else(|| EngineError::Request(format!("{vf} is not a VF on this host")))?;
+        let original = rate::leaf::check_parent(self.host, &v.pf, v.vf_index, node)
+            .map_err(|why| EngineError::Request(format!("rateParent {node}: {why}")))?;
+        Ok(Some(crate::store::LeafParentChange {
+            node: node.to_string(),
+            original,
+        }))
+    }
+
     /// The knobs of `rec` that no longer read back as set (CHECK).
     pub fn knob_drift(&self, rec: &crate::store::Allocation) -> Result<Vec<String>, EngineError> {
         let t = Target {

@@ -47,6 +47,10 @@ pub struct CniAttachment {
     /// The CNI made the VF record itself (no device plugin or CLI allocation existed): DEL
     /// then releases the whole record, driver included.
     pub owns_record: bool,
+    /// ADD parented the VF's rate leaf (`rateParent`) on a record it does not own, saving
+    /// the change in the record's `rate_parent`: DEL puts that original back and clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rate_parent_set: bool,
     /// The VF knobs as they were before ADD, for the kinds ADD set: DEL puts these back on a
     /// record it does not own (the device plugin's or the CLI's), leaving their own settings.
     #[serde(default)]
