@@ -238,3 +238,53 @@ fn a_pci_pf_gets_its_count_back_too() {
         assert_eq!(vf["driver"], "igbvf", "re-created VFs bind again: {vf}");
     }
 }
+
+/// `vifman apply` with a `[[pf]]` entry naming the netdevsim PF by netdev: the PF is
+/// recognised (not "matches no SR-IOV physical function"), every written key is refused by
+/// name with why (VF drivers need PCI; the others are not applied to a non-PCI PF yet), the
+/// command fails and nothing is written.
+#[test]
+fn apply_refuses_each_key_of_a_non_pci_pf_by_name() {
+    let n = Nsim::new(2);
+    let pol = n.sim.dir().join("bus-pf.toml");
+    std::fs::write(
+        &pol,
+        format!(
+            "[[pf]]\nnetdev = \"{ND}\"\nnumvfs = 4\neswitch = \"switchdev\"\n\
+             [[pf.rate_nodes]]\nname = \"grp\"\nmax_tx_rate = 100\n\
+             [[pf.vf]]\nvfs = \"0-1\"\ndriver = \"vfio-pci\"\nrate_parent = \"grp\"\n"
+        ),
+    )
+    .unwrap();
+    let pol = pol.display().to_string();
+    for check in [true, false] {
+        let mut args = vec!["apply", "--policy", &pol];
+        if check {
+            args.insert(1, "--check");
+        }
+        let o = n.sim.run(&args, &[]);
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert!(!err.contains("matches no SR-IOV"), "{err}");
+        for key in [
+            "pf[0].numvfs",
+            "pf[0].eswitch",
+            "pf[0].rate_nodes[0]",
+            "pf[0].vf[0].rate_parent",
+        ] {
+            assert!(
+                err.contains(&format!(
+                    "{key}: {ND} is the PF of {DEV}, not a PCI function"
+                )),
+                "{key}: {err}"
+            );
+        }
+        assert!(
+            err.contains("pf[0].vf[0].driver: ")
+                && err.contains("vf[0].driver needs a PCI PF (VF drivers bind to PCI VFs)"),
+            "{err}"
+        );
+    }
+    assert_eq!(n.numvfs(), 2, "nothing written");
+    assert!(n.journal_writes().is_empty());
+}

@@ -15,6 +15,7 @@ mod mac;
 mod plan;
 mod rate_step;
 mod resolve;
+mod resolve_bus;
 
 pub use boot::{BootOutcome, BootRecord};
 pub use mac::stable_mac;

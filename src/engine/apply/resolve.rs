@@ -64,6 +64,10 @@ pub(super) fn resolve<'p>(
             }
         }
         if hits.is_empty() {
+            if let Some(refused) = super::resolve_bus::refuse_bus_pf(engine, policy, p) {
+                errors.extend(refused);
+                continue;
+            }
             let mut msg = format!(
                 "{}: {} matches no SR-IOV physical function on this host",
                 here("").trim_end_matches('.'),
