@@ -240,23 +240,27 @@ fn a_pci_pf_gets_its_count_back_too() {
 }
 
 /// `vifman apply` with a `[[pf]]` entry naming the netdevsim PF by netdev: the PF is
-/// recognised (not "matches no SR-IOV physical function"), every written key is refused by
-/// name with why (VF drivers need PCI; the others are not applied to a non-PCI PF yet), the
-/// command fails and nothing is written.
+/// recognised (not "matches no SR-IOV physical function"); the keys the engine does not run
+/// on a non-PCI PF are refused by name with why (VF drivers need PCI; the VF count is not
+/// applied yet), a devlink key on a PF without an eswitch (the simulated bus device has none)
+/// too, the command fails and nothing is written; an entry with only what holds is in sync.
+/// The eswitch, rate-node and leaf-parent steps themselves run in the VM scenario
+/// `apply-netdevsim` (the simulated host has no devlink for bus devices).
 #[test]
-fn apply_refuses_each_key_of_a_non_pci_pf_by_name() {
+fn apply_on_a_non_pci_pf_refuses_pci_keys_by_name_and_plans_the_rest() {
     let n = Nsim::new(2);
-    let pol = n.sim.dir().join("bus-pf.toml");
-    std::fs::write(
-        &pol,
+    let write = |name: &str, body: String| {
+        let pol = n.sim.dir().join(name);
+        std::fs::write(&pol, body).unwrap();
+        pol.display().to_string()
+    };
+    let pol = write(
+        "bus-pf.toml",
         format!(
             "[[pf]]\nnetdev = \"{ND}\"\nnumvfs = 4\neswitch = \"switchdev\"\n\
-             [[pf.rate_nodes]]\nname = \"grp\"\nmax_tx_rate = 100\n\
-             [[pf.vf]]\nvfs = \"0-1\"\ndriver = \"vfio-pci\"\nrate_parent = \"grp\"\n"
+             [[pf.vf]]\nvfs = \"0-1\"\ndriver = \"vfio-pci\"\ntrust = true\n"
         ),
-    )
-    .unwrap();
-    let pol = pol.display().to_string();
+    );
     for check in [true, false] {
         let mut args = vec!["apply", "--policy", &pol];
         if check {
@@ -266,25 +270,39 @@ fn apply_refuses_each_key_of_a_non_pci_pf_by_name() {
         assert!(!o.status.success(), "{args:?}");
         let err = stderr(&o);
         assert!(!err.contains("matches no SR-IOV"), "{err}");
-        for key in [
-            "pf[0].numvfs",
-            "pf[0].eswitch",
-            "pf[0].rate_nodes[0]",
-            "pf[0].vf[0].rate_parent",
-        ] {
+        for key in ["pf[0].numvfs", "pf[0].vf[0].trust"] {
             assert!(
                 err.contains(&format!(
                     "{key}: {ND} is the PF of {DEV}, not a PCI function"
-                )),
+                )) && err.contains("is not applied to a non-PCI PF yet"),
                 "{key}: {err}"
             );
         }
         assert!(
-            err.contains("pf[0].vf[0].driver: ")
-                && err.contains("vf[0].driver needs a PCI PF (VF drivers bind to PCI VFs)"),
+            err.contains("vf[0].driver needs a PCI PF (VF drivers bind to PCI VFs)"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "pf[0].eswitch: {ND} ({DEV}) has no devlink eswitch"
+            )),
             "{err}"
         );
     }
     assert_eq!(n.numvfs(), 2, "nothing written");
     assert!(n.journal_writes().is_empty());
+
+    // Legacy is all a PF without an eswitch has: selected, nothing to do.
+    let ok = write(
+        "bus-legacy.toml",
+        format!("[[pf]]\nnetdev = \"{ND}\"\neswitch = \"legacy\"\n"),
+    );
+    let o = n
+        .sim
+        .run(&["apply", "--check", "--json", "--policy", &ok], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pfs"][0]["pf"], DEV, "{v}");
+    assert_eq!(v["pfs"][0]["netdev"], ND, "{v}");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
 }

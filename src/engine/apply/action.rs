@@ -52,21 +52,21 @@ pub(crate) enum Action {
     /// A devlink rate node added or set (`engine::rate`); `before`: the node as found
     /// (None: absent, the undo deletes it).
     RateNode {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         name: crate::types::RateNodeName,
         want: crate::engine::rate::RateWant,
         before: Option<crate::host::RateEntry>,
     },
     /// A VF's devlink rate leaf parented to a node (`from`: its parent before, None: none).
     RateParent {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         vf_index: u32,
         from: Option<String>,
         to: crate::types::RateNodeName,
     },
     /// The devlink eswitch mode (`engine::eswitch::change_mode`, hwdb order).
     Eswitch {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         from: EswitchMode,
         to: EswitchMode,
     },
@@ -91,8 +91,9 @@ pub(super) struct Planned {
     pub policy_vfs: Vec<PolicyVf>,
 }
 
+/// `pf`: a PCI address, or the netdev of a non-PCI PF (its steps are eswitch and rate only).
 pub(super) fn step(
-    pf: &PciAddress,
+    pf: &dyn std::fmt::Display,
     object: String,
     old: String,
     new: String,

@@ -123,17 +123,15 @@ fn set_numvfs(
 /// hwdb order of the PF's driver (with VFs present it unbinds or re-creates them itself).
 fn set_eswitch(
     host: &dyn Host,
-    pf: &PciAddress,
+    pf: &crate::host::PfId,
     to: crate::devlink::EswitchMode,
 ) -> Result<bool, HostError> {
     use crate::engine::eswitch::{change_mode, EswitchError};
-    match change_mode(
-        host,
-        &crate::host::PfId::Pci(*pf),
-        Some(pf),
-        to,
-        NUMVFS_TIMEOUT,
-    ) {
+    let addr = match pf {
+        crate::host::PfId::Pci(a) => Some(a),
+        _ => None,
+    };
+    match change_mode(host, pf, addr, to, NUMVFS_TIMEOUT) {
         Ok(c) => Ok(!c.steps.is_empty()),
         Err(EswitchError::Host(e)) => Err(e),
         Err(e) => Err(HostError::other(
