@@ -34,6 +34,13 @@ pub(crate) enum Action {
         probed: bool,
         vf_driver: Option<DriverName>,
     },
+    /// The VF count of a non-PCI PF (`engine::vfcount`, through 0, rolled back in place
+    /// on failure); `pf` is a [`crate::engine::vfcount::VfCountPf::Bus`].
+    BusNumVfs {
+        pf: crate::engine::vfcount::VfCountPf,
+        from: u32,
+        to: u32,
+    },
     Knob {
         pf: PciAddress,
         pf_netdev: IfName,

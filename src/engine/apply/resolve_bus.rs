@@ -26,7 +26,6 @@ fn refused_keys(p: &PfPolicy) -> Vec<(String, &'static str)> {
             out.push((k, why));
         }
     };
-    key(p.numvfs.is_some(), "numvfs".into(), NOT_YET);
     key(
         p.drivers_autoprobe.is_some(),
         "drivers_autoprobe".into(),
@@ -55,8 +54,9 @@ pub(super) struct BusPf<'p> {
     pub policy: &'p PfPolicy,
     pub id: PfId,
     pub dev: BusDevice,
-    /// `sriov_numvfs` now: the VFs whose leaf parents are planned.
+    /// `sriov_numvfs` now.
     pub num_vfs: u32,
+    pub sriov: crate::sysfs::busdev::BusSriov,
 }
 
 /// When `p` selects by netdev alone and that netdev is a non-PCI SR-IOV PF: the PF, or one
@@ -110,10 +110,18 @@ pub(super) fn resolve_bus_pf<'p>(
             Err(e) => errors.push(format!("{}: {nd}: {e}", policy.locate(p, key))),
         }
     }
-    let num_vfs = match sriov.num_vfs {
-        Ok(n) => n,
+    if let (Some(n), Some(t)) = (p.numvfs, sriov.total_vfs) {
+        if n > t {
+            errors.push(format!(
+                "{}: {n} is above sriov_totalvfs of {dev} ({t})",
+                policy.locate(p, "numvfs")
+            ));
+        }
+    }
+    let num_vfs = match &sriov.num_vfs {
+        Ok(n) => *n,
         Err(e) => {
-            if p.vfs.iter().any(|v| v.rate_parent.is_some()) {
+            if p.numvfs.is_some() || p.vfs.iter().any(|v| v.rate_parent.is_some()) {
                 errors.push(format!(
                     "{}: sriov_numvfs of {dev} is unreadable ({e})",
                     policy.locate(p, "vf")
@@ -130,6 +138,7 @@ pub(super) fn resolve_bus_pf<'p>(
         id,
         dev,
         num_vfs,
+        sriov,
     }))
 }
 
@@ -143,6 +152,22 @@ pub(super) fn plan_bus(
 ) -> Result<Vec<Step>, ApplyError> {
     let _span = tracing::debug_span!("plan_bus_pf", pf = %b.id, dev = %b.dev).entered();
     let mut steps = vec![];
+    let want = b.policy.numvfs.unwrap_or(b.num_vfs);
+    let recreate = want != b.num_vfs;
+    if recreate {
+        steps.push(super::action::step(
+            &b.id,
+            format!("{} sriov_numvfs", b.dev),
+            b.num_vfs.to_string(),
+            want.to_string(),
+            Some("policy numvfs: through 0 (the kernel takes a new count only from 0), before the eswitch mode"),
+            super::action::Action::BusNumVfs {
+                pf: crate::engine::vfcount::VfCountPf::bus(&b.sriov),
+                from: b.num_vfs,
+                to: want,
+            },
+        ));
+    }
     let eswitch = super::eswitch_step::plan_eswitch(host, b.policy, &b.id, &[], false, out)?;
     let mode_change = eswitch.is_some();
     steps.extend(eswitch.map(|(s, _)| s));
@@ -156,8 +181,8 @@ pub(super) fn plan_bus(
         host,
         b.policy,
         &b.id,
-        b.num_vfs,
-        mode_change,
+        want,
+        mode_change || recreate,
         &[],
         out,
     )?);
