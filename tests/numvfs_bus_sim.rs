@@ -238,3 +238,120 @@ fn a_pci_pf_gets_its_count_back_too() {
         assert_eq!(vf["driver"], "igbvf", "re-created VFs bind again: {vf}");
     }
 }
+
+/// `vifman apply` with a `[[pf]]` entry naming the netdevsim PF by netdev: the PF is
+/// recognised (not "matches no SR-IOV physical function"); the keys the engine does not run
+/// on a non-PCI PF are refused by name with why (VF drivers need PCI; VF knobs are not
+/// applied yet), a devlink key on a PF without an eswitch (the simulated bus device has none)
+/// too, the command fails and nothing is written; an entry with only what holds is in sync.
+/// The eswitch, rate-node and leaf-parent steps themselves run in the VM scenario
+/// `apply-netdevsim` (the simulated host has no devlink for bus devices).
+#[test]
+fn apply_on_a_non_pci_pf_refuses_pci_keys_by_name_and_plans_the_rest() {
+    let n = Nsim::new(2);
+    let write = |name: &str, body: String| {
+        let pol = n.sim.dir().join(name);
+        std::fs::write(&pol, body).unwrap();
+        pol.display().to_string()
+    };
+    let pol = write(
+        "bus-pf.toml",
+        format!(
+            "[[pf]]\nnetdev = \"{ND}\"\nnumvfs = 4\neswitch = \"switchdev\"\n\
+             [[pf.vf]]\nvfs = \"0-1\"\ndriver = \"vfio-pci\"\ntrust = true\n"
+        ),
+    );
+    for check in [true, false] {
+        let mut args = vec!["apply", "--policy", &pol];
+        if check {
+            args.insert(1, "--check");
+        }
+        let o = n.sim.run(&args, &[]);
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert!(!err.contains("matches no SR-IOV"), "{err}");
+        assert!(
+            !err.contains("pf[0].numvfs"),
+            "numvfs runs on a bus PF: {err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "pf[0].vf[0].trust: {ND} is the PF of {DEV}, not a PCI function"
+            )) && err.contains("vf[0].trust is not applied to a non-PCI PF yet"),
+            "{err}"
+        );
+        assert!(
+            err.contains("vf[0].driver needs a PCI PF (VF drivers bind to PCI VFs)"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "pf[0].eswitch: {ND} ({DEV}) has no devlink eswitch"
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(n.numvfs(), 2, "nothing written");
+    assert!(n.journal_writes().is_empty());
+
+    // Legacy is all a PF without an eswitch has: selected, nothing to do.
+    let ok = write(
+        "bus-legacy.toml",
+        format!("[[pf]]\nnetdev = \"{ND}\"\neswitch = \"legacy\"\n"),
+    );
+    let o = n
+        .sim
+        .run(&["apply", "--check", "--json", "--policy", &ok], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pfs"][0]["pf"], DEV, "{v}");
+    assert_eq!(v["pfs"][0]["netdev"], ND, "{v}");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
+}
+
+/// `numvfs` in a `[[pf]]` entry naming the netdevsim PF: one apply step through 0, read back
+/// (the file and the PF's VF records), `--check` then in sync; an injected failure of the new
+/// count fails the apply with the kernel's errno and the count found put back.
+#[test]
+fn apply_sets_the_vf_count_of_a_non_pci_pf_and_rolls_a_failure_back() {
+    let n = Nsim::new(2);
+    let pol = n.sim.dir().join("bus-numvfs.toml");
+    std::fs::write(&pol, format!("[[pf]]\nnetdev = \"{ND}\"\nnumvfs = 3\n")).unwrap();
+    let pol = pol.display().to_string();
+
+    let o = n.sim.run(
+        &["apply", "--policy", &pol],
+        &[("VIFMAN_SIM_FAIL", "numvfs.enable:EIO")],
+    );
+    assert!(!o.status.success());
+    let e = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+    assert!(
+        e.contains(&format!("sriov_numvfs 0 -> 3 on {DEV}"))
+            && e.contains("EIO")
+            && e.contains("rolled back: sriov_numvfs 0 -> 2, read back 2"),
+        "{e}"
+    );
+    assert_eq!(
+        (n.numvfs(), n.vf_records()),
+        (2, 2),
+        "the old count is back"
+    );
+
+    let o = n.sim.run(&["apply", "--json", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{v}");
+    assert_eq!(steps[0]["status"], "done", "{v}");
+    assert_eq!(
+        (steps[0]["old"].as_str(), steps[0]["new"].as_str()),
+        (Some("2"), Some("3"))
+    );
+    assert_eq!((n.numvfs(), n.vf_records()), (3, 3));
+    let o = n
+        .sim
+        .run(&["apply", "--check", "--json", "--policy", &pol], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 0, "in sync: {v}");
+}

@@ -34,6 +34,13 @@ pub(crate) enum Action {
         probed: bool,
         vf_driver: Option<DriverName>,
     },
+    /// The VF count of a non-PCI PF (`engine::vfcount`, through 0, rolled back in place
+    /// on failure); `pf` is a [`crate::engine::vfcount::VfCountPf::Bus`].
+    BusNumVfs {
+        pf: crate::engine::vfcount::VfCountPf,
+        from: u32,
+        to: u32,
+    },
     Knob {
         pf: PciAddress,
         pf_netdev: IfName,
@@ -52,21 +59,21 @@ pub(crate) enum Action {
     /// A devlink rate node added or set (`engine::rate`); `before`: the node as found
     /// (None: absent, the undo deletes it).
     RateNode {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         name: crate::types::RateNodeName,
         want: crate::engine::rate::RateWant,
         before: Option<crate::host::RateEntry>,
     },
     /// A VF's devlink rate leaf parented to a node (`from`: its parent before, None: none).
     RateParent {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         vf_index: u32,
         from: Option<String>,
         to: crate::types::RateNodeName,
     },
     /// The devlink eswitch mode (`engine::eswitch::change_mode`, hwdb order).
     Eswitch {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         from: EswitchMode,
         to: EswitchMode,
     },
@@ -91,8 +98,9 @@ pub(super) struct Planned {
     pub policy_vfs: Vec<PolicyVf>,
 }
 
+/// `pf`: a PCI address, or the netdev of a non-PCI PF (its steps are eswitch and rate only).
 pub(super) fn step(
-    pf: &PciAddress,
+    pf: &dyn std::fmt::Display,
     object: String,
     old: String,
     new: String,

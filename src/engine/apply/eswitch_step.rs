@@ -3,8 +3,9 @@
 //! Where it goes among the PF's other steps is `plan.rs`'s business.
 
 use super::action::{describe_alloc, step, Action, Planned};
-use super::resolve::Resolved;
 use super::{ApplyError, Step};
+use crate::config::policy::PfPolicy;
+use crate::host::PfId;
 use crate::store::Allocation;
 
 /// The eswitch step of a PF whose policy names a mode other than the one devlink reports;
@@ -13,16 +14,16 @@ use crate::store::Allocation;
 /// when the plan does not already re-create them (the step unbinds or re-creates VFs).
 pub(super) fn plan_eswitch(
     host: &dyn crate::host::Host,
-    r: &Resolved,
+    policy: &PfPolicy,
+    pf: &PfId,
     allocs: &[&Allocation],
     recreate: bool,
     out: &mut Planned,
 ) -> Result<Option<(Step, crate::hwdb::EswitchOrder)>, ApplyError> {
-    let Some(want) = r.policy.eswitch.map(|e| e.mode()) else {
+    let Some(want) = policy.eswitch.map(|e| e.mode()) else {
         return Ok(None);
     };
-    let pf = r.pf;
-    let Some(info) = host.eswitch_of(&crate::host::PfId::Pci(pf))? else {
+    let Some(info) = host.eswitch_of(pf)? else {
         return Ok(None);
     };
     if info.mode == want {
@@ -51,13 +52,13 @@ pub(super) fn plan_eswitch(
     );
     Ok(Some((
         step(
-            &pf,
+            pf,
             format!("devlink {} eswitch mode", info.devlink),
             info.mode.to_string(),
             want.to_string(),
             Some(&rule),
             Action::Eswitch {
-                pf,
+                pf: pf.clone(),
                 from: info.mode,
                 to: want,
             },

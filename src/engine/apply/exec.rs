@@ -119,21 +119,51 @@ fn set_numvfs(
     })
 }
 
+/// A non-PCI PF's VF count through the same engine function as `vifman numvfs` (through 0,
+/// read back, a failed write rolled back to the count found); Ok(false) when it already is.
+fn set_bus_count(
+    host: &dyn Host,
+    pf: &crate::engine::vfcount::VfCountPf,
+    to: u32,
+) -> Result<bool, HostError> {
+    use crate::engine::{vfcount, EngineError};
+    let Some(now) = pf.count(host) else {
+        return Err(HostError::other(
+            format!("sriov_numvfs of {pf}"),
+            "unreadable",
+        ));
+    };
+    if now == to {
+        return Ok(false);
+    }
+    match vfcount::change_count(host, pf, now, to, NUMVFS_TIMEOUT) {
+        Ok(()) => Ok(true),
+        Err(EngineError::Actuation {
+            step,
+            cause,
+            rollback,
+            ..
+        }) => Err(HostError::other(step, format!("{cause}; {rollback}"))),
+        Err(e) => Err(HostError::other(
+            format!("sriov_numvfs {now} -> {to} on {pf}"),
+            e.to_string(),
+        )),
+    }
+}
+
 /// The eswitch mode through the same engine function as `vifman eswitch PF MODE`, in the
 /// hwdb order of the PF's driver (with VFs present it unbinds or re-creates them itself).
 fn set_eswitch(
     host: &dyn Host,
-    pf: &PciAddress,
+    pf: &crate::host::PfId,
     to: crate::devlink::EswitchMode,
 ) -> Result<bool, HostError> {
     use crate::engine::eswitch::{change_mode, EswitchError};
-    match change_mode(
-        host,
-        &crate::host::PfId::Pci(*pf),
-        Some(pf),
-        to,
-        NUMVFS_TIMEOUT,
-    ) {
+    let addr = match pf {
+        crate::host::PfId::Pci(a) => Some(a),
+        _ => None,
+    };
+    match change_mode(host, pf, addr, to, NUMVFS_TIMEOUT) {
         Ok(c) => Ok(!c.steps.is_empty()),
         Err(EswitchError::Host(e)) => Err(e),
         Err(e) => Err(HostError::other(
@@ -198,6 +228,7 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             Ok(true)
         }
         Action::Eswitch { pf, to, .. } => set_eswitch(host, pf, *to),
+        Action::BusNumVfs { pf, to, .. } => set_bus_count(host, pf, *to),
         Action::RateNode { pf, name, want, .. } => super::rate_step::run(host, pf, name, want),
         Action::RateParent {
             pf, vf_index, to, ..
@@ -264,6 +295,7 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
         }
         Action::Reload { .. } => Ok(()),
         Action::Eswitch { pf, from, .. } => set_eswitch(host, pf, *from).map(drop),
+        Action::BusNumVfs { pf, from, .. } => set_bus_count(host, pf, *from).map(drop),
         Action::RateNode {
             pf, name, before, ..
         } => super::rate_step::undo(host, pf, name, before.as_ref()),

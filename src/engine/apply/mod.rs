@@ -15,6 +15,7 @@ mod mac;
 mod plan;
 mod rate_step;
 mod resolve;
+mod resolve_bus;
 
 pub use boot::{BootOutcome, BootRecord};
 pub use mac::stable_mac;
@@ -159,8 +160,12 @@ impl Engine<'_> {
             None => crate::store::read_state(&self.state_dir)?,
         };
         let scan = self.host.scan();
-        let (resolved, warnings) = resolve::resolve(self, &scan, policy, opts.strict)?;
+        let (resolved, bus, warnings) = resolve::resolve(self, &scan, policy, opts.strict)?;
         let mut planned = plan::plan(self, &scan, policy, &resolved, &st)?;
+        for b in &bus {
+            let steps = resolve_bus::plan_bus(self.host, b, &mut planned)?;
+            planned.steps.extend(steps);
+        }
         // At boot no VF carries its allocation yet (the replay below puts them back), so
         // rebuilding VFs disturbs nothing; the replay marks what it cannot restore as lost.
         if !planned.conflicts.is_empty() && !opts.force && !opts.boot {
@@ -183,6 +188,16 @@ impl Engine<'_> {
                         .trim_end_matches('.')
                         .to_string(),
                 })
+                .chain(bus.iter().map(|b| {
+                    SelectedPf {
+                        pf: b.dev.to_string(),
+                        netdev: Some(b.id.to_string()),
+                        entry: policy
+                            .locate(b.policy, "")
+                            .trim_end_matches('.')
+                            .to_string(),
+                    }
+                }))
                 .collect(),
             steps: std::mem::take(&mut planned.steps),
             deferred: planned.deferred,

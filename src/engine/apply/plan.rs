@@ -22,6 +22,7 @@ use super::mac::random_mac;
 use super::resolve::Resolved;
 use super::{ApplyError, Engine};
 use crate::config::policy::{MacPolicy, Policy, VfDriver};
+use crate::host::PfId;
 use crate::host::{Knob, KnobKind};
 use crate::netlink::VfState;
 use crate::store::{Allocation, Phase, PolicyVf, StoreState};
@@ -121,12 +122,19 @@ fn plan_pf(
     };
     let vf_driver = model.map(|m| m.vf_driver.clone());
 
-    let (eswitch, order) = match super::eswitch_step::plan_eswitch(host, r, &allocs, recreate, out)?
-    {
+    let (eswitch, order) = match super::eswitch_step::plan_eswitch(
+        host,
+        r.policy,
+        &PfId::Pci(pf),
+        &allocs,
+        recreate,
+        out,
+    )? {
         Some((s, o)) => (Some(s), Some(o)),
         None => (None, None),
     };
-    let rate_nodes = super::rate_step::plan_rate_nodes(host, r, eswitch.is_some())?;
+    let rate_nodes =
+        super::rate_step::plan_rate_nodes(host, r.policy, &PfId::Pci(pf), eswitch.is_some())?;
     // An eswitch step under the no-vfs rule re-creates the VFs itself: the knobs after it
     // meet fresh VFs, whatever the old ones showed.
     let fresh = recreate || (cur > 0 && order == Some(crate::hwdb::EswitchOrder::NoVfs));
@@ -164,7 +172,8 @@ fn plan_pf(
 
     let leaf_parents = super::rate_step::plan_leaf_parents(
         host,
-        r,
+        r.policy,
+        &PfId::Pci(pf),
         want,
         fresh || eswitch.is_some(),
         &allocs,

@@ -8,13 +8,13 @@
 //! `engine::rate::vf_leaf`, undone by setting back the parent found (or none).
 
 use super::action::{describe_alloc, step, Action, Planned};
-use super::resolve::Resolved;
 use super::{ApplyError, Step};
+use crate::config::policy::PfPolicy;
 use crate::devlink::model::bytes_to_mbit;
 use crate::engine::rate::{self, ParentWant, RateWant};
 use crate::host::{Host, HostError, PfId, RateEntry};
 use crate::store::Allocation;
-use crate::types::{PciAddress, RateNodeName};
+use crate::types::RateNodeName;
 
 fn describe_entry(e: &RateEntry) -> String {
     format!(
@@ -47,18 +47,17 @@ fn describe_want(w: &RateWant) -> String {
 /// (re)creates the eswitch first (`fresh`): a new switchdev instance has no nodes or parents.
 fn rate_objects(
     host: &dyn Host,
-    pf: crate::types::PciAddress,
+    pf: &PfId,
     fresh: bool,
 ) -> Result<(Option<crate::host::RateObjects>, String), ApplyError> {
-    let objs = if fresh {
-        None
-    } else {
-        host.rate_objects(&PfId::Pci(pf))?
-    };
+    let objs = if fresh { None } else { host.rate_objects(pf)? };
     let devlink = objs
         .as_ref()
         .map(|o| o.devlink.clone())
-        .unwrap_or_else(|| format!("pci/{pf}"));
+        .unwrap_or_else(|| match pf {
+            PfId::Pci(a) => format!("pci/{a}"),
+            other => format!("of {other}"),
+        });
     Ok((objs, devlink))
 }
 
@@ -66,14 +65,13 @@ fn rate_objects(
 /// (to switchdev), after which the instance has no nodes: every node is added.
 pub(super) fn plan_rate_nodes(
     host: &dyn Host,
-    r: &Resolved,
+    p: &PfPolicy,
+    pf: &PfId,
     mode_change: bool,
 ) -> Result<Vec<Step>, ApplyError> {
-    let p = r.policy;
     if p.rate_nodes.is_empty() {
         return Ok(vec![]);
     }
-    let pf = r.pf;
     let (objs, devlink) = rate_objects(host, pf, mode_change)?;
     let mut steps = vec![];
     for n in &p.rate_nodes {
@@ -87,7 +85,7 @@ pub(super) fn plan_rate_nodes(
             continue;
         }
         steps.push(step(
-            &pf,
+            pf,
             format!("devlink {devlink} rate node {}", n.name),
             before
                 .as_ref()
@@ -96,7 +94,7 @@ pub(super) fn plan_rate_nodes(
             describe_want(&want),
             Some("policy rate_nodes, in file order: after the eswitch mode, before VF rates"),
             Action::RateNode {
-                pf,
+                pf: pf.clone(),
                 name: n.name.clone(),
                 want,
                 before,
@@ -106,7 +104,7 @@ pub(super) fn plan_rate_nodes(
     Ok(steps)
 }
 
-fn host_err(pf: &PciAddress, name: &RateNodeName, e: rate::RateError) -> HostError {
+fn host_err(pf: &PfId, name: &RateNodeName, e: rate::RateError) -> HostError {
     match e {
         rate::RateError::Host(e) => e,
         e => HostError::other(format!("rate node {name} of {pf}"), e.to_string()),
@@ -116,11 +114,11 @@ fn host_err(pf: &PciAddress, name: &RateNodeName, e: rate::RateError) -> HostErr
 /// Carry out a rate-node step; Ok(false) when the node already is as wanted.
 pub(super) fn run(
     host: &dyn Host,
-    pf: &PciAddress,
+    pf: &PfId,
     name: &RateNodeName,
     want: &RateWant,
 ) -> Result<bool, HostError> {
-    let objs = host.rate_objects(&PfId::Pci(*pf))?;
+    let objs = host.rate_objects(pf)?;
     let p = pf.to_string();
     let r = match objs.as_ref().and_then(|o| o.node(name.as_str())) {
         Some(c) if want.mismatch(c).is_none() => return Ok(false),
@@ -133,7 +131,7 @@ pub(super) fn run(
 /// Undo a done rate-node step: delete the node it added, or set back what it found.
 pub(super) fn undo(
     host: &dyn Host,
-    pf: &PciAddress,
+    pf: &PfId,
     name: &RateNodeName,
     before: Option<&RateEntry>,
 ) -> Result<(), HostError> {
@@ -164,20 +162,19 @@ pub(super) fn undo(
 /// with no parent. A VF an allocation holds is a conflict (like its knobs).
 pub(super) fn plan_leaf_parents(
     host: &dyn Host,
-    r: &Resolved,
+    p: &PfPolicy,
+    pf: &PfId,
     count: u32,
     fresh: bool,
     allocs: &[&Allocation],
     out: &mut Planned,
 ) -> Result<Vec<Step>, ApplyError> {
-    let p = r.policy;
     let wants: Vec<(u32, RateNodeName)> = (0..count)
         .filter_map(|i| p.for_vf(i).and_then(|v| v.rate_parent).map(|n| (i, n)))
         .collect();
     if wants.is_empty() {
         return Ok(vec![]);
     }
-    let pf = r.pf;
     let (objs, devlink) = rate_objects(host, pf, fresh)?;
     let mut steps = vec![];
     for (i, to) in wants {
@@ -197,13 +194,13 @@ pub(super) fn plan_leaf_parents(
             }
         }
         steps.push(step(
-            &pf,
+            pf,
             format!("devlink {devlink} vf {i} rate parent"),
             from.clone().unwrap_or_else(|| "(none)".into()),
             to.to_string(),
             Some("policy rate_parent: after the rate nodes exist"),
             Action::RateParent {
-                pf,
+                pf: pf.clone(),
                 vf_index: i,
                 from,
                 to,
@@ -213,7 +210,7 @@ pub(super) fn plan_leaf_parents(
     Ok(steps)
 }
 
-fn leaf_err(pf: &PciAddress, vf: u32, e: rate::RateError) -> HostError {
+fn leaf_err(pf: &PfId, vf: u32, e: rate::RateError) -> HostError {
     match e {
         rate::RateError::Host(e) => e,
         e => HostError::other(format!("VF {vf} of {pf}: rate parent"), e.to_string()),
@@ -223,11 +220,11 @@ fn leaf_err(pf: &PciAddress, vf: u32, e: rate::RateError) -> HostError {
 /// Parent VF `vf`'s leaf to `to`; Ok(false) when it already is.
 pub(super) fn run_parent(
     host: &dyn Host,
-    pf: &PciAddress,
+    pf: &PfId,
     vf: u32,
     to: &RateNodeName,
 ) -> Result<bool, HostError> {
-    let objs = host.rate_objects(&PfId::Pci(*pf))?;
+    let objs = host.rate_objects(pf)?;
     if objs
         .as_ref()
         .and_then(|o| o.leaf_of_vf(vf))
@@ -247,7 +244,7 @@ pub(super) fn run_parent(
 /// Undo a done leaf-parent step: the parent found before it, or none.
 pub(super) fn undo_parent(
     host: &dyn Host,
-    pf: &PciAddress,
+    pf: &PfId,
     vf: u32,
     from: Option<&str>,
 ) -> Result<(), HostError> {

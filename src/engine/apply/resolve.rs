@@ -2,6 +2,7 @@
 //! anything is touched: a selector matching nothing, a PF chosen twice, numvfs above
 //! sriov_totalvfs, the PF carrying the default route, a knob the model refuses.
 
+use super::resolve_bus::BusPf;
 use super::{ApplyError, Engine};
 use crate::config::policy::{PfPolicy, Policy, VfDriver};
 use crate::host::Knob;
@@ -26,13 +27,17 @@ fn uplink(scan: &ScanReport, d: &PciDevice) -> Option<IfName> {
         .cloned()
 }
 
+/// The PCI PFs selected, the non-PCI PFs selected (devlink steps only), and warnings.
+pub(super) type Selection<'p> = (Vec<Resolved<'p>>, Vec<BusPf<'p>>, Vec<String>);
+
 pub(super) fn resolve<'p>(
     engine: &Engine,
     scan: &ScanReport,
     policy: &'p Policy,
     strict: bool,
-) -> Result<(Vec<Resolved<'p>>, Vec<String>), ApplyError> {
+) -> Result<Selection<'p>, ApplyError> {
     let host = engine.host;
+    let mut bus: Vec<BusPf<'p>> = vec![];
     let mut errors = vec![];
     let mut warnings = vec![];
     let mut out: Vec<Resolved> = vec![];
@@ -64,6 +69,17 @@ pub(super) fn resolve<'p>(
             }
         }
         if hits.is_empty() {
+            match super::resolve_bus::resolve_bus_pf(engine, policy, p) {
+                Some(Ok(b)) => {
+                    bus.push(b);
+                    continue;
+                }
+                Some(Err(refused)) => {
+                    errors.extend(refused);
+                    continue;
+                }
+                None => {}
+            }
             let mut msg = format!(
                 "{}: {} matches no SR-IOV physical function on this host",
                 here("").trim_end_matches('.'),
@@ -128,7 +144,7 @@ pub(super) fn resolve<'p>(
     if !errors.is_empty() {
         return Err(ApplyError::Invalid(errors));
     }
-    Ok((out, warnings))
+    Ok((out, bus, warnings))
 }
 
 #[allow(clippy::too_many_arguments)]
