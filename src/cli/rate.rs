@@ -157,29 +157,23 @@ pub fn run(cmd: RateNodeCommand) -> anyhow::Result<()> {
                 .context(format!("rate-node list {}", a.pf))?;
             print_report(&r, a.json, host.simulated())
         }
-        RateNodeCommand::Add(a) => {
+        RateNodeCommand::Add(ref a) | RateNodeCommand::Set(ref a) => {
+            let add = matches!(cmd, RateNodeCommand::Add(_));
             let config = a.host.config()?;
             let host = a.host.host_to_change(true)?;
             let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-            let what = format!("rate-node add {} {}", a.pf, a.name);
+            let verb = if add { "add" } else { "set" };
+            let what = format!("rate-node {verb} {} {}", a.pf, a.name);
             let (name, want) = (
                 node_name(&a.name).context(what.clone())?,
                 a.rates.want().context(what.clone())?,
             );
-            let r = engine.rate_node_add(&a.pf, &name, &want).context(what)?;
-            print_result(&r, a.json, host.simulated())
-        }
-        RateNodeCommand::Set(a) => {
-            let config = a.host.config()?;
-            let host = a.host.host_to_change(true)?;
-            let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-            let what = format!("rate-node set {} {}", a.pf, a.name);
-            let (name, want) = (
-                node_name(&a.name).context(what.clone())?,
-                a.rates.want().context(what.clone())?,
-            );
-            let r = engine.rate_node_set(&a.pf, &name, &want).context(what)?;
-            print_result(&r, a.json, host.simulated())
+            let r = if add {
+                engine.rate_node_add(&a.pf, &name, &want)
+            } else {
+                engine.rate_node_set(&a.pf, &name, &want)
+            };
+            print_result(&r.context(what)?, a.json, host.simulated())
         }
         RateNodeCommand::Del(a) => {
             let config = a.host.config()?;
