@@ -41,8 +41,10 @@ pub(crate) enum Action {
         from: u32,
         to: u32,
     },
+    /// A VF knob through the PF netdev; `pf` is the PCI PF (the VF must exist as a
+    /// function) or, for a non-PCI PF, its netdev (the VF is a record behind it).
     Knob {
-        pf: PciAddress,
+        pf: crate::host::PfId,
         pf_netdev: IfName,
         vf_index: u32,
         from: Option<Knob>,
@@ -98,7 +100,7 @@ pub(super) struct Planned {
     pub policy_vfs: Vec<PolicyVf>,
 }
 
-/// `pf`: a PCI address, or the netdev of a non-PCI PF (its steps are eswitch and rate only).
+/// `pf`: a PCI address, or the netdev of a non-PCI PF.
 pub(super) fn step(
     pf: &dyn std::fmt::Display,
     object: String,

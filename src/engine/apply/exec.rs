@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::action::Action;
 use super::{Step, StepStatus};
-use crate::engine::actuate::{self, Target};
+use crate::engine::actuate::{self, Target, VfAt, VfRef};
 use crate::host::{Host, HostError, SysWrite};
 use crate::types::{DriverName, IfName, PciAddress};
 
@@ -63,6 +63,28 @@ fn vf_addr(host: &dyn Host, pf: &PciAddress, index: u32) -> Result<PciAddress, H
         .find(|(i, _)| *i == index)
         .map(|(_, a)| a)
         .ok_or_else(|| HostError::other(format!("VF {index} of {pf}"), "does not exist"))
+}
+
+/// Where a knob step's VF is: a PCI PF's VF must exist as a function (as for every knob
+/// path of an allocation); a non-PCI PF's VF is a record behind its netdev, which the
+/// knob's own read-back checks.
+fn knob_target<'a>(
+    host: &dyn Host,
+    pf: &crate::host::PfId,
+    pf_netdev: &'a IfName,
+    vf_index: u32,
+) -> Result<Box<dyn VfAt + 'a>, HostError> {
+    Ok(match pf {
+        crate::host::PfId::Pci(a) => Box::new(Target {
+            vf: vf_addr(host, a, vf_index)?,
+            pf_netdev,
+            vf_index,
+        }),
+        _ => Box::new(VfRef {
+            pf_netdev,
+            vf_index,
+        }),
+    })
 }
 
 fn set_link(host: &dyn Host, nd: &IfName, up: bool) -> Result<bool, HostError> {
@@ -201,12 +223,9 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
             fn_state_from,
             ..
         } => {
-            let t = Target {
-                vf: vf_addr(host, pf, *vf_index)?,
-                pf_netdev,
-                vf_index: *vf_index,
-            };
-            if to.holds_in(&actuate::read_vf(host, &t)?) {
+            let t = knob_target(host, pf, pf_netdev, *vf_index)?;
+            let t = t.as_ref();
+            if to.holds_in(&actuate::read_vf(host, t)?) {
                 return Ok(false);
             }
             let mut seen = None;
@@ -215,7 +234,7 @@ fn run(host: &dyn Host, a: &mut Action) -> Result<bool, HostError> {
                 *fn_state_from = s.state();
                 seen = Some(s);
             }
-            actuate::set_knob_seen(host, &t, to, &mut seen)?;
+            actuate::set_knob_seen(host, t, to, &mut seen)?;
             Ok(true)
         }
         Action::Reload {
@@ -280,16 +299,13 @@ fn undo(host: &dyn Host, a: &Action) -> Result<(), HostError> {
             fn_state_from,
             ..
         } => {
-            let t = Target {
-                vf: vf_addr(host, pf, *vf_index)?,
-                pf_netdev,
-                vf_index: *vf_index,
-            };
+            let t = knob_target(host, pf, pf_netdev, *vf_index)?;
+            let t = t.as_ref();
             if let Some(orig) = from {
-                actuate::set_knob(host, &t, orig)?;
+                actuate::set_knob(host, t, orig)?;
             }
             match fn_state_from {
-                Some(s) => crate::engine::portfn::restore_state(host, &t, *s),
+                Some(s) => crate::engine::portfn::restore_state(host, t, *s),
                 None => Ok(()),
             }
         }

@@ -11,6 +11,7 @@ mod boot_whole;
 mod eswitch_step;
 mod exec;
 pub mod integration;
+mod knob_step;
 mod mac;
 mod plan;
 mod rate_step;

@@ -18,7 +18,6 @@
 //!    the VF knobs.
 
 use super::action::{describe_alloc, opt, predicted_vf, step, Action, Planned};
-use super::mac::random_mac;
 use super::resolve::Resolved;
 use super::{ApplyError, Engine};
 use crate::config::policy::{MacPolicy, Policy, VfDriver};
@@ -200,32 +199,7 @@ fn plan_pf(
             .addr
             .map(|a| a.to_string())
             .unwrap_or_else(|| format!("VF {i} of {pf}"));
-        let mut want_knobs: Vec<Knob> = vec![];
-        match vp.mac {
-            Some(MacPolicy::Stable) => want_knobs.push(Knob::Mac {
-                mac: super::stable_mac(&key, i),
-            }),
-            Some(MacPolicy::Random) if now.state.mac.is_zero() => {
-                want_knobs.push(Knob::Mac { mac: random_mac() })
-            }
-            Some(MacPolicy::Explicit(mac)) => want_knobs.push(Knob::Mac { mac }),
-            _ => {}
-        }
-        if vp.min_tx_rate.is_some() || vp.max_tx_rate.is_some() {
-            want_knobs.push(Knob::Rate {
-                min_mbps: vp.min_tx_rate.unwrap_or(now.state.min_tx_rate),
-                max_mbps: vp.max_tx_rate.unwrap_or(now.state.max_tx_rate),
-            });
-        }
-        if let Some(on) = vp.spoofchk {
-            want_knobs.push(Knob::Spoofchk { on });
-        }
-        if let Some(state) = vp.link_state {
-            want_knobs.push(Knob::LinkState { state });
-        }
-        if let Some(on) = vp.trust {
-            want_knobs.push(Knob::Trust { on });
-        }
+        let want_knobs = super::knob_step::wanted(&vp, &now.state, &key, i);
         let own_mac = want_knobs.iter().find_map(|k| match k {
             Knob::Mac { mac } => Some(*mac),
             _ => None,
@@ -244,7 +218,6 @@ fn plan_pf(
                 driver: own_driver,
             });
         }
-        want_knobs.sort_by_key(|k| KnobKind::ORDER.iter().position(|o| *o == k.kind()));
         let pf_netdev = r.netdev.clone();
         let mut mac_changes = false;
         for k in want_knobs {
@@ -271,23 +244,12 @@ fn plan_pf(
                 continue;
             };
             mac_changes |= k.kind() == KnobKind::Mac;
-            let from = Knob::current(k.kind(), &now.state);
-            knobs.push(step(
-                &pf,
-                format!("{nd} vf {i} {}", k.kind().name()),
-                from.as_ref()
-                    .map(|f| f.describe())
-                    .unwrap_or_else(|| "(unreported)".into()),
-                k.describe(),
-                None,
-                Action::Knob {
-                    pf,
-                    pf_netdev: nd,
-                    vf_index: i,
-                    from,
-                    to: k,
-                    fn_state_from: None,
-                },
+            knobs.push(super::knob_step::knob_step(
+                &PfId::Pci(pf),
+                &nd,
+                i,
+                k,
+                &now.state,
             ));
         }
         let (to, override_to) = match vp.driver {
@@ -349,7 +311,7 @@ fn plan_pf(
     let mut steps = vec![];
     if let Some(nd) = &r.netdev {
         let needs_up = if p.up == Some(true) {
-            Some("policy: up = true; first, so VF creation and VF settings see a live PF")
+            Some(super::knob_step::UP_FIRST)
         } else if creating && model.is_some_and(|m| m.quirks.numvfs_needs_pf_up) {
             Some("hwdb numvfs_needs_pf_up: this driver creates VFs only while the PF is up")
         } else if !knobs.is_empty() && model.is_some_and(|m| m.quirks.pf_must_be_up) {
@@ -358,32 +320,10 @@ fn plan_pf(
             None
         };
         if let (Some(rule), false) = (needs_up, admin_up) {
-            steps.push(step(
-                &pf,
-                format!("{nd} link"),
-                "down".into(),
-                "up".into(),
-                Some(rule),
-                Action::Up(nd.clone()),
-            ));
+            steps.push(super::knob_step::up_step(&PfId::Pci(pf), nd, rule));
         }
         if let Some(mtu) = p.mtu {
-            let from = host.mtu_of(nd);
-            if from != Some(mtu) {
-                steps.push(step(
-                    &pf,
-                    format!("{nd} mtu"),
-                    from.map(|m| m.to_string())
-                        .unwrap_or_else(|| "(unknown)".into()),
-                    mtu.to_string(),
-                    Some("PF MTU before VF settings: VF MTUs are bounded by the PF's"),
-                    Action::Mtu {
-                        netdev: nd.clone(),
-                        from,
-                        to: mtu,
-                    },
-                ));
-            }
+            steps.extend(super::knob_step::mtu_step(host, &PfId::Pci(pf), nd, mtu));
         }
     }
     let ap_file = format!("/sys/bus/pci/devices/{pf}/sriov_drivers_autoprobe");
@@ -474,14 +414,7 @@ fn plan_pf(
         p.up,
         admin_up || steps.iter().any(|s| matches!(s.action, Action::Up(_))),
     ) {
-        steps.push(step(
-            &pf,
-            format!("{nd} link"),
-            "up".into(),
-            "down".into(),
-            Some("policy: up = false; last"),
-            Action::Down(nd.clone()),
-        ));
+        steps.push(super::knob_step::down_step(&PfId::Pci(pf), nd));
     }
     out.steps.extend(steps);
     Ok(())
