@@ -5,6 +5,7 @@
 //! - [`cni`]: a CNI runtime (pod namespaces, plugin calls, VF netdev stand-ins);
 //! - [`tree`]: copying, digesting and damaging fixture trees;
 //! - [`sim`]: simulated hosts, and the only place that finds the simulated kernel's files;
+//! - [`nsim`]: a simulated netdevsim bus device (non-PCI SR-IOV PF);
 //! - [`netns`], [`vif`], [`ovs`]: private network namespaces, os-vif builders, a private OVS;
 //! - [`fleet`]: fake kubelet, daemon handle, metrics and a private Placement (feature `fleet`);
 //! - [`osvif`]: comparing os-vif primitives.
@@ -17,6 +18,7 @@ pub mod cni;
 #[cfg(feature = "fleet")]
 pub mod fleet;
 pub mod netns;
+pub mod nsim;
 pub mod osvif;
 pub mod ovs;
 pub mod sim;
@@ -28,6 +30,7 @@ pub use cni::*;
 #[cfg(feature = "fleet")]
 pub use fleet::*;
 pub use netns::*;
+pub use nsim::*;
 pub use osvif::*;
 pub use ovs::*;
 pub use sim::*;
