@@ -240,6 +240,26 @@ fn a_netdevsim_pf_is_listed_with_its_vf_records_representors_and_eswitch() {
     let pci = inventory_device(&inv, "0000:5e:00.0");
     assert_eq!(pci["vfs"][0]["representor"], "enp94s0f0r0");
 
+    // `vf show` names the same representors, by the same point lookup (PF netdev, VF).
+    let o = n.sim.run(&["vf", "show", ND, "--json"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pairs = |a: &Value, idx: &str| -> Vec<(Value, Value)> {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v[idx].clone(), v["representor"].clone()))
+            .collect()
+    };
+    assert_eq!(pairs(&shown, "vf_index"), pairs(&pf["vfs"], "index"));
+    // And for a PCI VF, the inventory's (the port map's) representor.
+    let o = n
+        .sim
+        .run(&["vf", "show", "0000:5e:00.0", "0", "--json"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["representor"], pci["vfs"][0]["representor"]);
+
     // The table shows them too.
     let o = n.sim.run(&["inventory"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -283,6 +303,10 @@ fn legacy_mode_has_no_representors() {
         .iter()
         .all(|v| v["representor"].is_null()));
     assert_eq!(pf["vfs"].as_array().unwrap().len(), 3);
+    let o = n.sim.run(&["vf", "show", ND, "1", "--json"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(shown.get("representor").is_none(), "{shown}");
 }
 
 /// `--pf` by netdev or by `bus/name`; a PCI selector leaves them out; `--vendor` drops them

@@ -158,6 +158,9 @@ expect_eq "inventory: eswitch" "$(jq -c '[.eswitch.mode, .eswitch.source, .eswit
 inv_reps=$(jq -c '[.vfs[] | {vf: .index, netdev: .representor}]' <<<"$BPF")
 expect_eq "inventory representors = devlink port show" "$inv_reps" "$(jq -c '[.[] | {vf, netdev}]' <<<"$theirs")"
 expect_eq "inventory representors = vifman eswitch" "$inv_reps" "$(jq -c '[.[] | {vf, netdev}]' <<<"$mine")"
+run_ok vifman vf show "$ND" --json --config "$NCFG" --state-dir "$NSTATE"
+expect_eq "vf show representors = inventory's" "$(jq -c '[.[] | {vf: .vf_index, netdev: .representor}]' "$RUN_OUT")" "$inv_reps"
+inv_pf
 expect_eq "inventory: representors are not PF netdevs" "$(jq '.netdevs | length' <<<"$BPF")" 1
 expect_eq "inventory: all VFs' knobs (vifman vs ip)" "$(inv_vfs)" "$(kvfs)"
 expect_eq "inventory: no warning about $ND" \
@@ -274,6 +277,9 @@ inv_pf
 cp "$RUN_OUT" "$OUT/netdevsim-inventory-legacy-again.json"
 expect_eq "inventory: eswitch" "$(jq -c '[.eswitch.mode, .eswitch.source, .switchdev]' <<<"$BPF")" '["legacy","devlink",false]'
 expect_eq "inventory: representors" "$(jq -c '[.vfs[].representor] | unique' <<<"$BPF")" '[null]'
+run_ok vifman vf show "$ND" --json --config "$NCFG" --state-dir "$NSTATE"
+expect_eq "vf show: no representors" "$(jq -c '[.[].representor] | unique' "$RUN_OUT")" '[null]'
+inv_pf
 expect_eq "inventory: VF count" "$(jq '.vfs | length' <<<"$BPF")" 4
 expect_eq "inventory: all VFs' knobs (vifman vs ip)" "$(inv_vfs)" "$(kvfs)"
 
