@@ -124,7 +124,18 @@ fn filters_on_the_nfv_host() {
         vifman(&["inventory", "--vendor", "intel"]).status.code(),
         Some(2)
     );
-    assert_eq!(vifman(&["inventory", "--pf", "a/b"]).status.code(), Some(2));
+    assert_eq!(
+        vifman(&["inventory", "--pf", "a/b/c"]).status.code(),
+        Some(2)
+    );
+    // `a/b` is a well-formed non-PCI PF name (BUS/DEV, as netdevsim/netdevsim10): no such
+    // PF, exit 1.
+    assert_eq!(
+        vifman(&["inventory", "--sysfs-root", nfv, "--pf", "a/b"])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]

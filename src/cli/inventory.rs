@@ -17,8 +17,9 @@ pub struct InventoryArgs {
     /// Print JSON (schema: docs/inventory.md) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Only this PF, by PCI address or netdev name.
-    #[arg(long, value_name = "ADDR|IFNAME")]
+    /// Only this PF, by PCI address or netdev name (a non-PCI PF also by its BUS/DEVICE,
+    /// e.g. netdevsim/netdevsim10).
+    #[arg(long, value_name = "ADDR|IFNAME|BUS/DEV")]
     pub pf: Option<PfSelector>,
     /// Only PFs from this PCI vendor, e.g. 8086 (Intel) or 15b3 (Mellanox).
     #[arg(long, value_name = "VENDOR", value_parser = inventory::parse_vendor)]
@@ -57,6 +58,7 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     }
     let live = root_args.sysfs_root == std::path::Path::new("/");
     let mut inv = inventory::project(&view, &root_args.label(), config.as_ref(), &st, live);
+    inventory::add_bus_functions(&mut inv, host.as_ref(), &view);
     let filter = Filter {
         pf: args.pf.clone(),
         vendor: args.vendor,
@@ -65,6 +67,8 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     filter.apply(&mut inv)?;
     // The eswitch mode (devlink) and the debounced health, for the PFs and VFs shown.
     inventory::apply_host_eswitch(&mut inv, host.as_ref());
+    inventory::apply_bus_eswitch(&mut inv, host.as_ref());
+    inventory::apply_bus_health(&mut inv, host.as_ref());
     let policy = config
         .as_ref()
         .map(|c| c.health.clone())
@@ -97,7 +101,7 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
         print!("{s}");
         return Ok(());
     }
-    if inv.physical_functions.is_empty() {
+    if inv.physical_functions.is_empty() && inv.bus_functions.is_empty() {
         match args.vendor {
             Some(v) => println!(
                 "no SR-IOV physical function with vendor {v:04x} under {}",

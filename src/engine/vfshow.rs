@@ -31,6 +31,11 @@ pub struct VfReport {
     /// hw_addr vifman sets the MAC through there, and the function's state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_function: Option<crate::host::VfPortFunction>,
+    /// The VF's switchdev representor, by the rule the inventory lists it with (the devlink
+    /// port map of the same read; for a PCI PF without a devlink instance, `phys_port_name`).
+    /// Absent when it has none (legacy mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representor: Option<String>,
     /// The status every view uses (`free`, `allocated (VIF …)`, `quarantined (…)`, …).
     pub status: String,
     pub reset_methods: Option<Vec<String>>,
@@ -65,7 +70,7 @@ impl Engine<'_> {
                     ))
                 })?;
                 let pf_side = self.pf_side_of(&link.ifname, Some(index))?;
-                self.netlink_report(&link, vf, &pf_side)
+                self.netlink_report(&view, &link, vf, &pf_side)
             }
         }
     }
@@ -110,7 +115,7 @@ impl Engine<'_> {
         let mut vfs: Vec<&VfState> = link.vfs.iter().collect();
         vfs.sort_by_key(|v| v.vf);
         vfs.into_iter()
-            .map(|v| self.netlink_report(&link, v, &pf_side))
+            .map(|v| self.netlink_report(&view, &link, v, &pf_side))
             .collect()
     }
 
@@ -171,6 +176,12 @@ impl Engine<'_> {
             netdevs: v.netdevs.iter().map(|n| n.to_string()).collect(),
             admin: v.state.clone(),
             port_function,
+            representor: view
+                .scan
+                .representors
+                .iter()
+                .find(|r| r.pf == v.pf && r.vf_index == index)
+                .map(|r| r.netdev.to_string()),
             status: view.status(self.config, st, v).to_string(),
             reset_methods: self.host.reset_methods_of(&v.addr),
             counters,
@@ -181,6 +192,7 @@ impl Engine<'_> {
     /// function and counters; the PCI-only fields empty.
     fn netlink_report(
         &self,
+        view: &HostView,
         link: &PfLinkState,
         vf: &VfState,
         pf_side: &PfSide,
@@ -195,6 +207,13 @@ impl Engine<'_> {
             netdevs: vec![],
             admin: Some(vf.clone()),
             port_function,
+            // The point lookup the inventory's non-PCI PFs are listed with.
+            representor: crate::devlink::portmap::netdev_representor(
+                view.devlink_ports.as_deref().unwrap_or(&[]),
+                link.ifname.as_str(),
+                vf.vf,
+            )
+            .flatten(),
             status: NOT_PCI_STATUS.to_string(),
             reset_methods: None,
             counters,

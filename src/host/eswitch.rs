@@ -307,7 +307,30 @@ pub(crate) fn eswitch_from_record(
     r: &crate::devlink::record::DevlinkRecord,
     a: &PciAddress,
 ) -> Option<EswitchInfo> {
-    let dev = crate::devlink::DevHandle::new("pci", &a.to_string());
+    instance_from_record(r, &crate::devlink::DevHandle::new("pci", &a.to_string()))
+}
+
+/// The record's non-PCI instance (netdevsim's) that `pf` names: by its handle, or by the
+/// netdev of one of its non-VF ports (the PF netdev, as `vifman eswitch ND` names it).
+pub(crate) fn record_bus_instance(
+    r: &crate::devlink::record::DevlinkRecord,
+    pf: &PfId,
+) -> Option<DevHandle> {
+    let dev = match pf {
+        PfId::Pci(_) => return None,
+        PfId::Handle(h) => h.clone(),
+        PfId::Netdev(n) => crate::devlink::portmap::key_of_netdev(&r.ports, n.as_str())?.dev,
+    };
+    (dev.bus != "pci" && r.instance(&dev).is_some()).then_some(dev)
+}
+
+/// The eswitch of instance `dev` as the record has it (mode, driver, rate nodes, VF
+/// representors with a netdev); None when the record has no such instance.
+pub(crate) fn instance_from_record(
+    r: &crate::devlink::record::DevlinkRecord,
+    dev: &DevHandle,
+) -> Option<EswitchInfo> {
+    let dev = dev.clone();
     let inst = r.instance(&dev)?;
     let reps = r
         .ports_of(&dev)

@@ -109,6 +109,15 @@ pub trait Host {
     fn bus_sriov(&self, d: &BusDevice) -> Option<crate::sysfs::busdev::BusSriov> {
         self.sysfs(Sealed(())).bus_sriov(d)
     }
+    /// Every non-PCI SR-IOV PF found behind the host's netdevs (the inventory's
+    /// `bus_functions`).
+    fn bus_sriov_pfs(&self) -> Vec<crate::sysfs::busdev::BusSriov> {
+        self.sysfs(Sealed(())).bus_sriov_pfs()
+    }
+    /// A netdev's attributes by point reads (a non-PCI PF's netdev, outside the PCI scan).
+    fn netdev_point(&self, n: &IfName) -> Option<crate::sysfs::NetDev> {
+        self.sysfs(Sealed(())).netdev_point(n)
+    }
     /// PF `pf`'s VFs by index, from its `virtfnN` links.
     fn vfs_of(&self, pf: &PciAddress) -> Vec<(u32, PciAddress)> {
         self.sysfs(Sealed(())).virtfns_of(pf)

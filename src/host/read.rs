@@ -36,6 +36,10 @@ pub struct HostRead {
     pub state_error: Option<String>,
     /// Things worth telling the reader that did not stop the read.
     pub warnings: Vec<Warning>,
+    /// The devlink port map the representors were taken from (None where there is none):
+    /// kept so a reader matching representors of PFs the scan does not cover (non-PCI ones)
+    /// uses the same dump.
+    pub devlink_ports: Option<Vec<Port>>,
 }
 
 /// VF state and every link's own attributes from one dump: the kernel for the live root,
@@ -94,20 +98,16 @@ pub(crate) fn port_map(root: &SysfsRoot) -> (Option<Vec<Port>>, Option<Warning>)
 
 /// Representors by the one rule (see `devlink::portmap`): where a port map exists it is
 /// authoritative for the PFs it has instances of; name parsing stays for the others and
-/// for trees without one. Used by every read, the plain one and the simulated kernel's.
-pub(crate) fn apply_devlink_port_map(root: &SysfsRoot, scan: &mut ScanReport) -> Option<Warning> {
-    apply_ports(scan, port_map(root))
-}
-
-/// [`apply_devlink_port_map`] with the port map already read; its warning back.
-fn apply_ports(
+/// for trees without one. Used by every read, the plain one and the simulated kernel's;
+/// the port map and its warning are handed back (for [`HostRead::devlink_ports`]).
+pub(crate) fn apply_ports_kept(
     scan: &mut ScanReport,
     (ports, warning): (Option<Vec<Port>>, Option<Warning>),
-) -> Option<Warning> {
-    if let Some(ports) = ports {
-        crate::devlink::portmap::apply_port_map(&mut scan.representors, &ports);
+) -> (Option<Vec<Port>>, Option<Warning>) {
+    if let Some(ports) = &ports {
+        crate::devlink::portmap::apply_port_map(&mut scan.representors, ports);
     }
-    warning
+    (ports, warning)
 }
 
 /// The scan and the dump of `root`, the dump loaded on its own thread while the scan reads
@@ -137,7 +137,7 @@ pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
         let ports = ports_job.join().unwrap_or_else(|_| port_map(root));
         (report, loaded, ports)
     });
-    let devlink_warning = apply_ports(&mut scan, port_map);
+    let (devlink_ports, devlink_warning) = apply_ports_kept(&mut scan, port_map);
     let (links, origin, state_error, mut warnings) = match loaded {
         Ok((d, o)) => (d.links, o, None, Vec::new()),
         Err((m, w)) => (Vec::new(), VfStateOrigin::None, Some(m), vec![w]),
@@ -154,6 +154,7 @@ pub(crate) fn read_root(root: &SysfsRoot) -> HostRead {
         origin,
         state_error,
         warnings,
+        devlink_ports,
     }
 }
 

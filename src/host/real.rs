@@ -369,8 +369,16 @@ impl RealHost {
     /// A fixture tree's answer for the eswitch: its devlink record's, where it has one (a
     /// malformed record is reported by the read path and answers nothing here).
     fn recorded_eswitch(&self, pf: &super::PfId) -> Option<super::EswitchInfo> {
-        let (r, a) = self.recorded_pf(pf)?;
-        super::eswitch::eswitch_from_record(&r, &a)
+        if let Some((r, a)) = self.recorded_pf(pf) {
+            return super::eswitch::eswitch_from_record(&r, &a);
+        }
+        // A non-PCI PF (netdevsim's instance) the tree recorded.
+        let c = self.root.confined().ok()?;
+        let r = crate::devlink::record::DevlinkRecord::load(c)
+            .ok()
+            .flatten()?;
+        let dev = super::eswitch::record_bus_instance(&r, pf)?;
+        super::eswitch::instance_from_record(&r, &dev)
     }
 
     /// The tree's devlink record and the PCI address of the PF `pf` names in it.

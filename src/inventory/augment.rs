@@ -76,26 +76,32 @@ pub fn apply_eswitch(
             ));
             None
         });
-        pf.eswitch = match asked {
-            Some(i) => Some(EswitchEntry {
-                mode: i.mode.to_string(),
-                source: "devlink",
-                devlink: Some(i.devlink),
-                rate_nodes: i.rate_nodes,
-            }),
-            None if pf.switchdev => Some(EswitchEntry {
-                mode: "switchdev".into(),
-                source: "representors",
-                devlink: None,
-                rate_nodes: Vec::new(),
-            }),
-            None => None,
-        };
+        pf.eswitch = eswitch_entry(asked, pf.switchdev);
         // One answer for both fields: a devlink-reported switchdev PF is switchdev even
         // before its representors have netdevs.
         if let Some(e) = &pf.eswitch {
             pf.switchdev = e.mode == "switchdev";
         }
+    }
+}
+
+/// A PF's eswitch entry: devlink's answer, else switchdev when representors were found,
+/// else unknown. PCI and non-PCI PFs alike.
+pub(super) fn eswitch_entry(asked: Option<EswitchInfo>, reps: bool) -> Option<EswitchEntry> {
+    match asked {
+        Some(i) => Some(EswitchEntry {
+            mode: i.mode.to_string(),
+            source: "devlink",
+            devlink: Some(i.devlink),
+            rate_nodes: i.rate_nodes,
+        }),
+        None if reps => Some(EswitchEntry {
+            mode: "switchdev".into(),
+            source: "representors",
+            devlink: None,
+            rate_nodes: Vec::new(),
+        }),
+        None => None,
     }
 }
 

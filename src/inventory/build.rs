@@ -61,6 +61,7 @@ pub fn build(
         sysfs_root: sysfs_root.to_string(),
         vf_state_source: origin,
         physical_functions: pfs,
+        bus_functions: Vec::new(),
         warnings,
     }
 }
@@ -196,7 +197,7 @@ fn find_link<'a>(links: &'a [PfLinkState], netdevs: &[NetdevInfo]) -> Option<&'a
         })
 }
 
-fn vf_admin(v: &VfState) -> VfAdmin {
+pub(super) fn vf_admin(v: &VfState) -> VfAdmin {
     VfAdmin {
         mac: v.mac,
         vlan: v.vlan.get(),
@@ -245,19 +246,24 @@ pub(crate) fn device_info(d: &PciDevice, names: &mut NameCache) -> DeviceInfo {
     }
 }
 
-fn netdev_info(scan: &ScanReport, name: &IfName) -> NetdevInfo {
+/// The inventory's view of a scanned (or point-read) netdev.
+pub(super) fn netdev_info_of(n: &crate::sysfs::NetDev) -> NetdevInfo {
+    NetdevInfo {
+        name: n.name.clone(),
+        ifindex: n.ifindex,
+        mac: n.mac,
+        operstate: n.operstate.clone(),
+        mtu: n.mtu,
+        speed_mbps: n.speed,
+        phys_port_name: n.phys_port_name.clone(),
+        phys_switch_id: n.phys_switch_id.clone(),
+        phys_port_id: n.phys_port_id.clone(),
+    }
+}
+
+pub(super) fn netdev_info(scan: &ScanReport, name: &IfName) -> NetdevInfo {
     match scan.netdev(name.as_str()) {
-        Some(n) => NetdevInfo {
-            name: n.name.clone(),
-            ifindex: n.ifindex,
-            mac: n.mac,
-            operstate: n.operstate.clone(),
-            mtu: n.mtu,
-            speed_mbps: n.speed,
-            phys_port_name: n.phys_port_name.clone(),
-            phys_switch_id: n.phys_switch_id.clone(),
-            phys_port_id: n.phys_port_id.clone(),
-        },
+        Some(n) => netdev_info_of(n),
         None => NetdevInfo {
             name: name.clone(),
             ifindex: None,

@@ -6,23 +6,28 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use super::model::Inventory;
-use crate::types::{IfName, PciAddress};
+use crate::types::{BusDevice, IfName, PciAddress};
 
-/// A PF named on the command line, by PCI address or by its netdev.
+/// A PF named on the command line: by PCI address (or `pci/ADDR` handle), by its netdev,
+/// or a non-PCI PF by its `bus/name` (`netdevsim/netdevsim10`, its devlink handle).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PfSelector {
     Address(PciAddress),
     Netdev(IfName),
+    Bus(BusDevice),
 }
 
 impl FromStr for PfSelector {
     type Err = FilterError;
     fn from_str(s: &str) -> Result<Self, FilterError> {
-        if let Ok(a) = PciAddress::parse_user(s) {
+        if let Ok(a) = PciAddress::parse_user(s.strip_prefix("pci/").unwrap_or(s)) {
             return Ok(Self::Address(a));
         }
-        s.parse::<IfName>()
-            .map(Self::Netdev)
+        if let Ok(n) = s.parse::<IfName>() {
+            return Ok(Self::Netdev(n));
+        }
+        s.parse::<BusDevice>()
+            .map(Self::Bus)
             .map_err(|_| FilterError::BadSelector(s.to_string()))
     }
 }
@@ -32,13 +37,14 @@ impl fmt::Display for PfSelector {
         match self {
             Self::Address(a) => a.fmt(f),
             Self::Netdev(n) => n.fmt(f),
+            Self::Bus(d) => d.fmt(f),
         }
     }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FilterError {
-    #[error("{0:?} is neither a PCI address (0000:3b:00.0) nor an interface name")]
+    #[error("{0:?} is neither a PCI address (0000:3b:00.0), an interface name, nor a non-PCI PF's BUS/DEVICE (netdevsim/netdevsim10)")]
     BadSelector(String),
     #[error("{0:?} is not a PCI vendor id (expected 4 hex digits, e.g. 8086)")]
     BadVendor(String),
@@ -64,13 +70,22 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Non-PCI PFs (`bus_functions`) are selected by `--pf` (their netdev or `bus/name`);
+    /// `--vendor` drops them (they have no PCI vendor); `--free` empties their VF lists
+    /// (their VFs are never free) and keeps the PFs, as it keeps PCI PFs.
     pub fn apply(&self, inv: &mut Inventory) -> Result<(), FilterError> {
         if let Some(sel) = &self.pf {
             inv.physical_functions.retain(|p| match sel {
                 PfSelector::Address(a) => p.device.address == *a,
                 PfSelector::Netdev(n) => p.netdevs.iter().any(|d| d.name == *n),
+                PfSelector::Bus(_) => false,
             });
-            if inv.physical_functions.is_empty() {
+            inv.bus_functions.retain(|p| match sel {
+                PfSelector::Address(_) => false,
+                PfSelector::Netdev(n) => p.netdevs.iter().any(|d| d.name == *n),
+                PfSelector::Bus(d) => p.device == d.to_string(),
+            });
+            if inv.physical_functions.is_empty() && inv.bus_functions.is_empty() {
                 return Err(FilterError::NoSuchPf(sel.to_string()));
             }
         }
@@ -78,9 +93,13 @@ impl Filter {
             let want = format!("{v:04x}");
             inv.physical_functions
                 .retain(|p| p.device.vendor_id.as_deref() == Some(want.as_str()));
+            inv.bus_functions.clear();
         }
         if self.free_only {
             for p in &mut inv.physical_functions {
+                p.vfs.retain(|v| v.free);
+            }
+            for p in &mut inv.bus_functions {
                 p.vfs.retain(|v| v.free);
             }
         }
@@ -100,7 +119,13 @@ mod tests {
             Ok(PfSelector::Address(a)) => assert_eq!(a.to_string(), "0000:3b:00.0"),
             other => panic!("{other:?}"),
         }
-        assert!("a/b".parse::<PfSelector>().is_err());
+        assert!(matches!("pci/3b:00.0".parse(), Ok(PfSelector::Address(_))));
+        match "netdevsim/netdevsim10".parse() {
+            Ok(PfSelector::Bus(d)) => assert_eq!(d.to_string(), "netdevsim/netdevsim10"),
+            other => panic!("{other:?}"),
+        }
+        assert!("a/b/c".parse::<PfSelector>().is_err());
+        assert!("../x".parse::<PfSelector>().is_err());
         assert_eq!(parse_vendor("8086"), Ok(0x8086));
         assert_eq!(parse_vendor("0x15B3"), Ok(0x15b3));
         assert!(parse_vendor("808").is_err());

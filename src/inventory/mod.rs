@@ -6,6 +6,7 @@
 
 mod augment;
 mod build;
+mod bus;
 mod filter;
 pub mod health;
 mod model;
@@ -20,10 +21,11 @@ pub use crate::host::VfStateOrigin;
 pub use crate::view::{outside_use, NetdevSigns};
 pub use augment::{apply_eswitch, apply_health, apply_host_eswitch, EswitchEntry, HealthEntry};
 pub use build::build;
+pub use bus::{add_bus_functions, apply_bus_eswitch, apply_bus_health};
 pub use filter::{parse_vendor, Filter, FilterError, PfSelector};
 pub use model::{
-    DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo, VfAdmin, VfEntry, VfStats,
-    SCHEMA_VERSION,
+    BusPfEntry, BusSriovInfo, BusVfEntry, DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo,
+    VfAdmin, VfEntry, VfStats, SCHEMA_VERSION,
 };
 pub use names::Names;
 pub use project::{project, StatusInfo};
@@ -57,4 +59,5 @@ pub fn apply_stats(
             );
         }
     }
+    bus::apply_bus_stats(inv, &mut vf_counters);
 }

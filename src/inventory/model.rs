@@ -15,6 +15,11 @@ pub struct Inventory {
     /// "kernel", "fixture" or "none".
     pub vf_state_source: super::VfStateOrigin,
     pub physical_functions: Vec<PfEntry>,
+    /// SR-IOV PFs that are not PCI functions (netdevsim's bus device): their VFs are netlink
+    /// records with no device of their own. Absent when the host has none, so the output of
+    /// a PCI-only host is what it was before the key existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bus_functions: Vec<BusPfEntry>,
     pub warnings: Vec<Warning>,
 }
 
@@ -150,6 +155,53 @@ pub struct VfAdmin {
     pub link_state: VfLinkState,
     pub min_tx_rate: u32,
     pub max_tx_rate: u32,
+}
+
+/// A non-PCI SR-IOV PF (see `docs/inventory.md`, "Non-PCI PFs").
+#[derive(Debug, Clone, Serialize)]
+pub struct BusPfEntry {
+    /// `bus/name`, e.g. `netdevsim/netdevsim10`: its sysfs `sys/bus/<bus>/devices/<name>`
+    /// and its devlink handle.
+    pub device: String,
+    pub bus: String,
+    pub driver: Option<crate::types::DriverName>,
+    /// The PF netdev(s) whose netlink VF records are the VFs (representors left out).
+    pub netdevs: Vec<NetdevInfo>,
+    pub sriov: BusSriovInfo,
+    /// As for PCI PFs: true when the eswitch is in switchdev mode.
+    pub switchdev: bool,
+    /// As for PCI PFs: devlink's answer, else the representors' evidence, else `null`.
+    pub eswitch: Option<super::EswitchEntry>,
+    /// The instance's devlink health reporters, judged on this one sample (no debounce:
+    /// that history is kept per PCI device); `null` when the reporters could not be read.
+    pub health: Option<super::HealthEntry>,
+    pub vfs: Vec<BusVfEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BusSriovInfo {
+    /// `sriov_totalvfs`; `null` where the device has none (netdevsim's limit is debugfs).
+    pub total_vfs: Option<u32>,
+    /// `sriov_numvfs`; `null` when unreadable (a warning names the file).
+    pub num_vfs: Option<u32>,
+}
+
+/// A VF of a non-PCI PF: one netlink VF record of the PF netdev, no device.
+#[derive(Debug, Clone, Serialize)]
+pub struct BusVfEntry {
+    pub index: u32,
+    /// The PF netdev whose VF record this is.
+    pub pf_netdev: IfName,
+    /// From the devlink port map (`devlink::portmap::netdev_representor`); `null` in legacy
+    /// mode or without a devlink instance.
+    pub representor: Option<IfName>,
+    /// The same administrative settings as a PCI VF's.
+    pub admin: Option<VfAdmin>,
+    /// Always false: vifman allocates PCI VFs only.
+    pub free: bool,
+    /// As `--stats` gives PCI VFs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Option<VfStats>>,
 }
 
 impl Inventory {

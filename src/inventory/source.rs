@@ -21,7 +21,10 @@ pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     let view = crate::view::HostView::load_display(&host);
     let st = crate::store::StoreState::default();
     let mut inv = project(&view, label, None, &st, root.is_host());
+    super::add_bus_functions(&mut inv, &host, &view);
     super::apply_host_eswitch(&mut inv, &host);
+    super::apply_bus_eswitch(&mut inv, &host);
+    super::apply_bus_health(&mut inv, &host);
     let (inputs, warnings) = super::health::samples(&host, &view, &st);
     let report = super::health::Tracker::default().observe(
         &super::health::HealthPolicy::default(),

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use super::model::{Inventory, NetdevInfo, VfEntry};
+use super::model::{Inventory, NetdevInfo, VfAdmin, VfEntry};
 use crate::netlink::VlanProto;
 
 const DASH: &str = "-";
@@ -68,8 +68,12 @@ pub fn render_table(inv: &Inventory) -> String {
             t.add_row(vf_row(vf));
         }
     }
-    let mut out = t.trim_fmt();
-    out.push('\n');
+    // A host whose only SR-IOV PFs are non-PCI ones shows their table alone.
+    let mut out = if inv.physical_functions.is_empty() && !inv.bus_functions.is_empty() {
+        String::new()
+    } else {
+        t.trim_fmt() + "\n"
+    };
     if !inv.physical_functions.is_empty() {
         out.push('\n');
     }
@@ -82,20 +86,15 @@ pub fn render_table(inv: &Inventory) -> String {
             opt(s.num_vfs),
             opt(s.total_vfs),
             pf.vfs.len(),
-            match &pf.eswitch {
-                Some(e) if e.source == "devlink" => format!(
-                    ", eswitch {} (devlink {})",
-                    e.mode,
-                    e.devlink.as_deref().unwrap_or("?")
-                ),
-                Some(e) => format!(", eswitch {} (from representors)", e.mode),
-                None => String::new(),
-            },
+            eswitch_note(pf.eswitch.as_ref()),
             match s.drivers_autoprobe {
                 Some(false) => ", VF driver autoprobe off",
                 _ => "",
             }
         );
+    }
+    if !inv.bus_functions.is_empty() {
+        render_bus(inv, &mut out);
     }
     if !inv.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings ({}):", inv.warnings.len());
@@ -130,7 +129,30 @@ fn vf_row(vf: &VfEntry) -> Vec<String> {
     if let Some(r) = &vf.representor {
         let _ = write!(netdev, " (rep {r})");
     }
-    let (mac, vlan, ts, link) = match &vf.admin {
+    let (mac, vlan, ts, link) = admin_cells(vf.admin.as_ref());
+    vec![
+        format!("  vf{} {}", vf.index, d.address),
+        model(
+            d.model.as_deref(),
+            d.vendor_id.as_deref(),
+            d.device_id.as_deref(),
+        ),
+        opt(d.driver.as_deref()),
+        netdev,
+        mac,
+        vlan,
+        ts,
+        link,
+        opt(d.numa_node),
+        opt(d.iommu_group),
+        status(vf),
+        health(vf.health.as_ref()),
+    ]
+}
+
+/// MAC, VLAN, TRUST/SPOOF and LINK cells of a VF's admin state (`-` when unknown).
+fn admin_cells(admin: Option<&VfAdmin>) -> (String, String, String, String) {
+    match admin {
         Some(a) => {
             let mut vlan = if a.vlan == 0 && a.qos == 0 {
                 DASH.to_string()
@@ -155,25 +177,90 @@ fn vf_row(vf: &VfEntry) -> Vec<String> {
             )
         }
         None => (DASH.into(), DASH.into(), DASH.into(), DASH.into()),
-    };
-    vec![
-        format!("  vf{} {}", vf.index, d.address),
-        model(
-            d.model.as_deref(),
-            d.vendor_id.as_deref(),
-            d.device_id.as_deref(),
+    }
+}
+
+/// The eswitch part of a PF's summary line.
+fn eswitch_note(e: Option<&super::EswitchEntry>) -> String {
+    match e {
+        Some(e) if e.source == "devlink" => format!(
+            ", eswitch {} (devlink {})",
+            e.mode,
+            e.devlink.as_deref().unwrap_or("?")
         ),
-        opt(d.driver.as_deref()),
-        netdev,
-        mac,
-        vlan,
-        ts,
-        link,
-        opt(d.numa_node),
-        opt(d.iommu_group),
-        status(vf),
-        health(vf.health.as_ref()),
-    ]
+        Some(e) => format!(", eswitch {} (from representors)", e.mode),
+        None => String::new(),
+    }
+}
+
+/// The non-PCI PFs (netdevsim): one row per PF and per VF record (its rates and
+/// representor instead of PCI columns), then a summary line per PF.
+fn render_bus(inv: &Inventory, out: &mut String) {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "NON-PCI PF",
+            "DRIVER",
+            "NETDEV",
+            "MAC",
+            "VLAN",
+            "TRUST/SPOOF",
+            "LINK",
+            "RATE MIN/MAX",
+            "REPRESENTOR",
+            "HEALTH",
+        ]);
+    for pf in &inv.bus_functions {
+        let up = pf.netdevs.first();
+        t.add_row(vec![
+            pf.device.clone(),
+            opt(pf.driver.as_deref()),
+            netdev_names(&pf.netdevs),
+            opt(up.and_then(|n| n.mac)),
+            DASH.into(),
+            DASH.into(),
+            opt(up.and_then(|n| n.operstate.as_deref())),
+            DASH.into(),
+            DASH.into(),
+            health(pf.health.as_ref()),
+        ]);
+        for vf in &pf.vfs {
+            let (mac, vlan, ts, link) = admin_cells(vf.admin.as_ref());
+            t.add_row(vec![
+                format!("  vf{}", vf.index),
+                DASH.into(),
+                vf.pf_netdev.to_string(),
+                mac,
+                vlan,
+                ts,
+                link,
+                vf.admin
+                    .as_ref()
+                    .map(|a| format!("{}/{}", a.min_tx_rate, a.max_tx_rate))
+                    .unwrap_or_else(|| DASH.into()),
+                opt(vf.representor.as_ref()),
+                DASH.into(),
+            ]);
+        }
+    }
+    if !inv.physical_functions.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", t.trim_fmt());
+    out.push('\n');
+    for pf in &inv.bus_functions {
+        let _ = writeln!(
+            out,
+            "{}: {} of {} VFs enabled, {} listed (not PCI functions: not allocatable){}",
+            pf.device,
+            opt(pf.sriov.num_vfs),
+            opt(pf.sriov.total_vfs),
+            pf.vfs.len(),
+            eswitch_note(pf.eswitch.as_ref()),
+        );
+    }
 }
 
 /// `ok`, `bad` (reasons in `vifman health` and the JSON) or `-` when not sampled.

@@ -19,9 +19,73 @@ pub struct BusSriov {
     pub num_vfs: Result<u32, String>,
     /// `sriov_totalvfs` where the device has one.
     pub total_vfs: Option<u32>,
+    /// The bound driver (the device's `driver` link), e.g. `netdevsim`.
+    pub driver: Option<crate::types::DriverName>,
     /// The device's netdevs (its `net/` directory) that are not VF representors, sorted:
     /// the PF netdev(s) whose netlink VF records are the VFs.
     pub netdevs: Vec<IfName>,
+}
+
+impl SysfsRoot {
+    /// Every non-PCI SR-IOV PF, by device: the bus devices behind the netdevs of
+    /// `sys/class/net` that live neither under a PCI device nor under `devices/virtual`
+    /// (one readlink each, so a host with thousands of VF netdevs pays little), each with an
+    /// `sriov_numvfs`. A PF without a netdev is not found: its VFs would have no records.
+    pub fn bus_sriov_pfs(&self) -> Vec<BusSriov> {
+        let _s = tracing::debug_span!("bus_sriov_pfs").entered();
+        let Ok(c) = self.confined() else {
+            return Vec::new();
+        };
+        let class = PathBuf::from("sys/class/net");
+        let mut devices = std::collections::BTreeSet::new();
+        for name in c.list(&class).unwrap_or_default() {
+            let Ok(t) = c.readlink(&class.join(&name)) else {
+                continue;
+            };
+            let t = t.to_string_lossy();
+            if t.contains("/devices/virtual/") || t.contains("/devices/pci") {
+                continue;
+            }
+            if let Some(d) = name
+                .parse::<IfName>()
+                .ok()
+                .and_then(|n| self.netdev_bus_device(&n))
+            {
+                devices.insert(d);
+            }
+        }
+        devices.iter().filter_map(|d| self.bus_sriov(d)).collect()
+    }
+
+    /// One netdev's attributes read from its `sys/class/net/<name>/` files (a non-PCI PF's
+    /// netdev, which the PCI scan does not cover); None when there is no such netdev.
+    pub fn netdev_point(&self, ifname: &IfName) -> Option<super::NetDev> {
+        let c = self.confined().ok()?;
+        let dir = PathBuf::from(format!("sys/class/net/{ifname}"));
+        if !c.exists(&dir) {
+            return None;
+        }
+        let a = |f: &str| {
+            c.read_attr(&dir.join(f))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        Some(super::NetDev {
+            name: ifname.clone(),
+            device: None,
+            ifindex: a("ifindex").and_then(|v| v.parse().ok()),
+            mac: a("address").and_then(|v| v.parse().ok()),
+            operstate: a("operstate"),
+            mtu: a("mtu").and_then(|v| v.parse().ok()),
+            speed: a("speed")
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|v| *v != u32::MAX),
+            phys_port_name: a("phys_port_name"),
+            phys_switch_id: a("phys_switch_id"),
+            phys_port_id: a("phys_port_id"),
+        })
+    }
 }
 
 impl SysfsRoot {
@@ -74,10 +138,14 @@ impl SysfsRoot {
             .filter_map(|n| n.parse().ok())
             .collect();
         netdevs.sort();
+        let driver = c
+            .link_name(&dir.join("driver"))
+            .and_then(|n| n.parse().ok());
         Some(BusSriov {
             device: d.clone(),
             num_vfs,
             total_vfs,
+            driver,
             netdevs,
         })
     }
@@ -142,10 +210,37 @@ mod tests {
         let s = root.bus_sriov(&d).unwrap();
         assert_eq!(s.num_vfs, Ok(2));
         assert_eq!(s.total_vfs, None, "netdevsim has no sriov_totalvfs");
+        assert_eq!(s.driver, None, "no driver link in this tree");
+        std::fs::create_dir_all(r.join("sys/bus/netdevsim/drivers/netdevsim")).unwrap();
+        symlink("../../bus/netdevsim/drivers/netdevsim", dev.join("driver")).unwrap();
+        assert_eq!(
+            root.bus_sriov(&d).unwrap().driver.as_deref(),
+            Some("netdevsim")
+        );
         assert_eq!(s.netdevs, vec!["eth0".parse::<IfName>().unwrap()]);
         std::fs::write(dev.join("sriov_numvfs"), "two\n").unwrap();
         assert!(root.bus_sriov(&d).unwrap().num_vfs.is_err());
         let other: BusDevice = "netdevsim/netdevsim4".parse().unwrap();
         assert!(root.bus_sriov(&other).is_none());
+        // Found from sys/class/net: the PCI netdev is not asked, the representors' device
+        // is the same one.
+        std::fs::write(dev.join("sriov_numvfs"), "2\n").unwrap();
+        for nd in ["eth1", "eth2"] {
+            symlink(
+                format!("../../devices/netdevsim3/net/{nd}"),
+                r.join("sys/class/net").join(nd),
+            )
+            .unwrap();
+        }
+        let all = root.bus_sriov_pfs();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].device, d);
+        std::fs::write(dev.join("net/eth0/mtu"), "1500\n").unwrap();
+        let n = root.netdev_point(&"eth0".parse().unwrap()).unwrap();
+        assert_eq!(
+            (n.mtu, n.phys_port_name.as_deref()),
+            (Some(1500), Some("p0"))
+        );
+        assert!(root.netdev_point(&"nope0".parse().unwrap()).is_none());
     }
 }

@@ -270,29 +270,67 @@ pub fn device_netdevs(root: &SysfsRoot, dev: PciAddress) -> Result<Vec<String>, 
 
 /// The representor netdev of VF `vf` on the kernel (switchdev) datapath: the devlink port
 /// map's (`devlink::portmap`, as the inventory: the live kernel's or a tree's record) when the
-/// PF has a devlink instance; otherwise the netdev that shares the PF uplink's `phys_switch_id` and whose
-/// `phys_port_name` names this VF under the same rule as [`match_representors`].
+/// PF has a devlink instance; otherwise the netdev that shares the PF uplink's
+/// `phys_switch_id` and whose `phys_port_name` names this VF under the same rule as
+/// [`match_representors`].
 pub fn find_representor(root: &SysfsRoot, vf: PciAddress) -> Result<String, LookupError> {
     let _s = tracing::debug_span!("find_representor", %vf).entered();
     let pt = Point::new(root)?;
     let loc = vf_location_in(&pt, vf)?;
+    let key = crate::devlink::portmap::PfKey::pci(loc.pf);
     // The devlink port map first (the same rule and source the inventory applies: the live
     // kernel's, or a tree's recorded one; a malformed record is ignored as by the read path).
     if let Ok(Some(ports)) = crate::devlink::portmap::ports_of_root(root) {
-        match crate::devlink::portmap::port_map_representor(&ports, loc.pf, loc.vf_index) {
-            Some(Some(name)) => return Ok(name),
-            Some(None) => {
-                return Err(lookup_err(
-                    Path::new("sys/class/net"),
-                    format!(
-                        "PF {} has a devlink instance but no representor port for VF {} (eswitch not in switchdev mode?)",
-                        loc.pf, loc.vf_index
-                    ),
-                ))
-            }
-            None => {}
+        if let Some(r) = crate::devlink::portmap::port_map_representor(&ports, &key, loc.vf_index) {
+            return r.ok_or_else(|| no_vf_port(&loc.pf.to_string(), loc.vf_index));
         }
     }
+    by_switch_id(&pt, loc)
+}
+
+/// The representor of VF `vf` of the PF whose netdev is `pf_netdev` (a PCI PF's uplink or a
+/// non-PCI PF's, netdevsim's): the point lookup by PF netdev. The port map's answer through
+/// [`crate::devlink::portmap::netdev_representor`], the function the inventory's non-PCI PFs
+/// are listed with; for a PCI PF without a devlink instance, `phys_port_name` as in
+/// [`find_representor`].
+pub fn find_representor_of(
+    root: &SysfsRoot,
+    pf_netdev: &crate::types::IfName,
+    vf: u32,
+) -> Result<String, LookupError> {
+    let _s = tracing::debug_span!("find_representor_of", pf = %pf_netdev, vf).entered();
+    let pt = Point::new(root)?;
+    if let Ok(Some(ports)) = crate::devlink::portmap::ports_of_root(root) {
+        if let Some(r) = crate::devlink::portmap::netdev_representor(&ports, pf_netdev.as_str(), vf)
+        {
+            return r.ok_or_else(|| no_vf_port(pf_netdev.as_str(), vf));
+        }
+    }
+    let rel = PathBuf::from(format!("sys/class/net/{pf_netdev}"));
+    let dir = pt
+        .dir(&rel)
+        .map_err(|e| lookup_err(&rel, format!("no netdev {pf_netdev} ({e})")))?;
+    let pf = pt.link_addr(&dir, "device").ok_or_else(|| {
+        lookup_err(
+            &rel.join("device"),
+            format!("{pf_netdev} is not the netdev of a PCI function, and no devlink port has it"),
+        )
+    })?;
+    by_switch_id(&pt, VfLocation { pf, vf_index: vf })
+}
+
+fn no_vf_port(pf: &str, vf: u32) -> LookupError {
+    lookup_err(
+        Path::new("sys/class/net"),
+        format!(
+            "PF {pf} has a devlink instance but no representor port for VF {vf} (eswitch not in switchdev mode?)"
+        ),
+    )
+}
+
+/// The `phys_port_name` rule for one VF: the netdev sharing the PF uplink's switch id whose
+/// port name names the VF.
+fn by_switch_id(pt: &Point, loc: VfLocation) -> Result<String, LookupError> {
     let pf_net = device_rel(loc.pf).join("net");
     let pf_nd = pt.dir(&pf_net).ok();
     let switch_id = pf_nd.iter().flat_map(|d| pt.list(d)).find_map(|name| {

@@ -68,6 +68,7 @@ fn tree(reps: &[(&str, &str, &str, Option<&str>)]) -> tempfile::TempDir {
     };
     let pf = pci.join("0000:03:00.1");
     netdev(&pf, "pf1", "abcd", "p1");
+    symlink("../../../0000:03:00.1", pf.join("net/pf1/device")).unwrap();
     for (f, v) in [
         ("sriov_totalvfs", "2"),
         ("sriov_numvfs", "2"),
@@ -159,6 +160,77 @@ fn point_lookup_by_switch_id_and_port_name() {
         ["pf1"]
     );
     assert!(device_netdevs(&r, vf1).unwrap().is_empty());
+}
+
+/// The point lookup by (PF netdev, VF index) and the one by VF address answer alike: by
+/// `phys_port_name` without a port map; by the port map (`devlink.json`) where the PF has an
+/// instance, legacy mode an error naming it (no fallback); and a non-PCI PF (netdevsim's
+/// instance) by its netdev, which only the port map knows.
+#[test]
+fn point_lookup_by_pf_netdev_agrees_with_the_lookup_by_vf() {
+    let t = tree(&[
+        ("eth_rep0", "abcd", "pf1vf0", None),
+        ("eth_rep1", "abcd", "pf1vf1", None),
+    ]);
+    let r = root(&t);
+    let pf1: crate::types::IfName = "pf1".parse().unwrap();
+    let vf = |i: u32| -> PciAddress { format!("0000:03:00.{}", i + 2).parse().unwrap() };
+    for i in 0..2 {
+        assert_eq!(
+            find_representor_of(&r, &pf1, i).unwrap(),
+            find_representor(&r, vf(i)).unwrap()
+        );
+    }
+    assert_eq!(find_representor_of(&r, &pf1, 1).unwrap(), "eth_rep1");
+    let e = find_representor_of(&r, &"nosuch0".parse().unwrap(), 0).unwrap_err();
+    assert!(e.to_string().contains("no netdev nosuch0"), "{e}");
+
+    let record = |pci_vf_ports: bool| {
+        let port = |bus: &str, dev: &str, index: u32, flavour: &str, vf: u32, nd: &str| {
+            serde_json::json!({"dev": {"bus": bus, "dev": dev}, "index": index,
+                "flavour": flavour, "pfnum": 1, "vfnum": vf, "controller": 0,
+                "external": false, "netdev": nd})
+        };
+        let mut ports = vec![
+            port("pci", "0000:03:00.1", 0, "physical", 0, "pf1"),
+            port("netdevsim", "netdevsim10", 0, "physical", 0, "eni10np1"),
+            port("netdevsim", "netdevsim10", 1, "pcivf", 0, "eth2"),
+        ];
+        if pci_vf_ports {
+            ports.push(port("pci", "0000:03:00.1", 5, "pcivf", 1, "dl_rep1"));
+        }
+        let j = serde_json::json!({"instances": [
+            {"dev": {"bus": "pci", "dev": "0000:03:00.1"}, "mode": "switchdev"},
+            {"dev": {"bus": "netdevsim", "dev": "netdevsim10"}, "mode": "switchdev"}],
+            "ports": ports});
+        std::fs::write(t.path().join("devlink.json"), j.to_string()).unwrap();
+    };
+    record(true);
+    assert_eq!(find_representor_of(&r, &pf1, 1).unwrap(), "dl_rep1");
+    assert_eq!(find_representor(&r, vf(1)).unwrap(), "dl_rep1");
+    let a = find_representor_of(&r, &pf1, 0).unwrap_err();
+    let b = find_representor(&r, vf(0)).unwrap_err();
+    assert!(
+        a.to_string().contains("no representor port for VF 0"),
+        "{a}"
+    );
+    assert!(
+        b.to_string().contains("no representor port for VF 0"),
+        "{b}"
+    );
+    let nsim: crate::types::IfName = "eni10np1".parse().unwrap();
+    assert_eq!(find_representor_of(&r, &nsim, 0).unwrap(), "eth2");
+    let e = find_representor_of(&r, &nsim, 3).unwrap_err();
+    assert!(
+        e.to_string().contains("PF eni10np1 has a devlink instance"),
+        "{e}"
+    );
+    record(false);
+    assert!(
+        find_representor_of(&r, &pf1, 1).is_err(),
+        "legacy: no fallback"
+    );
+    assert!(find_representor(&r, vf(1)).is_err());
 }
 
 #[test]

@@ -102,6 +102,8 @@ pub struct HostView {
     /// Card serial numbers (VPD), looked up only for a config with a `remote_managed` spec
     /// ([`HostView::read_card_serials`]): reading VPD is slow on real hardware.
     pub card_serials: std::collections::BTreeMap<PciAddress, Option<String>>,
+    /// The devlink port map of the read (see [`crate::host::HostRead::devlink_ports`]).
+    pub devlink_ports: Option<Vec<crate::devlink::Port>>,
 }
 
 fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
@@ -177,6 +179,7 @@ impl HostView {
             origin,
             state_error: _,
             warnings,
+            devlink_ports,
         } = r;
         let addressed = addressed(host);
         let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> =
@@ -248,6 +251,7 @@ impl HostView {
             origin,
             warnings,
             card_serials: Default::default(),
+            devlink_ports,
         }
     }
 

@@ -71,7 +71,12 @@ impl SimHost {
 
     pub(super) fn sim_eswitch_of(&self, pf: &PfId) -> Result<Option<EswitchInfo>, HostError> {
         let Some(a) = self.sim_pf_addr(pf) else {
-            return Ok(None);
+            // A non-PCI PF (netdevsim's instance) the record has: read-only, as recorded
+            // (the simulation changes the modes of PCI PFs only).
+            return Ok(self.devlink_record().and_then(|r| {
+                let dev = crate::host::eswitch::record_bus_instance(&r, pf)?;
+                crate::host::eswitch::instance_from_record(&r, &dev)
+            }));
         };
         let Some(model) = self.model_of(&a).filter(|m| m.caps.switchdev) else {
             return Ok(None);

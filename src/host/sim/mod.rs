@@ -205,7 +205,8 @@ impl Host for SimHost {
     fn read(&self) -> crate::host::HostRead {
         counts::bump(&self.counts.host_reads);
         let mut scan = self.scan();
-        let devlink_warning = super::read::apply_devlink_port_map(&self.root, &mut scan);
+        let (devlink_ports, devlink_warning) =
+            super::read::apply_ports_kept(&mut scan, super::read::port_map(&self.root));
         let has_base = FixtureVfState::new(&self.dir).exists();
         let (links, origin, state_error, mut warnings) = match self.load_state() {
             Ok(d) if has_base => (d.links, crate::host::VfStateOrigin::Fixture, None, vec![]),
@@ -228,6 +229,7 @@ impl Host for SimHost {
             origin,
             state_error,
             warnings,
+            devlink_ports,
         }
     }
 

@@ -32,6 +32,14 @@ ipvf='{vf, mac: .address, vlan: (.vlan_list[0].vlan // .vlan // 0),
 vsvf='{vf, mac, vlan, qos, proto: .vlan_proto, spoofchk, trust, state: .link_state,
   min: .min_tx_rate, max: .max_tx_rate}'
 kvfs() { ip -j -d link show "$ND" | jq -c "[.[0].vfinfo_list[] | $ipvf]"; }
+# `vifman inventory --json`: the netdevsim PF's entry in bus_functions (in $BPF; the whole
+# output in $RUN_OUT), and its VFs' knobs in the vsvf shape.
+inv_pf() {
+  run_ok vifman inventory --json --config "$NCFG" --state-dir "$NSTATE" "$@"
+  BPF=$(jq -c --arg dl "$DL" '[.bus_functions[]? | select(.device == $dl)][0] // empty' "$RUN_OUT")
+  [ -n "$BPF" ] || fail "$DL not in inventory bus_functions: $(jq -c '.bus_functions, .warnings' "$RUN_OUT")"
+}
+inv_vfs() { jq -c "[.vfs[] | .admin + {vf: .index} | $vsvf]" <<<"$BPF"; }
 
 step "vifman vf set: every knob (also those igb refuses), read back by ip -j link"
 if have_cmd vf set; then
@@ -43,6 +51,14 @@ if have_cmd vf set; then
   expect_eq "vf1 spoofchk/trust/state" "$(jq -c '[.spoofchk, .trust, .link_state]' <<<"$v")" '[false,true,"disable"]'
   expect_eq "vf1 rates" "$(jq -c '[.rate.min_tx, .rate.max_tx]' <<<"$v")" '[10,100]'
   run_ok vfset "$ND" 2 mac 02:11:22:33:44:66 vlan 7 trust on max_tx_rate 50
+
+  step "vifman inventory lists the netdevsim PF (legacy): every VF's knobs = ip -j -d link vfinfo_list"
+  inv_pf
+  cp "$RUN_OUT" "$OUT/netdevsim-inventory-legacy.json"
+  expect_eq "inventory: VF count" "$(jq '.vfs | length' <<<"$BPF")" 4
+  expect_eq "inventory: all VFs' knobs (vifman vs ip)" "$(inv_vfs)" "$(kvfs)"
+  expect_eq "inventory: vf 1 knobs" "$(jq -c '.vfs[1].admin | [.mac, .vlan, .qos, .vlan_proto, .spoofchk, .trust, .link_state, .min_tx_rate, .max_tx_rate]' <<<"$BPF")" \
+    '["02:11:22:33:44:55",200,3,"802.1ad",false,true,"disable",10,100]'
 
   step "vifman vf show on the non-PCI PF: every knob read back = ip -j -d link vfinfo_list"
   vfshow() { vifman vf show "$@" --config "$NCFG" --state-dir "$NSTATE"; }
@@ -130,6 +146,32 @@ for i in 0 1 2 3; do
     "$(ip -j link show "$rep" | jq -r '.[0].ifindex')" \
     "$(jq -r ".representors[$i].ifindex" "$RUN_OUT")"
 done
+
+step "vifman inventory in switchdev: the PF's representors = devlink port show = vifman eswitch"
+inv_pf
+cp "$RUN_OUT" "$OUT/netdevsim-inventory-switchdev.json"
+echo "$BPF" | jq -c '{device, driver, netdevs: [.netdevs[].name], sriov, switchdev, eswitch}'
+expect_eq "inventory: identity" "$(jq -c '[.device, .bus, .driver, [.netdevs[].name], .sriov.num_vfs]' <<<"$BPF")" \
+  "[\"$DL\",\"netdevsim\",\"netdevsim\",[\"$ND\"],4]"
+expect_eq "inventory: eswitch" "$(jq -c '[.eswitch.mode, .eswitch.source, .eswitch.devlink, .switchdev]' <<<"$BPF")" \
+  "[\"switchdev\",\"devlink\",\"$DL\",true]"
+inv_reps=$(jq -c '[.vfs[] | {vf: .index, netdev: .representor}]' <<<"$BPF")
+expect_eq "inventory representors = devlink port show" "$inv_reps" "$(jq -c '[.[] | {vf, netdev}]' <<<"$theirs")"
+expect_eq "inventory representors = vifman eswitch" "$inv_reps" "$(jq -c '[.[] | {vf, netdev}]' <<<"$mine")"
+run_ok vifman vf show "$ND" --json --config "$NCFG" --state-dir "$NSTATE"
+expect_eq "vf show representors = inventory's" "$(jq -c '[.[] | {vf: .vf_index, netdev: .representor}]' "$RUN_OUT")" "$inv_reps"
+inv_pf
+expect_eq "inventory: representors are not PF netdevs" "$(jq '.netdevs | length' <<<"$BPF")" 1
+expect_eq "inventory: all VFs' knobs (vifman vs ip)" "$(inv_vfs)" "$(kvfs)"
+expect_eq "inventory: no warning about $ND" \
+  "$(jq --arg nd "$ND" '[.warnings[] | select((.path + .message) | contains($nd))] | length' "$RUN_OUT")" 0
+inv_pf --pf "$DL"
+expect_eq "inventory --pf $DL: only it" "$(jq -c '[(.physical_functions | length), (.bus_functions | length)]' "$RUN_OUT")" '[0,1]'
+inv_pf --pf "$ND"
+expect_eq "inventory --pf $ND: only it" "$(jq -c '[(.physical_functions | length), (.bus_functions | length)]' "$RUN_OUT")" '[0,1]'
+run_ok vifman inventory --pf "$ND" --config "$NCFG" --state-dir "$NSTATE"
+cat "$RUN_OUT"
+grep -q "^$DL: 4 of - VFs enabled, 4 listed .*eswitch switchdev (devlink $DL)" "$RUN_OUT" || fail "no summary line for $DL"
 
 step "switchdev VF rates through devlink rate"
 # The legacy path is refused by the kernel in switchdev mode: devlink rate is the only way.
@@ -230,14 +272,27 @@ run_ok vifman eswitch "$ND" legacy      # same mode: a no-op, not an error
 run_fail vifman eswitch nosuchdev0 switchdev
 run_fail vifman vf rate "$ND" 1 --max-tx-rate 10   # no VF port in legacy mode
 
+step "vifman inventory back in legacy: mode legacy, no representors, knobs = ip"
+inv_pf
+cp "$RUN_OUT" "$OUT/netdevsim-inventory-legacy-again.json"
+expect_eq "inventory: eswitch" "$(jq -c '[.eswitch.mode, .eswitch.source, .switchdev]' <<<"$BPF")" '["legacy","devlink",false]'
+expect_eq "inventory: representors" "$(jq -c '[.vfs[].representor] | unique' <<<"$BPF")" '[null]'
+run_ok vifman vf show "$ND" --json --config "$NCFG" --state-dir "$NSTATE"
+expect_eq "vf show: no representors" "$(jq -c '[.[].representor] | unique' "$RUN_OUT")" '[null]'
+inv_pf
+expect_eq "inventory: VF count" "$(jq '.vfs | length' <<<"$BPF")" 4
+expect_eq "inventory: all VFs' knobs (vifman vs ip)" "$(inv_vfs)" "$(kvfs)"
+
 step "vf show on a netdev without VFs: a clear error"
 echo 0 > "$NSD/sriov_numvfs"
 run_fail vifman vf show "$ND" --config "$NCFG" --state-dir "$NSTATE"
 grep -q "$ND has no VFs" "$RUN_ERR" || fail "no clear no-VFs error: $(cat "$RUN_ERR")"
 run_fail vifman vf show "$ND" 0 --config "$NCFG" --state-dir "$NSTATE"
 grep -q "$ND has no VFs" "$RUN_ERR" || fail "no clear no-VFs error: $(cat "$RUN_ERR")"
+inv_pf
+expect_eq "inventory with 0 VFs: listed, no VFs" "$(jq -c '[.sriov.num_vfs, (.vfs | length)]' <<<"$BPF")" '[0,0]'
 
 step "cleanup"
 echo 10 > /sys/bus/netdevsim/del_device
 rmmod netdevsim
-pass "vf set every knob, vf show (all and one) = ip vfinfo_list, inline/encap refused (EOPNOTSUPP) with the mode put back + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal, rate nodes and leaf parents via vifman = devlink port function rate show"
+pass "vf set every knob, vf show (all and one) = ip vfinfo_list, inline/encap refused (EOPNOTSUPP) with the mode put back + real-kernel rollback, legacy->switchdev->legacy through the engine's order rule, 4 representors from the port map = devlink = ip, devlink rate leaf read back (vf rate and vf set), rate-node refusal, rate nodes and leaf parents via vifman = devlink port function rate show, inventory lists the PF (knobs = ip, representors = devlink = eswitch in switchdev, none in legacy)"

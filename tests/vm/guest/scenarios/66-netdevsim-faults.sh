@@ -78,6 +78,20 @@ expect_eq "error count" "$(vrep dummy | jq .error_count)" 2
 vifman health --devlink "$DL" --config "$NCFG" --state-dir "$NSTATE" > /tmp/health-table.txt || true
 cat /tmp/health-table.txt
 grep -q "dummy in error (2 errors)" /tmp/health-table.txt || fail "the table does not give the reason"
+# The inventory lists the non-PCI PF with its instance's reporters: the same counts.
+inv_health() {
+  run_ok vifman inventory --json --pf "$ND" --config "$NCFG" --state-dir "$NSTATE"
+  IH=$(jq -c --arg dl "$DL" '.bus_functions[] | select(.device == $dl) | .health' "$RUN_OUT")
+  echo "inventory health: $IH"
+}
+inv_health
+expect_eq "inventory: healthy" "$(jq -r .healthy <<<"$IH")" false
+expect_eq "inventory: dummy (vifman inventory vs devlink)" \
+  "$(jq -c '.devlink[] | select(.name == "dummy") | {healthy, error_count, recover_count}' <<<"$IH")" \
+  "$(jq -c '{healthy: (.state != "error"), error_count: .error, recover_count: .recover}' <<<"$k")"
+expect_eq "inventory: reason" "$(jq -r '.reasons[0]' <<<"$IH")" "devlink health reporter dummy in error (2 errors)"
+expect_eq "inventory: reporters (vs devlink)" "$(jq -c '[.devlink[].name] | sort' <<<"$IH")" \
+  "$(devlink -j health show | jq -c --arg dl "$DL" '[.health[$dl][].reporter] | sort')"
 
 step "devlink health recover: healthy again"
 echo N > "$DBG/health/fail_recover"
@@ -89,6 +103,8 @@ expect_eq "dummy (vifman vs devlink)" "$(vrep dummy)" \
   "$(jq -c '{state, error_count: .error, recover_count: .recover}' <<<"$k")"
 expect_eq "state" "$(vrep dummy | jq -r .state)" healthy
 expect_eq "reasons" "$(jq -c .reasons "$HJ")" '[]'
+inv_health
+expect_eq "inventory: healthy after recover" "$(jq -c '[.healthy, .reasons]' <<<"$IH")" '[true,[]]'
 
 step "vf set: the VLAN op fails (EIO) after the MAC went in; vifman puts the MAC back"
 before=$(vfj 1); echo "before: $before"
