@@ -6,7 +6,6 @@
 
 use std::fmt::Write;
 
-use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 
 use super::build::{device_info, VFIO_DRIVER};
@@ -117,10 +116,6 @@ pub fn build(scan: &ScanReport, sysfs_root: &str, noiommu: bool) -> PciReport {
 }
 
 pub fn render_table(r: &PciReport) -> String {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .force_no_tty()
-        .set_content_arrangement(ContentArrangement::Disabled);
     let mut header = vec![
         "DEVICE", "IDS", "CLASS", "NAME", "DRIVER", "NUMA", "IOMMU", "GROUP", "VFIO", "READY",
         "MEMBERS",
@@ -130,7 +125,7 @@ pub fn render_table(r: &PciReport) -> String {
     if with_pools {
         header.push("POOL");
     }
-    t.set_header(header);
+    let mut t = super::table::plain_table(header);
     for e in &r.devices {
         let d = &e.device;
         let ids = format!(

@@ -21,28 +21,35 @@ fn onoff(v: Option<bool>) -> &'static str {
     }
 }
 
-/// A table with one row per PF and its VFs indented beneath it, a one-line SR-IOV summary
-/// per PF, then all warnings. Layout never depends on the terminal, so output is stable for
-/// snapshot tests and pipes.
-pub fn render_table(inv: &Inventory) -> String {
+/// A borderless table whose layout never depends on the terminal (stable for snapshot tests
+/// and pipes): every inventory table is one.
+pub(crate) fn plain_table<T: Into<comfy_table::Row>>(header: T) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING)
         .force_no_tty()
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "DEVICE",
-            "MODEL",
-            "DRIVER",
-            "NETDEV",
-            "MAC",
-            "VLAN",
-            "TRUST/SPOOF",
-            "LINK",
-            "NUMA",
-            "IOMMU",
-            "STATUS",
-            "HEALTH",
-        ]);
+        .set_header(header);
+    t
+}
+
+/// A table with one row per PF and its VFs indented beneath it, a one-line SR-IOV summary
+/// per PF, then all warnings. Layout never depends on the terminal, so output is stable for
+/// snapshot tests and pipes.
+pub fn render_table(inv: &Inventory) -> String {
+    let mut t = plain_table(vec![
+        "DEVICE",
+        "MODEL",
+        "DRIVER",
+        "NETDEV",
+        "MAC",
+        "VLAN",
+        "TRUST/SPOOF",
+        "LINK",
+        "NUMA",
+        "IOMMU",
+        "STATUS",
+        "HEALTH",
+    ]);
     for pf in &inv.physical_functions {
         let d = &pf.device;
         let up: Option<&NetdevInfo> = pf.netdevs.first();
@@ -196,22 +203,18 @@ fn eswitch_note(e: Option<&super::EswitchEntry>) -> String {
 /// The non-PCI PFs (netdevsim): one row per PF and per VF record (its rates and
 /// representor instead of PCI columns), then a summary line per PF.
 fn render_bus(inv: &Inventory, out: &mut String) {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .force_no_tty()
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "NON-PCI PF",
-            "DRIVER",
-            "NETDEV",
-            "MAC",
-            "VLAN",
-            "TRUST/SPOOF",
-            "LINK",
-            "RATE MIN/MAX",
-            "REPRESENTOR",
-            "HEALTH",
-        ]);
+    let mut t = plain_table(vec![
+        "NON-PCI PF",
+        "DRIVER",
+        "NETDEV",
+        "MAC",
+        "VLAN",
+        "TRUST/SPOOF",
+        "LINK",
+        "RATE MIN/MAX",
+        "REPRESENTOR",
+        "HEALTH",
+    ]);
     for pf in &inv.bus_functions {
         let up = pf.netdevs.first();
         t.add_row(vec![
@@ -274,14 +277,10 @@ fn health(h: Option<&super::HealthEntry>) -> String {
 
 /// The `--stats` table: one row per VF with counters (`-` where the PF reported none).
 pub fn render_stats(inv: &Inventory) -> String {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .force_no_tty()
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "VF", "PF", "RX_BYTES", "TX_BYTES", "RX_PKTS", "TX_PKTS", "BCAST", "MCAST", "RX_DROP",
-            "TX_DROP",
-        ]);
+    let mut t = plain_table(vec![
+        "VF", "PF", "RX_BYTES", "TX_BYTES", "RX_PKTS", "TX_PKTS", "BCAST", "MCAST", "RX_DROP",
+        "TX_DROP",
+    ]);
     for pf in &inv.physical_functions {
         let pf_name = netdev_names(&pf.netdevs);
         for vf in &pf.vfs {
