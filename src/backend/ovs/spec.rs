@@ -238,3 +238,74 @@ fn port_bridge(spec: &mut PortSpec, vif: &OvsVif, instance: &Instance, cfg: &Con
     spec.isolate = cfg.isolate_vif;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::spec::VifMtu;
+
+    const ID: &str = "6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01";
+
+    fn vif(bridge: &str) -> OvsVif {
+        OvsVif {
+            id: ID.into(),
+            address: "fa:16:3e:00:00:03".parse().unwrap(),
+            interface_id: "07bd6cea-fb37-4594-b769-90fc51854ee9".into(),
+            datapath_type: Some("netdev".into()),
+            bridge: bridge.parse().unwrap(),
+            mtu: VifMtu(None),
+            create_port: false,
+            create_tap: true,
+            multiqueue: false,
+            port: OvsPort::Tap {
+                vif_name: "tap6f0f6f2c-7c".parse().unwrap(),
+                hybrid_bridge: "qbr6f0f6f2c-7c".parse().unwrap(),
+                hybrid_port: "qvo6f0f6f2c-7c".parse().unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn patch_names_follow_os_vif_and_refuse_what_ovs_cannot_round_trip() {
+        assert_eq!(
+            PatchName::derive("ibp", ID).unwrap().as_str(),
+            format!("ibp{ID}")
+        );
+        let long = "x".repeat(100);
+        assert_eq!(PatchName::derive("pbp", &long).unwrap().as_str().len(), 64);
+        assert!(PatchName::derive("ibp", "a b").is_err());
+        assert!(PatchName::derive("ibp", "a/b").is_err());
+        assert!(PatchName::derive("ibp", "").is_err());
+    }
+
+    #[test]
+    fn per_port_bridge_moves_the_port_and_its_ids() {
+        let cfg = Config {
+            per_port_bridge: true,
+            isolate_vif: true,
+            ..Config::default()
+        };
+        let inst = Instance {
+            uuid: "d7a730ca-3c28-49c3-8f26-4662b909fe8a".into(),
+            ..Default::default()
+        };
+        let s = port_spec(&vif("tbr-1"), &inst, &cfg).unwrap();
+        assert_eq!(s.bridge.as_str(), "pb6f0f6f2c-7c9");
+        assert!(s.create_port, "always created on a per-port bridge");
+        assert!(s.create_tap.is_some());
+        assert!(!s.set_ids && s.external_ids.is_empty());
+        assert!(s.isolate, "pb… is no trunk bridge");
+        let p = s.patch.unwrap();
+        assert_eq!(p.int_bridge.as_str(), "tbr-1");
+        assert_eq!(p.int_port.as_str(), format!("ibp{ID}"));
+        assert_eq!(p.port_port.as_str(), format!("pbp{ID}"));
+        assert_eq!(p.external_ids[0], ("iface-id".into(), ID.into()));
+        assert!(p.external_ids.iter().all(|(k, _)| k != "bridge_name"));
+        assert!(p.isolate);
+        // Off: the plain layout.
+        let s = port_spec(&vif("br-int"), &inst, &Config::default()).unwrap();
+        assert!(s.patch.is_none() && s.set_ids && !s.create_port);
+        // The integration bridge cannot be the per-port bridge.
+        assert!(port_spec(&vif("pb6f0f6f2c-7c9"), &inst, &cfg).is_err());
+    }
+}
