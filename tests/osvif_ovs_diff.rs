@@ -45,6 +45,8 @@ struct Case {
     instance: J,
     isolate: bool,
     dpdk: bool,
+    /// os-vif's `per_port_bridge` option (vifman `--per-port-bridge`).
+    per_port_bridge: bool,
 }
 
 impl Case {
@@ -118,6 +120,7 @@ impl Plugger for OsVif {
         let req = json!({
             "op": if op == Op::Plug { "plug" } else { "unplug" },
             "vif": case.vif, "instance": case.instance, "isolate_vif": case.isolate,
+            "per_port_bridge": case.per_port_bridge,
         });
         writeln!(self.stdin, "{req}").unwrap();
         let mut line = String::new();
@@ -163,6 +166,9 @@ impl Plugger for Vifman {
             .arg(&self.root);
         if case.isolate {
             c.arg("--isolate-vif");
+        }
+        if case.per_port_bridge {
+            c.arg("--per-port-bridge");
         }
         let out = output_within(c, None, LIMIT);
         if out.status.success() {
@@ -556,6 +562,7 @@ fn cases(py: &Path) -> Vec<Case> {
             instance: c["instance"].clone(),
             isolate: c["isolate_vif"] == true,
             dpdk: c["dpdk"] == true,
+            per_port_bridge: c["per_port_bridge"] == true,
         })
         .collect()
 }
@@ -571,6 +578,35 @@ fn fake_pci(root: &Path) -> std::path::PathBuf {
     std::os::unix::fs::symlink("../0000:05:00.3", devs.join("0000:05:00.0/virtfn3")).unwrap();
     std::os::unix::fs::symlink("../0000:05:00.0", devs.join("0000:05:00.3/physfn")).unwrap();
     devs
+}
+
+/// The per_port_bridge cases must really exercise os-vif's per-port bridge (an option
+/// os-vif ignored would make both sides agree on the plain layout): after the first plug
+/// its side has bridge `pb<id>…` holding the VIF's port and `pbp<id>…`, patched to `ibp<id>…`
+/// on the integration bridge.
+fn check_port_bridge(case: &Case, osvif: &Snapshot) {
+    if std::env::var_os("VIFMAN_DUMP_PPB").is_some() {
+        eprintln!("[{}] os-vif after plug: {osvif:#?}", case.name);
+    }
+    let id = case.vif["versioned_object.data"]["id"].as_str().unwrap();
+    let pbr = format!(
+        "Bridge {}",
+        format!("pb{id}")[..14].replace(&case.id_stem(), "<id>")
+    );
+    let bridge = osvif
+        .get(&pbr)
+        .unwrap_or_else(|| panic!("[{}] os-vif made no {pbr}", case.name));
+    let ports = bridge["ports"].to_string();
+    assert!(
+        ports.contains("pbp<id>") && ports.contains("tap<id>"),
+        "[{}] {pbr}: {ports}",
+        case.name
+    );
+    let ibp = osvif
+        .iter()
+        .find(|(k, _)| k.starts_with("Interface ibp<id>"))
+        .unwrap_or_else(|| panic!("[{}] os-vif made no ibp patch port", case.name));
+    assert_eq!(ibp.1["type"], "patch", "[{}]", case.name);
 }
 
 /// Both sides for one group of cases (same OVS build), or None when skipped.
@@ -637,6 +673,9 @@ fn osvif_ovs_plugin_and_vifman_leave_the_same_state() {
                     }
                 }
                 d.extend(here);
+            }
+            if case.per_port_bridge && case.vif["versioned_object.name"] == "VIFOpenVSwitch" {
+                check_port_bridge(case, &sa[0].0);
             }
             compared += 1;
             if d.is_empty() {

@@ -36,6 +36,9 @@ pub struct Config {
     pub ovs_timeout: Duration,
     /// Put new OVS ports on VLAN 4095 until an agent wires them (os-vif `isolate_vif`).
     pub isolate_vif: bool,
+    /// Plug a VIFOpenVSwitch into a bridge of its own (`pb<id>`) joined to the integration
+    /// bridge by a patch-port pair (os-vif `per_port_bridge`, experimental there too).
+    pub per_port_bridge: bool,
     /// MTU when `network.mtu` is unset or 0 (os-vif `network_device_mtu`).
     pub network_device_mtu: u32,
     /// Create a missing Linux bridge even when the network does not ask for it.
@@ -65,6 +68,7 @@ impl Default for Config {
             ovsdb_tls: None,
             ovs_timeout: Duration::from_secs(120),
             isolate_vif: false,
+            per_port_bridge: false,
             network_device_mtu: 1500,
             create_bridge: false,
             default_datapath_type: "system".into(),

@@ -69,6 +69,12 @@ pub struct BackendArgs {
     /// Put new OVS ports on VLAN 4095 until an agent wires them (os-vif isolate_vif).
     #[arg(long)]
     pub isolate_vif: bool,
+    /// Plug each VIFOpenVSwitch into its own OVS bridge `pb<id>` (first 14 characters),
+    /// joined to network.bridge by the patch ports `pbp<id>` / `ibp<id>`; the integration
+    /// side carries the external_ids (os-vif per_port_bridge). Other VIF kinds ignore it,
+    /// as in os-vif. Plug and unplug must agree on it.
+    #[arg(long)]
+    pub per_port_bridge: bool,
     /// MTU when network.mtu is unset or 0.
     #[arg(long, default_value_t = 1500)]
     pub network_device_mtu: u32,
@@ -116,6 +122,7 @@ impl BackendArgs {
                 s => Duration::from_secs(s),
             },
             isolate_vif: self.isolate_vif,
+            per_port_bridge: self.per_port_bridge,
             network_device_mtu: self.network_device_mtu,
             create_bridge: self.create_bridge,
             default_datapath_type: self.datapath_type.clone(),

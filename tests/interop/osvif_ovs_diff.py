@@ -2,13 +2,15 @@
 """The os-vif side of the differential test against the real os-vif 5.3.0 `ovs` plugin
 (run from its venv by tests/osvif_ovs_diff.rs).
 
-  cases        -> print [{"case", "vif", "instance", "isolate_vif", "dpdk"}]: every VIF the
+  cases        -> print [{"case", "vif", "instance", "isolate_vif", "dpdk",
+                  "per_port_bridge"}]: every VIF the
                   harness compares, built with os-vif's own classes and serialised with
                   obj_to_primitive(), so vifman plugs exactly the bytes os-vif produced.
   serve CONN   -> load os-vif with its `ovs` plugin talking to OVSDB at CONN (native
                   interface), then answer one JSON request per stdin line:
                   {"op": "plug"|"unplug", "vif": primitive, "instance": primitive,
-                   "isolate_vif": bool} -> {"ok": bool, "error": str|null}
+                   "isolate_vif": bool, "per_port_bridge": bool}
+                  -> {"ok": bool, "error": str|null}
                   The caller (the Rust test) runs this process inside the private network
                   namespace of the OVS it compares, and dumps the state between requests.
 
@@ -61,9 +63,9 @@ def cases():
     out = []
     n = 0
 
-    def add(name, v, isolate, dpdk=False):
+    def add(name, v, isolate, dpdk=False, ppb=False):
         out.append({"case": name, "vif": v.obj_to_primitive(), "isolate_vif": isolate,
-                    "dpdk": dpdk})
+                    "dpdk": dpdk, "per_port_bridge": ppb})
 
     # VIFOpenVSwitch: every combination the plugin branches on.
     for dp in ("netdev", "system"):
@@ -117,6 +119,52 @@ def cases():
                     id=i, address=MAC, plugin="ovs", vif_name=("vhu" + i)[:14],
                     path="/tmp/vifman-vhu-%02x.sock" % n, mode=mode,
                     network=net("br-int", mtu), port_profile=profile(dp)), False, dpdk=True)
+    # per_port_bridge: VIFOpenVSwitch on its own bridge pb<id>, patched (pbp<id>/ibp<id>)
+    # to the integration bridge; os-vif creates the port whatever create_port says.
+    for dp in ("netdev", "system"):
+        for create_tap in (False, True):
+            for isolate in (False, True):
+                n += 1
+                i = vif_id(n)
+                mtu = 1450 if isolate else None
+                add("ovs dp=%s create_port=True create_tap=%s isolate=%s mtu=%s per_port_bridge"
+                    % (dp, create_tap, isolate, mtu), vif.VIFOpenVSwitch(
+                        id=i, address=MAC, plugin="ovs", vif_name=("tap" + i)[:14],
+                        bridge_name="br-int", network=net("br-int", mtu),
+                        port_profile=profile(dp, True, create_tap)), isolate, ppb=True)
+    n += 1
+    i = vif_id(n)
+    add("ovs dp=netdev create_port=False create_tap=True isolate=False per_port_bridge",
+        vif.VIFOpenVSwitch(
+            id=i, address=MAC, plugin="ovs", vif_name=("tap" + i)[:14], bridge_name="br-int",
+            network=net("br-int", None), port_profile=profile("netdev", False, True)),
+        False, ppb=True)
+    n += 1
+    i = vif_id(n)
+    add("ovs trunk-bridge create_port=True create_tap=True isolate=True per_port_bridge",
+        vif.VIFOpenVSwitch(
+            id=i, address=MAC, plugin="ovs", vif_name=("tap" + i)[:14], bridge_name="tbr-2",
+            network=net("tbr-2", None), port_profile=profile("netdev", True, True)),
+        True, ppb=True)
+    # ... and the kinds it does not apply to (os-vif ignores the option for them).
+    n += 1
+    i = vif_id(n)
+    add("hybrid dp=netdev isolate=True mtu=None per_port_bridge", vif.VIFBridge(
+        id=i, address=MAC, plugin="ovs", vif_name=("tap" + i)[:14],
+        bridge_name=("qbr" + i)[:14], network=net("br-int", None),
+        port_profile=profile("netdev")), True, ppb=True)
+    n += 1
+    i = vif_id(n)
+    add("vhostuser mode=server dp=None mtu=None per_port_bridge", vif.VIFVHostUser(
+        id=i, address=MAC, plugin="ovs", vif_name=("vhu" + i)[:14],
+        path="/tmp/vifman-vhu-%02x.sock" % n, mode="server",
+        network=net("br-int", None), port_profile=profile(None)), False, dpdk=True, ppb=True)
+    n += 1
+    i = vif_id(n)
+    add("hostdev dp=netdev mtu=None per_port_bridge", vif.VIFHostDevice(
+        id=i, address=MAC, plugin="ovs", dev_type="ethernet", dev_address="0000:05:00.3",
+        network=net("br-int", None), port_profile=profile("netdev")), False, dpdk=True,
+        ppb=True)
     # A VF behind a DPDK representor (VIFHostDevice, netdev datapath): port vfr<id>,
     # type=dpdk, dpdk-devargs from the VF's physfn/virtfnN links. The caller gives both
     # sides a fake PCI tree (see HOSTDEV_VF): vifman through --sysfs-root, os-vif through a
@@ -154,6 +202,7 @@ def serve(conn):
     for line in sys.stdin:
         req = json.loads(line)
         cfg.CONF.set_override("isolate_vif", req["isolate_vif"], group="os_vif_ovs")
+        cfg.CONF.set_override("per_port_bridge", req["per_port_bridge"], group="os_vif_ovs")
         v = base.VersionedObject.obj_from_primitive(req["vif"])
         inst = base.VersionedObject.obj_from_primitive(req["instance"])
         try:

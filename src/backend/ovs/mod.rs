@@ -16,6 +16,7 @@ pub mod remote;
 mod remove;
 pub mod spec;
 pub mod txn;
+mod write;
 
 pub use spec::{port_spec, PortSpec};
 pub use txn::Txn;
@@ -45,10 +46,14 @@ impl Ovs {
         port_spec(&OvsVif::try_from(vif)?, instance, &self.cfg)
     }
 
-    /// Every netdev/port name a plug or unplug of `vif` may touch: the port, and for the
-    /// hybrid layout the Linux bridge and the veth (named after its OVS end).
+    /// Every netdev/port name a plug or unplug of `vif` may touch: the port, for the
+    /// hybrid layout the Linux bridge and the veth (named after its OVS end), and a
+    /// per-port bridge (its patch ports are named after the same VIF id).
     fn lock(&self, vif: &OvsVif, spec: &PortSpec) -> Result<Locks> {
         let mut keys = vec![LockKey::Link(spec.port.clone())];
+        if spec.patch.is_some() {
+            keys.push(LockKey::Link(spec.bridge.clone()));
+        }
         match &vif.port {
             OvsPort::Tap {
                 hybrid_bridge,
@@ -104,8 +109,9 @@ impl Ovs {
         }
         // os-vif (`_delete_bridge_if_trunk`, every unplug path): a Neutron trunk bridge
         // (`tbr-…`) exists for this one VIF, so it goes with it, patch ports and all.
-        if spec.bridge.as_str().starts_with("tbr-") {
-            report.actions.extend(txn.delete_bridge(&spec.bridge)?);
+        let int_bridge = spec.patch.as_ref().map_or(&spec.bridge, |p| &p.int_bridge);
+        if int_bridge.as_str().starts_with("tbr-") {
+            report.actions.extend(txn.delete_bridge(int_bridge)?);
         }
         Ok(report)
     }
@@ -117,11 +123,12 @@ impl Ovs {
             OvsPort::Hybrid { bridge_name, .. } => {
                 return Ok((hybrid::unplug(txn, bridge_name, spec)?, spec.port.clone()));
             }
+            // With per_port_bridge, os-vif does not look for a hybrid plug.
             OvsPort::Tap {
                 hybrid_bridge,
                 hybrid_port,
                 ..
-            } => {
+            } if spec.patch.is_none() => {
                 // os-vif: if a hybrid bridge qbr<id> exists, the VIF was hybrid-plugged.
                 let mut rt = crate::backend::bridge::open()?;
                 if rt
@@ -137,7 +144,10 @@ impl Ovs {
             _ => {}
         }
         let mut report = Report::new("ovs");
-        report.actions = txn.unplug_ports(std::slice::from_ref(&spec.port))?;
+        report.actions = match spec.patch {
+            Some(_) => txn.unplug_port_bridge(spec)?,
+            None => txn.unplug_ports(std::slice::from_ref(&spec.port))?,
+        };
         if spec.delete_netdev || spec.representor {
             let mut rt = Rtnl::open().map_err(|e| BackendError::netlink("open rtnetlink", e))?;
             if spec.representor {

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::client::{as_uuid, op, set_items, uuid, Client};
 use super::qos;
+use super::spec::PortSpec;
 use super::txn::{Created, Txn};
 use crate::backend::Result;
 use crate::types::IfName;
@@ -134,5 +135,67 @@ impl Txn {
         let out = c.transact(ops)?;
         c.wait_applied(Client::next_cfg_of(&out, sel)?)?;
         Ok(removed)
+    }
+
+    /// Unplug of a per-port bridge plug, in one transaction: the integration-side patch
+    /// port `ibp…` leaves the integration bridge (only from there), and the VIF's own
+    /// bridge `pb…` is deleted, which takes its internal port, the VIF's port and `pbp…`
+    /// with it. Absent pieces are skipped. What else is on the integration bridge stays.
+    pub fn unplug_port_bridge(&self, spec: &PortSpec) -> Result<Vec<String>> {
+        let Some(p) = &spec.patch else {
+            return self.unplug_ports(std::slice::from_ref(&spec.port));
+        };
+        let _s = tracing::info_span!("ovs_unplug_port_bridge", bridge = %spec.bridge).entered();
+        let mut c = self.connect()?;
+        let res = c.transact(vec![
+            op::select("Bridge", op::all(), &["_uuid", "name", "ports"]),
+            op::select("Port", op::name_is(p.int_port.as_str()), &["_uuid"]),
+        ])?;
+        let bridges = Client::rows(&res[0]);
+        let by_name = |n: &str| bridges.iter().find(|b| b["name"] == n);
+        let mut ops = vec![];
+        let mut done = vec![];
+        if let Some(b) = by_name(p.int_bridge.as_str()) {
+            let bu = as_uuid(&b["_uuid"]).unwrap_or_default();
+            for row in Client::rows(&res[1]) {
+                let Some(pu) = as_uuid(&row["_uuid"]) else {
+                    continue;
+                };
+                if set_items(&b["ports"])
+                    .iter()
+                    .any(|x| as_uuid(x) == Some(pu))
+                {
+                    ops.push(op::mutate(
+                        "Bridge",
+                        op::uuid_is(bu),
+                        json!([["ports", "delete", ["set", [uuid(pu)]]]]),
+                    ));
+                    done.push(format!(
+                        "removed patch port {} from {}",
+                        p.int_port, p.int_bridge
+                    ));
+                }
+            }
+        }
+        if let Some(b) = by_name(spec.bridge.as_str()) {
+            let bu = as_uuid(&b["_uuid"]).unwrap_or_default();
+            ops.push(op::mutate(
+                "Open_vSwitch",
+                op::all(),
+                json!([["bridges", "delete", ["set", [uuid(bu)]]]]),
+            ));
+            done.push(format!(
+                "deleted OVS bridge {} (with its ports {} and {})",
+                spec.bridge, spec.port, p.port_port
+            ));
+        }
+        if ops.is_empty() {
+            return Ok(done);
+        }
+        let sel = ops.len() + 1;
+        ops.extend(Client::bump_ops());
+        let out = c.transact(ops)?;
+        c.wait_applied(Client::next_cfg_of(&out, sel)?)?;
+        Ok(done)
     }
 }

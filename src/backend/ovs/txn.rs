@@ -6,19 +6,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{json, Value as J};
+use serde_json::Value as J;
 
-use super::client::{self, as_uuid, map, named, op, set_items, uuid, Client};
+use super::client::{self, op, set_items, Client};
 use super::jsonrpc::OvsdbError;
 use super::netdev::{delete_tap, prepare_tap, set_netdev};
-use super::qos;
 use super::spec::PortSpec;
+use super::write::{self, Writer};
 use crate::backend::rtnl::Rtnl;
 use crate::backend::{BackendError, Config, Report, Result};
 use crate::types::IfName;
-
-/// The "dead VLAN" isolate_vif parks new ports on.
-const DEAD_VLAN: i64 = 4095;
 
 /// What a transaction created, for rollback and reporting.
 #[derive(Debug, Default)]
@@ -136,13 +133,20 @@ impl Txn {
         // Confirm the datapath accepted each interface.
         let mut pending: Vec<(String, String)> = vec![];
         let check = (|| -> Result<BTreeMap<String, J>> {
-            let ops = specs
-                .iter()
-                .filter(|s| s.create_port)
-                .map(|s| {
+            // The ports and the patch ports (a patch whose peer is missing has an error).
+            let names = specs.iter().flat_map(|s| {
+                let port = s.create_port.then(|| s.port.to_string());
+                let patch = s
+                    .patch
+                    .iter()
+                    .flat_map(|p| [p.int_port.to_string(), p.port_port.to_string()]);
+                port.into_iter().chain(patch)
+            });
+            let ops = names
+                .map(|n| {
                     op::select(
                         "Interface",
-                        op::name_is(s.port.as_str()),
+                        op::name_is(&n),
                         &["name", "error", "ofport", "status", "mtu"],
                     )
                 })
@@ -198,6 +202,15 @@ impl Txn {
                         .details
                         .insert("bridge".into(), s.bridge.as_str().into());
                     report.details.insert("port".into(), s.port.as_str().into());
+                    if let Some(p) = &s.patch {
+                        report
+                            .details
+                            .insert("integration_bridge".into(), p.int_bridge.as_str().into());
+                        report.details.insert(
+                            "patch_ports".into(),
+                            J::from(vec![p.port_port.to_string(), p.int_port.to_string()]),
+                        );
+                    }
                     if let Some((_, e)) = pending.first() {
                         report
                             .details
@@ -235,175 +248,16 @@ impl Txn {
             op::all(),
             &["_uuid", "name", "datapath_type", "ports"],
         )];
-        for s in specs {
-            reads.push(op::select(
-                "Port",
-                op::name_is(s.port.as_str()),
-                &["_uuid", "name"],
-            ));
+        for name in write::port_lookups(specs) {
+            reads.push(op::select("Port", op::name_is(&name), &["_uuid", "name"]));
         }
         let res = c.transact(reads)?;
         let bridges: Vec<J> = Client::rows(&res[0]);
-        let bridge_row = |name: &str| bridges.iter().find(|b| b["name"] == name);
-        let bridge_of = |port_uuid: &str| {
-            bridges.iter().find(|b| {
-                set_items(&b["ports"])
-                    .iter()
-                    .any(|p| as_uuid(p) == Some(port_uuid))
-            })
-        };
-
-        let mut ops: Vec<J> = vec![];
-        let mut created = Created::default();
-        // bridge name -> reference usable in this transaction
-        let mut bridge_ref: BTreeMap<String, J> = BTreeMap::new();
-        let mut pending_bridge_inserts: Vec<(String, usize)> = vec![];
-        let mut port_inserts: Vec<(String, String, usize)> = vec![];
-        let mut qos_inserts: Vec<usize> = vec![];
-        for (i, s) in specs.iter().enumerate() {
-            if !bridge_ref.contains_key(s.bridge.as_str()) {
-                match bridge_row(s.bridge.as_str()) {
-                    Some(b) => {
-                        let u = as_uuid(&b["_uuid"]).unwrap_or_default().to_string();
-                        if s.datapath_explicit && b["datapath_type"] != s.datapath_type.as_str() {
-                            ops.push(op::update(
-                                "Bridge",
-                                op::uuid_is(&u),
-                                json!({"datapath_type": s.datapath_type}),
-                            ));
-                        }
-                        bridge_ref.insert(s.bridge.to_string(), uuid(&u));
-                    }
-                    None => {
-                        let n = format!("br{i}");
-                        ops.push(op::wait(
-                            "Bridge",
-                            op::name_is(s.bridge.as_str()),
-                            &["name"],
-                            json!([]),
-                            0,
-                        ));
-                        ops.push(op::insert(
-                            "Interface",
-                            json!({"name": s.bridge, "type": "internal"}),
-                            &format!("brif{i}"),
-                        ));
-                        ops.push(op::insert(
-                            "Port",
-                            json!({"name": s.bridge, "interfaces": named(&format!("brif{i}"))}),
-                            &format!("brport{i}"),
-                        ));
-                        pending_bridge_inserts.push((s.bridge.to_string(), ops.len()));
-                        ops.push(op::insert(
-                            "Bridge",
-                            json!({"name": s.bridge, "datapath_type": s.datapath_type,
-                                   "ports": named(&format!("brport{i}"))}),
-                            &n,
-                        ));
-                        ops.push(op::mutate(
-                            "Open_vSwitch",
-                            op::all(),
-                            json!([["bridges", "insert", ["set", [named(&n)]]]]),
-                        ));
-                        bridge_ref.insert(s.bridge.to_string(), named(&n));
-                    }
-                }
-            }
-            if !s.create_port {
-                continue;
-            }
-            let existing = Client::rows(&res[1 + i]).into_iter().next();
-            let mut iface = serde_json::Map::new();
-            iface.insert(
-                "type".into(),
-                json!(s.iface_type.clone().unwrap_or_default()),
-            );
-            iface.insert(
-                "options".into(),
-                map(s.options.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            );
-            iface.insert(
-                "external_ids".into(),
-                map(s.external_ids.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            );
-            if s.mtu_request {
-                iface.insert("mtu_request".into(), json!(s.mtu));
-            }
-            match existing {
-                Some(p) => {
-                    let pu = as_uuid(&p["_uuid"]).unwrap_or_default().to_string();
-                    let owner = bridge_of(&pu)
-                        .and_then(|b| b["name"].as_str())
-                        .unwrap_or("(none)");
-                    if owner != s.bridge.as_str() {
-                        return Err(OvsdbError::PortOnOtherBridge {
-                            port: s.port.to_string(),
-                            bridge: owner.to_string(),
-                            wanted: s.bridge.to_string(),
-                        }
-                        .into());
-                    }
-                    // Re-plug: refresh the interface columns, leave VLAN settings alone.
-                    ops.push(op::update(
-                        "Interface",
-                        op::name_is(s.port.as_str()),
-                        J::Object(iface),
-                    ));
-                }
-                None => {
-                    ops.push(op::wait(
-                        "Port",
-                        op::name_is(s.port.as_str()),
-                        &["name"],
-                        json!([]),
-                        0,
-                    ));
-                    iface.insert("name".into(), json!(s.port));
-                    ops.push(op::insert("Interface", J::Object(iface), &format!("if{i}")));
-                    let mut port = json!({"name": s.port, "interfaces": named(&format!("if{i}"))});
-                    if s.isolate {
-                        port["tag"] = json!(DEAD_VLAN);
-                        port["vlan_mode"] = json!("trunk");
-                        port["trunks"] = json!(DEAD_VLAN);
-                    }
-                    // Only a new port gets a QoS row (os-vif: an existing port may carry
-                    // Neutron's QoS by now); a stale row of the same id is replaced.
-                    if let Some(t) = &s.qos_type {
-                        ops.push(qos::delete(s.port.as_str(), t));
-                        qos_inserts.push(ops.len());
-                        ops.push(qos::insert(s.port.as_str(), t, &format!("qos{i}")));
-                        port["qos"] = named(&format!("qos{i}"));
-                    }
-                    port_inserts.push((s.port.to_string(), s.bridge.to_string(), ops.len()));
-                    ops.push(op::insert("Port", port, &format!("p{i}")));
-                    ops.push(op::mutate(
-                        "Bridge",
-                        op::uuid_ref(&bridge_ref[s.bridge.as_str()]),
-                        json!([["ports", "insert", ["set", [named(&format!("p{i}"))]]]]),
-                    ));
-                }
-            }
+        let mut w = Writer::new(&bridges, write::ports_by_name(&res[1..]));
+        for s in specs {
+            w.spec(s)?;
         }
-        let sel = ops.len() + 1;
-        ops.extend(Client::bump_ops());
-        let _s = tracing::debug_span!("ovs_write", ops = ops.len()).entered();
-        let out = c.transact(ops)?;
-        for (b, idx) in pending_bridge_inserts {
-            if let Some(u) = out[idx].get("uuid").and_then(as_uuid) {
-                created.bridges.push((b, u.to_string()));
-            }
-        }
-        for (p, b, idx) in port_inserts {
-            if let Some(u) = out[idx].get("uuid").and_then(as_uuid) {
-                created.ports.push((p, b, u.to_string()));
-            }
-        }
-        for idx in qos_inserts {
-            if let Some(u) = out[idx].get("uuid").and_then(as_uuid) {
-                created.qos.push(u.to_string());
-            }
-        }
-        let next = Client::next_cfg_of(&out, sel)?;
+        let (created, next) = w.commit(c)?;
         if let Err(e) = c.wait_applied(next) {
             let _ = self.rollback(c, &created);
             return Err(e.into());

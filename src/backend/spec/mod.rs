@@ -221,6 +221,8 @@ pub enum OvsPort {
 /// A VIF on the OVS backend, before host state (sysfs, config) resolves it to a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OvsVif {
+    /// `vif.id`: the per-port bridge and its patch ports are named after it.
+    pub id: String,
     pub address: MacAddress,
     pub interface_id: String,
     /// The profile's datapath type, if it names one.
@@ -279,6 +281,7 @@ impl TryFrom<&VersionedObject> for OvsVif {
             }
         };
         Ok(OvsVif {
+            id: id.to_string(),
             address: req(vif, "address")?,
             interface_id: req_str(profile, "interface_id")?.to_string(),
             datapath_type: profile
