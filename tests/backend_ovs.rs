@@ -304,6 +304,70 @@ fn port_on_another_bridge_is_a_collision() {
     });
 }
 
+/// The port's name is on another bridge and its tap already exists (ours to adopt): the
+/// plug is refused, and the tap keeps the MTU, MAC and down state it had, although the
+/// kernel side (MTU, MAC, up) runs before the OVSDB check finds the collision.
+#[test]
+fn a_refused_plug_puts_an_adopted_tap_back() {
+    with_ovs("ovs_adopted_tap", false, |sb| {
+        let ip = |args: &[&str]| {
+            let o = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "ip {args:?}: {o:?}");
+            String::from_utf8(o.stdout).unwrap()
+        };
+        ip(&["tuntap", "add", "dev", "tapob1", "mode", "tap"]);
+        ip(&[
+            "link",
+            "set",
+            "tapob1",
+            "mtu",
+            "1400",
+            "address",
+            "02:00:00:00:00:99",
+        ]);
+        let state = || {
+            let j: J = serde_json::from_str(&ip(&["-j", "link", "show", "tapob1"])).unwrap();
+            let l = &j[0];
+            (
+                l["mtu"].as_u64().unwrap(),
+                l["address"].as_str().unwrap().to_string(),
+                l["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+            )
+        };
+        let before = state();
+        assert_eq!(before, (1400, "02:00:00:00:00:99".into(), false));
+        sb.vsctl(&[
+            "add-br",
+            "br-ex",
+            "--",
+            "set",
+            "Bridge",
+            "br-ex",
+            "datapath_type=netdev",
+        ]);
+        sb.vsctl(&["add-port", "br-ex", "tapob1"]);
+        let vif = load(&ovs_vif(
+            "tapob1",
+            Some(9000),
+            json!({"datapath_type": "netdev", "create_port": true, "create_tap": true}),
+        ));
+        let e = select(&vif, &cfg(sb))
+            .unwrap()
+            .plug(&vif, &inst())
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("port tapob1 already exists on OVS bridge br-ex"),
+            "{e}"
+        );
+        assert_eq!(state(), before, "the adopted tap is as it was");
+        assert!(sb.row("Bridge", "br-int").is_none(), "nothing committed");
+    });
+}
+
 #[test]
 fn vswitchd_not_applying_is_a_timeout_error() {
     with_ovs("ovs_not_applied", false, |sb| {

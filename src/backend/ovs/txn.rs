@@ -60,6 +60,7 @@ impl Txn {
         let mut c = self.connect()?;
         let mut rt: Option<Rtnl> = None;
         let mut taps_created: Vec<IfName> = vec![];
+        let mut priors: Vec<super::netdev::Prior> = vec![];
         let kernel = (|| -> Result<()> {
             for s in specs {
                 if s.create_tap.is_none() && !s.representor {
@@ -71,6 +72,8 @@ impl Txn {
                         Rtnl::open().map_err(|e| BackendError::netlink("open rtnetlink", e))?,
                     ),
                 };
+                let name = s.create_tap.as_ref().map_or(&s.port, |t| &t.name);
+                priors.extend(super::netdev::snapshot(rt, name)?);
                 if let Some(t) = &s.create_tap {
                     if prepare_tap(rt, t)? {
                         taps_created.push(t.name.clone());
@@ -83,11 +86,13 @@ impl Txn {
         })();
         let result = kernel.and_then(|()| self.transact_ports(&mut c, specs, &mut report));
         if let Err(e) = result {
-            if !taps_created.is_empty() {
-                if let Some(rt) = rt.as_mut() {
-                    for t in &taps_created {
-                        let _ = delete_tap(rt, t);
-                    }
+            if let Some(rt) = rt.as_mut() {
+                for t in &taps_created {
+                    let _ = delete_tap(rt, t);
+                }
+                // Adopted taps and representors: as they were before this plug.
+                for p in priors.iter().rev() {
+                    super::netdev::restore(rt, p);
                 }
             }
             return Err(e);
