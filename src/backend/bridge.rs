@@ -31,14 +31,19 @@ impl TapSpec {
     }
 }
 
-/// What a plug created, so that a failure can undo exactly that.
+/// What a plug created, and the taps it adopted as they were, so that a failure can undo
+/// exactly that.
 #[derive(Default)]
 struct Undo {
     links: Vec<IfName>,
+    adopted: Vec<super::prior::Prior>,
 }
 
 impl Undo {
     fn run(self, rt: &mut Rtnl) {
+        for p in self.adopted.iter().rev() {
+            super::prior::restore(rt, p);
+        }
         for name in self.links.into_iter().rev() {
             if let Ok(Some(l)) = rt.get_link(name.as_str()) {
                 if let Err(e) = rt.request(Request::del_link(l.index, name.as_str())) {
@@ -128,8 +133,11 @@ pub(crate) fn ensure_bridge_with(
 /// Plugs one tap: create if needed, then MAC, MTU, master and up in a single message.
 fn plug_tap(rt: &mut Rtnl, spec: &TapSpec, master: Option<u32>, undo: &mut Undo) -> Result<()> {
     let _s = tracing::debug_span!("plug_tap", name = %spec.name).entered();
+    let before = super::prior::snapshot(rt, &spec.name)?;
     if ensure_tap(rt, spec)? {
         undo.links.push(spec.name.clone());
+    } else {
+        undo.adopted.extend(before);
     }
     let ch = LinkChange {
         master,
@@ -211,7 +219,10 @@ impl LinuxBridge {
                 .collect();
             for t in taps {
                 match existing.get(t.name.as_str()) {
-                    Some(l) => tap::check_adoptable(l)?,
+                    Some(l) => {
+                        tap::check_adoptable(l)?;
+                        undo.adopted.push(super::prior::Prior::of(l));
+                    }
                     None => {
                         tap::create_persistent_tap(&t.name, t.multiqueue).map_err(|e| {
                             BackendError::Tap {

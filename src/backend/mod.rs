@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod direct;
 pub mod error;
 pub mod ovs;
+pub(crate) mod prior;
 pub mod rtnl;
 pub mod rundir;
 pub mod spec;

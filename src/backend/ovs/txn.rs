@@ -60,7 +60,7 @@ impl Txn {
         let mut c = self.connect()?;
         let mut rt: Option<Rtnl> = None;
         let mut taps_created: Vec<IfName> = vec![];
-        let mut priors: Vec<super::netdev::Prior> = vec![];
+        let mut priors: Vec<crate::backend::prior::Prior> = vec![];
         let kernel = (|| -> Result<()> {
             for s in specs {
                 if s.create_tap.is_none() && !s.representor {
@@ -73,7 +73,7 @@ impl Txn {
                     ),
                 };
                 let name = s.create_tap.as_ref().map_or(&s.port, |t| &t.name);
-                priors.extend(super::netdev::snapshot(rt, name)?);
+                priors.extend(crate::backend::prior::snapshot(rt, name)?);
                 if let Some(t) = &s.create_tap {
                     if prepare_tap(rt, t)? {
                         taps_created.push(t.name.clone());
@@ -92,7 +92,7 @@ impl Txn {
                 }
                 // Adopted taps and representors: as they were before this plug.
                 for p in priors.iter().rev() {
-                    super::netdev::restore(rt, p);
+                    crate::backend::prior::restore(rt, p);
                 }
             }
             return Err(e);
