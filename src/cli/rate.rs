@@ -199,8 +199,15 @@ pub fn vf_rate(a: RateArgs) -> anyhow::Result<()> {
         a.host.host_to_change(true)?
     };
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-    let r = engine
-        .vf_rate(&a.pf, a.vf, &want, a.force)
-        .context(format!("VF {} of {}", a.vf, a.pf))?;
+    let what = format!("VF {} of {}", a.vf, a.pf);
+    let r = engine.vf_rate(&a.pf, a.vf, &want, a.force).map_err(|e| {
+        // Most of the engine's leaf errors name the VF already: say it once.
+        let e = anyhow::Error::new(e);
+        if e.to_string().starts_with(&what) {
+            e
+        } else {
+            e.context(what.clone())
+        }
+    })?;
     print_result(&r, a.json, host.simulated())
 }
