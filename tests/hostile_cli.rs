@@ -248,6 +248,9 @@ fn cases() -> Vec<Case> {
         case(&["numvfs", "nosuchpf", "2"], Refused, &["no netdev nosuchpf"]),
         case(&["numvfs", "0000:zz:00.0", "2"], Refused, &["PF \"0000:zz:00.0\": neither a PCI address nor an interface name"]),
         case(&["numvfs", "enp175s0f0", "2"], Refused, &["has 1 allocated VF(s) (VIFs 6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01)"]),
+        // release --clear-quarantine
+        case(&["release", "--clear-quarantine", "0000:zz:00.0"], Refused, &["\"0000:zz:00.0\" is neither a VF's PCI address (DDDD:BB:SS.F) nor a VIF id (UUID)"]),
+        case(&["release", "--clear-quarantine", "0000:af:10.4"], Refused, &["no allocation record for 0000:af:10.4"]),
         // apply --policy
         case(&["apply", "--policy", "{dir}/malformed.toml"], Refused, &["malformed.toml:1:6:", "unclosed array table"]),
         case(&["apply", "--policy", "{dir}/unknown.toml"], Refused, &["unknown.toml:3:1: pf[0].numfvs: unknown field `numfvs`"]),

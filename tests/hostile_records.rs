@@ -160,6 +160,16 @@ fn commands(dir: &Path) -> Vec<Vec<String>> {
         vec!["pools"],
         vec!["health"],
     ];
+    // The fleet side: the one-shot metrics and the device plugin's first snapshot (it stops
+    // before it registers anything with kubelet).
+    let kubelet = dir.join("kubelet");
+    std::fs::create_dir_all(&kubelet).unwrap();
+    let kubelet = kubelet.display().to_string();
+    let mut words = words;
+    if cfg!(feature = "fleet") {
+        words.push(vec!["metrics"]);
+        words.push(vec!["device-plugin", "--kubelet-dir", &kubelet]);
+    }
     words
         .into_iter()
         .map(|w| w.into_iter().map(String::from).collect())
