@@ -381,3 +381,24 @@ fn a_vf_rate_refusal_names_the_vf_once() {
     assert!(!o.status.success(), "{err}");
     assert_eq!(err.matches("VF 1 of enp94s0f0np0").count(), 1, "{err}");
 }
+
+/// A simulated kernel whose devlink record is malformed goes on without devlink (as a fixture
+/// reader does), but says so, naming the file, instead of answering only "no devlink
+/// eswitch" about a PF the fixture puts in switchdev mode.
+#[test]
+fn a_malformed_simulated_devlink_record_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = nfv_copy(dir.path());
+    let state = dir.path().join("state");
+    let kernel = sim_kernel(&root.display().to_string(), &state);
+    std::fs::write(kernel.join("devlink.json"), "{\"instances\": [").unwrap();
+    let mut args = vec!["rate-node".to_string(), "list".into(), SWITCHDEV_PF.into()];
+    args.extend(sim_args(&root.display().to_string(), &state, CONFIG));
+    let o = Vifman::new(&args).limit(QUICK).output();
+    let err = text(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("devlink.json ignored (not a devlink record"),
+        "{err}"
+    );
+}
