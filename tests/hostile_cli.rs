@@ -248,6 +248,18 @@ fn cases() -> Vec<Case> {
         case(&["numvfs", "nosuchpf", "2"], Refused, &["no netdev nosuchpf"]),
         case(&["numvfs", "0000:zz:00.0", "2"], Refused, &["PF \"0000:zz:00.0\": neither a PCI address nor an interface name"]),
         case(&["numvfs", "enp175s0f0", "2"], Refused, &["has 1 allocated VF(s) (VIFs 6f0f6f2c-7c9a-4b9d-9c9f-0a3a5b1b1d01)"]),
+        // PF arguments: empty, path-like, with an escape sequence, overlong
+        case(&["eswitch", "", "switchdev"], Usage, &["a value is required for '<PF>'"]),
+        case(&["rate-node", "add", "", "g1"], Usage, &["a value is required for '<PF>'"]),
+        case(&["vf", "set", "", "1", "vlan", "5"], Usage, &["a value is required for '<PF>'"]),
+        case(&["vf", "rate", "", "1", "--max-tx-rate", "5"], Usage, &["a value is required for '<PF>'"]),
+        case(&["numvfs", "", "2"], Usage, &["a value is required for '<PF>'"]),
+        case(&["eswitch", "pci/../../x", "switchdev"], Refused, &["pci/../../x has no devlink eswitch"]),
+        case(&["rate-node", "list", "netdevsim/../../x"], Refused, &["netdevsim/../../x has no devlink eswitch"]),
+        case(&["rate-node", "add", "\u{1b}[31mred", "g1"], Refused, &["\\u{1b}[31mred has no devlink eswitch"]),
+        case(&["vf", "set", "../x", "1", "vlan", "5"], Refused, &["PF \"../x\": invalid interface name"]),
+        case(&["numvfs", "a/b/c", "2"], Refused, &["PF \"a/b/c\": neither a PCI address nor an interface name"]),
+        case(&["vf", "set", lg, "4294967295", "vlan", "5"], Refused, &["enp59s0f0 has no VF 4294967295"]),
         // release --clear-quarantine
         case(&["release", "--clear-quarantine", "0000:zz:00.0"], Refused, &["\"0000:zz:00.0\" is neither a VF's PCI address (DDDD:BB:SS.F) nor a VIF id (UUID)"]),
         case(&["release", "--clear-quarantine", "0000:af:10.4"], Refused, &["no allocation record for 0000:af:10.4"]),

@@ -27,6 +27,7 @@ pub struct ListArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     #[arg(long)]
     pub json: bool,
@@ -74,6 +75,7 @@ pub struct NodeArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The node's name: letters, digits, '_', '-', '.', ':' (not all digits, at most 64).
     pub name: String,
@@ -88,6 +90,7 @@ pub struct DelArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     pub name: String,
     #[arg(long)]
@@ -99,6 +102,7 @@ pub struct RateArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The VF index on that PF.
     pub vf: u32,
