@@ -283,3 +283,44 @@ fn every_command_refuses_bad_records_naming_file_record_and_field() {
     let o = sim.run(&["allocations", "--json"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// The way out the error names: the undecodable slot moved aside, the other (older) slot is
+/// used; with both moved aside the store is lost and the repair rebuilds it from the
+/// hardware, re-recording the VF the allocation configured.
+#[test]
+fn the_way_out_of_a_bad_record_is_the_other_slot_then_the_repair() {
+    let sim = SimEnv::shipped().with_limit(QUICK);
+    let o = sim.allocate_vif("physnet3", VIF, &["--vlan", "100"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let break_slot = |name: &str| {
+        let slot = sim.state.join(name);
+        let mut v: Value = serde_json::from_slice(&body_of(&slot)).unwrap();
+        v["allocations"][0]["original"]["vf"]["mac"] = "zz".into();
+        write_body(&slot, &serde_json::to_vec(&v).unwrap());
+    };
+    let set_aside = |name: &str| {
+        std::fs::rename(sim.state.join(name), sim.state.join(format!("{name}.bad"))).unwrap();
+    };
+    break_slot("state.b");
+    let o = sim.run(&["allocations"], &[]);
+    assert!(
+        text(&o.stderr).contains("move that file aside to fall back to the other slot"),
+        "{}",
+        text(&o.stderr)
+    );
+    set_aside("state.b");
+    let o = sim.run(&["allocations", "--json"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["phase"], "pending", "{list}");
+    break_slot("state.a");
+    set_aside("state.a");
+    let o = sim.run(&["reconcile", "--repair", "--json"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = sim.run(&["allocations", "--json"], &[]);
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        list.as_array().unwrap().iter().any(|a| a["vf"] == HELD_VF),
+        "{list}"
+    );
+}
