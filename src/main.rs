@@ -28,16 +28,7 @@ fn main() {
     if let Err(e) = vifman::cli::run(cli) {
         // One line, outermost context first. No program-name prefix, so that os-vif errors start
         // with the oslo exception kind (`ObjectActionError: ...`) as callers expect.
-        let mut msg = e.to_string();
-        for cause in e.chain().skip(1) {
-            // Errors that already print their source (the store's decode error quotes serde's
-            // message) would otherwise say it twice.
-            let cause = cause.to_string();
-            if !msg.ends_with(&cause) {
-                msg.push_str(&format!(": {cause}"));
-            }
-        }
-        eprintln!("{}", escape_controls(&msg));
+        eprintln!("{}", vifman::cli::error_line(&e));
         std::process::exit(1);
     }
 }
@@ -120,10 +111,5 @@ fn strip_csi(arg: &str) -> String {
 /// Input echoed back in a message (a bad name, a path) must not move the terminal's cursor
 /// or forge a second line.
 fn escape_controls(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c {
-            c if c.is_control() => c.escape_default().collect::<Vec<_>>(),
-            c => vec![c],
-        })
-        .collect()
+    vifman::cli::escape_controls(s)
 }

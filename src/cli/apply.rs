@@ -46,11 +46,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<()> {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(1),
             Err(e) => {
-                let mut msg = e.to_string();
-                for cause in e.chain().skip(1) {
-                    msg.push_str(&format!(": {cause}"));
-                }
-                eprintln!("{msg}");
+                eprintln!("{}", super::error_line(&e));
                 std::process::exit(2)
             }
         }

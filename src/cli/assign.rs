@@ -374,6 +374,7 @@ pub struct NumvfsArgs {
     pub host: HostArgs,
     /// The PF, by PCI address or netdev name; a PF that is not a PCI function (netdevsim)
     /// by netdev name or BUS/DEVICE (its devlink handle, e.g. netdevsim/netdevsim1).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The VF count. A refused count leaves the old one in place (rolled back if the
     /// removal to 0 before it went in).

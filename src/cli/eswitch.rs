@@ -12,6 +12,7 @@ pub struct EswitchArgs {
     #[command(flatten)]
     pub host: super::assign::HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The mode to set; without it, show the mode and the representors. Set in the order
     /// hwdb gives for the PF's driver (ice: no VFs; mlx5: VFs unbound).

@@ -63,7 +63,7 @@ pub fn run(a: HealthArgs) -> anyhow::Result<()> {
             std::process::exit(1)
         }
         Err(e) => {
-            eprintln!("{e:#}");
+            eprintln!("{}", super::error_line(&e));
             std::process::exit(2)
         }
     }

@@ -127,6 +127,12 @@ fn store(e: &StoreError) -> Option<String> {
     match e {
         StoreError::Damaged { .. } | StoreError::Lost { .. } => Some(REPAIR.into()),
         StoreError::Exhausted { .. } => Some(format!("after moving the directory aside, {REPAIR}")),
+        // A slot that checks out holds what vifman never writes: moved aside, the other slot
+        // (older) is used, and with neither usable the repair rebuilds from the hardware.
+        StoreError::Decode { .. } => Some(format!(
+            "move that file aside to fall back to the other slot (older records), and if neither can be read, {REPAIR}"
+        )),
+        StoreError::Version { .. } => Some("use the vifman that wrote it".into()),
         _ => None,
     }
 }

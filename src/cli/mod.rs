@@ -138,6 +138,31 @@ pub fn init_tracing(verbose: u8) {
         .try_init();
 }
 
+/// The one line a failed command prints (main, and the commands with their own exit codes):
+/// the error, then each cause its text does not already end with (errors that quote their
+/// source would otherwise say it twice), with control characters escaped so that input
+/// echoed back cannot move the cursor or forge a second line.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.ends_with(&cause) {
+            msg.push_str(&format!(": {cause}"));
+        }
+    }
+    escape_controls(&msg)
+}
+
+/// `s` with every control character written as its Rust escape (`\n`, `\u{1b}`).
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            c if c.is_control() => c.escape_default().collect::<Vec<_>>(),
+            c => vec![c],
+        })
+        .collect()
+}
+
 /// Run a parsed command; the returned error is printed by main with exit code 1, with the
 /// command-line hint for it (see [`hint`]); the CNI plugin's errors go to the runtime as
 /// they are.

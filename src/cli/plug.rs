@@ -12,6 +12,9 @@ use serde_json::Value as J;
 use crate::backend::{self, Config, Instance};
 use crate::vif::{from_primitive, Mode, VersionedObject};
 
+/// A year: what "no timeout" means for waits that need a deadline.
+const FOREVER: u64 = 365 * 24 * 3600;
+
 #[derive(Debug, Args)]
 pub struct PlugArgs {
     /// File with the VIF primitive JSON, or '-' for stdin.
@@ -117,9 +120,11 @@ impl BackendArgs {
                 }),
                 _ => None,
             },
+            // 0 waits "indefinitely"; so does any longer value (u64::MAX seconds would
+            // overflow the deadline it is added to).
             ovs_timeout: match self.ovs_timeout {
-                0 => Duration::from_secs(365 * 24 * 3600),
-                s => Duration::from_secs(s),
+                0 => Duration::from_secs(FOREVER),
+                s => Duration::from_secs(s.min(FOREVER)),
             },
             isolate_vif: self.isolate_vif,
             per_port_bridge: self.per_port_bridge,

@@ -27,6 +27,7 @@ pub struct ListArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     #[arg(long)]
     pub json: bool,
@@ -74,6 +75,7 @@ pub struct NodeArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The node's name: letters, digits, '_', '-', '.', ':' (not all digits, at most 64).
     pub name: String,
@@ -88,6 +90,7 @@ pub struct DelArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     pub name: String,
     #[arg(long)]
@@ -99,6 +102,7 @@ pub struct RateArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF: netdev name, PCI address, or devlink handle (BUS/DEV).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The VF index on that PF.
     pub vf: u32,
@@ -199,8 +203,15 @@ pub fn vf_rate(a: RateArgs) -> anyhow::Result<()> {
         a.host.host_to_change(true)?
     };
     let engine = Engine::new(host.as_ref(), &config, &a.host.state_dir);
-    let r = engine
-        .vf_rate(&a.pf, a.vf, &want, a.force)
-        .context(format!("VF {} of {}", a.vf, a.pf))?;
+    let what = format!("VF {} of {}", a.vf, a.pf);
+    let r = engine.vf_rate(&a.pf, a.vf, &want, a.force).map_err(|e| {
+        // Most of the engine's leaf errors name the VF already: say it once.
+        let e = anyhow::Error::new(e);
+        if e.to_string().starts_with(&what) {
+            e
+        } else {
+            e.context(what.clone())
+        }
+    })?;
     print_result(&r, a.json, host.simulated())
 }

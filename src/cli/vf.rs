@@ -29,6 +29,7 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF, by netdev name or PCI address (a non-PCI PF such as netdevsim's: netdev name).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The VF index on that PF; without it, every VF of the PF (a JSON array).
     pub vf: Option<u32>,
@@ -41,6 +42,7 @@ pub struct SetArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF, by netdev name or PCI address (a non-PCI PF such as netdevsim's: netdev name).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The VF index on that PF.
     pub vf: u32,
@@ -60,6 +62,7 @@ pub struct ResetArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The PF, by netdev name or PCI address.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub pf: String,
     /// The VF index on that PF.
     pub vf: u32,

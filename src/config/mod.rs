@@ -92,6 +92,24 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The key serde's message is about: the backticked field of "unknown field `x`" and
+/// "missing field `x`"; for a bad value ("invalid type: integer `5`, expected a string"),
+/// whose backticks quote the value, the key written before the `=` that `offset` (the
+/// value's span) follows on its line, inside an inline table too.
+pub(crate) fn error_key(msg: &str, text: &str, offset: usize) -> Option<String> {
+    let about_value = ["invalid type", "invalid value", "invalid length"]
+        .iter()
+        .any(|p| msg.starts_with(p));
+    if !about_value {
+        return msg.split('`').nth(1).map(String::from);
+    }
+    let before = &text[..offset.min(text.len())];
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let (left, _) = line.rsplit_once('=')?;
+    let key = left.rsplit(['{', ',']).next()?.trim().trim_matches('"');
+    (!key.is_empty()).then(|| key.to_string())
+}
+
 /// The dotted key of `field` at byte `offset`, for errors serde reports with the bare field
 /// name ("unknown field `fuction`"): `device_spec[N]` from the `[[device_spec]]` headers
 /// before it, `.address` inside an `address = {…}` table or a `[device_spec.address]` section.
@@ -165,8 +183,9 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let msg = e.message().trim_end().replace('\n', " ");
             // serde names the offending key in its message ("unknown field `x`").
-            let key = match msg.split('`').nth(1) {
-                Some(field) => key_path(text, e.span().map_or(0, |s| s.start), field),
+            let offset = e.span().map_or(0, |s| s.start);
+            let key = match error_key(&msg, text, offset) {
+                Some(field) => key_path(text, offset, &field),
                 None => "(document)".into(),
             };
             invalid(e.span(), &key, msg)

@@ -158,6 +158,15 @@ fn unknown_keys_anywhere_are_errors_at_their_position() {
             "[[device_spec]]\nphysical_network = \"p\"\n[device_spec.address]\nbus = \"5e\"\nfuction = \"1\"\n",
             "v.toml:5:1: device_spec[0].address.fuction: unknown field `fuction`",
         ),
+        // A value of the wrong type: the key before its `=`, not the value serde quotes.
+        (
+            "[[device_spec]]\nphysical_network = 5\n",
+            "v.toml:2:20: device_spec[0].physical_network: invalid type: integer `5`, expected a string",
+        ),
+        (
+            "exclude = \"eno1\"\n",
+            "v.toml:1:11: exclude: invalid type: string \"eno1\", expected a sequence",
+        ),
     ] {
         let e = Config::parse(text, Path::new("v.toml")).unwrap_err().to_string();
         assert!(e.starts_with(want), "{text:?}\n got: {e}");

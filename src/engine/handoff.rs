@@ -184,9 +184,14 @@ impl Engine<'_> {
     /// touching the hardware.
     pub fn clear_quarantine(&self, what: &str) -> Result<Allocation, EngineError> {
         let _span = tracing::info_span!("clear_quarantine", what).entered();
+        let addr = crate::types::PciAddress::parse_user(what).ok();
+        if addr.is_none() && what.parse::<crate::types::Uuid>().is_err() {
+            return Err(EngineError::Request(format!(
+                "{what:?} is neither a VF's PCI address (DDDD:BB:SS.F) nor a VIF id (UUID)"
+            )));
+        }
         let mut store = self.open_store()?;
         let mut st: crate::store::StoreState = store.load()?;
-        let addr = crate::types::PciAddress::parse_user(what).ok();
         let i = st
             .allocations
             .iter()

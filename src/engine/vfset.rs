@@ -46,8 +46,12 @@ impl VfSettings {
             _ => Err(format!("{k} {v:?}: expected on or off")),
         };
         let num = |k: &str, v: &str| {
-            v.parse::<u32>()
-                .map_err(|_| format!("{k} {v:?}: not a non-negative integer"))
+            v.parse::<u32>().map_err(|e| match e.kind() {
+                std::num::IntErrorKind::PosOverflow => {
+                    format!("{k} {v:?}: above {} (the kernel's limit)", u32::MAX)
+                }
+                _ => format!("{k} {v:?}: not a non-negative integer"),
+            })
         };
         for kv in words.chunks(2) {
             let (k, v) = (kv[0].as_str(), kv[1].as_str());
@@ -56,10 +60,16 @@ impl VfSettings {
                     .mac
                     .replace(v.parse().map_err(|e| format!("mac {v:?}: {e}"))?)
                     .is_some(),
-                "vlan" => s
-                    .vlan
-                    .replace(v.parse().map_err(|e| format!("vlan {v:?}: {e}"))?)
-                    .is_some(),
+                "vlan" => {
+                    let id: VlanId = v.parse().map_err(|e| format!("vlan {v:?}: {e}"))?;
+                    // As allocate and the CNI: the kernel takes 4095, 802.1Q reserves it.
+                    if id.get() == VlanId::MAX {
+                        return Err(format!(
+                            "vlan {id}: 4095 is reserved by 802.1Q and cannot be set on a VF"
+                        ));
+                    }
+                    s.vlan.replace(id).is_some()
+                }
                 "qos" => {
                     let q = num(k, v)?;
                     if q > 7 {

@@ -8,6 +8,7 @@
 mod cni;
 mod device;
 mod files;
+mod locate;
 mod record;
 mod slots;
 

@@ -37,6 +37,9 @@ const SLOTS: [&str; 2] = ["state.a", "state.b"];
 const LOCK: &str = "lock";
 /// Written once, after the first durable save: from then on empty slots mean lost data.
 const MARKER: &str = "marker";
+/// The store format: the records' optional top-level `version` (absent: this one). Written
+/// by no vifman yet; a later format that older vifman must not misread sets another.
+pub const STORE_VERSION: u64 = 1;
 const MARKER_TEXT: &[u8] = b"vifman allocation store: state.a/state.b hold the records; \
 if both are missing or empty, run `vifman reconcile --repair`\n";
 
@@ -57,12 +60,13 @@ pub enum StoreError {
     Lost { dir: PathBuf, detail: String },
     #[error("state directory {dir}: slot generation {seq} is the last one; a new write would look older than it; move the directory aside and repair the store")]
     Exhausted { dir: PathBuf, seq: u64 },
-    #[error("{path}: the records cannot be decoded: {source}")]
-    Decode {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    /// A slot that checks out but whose records do not decode: `detail` names the record
+    /// (the VIF and VF of an allocation, ...), the field and what is wrong with its value.
+    #[error("{path}: the records cannot be decoded: {detail}")]
+    Decode { path: PathBuf, detail: String },
+    /// A slot written in a store format this vifman does not know (a later version's).
+    #[error("{path}: the records are in store format version {found}, this vifman reads version {STORE_VERSION} only; refusing to read or rewrite them (a newer vifman wrote them?)")]
+    Version { path: PathBuf, found: String },
     #[error("state {path}: cannot encode: {source}")]
     Encode {
         path: PathBuf,
@@ -162,6 +166,26 @@ enum Access {
     Write,
     /// `reconcile --repair`: a lost or damaged store is set aside instead of refused.
     Repair,
+}
+
+/// The records' `version`, when they carry one this vifman does not read (as written, for
+/// the message). Records that are not an object are left to the decoder to report.
+fn check_version(body: &[u8]) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        version: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Probe>(body) {
+        Ok(Probe { version: Some(v) }) if v.as_u64() != Some(STORE_VERSION) => {
+            let mut shown = v.to_string();
+            if shown.len() > 40 {
+                shown = format!("{}...", shown.chars().take(40).collect::<String>());
+            }
+            Err(shown)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An open, exclusively locked state directory. Dropping it releases the lock.
@@ -352,9 +376,14 @@ impl Store {
         let Some((_, i, body)) = &self.newest else {
             return Ok(T::default());
         };
-        serde_json::from_slice(body).map_err(|source| StoreError::Decode {
-            path: self.dir.join(SLOTS[*i]),
-            source,
+        let path = || self.dir.join(SLOTS[*i]);
+        check_version(body).map_err(|found| StoreError::Version {
+            path: path(),
+            found,
+        })?;
+        serde_json::from_slice(body).map_err(|e| StoreError::Decode {
+            path: path(),
+            detail: super::locate::explain(body, &e),
         })
     }
 

@@ -108,7 +108,7 @@ impl Policy {
         let tables = decoded.map_err(|e| {
             let msg = e.message().trim_end().replace('\n', " ");
             let offset = e.span().map_or(0, |s| s.start);
-            let key = match msg.split('`').nth(1) {
+            let key = match super::error_key(&msg, text, offset) {
                 Some(field) => format!("{}{field}", table_path(text, offset)),
                 None => {
                     let p = table_path(text, offset);

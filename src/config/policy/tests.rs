@@ -87,6 +87,10 @@ fn errors_name_file_line_column_and_key() {
         ("[[pf]]\naddress = \"0000:3b:00.0\"\nup = \"maybe\"\n", "pf[0].up: \"maybe\" is not a boolean"),
         ("[[pf]]\naddress = \"0000:3b:00.0\"\n[[pf.vf]]\nvfs = 0\ndrvier = \"none\"\n", "p.toml:5:1: pf[0].vf[0].drvier: unknown field"),
         ("exclude = []\n", "unknown field `exclude`"),
+        // A bad value's key is the one before its `=`, not the value serde backticks.
+        ("[[pf]]\naddress = \"0000:3b:00.0\"\nnumvfs = \"four\"\n", "p.toml:3:10: pf[0].numvfs: invalid type: string \"four\", expected i64"),
+        ("[[pf]]\naddress = \"0000:3b:00.0\"\nnumvfs = 99999999999999999999\n", "p.toml:3:10: pf[0].numvfs: invalid type: integer `99999999999999999999`"),
+        ("[[pf]]\naddress = \"0000:3b:00.0\"\n[[pf.rate_nodes]]\nname = 5\n", "p.toml:4:8: pf[0].rate_nodes[0].name: invalid type: integer `5`, expected a string"),
     ];
     for (text, want) in cases {
         let e = parse(text).expect_err(text);

@@ -260,7 +260,19 @@ fn check_pf(
             here("vf")
         ));
     }
+    // Without `numvfs` (checked against its ranges when parsed) the entries apply to the VFs
+    // the PF has: one naming a VF beyond them (`vfs = 10` on an 8-VF PF, a typo) would
+    // otherwise do nothing and report the host in sync. A PF without VFs yet is left to
+    // whatever creates them.
+    let count = sriov.num_vfs.unwrap_or(0);
     for (j, v) in p.vfs.iter().enumerate() {
+        let last = v.ranges.iter().map(|(_, hi)| *hi).max();
+        if let Some(hi) = last.filter(|hi| p.numvfs.is_none() && count > 0 && *hi >= count) {
+            errors.push(format!(
+                "{}: VF {hi} does not exist: {a} has {count} VFs and the policy sets no numvfs",
+                here(&format!("vf[{j}].vfs")),
+            ));
+        }
         if v.driver == Some(VfDriver::Kernel) && model.is_none() {
             errors.push(format!(
                 "{}: {a} ({:04x}:{:04x}) is not in vifman's hwdb, so its VF kernel driver is unknown; use \"vfio-pci\" or \"none\"",

@@ -47,7 +47,9 @@ fn representor_name(uplink: Option<&str>, vf: u32, ifindex: u32) -> String {
 
 impl SimHost {
     /// The simulated kernel's devlink record; None without one. A malformed record is left
-    /// alone (the readers report it) and the simulation goes on as if there were none.
+    /// alone and the simulation goes on as if there were none, with a warning naming the
+    /// file once per version of it: without one, its rate nodes and port functions would
+    /// vanish with nothing but "no devlink eswitch" to show for it.
     ///
     /// Parsed once per version of the file: a mode set or a MAC knob asks for the record
     /// several times (the eswitch, the rate nodes, the VF's port), and every write swaps in a
@@ -66,7 +68,10 @@ impl SimHost {
         let r = match DevlinkRecord::load(c) {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(error = %e, "simulated devlink: {DEVLINK_FILE} ignored");
+                tracing::warn!(
+                    "simulated kernel: {}/{DEVLINK_FILE} ignored ({e}): no devlink instances, ports or rate objects",
+                    self.dir().display()
+                );
                 None
             }
         };

@@ -250,6 +250,14 @@ expect_eq "objects after the refused del (devlink)" "$(dl_rates)" "$theirs_rates
 run_fail vifman rate-node add "$ND" tenant            # exists
 run_fail vifman rate-node add "$ND" 'a/b'             # not a node name
 run_fail vifman vf rate "$ND" 3 --parent nosuch
+run_ok vifman rate-node set "$ND" gold --parent tenant
+run_fail vifman rate-node set "$ND" tenant --parent gold   # a cycle, refused before devlink
+grep -q "that node is below it (a cycle)" "$RUN_ERR" || fail "cycle not named: $(cat "$RUN_ERR")"
+run_ok vifman rate-node set "$ND" gold --no-parent
+run_fail vifman rate-node set "$ND" gold --min-tx-rate 400  # above its own max 300
+grep -q "above max_tx_rate 300 Mbit/s (its current value)" "$RUN_ERR" || fail "min>max not named: $(cat "$RUN_ERR")"
+run_fail vfset "$ND" 1 vlan 4095                          # reserved, refused before rtnetlink
+grep -q "4095 is reserved by 802.1Q" "$RUN_ERR" || fail "vlan 4095 not refused: $(cat "$RUN_ERR")"
 expect_eq "objects after refused requests (devlink)" "$(dl_rates)" "$theirs_rates"
 run_fail vifman eswitch "$ND" legacy                  # nodes block the mode change
 grep -q "rate node(s) gold, tenant" "$RUN_ERR" || fail "no rate-node reason: $(cat "$RUN_ERR")"
