@@ -55,7 +55,8 @@ struct Kind {
     kind: String,
 }
 
-/// One device of the health model (`kind` is `pf` or `vf`).
+/// One device of the health model (`kind` is `pf` or `vf`; `device` its PCI address, or a
+/// non-PCI PF's `BUS/NAME` as the inventory's `bus_functions[].device`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DevLabels {
     kind: String,
@@ -345,7 +346,7 @@ impl Metrics {
             };
             let l = DevLabels {
                 kind: kind.into(),
-                device: d.address.to_string(),
+                device: d.device.to_string(),
                 netdev: d.netdev.clone().unwrap_or_default(),
             };
             self.healthy.get_or_create(&l).set(i64::from(d.healthy));
@@ -363,7 +364,7 @@ impl Metrics {
                 self.aer
                     .get_or_create(&AerLabels {
                         kind: kind.into(),
-                        device: d.address.to_string(),
+                        device: d.device.to_string(),
                         severity: sev.into(),
                     })
                     .set(i64::try_from(v).unwrap_or(i64::MAX));
