@@ -260,7 +260,7 @@ fn device_plugin_and_placement_views() {
     let v = snap.vf(&VF.parse().unwrap()).unwrap();
     assert!(!v.healthy);
     assert_eq!(v.reason.as_deref(), Some("PF enp59s0f1 link is down"));
-    assert!(report.unhealthy().any(|d| d.address.to_string() == PF));
+    assert!(report.unhealthy().any(|d| d.device.to_string() == PF));
     assert!(reserved(&snap) > base, "the PF's free VFs are reserved");
 }
 

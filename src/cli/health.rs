@@ -4,9 +4,10 @@
 //! (`health.json`), so a cron job or a monitoring probe sees the same debounced answer the
 //! device plugin gives; `--instant` judges this sample alone.
 //!
-//! `--devlink DEV` shows the health reporters of one devlink instance instead, judged by the
-//! model's devlink rule: for instances the PCI model has no device for (netdevsim's
-//! `netdevsim/netdevsimN`), and to see every reporter of a PF with its counters.
+//! Non-PCI SR-IOV PFs (netdevsim's `netdevsim/netdevsimN`) are devices of the model like PCI
+//! PFs (kind `pf`, named by `BUS/NAME`), debounced the same way and counted in the exit
+//! status. `--devlink DEV` shows the health reporters of one devlink instance instead, live:
+//! every reporter of it with its counters, whether or not a device of the model owns it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,7 +29,8 @@ pub struct HealthArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// List every PF and VF, healthy ones too (by default only unhealthy or pending ones).
+    /// List every PF (non-PCI ones too) and VF, healthy ones too (by default only unhealthy
+    /// or pending ones).
     #[arg(long)]
     pub all: bool,
     /// Judge this sample alone: no debounce, the state file is neither read nor written.
@@ -39,8 +41,8 @@ pub struct HealthArgs {
     #[arg(long, value_name = "SECS", hide = true)]
     pub now: Option<u64>,
     /// Show the devlink health reporters of one devlink instance (a handle BUS/DEV, a PCI
-    /// address, or a PF netdev name, as `vifman eswitch` takes it) instead of the PCI
-    /// model: every reporter with its state and counters; unhealthy when one is in error.
+    /// address, or a PF netdev name, as `vifman eswitch` takes it) instead of the model's
+    /// devices: every reporter with its state and counters; unhealthy when one is in error.
     /// Read live, not debounced.
     #[arg(long, value_name = "DEV", conflicts_with_all = ["instant", "now"])]
     pub devlink: Option<String>,
@@ -262,7 +264,7 @@ fn print(a: &HealthArgs, r: &HealthReport, warnings: &[String]) -> anyhow::Resul
                 Kind::Vf => "vf",
             }
             .to_string(),
-            d.address.to_string(),
+            d.device.to_string(),
             d.netdev.clone().unwrap_or_else(|| "-".into()),
             state.to_string(),
             why,

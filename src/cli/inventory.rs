@@ -68,7 +68,6 @@ pub fn run(args: InventoryArgs) -> anyhow::Result<()> {
     // The eswitch mode (devlink) and the debounced health, for the PFs and VFs shown.
     inventory::apply_host_eswitch(&mut inv, host.as_ref());
     inventory::apply_bus_eswitch(&mut inv, host.as_ref());
-    inventory::apply_bus_health(&mut inv, host.as_ref());
     let policy = config
         .as_ref()
         .map(|c| c.health.clone())

@@ -115,6 +115,16 @@ pub fn take_with(
     tracker: &mut Tracker,
     now: u64,
 ) -> Result<(Snapshot, HealthReport), EngineError> {
+    take_with_view(engine, tracker, now).map(|(snap, report, _)| (snap, report))
+}
+
+/// [`take_with`], and the host view both were taken from: the metrics name every VF of the
+/// host from it (pooled or not) without a second scan.
+pub fn take_with_view(
+    engine: &Engine<'_>,
+    tracker: &mut Tracker,
+    now: u64,
+) -> Result<(Snapshot, HealthReport, HostView), EngineError> {
     let _span = tracing::debug_span!("snapshot").entered();
     let st: StoreState = crate::store::read_state(&engine.state_dir)?;
     let view = engine.load_view()?;
@@ -212,7 +222,7 @@ pub fn take_with(
             .map(String::from)
             .collect(),
     };
-    Ok((snap, report))
+    Ok((snap, report, view))
 }
 
 /// Whole devices with the same status rule allocation uses (no `--bind-group`).

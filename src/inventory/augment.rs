@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::health::{DevlinkReporter, HealthReport, Kind};
+use super::health::{DeviceHealth, DevlinkReporter, HealthReport, Kind};
 use super::model::Inventory;
 use crate::host::EswitchInfo;
 use crate::sysfs::Warning;
@@ -105,21 +105,28 @@ pub(super) fn eswitch_entry(asked: Option<EswitchInfo>, reps: bool) -> Option<Es
     }
 }
 
-/// Set each PF's and VF's `health` from the report; a device the report does not cover
-/// (its sysfs directory could not be read) keeps `null`.
+/// Set each PF's and VF's `health` from the report, and each non-PCI PF's (by its
+/// `BUS/NAME`); a device the report does not cover (its sysfs directory could not be read)
+/// keeps `null`.
 pub fn apply_health(inv: &mut Inventory, report: &HealthReport) {
-    let entry = |kind: Kind, a: &PciAddress| {
-        report.get(kind, a).map(|d| HealthEntry {
-            healthy: d.healthy,
-            reasons: d.reasons.clone(),
-            pending: d.pending.clone(),
-            devlink: d.devlink.clone(),
-        })
+    let entry = |d: &DeviceHealth| HealthEntry {
+        healthy: d.healthy,
+        reasons: d.reasons.clone(),
+        pending: d.pending.clone(),
+        devlink: d.devlink.clone(),
     };
     for pf in &mut inv.physical_functions {
-        pf.health = entry(Kind::Pf, &pf.device.address);
+        pf.health = report.get(Kind::Pf, &pf.device.address).map(entry);
         for vf in &mut pf.vfs {
-            vf.health = entry(Kind::Vf, &vf.device.address);
+            vf.health = report.get(Kind::Vf, &vf.device.address).map(entry);
         }
+    }
+    for pf in &mut inv.bus_functions {
+        pf.health = pf
+            .device
+            .parse::<crate::types::BusDevice>()
+            .ok()
+            .and_then(|d| report.get_bus(&d))
+            .map(entry);
     }
 }

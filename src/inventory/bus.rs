@@ -2,14 +2,14 @@
 //! found from the host's netdevs (a PF netdev's `device` is the bus device), listed with
 //! their netlink VF records as VFs, the representor of each from the devlink port map by the
 //! same point lookup any command uses ([`crate::devlink::portmap::netdev_representor`]), and
-//! the eswitch and devlink health of their instance, asked the way PCI PFs' are.
+//! the eswitch of their instance, asked the way PCI PFs' are. Their health is the one model's
+//! debounced verdict ([`super::apply_health`]), as for PCI PFs.
 //!
 //! A VF here is not a device: nothing PCI (address, driver, IOMMU group) and never free.
 
 use std::collections::BTreeMap;
 
-use super::augment::{eswitch_entry, EswitchEntry, HealthEntry};
-use super::health::DevlinkReporter;
+use super::augment::{eswitch_entry, EswitchEntry};
 use super::model::{BusPfEntry, BusSriovInfo, BusVfEntry, Inventory};
 use crate::devlink::DevHandle;
 use crate::host::{Host, PfId};
@@ -134,40 +134,6 @@ pub fn apply_bus_eswitch(inv: &mut Inventory, host: &dyn Host) {
             pf.switchdev = e.mode == "switchdev";
         }
         pf.eswitch = e;
-    }
-}
-
-/// Each listed non-PCI PF's devlink health reporters (one dump), judged on this sample: in
-/// error is unhealthy, as for PCI devices. A failed dump is a warning and `null` health.
-pub fn apply_bus_health(inv: &mut Inventory, host: &dyn Host) {
-    if inv.bus_functions.is_empty() {
-        return;
-    }
-    let reporters = match host.devlink_health() {
-        Ok(r) => r,
-        Err(e) => {
-            inv.warnings.push(Warning::new("health", e.to_string()));
-            return;
-        }
-    };
-    for pf in &mut inv.bus_functions {
-        let Some(h) = handle(pf) else { continue };
-        let devlink: Vec<DevlinkReporter> = reporters
-            .iter()
-            .filter(|r| r.dev == h)
-            .map(DevlinkReporter::from_devlink)
-            .collect();
-        let reasons: Vec<String> = devlink
-            .iter()
-            .filter(|r| !r.healthy)
-            .map(DevlinkReporter::reason)
-            .collect();
-        pf.health = Some(HealthEntry {
-            healthy: reasons.is_empty(),
-            reasons,
-            pending: vec![],
-            devlink,
-        });
     }
 }
 

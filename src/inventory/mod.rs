@@ -21,7 +21,7 @@ pub use crate::host::VfStateOrigin;
 pub use crate::view::{outside_use, NetdevSigns};
 pub use augment::{apply_eswitch, apply_health, apply_host_eswitch, EswitchEntry, HealthEntry};
 pub use build::build;
-pub use bus::{add_bus_functions, apply_bus_eswitch, apply_bus_health};
+pub use bus::{add_bus_functions, apply_bus_eswitch};
 pub use filter::{parse_vendor, Filter, FilterError, PfSelector};
 pub use model::{
     BusPfEntry, BusSriovInfo, BusVfEntry, DeviceInfo, Inventory, NetdevInfo, PfEntry, SriovInfo,

@@ -172,8 +172,8 @@ pub struct BusPfEntry {
     pub switchdev: bool,
     /// As for PCI PFs: devlink's answer, else the representors' evidence, else `null`.
     pub eswitch: Option<super::EswitchEntry>,
-    /// The instance's devlink health reporters, judged on this one sample (no debounce:
-    /// that history is kept per PCI device); `null` when the reporters could not be read.
+    /// The debounced health verdict, as for PCI PFs (the PF netdev's link and flaps, the
+    /// instance's devlink health reporters); `null` when the device could not be sampled.
     pub health: Option<super::HealthEntry>,
     pub vfs: Vec<BusVfEntry>,
 }

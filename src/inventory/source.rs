@@ -24,7 +24,6 @@ pub fn collect(root: &SysfsRoot, label: &str) -> Inventory {
     super::add_bus_functions(&mut inv, &host, &view);
     super::apply_host_eswitch(&mut inv, &host);
     super::apply_bus_eswitch(&mut inv, &host);
-    super::apply_bus_health(&mut inv, &host);
     let (inputs, warnings) = super::health::samples(&host, &view, &st);
     let report = super::health::Tracker::default().observe(
         &super::health::HealthPolicy::default(),

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{conditions, DevlinkReporter, HealthInput, HealthPolicy, Kind};
+use super::{conditions, DeviceId, DevlinkReporter, HealthInput, HealthPolicy, Kind};
 use crate::sysfs::aer::AerCounts;
-use crate::types::PciAddress;
+use crate::types::{BusDevice, PciAddress};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct State {
@@ -29,7 +29,10 @@ struct State {
 /// Per-device debounce state, serialisable for the one-shot state file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tracker {
-    /// Keyed `pf:<addr>` / `vf:<addr>` (JSON object keys are strings).
+    /// Keyed `pf:<device>` / `vf:<device>` (JSON object keys are strings), the device as
+    /// [`DeviceId`] spells it: `pf:0000:3b:00.1` for a PCI PF (the only form before non-PCI
+    /// PFs were judged, so older files load unchanged), `pf:netdevsim/netdevsim7` for a
+    /// non-PCI one.
     devices: BTreeMap<String, State>,
 }
 
@@ -37,7 +40,9 @@ pub struct Tracker {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceHealth {
     pub kind: Kind,
-    pub address: PciAddress,
+    /// `address` (PCI, or `null` for a non-PCI PF) and `device` in the JSON.
+    #[serde(flatten)]
+    pub device: DeviceId,
     /// A VF's PF.
     pub pf: Option<PciAddress>,
     pub netdev: Option<String>,
@@ -61,15 +66,23 @@ pub struct DeviceHealth {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HealthReport {
-    /// PFs then VFs, each sorted by address.
+    /// PFs then VFs, each sorted by address (non-PCI PFs after the PCI ones, by name).
     pub devices: Vec<DeviceHealth>,
 }
 
 impl HealthReport {
+    /// A PCI device's verdict.
     pub fn get(&self, kind: Kind, addr: &PciAddress) -> Option<&DeviceHealth> {
         self.devices
             .iter()
-            .find(|d| d.kind == kind && &d.address == addr)
+            .find(|d| d.kind == kind && d.device.pci() == Some(addr))
+    }
+
+    /// A non-PCI PF's verdict.
+    pub fn get_bus(&self, dev: &BusDevice) -> Option<&DeviceHealth> {
+        self.devices
+            .iter()
+            .find(|d| matches!(&d.device, DeviceId::Bus(b) if b == dev))
     }
 
     pub fn unhealthy(&self) -> impl Iterator<Item = &DeviceHealth> {
@@ -77,10 +90,10 @@ impl HealthReport {
     }
 }
 
-fn key(kind: Kind, a: &PciAddress) -> String {
+fn key(kind: Kind, d: &DeviceId) -> String {
     match kind {
-        Kind::Pf => format!("pf:{a}"),
-        Kind::Vf => format!("vf:{a}"),
+        Kind::Pf => format!("pf:{d}"),
+        Kind::Vf => format!("vf:{d}"),
     }
 }
 
@@ -108,7 +121,7 @@ impl Tracker {
         let mut next = BTreeMap::new();
         let mut own = Vec::new();
         for i in inputs {
-            let k = key(i.kind, &i.address);
+            let k = key(i.kind, &i.device);
             let prev = self.devices.remove(&k);
             let s = &i.sample;
             // Flap history: a counter that went backwards (netdev re-created) restarts it.
@@ -180,7 +193,7 @@ impl Tracker {
         let pf_reasons: BTreeMap<PciAddress, Vec<String>> = own
             .iter()
             .filter(|(i, ..)| i.kind == Kind::Pf)
-            .map(|(i, st, ..)| (i.address, st.reasons.clone()))
+            .filter_map(|(i, st, ..)| Some((*i.device.pci()?, st.reasons.clone())))
             .collect();
         let mut devices: Vec<DeviceHealth> = own
             .into_iter()
@@ -201,7 +214,7 @@ impl Tracker {
                 }
                 DeviceHealth {
                     kind: i.kind,
-                    address: i.address,
+                    device: i.device.clone(),
                     pf: i.pf,
                     netdev: i.sample.netdev.clone(),
                     healthy: reasons.is_empty(),
@@ -215,7 +228,7 @@ impl Tracker {
                 }
             })
             .collect();
-        devices.sort_by_key(|d| (d.kind, d.address));
+        devices.sort_by(|a, b| (a.kind, &a.device).cmp(&(b.kind, &b.device)));
         HealthReport { devices }
     }
 }

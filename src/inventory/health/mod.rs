@@ -14,10 +14,11 @@ mod sample;
 pub use debounce::{DeviceHealth, HealthReport, Tracker};
 pub use sample::{samples, HealthInput};
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::sysfs::aer::AerCounts;
-use crate::types::PciAddress;
+use crate::types::{BusDevice, PciAddress};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,7 +27,56 @@ pub enum Kind {
     Vf,
 }
 
-/// One devlink health reporter of the device's own devlink instance (`pci/ADDR`), as
+/// Which device a verdict is about: a PCI function by address, or a non-PCI SR-IOV PF
+/// (netdevsim's bus device) by `BUS/NAME`, as the inventory's `bus_functions[].device` names
+/// it. Its text (`0000:3b:00.1`, `netdevsim/netdevsim7`) is the debounce history's key and
+/// the metrics' `device` label; a PCI address never contains `/`, so the two cannot collide.
+/// PCI sorts first, so a report lists PCI PFs before non-PCI ones.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DeviceId {
+    Pci(PciAddress),
+    Bus(BusDevice),
+}
+
+impl DeviceId {
+    /// The PCI address (None for a non-PCI PF).
+    pub fn pci(&self) -> Option<&PciAddress> {
+        match self {
+            DeviceId::Pci(a) => Some(a),
+            DeviceId::Bus(_) => None,
+        }
+    }
+}
+
+impl From<PciAddress> for DeviceId {
+    fn from(a: PciAddress) -> Self {
+        DeviceId::Pci(a)
+    }
+}
+
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceId::Pci(a) => a.fmt(f),
+            DeviceId::Bus(d) => d.fmt(f),
+        }
+    }
+}
+
+/// Flattened into a device's JSON as two keys: `address` (the PCI address, `null` for a
+/// non-PCI PF: scripts reading it as PCI never meet a bus name) and `device` (the text
+/// above, present on every device).
+impl Serialize for DeviceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("address", &self.pci())?;
+        m.serialize_entry("device", &self.to_string())?;
+        m.end()
+    }
+}
+
+/// One devlink health reporter of the device's own devlink instance (`pci/ADDR`, or a
+/// non-PCI PF's `BUS/NAME`), as
 /// [`samples`] fills it from the devlink client: a driver's self-check (mlx5 `tx`,
 /// `fw_fatal`, ...) that the kernel keeps in `error` until it recovers. Only `error` makes
 /// the device unhealthy; the counters are shown, and a reporter that recovers by itself
@@ -199,9 +249,6 @@ pub fn conditions(
     );
     r
 }
-
-/// The key a device is tracked under.
-pub type DeviceKey = (Kind, PciAddress);
 
 #[cfg(test)]
 mod tests;

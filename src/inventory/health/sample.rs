@@ -1,8 +1,10 @@
 //! Gathering the model's inputs from one host view: the same scan the rest of the read path
 //! uses, plus the AER and carrier counters read through the host's sysfs layer and the
-//! devlink health reporters (one dump through the host's devlink client).
+//! devlink health reporters (one dump through the host's devlink client). Non-PCI SR-IOV PFs
+//! (netdevsim's bus devices, [`Host::bus_sriov_pfs`]) are sampled too, with what applies
+//! without PCI: their netdev's link and flaps, and their devlink instance's reporters.
 
-use super::{DevlinkReporter, Kind, Sample};
+use super::{DeviceId, DevlinkReporter, Kind, Sample};
 use crate::host::Host;
 use crate::store::{AllocMode, StoreState};
 use crate::types::PciAddress;
@@ -12,12 +14,14 @@ use crate::view::HostView;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthInput {
     pub kind: Kind,
-    pub address: PciAddress,
+    pub device: DeviceId,
+    /// A VF's PF.
     pub pf: Option<PciAddress>,
     pub sample: Sample,
 }
 
-/// Every SR-IOV PF and every VF of the view, sampled now, plus one warning per AER file
+/// Every SR-IOV PF and every VF of the view and every non-PCI SR-IOV PF of the host, sampled
+/// now, plus one warning per AER file
 /// that exists but could not be read or parsed (naming the file), and one when the devlink
 /// health reporters cannot be read (the devices are then judged without them).
 pub fn samples(
@@ -61,7 +65,7 @@ pub fn samples(
         let nd = netdev.as_ref().and_then(|n| view.scan.netdev(n.as_str()));
         out.push(HealthInput {
             kind: Kind::Pf,
-            address: pf.address,
+            device: pf.address.into(),
             pf: None,
             sample: Sample {
                 present: pf.present,
@@ -87,7 +91,7 @@ pub fn samples(
         let nd = netdev.as_ref().and_then(|n| view.scan.netdev(n.as_str()));
         out.push(HealthInput {
             kind: Kind::Vf,
-            address: v.addr,
+            device: v.addr.into(),
             pf: Some(v.pf),
             sample: Sample {
                 present: view.scan.device(&v.addr).is_some_and(|d| d.present),
@@ -103,14 +107,54 @@ pub fn samples(
             },
         });
     }
+    out.extend(bus_pfs(host, &reporters));
     (out, warnings)
+}
+
+/// The non-PCI SR-IOV PFs: present (they were found by their netdevs), judged on their first
+/// PF netdev (the one the inventory lists first; netdevsim has one per port, representors
+/// left out) and the reporters of their devlink instance `BUS/NAME`. No AER (not PCIe), no
+/// driver rule (as for PCI PFs), no VFs of their own in the model: their VFs are netlink
+/// records, not devices.
+fn bus_pfs(host: &dyn Host, reporters: &[crate::devlink::HealthReporter]) -> Vec<HealthInput> {
+    host.bus_sriov_pfs()
+        .into_iter()
+        .map(|s| {
+            let netdev = s.netdevs.first().cloned();
+            let devlink = reporters
+                .iter()
+                .filter(|r| r.dev.bus == s.device.bus() && r.dev.dev == s.device.name())
+                .map(DevlinkReporter::from_devlink)
+                .collect();
+            HealthInput {
+                kind: Kind::Pf,
+                pf: None,
+                sample: Sample {
+                    present: true,
+                    driver: s.driver.clone(),
+                    driver_unusable: false,
+                    vfio_ours: false,
+                    operstate: netdev
+                        .as_ref()
+                        .and_then(|n| host.netdev_point(n))
+                        .and_then(|n| n.operstate),
+                    carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
+                    netdev: netdev.map(|n| n.to_string()),
+                    aer: Default::default(),
+                    devlink,
+                    quarantine: None,
+                },
+                device: DeviceId::Bus(s.device),
+            }
+        })
+        .collect()
 }
 
 /// The reporters of the devlink instance `pci/ADDR` of device `a`, device and port
 /// reporters alike (mlx5 keeps `tx`/`rx` on the uplink port). A VF has reporters only where
 /// its driver gives it a devlink instance of its own (mlx5 VFs); a VF is judged on its
-/// PF's through the model's PF-to-VF propagation anyway. Non-PCI instances (netdevsim) have
-/// no PCI device to attach to: `vifman health --devlink` shows them.
+/// PF's through the model's PF-to-VF propagation anyway. Non-PCI instances (netdevsim) go to
+/// their bus PF ([`bus_pfs`]).
 #[cfg(test)]
 pub fn devlink_of(
     reporters: &[crate::devlink::HealthReporter],

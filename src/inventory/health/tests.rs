@@ -30,13 +30,13 @@ fn inputs(p: Sample, v: Sample) -> Vec<HealthInput> {
     vec![
         HealthInput {
             kind: Kind::Pf,
-            address: pf(),
+            device: pf().into(),
             pf: None,
             sample: p,
         },
         HealthInput {
             kind: Kind::Vf,
-            address: vf(),
+            device: vf().into(),
             pf: Some(pf()),
             sample: v,
         },
@@ -324,4 +324,107 @@ fn a_driver_vifman_cannot_name_is_not_reported_as_no_driver() {
         vf_health(&r).reasons,
         vec!["VF is bound to a driver whose name vifman cannot use"]
     );
+}
+
+fn bus_pf() -> DeviceId {
+    DeviceId::Bus("netdevsim/netdevsim7".parse().unwrap())
+}
+
+fn with_bus_pf(p: Sample, b: Sample) -> Vec<HealthInput> {
+    let mut v = inputs(p, good_vf());
+    v.push(HealthInput {
+        kind: Kind::Pf,
+        device: bus_pf(),
+        pf: None,
+        sample: b,
+    });
+    v
+}
+
+/// A non-PCI PF is debounced by its `BUS/NAME` like a PCI PF by its address, in the same
+/// history (keys `pf:ADDR` unchanged, `pf:BUS/NAME` beside them); its JSON names it by
+/// `device` with a `null` PCI `address`, and it sorts after the PCI PFs.
+#[test]
+fn a_bus_pf_is_debounced_under_its_own_key() {
+    let p = policy();
+    let mut t = Tracker::default();
+    let broken = Sample {
+        devlink: vec![DevlinkReporter {
+            name: "dummy".into(),
+            port: None,
+            healthy: false,
+            error_count: 1,
+            recover_count: 0,
+        }],
+        ..good_pf()
+    };
+    let bus = |r: &HealthReport| r.devices.iter().find(|d| d.device == bus_pf()).cloned();
+    t.observe(&p, 0, &with_bus_pf(good_pf(), good_pf()));
+    let r = t.observe(&p, 5, &with_bus_pf(good_pf(), broken.clone()));
+    let b = bus(&r).unwrap();
+    assert!(b.healthy);
+    assert_eq!(
+        b.pending,
+        vec!["devlink health reporter dummy in error (1 errors)"]
+    );
+    let r = t.observe(&p, 15, &with_bus_pf(good_pf(), broken));
+    let b = bus(&r).unwrap();
+    assert!(!b.healthy);
+    assert!(vf_health(&r).healthy, "a bus PF's reasons reach no PCI VF");
+    assert_eq!(
+        r.devices
+            .iter()
+            .map(|d| d.device.to_string())
+            .collect::<Vec<_>>(),
+        ["0000:3b:00.0", "netdevsim/netdevsim7", "0000:3b:02.0"]
+    );
+    let j = serde_json::to_value(&b).unwrap();
+    assert_eq!(j["kind"], "pf");
+    assert_eq!(j["address"], serde_json::Value::Null);
+    assert_eq!(j["device"], "netdevsim/netdevsim7");
+    let j = serde_json::to_value(r.get(Kind::Pf, &pf()).unwrap()).unwrap();
+    assert_eq!(j["address"], "0000:3b:00.0");
+    assert_eq!(j["device"], "0000:3b:00.0");
+    let state = serde_json::to_value(&t).unwrap();
+    let keys: Vec<&str> = state["devices"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "pf:0000:3b:00.0",
+            "pf:netdevsim/netdevsim7",
+            "vf:0000:3b:02.0"
+        ]
+    );
+    // Round trip through the state file's text; recovering takes the healthy debounce.
+    let mut t: Tracker = serde_json::from_value(state).unwrap();
+    for now in [20, 30, 40] {
+        let r = t.observe(&p, now, &with_bus_pf(good_pf(), good_pf()));
+        assert!(!bus(&r).unwrap().healthy, "at {now}");
+    }
+    let r = t.observe(&p, 50, &with_bus_pf(good_pf(), good_pf()));
+    assert!(bus(&r).unwrap().healthy);
+}
+
+/// A state file as vifman wrote it before non-PCI PFs were judged (PCI keys only) loads
+/// unchanged: the PF it holds unhealthy stays so until the healthy debounce has passed.
+#[test]
+fn an_old_state_file_loads() {
+    let old = r#"{"devices":{
+        "pf:0000:3b:00.0":{"healthy":false,"reasons":["PF ens1f0 link is down"],"since":100,
+            "streak":0,"streak_since":100,
+            "aer":{"correctable":null,"fatal":null,"nonfatal":null},"carrier":[[100,2]]},
+        "vf:0000:3b:02.0":{"healthy":true,"reasons":[],"since":0,"streak":0,"streak_since":0,
+            "aer":{"correctable":null,"fatal":null,"nonfatal":null},"carrier":[]}}}"#;
+    let mut t: Tracker = serde_json::from_str(old).unwrap();
+    let r = t.observe(&policy(), 110, &with_bus_pf(good_pf(), good_pf()));
+    let pfh = r.get(Kind::Pf, &pf()).unwrap();
+    assert!(!pfh.healthy);
+    assert_eq!(pfh.since, 100);
+    assert_eq!(pfh.pending, vec!["clean, recovering"]);
+    assert_eq!(vf_health(&r).reasons, vec!["PF ens1f0 link is down"]);
 }

@@ -50,9 +50,24 @@ expect_eq "reporters (vifman)" "$(jq -c '[.reporters[].name] | sort' "$HJ")" \
 expect_eq "dummy" "$(vrep dummy)" '{"state":"healthy","error_count":0,"recover_count":0}'
 vhealth "$ND"
 expect_eq "handle from the PF netdev" "$(jq -r .devlink "$HJ")" "$DL"
-# The PCI model's dump of every reporter works on this kernel: no devlink warning.
+# The model's dump of every reporter works on this kernel: no devlink warning.
 run_ok vifman health --instant --json --all --config "$NCFG" --state-dir "$NSTATE"
 expect_eq "health warnings about devlink" "$(jq '[.warnings[] | select(test("devlink"))] | length' "$RUN_OUT")" 0
+# The model judges the netdevsim PF itself (kind pf, named by its handle as the inventory's
+# bus_functions[].device, no PCI address), debounced through the state dir like a PCI PF:
+# `--now` (hidden) drives the debounce's clock (defaults: unhealthy after 2 samples over
+# 10 s, healthy after 3 over 60 s). MJ: the JSON, MRC: the exit status, MPF: the PF's entry.
+MJ=/tmp/health-model.json
+mkdir -p "$NSTATE"   # the debounce history (health.json) lives there; health creates no dir
+mhealth() {
+  MRC=0; vifman health --json --all "$@" --config "$NCFG" --state-dir "$NSTATE" > "$MJ" || MRC=$?
+  MPF=$(jq -c --arg dl "$DL" '.devices[] | select(.device == $dl) | {kind, address, netdev, healthy, reasons, pending}' "$MJ")
+  echo "health model: exit $MRC, $DL: $MPF"
+}
+mhealth --now 1000
+expect_eq "model: exit (all healthy)" "$MRC" 0
+expect_eq "model: the netdevsim PF" "$MPF" \
+  "{\"kind\":\"pf\",\"address\":null,\"netdev\":\"$ND\",\"healthy\":true,\"reasons\":[],\"pending\":[]}"
 
 step "break the dummy reporter (recovery set to fail): error, counts as the kernel's"
 echo Y > "$DBG/health/fail_recover"
@@ -68,6 +83,17 @@ expect_eq "dummy (vifman vs devlink)" "$(vrep dummy)" \
 expect_eq "reason" "$(jq -r '.reasons[0]' "$HJ")" \
   "devlink health reporter dummy in error ($(jq -r .error <<<"$k") errors)"
 expect_eq "empty reporter" "$(vrep empty | jq -r .state)" healthy
+why1="devlink health reporter dummy in error ($(jq -r .error <<<"$k") errors)"
+mhealth --instant
+expect_eq "model --instant: exit (unhealthy)" "$MRC" 1
+expect_eq "model --instant: the netdevsim PF" "$(jq -c '[.healthy, .reasons]' <<<"$MPF")" "[false,[\"$why1\"]]"
+mhealth --now 1005
+expect_eq "model: one sample in error is pending (exit 0)" "$MRC" 0
+expect_eq "model: pending" "$(jq -c '[.healthy, .pending]' <<<"$MPF")" "[true,[\"$why1\"]]"
+mhealth --now 1015
+expect_eq "model: two samples over 10 s (exit 1)" "$MRC" 1
+expect_eq "model: unhealthy" "$(jq -c '[.healthy, .reasons]' <<<"$MPF")" "[false,[\"$why1\"]]"
+expect_eq "model: unhealthy devices" "$(jq -c '[.devices[] | select(.healthy == false) | .device]' "$MJ")" "[\"$DL\"]"
 # A second error while in error: counted, not recovered.
 echo "vifman test break 2" > "$DBG/health/break_health" 2>/dev/null || true
 k=$(kreporter dummy); echo "kernel: $k"
@@ -103,6 +129,16 @@ expect_eq "dummy (vifman vs devlink)" "$(vrep dummy)" \
   "$(jq -c '{state, error_count: .error, recover_count: .recover}' <<<"$k")"
 expect_eq "state" "$(vrep dummy | jq -r .state)" healthy
 expect_eq "reasons" "$(jq -c .reasons "$HJ")" '[]'
+mhealth --instant
+expect_eq "model --instant after recover (exit 0)" "$MRC" 0
+for t in 1020 1050; do
+  mhealth --now "$t"
+  expect_eq "model at $t: still unhealthy, recovering (exit 1)" "$MRC" 1
+  expect_eq "model at $t: pending" "$(jq -c '[.healthy, .pending]' <<<"$MPF")" '[false,["clean, recovering"]]'
+done
+mhealth --now 1080
+expect_eq "model: healthy after 3 clean samples over 60 s (exit 0)" "$MRC" 0
+expect_eq "model: healthy" "$(jq -c '[.healthy, .reasons]' <<<"$MPF")" '[true,[]]'
 inv_health
 expect_eq "inventory: healthy after recover" "$(jq -c '[.healthy, .reasons]' <<<"$IH")" '[true,[]]'
 
@@ -209,4 +245,4 @@ expect_eq "kernel count (original)" "$(kstate)" "4 4"
 step "cleanup"
 echo 11 > /sys/bus/netdevsim/del_device
 grep -q '^netdevsim ' /proc/modules && rmmod netdevsim
-pass "devlink health dummy: healthy -> error (counts = devlink) -> recovered; vf set rollback on injected VLAN/trust failures (MAC back); eswitch set failure leaves legacy; numvfs on netdevsim: EIO at the removal leaves 4, EIO after it rolled back to 4 (sriov_numvfs and vfinfo_list); eswitch no-vfs order: failed re-creation rolls mode and count back"
+pass "devlink health dummy: healthy -> error (counts = devlink) -> recovered, the model debouncing the netdevsim PF (pending, unhealthy, recovering, healthy); vf set rollback on injected VLAN/trust failures (MAC back); eswitch set failure leaves legacy; numvfs on netdevsim: EIO at the removal leaves 4, EIO after it rolled back to 4 (sriov_numvfs and vfinfo_list); eswitch no-vfs order: failed re-creation rolls mode and count back"

@@ -12,6 +12,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod vf_counters;
+
+pub use vf_counters::{every_vf, CounterVf};
+use vf_counters::{VfLabels, VF_COUNTERS};
+
 use super::snapshot::{Holder, Snapshot};
 use crate::engine::{Drift, DriftKind, Engine, EngineError};
 use crate::inventory::health::{HealthReport, Kind as HealthKind, Tracker};
@@ -27,35 +32,13 @@ struct Reason {
     reason: String,
 }
 
-/// The labels the SR-IOV network metrics exporter puts on its per-VF series, so its
-/// dashboards work on vifman's unchanged.
-#[allow(non_snake_case)]
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VfLabels {
-    pf: String,
-    vf: String,
-    pciAddr: String,
-    numa_node: String,
-}
-
-/// `sriov_vf_<name>` series, in [`crate::rtnl::VfCounters`] order.
-const VF_COUNTERS: [(&str, &str); 8] = [
-    ("rx_bytes", "Bytes received by the VF (IFLA_VF_STATS)"),
-    ("tx_bytes", "Bytes sent by the VF"),
-    ("rx_packets", "Packets received by the VF"),
-    ("tx_packets", "Packets sent by the VF"),
-    ("rx_broadcast", "Broadcast packets received by the VF"),
-    ("rx_multicast", "Multicast packets received by the VF"),
-    ("rx_dropped", "Received packets the VF dropped"),
-    ("tx_dropped", "Packets to send the VF dropped"),
-];
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     kind: String,
 }
 
-/// One device of the health model (`kind` is `pf` or `vf`).
+/// One device of the health model (`kind` is `pf` or `vf`; `device` its PCI address, or a
+/// non-PCI PF's `BUS/NAME` as the inventory's `bus_functions[].device`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DevLabels {
     kind: String,
@@ -79,7 +62,7 @@ pub struct Metrics {
     quarantined: Family<PoolPf, Gauge>,
     failures: Family<Reason, Counter>,
     drift: Family<Kind, Gauge>,
-    /// One family per [`VF_COUNTERS`] entry.
+    /// One family per [`vf_counters::VF_COUNTERS`] entry.
     vf_counters: Vec<Family<VfLabels, Gauge>>,
     healthy: Family<DevLabels, Gauge>,
     aer: Family<AerLabels, Gauge>,
@@ -290,48 +273,6 @@ impl Metrics {
         }
     }
 
-    /// Replace the per-VF counter series with `counters` (per PF netdev) for the pooled VFs
-    /// of `snap`.
-    pub fn observe_counters(
-        &self,
-        snap: &Snapshot,
-        counters: &BTreeMap<String, Vec<crate::rtnl::VfCounters>>,
-    ) {
-        for f in &self.vf_counters {
-            f.clear();
-        }
-        for v in &snap.vfs {
-            let Some(c) = v
-                .pf_netdev
-                .as_ref()
-                .and_then(|pf| counters.get(pf))
-                .and_then(|l| l.iter().find(|c| c.vf == v.vf_index))
-            else {
-                continue;
-            };
-            let l = VfLabels {
-                pf: v.pf_netdev.clone().unwrap_or_default(),
-                vf: v.vf_index.to_string(),
-                pciAddr: v.addr.to_string(),
-                numa_node: v.numa.map(|n| n.to_string()).unwrap_or_else(|| "-1".into()),
-            };
-            let values = [
-                c.rx_bytes,
-                c.tx_bytes,
-                c.rx_packets,
-                c.tx_packets,
-                c.broadcast,
-                c.multicast,
-                c.rx_dropped,
-                c.tx_dropped,
-            ];
-            for (f, x) in self.vf_counters.iter().zip(values) {
-                f.get_or_create(&l)
-                    .set(i64::try_from(x).unwrap_or(i64::MAX));
-            }
-        }
-    }
-
     /// Replace the health series with `report`.
     pub fn observe_health(&self, report: &HealthReport) {
         for f in [&self.healthy, &self.carrier_changes] {
@@ -345,7 +286,7 @@ impl Metrics {
             };
             let l = DevLabels {
                 kind: kind.into(),
-                device: d.address.to_string(),
+                device: d.device.to_string(),
                 netdev: d.netdev.clone().unwrap_or_default(),
             };
             self.healthy.get_or_create(&l).set(i64::from(d.healthy));
@@ -363,7 +304,7 @@ impl Metrics {
                 self.aer
                     .get_or_create(&AerLabels {
                         kind: kind.into(),
-                        device: d.address.to_string(),
+                        device: d.device.to_string(),
                         severity: sev.into(),
                     })
                     .set(i64::try_from(v).unwrap_or(i64::MAX));
@@ -379,26 +320,27 @@ impl Metrics {
 
     /// Refresh from the engine (read-only: reconcile without repair changes nothing).
     pub fn refresh(&self, engine: &Engine<'_>) -> Result<(), EngineError> {
-        let (snap, report) = self.snapshot(engine)?;
+        let (snap, report, view) = {
+            let mut t = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            super::snapshot::take_with_view(engine, &mut t, super::snapshot::now_secs())?
+        };
         let drift = engine.reconcile(false)?;
         self.observe(&snap, &drift);
         self.observe_health(&report);
+        let vfs = every_vf(&view, &engine.host.bus_sriov_pfs());
         let mut counters = BTreeMap::new();
-        for pf in snap.vfs.iter().filter_map(|v| v.pf_netdev.as_ref()) {
+        for pf in vfs.iter().map(|v| &v.pf_netdev) {
             if counters.contains_key(pf) {
                 continue;
             }
-            let Ok(name) = pf.parse::<crate::types::IfName>() else {
-                continue;
-            };
-            match engine.host.vf_counters(&name) {
+            match engine.host.vf_counters(pf) {
                 Ok(c) => {
                     counters.insert(pf.clone(), c);
                 }
                 Err(e) => tracing::warn!(pf = %pf, "VF counters: {e}"),
             }
         }
-        self.observe_counters(&snap, &counters);
+        self.observe_counters(&vfs, &counters);
         Ok(())
     }
 
