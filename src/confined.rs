@@ -17,6 +17,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+mod dir;
+pub use dir::ConfinedDir;
+
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags};
 
 /// What went wrong with one path, named as the operator would see it on the host (`/sys/…`).
@@ -249,18 +252,7 @@ impl Confined {
     pub fn read(&self, rel: &Path, limit: usize) -> Result<Vec<u8>, AccessError> {
         let _span = tracing::trace_span!("confined_read", path = %rel.display()).entered();
         let f = self.open_file(rel, OFlags::RDONLY)?;
-        let mut buf = Vec::new();
-        let n = f
-            .take(limit as u64 + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| AccessError::io(rel, e))?;
-        if n > limit {
-            return Err(AccessError::TooLarge {
-                path: show(rel),
-                limit,
-            });
-        }
-        Ok(buf)
+        read_limited(f, rel, limit)
     }
 
     /// [`Confined::read`] as text, trailing whitespace trimmed (how sysfs values are meant).
@@ -492,6 +484,22 @@ fn remove_entry(dir: &OwnedFd, name: &OsStr, rel: &Path) -> Result<(), AccessErr
 
 /// A sysfs attribute is at most a page; 64 KiB leaves room for fixture quirks.
 pub const ATTR_LIMIT: usize = 64 * 1024;
+
+/// Reads the opened file `f` (the file `rel`), at most `limit` bytes (more is an error).
+fn read_limited(f: std::fs::File, rel: &Path, limit: usize) -> Result<Vec<u8>, AccessError> {
+    let mut buf = Vec::new();
+    let n = f
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| AccessError::io(rel, e))?;
+    if n > limit {
+        return Err(AccessError::TooLarge {
+            path: show(rel),
+            limit,
+        });
+    }
+    Ok(buf)
+}
 
 #[cfg(test)]
 #[path = "confined_tests.rs"]

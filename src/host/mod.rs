@@ -114,6 +114,15 @@ pub trait Host {
     fn bus_sriov_pfs(&self) -> Vec<crate::sysfs::busdev::BusSriov> {
         self.sysfs(Sealed(())).bus_sriov_pfs()
     }
+    /// [`Host::bus_sriov_pfs`] beside a scan of the same host: the netdevs `scan` found under
+    /// a PCI function are not asked again.
+    fn bus_sriov_pfs_beside(
+        &self,
+        scan: &crate::sysfs::ScanReport,
+    ) -> Vec<crate::sysfs::busdev::BusSriov> {
+        self.sysfs(Sealed(()))
+            .bus_sriov_pfs_except(|n| scan.netdev(n).is_some_and(|d| d.device.is_some()))
+    }
     /// A netdev's attributes by point reads (a non-PCI PF's netdev, outside the PCI scan).
     fn netdev_point(&self, n: &IfName) -> Option<crate::sysfs::NetDev> {
         self.sysfs(Sealed(())).netdev_point(n)

@@ -27,7 +27,7 @@ use crate::view::HostView;
 pub fn add_bus_functions(inv: &mut Inventory, host: &dyn Host, view: &HostView) {
     let _span = tracing::debug_span!("inventory_bus_functions").entered();
     let ports = view.devlink_ports.as_deref().unwrap_or(&[]);
-    for s in host.bus_sriov_pfs() {
+    for s in host.bus_sriov_pfs_beside(&view.scan) {
         let d = s.device.clone();
         let num_vfs = match s.num_vfs {
             Ok(n) => Some(n),

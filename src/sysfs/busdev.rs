@@ -5,7 +5,7 @@
 //! `sriov_totalvfs` (its limit is debugfs `max_vfs`): a device without one has no known
 //! limit, and the kernel's answer decides.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::root::SysfsRoot;
 use crate::types::{BusDevice, IfName};
@@ -32,14 +32,27 @@ impl SysfsRoot {
     /// (one readlink each, so a host with thousands of VF netdevs pays little), each with an
     /// `sriov_numvfs`. A PF without a netdev is not found: its VFs would have no records.
     pub fn bus_sriov_pfs(&self) -> Vec<BusSriov> {
+        self.bus_sriov_pfs_except(|_| false)
+    }
+
+    /// [`SysfsRoot::bus_sriov_pfs`], not asking about the netdevs `known_pci` says a scan
+    /// already found under a PCI function (their links were read then): on a host with
+    /// thousands of VF netdevs only the few others cost a readlink.
+    pub fn bus_sriov_pfs_except(&self, known_pci: impl Fn(&str) -> bool) -> Vec<BusSriov> {
         let _s = tracing::debug_span!("bus_sriov_pfs").entered();
         let Ok(c) = self.confined() else {
             return Vec::new();
         };
-        let class = PathBuf::from("sys/class/net");
+        // The class directory is opened once and each entry's link read beside it.
+        let Ok(class) = c.open_dir(Path::new("sys/class/net")) else {
+            return Vec::new();
+        };
         let mut devices = std::collections::BTreeSet::new();
-        for name in c.list(&class).unwrap_or_default() {
-            let Ok(t) = c.readlink(&class.join(&name)) else {
+        for name in class.list().unwrap_or_default() {
+            if known_pci(&name) {
+                continue;
+            }
+            let Ok(t) = class.readlink(&name) else {
                 continue;
             };
             let t = t.to_string_lossy();

@@ -42,13 +42,21 @@ impl SysfsRoot {
             return Vec::new();
         };
         let dir = PathBuf::from(format!("sys/class/net/{ifname}"));
-        let mut out: Vec<String> = c
-            .list(&dir)
+        // One walk to the netdev's directory, then its listing says whether there is a
+        // `master` link to read at all (most netdevs have none).
+        let Ok(d) = c.open_dir(&dir) else {
+            return Vec::new();
+        };
+        let entries = d.list();
+        let has_master = entries
+            .as_ref()
+            .map_or(true, |l| l.iter().any(|e| e == "master"));
+        let mut out: Vec<String> = entries
             .unwrap_or_default()
             .into_iter()
             .filter_map(|e| e.strip_prefix("upper_").map(String::from))
             .collect();
-        if let Some(m) = c.link_name(&dir.join("master")) {
+        if let Some(m) = has_master.then(|| d.link_name("master")).flatten() {
             out.push(m);
         }
         out.sort();

@@ -139,7 +139,8 @@ fn signs_of(
     let mut s = NetdevSigns::default();
     for n in netdevs {
         let idx = scan.netdev(n.as_str()).and_then(|d| d.ifindex);
-        if host.admin_up(n) == Some(true) && idx.is_some_and(|i| addressed.contains(&i)) {
+        // The address check first: it is a set lookup, admin_up a file read per netdev.
+        if idx.is_some_and(|i| addressed.contains(&i)) && host.admin_up(n) == Some(true) {
             s.up_with_addresses.push(n.to_string());
         }
         for u in host.uppers_of(n) {

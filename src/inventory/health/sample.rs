@@ -107,7 +107,7 @@ pub fn samples(
             },
         });
     }
-    out.extend(bus_pfs(host, &reporters));
+    out.extend(bus_pfs(host, view, &reporters));
     (out, warnings)
 }
 
@@ -116,8 +116,12 @@ pub fn samples(
 /// left out) and the reporters of their devlink instance `BUS/NAME`. No AER (not PCIe), no
 /// driver rule (as for PCI PFs), no VFs of their own in the model: their VFs are netlink
 /// records, not devices.
-fn bus_pfs(host: &dyn Host, reporters: &[crate::devlink::HealthReporter]) -> Vec<HealthInput> {
-    host.bus_sriov_pfs()
+fn bus_pfs(
+    host: &dyn Host,
+    view: &HostView,
+    reporters: &[crate::devlink::HealthReporter],
+) -> Vec<HealthInput> {
+    host.bus_sriov_pfs_beside(&view.scan)
         .into_iter()
         .map(|s| {
             let netdev = s.netdevs.first().cloned();
