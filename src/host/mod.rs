@@ -190,6 +190,22 @@ pub trait Host {
         let _span = tracing::trace_span!("aer_counts", dev = %a).entered();
         self.sysfs(Sealed(())).aer_counts(a)
     }
+    /// [`Host::aer_counts`] of each of `devices` and [`Host::carrier_changes`] of each of
+    /// `netdevs`, in order: the health sample's counters in one batch, which the sysfs layer
+    /// reads on two threads for a big host.
+    fn health_counters(
+        &self,
+        devices: &[PciAddress],
+        netdevs: &[IfName],
+    ) -> crate::sysfs::aer::HealthCounters {
+        let _span = tracing::debug_span!(
+            "health_counters",
+            devices = devices.len(),
+            netdevs = netdevs.len()
+        )
+        .entered();
+        self.sysfs(Sealed(())).health_counters(devices, netdevs)
+    }
     /// Every devlink health reporter of the host, device and port reporters of every
     /// instance (one dump), for the health model. Empty where the host has none to report:
     /// fixture trees, the simulation, a kernel without devlink.

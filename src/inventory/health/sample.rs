@@ -7,7 +7,7 @@
 use super::{DeviceId, DevlinkReporter, Kind, Sample};
 use crate::host::Host;
 use crate::store::{AllocMode, StoreState};
-use crate::types::PciAddress;
+use crate::types::{IfName, PciAddress};
 use crate::view::HostView;
 
 /// One device's sample, as the [`super::Tracker`] takes it.
@@ -36,11 +36,6 @@ pub fn samples(
         warnings.push(e.to_string());
         Vec::new()
     });
-    let mut aer = |a: &PciAddress| {
-        let (c, bad) = host.aer_counts(a);
-        warnings.extend(bad);
-        c
-    };
     // Grouped once by PCI instance (every device is sampled; most have no reporters).
     let by_dev = by_pci_instance(&reporters);
     let devlink = |a: &PciAddress| by_dev.get(a).cloned().unwrap_or_default();
@@ -50,18 +45,58 @@ pub fn samples(
         .iter()
         .map(|r| r.netdev.as_str())
         .collect();
-    for pf in view.scan.physical_functions() {
-        let netdev = view
-            .vfs
-            .iter()
-            .find(|v| v.pf == pf.address)
-            .and_then(|v| v.pf_netdev.clone())
-            .or_else(|| {
-                pf.netdevs
-                    .iter()
-                    .find(|n| !reps.contains(n.as_str()))
-                    .cloned()
-            });
+    let pfs: Vec<_> = view
+        .scan
+        .physical_functions()
+        .map(|pf| {
+            let netdev = view
+                .vfs
+                .iter()
+                .find(|v| v.pf == pf.address)
+                .and_then(|v| v.pf_netdev.clone())
+                .or_else(|| {
+                    pf.netdevs
+                        .iter()
+                        .find(|n| !reps.contains(n.as_str()))
+                        .cloned()
+                });
+            (pf, netdev)
+        })
+        .collect();
+    let vfs: Vec<_> = view
+        .vfs
+        .iter()
+        .map(|v| {
+            let netdev = v
+                .netdevs
+                .iter()
+                .find(|n| !reps.contains(n.as_str()))
+                .cloned();
+            (v, netdev)
+        })
+        .collect();
+    // Every counter in one batch (the host may read them side by side), handed out below
+    // in the order they were asked for.
+    let devices: Vec<PciAddress> = pfs
+        .iter()
+        .map(|(pf, _)| pf.address)
+        .chain(vfs.iter().map(|(v, _)| v.addr))
+        .collect();
+    let netdevs: Vec<IfName> = pfs
+        .iter()
+        .filter_map(|(_, n)| n.clone())
+        .chain(vfs.iter().filter_map(|(_, n)| n.clone()))
+        .collect();
+    let (aers, carriers) = host.health_counters(&devices, &netdevs);
+    let mut aers = aers.into_iter();
+    let mut carriers = carriers.into_iter();
+    let mut aer = || {
+        let (c, bad) = aers.next().unwrap_or_default();
+        warnings.extend(bad);
+        c
+    };
+    let mut carrier = |n: &Option<IfName>| n.as_ref().and_then(|_| carriers.next().flatten());
+    for (pf, netdev) in pfs {
         let nd = netdev.as_ref().and_then(|n| view.scan.netdev(n.as_str()));
         out.push(HealthInput {
             kind: Kind::Pf,
@@ -73,21 +108,16 @@ pub fn samples(
                 driver_unusable: pf.driver_unusable,
                 vfio_ours: false,
                 operstate: nd.and_then(|n| n.operstate.clone()),
-                carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
+                carrier_changes: carrier(&netdev),
                 netdev: netdev.map(|n| n.to_string()),
-                aer: aer(&pf.address),
+                aer: aer(),
                 devlink: devlink(&pf.address),
                 quarantine: None,
             },
         });
     }
-    for v in &view.vfs {
+    for (v, netdev) in vfs {
         let rec = st.allocations.iter().find(|a| a.vf == v.addr);
-        let netdev = v
-            .netdevs
-            .iter()
-            .find(|n| !reps.contains(n.as_str()))
-            .cloned();
         let nd = netdev.as_ref().and_then(|n| view.scan.netdev(n.as_str()));
         out.push(HealthInput {
             kind: Kind::Vf,
@@ -99,9 +129,9 @@ pub fn samples(
                 driver_unusable: v.driver_unusable,
                 vfio_ours: rec.is_some_and(|a| a.mode == AllocMode::HostdevVfio),
                 operstate: nd.and_then(|n| n.operstate.clone()),
-                carrier_changes: netdev.as_ref().and_then(|n| host.carrier_changes(n)),
+                carrier_changes: carrier(&netdev),
                 netdev: netdev.map(|n| n.to_string()),
-                aer: aer(&v.addr),
+                aer: aer(),
                 devlink: devlink(&v.addr),
                 quarantine: rec.and_then(|a| a.quarantine.as_ref().map(|q| q.reason.clone())),
             },
