@@ -163,6 +163,11 @@ pub trait Host {
     fn uppers_of(&self, ifname: &IfName) -> Vec<String> {
         self.sysfs(Sealed(())).netdev_uppers(ifname.as_str())
     }
+    /// [`Host::uppers_of`] of each of `names`, in order (a view reads every VF netdev's at
+    /// once, side by side on a big host).
+    fn uppers_of_many(&self, names: &[&str]) -> Vec<Vec<String>> {
+        self.sysfs(Sealed(())).netdev_uppers_many(names)
+    }
     /// Ifindexes of this namespace's links that carry a configured address (not only the
     /// IPv6 link-local one every up link gets). One dump for the whole host; empty where
     /// the host cannot tell (a fixture tree read without the simulation).

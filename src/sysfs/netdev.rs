@@ -32,6 +32,23 @@ impl SysfsRoot {
             .map(|s| matches!(s.as_str(), "up" | "unknown" | "dormant" | "lowerlayerdown"))
     }
 
+    /// [`SysfsRoot::netdev_uppers`] of each of `names`, in order; from 256 names on a second
+    /// thread takes the second half (each is a walk through a `sys/class/net` link).
+    pub fn netdev_uppers_many(&self, names: &[&str]) -> Vec<Vec<String>> {
+        let all = |n: &[&str]| n.iter().map(|x| self.netdev_uppers(x)).collect::<Vec<_>>();
+        if names.len() < 256 {
+            return all(names);
+        }
+        let (head, tail) = names.split_at(names.len() / 2);
+        std::thread::scope(|s| {
+            let side = s.spawn(|| all(tail));
+            let mut out = all(head);
+            // The side thread only reads files; were it to die, read its share here.
+            out.extend(side.join().unwrap_or_else(|_| all(tail)));
+            out
+        })
+    }
+
     /// The devices stacked on `ifname`: its `master` (bond, bridge, OVS) and every
     /// `upper_<name>` link (macvtap, macvlan, VLAN devices, bond), deduplicated, sorted.
     pub fn netdev_uppers(&self, ifname: &str) -> Vec<String> {
@@ -66,5 +83,50 @@ impl SysfsRoot {
 
     pub fn netdev_mtu(&self, ifname: &str) -> Option<u32> {
         self.net_attr(ifname, "mtu")?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sysfs::SysfsRoot;
+    use std::os::unix::fs::symlink;
+
+    /// The batch gives each netdev's uppers as one by one, in order, on one thread and on
+    /// two: `upper_*` links and `master`, a netdev without either, one that does not exist.
+    #[test]
+    fn uppers_many_are_the_point_reads_in_order() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("sys/class/net")).unwrap();
+        let mut names = Vec::new();
+        for i in 0..300 {
+            let n = format!("eth{i}");
+            let dir = r.join(format!("sys/devices/virtual/net/{n}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            if i % 3 == 0 {
+                symlink("../br0", dir.join("master")).unwrap();
+                symlink("../br0", dir.join("upper_br0")).unwrap();
+            }
+            if i % 5 == 0 {
+                symlink("../macvtap{i}", dir.join(format!("upper_macvtap{i}"))).unwrap();
+            }
+            symlink(
+                format!("../../devices/virtual/net/{n}"),
+                r.join(format!("sys/class/net/{n}")),
+            )
+            .unwrap();
+            names.push(n);
+        }
+        names.push("gone0".into());
+        let root = SysfsRoot::new(r).unwrap();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        for part in [&refs[..7], &refs[..]] {
+            let want: Vec<_> = part.iter().map(|n| root.netdev_uppers(n)).collect();
+            assert_eq!(root.netdev_uppers_many(part), want);
+        }
+        let got = root.netdev_uppers_many(&refs);
+        assert_eq!(got[15], vec!["br0", "macvtap15"]);
+        assert_eq!(got[1], Vec::<String>::new());
+        assert_eq!(got[300], Vec::<String>::new());
     }
 }

@@ -135,6 +135,7 @@ fn signs_of(
     pf_ids: (u16, u16),
     driver: Option<&DriverName>,
     netdevs: &[IfName],
+    uppers: &dyn Fn(&IfName) -> Vec<String>,
 ) -> NetdevSigns {
     let mut s = NetdevSigns::default();
     for n in netdevs {
@@ -143,7 +144,7 @@ fn signs_of(
         if idx.is_some_and(|i| addressed.contains(&i)) && host.admin_up(n) == Some(true) {
             s.up_with_addresses.push(n.to_string());
         }
-        for u in host.uppers_of(n) {
+        for u in uppers(n) {
             s.uppers.push((n.to_string(), u));
         }
     }
@@ -185,6 +186,25 @@ impl HostView {
         let addressed = addressed(host);
         let by_pf: BTreeMap<&str, &crate::netlink::PfLinkState> =
             states.iter().map(|l| (l.ifname.as_str(), l)).collect();
+        // Every VF netdev's uppers in one batch (side by side on a big host).
+        let vf_netdevs: Vec<&str> = scan
+            .physical_functions()
+            .filter_map(|pf| pf.sriov.as_ref())
+            .flat_map(|s| s.vfs.iter())
+            .filter_map(|(_, a)| scan.device(a))
+            .flat_map(|d| d.netdevs.iter().map(|n| n.as_str()))
+            .collect();
+        let batch: std::collections::HashMap<&str, Vec<String>> = vf_netdevs
+            .iter()
+            .copied()
+            .zip(host.uppers_of_many(&vf_netdevs))
+            .collect();
+        let uppers = |n: &IfName| {
+            batch
+                .get(n.as_str())
+                .cloned()
+                .unwrap_or_else(|| host.uppers_of(n))
+        };
         let mut vfs = vec![];
         for pf in scan.physical_functions() {
             let Some(sriov) = &pf.sriov else { continue };
@@ -223,6 +243,7 @@ impl HostView {
                         (pf.ids.vendor.unwrap_or(0), pf.ids.device.unwrap_or(0)),
                         vf.driver.as_ref(),
                         &vf.netdevs,
+                        &uppers,
                     ),
                 });
             }
@@ -285,6 +306,7 @@ impl HostView {
             v.pf_ids,
             driver.as_ref(),
             &netdevs,
+            &|n| host.uppers_of(n),
         );
         signs.kubelet_resource = host.kubelet_devices().get(&v.addr).cloned();
         let mut old_nd = v.netdevs.clone();
