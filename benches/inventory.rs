@@ -135,6 +135,7 @@ fn run_inventory(root: &Path) -> usize {
 fn phases(root: &Path, runs: usize) {
     let r = vifman::sysfs::SysfsRoot::new(root).expect("fixture root");
     let (mut scan, mut state, mut join, mut whole) = (vec![], vec![], vec![], vec![]);
+    let (mut view, mut health) = (vec![], vec![]);
     let mut cpu = vec![];
     let (dump, ..) = vifman::inventory::load_link_dump(&r);
     for _ in 0..runs {
@@ -153,17 +154,33 @@ fn phases(root: &Path, runs: usize) {
             extra,
         ));
         join.push(t.elapsed());
+        // The read model the CLI builds (the scan, the dump, in-use signals) and the health
+        // sample on it: the parts of (a) beyond the three above, where a regression hid before.
+        let t = Instant::now();
+        let host = vifman::host::RealHost::new(r.clone());
+        let v = vifman::view::HostView::load_display(&host);
+        view.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(vifman::inventory::health::samples(
+            &host,
+            &v,
+            &vifman::store::StoreState::default(),
+        ));
+        health.push(t.elapsed());
         let (t, c) = (Instant::now(), cpu_time());
         std::hint::black_box(run_inventory(root));
         whole.push(t.elapsed());
         cpu.push(cpu_time() - c);
     }
     println!(
-        "(a) alone, median ms: sysfs scan {:.2}, link dump {:.2}, join {:.2}; all of (a) {:.2} \
-         wall, {:.2} CPU (user+sys, all threads)",
+        "(a) alone, median ms: sysfs scan {:.2}, link dump {:.2}, join {:.2}; whole read model \
+         (view) {:.2}, health sample {:.2}; all of (a) {:.2} wall, {:.2} CPU (user+sys, all \
+         threads)",
         ms(median(&scan)),
         ms(median(&state)),
         ms(median(&join)),
+        ms(median(&view)),
+        ms(median(&health)),
         ms(median(&whole)),
         ms(median(&cpu))
     );

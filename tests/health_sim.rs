@@ -227,6 +227,40 @@ fn driver_missing_with_instant_and_no_state_file() {
     assert!(!sim.state.join("health.json").exists());
 }
 
+/// The first `vifman health` on a host whose state dir does not exist yet makes it (0700) and
+/// keeps the history there, so the second run debounces instead of starting afresh.
+#[test]
+fn a_missing_state_dir_is_made_for_the_history() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("var/lib/vifman");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sysfs/nfv-host");
+    let args = [
+        "health",
+        "--json",
+        "--sysfs-root",
+        root.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--now",
+        "100",
+    ];
+    let o = vifman(&args);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        !text(&o.stderr).contains("cannot keep the health state"),
+        "{}",
+        text(&o.stderr)
+    );
+    let meta = std::fs::metadata(&state).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    assert!(state.join("health.json").is_file());
+}
+
 /// The device plugin and Placement see the same model, debounced by the tracker a
 /// long-running process keeps.
 #[cfg(feature = "fleet")]

@@ -124,6 +124,15 @@ fn load_tracker(path: &Path) -> Tracker {
 }
 
 fn save_tracker(path: &Path, t: &Tracker) -> std::io::Result<()> {
+    // The first `vifman health` on a host may come before anything else made the state dir:
+    // make it as the store does (0700), or the debounce would never see a second sample.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_vec(t)?)?;
     std::fs::rename(&tmp, path)
