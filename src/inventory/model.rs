@@ -129,6 +129,23 @@ pub struct VfStats {
     pub tx_dropped: u64,
 }
 
+impl VfStats {
+    /// The counters in the one order every table and series uses (rx/tx bytes, rx/tx
+    /// packets, broadcast, multicast, rx/tx dropped: the `sriov_vf_*` series' order).
+    pub fn values(&self) -> [u64; 8] {
+        [
+            self.rx_bytes,
+            self.tx_bytes,
+            self.rx_packets,
+            self.tx_packets,
+            self.broadcast,
+            self.multicast,
+            self.rx_dropped,
+            self.tx_dropped,
+        ]
+    }
+}
+
 impl From<&crate::rtnl::VfCounters> for VfStats {
     fn from(c: &crate::rtnl::VfCounters) -> Self {
         VfStats {

@@ -289,19 +289,7 @@ pub fn render_stats(inv: &Inventory) -> String {
                 pf_name.clone(),
             ];
             match vf.stats.flatten() {
-                Some(c) => row.extend(
-                    [
-                        c.rx_bytes,
-                        c.tx_bytes,
-                        c.rx_packets,
-                        c.tx_packets,
-                        c.broadcast,
-                        c.multicast,
-                        c.rx_dropped,
-                        c.tx_dropped,
-                    ]
-                    .map(|v| v.to_string()),
-                ),
+                Some(c) => row.extend(c.values().map(|v| v.to_string())),
                 None => row.extend(std::iter::repeat_n(DASH.to_string(), 8)),
             }
             t.add_row(row);

@@ -24,7 +24,7 @@ pub(super) struct VfLabels {
     numa_node: String,
 }
 
-/// `sriov_vf_<name>` series, in [`crate::rtnl::VfCounters`] order.
+/// `sriov_vf_<name>` series, in [`crate::inventory::VfStats::values`] order.
 pub(super) const VF_COUNTERS: [(&str, &str); 8] = [
     ("rx_bytes", "Bytes received by the VF (IFLA_VF_STATS)"),
     ("tx_bytes", "Bytes sent by the VF"),
@@ -104,16 +104,7 @@ impl Metrics {
                 pciAddr: v.pci.map(|a| a.to_string()).unwrap_or_default(),
                 numa_node: v.numa.map(|n| n.to_string()).unwrap_or_else(|| "-1".into()),
             };
-            let values = [
-                c.rx_bytes,
-                c.tx_bytes,
-                c.rx_packets,
-                c.tx_packets,
-                c.broadcast,
-                c.multicast,
-                c.rx_dropped,
-                c.tx_dropped,
-            ];
+            let values = crate::inventory::VfStats::from(c).values();
             for (f, x) in self.vf_counters.iter().zip(values) {
                 f.get_or_create(&l)
                     .set(i64::try_from(x).unwrap_or(i64::MAX));
