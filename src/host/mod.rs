@@ -109,12 +109,7 @@ pub trait Host {
     fn bus_sriov(&self, d: &BusDevice) -> Option<crate::sysfs::busdev::BusSriov> {
         self.sysfs(Sealed(())).bus_sriov(d)
     }
-    /// Every non-PCI SR-IOV PF found behind the host's netdevs (the inventory's
-    /// `bus_functions`).
-    fn bus_sriov_pfs(&self) -> Vec<crate::sysfs::busdev::BusSriov> {
-        self.sysfs(Sealed(())).bus_sriov_pfs()
-    }
-    /// [`Host::bus_sriov_pfs`] beside a scan of the same host: the netdevs `scan` found under
+    /// The host's non-PCI SR-IOV PFs (`SysfsRoot::bus_sriov_pfs`) beside a scan of the same host: the netdevs `scan` found under
     /// a PCI function are not asked again.
     fn bus_sriov_pfs_beside(
         &self,
@@ -189,15 +184,10 @@ pub trait Host {
         let _ = pf;
         Ok(Vec::new())
     }
-    /// PCIe AER totals of `a`, with one message per unreadable or malformed `aer_dev_*`
-    /// file (the health model turns those into warnings naming the file).
-    fn aer_counts(&self, a: &PciAddress) -> (crate::sysfs::aer::AerCounts, Vec<String>) {
-        let _span = tracing::trace_span!("aer_counts", dev = %a).entered();
-        self.sysfs(Sealed(())).aer_counts(a)
-    }
-    /// [`Host::aer_counts`] of each of `devices` and [`Host::carrier_changes`] of each of
-    /// `netdevs`, in order: the health sample's counters in one batch, which the sysfs layer
-    /// reads on two threads for a big host.
+    /// The PCIe AER totals of each of `devices` (one message per unreadable or malformed
+    /// `aer_dev_*` file) and [`Host::carrier_changes`] of each of `netdevs`, in order: the
+    /// health sample's counters in one batch, which the sysfs layer reads on two threads for
+    /// a big host.
     fn health_counters(
         &self,
         devices: &[PciAddress],

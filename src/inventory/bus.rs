@@ -18,7 +18,7 @@ use crate::types::{BusDevice, IfName};
 
 use crate::view::HostView;
 
-/// Add every non-PCI SR-IOV PF of the host ([`Host::bus_sriov_pfs`]: the bus devices behind
+/// Add every non-PCI SR-IOV PF of the host ([`HostView::bus_pfs`](crate::view::HostView::bus_pfs): the bus devices behind
 /// netdevs that are neither a PCI function's nor virtual) to `inv.bus_functions`, by device
 /// name; its netdevs' attributes by point reads ([`Host::netdev_point`]: the PCI scan does
 /// not cover them). What cannot be read is a warning naming it; the PF is still listed.
@@ -27,10 +27,10 @@ use crate::view::HostView;
 pub fn add_bus_functions(inv: &mut Inventory, host: &dyn Host, view: &HostView) {
     let _span = tracing::debug_span!("inventory_bus_functions").entered();
     let ports = view.devlink_ports.as_deref().unwrap_or(&[]);
-    for s in host.bus_sriov_pfs_beside(&view.scan) {
+    for s in view.bus_pfs(host) {
         let d = s.device.clone();
-        let num_vfs = match s.num_vfs {
-            Ok(n) => Some(n),
+        let num_vfs = match &s.num_vfs {
+            Ok(n) => Some(*n),
             Err(e) => {
                 inv.warnings.push(Warning::new(
                     format!("/{}/sriov_numvfs", d.sysfs_dir()),

@@ -104,6 +104,10 @@ pub struct HostView {
     pub card_serials: std::collections::BTreeMap<PciAddress, Option<String>>,
     /// The devlink port map of the read (see [`crate::host::HostRead::devlink_ports`]).
     pub devlink_ports: Option<Vec<crate::devlink::Port>>,
+    /// The non-PCI SR-IOV PFs beside this scan, found on first use ([`HostView::bus_pfs`])
+    /// and kept: the inventory, the health sample and the metrics all ask, and paths that
+    /// never ask (CNI, allocate) never walk the class directory.
+    bus_pfs: std::sync::OnceLock<Vec<crate::sysfs::busdev::BusSriov>>,
 }
 
 fn uplink(scan: &ScanReport, pf: &PciDevice) -> Option<IfName> {
@@ -157,6 +161,13 @@ fn signs_of(
 }
 
 impl HostView {
+    /// The host's non-PCI SR-IOV PFs ([`Host::bus_sriov_pfs_beside`] this view's scan), read
+    /// once per view.
+    pub fn bus_pfs(&self, host: &dyn Host) -> &[crate::sysfs::busdev::BusSriov] {
+        self.bus_pfs
+            .get_or_init(|| host.bus_sriov_pfs_beside(&self.scan))
+    }
+
     /// The read model for the engine: refuses without VF state (nothing can be saved,
     /// compared or restored without it).
     pub fn load(host: &dyn Host) -> Result<HostView, HostError> {
@@ -274,6 +285,7 @@ impl HostView {
             warnings,
             card_serials: Default::default(),
             devlink_ports,
+            bus_pfs: Default::default(),
         }
     }
 

@@ -327,7 +327,7 @@ impl Metrics {
         let drift = engine.reconcile(false)?;
         self.observe(&snap, &drift);
         self.observe_health(&report);
-        let vfs = every_vf(&view, &engine.host.bus_sriov_pfs_beside(&view.scan));
+        let vfs = every_vf(&view, view.bus_pfs(engine.host));
         let mut counters = BTreeMap::new();
         for pf in vfs.iter().map(|v| &v.pf_netdev) {
             if counters.contains_key(pf) {

@@ -1,7 +1,7 @@
 //! Gathering the model's inputs from one host view: the same scan the rest of the read path
 //! uses, plus the AER and carrier counters read through the host's sysfs layer and the
 //! devlink health reporters (one dump through the host's devlink client). Non-PCI SR-IOV PFs
-//! (netdevsim's bus devices, [`Host::bus_sriov_pfs`]) are sampled too, with what applies
+//! (netdevsim's bus devices, [`HostView::bus_pfs`](crate::view::HostView::bus_pfs)) are sampled too, with what applies
 //! without PCI: their netdev's link and flaps, and their devlink instance's reporters.
 
 use super::{DeviceId, DevlinkReporter, Kind, Sample};
@@ -151,8 +151,8 @@ fn bus_pfs(
     view: &HostView,
     reporters: &[crate::devlink::HealthReporter],
 ) -> Vec<HealthInput> {
-    host.bus_sriov_pfs_beside(&view.scan)
-        .into_iter()
+    view.bus_pfs(host)
+        .iter()
         .map(|s| {
             let netdev = s.netdevs.first().cloned();
             let devlink = reporters
@@ -178,7 +178,7 @@ fn bus_pfs(
                     devlink,
                     quarantine: None,
                 },
-                device: DeviceId::Bus(s.device),
+                device: DeviceId::Bus(s.device.clone()),
             }
         })
         .collect()
